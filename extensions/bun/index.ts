@@ -1,0 +1,59 @@
+// Bun stack: package.json scripts through `bun run`, with `bun test` as the unit-test fallback.
+// Applies when a Bun lockfile sits beside package.json.
+import type { CommandRef, Extension, ExtensionContext } from "../../src/core/types.ts";
+import { formatRef } from "../../src/core/command-ref.ts";
+import {
+  DEBIAN_BASE,
+  aptInstall,
+  defaultCacheable,
+  existingFiles,
+  firstFile,
+  isFile,
+  missingScript,
+  packageScripts,
+  pickScript,
+  run,
+  scriptCandidates,
+} from "../shared.ts";
+
+const BUN_VERSION = "1.4.5";
+const LOCKFILES = ["bun.lock", "bun.lockb"];
+
+function detect(ctx: ExtensionContext): boolean {
+  return isFile(ctx.root, "package.json") && firstFile(ctx.root, LOCKFILES) !== undefined;
+}
+
+function buildAction(ref: CommandRef, ctx: ExtensionContext) {
+  const key = formatRef(ref);
+  if (key === "setup:deps") {
+    const locked = firstFile(ctx.root, LOCKFILES) !== undefined;
+    return run("bun", locked ? ["install", "--frozen-lockfile"] : ["install"]);
+  }
+  const candidates = scriptCandidates(ref);
+  const script = pickScript(packageScripts(ctx.root), candidates);
+  if (script) return run("bun", ["run", script]);
+  // Bun has a test runner built in, so a project needs no script to have unit tests.
+  if (key === "test:unit") return run("bun", ["test"]);
+  return missingScript(candidates);
+}
+
+export const bun: Extension = {
+  name: "bun",
+  description: "Bun projects (package.json scripts via bun run, bun test)",
+  detect,
+  capabilities: () => ["setup:deps", "fmt", "lint", "build", "test", "package"],
+  buildAction,
+  cacheMounts: () => [{ path: "install", container: "/home/dwf/.bun/install/cache", env: "BUN_INSTALL_CACHE_DIR" }],
+  env: () => ({}),
+  fingerprintInputs: (ctx) => existingFiles(ctx.root, ["package.json", ...LOCKFILES, "bunfig.toml"]),
+  taskInputs: () => undefined,
+  cacheable: defaultCacheable,
+  tools: () => [{ name: "bun", version: ["bun", "--version"], install: "curl -fsSL https://bun.sh/install | bash" }],
+  dockerfile: () => ({
+    base: DEBIAN_BASE,
+    install: [
+      aptInstall(["ca-certificates", "curl", "unzip"]),
+      `curl -fsSL https://bun.sh/install | BUN_INSTALL=/usr/local bash -s "bun-v${BUN_VERSION}"`,
+    ],
+  }),
+};

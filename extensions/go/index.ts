@@ -1,0 +1,78 @@
+// Go stack: gofmt, go vet, go build and go test over every package of the module.
+// Integration tests are the ones behind the `integration` build tag.
+import type { ActionResult, CommandRef, Extension, ExtensionContext } from "../../src/core/types.ts";
+import { formatRef } from "../../src/core/command-ref.ts";
+import { DEBIAN_BASE, aptInstall, defaultCacheable, existingFiles, isFile, run, unsupported } from "../shared.ts";
+
+const GO_VERSION = "1.24.1";
+
+const CAPABILITIES = [
+  "setup:deps",
+  "fmt:check",
+  "fmt:fix",
+  "lint:static",
+  "build:debug",
+  "build:release",
+  "test:unit",
+  "test:integration",
+  "test:all",
+  "package:artifact",
+];
+
+/**
+ * `gofmt -l` lists unformatted files but exits 0, so a constant script turns a non-empty
+ * list into a failure. Nothing from the project is spliced into it.
+ */
+export const GOFMT_CHECK =
+  'unformatted="$(gofmt -l .)" || exit 1; if [ -n "$unformatted" ]; then echo "gofmt: these files need formatting:"; echo "$unformatted"; exit 1; fi';
+
+function buildAction(ref: CommandRef, _ctx: ExtensionContext): ActionResult {
+  switch (formatRef(ref)) {
+    case "setup:deps":
+      return run("go", ["mod", "download"]);
+    case "fmt:check":
+      return run("sh", ["-c", GOFMT_CHECK]);
+    case "fmt:fix":
+      return run("gofmt", ["-w", "."]);
+    case "lint:static":
+      return run("go", ["vet", "./..."]);
+    case "build:debug":
+      return run("go", ["build", "./..."]);
+    case "build:release":
+      return run("go", ["build", "-trimpath", "./..."]);
+    case "test:unit":
+      return run("go", ["test", "./..."]);
+    case "test:integration":
+    case "test:all":
+      return run("go", ["test", "-tags", "integration", "./..."]);
+    case "package:artifact":
+      // A directory -o collects the binaries of every main package instead of discarding them.
+      return run("go", ["build", "-trimpath", "-o", "dist/", "./..."]);
+    default:
+      return unsupported("go", ref);
+  }
+}
+
+export const go: Extension = {
+  name: "go",
+  description: "Go modules (gofmt, go vet, go build, go test)",
+  detect: (ctx) => isFile(ctx.root, "go.mod"),
+  capabilities: () => [...CAPABILITIES],
+  buildAction,
+  cacheMounts: () => [
+    { path: "mod", container: "/home/dwf/go/pkg/mod", env: "GOMODCACHE" },
+    { path: "build", container: "/home/dwf/.cache/go-build", env: "GOCACHE" },
+  ],
+  env: () => ({}),
+  fingerprintInputs: (ctx) => existingFiles(ctx.root, ["go.mod", "go.sum", "go.work", "go.work.sum"]),
+  taskInputs: () => undefined,
+  cacheable: defaultCacheable,
+  tools: () => [{ name: "go", version: ["go", "version"], install: "install Go from https://go.dev/dl/ (or your OS packages)" }],
+  dockerfile: () => ({
+    base: DEBIAN_BASE,
+    install: [
+      aptInstall(["ca-certificates", "curl", "gcc", "libc6-dev"]),
+      `curl -fsSL "https://go.dev/dl/go${GO_VERSION}.linux-$(dpkg --print-architecture).tar.gz" | tar -xz -C /usr/local && ln -sf /usr/local/go/bin/go /usr/local/go/bin/gofmt /usr/local/bin/`,
+    ],
+  }),
+};

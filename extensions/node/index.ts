@@ -1,0 +1,141 @@
+// Node.js stack: runs package.json scripts through the package manager the lockfile names.
+// Projects whose only lockfile is Bun's belong to the bun extension instead.
+import type { CacheMount, CommandRef, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
+import { formatRef } from "../../src/core/command-ref.ts";
+import {
+  DEBIAN_BASE,
+  aptInstall,
+  defaultCacheable,
+  existingFiles,
+  isFile,
+  missingScript,
+  packageScripts,
+  pickScript,
+  readJsonObject,
+  run,
+  scriptCandidates,
+} from "../shared.ts";
+
+const NODE_VERSION = "22.12.0";
+
+export type PackageManager = "npm" | "pnpm" | "yarn" | "bun";
+
+/** Lockfile → package manager, in the order ties are broken. */
+const LOCKFILES: readonly (readonly [string, PackageManager])[] = [
+  ["package-lock.json", "npm"],
+  ["npm-shrinkwrap.json", "npm"],
+  ["pnpm-lock.yaml", "pnpm"],
+  ["yarn.lock", "yarn"],
+  ["bun.lock", "bun"],
+  ["bun.lockb", "bun"],
+];
+
+const BUN_LOCKFILES = ["bun.lock", "bun.lockb"];
+
+export interface PackageManagerChoice {
+  pm: PackageManager;
+  lockfile?: string;
+}
+
+export function detectPackageManager(root: string): PackageManagerChoice {
+  for (const [lockfile, pm] of LOCKFILES) if (isFile(root, lockfile)) return { pm, lockfile };
+  // Without a lockfile, corepack's `packageManager` field is the project's stated choice.
+  const declared = readJsonObject(root, "package.json")?.packageManager;
+  if (typeof declared === "string") {
+    const name = declared.split("@")[0];
+    if (name === "pnpm" || name === "yarn" || name === "npm" || name === "bun") return { pm: name };
+  }
+  return { pm: "npm" };
+}
+
+/** Yarn 2+ (configured by .yarnrc.yml) renamed --frozen-lockfile to --immutable. */
+function isYarnBerry(root: string): boolean {
+  return isFile(root, ".yarnrc.yml");
+}
+
+export function installArgs(choice: PackageManagerChoice, root: string): string[] {
+  if (!choice.lockfile) return ["install"];
+  switch (choice.pm) {
+    case "npm":
+      return ["ci"];
+    case "yarn":
+      return ["install", isYarnBerry(root) ? "--immutable" : "--frozen-lockfile"];
+    default:
+      return ["install", "--frozen-lockfile"];
+  }
+}
+
+function detect(ctx: ExtensionContext): boolean {
+  if (!isFile(ctx.root, "package.json")) return false;
+  const locks = LOCKFILES.filter(([file]) => isFile(ctx.root, file)).map(([file]) => file);
+  const onlyBun = locks.length > 0 && locks.every((file) => BUN_LOCKFILES.includes(file));
+  return !onlyBun;
+}
+
+function buildAction(ref: CommandRef, ctx: ExtensionContext) {
+  const choice = detectPackageManager(ctx.root);
+  if (formatRef(ref) === "setup:deps") return run(choice.pm, installArgs(choice, ctx.root));
+  const candidates = scriptCandidates(ref);
+  const script = pickScript(packageScripts(ctx.root), candidates);
+  return script ? run(choice.pm, ["run", script]) : missingScript(candidates);
+}
+
+/** Only the detected manager's cache: the others would be empty directories. */
+function cacheMounts(ctx: ExtensionContext): CacheMount[] {
+  switch (detectPackageManager(ctx.root).pm) {
+    case "npm":
+      return [{ path: "npm", container: "/home/dwf/.npm", env: "npm_config_cache" }];
+    case "pnpm":
+      // pnpm reads its settings from npm_config_* variables as well.
+      return [{ path: "pnpm-store", container: "/home/dwf/.local/share/pnpm/store", env: "npm_config_store_dir" }];
+    case "yarn":
+      // Berry keeps its shared cache under the global folder; classic honours YARN_CACHE_FOLDER.
+      return isYarnBerry(ctx.root)
+        ? [{ path: "yarn-berry", container: "/home/dwf/.yarn/berry", env: "YARN_GLOBAL_FOLDER" }]
+        : [{ path: "yarn", container: "/home/dwf/.cache/yarn", env: "YARN_CACHE_FOLDER" }];
+    case "bun":
+      return [{ path: "bun", container: "/home/dwf/.bun/install/cache", env: "BUN_INSTALL_CACHE_DIR" }];
+  }
+}
+
+function fingerprintInputs(ctx: ExtensionContext): string[] {
+  const { lockfile } = detectPackageManager(ctx.root);
+  return existingFiles(ctx.root, ["package.json", ...(lockfile ? [lockfile] : []), ".nvmrc", ".node-version"]);
+}
+
+const PM_HINT: Record<PackageManager, string> = {
+  npm: "npm ships with Node.js",
+  pnpm: "corepack enable (or: npm install -g pnpm)",
+  yarn: "corepack enable (or: npm install -g yarn)",
+  bun: "curl -fsSL https://bun.sh/install | bash",
+};
+
+function tools(ctx: ExtensionContext): ToolRequirement[] {
+  const node: ToolRequirement = { name: "node", version: ["node", "--version"], install: "install Node.js 20+ (e.g. with fnm, nvm or your OS packages)" };
+  const { pm } = detectPackageManager(ctx.root);
+  return [node, { name: pm, version: [pm, "--version"], install: PM_HINT[pm] }];
+}
+
+export const node: Extension = {
+  name: "node",
+  description: "Node.js projects (package.json scripts via npm, pnpm or yarn)",
+  detect,
+  capabilities: () => ["setup:deps", "fmt", "lint", "build", "test", "package"],
+  buildAction,
+  cacheMounts,
+  // Audit and funding notices cost a network round trip and bury the output that matters.
+  env: () => ({ npm_config_audit: "false", npm_config_fund: "false" }),
+  fingerprintInputs,
+  taskInputs: () => undefined,
+  cacheable: defaultCacheable,
+  tools,
+  dockerfile: () => ({
+    base: DEBIAN_BASE,
+    install: [
+      aptInstall(["ca-certificates", "curl"]),
+      `ARCH="$(dpkg --print-architecture | sed -e 's/amd64/x64/')" && curl -fsSL "https://nodejs.org/dist/v${NODE_VERSION}/node-v${NODE_VERSION}-linux-\${ARCH}.tar.gz" | tar -xz -C /usr/local --strip-components=1 --exclude='*.md' --exclude=LICENSE`,
+      // pnpm and yarn come from corepack shims, pinned by the project's packageManager field.
+      "corepack enable",
+    ],
+  }),
+};

@@ -1,0 +1,141 @@
+// Python stack: ruff (or black) and pytest, run through uv when the project is locked with it.
+// Tools missing on the host still get an action: the container may have them, doctor says which.
+import type { ActionResult, CommandRef, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
+import { formatRef } from "../../src/core/command-ref.ts";
+import { DEBIAN_BASE, aptInstall, defaultCacheable, existingFiles, firstFile, isDir, isFile, listRoot, readText, run, skip, unsupported } from "../shared.ts";
+
+const UV_VERSION = "0.5.11";
+const RUFF_VERSION = "0.8.4";
+
+const MANIFESTS = ["pyproject.toml", "setup.py", "requirements.txt"];
+const REQUIREMENTS = ["requirements.txt", "requirements-dev.txt", "requirements-test.txt"];
+
+const CAPABILITIES = ["setup:deps", "fmt:check", "fmt:fix", "lint:static", "lint:fix", "test:unit", "test:integration", "test:all", "package:artifact"];
+
+/** uv runs tools from the locked environment; without both uv and uv.lock we call tools directly. */
+export function usesUv(ctx: ExtensionContext): boolean {
+  return ctx.which("uv") !== null && isFile(ctx.root, "uv.lock");
+}
+
+/** `python` is what venvs and most hosts provide; plain Debian has only `python3`. */
+function pythonProgram(ctx: ExtensionContext): string {
+  if (ctx.which("python")) return "python";
+  return ctx.which("python3") ? "python3" : "python";
+}
+
+/** A tool invocation: `uv run <tool>` in uv projects, the bare tool otherwise. */
+function tool(ctx: ExtensionContext, name: string, args: string[]): ActionResult {
+  return usesUv(ctx) ? run("uv", ["run", name, ...args]) : run(name, args);
+}
+
+/**
+ * The project's configuration names its formatter more reliably than the host PATH does;
+ * with neither signal for ruff, black is the long-standing default.
+ */
+export function formatter(ctx: ExtensionContext): "ruff" | "black" {
+  const pyproject = readText(ctx.root, "pyproject.toml") ?? "";
+  const mentions = (name: string) => new RegExp(`\\[tool\\.${name}\\b|["']${name}\\b`).test(pyproject);
+  if (mentions("ruff")) return "ruff";
+  if (mentions("black")) return "black";
+  return ctx.which("ruff") ? "ruff" : "black";
+}
+
+function fmtAction(ctx: ExtensionContext, check: boolean): ActionResult {
+  if (formatter(ctx) === "ruff") return tool(ctx, "ruff", check ? ["format", "--check", "."] : ["format", "."]);
+  return tool(ctx, "black", check ? ["--check", "."] : ["."]);
+}
+
+function pytest(ctx: ExtensionContext, args: string[]): ActionResult {
+  return usesUv(ctx) ? run("uv", ["run", "pytest", ...args]) : run(pythonProgram(ctx), ["-m", "pytest", ...args]);
+}
+
+/** Unit tests must not include the integration suite when both live under tests/. */
+export function unitTestArgs(root: string): string[] {
+  if (isDir(root, "tests/unit")) return ["tests/unit"];
+  if (!isDir(root, "tests")) return [];
+  return isDir(root, "tests/integration") ? ["tests", "--ignore=tests/integration"] : ["tests"];
+}
+
+/** Whether `.` is an installable package rather than a folder of scripts with a tool config. */
+function isPackage(root: string): boolean {
+  if (isFile(root, "setup.py")) return true;
+  return /^\s*\[(project|build-system)\]/m.test(readText(root, "pyproject.toml") ?? "");
+}
+
+function setupAction(ctx: ExtensionContext): ActionResult {
+  if (usesUv(ctx)) return run("uv", ["sync", "--locked"]);
+  const requirements = existingFiles(ctx.root, REQUIREMENTS).flatMap((file) => ["-r", file]);
+  const editable = isPackage(ctx.root) ? ["-e", "."] : [];
+  if (requirements.length === 0 && editable.length === 0) return skip("no requirements*.txt or installable pyproject.toml/setup.py");
+  return run(pythonProgram(ctx), ["-m", "pip", "install", ...requirements, ...editable]);
+}
+
+function buildAction(ref: CommandRef, ctx: ExtensionContext): ActionResult {
+  switch (formatRef(ref)) {
+    case "setup:deps":
+      return setupAction(ctx);
+    case "fmt:check":
+      return fmtAction(ctx, true);
+    case "fmt:fix":
+      return fmtAction(ctx, false);
+    case "lint:static":
+      return tool(ctx, "ruff", ["check", "."]);
+    case "lint:fix":
+      return tool(ctx, "ruff", ["check", "--fix", "."]);
+    case "test:unit":
+      return pytest(ctx, unitTestArgs(ctx.root));
+    case "test:integration":
+      return isDir(ctx.root, "tests/integration") ? pytest(ctx, ["tests/integration"]) : skip("no tests/integration directory");
+    case "test:all":
+      return pytest(ctx, []);
+    case "package:artifact":
+      if (!isPackage(ctx.root)) return skip("no [project] in pyproject.toml and no setup.py: nothing to package");
+      return usesUv(ctx) ? run("uv", ["build"]) : run(pythonProgram(ctx), ["-m", "build"]);
+    default:
+      return unsupported("python", ref);
+  }
+}
+
+function fingerprintInputs(ctx: ExtensionContext): string[] {
+  const requirements = listRoot(ctx.root).filter((name) => /^requirements.*\.txt$/.test(name) && isFile(ctx.root, name));
+  const fixed = existingFiles(ctx.root, ["pyproject.toml", "setup.py", "setup.cfg", "uv.lock", "poetry.lock", ".python-version"]);
+  return [...fixed, ...requirements];
+}
+
+function tools(ctx: ExtensionContext): ToolRequirement[] {
+  const python = pythonProgram(ctx);
+  const uvLocked = isFile(ctx.root, "uv.lock");
+  return [
+    { name: python, version: [python, "--version"], install: "install Python 3 (e.g. apt-get install python3, or uv python install)" },
+    { name: "uv", version: ["uv", "--version"], install: "curl -LsSf https://astral.sh/uv/install.sh | sh", optional: !uvLocked },
+    { name: "ruff", version: ["ruff", "--version"], install: "uv tool install ruff (or: pip install ruff)", optional: true },
+    { name: "black", version: ["black", "--version"], install: "uv tool install black (or: pip install black)", optional: true },
+    { name: "pytest", version: [python, "-m", "pytest", "--version"], install: "add pytest to the project's dev dependencies", optional: true },
+  ];
+}
+
+export const python: Extension = {
+  name: "python",
+  description: "Python projects (ruff or black, pytest; uv when uv.lock exists)",
+  detect: (ctx) => firstFile(ctx.root, MANIFESTS) !== undefined,
+  capabilities: () => [...CAPABILITIES],
+  buildAction,
+  cacheMounts: () => [
+    { path: "pip", container: "/home/dwf/.cache/pip", env: "PIP_CACHE_DIR" },
+    { path: "uv", container: "/home/dwf/.cache/uv", env: "UV_CACHE_DIR" },
+  ],
+  // pip's version check is a network call on every install and only adds noise to the log.
+  env: () => ({ PIP_DISABLE_PIP_VERSION_CHECK: "1" }),
+  fingerprintInputs,
+  taskInputs: () => undefined,
+  cacheable: defaultCacheable,
+  tools,
+  dockerfile: () => ({
+    base: DEBIAN_BASE,
+    install: [
+      aptInstall(["ca-certificates", "curl", "python3", "python3-pip", "python3-venv", "python-is-python3"]),
+      `curl -LsSf https://astral.sh/uv/${UV_VERSION}/install.sh | env UV_INSTALL_DIR=/usr/local/bin UV_NO_MODIFY_PATH=1 sh`,
+      `UV_TOOL_DIR=/opt/uv-tools UV_TOOL_BIN_DIR=/usr/local/bin uv tool install ruff==${RUFF_VERSION}`,
+    ],
+  }),
+};

@@ -1,0 +1,145 @@
+// Rust stack: cargo fmt, clippy, build and tests, with cargo-nextest when it is installed.
+// Unit and integration selectors split the test targets so no test runs twice.
+import type { ActionResult, CommandRef, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
+import { formatRef } from "../../src/core/command-ref.ts";
+import { DEBIAN_BASE, aptInstall, defaultCacheable, existingFiles, isDir, isFile, listRoot, readText, run, skip, unsupported } from "../shared.ts";
+
+const RUST_VERSION = "1.95.0";
+
+const CAPABILITIES = [
+  "setup:deps",
+  "fmt:check",
+  "fmt:fix",
+  "lint:static",
+  "lint:fix",
+  "build:debug",
+  "build:release",
+  "test:unit",
+  "test:integration",
+  "test:all",
+  "package:artifact",
+];
+
+interface Manifest {
+  /** Has a [workspace] table: commands take --workspace so every member is covered. */
+  workspace: boolean;
+  /** Refers to code outside the crate's own directories (workspace members, path dependencies). */
+  reachesOut: boolean;
+}
+
+function readManifest(root: string): Manifest {
+  const text = readText(root, "Cargo.toml") ?? "";
+  const workspace = /^\s*\[workspace\]/m.test(text);
+  return { workspace, reachesOut: workspace || /^\s*path\s*=/m.test(text) || /[{,]\s*path\s*=/.test(text) };
+}
+
+/** `cargo test --lib` fails outright on a package without a library target. */
+function hasLibTarget(root: string): boolean {
+  return isFile(root, "src/lib.rs") || /^\s*\[lib\]/m.test(readText(root, "Cargo.toml") ?? "");
+}
+
+const SCAN_SKIP = new Set(["target", "node_modules"]);
+
+/**
+ * `cargo test --test '*'` fails when no package has an integration test, so look for a
+ * `tests/` directory beside the root manifest or, in a workspace, a member manifest up to
+ * two levels down.
+ */
+export function hasIntegrationTests(root: string, depth: number): boolean {
+  if (isFile(root, "Cargo.toml") && isDir(root, "tests")) return true;
+  if (depth === 0) return false;
+  return listRoot(root).some(
+    (name) => !name.startsWith(".") && !SCAN_SKIP.has(name) && isDir(root, name) && hasIntegrationTests(`${root}/${name}`, depth - 1),
+  );
+}
+
+function testAction(kind: "unit" | "integration", ctx: ExtensionContext, ws: string[]): ActionResult {
+  const nextest = ctx.which("cargo-nextest") !== null;
+  if (kind === "integration") {
+    if (!hasIntegrationTests(ctx.root, ws.length > 0 ? 2 : 0)) return skip("no tests/ directory with integration tests");
+    return nextest
+      ? run("cargo", ["nextest", "run", ...ws, "--test", "*", "--no-tests=warn"])
+      : run("cargo", ["test", ...ws, "--test", "*"]);
+  }
+  const targets = ws.length > 0 || hasLibTarget(ctx.root) ? ["--lib", "--bins"] : ["--bins"];
+  // Recent nextest fails a run that selects no tests; a crate without unit tests is not a failure.
+  return nextest ? run("cargo", ["nextest", "run", ...ws, ...targets, "--no-tests=warn"]) : run("cargo", ["test", ...ws, ...targets]);
+}
+
+function buildAction(ref: CommandRef, ctx: ExtensionContext): ActionResult {
+  const ws = readManifest(ctx.root).workspace ? ["--workspace"] : [];
+  switch (formatRef(ref)) {
+    case "setup:deps":
+      return run("cargo", ["fetch"]);
+    case "fmt:check":
+      return run("cargo", ["fmt", "--all", "--", "--check"]);
+    case "fmt:fix":
+      return run("cargo", ["fmt", "--all"]);
+    case "lint:static":
+      return run("cargo", ["clippy", ...ws, "--all-targets", "--", "-D", "warnings"]);
+    case "lint:fix":
+      return run("cargo", ["clippy", ...ws, "--all-targets", "--fix", "--allow-dirty", "--allow-staged"]);
+    case "build:debug":
+      return run("cargo", ["build", ...ws]);
+    case "build:release":
+    case "package:artifact":
+      return run("cargo", ["build", ...ws, "--release"]);
+    case "test:unit":
+      return testAction("unit", ctx, ws);
+    case "test:integration":
+      return testAction("integration", ctx, ws);
+    case "test:all":
+      return run("cargo", ["test", ...ws]);
+    default:
+      return unsupported("rust", ref);
+  }
+}
+
+/** Formatting touches only the crate's own sources; anything reaching outside is left to "every file". */
+function taskInputs(ref: CommandRef, ctx: ExtensionContext): string[] | undefined {
+  if (ref.primary !== "fmt" || readManifest(ctx.root).reachesOut) return undefined;
+  return ["src", "tests", "benches", "examples", "build.rs", "Cargo.toml", "rustfmt.toml", ".rustfmt.toml"];
+}
+
+function isCI(ctx: ExtensionContext): boolean {
+  const ci = ctx.env.CI;
+  return ci !== undefined && ci !== "" && ci !== "0" && ci.toLowerCase() !== "false";
+}
+
+function tools(): ToolRequirement[] {
+  return [
+    { name: "cargo", version: ["cargo", "--version"], install: "install rustup (https://rustup.rs), then: rustup default stable" },
+    { name: "rustfmt", version: ["cargo", "fmt", "--version"], install: "rustup component add rustfmt", optional: true },
+    { name: "clippy", version: ["cargo", "clippy", "--version"], install: "rustup component add clippy", optional: true },
+    { name: "cargo-nextest", version: ["cargo", "nextest", "--version"], install: "cargo install cargo-nextest --locked", optional: true },
+  ];
+}
+
+export const rust: Extension = {
+  name: "rust",
+  description: "Rust projects (cargo fmt, clippy, build, test or nextest)",
+  detect: (ctx) => isFile(ctx.root, "Cargo.toml"),
+  capabilities: () => [...CAPABILITIES],
+  buildAction,
+  // Only registry and git: mounting all of CARGO_HOME would hide the container's toolchain bin dir.
+  // They have no variables of their own, so the host keeps its ~/.cargo and only the container mounts them.
+  cacheMounts: () => [
+    { path: "registry", container: "/home/dwf/.cargo/registry" },
+    { path: "git", container: "/home/dwf/.cargo/git" },
+  ],
+  // Incremental artifacts only pay off on a machine that rebuilds the same tree; CI does not.
+  env: (ctx): Record<string, string> => (isCI(ctx) ? { CARGO_INCREMENTAL: "0" } : {}),
+  fingerprintInputs: (ctx) => existingFiles(ctx.root, ["Cargo.toml", "Cargo.lock", "rust-toolchain.toml", "rust-toolchain", ".cargo/config.toml"]),
+  taskInputs,
+  cacheable: defaultCacheable,
+  tools,
+  dockerfile: () => ({
+    base: DEBIAN_BASE,
+    install: [
+      aptInstall(["ca-certificates", "curl", "gcc", "libc6-dev"]),
+      // CARGO_HOME and RUSTUP_HOME are the container defaults for HOME=/home/dwf, so the cache
+      // mounts land under the cargo the image installs; the proxies are linked onto PATH.
+      `mkdir -p /home/dwf && export CARGO_HOME=/home/dwf/.cargo RUSTUP_HOME=/home/dwf/.rustup && curl --proto '=https' --tlsv1.2 -fsSL https://sh.rustup.rs | sh -s -- -y --no-modify-path --profile minimal --default-toolchain ${RUST_VERSION} --component rustfmt,clippy && ln -sf /home/dwf/.cargo/bin/* /usr/local/bin/ && chmod -R a+rwX /home/dwf/.cargo /home/dwf/.rustup`,
+    ],
+  }),
+};

@@ -1,0 +1,141 @@
+// Helpers the builtin extensions share: reading project files without throwing on absence,
+// shaping action results, and the package.json script lookup used by node and bun.
+import { readFileSync, readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import type { ActionResult, CommandRef } from "../src/core/types.ts";
+import { formatRef, isMutating } from "../src/core/command-ref.ts";
+import { UserError } from "../src/core/errors.ts";
+
+/** Every builtin Dockerfile fragment assumes this base (apt-get, dpkg, bash). */
+export const DEBIAN_BASE = "debian:bookworm-slim";
+
+export function isFile(root: string, rel: string): boolean {
+  try {
+    return statSync(join(root, rel)).isFile();
+  } catch {
+    return false;
+  }
+}
+
+export function isDir(root: string, rel: string): boolean {
+  try {
+    return statSync(join(root, rel)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+export function existingFiles(root: string, candidates: readonly string[]): string[] {
+  return candidates.filter((rel) => isFile(root, rel));
+}
+
+export function firstFile(root: string, candidates: readonly string[]): string | undefined {
+  return candidates.find((rel) => isFile(root, rel));
+}
+
+/** Names directly under root; empty when root is unreadable, so detection just says no. */
+export function listRoot(root: string): string[] {
+  try {
+    return readdirSync(root).sort();
+  } catch {
+    return [];
+  }
+}
+
+export function readText(root: string, rel: string): string | undefined {
+  try {
+    return readFileSync(join(root, rel), "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** A JSON object file, undefined when absent; a malformed file is the user's to fix, so it is a UserError. */
+export function readJsonObject(root: string, rel: string): Record<string, unknown> | undefined {
+  const text = readText(root, rel);
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new UserError(`${join(root, rel)} is not valid JSON: ${(e as Error).message}`);
+  }
+  if (!isRecord(parsed)) throw new UserError(`${join(root, rel)} must contain a JSON object.`);
+  return parsed;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+export function run(program: string, args: string[], env?: Record<string, string>): ActionResult {
+  return { action: env ? { program, args, env } : { program, args } };
+}
+
+export function skip(reason: string): ActionResult {
+  return { skip: reason };
+}
+
+/** The skip for a command a stack has no meaning for (only reachable through a capability override). */
+export function unsupported(stack: string, ref: CommandRef): ActionResult {
+  return skip(`${stack} has no '${formatRef(ref)}' command`);
+}
+
+/** Fix selectors, package, release and setup change files or the world: their results are never reused. */
+export function defaultCacheable(ref: CommandRef): boolean {
+  return !isMutating(ref) && ref.primary !== "setup";
+}
+
+/** `'a'`, `'a' or 'b'`, `'a', 'b' or 'c'` — for skip reasons that name what was looked for. */
+export function quoteList(names: readonly string[]): string {
+  const quoted = names.map((n) => `'${n}'`);
+  if (quoted.length <= 1) return quoted.join("");
+  return `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
+}
+
+/** One shell line for a Dockerfile RUN: install Debian packages and drop the apt lists. */
+export function aptInstall(packages: readonly string[]): string {
+  return `apt-get update && apt-get install -y --no-install-recommends ${packages.join(" ")} && rm -rf /var/lib/apt/lists/*`;
+}
+
+// --- package.json scripts (node and bun) ---
+
+/** Script names tried per command, the project's own naming first, then common alternatives. */
+const SCRIPT_CANDIDATES: Record<string, string[]> = {
+  "fmt:check": ["fmt:check", "format:check", "fmt-check", "format-check", "prettier:check"],
+  "fmt:fix": ["fmt:fix", "fmt", "format", "format:fix"],
+  "lint:static": ["lint:static", "lint"],
+  "lint:fix": ["lint:fix"],
+  "build:debug": ["build:debug", "build"],
+  "build:release": ["build:release", "build"],
+  "test:unit": ["test:unit", "test"],
+  "test:integration": ["test:integration", "test:int", "test:e2e"],
+  "test:smoke": ["test:smoke", "smoke"],
+  "package:artifact": ["package", "pack"],
+};
+
+/** Commands without a table entry map to a script spelled like the command. */
+export function scriptCandidates(ref: CommandRef): string[] {
+  return SCRIPT_CANDIDATES[formatRef(ref)] ?? [formatRef(ref)];
+}
+
+/** The placeholder `npm init` writes is not a test suite; treating it as one would fail every gate. */
+const NPM_PLACEHOLDER = /no test specified/;
+
+export function packageScripts(root: string): Record<string, string> {
+  const scripts = readJsonObject(root, "package.json")?.scripts;
+  if (!isRecord(scripts)) return {};
+  const out: Record<string, string> = {};
+  for (const [name, body] of Object.entries(scripts)) {
+    if (typeof body === "string" && !NPM_PLACEHOLDER.test(body)) out[name] = body;
+  }
+  return out;
+}
+
+export function pickScript(scripts: Record<string, string>, candidates: readonly string[]): string | undefined {
+  return candidates.find((name) => Object.hasOwn(scripts, name));
+}
+
+export function missingScript(candidates: readonly string[]): ActionResult {
+  return skip(`no script ${quoteList(candidates)} in package.json`);
+}

@@ -1,0 +1,49 @@
+// Argument sets shared by commands, and the checks citty leaves to us (unknown flags,
+// numeric values), so every command reports bad arguments the same way.
+import type { ArgsDef } from "citty";
+import { UserError } from "../core/errors.ts";
+import { didYouMean } from "../core/suggest.ts";
+
+export const configArgs = {
+  config: { type: "string", description: "Path to devflow.toml (default: nearest one upwards)", valueHint: "path" },
+} as const satisfies ArgsDef;
+
+export const outputArgs = {
+  json: { type: "boolean", description: "Machine-readable result on stdout" },
+  verbose: { type: "boolean", alias: ["V"], description: "Show every task's output and more detail" },
+} as const satisfies ArgsDef;
+
+export const runArgs = {
+  ...configArgs,
+  profile: { type: "string", description: "Runtime profile: host, container or auto (env DWF_PROFILE)", valueHint: "host|container|auto" },
+  jobs: { type: "string", alias: ["j"], description: "Tasks to run at once (default: CPU count)", valueHint: "n" },
+  "fail-fast": { type: "boolean", description: "Stop at the first failure, cancelling the rest" },
+  "dry-run": { type: "boolean", alias: ["n"], description: "Print the plan (tasks, stacks, commands, order); run nothing" },
+  cache: { type: "boolean", default: true, description: "Reuse results of tasks whose inputs did not change", negativeDescription: "Run every task even when a cached result exists" },
+  report: { type: "string", description: "Post a GitHub commit status under this context", valueHint: "context" },
+  ...outputArgs,
+} as const satisfies ArgsDef;
+
+/** Reject flags the command does not define, with a suggestion. */
+export function checkUnknownFlags(args: Record<string, unknown>, def: ArgsDef, command: string): void {
+  const known = new Set<string>(["_"]);
+  for (const [name, d] of Object.entries(def)) {
+    known.add(name);
+    known.add(name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()));
+    for (const a of ["alias" in d ? (d.alias ?? []) : []].flat()) known.add(a);
+  }
+  for (const key of Object.keys(args)) {
+    if (known.has(key)) continue;
+    const flags = Object.keys(def).filter((k) => def[k]!.type !== "positional");
+    const flag = key.length === 1 ? `-${key}` : `--${key}`;
+    throw new UserError(`unknown option '${flag}' for 'dwf ${command}'.${didYouMean(key, flags).replace("'", "'--")}`, `See 'dwf ${command} --help'.`);
+  }
+}
+
+export function parseJobs(raw: string | undefined): number {
+  const cpus = navigator.hardwareConcurrency || 2;
+  if (raw === undefined || raw === "") return cpus;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 1 || n > 1024) throw new UserError(`--jobs expects a whole number from 1 to 1024, got '${raw}'.`);
+  return n;
+}

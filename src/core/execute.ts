@@ -1,0 +1,64 @@
+// Runs prepared tasks through a runner with the scheduler, wiring cancellation (Ctrl-C,
+// SIGTERM), debug tracing of every command line, and the optional task result cache.
+import type { Prepared, PreparedTask } from "./pipeline.ts";
+import type { Runner, RunOutcome } from "../runtime/runner.ts";
+import { schedule, type SchedulerEvents, type TaskResult, type TaskStatus } from "./scheduler.ts";
+import { quoteCommand } from "./shell-quote.ts";
+import { redactEnv, redactText, secretValues } from "./redact.ts";
+import { log } from "../report/log.ts";
+
+export interface TaskCacheHit {
+  durationMs: number;
+  output: string;
+}
+
+/** The task result cache, as the executor sees it. */
+export interface TaskCache {
+  lookup(t: PreparedTask, runner: Runner): Promise<TaskCacheHit | null>;
+  store(t: PreparedTask, runner: Runner, outcome: RunOutcome): Promise<void>;
+}
+
+export interface ExecuteOptions {
+  jobs: number;
+  failFast: boolean;
+  signal: AbortSignal;
+  events?: SchedulerEvents;
+  /** Output callback for streaming (used when only one task runs at a time). */
+  onOutput?: (task: PreparedTask, chunk: string) => void;
+  cache?: TaskCache;
+}
+
+export function debugCommandLine(runner: Runner, t: PreparedTask): string {
+  const argv = runner.commandLine({ id: t.task.id, action: t.action!, cwd: t.cwd, env: t.env });
+  return redactText(quoteCommand(argv), secretValues(process.env, t.env));
+}
+
+export async function executePrepared(prepared: Prepared, runner: Runner, opts: ExecuteOptions): Promise<TaskResult[]> {
+  const byId = new Map(prepared.tasks.map((t) => [t.task.id, t]));
+  return schedule(
+    prepared.tasks.map((t) => t.task),
+    async (task, signal): Promise<RunOutcome & { status?: TaskStatus; reason?: string }> => {
+      const t = byId.get(task.id)!;
+      if (!t.action) return { exitCode: 0, output: "", durationMs: 0, status: "skipped", reason: t.skip };
+      if (opts.cache && t.cacheable) {
+        const hit = await opts.cache.lookup(t, runner);
+        if (hit) return { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached" };
+      }
+      log.debug(`[${task.id}] ${debugCommandLine(runner, t)}`);
+      if (Object.keys(t.env).length) log.debug(`[${task.id}] env ${JSON.stringify(redactEnv(t.env))}`);
+      const outcome = await runner.run({
+        id: task.id,
+        action: t.action,
+        cwd: t.cwd,
+        env: t.env,
+        signal,
+        onOutput: opts.onOutput ? (chunk) => opts.onOutput!(t, chunk) : undefined,
+      });
+      if (outcome.exitCode === 0 && !signal.aborted && opts.cache && t.cacheable) {
+        await opts.cache.store(t, runner, outcome).catch((e) => log.debug(`task cache: could not store ${task.id}: ${(e as Error).message}`));
+      }
+      return outcome;
+    },
+    { jobs: opts.jobs, failFast: opts.failFast, signal: opts.signal, events: opts.events },
+  );
+}

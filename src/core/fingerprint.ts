@@ -1,0 +1,70 @@
+// The environment fingerprint: SHA-256 over the sorted union of the active extensions'
+// fingerprint inputs plus Dockerfile.devflow, as (relative path, content hash | missing).
+// Independent of checkout path and file order, so every machine computes the same tag.
+import { isAbsolute, join, relative, sep } from "node:path";
+import type { Registry } from "./registry.ts";
+import type { Config } from "./config.ts";
+
+export const DOCKERFILE = "Dockerfile.devflow";
+
+export interface FingerprintInput {
+  path: string;
+  /** SHA-256 hex of the content, or null when the file does not exist. */
+  hash: string | null;
+  /** Which extension (or "config"/"container") asked for it. */
+  from: string[];
+}
+
+export interface Fingerprint {
+  hash: string;
+  inputs: FingerprintInput[];
+}
+
+/** Which paths make the fingerprint, with who asked for each. Globs are expanded. */
+export async function fingerprintInputs(registry: Registry, config: Config, root: string): Promise<Map<string, string[]>> {
+  const wanted = new Map<string, string[]>();
+  const add = (path: string, from: string) => {
+    const rel = normaliseInput(path, root);
+    if (rel === null) return;
+    wanted.set(rel, [...(wanted.get(rel) ?? []), from]);
+  };
+  add(config.container?.dockerfile ?? DOCKERFILE, "container");
+  for (const s of registry.stacks) for (const p of (await s.ext.fingerprintInputs?.(registry.ctx)) ?? []) await expand(p, root, (f) => add(f, s.name));
+  for (const p of config.container?.fingerprint_inputs ?? []) await expand(p, root, (f) => add(f, "config"));
+  return wanted;
+}
+
+async function expand(pattern: string, root: string, add: (p: string) => void): Promise<void> {
+  if (!/[*?[{]/.test(pattern)) return add(pattern);
+  const matches = [...new Bun.Glob(pattern).scanSync({ cwd: root, onlyFiles: true, dot: true })];
+  for (const m of matches.sort()) add(m);
+}
+
+/** Inputs are project-relative; anything outside the project is ignored. */
+function normaliseInput(path: string, root: string): string | null {
+  const rel = isAbsolute(path) ? relative(root, path) : path;
+  const clean = rel.split(sep).filter((p) => p !== "" && p !== ".").join("/");
+  if (clean === "" || clean.startsWith("..")) return null;
+  return clean;
+}
+
+export async function hashFile(path: string): Promise<string | null> {
+  const file = Bun.file(path);
+  if (!(await file.exists())) return null;
+  const hasher = new Bun.CryptoHasher("sha256");
+  for await (const chunk of file.stream()) hasher.update(chunk);
+  return hasher.digest("hex");
+}
+
+export async function computeFingerprint(root: string, wanted: Map<string, string[]>): Promise<Fingerprint> {
+  const paths = [...wanted.keys()].sort();
+  const hashes = await Promise.all(paths.map((p) => hashFile(join(root, p)).catch(() => null)));
+  const total = new Bun.CryptoHasher("sha256");
+  total.update("dwf-fingerprint-v1\n");
+  const inputs = paths.map((path, i) => {
+    const hash = hashes[i] ?? null;
+    total.update(`${path}\0${hash ?? "missing"}\n`);
+    return { path, hash, from: wanted.get(path)! };
+  });
+  return { hash: total.digest("hex"), inputs };
+}

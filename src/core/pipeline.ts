@@ -1,0 +1,144 @@
+// From arguments to a runnable set of tasks: config → registry → plan → actions with env.
+// Shared by every command that runs or shows tasks (verify, <primary>:<selector>, dry-run, ci plan).
+import type { CommandRef, ExecutionAction, Extension } from "./types.ts";
+import { loadConfig, type LoadedConfig } from "./config.ts";
+import { createContext } from "./context.ts";
+import { resolveRegistry, type ActiveStack, type Registry } from "./registry.ts";
+import { buildPlan, expandCommands, supports, type Plan, type Task } from "./plan.ts";
+import { formatRef } from "./command-ref.ts";
+import { UserError } from "./errors.ts";
+import { cacheMountHostPath, resolveCacheRoot } from "./cache-root.ts";
+import { resolve } from "node:path";
+
+/** Profiles used when a project has no devflow.toml (filtered to what the stacks can run). */
+export const DEFAULT_TARGETS: Record<string, string[]> = {
+  pr: ["fmt:check", "lint:static", "build:debug", "test:unit"],
+  main: ["fmt:check", "lint:static", "build:debug", "test:unit", "test:integration"],
+  release: ["fmt:check", "lint:static", "build:release", "test:all", "package:artifact"],
+};
+
+export type RuntimeKind = "host" | "container";
+
+export interface PreparedTask {
+  task: Task;
+  stack: ActiveStack;
+  action?: ExecutionAction;
+  skip?: string;
+  /** Env dwf adds for this task: extension env, cache env, action env. */
+  env: Record<string, string>;
+  /** Absolute host working directory. */
+  cwd: string;
+  cacheable: boolean;
+}
+
+export interface Prepared {
+  loaded: LoadedConfig;
+  registry: Registry;
+  targets: Record<string, string[]>;
+  /** True when no devflow.toml was found and defaults were used. */
+  implicit: boolean;
+  plan: Plan;
+  cacheRoot: string;
+  tasks: PreparedTask[];
+}
+
+export interface PrepareOptions {
+  cwd: string;
+  config?: string;
+  /** Raw command strings as the user typed them (already split primary/selector). */
+  commands: CommandRef[];
+  runtime: RuntimeKind;
+  env?: Record<string, string | undefined>;
+}
+
+export async function loadProject(opts: { cwd: string; config?: string; env?: Record<string, string | undefined> }) {
+  const loaded = loadConfig({ cwd: opts.cwd, explicit: opts.config });
+  const ctx = createContext(loaded.root, opts.env ?? process.env);
+  const registry = await resolveRegistry(loaded, ctx);
+  const implicit = loaded.path === null;
+  let targets = loaded.config.targets ?? {};
+  if (implicit) {
+    targets = {};
+    for (const [name, list] of Object.entries(DEFAULT_TARGETS)) {
+      targets[name] = list.filter((raw) => {
+        const [primary, selector] = raw.split(":") as [string, string];
+        return registry.stacks.some((s) => supports(s.capabilities, { primary, selector }));
+      });
+    }
+  }
+  return { loaded, registry, targets, implicit };
+}
+
+export async function prepare(opts: PrepareOptions): Promise<Prepared> {
+  const env = opts.env ?? process.env;
+  const { loaded, registry, targets, implicit } = await loadProject(opts);
+  const file = loaded.path ?? "devflow.toml (not found; using defaults)";
+  if (registry.stacks.length === 0) {
+    throw new UserError(
+      loaded.path
+        ? `${loaded.path}: no stack is enabled: set [project] stack = [...] or add a stack manifest to ${loaded.root}.`
+        : `no devflow.toml found from ${opts.cwd} upwards, and no known stack detected in ${loaded.root}.`,
+      "Run 'dwf init' to create a devflow.toml, or see 'dwf --help'.",
+    );
+  }
+  const commands = expandCommands(opts.commands, targets, file);
+  const where = (ref: CommandRef) => {
+    for (const [profile, list] of Object.entries(targets)) {
+      const i = list.findIndex((raw) => raw === formatRef(ref) || raw === ref.primary);
+      if (i >= 0) return `${file}: targets.${profile}[${i}]`;
+    }
+    return `command '${formatRef(ref)}'`;
+  };
+  const plan = buildPlan(commands, registry.stacks, where);
+  const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env);
+  const byName = new Map(registry.stacks.map((s) => [s.name, s]));
+  const tasks: PreparedTask[] = [];
+  for (const task of plan.tasks) {
+    const stack = byName.get(task.stack)!;
+    tasks.push(await prepareTask(task, stack, registry, cacheRoot, opts.runtime));
+  }
+  return { loaded, registry, targets, implicit, plan, cacheRoot, tasks };
+}
+
+/** Env an extension contributes: its own variables plus its cache directories. */
+export async function extensionEnv(ext: Extension, registry: Registry, cacheRoot: string, runtime: RuntimeKind): Promise<Record<string, string>> {
+  const env: Record<string, string> = { ...((await ext.env?.(registry.ctx)) ?? {}) };
+  for (const m of (await ext.cacheMounts?.(registry.ctx)) ?? []) {
+    const host = cacheMountHostPath(cacheRoot, ext.name, m);
+    if (m.env) env[m.env] = runtime === "container" ? m.container : host;
+  }
+  return env;
+}
+
+async function prepareTask(task: Task, stack: ActiveStack, registry: Registry, cacheRoot: string, runtime: RuntimeKind): Promise<PreparedTask> {
+  const ext = stack.ext;
+  const result = await ext.buildAction(task.ref, registry.ctx);
+  const cacheable = ext.cacheable ? ext.cacheable(task.ref) : true;
+  const base = { task, stack, cacheable, cwd: registry.ctx.root };
+  if ("skip" in result) return { ...base, skip: result.skip, env: {} };
+  const action = result.action;
+  validateAction(action, ext.name, task);
+  const env = { ...(await extensionEnv(ext, registry, cacheRoot, runtime)), ...(action.env ?? {}) };
+  const cwd = action.cwd ? resolve(registry.ctx.root, action.cwd) : registry.ctx.root;
+  return { ...base, action, env, cwd };
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Actions come from extensions, possibly external ones: check the shape before running anything. */
+export function validateAction(action: ExecutionAction, ext: string, task: Task): void {
+  const bad = (what: string) => new UserError(`extension '${ext}' returned an invalid action for ${formatRef(task.ref)}: ${what}.`);
+  if (typeof action.program !== "string" || action.program.trim() === "") throw bad("'program' must be a non-empty string");
+  if (action.program.includes("\0")) throw bad("'program' contains a NUL byte");
+  if (!Array.isArray(action.args) || action.args.some((a) => typeof a !== "string")) throw bad("'args' must be an array of strings");
+  if (action.args.some((a) => a.includes("\0"))) throw bad("an argument contains a NUL byte");
+  for (const [k, v] of Object.entries(action.env ?? {})) {
+    if (!ENV_NAME.test(k)) throw bad(`env name ${JSON.stringify(k)} is not a valid variable name`);
+    if (typeof v !== "string" || v.includes("\0")) throw bad(`env ${k} must be a string without NUL bytes`);
+  }
+  if (action.cwd !== undefined) {
+    if (typeof action.cwd !== "string" || action.cwd.startsWith("/") || action.cwd.split("/").includes("..")) {
+      throw bad("'cwd' must be a path inside the project");
+    }
+  }
+}

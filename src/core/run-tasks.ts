@@ -1,0 +1,123 @@
+// The shared flow behind `dwf verify` and `dwf <primary>:<selector>`: prepare the plan,
+// choose the runtime, then print the plan (--dry-run) or run it and report.
+import type { CommandRef } from "./types.ts";
+import { prepare, type PreparedTask } from "./pipeline.ts";
+import { executePrepared, type TaskCache } from "./execute.ts";
+import { loadConfig } from "./config.ts";
+import { formatRef } from "./command-ref.ts";
+import { EXIT } from "./errors.ts";
+import { requestedProfile, selectRuntime } from "../runtime/select.ts";
+import { createTerminalReporter } from "../report/terminal.ts";
+import { planJson, resultJson } from "../report/json.ts";
+import { renderPlan } from "../report/plan.ts";
+import { log } from "../report/log.ts";
+import { ensureCacheRoot } from "./cache-root.ts";
+import type { TaskResult } from "./scheduler.ts";
+
+export interface RunTasksOptions {
+  cwd: string;
+  commands: CommandRef[];
+  /** What the user asked for, for headers and JSON (`check:pr`, `test:unit`). */
+  title: string;
+  config?: string;
+  profile?: string;
+  jobs: number;
+  failFast: boolean;
+  dryRun: boolean;
+  json: boolean;
+  verbose: boolean;
+  noCache: boolean;
+  report?: string;
+}
+
+/** Hooks later stages plug in (task cache, GitHub reporting) without the flow knowing them. */
+export interface RunHooks {
+  cache?: (ctx: { cacheRoot: string; enabled: boolean }) => Promise<TaskCache | undefined>;
+  started?: (ctx: { title: string; report?: string }) => Promise<void>;
+  finished?: (ctx: { title: string; report?: string; results: TaskResult[]; exitCode: number }) => Promise<void>;
+}
+
+export const runHooks: RunHooks = {};
+
+export async function runTasks(opts: RunTasksOptions): Promise<number> {
+  const config = loadConfig({ cwd: opts.cwd, explicit: opts.config });
+  const profile = requestedProfile(opts.profile, config.config);
+  const choice = await selectRuntime({ profile, config: config.config, root: config.root });
+  const prepared = await prepare({ cwd: opts.cwd, config: opts.config, commands: opts.commands, runtime: choice.kind });
+  const runner = choice.runner;
+  await runner.prepare?.(prepared, { dryRun: opts.dryRun });
+  const commandLine = (t: PreparedTask) => runner.commandLine({ id: t.task.id, action: t.action!, cwd: t.cwd, env: t.env });
+  const out = (text: string) => (opts.json ? process.stderr : process.stdout).write(text);
+  if (choice.note) log.info(choice.note);
+  if (prepared.implicit && !opts.json) log.info(`No devflow.toml found; detected ${prepared.registry.stacks.map((s) => s.name).join(", ")} and using the default '${opts.title.replace(/^check:/, "")}' profile. Run 'dwf init' to customise.`);
+
+  const meta = { version: 1, command: opts.title, runtime: choice.kind, root: prepared.loaded.root, config: prepared.loaded.path };
+  if (opts.dryRun) {
+    if (opts.json) process.stdout.write(JSON.stringify(planJson(prepared.tasks, meta, (t) => (t.action ? commandLine(t) : undefined)), null, 2) + "\n");
+    else out(renderPlan(prepared, `Plan for ${opts.title} (runtime: ${choice.kind}, ${prepared.tasks.length} task${prepared.tasks.length === 1 ? "" : "s"}, jobs ${opts.jobs})`, commandLine));
+    return EXIT.ok;
+  }
+
+  ensureCacheRoot(prepared.cacheRoot);
+  const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false;
+  const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled });
+
+  // One task at a time can stream live; parallel tasks print as blocks when they finish.
+  const live = !opts.json && (opts.jobs === 1 || prepared.tasks.filter((t) => t.action).length <= 1);
+  const skipped = new Set(prepared.tasks.filter((t) => !t.action).map((t) => t.task.id));
+  const reporter = createTerminalReporter({
+    write: out,
+    tty: Boolean(process.stderr.isTTY) && !process.env.CI && !opts.json,
+    verbose: opts.verbose,
+    live,
+    total: prepared.tasks.length,
+  });
+
+  const abort = new AbortController();
+  let interruptedBy: NodeJS.Signals | undefined;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interruptedBy) {
+      // A second Ctrl-C: stop waiting politely.
+      void runner.stopAll();
+      return;
+    }
+    interruptedBy = sig;
+    reporter.stop();
+    process.stderr.write(`\n${sig === "SIGINT" ? "Interrupted" : "Terminated"}: stopping running tasks…\n`);
+    abort.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  process.on("SIGHUP", onSignal);
+
+  await runHooks.started?.({ title: opts.title, report: opts.report });
+  const started = performance.now();
+  let results: TaskResult[];
+  try {
+    results = await executePrepared(prepared, runner, {
+      jobs: opts.jobs,
+      failFast: opts.failFast,
+      signal: abort.signal,
+      events: { ...reporter.events, start: (t) => skipped.has(t.id) || reporter.events.start?.(t) },
+      onOutput: live ? (_t, chunk) => reporter.output(chunk) : undefined,
+      cache,
+    });
+  } finally {
+    if (abort.signal.aborted) await runner.stopAll();
+    reporter.stop();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    process.off("SIGHUP", onSignal);
+  }
+  const elapsed = performance.now() - started;
+  reporter.summary(results, elapsed);
+  const failed = results.some((r) => r.status === "failed");
+  const exitCode = interruptedBy ? (interruptedBy === "SIGTERM" ? EXIT.terminated : EXIT.interrupted) : failed ? EXIT.failed : EXIT.ok;
+  await runHooks.finished?.({ title: opts.title, report: opts.report, results, exitCode });
+  if (opts.json) process.stdout.write(JSON.stringify({ ...resultJson(results, meta), exitCode, durationMs: Math.round(elapsed) }, null, 2) + "\n");
+  return exitCode;
+}
+
+export function titleOf(commands: CommandRef[]): string {
+  return commands.map(formatRef).join(" ");
+}

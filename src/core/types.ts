@@ -1,0 +1,79 @@
+// The data that crosses the core/extension boundary. Plain JSON shapes: builtin
+// extensions return them directly, external extensions print them on stdout.
+
+/** A canonical command, `primary:selector` (e.g. `test:unit`). */
+export interface CommandRef {
+  primary: string;
+  selector: string;
+}
+
+/** What a command means for one stack: a program and its argv, never a shell string. */
+export interface ExecutionAction {
+  program: string;
+  args: string[];
+  env?: Record<string, string>;
+  /** Working directory relative to the project root (default: the stack root). */
+  cwd?: string;
+}
+
+/**
+ * A cache directory an extension wants persisted under `$DWF_CACHE_ROOT/<extension>/<path>`.
+ * Under the container profile it is mounted at `container`; `env` names a variable that
+ * points the tool at the directory (host path on the host, `container` inside the container),
+ * so both profiles share the same bytes on disk.
+ */
+export interface CacheMount {
+  path: string;
+  container: string;
+  env?: string;
+}
+
+/** A tool an extension needs, for `dwf doctor`. */
+export interface ToolRequirement {
+  name: string;
+  /** argv that prints the version, e.g. ["tool", "--version"]. */
+  version: string[];
+  install: string;
+  /** Needed only for some commands; missing optional tools are reported, not fatal. */
+  optional?: boolean;
+}
+
+/** Result of asking an extension for a command: an action, or a reason it is skipped. */
+export type ActionResult = { action: ExecutionAction } | { skip: string };
+
+/** What an extension is told about the project when asked anything. */
+export interface ExtensionContext {
+  /** Absolute project root (directory of devflow.toml, or the detected root). */
+  root: string;
+  /** Environment of the dwf process (read-only view). */
+  env: Record<string, string | undefined>;
+  /** Whether a program exists on the host PATH (cached by the core). */
+  which(program: string): string | null;
+}
+
+/** A stack extension: all toolchain knowledge lives behind this interface. */
+export interface Extension {
+  name: string;
+  /** Human summary for help/doctor. */
+  description: string;
+  /** Whether this stack applies to the project (usually: a manifest file exists). */
+  detect(ctx: ExtensionContext): boolean | Promise<boolean>;
+  /** Commands it can run: `primary:selector`, or a bare `primary` meaning every selector. */
+  capabilities(ctx: ExtensionContext): string[] | Promise<string[]>;
+  /** Translate a command into an action (or a skip with reason). Throw to decline with an error. */
+  buildAction(ref: CommandRef, ctx: ExtensionContext): ActionResult | Promise<ActionResult>;
+  cacheMounts?(ctx: ExtensionContext): CacheMount[] | Promise<CacheMount[]>;
+  env?(ctx: ExtensionContext): Record<string, string> | Promise<Record<string, string>>;
+  /** Files (relative to the root) whose contents define the toolchain environment. */
+  fingerprintInputs?(ctx: ExtensionContext): string[] | Promise<string[]>;
+  /**
+   * Inputs a command's result depends on, as path prefixes relative to the root.
+   * undefined = every file git sees; [] with cacheable=false = never cache.
+   */
+  taskInputs?(ref: CommandRef, ctx: ExtensionContext): string[] | undefined;
+  /** Whether a passing result may be reused (false for commands with side effects). */
+  cacheable?(ref: CommandRef): boolean;
+  tools?(ctx: ExtensionContext): ToolRequirement[] | Promise<ToolRequirement[]>;
+  /** Dockerfile.devflow fragment: RUN lines that install this stack's toolchain. */
+  dockerfile?(): { base?: string; install: string[] };
+}

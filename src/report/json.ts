@@ -1,0 +1,38 @@
+// The --json result document: stable field names for scripts and CI.
+import type { TaskResult } from "../core/scheduler.ts";
+import type { PreparedTask } from "../core/pipeline.ts";
+import { formatRef } from "../core/command-ref.ts";
+import { redactEnv, redactText } from "../core/redact.ts";
+
+export function planJson(tasks: PreparedTask[], meta: Record<string, unknown>, commandLine: (t: PreparedTask) => string[] | undefined) {
+  return {
+    ...meta,
+    tasks: tasks.map((t) => ({
+      id: t.task.id,
+      command: formatRef(t.task.ref),
+      stack: t.task.stack,
+      after: t.task.deps,
+      ...(t.action
+        ? { program: t.action.program, args: t.action.args, env: redactEnv(t.env), argv: commandLine(t) }
+        : { skip: t.skip }),
+    })),
+  };
+}
+
+export function resultJson(results: TaskResult[], meta: Record<string, unknown>) {
+  return {
+    ...meta,
+    ok: results.every((r) => r.status !== "failed" && r.status !== "cancelled"),
+    summary: Object.fromEntries(["passed", "failed", "cached", "skipped", "cancelled"].map((s) => [s, results.filter((r) => r.status === s).length])),
+    tasks: results.map((r) => ({
+      id: r.task.id,
+      command: formatRef(r.task.ref),
+      stack: r.task.stack,
+      status: r.status,
+      durationMs: Math.round(r.durationMs),
+      exitCode: r.exitCode ?? null,
+      reason: r.reason ?? null,
+      output: redactText(r.output),
+    })),
+  };
+}

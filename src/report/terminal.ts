@@ -1,0 +1,129 @@
+// Human output for a run: a status line on a TTY (plain lines in CI), each task's output
+// as one uninterleaved block, and a summary table.
+import type { Task } from "../core/plan.ts";
+import type { SchedulerEvents, TaskResult, TaskStatus } from "../core/scheduler.ts";
+import { formatRef } from "../core/command-ref.ts";
+import { redactText } from "../core/redact.ts";
+import { style } from "./style.ts";
+
+export interface TerminalOptions {
+  write: (text: string) => void;
+  /** Whether to draw a live status line (interactive terminal, not CI). */
+  tty: boolean;
+  verbose: boolean;
+  /** Stream the output of a task as it arrives (only one task can run at a time). */
+  live: boolean;
+  total: number;
+}
+
+const ICON: Record<TaskStatus, string> = { passed: "✔", failed: "✖", skipped: "○", cached: "◆", cancelled: "■" };
+const COLOR: Record<TaskStatus, (s: string) => string> = {
+  passed: style.green,
+  failed: style.red,
+  skipped: style.gray,
+  cached: style.cyan,
+  cancelled: style.yellow,
+};
+const SPIN = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+
+export function formatDuration(ms: number): string {
+  if (ms < 1000) return `${Math.round(ms)}ms`;
+  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
+  const m = Math.floor(ms / 60_000);
+  return `${m}m${Math.round((ms % 60_000) / 1000)}s`;
+}
+
+export function taskLabel(task: Task): string {
+  return `${formatRef(task.ref)} ${style.dim(`[${task.stack}]`)}`;
+}
+
+export function createTerminalReporter(opts: TerminalOptions) {
+  const running = new Map<string, Task>();
+  let done = 0;
+  let frame = 0;
+  let lineShown = false;
+  let timer: ReturnType<typeof setInterval> | undefined;
+
+  const clearLine = () => {
+    if (lineShown) process.stderr.write("\r\x1b[K");
+    lineShown = false;
+  };
+  const drawLine = () => {
+    if (!opts.tty || running.size === 0 || opts.live) return;
+    const names = [...running.values()].map((t) => `${formatRef(t.ref)}@${t.stack}`);
+    const cols = process.stderr.columns || 80;
+    let text = `${SPIN[frame++ % SPIN.length]} [${done}/${opts.total}] ${names.join(", ")}`;
+    if (text.length > cols - 1) text = text.slice(0, cols - 2) + "…";
+    process.stderr.write(`\r\x1b[K${style.dim(text)}`);
+    lineShown = true;
+  };
+  const print = (text: string) => {
+    clearLine();
+    opts.write(text);
+    drawLine();
+  };
+
+  const events: SchedulerEvents = {
+    start(task) {
+      running.set(task.id, task);
+      if (opts.live) print(`${style.bold("▶")} ${taskLabel(task)}\n`);
+      else if (!opts.tty) print(`${style.dim("started")} ${formatRef(task.ref)} [${task.stack}]\n`);
+      if (opts.tty && !timer && !opts.live) timer = setInterval(drawLine, 100);
+      drawLine();
+    },
+    finish(r) {
+      running.delete(r.task.id);
+      done++;
+      const head = `${COLOR[r.status](`${ICON[r.status]} ${r.status}`)} ${taskLabel(r.task)}${r.durationMs ? style.dim(` ${formatDuration(r.durationMs)}`) : ""}${r.reason ? style.dim(` — ${r.reason}`) : ""}\n`;
+      let block = head;
+      const showOutput = !opts.live && r.output.trim() !== "" && (r.status === "failed" || opts.verbose);
+      if (showOutput) block += indentBlock(redactText(r.output)) + "\n";
+      print(block);
+      if (running.size === 0 && timer) {
+        clearInterval(timer);
+        timer = undefined;
+        clearLine();
+      }
+    },
+  };
+
+  return {
+    events,
+    /** Live output of the single running task. */
+    output(chunk: string) {
+      if (opts.live) print(redactText(chunk));
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      clearLine();
+    },
+    summary(results: TaskResult[], elapsedMs: number) {
+      print(renderSummary(results, elapsedMs));
+    },
+  };
+}
+
+function indentBlock(text: string): string {
+  const lines = text.replace(/\n+$/, "").split("\n");
+  return lines.map((l) => `${style.dim("│")} ${l}`).join("\n");
+}
+
+export function renderSummary(results: TaskResult[], elapsedMs: number): string {
+  if (results.length === 0) return "No tasks to run.\n";
+  const rows = results.map((r) => [formatRef(r.task.ref), r.task.stack, r.status, r.durationMs ? formatDuration(r.durationMs) : "-"]);
+  const head = ["TASK", "STACK", "STATUS", "TIME"];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const pad = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  let out = `\n${style.bold(pad(head))}\n`;
+  for (const [i, r] of rows.entries()) {
+    const status = results[i]!.status;
+    const cells = pad(r);
+    out += cells.replace(new RegExp(`\\b${status}\\b`), COLOR[status](status)) + "\n";
+  }
+  const counts = new Map<TaskStatus, number>();
+  for (const r of results) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
+  const parts = (["passed", "failed", "cached", "skipped", "cancelled"] as TaskStatus[]).filter((s) => counts.get(s)).map((s) => COLOR[s](`${counts.get(s)} ${s}`));
+  out += `\n${results.length} task${results.length === 1 ? "" : "s"}: ${parts.join(", ")} ${style.dim(`(${formatDuration(elapsedMs)})`)}\n`;
+  return out;
+}

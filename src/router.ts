@@ -1,0 +1,98 @@
+// Routes a command word to its module, runs it through citty, and turns every error into
+// the documented message + exit code. Stack traces only with DWF_LOG=debug.
+import { renderUsage, runCommand, type CommandDef } from "citty";
+import { ALIASES, SELECTOR_COMMANDS, commands } from "./commands/index.ts";
+import { TASK_PRIMARIES, knownCommands } from "./core/command-ref.ts";
+import { EXIT, UserError } from "./core/errors.ts";
+import { didYouMean } from "./core/suggest.ts";
+import { checkUnknownFlags } from "./commands/_shared.ts";
+import { debugEnabled, log } from "./report/log.ts";
+import { redactText } from "./core/redact.ts";
+
+interface Target {
+  command: string;
+  args: string[];
+  display: string;
+}
+
+export function resolveWord(word: string, rest: string[]): Target {
+  const alias = ALIASES[word];
+  if (alias) return { command: alias.command, args: [...alias.args, ...rest], display: word };
+  const [primary, selector] = word.split(":", 2) as [string, string | undefined];
+  if ((TASK_PRIMARIES as readonly string[]).includes(primary)) {
+    return { command: "run", args: [word, ...rest], display: primary };
+  }
+  if (commands[primary]) {
+    if (selector !== undefined) {
+      if (!SELECTOR_COMMANDS.has(primary)) throw new UserError(`'${primary}' takes no selector; run 'dwf ${primary}'.`);
+      return { command: primary, args: [selector, ...rest], display: primary };
+    }
+    return { command: primary, args: rest, display: primary };
+  }
+  const names = [...Object.keys(commands).filter((c) => c !== "run"), ...TASK_PRIMARIES, ...knownCommands(), ...Object.keys(ALIASES)];
+  throw new UserError(`unknown command '${word}'.${didYouMean(word, names)}`, "Run 'dwf --help' for the list of commands.");
+}
+
+export async function route(word: string, rest: string[]): Promise<number> {
+  try {
+    const target = resolveWord(word, rest);
+    const cmd = await commands[target.command]!();
+    if (target.args.includes("--help") || target.args.includes("-h")) {
+      process.stdout.write((await renderUsage(cmd)) + "\n");
+      return EXIT.ok;
+    }
+    const resolved = await resolveSub(cmd, target.args);
+    const args = (await import("citty")).parseArgs(resolved.args, (await resolveValue(resolved.cmd.args)) ?? {});
+    checkUnknownFlags(args, (await resolveValue(resolved.cmd.args)) ?? {}, resolved.name ?? target.display);
+    const { result } = await runCommand(cmd, { rawArgs: target.args });
+    return typeof result === "number" ? result : EXIT.ok;
+  } catch (e) {
+    return reportError(e);
+  }
+}
+
+async function resolveValue<T>(v: T | (() => T) | (() => Promise<T>) | Promise<T> | undefined): Promise<T | undefined> {
+  return typeof v === "function" ? await (v as () => T | Promise<T>)() : await v;
+}
+
+/** Follow sub-commands the way citty will, so flag checking sees the command that runs. */
+async function resolveSub(cmd: CommandDef<any>, args: string[]): Promise<{ cmd: CommandDef<any>; args: string[]; name?: string }> {
+  const meta = await resolveValue(cmd.meta);
+  const subs = await resolveValue(cmd.subCommands);
+  if (!subs) return { cmd, args, name: meta?.name };
+  const i = args.findIndex((a) => !a.startsWith("-"));
+  const name = i >= 0 ? args[i]! : undefined;
+  if (name === undefined) {
+    const def = await resolveValue(cmd.default);
+    const defCmd = def ? await resolveValue(subs[def]) : undefined;
+    if (defCmd) return resolveSub(defCmd, args);
+    throw new UserError(`'dwf ${meta?.name}' needs a sub-command: ${Object.keys(subs).join(", ")}.`, `Example: dwf ${meta?.name} ${Object.keys(subs)[0]}`);
+  }
+  const sub = subs[name];
+  if (!sub) {
+    throw new UserError(`unknown sub-command '${name}' for 'dwf ${meta?.name}'.${didYouMean(name, Object.keys(subs))}`, `Available: ${Object.keys(subs).join(", ")}.`);
+  }
+  return resolveSub((await resolveValue(sub))!, [...args.slice(0, i), ...args.slice(i + 1)]);
+}
+
+export function reportError(e: unknown): number {
+  const err = e as Error & { exitCode?: number; hint?: string; code?: string };
+  if (err instanceof UserError || err?.name === "CLIError" || err?.code === "EARG") {
+    log.error(stripAnsi(err.message));
+    if (err.hint) process.stderr.write(`  ${err.hint}\n`);
+    if (debugEnabled() && err.stack) process.stderr.write(redactText(err.stack) + "\n");
+    return EXIT.usage;
+  }
+  if (typeof err?.exitCode === "number") {
+    log.error(err.message);
+    return err.exitCode;
+  }
+  log.error(`internal error: ${err?.message ?? String(e)}`);
+  if (debugEnabled() && err?.stack) process.stderr.write(redactText(err.stack) + "\n");
+  else process.stderr.write("  This is a bug in dwf. Re-run with DWF_LOG=debug for details and report it.\n");
+  return EXIT.failed;
+}
+
+function stripAnsi(s: string): string {
+  return s.replace(/\x1b\[[0-9;]*m/g, "");
+}

@@ -1,0 +1,123 @@
+// Runs actions directly on the host. Each child gets its own process group so Ctrl-C,
+// SIGTERM and --fail-fast can stop the whole tree it spawned, not just the direct child.
+import { isAbsolute, resolve } from "node:path";
+import type { Runner, RunOutcome, RunRequest } from "./runner.ts";
+import { OutputBuffer } from "./runner.ts";
+import { findOnPath } from "../core/context.ts";
+
+const KILL_GRACE_MS = 3000;
+
+export function resolveProgram(program: string, cwd: string, pathVar: string | undefined): string | null {
+  if (program.includes("/")) {
+    const abs = isAbsolute(program) ? program : resolve(cwd, program);
+    return findOnPath(abs);
+  }
+  return findOnPath(program, pathVar);
+}
+
+export function childEnv(extra: Record<string, string>, base: Record<string, string | undefined> = process.env): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
+  return Object.assign(env, extra);
+}
+
+/** Send a signal to a process group, ignoring groups that are already gone. */
+export function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  // Children are session leaders (detached), so the group id is their pid. Never fall back
+  // to the bare pid: after exit it may already belong to an unrelated process.
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    /* group already gone */
+  }
+}
+
+/** Read a stream as text into the buffer (and the live callback) until it closes. */
+export async function pump(stream: ReadableStream<Uint8Array>, sink: (text: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  for await (const chunk of stream) sink(decoder.decode(chunk, { stream: true }));
+  const rest = decoder.decode();
+  if (rest) sink(rest);
+}
+
+export interface SpawnedProcess {
+  pid: number;
+  exited: Promise<number>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/**
+ * Spawn argv in its own process group, collect combined output, honour the abort signal
+ * (SIGTERM to the group, SIGKILL after a grace period). Shared by host and container runners.
+ */
+export async function spawnTracked(
+  argv: string[],
+  opts: { cwd: string; env: Record<string, string>; signal: AbortSignal; onOutput?: (t: string) => void; live: Set<SpawnedProcess> },
+): Promise<RunOutcome> {
+  const started = performance.now();
+  const out = new OutputBuffer();
+  const sink = (t: string) => {
+    out.push(t);
+    opts.onOutput?.(t);
+  };
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    proc = Bun.spawn(argv, { cwd: opts.cwd, env: opts.env, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
+  } catch (e) {
+    return { exitCode: 127, output: "", durationMs: performance.now() - started, error: `could not start '${argv[0]}': ${(e as Error).message}` };
+  }
+  const handle: SpawnedProcess = { pid: proc.pid, exited: proc.exited, kill: (s = "SIGTERM") => signalGroup(proc.pid, s) };
+  opts.live.add(handle);
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const onAbort = () => {
+    handle.kill("SIGTERM");
+    killTimer = setTimeout(() => handle.kill("SIGKILL"), KILL_GRACE_MS);
+  };
+  if (opts.signal.aborted) onAbort();
+  else opts.signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    await Promise.all([pump(proc.stdout as ReadableStream<Uint8Array>, sink), pump(proc.stderr as ReadableStream<Uint8Array>, sink), proc.exited]);
+  } finally {
+    opts.signal.removeEventListener("abort", onAbort);
+    if (killTimer) clearTimeout(killTimer);
+    // Grandchildren that outlived the direct child would keep running: stop the group.
+    signalGroup(proc.pid, "SIGKILL");
+    opts.live.delete(handle);
+  }
+  const exitCode = proc.exitCode ?? (proc.signalCode ? 128 + signalNumber(String(proc.signalCode)) : 1);
+  return {
+    exitCode,
+    output: out.toString(),
+    durationMs: performance.now() - started,
+    error: opts.signal.aborted ? "cancelled" : proc.signalCode ? `killed by ${proc.signalCode}` : undefined,
+  };
+}
+
+function signalNumber(sig: string): number {
+  return ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 } as Record<string, number>)[sig] ?? 1;
+}
+
+export function createHostRunner(): Runner {
+  const live = new Set<SpawnedProcess>();
+  return {
+    kind: "host",
+    commandLine(req) {
+      return [req.action.program, ...req.action.args];
+    },
+    async run(req: RunRequest): Promise<RunOutcome> {
+      const env = childEnv(req.env);
+      const program = resolveProgram(req.action.program, req.cwd, env.PATH);
+      if (!program) {
+        const where = req.action.program.includes("/") ? `at ${resolve(req.cwd, req.action.program)}` : "on PATH";
+        return { exitCode: 127, output: "", durationMs: 0, error: `'${req.action.program}' was not found ${where} (or is not executable). Install it, or run 'dwf doctor' to see what is missing.` };
+      }
+      return spawnTracked([program, ...req.action.args], { cwd: req.cwd, env, signal: req.signal, onOutput: req.onOutput, live });
+    },
+    async stopAll() {
+      for (const p of live) p.kill("SIGTERM");
+      const deadline = Bun.sleep(KILL_GRACE_MS).then(() => "timeout" as const);
+      const all = Promise.all([...live].map((p) => p.exited));
+      if ((await Promise.race([all, deadline])) === "timeout") for (const p of live) p.kill("SIGKILL");
+    },
+  };
+}
