@@ -38,7 +38,8 @@ export async function route(word: string, rest: string[]): Promise<number> {
     const target = resolveWord(word, rest);
     const cmd = await commands[target.command]!();
     if (target.args.includes("--help") || target.args.includes("-h")) {
-      process.stdout.write((await renderUsage(cmd)) + "\n");
+      const usage = await renderUsage(cmd);
+      process.stdout.write((process.stdout.isTTY && !process.env.NO_COLOR ? usage : stripAnsi(usage)) + "\n");
       return EXIT.ok;
     }
     const resolved = await resolveSub(cmd, target.args);

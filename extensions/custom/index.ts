@@ -89,6 +89,12 @@ export function targetsOf(ctx: ExtensionContext, runner: Runner): string[] {
   return runner.tool === "just" ? parseJustRecipes(text) : parseMakeTargets(text);
 }
 
+/** `test-e2e` → `test:e2e` when the prefix is a task primary. */
+function projectCommand(target: string): string | undefined {
+  const m = /^(setup|fmt|lint|build|test|package|release)-([a-z][a-z0-9_-]*)$/.exec(target);
+  return m ? `${m[1]}:${m[2]}` : undefined;
+}
+
 export function targetCandidates(ref: CommandRef): string[] {
   const bare = BARE_FALLBACK[formatRef(ref)];
   return [`${ref.primary}-${ref.selector}`, ...(bare ? [bare] : [])];
@@ -116,7 +122,14 @@ export const custom: Extension = {
   description: "Projects driven by their own Makefile or justfile (targets like test-unit, lint-static)",
   detect: (ctx) => chooseRunner(ctx) !== undefined,
   // Every primary: a command without a target is a skip naming the targets tried, not an error.
-  capabilities: () => ["setup:deps", "fmt", "lint", "build", "test", "package", "release"],
+  // Bare primaries for the canonical selectors, plus every `<primary>-<selector>` target as
+  // an exact command, so a project can add its own (`test-e2e:` → `dwf test:e2e`).
+  capabilities: (ctx) => {
+    const bare = ["setup:deps", "fmt", "lint", "build", "test", "package", "release"];
+    const runner = chooseRunner(ctx);
+    const own = runner ? targetsOf(ctx, runner).flatMap((t) => projectCommand(t) ?? []) : [];
+    return [...bare, ...own];
+  },
   buildAction,
   cacheMounts: () => [],
   env: () => ({}),

@@ -5,7 +5,8 @@ import { loadConfig, type LoadedConfig } from "./config.ts";
 import { createContext } from "./context.ts";
 import { resolveRegistry, type ActiveStack, type Registry } from "./registry.ts";
 import { buildPlan, expandCommands, supports, type Plan, type Task } from "./plan.ts";
-import { formatRef } from "./command-ref.ts";
+import { KNOWN_SELECTORS, formatRef, parseCommandRef } from "./command-ref.ts";
+import { didYouMean } from "./suggest.ts";
 import { UserError } from "./errors.ts";
 import { cacheMountHostPath, resolveCacheRoot } from "./cache-root.ts";
 import { resolve } from "node:path";
@@ -51,10 +52,11 @@ export interface PrepareOptions {
   env?: Record<string, string | undefined>;
 }
 
-export async function loadProject(opts: { cwd: string; config?: string; env?: Record<string, string | undefined> }) {
+export async function loadProject(opts: { cwd: string; config?: string; env?: Record<string, string | undefined>; runtime?: RuntimeKind }) {
   const loaded = loadConfig({ cwd: opts.cwd, explicit: opts.config });
   const ctx = createContext(loaded.root, opts.env ?? process.env);
-  const registry = await resolveRegistry(loaded, ctx);
+  // The runtime decides whether untrusted external extensions may run on the host.
+  const registry = await resolveRegistry(loaded, ctx, { profile: opts.runtime });
   const implicit = loaded.path === null;
   let targets = loaded.config.targets ?? {};
   if (implicit) {
@@ -89,6 +91,21 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
     }
     return `command '${formatRef(ref)}'`;
   };
+  // Validate every profile, not just the one running: a typo in `main` should not wait for CI.
+  for (const [profile, list] of Object.entries(targets)) {
+    list.forEach((raw, i) => {
+      const ref = parseCommandRef(raw, `${file}: targets.${profile}[${i}]`);
+      if (ref.primary === "check") return;
+      checkSelector(ref, registry.stacks, () => `${file}: targets.${profile}[${i}]`);
+      if (!registry.stacks.some((s) => supports(s.capabilities, ref))) {
+        throw new UserError(
+          `${file}: targets.${profile}[${i}]: no enabled extension can run '${raw}' (stacks: ${registry.stacks.map((s) => s.name).join(", ")}).`,
+          "Remove it from the profile, or enable an extension that provides it under [extensions.<name>].",
+        );
+      }
+    });
+  }
+  for (const ref of commands) checkSelector(ref, registry.stacks, where);
   const plan = buildPlan(commands, registry.stacks, where);
   const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env);
   const byName = new Map(registry.stacks.map((s) => [s.name, s]));
@@ -121,6 +138,22 @@ async function prepareTask(task: Task, stack: ActiveStack, registry: Registry, c
   const env = { ...(await extensionEnv(ext, registry, cacheRoot, runtime)), ...(action.env ?? {}) };
   const cwd = action.cwd ? resolve(registry.ctx.root, action.cwd) : registry.ctx.root;
   return { ...base, action, env, cwd };
+}
+
+/**
+ * A selector must be one the core knows or one an active extension lists exactly; bare
+ * capabilities ("test") accept any selector, so without this a typo would silently skip.
+ */
+function checkSelector(ref: CommandRef, stacks: ActiveStack[], where: (ref: CommandRef) => string): void {
+  const known = KNOWN_SELECTORS[ref.primary] ?? [];
+  if (known.includes(ref.selector)) return;
+  const exact = stacks.flatMap((s) => s.capabilities).filter((c) => c.startsWith(`${ref.primary}:`));
+  if (exact.includes(formatRef(ref))) return;
+  const candidates = [...known.map((s) => `${ref.primary}:${s}`), ...exact];
+  throw new UserError(
+    `${where(ref)}: unknown selector '${ref.selector}' for '${ref.primary}'.${didYouMean(formatRef(ref), candidates)}`,
+    `Selectors for ${ref.primary}: ${[...new Set(candidates.map((c) => c.split(":")[1]))].join(", ")}.`,
+  );
 }
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;

@@ -49,7 +49,10 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
   const commandLine = (t: PreparedTask) => runner.commandLine({ id: t.task.id, action: t.action!, cwd: t.cwd, env: t.env });
   const out = (text: string) => (opts.json ? process.stderr : process.stdout).write(text);
   if (choice.note) log.info(choice.note);
-  if (prepared.implicit && !opts.json) log.info(`No devflow.toml found; detected ${prepared.registry.stacks.map((s) => s.name).join(", ")} and using the default '${opts.title.replace(/^check:/, "")}' profile. Run 'dwf init' to customise.`);
+  if (prepared.implicit && !opts.json) {
+    const what = opts.title.startsWith("check:") ? `the default '${opts.title.slice(6)}' profile` : "builtin defaults";
+    log.info(`No devflow.toml found: detected ${prepared.registry.stacks.map((s) => s.name).join(", ")}, using ${what}. Run 'dwf init' to write one.`);
+  }
 
   const meta = { version: 1, command: opts.title, runtime: choice.kind, root: prepared.loaded.root, config: prepared.loaded.path };
   if (opts.dryRun) {
