@@ -1,10 +1,32 @@
-// `dwf fingerprint`: placeholder until the feature lands.
+// `dwf fingerprint`: the environment hash that tags the image, and (--explain) what makes it.
 import { defineCommand } from "citty";
-import { UserError } from "../core/errors.ts";
+import { configArgs } from "./_shared.ts";
+import { loadImageSpec } from "../runtime/image.ts";
+import { style } from "../report/style.ts";
 
 export default defineCommand({
-  meta: { name: "fingerprint", description: "not available yet" },
-  run() {
-    throw new UserError("'dwf fingerprint' is not available in this build yet.");
+  meta: { name: "fingerprint", description: "Print the environment fingerprint (SHA-256 over the stacks' fingerprint inputs and Dockerfile.devflow)" },
+  args: {
+    ...configArgs,
+    explain: { type: "boolean", description: "List every input with its own hash, or 'missing'" },
+    json: { type: "boolean", description: "Machine-readable output: hash, image and inputs" },
+  },
+  async run({ args }) {
+    const { spec } = await loadImageSpec({ cwd: process.cwd(), config: args.config });
+    if (args.json) {
+      process.stdout.write(JSON.stringify({ fingerprint: spec.fingerprint, image: spec.ref, inputs: spec.inputs }, null, 2) + "\n");
+      return 0;
+    }
+    if (!args.explain) {
+      process.stdout.write(spec.fingerprint + "\n");
+      return 0;
+    }
+    let out = `${style.bold(spec.fingerprint)}\n${style.dim(`image: ${spec.ref}`)}\n\n`;
+    for (const i of spec.inputs) {
+      const hash = i.hash ?? style.yellow("missing".padEnd(64));
+      out += `${hash}  ${i.path}  ${style.dim(`(${i.from.join(", ")})`)}\n`;
+    }
+    process.stdout.write(out);
+    return 0;
   },
 });

@@ -1,10 +1,13 @@
-// `dwf shell`: placeholder until the feature lands.
+// `dwf shell [-- cmd…]`: an interactive shell (or one command) in the task image with the same
+// mounts, env and user mapping a task gets — the way to reproduce a CI failure locally.
 import { defineCommand } from "citty";
-import { UserError } from "../core/errors.ts";
+import { configArgs } from "./_shared.ts";
+import { runShell } from "../runtime/shell.ts";
 
 export default defineCommand({
-  meta: { name: "shell", description: "not available yet" },
-  run() {
-    throw new UserError("'dwf shell' is not available in this build yet.");
+  meta: { name: "shell", description: "Open a shell (or run 'dwf shell -- <cmd…>') in the container image tasks use" },
+  args: { ...configArgs },
+  async run({ args }) {
+    return runShell({ cwd: process.cwd(), config: args.config, command: args._.map(String) });
   },
 });

@@ -26,6 +26,8 @@ export interface ExecuteOptions {
   /** Output callback for streaming (used when only one task runs at a time). */
   onOutput?: (task: PreparedTask, chunk: string) => void;
   cache?: TaskCache;
+  /** Stream a cached task's stored output through onOutput (--verbose in live mode). */
+  replayCached?: boolean;
 }
 
 export function debugCommandLine(runner: Runner, t: PreparedTask): string {
@@ -42,18 +44,24 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
       if (!t.action) return { exitCode: 0, output: "", durationMs: 0, status: "skipped", reason: t.skip };
       if (opts.cache && t.cacheable) {
         const hit = await opts.cache.lookup(t, runner);
-        if (hit) return { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached" };
+        if (hit) {
+          if (opts.replayCached && hit.output) opts.onOutput?.(t, hit.output);
+          return { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached" };
+        }
       }
       log.debug(`[${task.id}] ${debugCommandLine(runner, t)}`);
       if (Object.keys(t.env).length) log.debug(`[${task.id}] env ${JSON.stringify(redactEnv(t.env))}`);
-      const outcome = await runner.run({
+      // Mask the action's own secret env values too (reporters only know the process env).
+      const secrets = secretValues(process.env, t.env);
+      const ran = await runner.run({
         id: task.id,
         action: t.action,
         cwd: t.cwd,
         env: t.env,
         signal,
-        onOutput: opts.onOutput ? (chunk) => opts.onOutput!(t, chunk) : undefined,
+        onOutput: opts.onOutput ? (chunk) => opts.onOutput!(t, redactText(chunk, secrets)) : undefined,
       });
+      const outcome = { ...ran, output: redactText(ran.output, secrets) };
       if (outcome.exitCode === 0 && !signal.aborted && opts.cache && t.cacheable) {
         await opts.cache.store(t, runner, outcome).catch((e) => log.debug(`task cache: could not store ${task.id}: ${(e as Error).message}`));
       }

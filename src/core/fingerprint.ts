@@ -1,6 +1,7 @@
 // The environment fingerprint: SHA-256 over the sorted union of the active extensions'
 // fingerprint inputs plus Dockerfile.devflow, as (relative path, content hash | missing).
 // Independent of checkout path and file order, so every machine computes the same tag.
+import { closeSync, openSync, readSync } from "node:fs";
 import { isAbsolute, join, relative, sep } from "node:path";
 import type { Registry } from "./registry.ts";
 import type { Config } from "./config.ts";
@@ -48,17 +49,49 @@ function normaliseInput(path: string, root: string): string | null {
   return clean;
 }
 
+// One reusable buffer, read synchronously: measured faster than both stream() and per-file
+// async reads, for one 512 MiB file (≈ openssl) and for thousands of small ones (no allocation,
+// no promise per file). Fingerprinting runs before any task, so blocking here costs nothing.
+const CHUNK = 4 * 1024 * 1024;
+let buffer: Buffer | undefined;
+
+/** SHA-256 hex of a file's content, or null when it does not exist (or is not a file). */
+export function hashFileSync(path: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") return null;
+    throw e;
+  }
+  try {
+    buffer ??= Buffer.allocUnsafe(CHUNK);
+    const hasher = new Bun.CryptoHasher("sha256");
+    let n: number;
+    while ((n = readSync(fd, buffer, 0, CHUNK, null)) > 0) hasher.update(buffer.subarray(0, n));
+    return hasher.digest("hex");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EISDIR") return null;
+    throw e;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export async function hashFile(path: string): Promise<string | null> {
-  const file = Bun.file(path);
-  if (!(await file.exists())) return null;
-  const hasher = new Bun.CryptoHasher("sha256");
-  for await (const chunk of file.stream()) hasher.update(chunk);
-  return hasher.digest("hex");
+  return hashFileSync(path);
 }
 
 export async function computeFingerprint(root: string, wanted: Map<string, string[]>): Promise<Fingerprint> {
   const paths = [...wanted.keys()].sort();
-  const hashes = await Promise.all(paths.map((p) => hashFile(join(root, p)).catch(() => null)));
+  const hashes = paths.map((p) => {
+    try {
+      return hashFileSync(join(root, p));
+    } catch {
+      return null;
+    }
+  });
   const total = new Bun.CryptoHasher("sha256");
   total.update("dwf-fingerprint-v1\n");
   const inputs = paths.map((path, i) => {

@@ -1,7 +1,7 @@
 // The shared flow behind `dwf verify` and `dwf <primary>:<selector>`: prepare the plan,
 // choose the runtime, then print the plan (--dry-run) or run it and report.
 import type { CommandRef } from "./types.ts";
-import { prepare, type PreparedTask } from "./pipeline.ts";
+import { prepare, type Prepared, type PreparedTask } from "./pipeline.ts";
 import { executePrepared, type TaskCache } from "./execute.ts";
 import { loadConfig } from "./config.ts";
 import { formatRef } from "./command-ref.ts";
@@ -32,7 +32,7 @@ export interface RunTasksOptions {
 
 /** Hooks later stages plug in (task cache, GitHub reporting) without the flow knowing them. */
 export interface RunHooks {
-  cache?: (ctx: { cacheRoot: string; enabled: boolean }) => Promise<TaskCache | undefined>;
+  cache?: (ctx: { cacheRoot: string; enabled: boolean; prepared?: Prepared }) => Promise<TaskCache | undefined>;
   started?: (ctx: { title: string; report?: string }) => Promise<void>;
   finished?: (ctx: { title: string; report?: string; results: TaskResult[]; exitCode: number }) => Promise<void>;
 }
@@ -42,7 +42,7 @@ export const runHooks: RunHooks = {};
 export async function runTasks(opts: RunTasksOptions): Promise<number> {
   const config = loadConfig({ cwd: opts.cwd, explicit: opts.config });
   const profile = requestedProfile(opts.profile, config.config);
-  const choice = await selectRuntime({ profile, config: config.config, root: config.root });
+  const choice = await selectRuntime({ profile, config: config.config, root: config.root, dryRun: opts.dryRun });
   const prepared = await prepare({ cwd: opts.cwd, config: opts.config, commands: opts.commands, runtime: choice.kind });
   const runner = choice.runner;
   await runner.prepare?.(prepared, { dryRun: opts.dryRun });
@@ -63,7 +63,7 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
 
   ensureCacheRoot(prepared.cacheRoot);
   const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false;
-  const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled });
+  const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared });
 
   // One task at a time can stream live; parallel tasks print as blocks when they finish.
   const live = !opts.json && (opts.jobs === 1 || prepared.tasks.filter((t) => t.action).length <= 1);
@@ -104,6 +104,7 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
       events: { ...reporter.events, start: (t) => skipped.has(t.id) || reporter.events.start?.(t) },
       onOutput: live ? (_t, chunk) => reporter.output(chunk) : undefined,
       cache,
+      replayCached: opts.verbose,
     });
   } finally {
     if (abort.signal.aborted) await runner.stopAll();

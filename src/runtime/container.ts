@@ -1,0 +1,199 @@
+// The container runner: each ExecutionAction becomes `<engine> run --rm --name … <image>
+// <program> <args…>` with the project at /workspace and every active stack's cache mounts.
+import { mkdirSync } from "node:fs";
+import { relative, sep } from "node:path";
+import type { Config } from "../core/config.ts";
+import type { Prepared } from "../core/pipeline.ts";
+import type { Registry } from "../core/registry.ts";
+import type { Runner, RunOutcome, RunRequest } from "./runner.ts";
+import { extensionEnv } from "../core/pipeline.ts";
+import { cacheMountHostPath, ensureCacheRoot } from "../core/cache-root.ts";
+import { childEnv, spawnTracked, type SpawnedProcess } from "./host.ts";
+import { engineCommand, resolveEngine, type Engine, type EngineName } from "./engine.ts";
+import { ensureImage, imageSpecFor, projectName, slug, type ImageSpec } from "./image.ts";
+
+export const WORKSPACE = "/workspace";
+
+export interface Mount {
+  host: string;
+  container: string;
+}
+
+export interface ProxySpec {
+  /** Engine CLI (path or name). */
+  engine: string;
+  name: string;
+  /** Host project root, mounted at /workspace. */
+  workspace: string;
+  /** Working directory inside the container. */
+  workdir: string;
+  mounts: Mount[];
+  env: Record<string, string>;
+  /** User mapping flags (see userArgs). */
+  user: string[];
+  interactive?: boolean;
+  tty?: boolean;
+  image: string;
+  program: string;
+  args: string[];
+}
+
+/** The full engine argv for one action. Pure: the same spec always gives the same argv. */
+export function buildProxyArgs(spec: ProxySpec): string[] {
+  const argv = [spec.engine, "run", "--rm", "--name", spec.name, "-v", `${spec.workspace}:${WORKSPACE}`, "-w", spec.workdir];
+  for (const m of spec.mounts) argv.push("-v", `${m.host}:${m.container}`);
+  for (const [k, v] of Object.entries(spec.env)) argv.push("-e", `${k}=${v}`);
+  argv.push(...spec.user);
+  if (spec.interactive) argv.push("-i");
+  if (spec.tty) argv.push("-t");
+  argv.push(spec.image, spec.program, ...spec.args);
+  return argv;
+}
+
+/**
+ * How files written to /workspace stay owned by the invoking user: rootless podman maps the
+ * user with keep-id; docker and rootful podman run as `--user uid:gid` (HOME=/tmp so tools
+ * have somewhere writable); `[container] user` overrides both.
+ */
+export function userArgs(opts: { engine: EngineName; rootless: boolean; configured?: string; uid: number; gid: number }): { args: string[]; env: Record<string, string> } {
+  if (opts.configured) return { args: ["--user", opts.configured], env: {} };
+  if (opts.engine === "podman" && opts.rootless) return { args: ["--userns=keep-id"], env: {} };
+  return { args: ["--user", `${opts.uid}:${opts.gid}`], env: opts.uid === 0 ? {} : { HOME: "/tmp" } };
+}
+
+/** `dwf-<project>-<task>-<token>`: unique per run and task, recognisable in `ps -a`. */
+export function containerName(project: string, taskId: string, token: string): string {
+  return `dwf-${slug(project, 30)}-${slug(taskId.replace(/[:@]/g, "-"), 60)}-${token}`;
+}
+
+/** Container working directory for a host directory inside the project. */
+export function containerWorkdir(root: string, cwd: string): string {
+  const rel = relative(root, cwd);
+  if (rel === "" || rel.startsWith("..") || rel.startsWith(sep)) return WORKSPACE;
+  return `${WORKSPACE}/${rel.split(sep).join("/")}`;
+}
+
+export interface ContainerSetup {
+  mounts: Mount[];
+  /** Env of every active stack, with container-side cache paths. */
+  env: Record<string, string>;
+}
+
+/** All applicable extensions' cache mounts and env in one container (multi-stack projects). */
+export async function collectSetup(registry: Registry, cacheRoot: string): Promise<ContainerSetup> {
+  const mounts: Mount[] = [];
+  const env: Record<string, string> = {};
+  for (const s of registry.stacks) {
+    for (const m of (await s.ext.cacheMounts?.(registry.ctx)) ?? []) {
+      const host = cacheMountHostPath(cacheRoot, s.ext.name, m);
+      if (!mounts.some((x) => x.container === m.container)) mounts.push({ host, container: m.container });
+    }
+    Object.assign(env, await extensionEnv(s.ext, registry, cacheRoot, "container"));
+  }
+  return { mounts, env };
+}
+
+export function createMounts(setup: ContainerSetup, cacheRoot: string): void {
+  if (setup.mounts.length) ensureCacheRoot(cacheRoot);
+  for (const m of setup.mounts) mkdirSync(m.host, { recursive: true });
+}
+
+/** Env every container gets besides the task's own: the nesting marker, and CI when set. */
+export function baseEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = { DWF_IN_CONTAINER: "1" };
+  if (env.CI) out.CI = env.CI;
+  return out;
+}
+
+export interface ContainerRunner extends Runner {
+  readonly engine: Engine | undefined;
+  readonly image: ImageSpec | undefined;
+}
+
+function randomToken(): string {
+  return Math.random().toString(36).slice(2, 8).padEnd(6, "0");
+}
+
+export function createContainerRunner(opts: { config: Config; root: string; env?: Record<string, string | undefined>; engine?: Engine }): ContainerRunner {
+  const env = opts.env ?? process.env;
+  const token = randomToken();
+  const project = projectName(opts.config, opts.root);
+  const live = new Set<SpawnedProcess>();
+  const names = new Set<string>();
+  let engine = opts.engine;
+  let image: ImageSpec | undefined;
+  let setup: ContainerSetup = { mounts: [], env: {} };
+
+  const argvFor = (req: Omit<RunRequest, "signal">): string[] => {
+    const user = userArgs({ engine: engine?.name ?? "podman", rootless: engine?.rootless ?? false, configured: opts.config.container?.user, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+    return buildProxyArgs({
+      engine: engine?.path ?? "podman",
+      name: containerName(project, req.id, token),
+      workspace: opts.root,
+      workdir: containerWorkdir(opts.root, req.cwd),
+      mounts: setup.mounts,
+      env: { ...setup.env, ...user.env, ...req.env, ...baseEnv(env) },
+      user: user.args,
+      image: image?.ref ?? "<image>",
+      program: req.action.program,
+      args: req.action.args,
+    });
+  };
+
+  const remove = async (list: string[]) => {
+    if (!engine || list.length === 0) return;
+    // podman's rm -f waits for the stop timeout unless told otherwise; docker's kills at once.
+    const argv = engine.name === "podman" ? [engine.path, "rm", "-f", "-t", "0", ...list] : [engine.path, "rm", "-f", ...list];
+    await engineCommand(argv, { timeoutMs: 30_000, env });
+  };
+
+  return {
+    kind: "container",
+    get engine() {
+      return engine;
+    },
+    get image() {
+      return image;
+    },
+    commandLine: argvFor,
+    async prepare(prepared: Prepared, { dryRun }) {
+      image = await imageSpecFor(prepared.registry, prepared.loaded.config, prepared.loaded.root);
+      let present: boolean | undefined;
+      if (!engine) {
+        const resolved = await resolveEngine(opts.config, env, { imageRef: image.ref });
+        present = resolved.imagePresent;
+        engine = { name: resolved.name, path: resolved.path, rootless: resolved.rootless };
+      }
+      setup = await collectSetup(prepared.registry, prepared.cacheRoot);
+      if (dryRun) return;
+      createMounts(setup, prepared.cacheRoot);
+      if (prepared.tasks.some((t) => t.action)) await ensureImage(engine, image, { knownPresent: present });
+    },
+    async run(req: RunRequest): Promise<RunOutcome> {
+      const argv = argvFor(req);
+      const name = containerName(project, req.id, token);
+      names.add(name);
+      // Stopping the engine CLI does not always stop the container (PID 1 ignores SIGTERM):
+      // remove it by name as soon as the task is cancelled.
+      const onAbort = () => void remove([name]);
+      req.signal.addEventListener("abort", onAbort, { once: true });
+      try {
+        const outcome = await spawnTracked(argv, { cwd: opts.root, env: childEnv({}, env), signal: req.signal, onOutput: req.onOutput, live });
+        if (!outcome.error && outcome.exitCode === 125) outcome.error = `${engine?.name ?? "the engine"} could not start the container (exit code 125; see the output above).`;
+        else if (!outcome.error && (outcome.exitCode === 126 || outcome.exitCode === 127) && /not found|no such file|permission denied/i.test(outcome.output)) {
+          outcome.error = `'${req.action.program}' could not be run inside image ${image?.ref ?? ""} (exit code ${outcome.exitCode}). Add it to ${opts.config.container?.dockerfile ?? "Dockerfile.devflow"} and rebuild.`;
+        }
+        return outcome;
+      } finally {
+        req.signal.removeEventListener("abort", onAbort);
+        // Covers a cancel that raced container creation.
+        if (req.signal.aborted) await remove([name]);
+        names.delete(name);
+      }
+    },
+    async stopAll() {
+      await remove([...names]);
+      for (const p of live) p.kill("SIGTERM");
+    },
+  };
+}

@@ -1,0 +1,127 @@
+// Container engine detection and health: which of docker/podman to drive, and whether it
+// answers. An explicit engine never falls back to another one or to the host.
+import type { Config } from "../core/config.ts";
+import { UserError } from "../core/errors.ts";
+import { findOnPath } from "../core/context.ts";
+import { childEnv } from "./host.ts";
+
+export type EngineName = "docker" | "podman";
+export type EngineSetting = EngineName | "auto";
+
+export interface Engine {
+  name: EngineName;
+  /** Absolute path of the engine CLI. */
+  path: string;
+  /** Rootless podman maps the invoking user with --userns=keep-id instead of --user. */
+  rootless: boolean;
+}
+
+export const PROBE_TIMEOUT_MS = 5000;
+
+export function requestedEngine(config: Config, env: Record<string, string | undefined> = process.env): { setting: EngineSetting; source: string } {
+  const fromEnv = env.DWF_ENGINE;
+  const raw = fromEnv || config.container?.engine || "auto";
+  const source = fromEnv ? "DWF_ENGINE" : config.container?.engine ? "[container] engine" : "default";
+  if (raw !== "docker" && raw !== "podman" && raw !== "auto") {
+    throw new UserError(`${source}: '${raw}' is not a container engine; use docker, podman or auto.`);
+  }
+  return { setting: raw, source };
+}
+
+/** The argv that asks an engine whether it answers (docker: the daemon; podman: its storage/service). */
+export function healthArgv(engine: Pick<Engine, "name" | "path">): string[] {
+  return engine.name === "docker" ? [engine.path, "version", "--format", "{{.Server.Version}}"] : [engine.path, "version", "--format", "{{.Client.Version}}"];
+}
+
+export interface CommandResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  timedOut: boolean;
+}
+
+/** Run an engine command with a deadline, capturing output (never a shell). */
+export async function engineCommand(argv: string[], opts: { timeoutMs?: number; env?: Record<string, string | undefined> } = {}): Promise<CommandResult> {
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    proc = Bun.spawn(argv, { env: childEnv({}, opts.env ?? process.env), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  } catch (e) {
+    return { code: 127, stdout: "", stderr: (e as Error).message, timedOut: false };
+  }
+  let timedOut = false;
+  const timer = opts.timeoutMs
+    ? setTimeout(() => {
+        timedOut = true;
+        proc.kill("SIGKILL");
+      }, opts.timeoutMs)
+    : undefined;
+  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout as ReadableStream).text(), new Response(proc.stderr as ReadableStream).text(), proc.exited]);
+  if (timer) clearTimeout(timer);
+  return { code, stdout, stderr, timedOut };
+}
+
+export type Probe = { ok: true; engine: Engine; imagePresent?: boolean } | { ok: false; reason: string };
+
+/**
+ * Is this engine installed, and does it answer within the deadline? With an image reference,
+ * a successful `image inspect` answers both questions in one engine call (the common case).
+ */
+export async function probeEngine(name: EngineName, env: Record<string, string | undefined> = process.env, opts: { timeoutMs?: number; imageRef?: string } = {}): Promise<Probe> {
+  const timeoutMs = opts.timeoutMs ?? PROBE_TIMEOUT_MS;
+  const path = findOnPath(name, env.PATH ?? "");
+  if (!path) return { ok: false, reason: `'${name}' was not found on PATH` };
+  const engine: Engine = { name, path, rootless: name === "podman" && process.getuid?.() !== 0 };
+  if (opts.imageRef) {
+    const inspect = await engineCommand(inspectArgv(engine, opts.imageRef), { timeoutMs, env });
+    if (inspect.code === 0) return { ok: true, engine, imagePresent: true };
+    if (inspect.timedOut) return { ok: false, reason: `'${name}' did not answer within ${Math.round(timeoutMs / 1000)} s` };
+  }
+  const r = await engineCommand(healthArgv(engine), { timeoutMs, env });
+  if (r.timedOut) return { ok: false, reason: `'${name} version' did not answer within ${Math.round(timeoutMs / 1000)} s` };
+  if (r.code !== 0) {
+    const detail = firstLine(r.stderr) || `exit code ${r.code}`;
+    return { ok: false, reason: `'${name}' does not answer: ${detail.replace(/[.\s]+$/, "")}` };
+  }
+  return { ok: true, engine, imagePresent: opts.imageRef ? false : undefined };
+}
+
+export function inspectArgv(engine: Pick<Engine, "path">, ref: string): string[] {
+  return [engine.path, "image", "inspect", "--format", "{{.Id}}", ref];
+}
+
+export function firstLine(text: string): string {
+  return (
+    text
+      .split("\n")
+      .map((l) => l.trim())
+      .find((l) => l !== "") ?? ""
+  );
+}
+
+const INSTALL_HINT: Record<EngineName, string> = {
+  docker: "Install Docker and start its daemon (or point DOCKER_HOST at a running one), or choose another engine with DWF_ENGINE / [container] engine.",
+  podman: "Install podman (check that 'podman info' works), or choose another engine with DWF_ENGINE / [container] engine.",
+};
+
+/** The engine to use: explicit engines must be healthy (UserError otherwise); auto prefers podman, then docker. */
+export async function resolveEngine(config: Config, env: Record<string, string | undefined> = process.env, opts: { imageRef?: string } = {}): Promise<Engine & { imagePresent?: boolean }> {
+  const { setting, source } = requestedEngine(config, env);
+  const result = await findEngine(setting, env, opts);
+  if ("engine" in result) return { ...result.engine, imagePresent: result.imagePresent };
+  if (setting === "auto") {
+    throw new UserError(`no container engine is available: ${result.reasons.join("; ")}.`, "Install podman or Docker, or run on the host with --profile host.");
+  }
+  throw new UserError(`${source} = ${setting}, but ${result.reasons[0]}.`, INSTALL_HINT[setting]);
+}
+
+/** Like resolveEngine, but reports instead of throwing (for profile = auto and doctor). */
+export async function findEngine(setting: EngineSetting, env: Record<string, string | undefined> = process.env, opts: { imageRef?: string } = {}): Promise<{ engine: Engine; imagePresent?: boolean } | { reasons: string[] }> {
+  const order: EngineName[] = setting === "auto" ? ["podman", "docker"] : [setting];
+  const reasons: string[] = [];
+  for (const name of order) {
+    const p = await probeEngine(name, env, opts);
+    if (p.ok) return { engine: p.engine, imagePresent: p.imagePresent };
+    reasons.push(p.reason);
+  }
+  return { reasons };
+}

@@ -1,0 +1,136 @@
+// The environment image: its reference `<container.image>:<fingerprint>`, and making sure it
+// exists locally (inspect, pull, or build Dockerfile.devflow with dwf's labels).
+import { existsSync } from "node:fs";
+import { basename, join } from "node:path";
+import type { Config } from "../core/config.ts";
+import type { Registry } from "../core/registry.ts";
+import { DOCKERFILE, computeFingerprint, fingerprintInputs, type FingerprintInput } from "../core/fingerprint.ts";
+import { loadProject } from "../core/pipeline.ts";
+import { UserError } from "../core/errors.ts";
+import { childEnv } from "./host.ts";
+import { engineCommand, firstLine, inspectArgv, type Engine } from "./engine.ts";
+import { log } from "../report/log.ts";
+
+/** Project name for labels and container names: [project] name, else the root folder's name. */
+export function projectName(config: Config, root: string): string {
+  return config.project?.name || basename(root) || "project";
+}
+
+/** A name safe for image repositories and container names: lower-case, [a-z0-9_.-]. */
+export function slug(text: string, max = 40): string {
+  const s = text
+    .toLowerCase()
+    .replace(/[^a-z0-9_.-]+/g, "-")
+    .replace(/^[^a-z0-9]+/, "")
+    .replace(/-+$/, "");
+  return (s || "x").slice(0, max);
+}
+
+/** Image repository without tag: [container] image, else `localhost/dwf-<project>`. */
+export function imageName(config: Config, root: string): string {
+  return config.container?.image ?? `localhost/dwf-${slug(projectName(config, root))}`;
+}
+
+export function imageRef(config: Config, root: string, fingerprint: string): string {
+  return `${imageName(config, root)}:${fingerprint}`;
+}
+
+export function dockerfilePath(config: Config, root: string): string {
+  return join(root, config.container?.dockerfile ?? DOCKERFILE);
+}
+
+export function imageLabels(project: string, fingerprint: string): Record<string, string> {
+  return { "dev.devflow.project": project, "dev.devflow.fingerprint": fingerprint };
+}
+
+/** argv for building the image: tag, labels, Dockerfile, context = project root. */
+export function buildArgv(engine: Pick<Engine, "path">, opts: { ref: string; dockerfile: string; context: string; labels: Record<string, string>; noCache?: boolean }): string[] {
+  const labels = Object.entries(opts.labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
+  return [engine.path, "build", "-t", opts.ref, ...labels, ...(opts.noCache ? ["--no-cache"] : []), "-f", opts.dockerfile, opts.context];
+}
+
+export async function imageExists(engine: Engine, ref: string): Promise<boolean> {
+  const r = await engineCommand(inspectArgv(engine, ref), { timeoutMs: 30_000 });
+  return r.code === 0;
+}
+
+/** Run an engine command with its output streamed to our stderr (build logs, pull progress). */
+export async function streamEngine(argv: string[], opts: { quiet?: boolean } = {}): Promise<{ code: number; output: string }> {
+  const proc = Bun.spawn(argv, { env: childEnv({}), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let output = "";
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) {
+      const text = decoder.decode(chunk, { stream: true });
+      output += text;
+      if (output.length > 1_000_000) output = output.slice(-500_000);
+      if (!opts.quiet) process.stderr.write(text);
+    }
+  };
+  await Promise.all([pump(proc.stdout as ReadableStream<Uint8Array>), pump(proc.stderr as ReadableStream<Uint8Array>)]);
+  return { code: await proc.exited, output };
+}
+
+export async function pullImage(engine: Engine, ref: string, opts: { quiet?: boolean } = {}): Promise<{ ok: boolean; detail: string }> {
+  const r = await streamEngine([engine.path, "pull", ref], opts);
+  return { ok: r.code === 0, detail: lastLine(r.output) };
+}
+
+export async function buildImage(engine: Engine, opts: { ref: string; dockerfile: string; context: string; labels: Record<string, string>; noCache?: boolean }): Promise<void> {
+  log.info(`Building ${opts.ref} from ${basename(opts.dockerfile)} with ${engine.name}…`);
+  const r = await streamEngine(buildArgv(engine, opts));
+  if (r.code !== 0) {
+    throw new UserError(`building ${opts.ref} from ${opts.dockerfile} failed (${engine.name} exit code ${r.code}).`, "Fix the Dockerfile (the engine's output is above), then run 'dwf image build'.");
+  }
+}
+
+function lastLine(text: string): string {
+  return firstLine(text.split("\n").reverse().join("\n"));
+}
+
+export interface ImageSpec {
+  ref: string;
+  project: string;
+  fingerprint: string;
+  dockerfile: string;
+  context: string;
+  /** Each fingerprint input with its own hash (null = missing), for --explain. */
+  inputs: FingerprintInput[];
+}
+
+/** Make sure the image exists: present locally, else pulled, else built from Dockerfile.devflow. */
+export async function ensureImage(engine: Engine, spec: ImageSpec, opts: { quiet?: boolean; knownPresent?: boolean } = {}): Promise<"present" | "pulled" | "built"> {
+  if (opts.knownPresent || (await imageExists(engine, spec.ref))) return "present";
+  if (!opts.quiet) log.info(`Image ${spec.ref} is not present locally; pulling it…`);
+  const pulled = await pullImage(engine, spec.ref, { quiet: true });
+  if (pulled.ok) return "pulled";
+  if (!existsSync(spec.dockerfile)) {
+    throw new UserError(
+      `image ${spec.ref} is not available: it is not present locally, pulling it failed (${pulled.detail || "no detail"}), and there is no ${basename(spec.dockerfile)} to build it from.`,
+      `Push the image for this fingerprint from CI, or add ${basename(spec.dockerfile)} (see 'dwf init') and run 'dwf image build', or use --profile host.`,
+    );
+  }
+  if (!opts.quiet) log.info(`Pull failed (${pulled.detail || "no detail"}); building it from ${basename(spec.dockerfile)} instead.`);
+  await buildImage(engine, { ref: spec.ref, dockerfile: spec.dockerfile, context: spec.context, labels: imageLabels(spec.project, spec.fingerprint) });
+  return "built";
+}
+
+/** The image spec of a loaded project: fingerprint over its active stacks' inputs. */
+export async function imageSpecFor(registry: Registry, config: Config, root: string): Promise<ImageSpec> {
+  const fp = await computeFingerprint(root, await fingerprintInputs(registry, config, root));
+  return {
+    ref: imageRef(config, root, fp.hash),
+    project: projectName(config, root),
+    fingerprint: fp.hash,
+    dockerfile: dockerfilePath(config, root),
+    context: root,
+    inputs: fp.inputs,
+  };
+}
+
+/** Load the project at cwd and compute its image spec (for fingerprint, image and shell). */
+export async function loadImageSpec(opts: { cwd: string; config?: string; env?: Record<string, string | undefined> }) {
+  const project = await loadProject(opts);
+  const spec = await imageSpecFor(project.registry, project.loaded.config, project.loaded.root);
+  return { project, spec };
+}

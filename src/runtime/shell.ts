@@ -1,0 +1,60 @@
+// The engine side of `dwf shell`: same image, mounts, env and user as a task, with the
+// terminal attached. The container is removed by name on exit, signal or error.
+import { resolveCacheRoot } from "../core/cache-root.ts";
+import { childEnv } from "./host.ts";
+import { engineCommand, resolveEngine } from "./engine.ts";
+import { ensureImage, loadImageSpec } from "./image.ts";
+import { baseEnv, buildProxyArgs, collectSetup, containerName, containerWorkdir, createMounts, userArgs } from "./container.ts";
+import { UserError } from "../core/errors.ts";
+import { insideContainer } from "./select.ts";
+import { quoteCommand } from "../core/shell-quote.ts";
+import { redactText, secretValues } from "../core/redact.ts";
+import { log } from "../report/log.ts";
+
+/** bash when the image has it, else sh: a fixed program string, never user input. */
+const DEFAULT_SHELL = ["/bin/sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash || exec sh"];
+
+export async function runShell(opts: { cwd: string; config?: string; command: string[]; env?: Record<string, string | undefined> }): Promise<number> {
+  const env = opts.env ?? process.env;
+  if (insideContainer(env)) throw new UserError("already inside a container; 'dwf shell' would nest one.", "Run the command directly here.");
+  const { project, spec } = await loadImageSpec({ cwd: opts.cwd, config: opts.config, env });
+  const { config, root } = project.loaded;
+  const engine = await resolveEngine(config, env);
+  const cacheRoot = resolveCacheRoot(root, config, env);
+  const setup = await collectSetup(project.registry, cacheRoot);
+  createMounts(setup, cacheRoot);
+  await ensureImage(engine, spec);
+  const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: config.container?.user, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+  const name = containerName(spec.project, "shell", Math.random().toString(36).slice(2, 8));
+  const [program, ...args] = opts.command.length ? opts.command : DEFAULT_SHELL;
+  const argv = buildProxyArgs({
+    engine: engine.path,
+    name,
+    workspace: root,
+    workdir: containerWorkdir(root, opts.cwd),
+    mounts: setup.mounts,
+    env: { ...setup.env, ...user.env, ...baseEnv(env), ...(tty && env.TERM ? { TERM: env.TERM } : {}) },
+    user: user.args,
+    interactive: true,
+    tty,
+    image: spec.ref,
+    program: program!,
+    args,
+  });
+  log.debug(`[shell] ${redactText(quoteCommand(argv), secretValues(env, setup.env))}`);
+  // The engine shares our terminal: Ctrl-C belongs to the shell inside, not to dwf.
+  const ignore = () => {};
+  const stop = () => void engineCommand(engine.name === "podman" ? [engine.path, "rm", "-f", "-t", "0", name] : [engine.path, "rm", "-f", name], { env });
+  process.on("SIGINT", ignore);
+  process.on("SIGTERM", stop);
+  process.on("SIGHUP", stop);
+  try {
+    const proc = Bun.spawn(argv, { cwd: root, env: childEnv({}, env), stdin: "inherit", stdout: "inherit", stderr: "inherit" });
+    return await proc.exited;
+  } finally {
+    process.off("SIGINT", ignore);
+    process.off("SIGTERM", stop);
+    process.off("SIGHUP", stop);
+  }
+}

@@ -1,0 +1,271 @@
+// Container execution on a real engine: the compiled dwf against podman (and the docker CLI
+// through podman's Docker API), plus the container runner driven directly for cache mounts.
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
+import { containerProject, containersNamed, ensureBaseImage, podmanAvailable, removeContainers, removeImages, startDockerSocket, TEST_DOCKERFILE, MAKE_SHIM } from "../support/podman.ts";
+import { createContainerRunner } from "../../src/runtime/container.ts";
+import type { Prepared, PreparedTask } from "../../src/core/pipeline.ts";
+import type { Extension } from "../../src/core/types.ts";
+import { createContext } from "../../src/core/context.ts";
+import { UserError } from "../../src/core/errors.ts";
+
+const run = podmanAvailable() ? describe : describe.skip;
+const TOKEN = Math.random().toString(36).slice(2, 8);
+const IMAGE = `localhost/dwf-itest-${TOKEN}`;
+const PROJECT = `itest-${TOKEN}`;
+const PREFIX = `dwf-${PROJECT}-`;
+const SLOW = 120_000;
+
+const files = () =>
+  containerProject({
+    name: PROJECT,
+    image: IMAGE,
+    targets: { pr: ["test:unit"], fail: ["lint:static"], slow: ["build:debug"] },
+    makefile: {
+      "test-unit": ['echo "in $(pwd) as $(id -u)"', "cat input.txt", "touch written.txt", "mkdir -p out && echo made > out/made.txt"],
+      "lint-static": ["echo failing on purpose", "exit 3"],
+      "build-debug": ["sleep 30"],
+      "test-integration": ['echo "marker=$DWF_IN_CONTAINER"'],
+    },
+  });
+
+run("container profile (podman)", () => {
+  beforeAll(() => {
+    ensureBaseImage();
+    dwfBinary();
+  });
+  afterAll(() => {
+    removeContainers(PREFIX);
+    removeImages(IMAGE);
+  });
+
+  test(
+    "verify runs the task in the image: workspace mounted, files owned by the invoking user, nothing left behind",
+    async () => {
+      const dir = fixture({ ...files(), "input.txt": "from the host\n" });
+      const r = await runDwf(["verify", "--profile", "container"], { cwd: dir });
+      expect(r.all).toContain(`in /workspace as ${process.getuid!()}`);
+      expect(r.all).toContain("from the host");
+      expect(r.code).toBe(0);
+      for (const f of ["written.txt", "out/made.txt", "out"]) {
+        const st = statSync(join(dir, f));
+        expect([f, st.uid, st.gid]).toEqual([f, process.getuid!(), process.getgid!()]);
+      }
+      expect(containersNamed(PREFIX)).toEqual([]);
+    },
+    SLOW,
+  );
+
+  test(
+    "a failing command exits 1 and shows its output",
+    async () => {
+      const r = await runDwf(["verify", "fail"], { cwd: fixture(files()) });
+      expect(r.code).toBe(1);
+      expect(r.all).toContain("failing on purpose");
+    },
+    SLOW,
+  );
+
+  test(
+    "DWF_LOG=debug prints the engine command line, and pasting it into a shell runs the same thing",
+    async () => {
+      const dir = fixture(files());
+      const r = await runDwf(["test:integration", "--no-cache"], { cwd: dir, env: { DWF_LOG: "debug" } });
+      expect(r.code).toBe(0);
+      expect(r.all).toContain("marker=1");
+      const line = r.stderr.split("\n").find((l) => l.includes(" run --rm --name "));
+      expect(line).toBeDefined();
+      const cmd = line!.slice(line!.indexOf("] ") + 2);
+      expect(cmd).toContain(`${IMAGE}:`);
+      const pasted = Bun.spawnSync(["sh", "-c", cmd], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+      expect(pasted.stdout.toString()).toContain("marker=1");
+      expect(pasted.exitCode).toBe(0);
+    },
+    SLOW,
+  );
+
+  test(
+    "SIGINT during a running container task exits 130 and leaves no container, running or stopped",
+    async () => {
+      const dir = fixture(files());
+      const proc = Bun.spawn([dwfBinary(), "verify", "slow"], { cwd: dir, env: cleanEnv(), stdout: "pipe", stderr: "pipe" });
+      try {
+        for (let i = 0; i < 300 && containersNamed(PREFIX).length === 0; i++) await Bun.sleep(100);
+        expect(containersNamed(PREFIX).length).toBe(1);
+        proc.kill("SIGINT");
+        expect(await proc.exited).toBe(130);
+        expect(containersNamed(PREFIX)).toEqual([]);
+      } finally {
+        proc.kill("SIGKILL");
+        removeContainers(PREFIX);
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "dwf image shows the fingerprinted reference; the built image carries dwf's labels; build skips an existing image",
+    async () => {
+      const dir = fixture(files());
+      const fp = (await runDwf(["fingerprint"], { cwd: dir })).stdout.trim();
+      expect(fp).toMatch(/^[0-9a-f]{64}$/);
+      const built = await runDwf(["image", "build"], { cwd: dir });
+      expect(built.code).toBe(0);
+      expect(built.stdout.trim()).toBe(`${IMAGE}:${fp}`);
+      const again = await runDwf(["image", "build"], { cwd: dir });
+      expect(again.all).toContain("already exists");
+      const shown = JSON.parse((await runDwf(["image", "--json"], { cwd: dir })).stdout);
+      expect(shown).toMatchObject({ image: `${IMAGE}:${fp}`, fingerprint: fp, exists: true, engine: "podman" });
+      const labels = Bun.spawnSync(["podman", "image", "inspect", "--format", '{{index .Labels "dev.devflow.fingerprint"}} {{index .Labels "dev.devflow.project"}}', `${IMAGE}:${fp}`]);
+      expect(labels.stdout.toString().trim()).toBe(`${fp} ${PROJECT}`);
+    },
+    SLOW,
+  );
+
+  test(
+    "dwf shell -- cmd runs in the same image and workspace and passes the exit code through",
+    async () => {
+      const dir = fixture(files());
+      const r = await runDwf(["shell", "--", "sh", "-c", 'echo "marker=$DWF_IN_CONTAINER at $(pwd)"; exit 4'], { cwd: dir });
+      expect(r.stdout).toContain("marker=1 at /workspace");
+      expect(r.code).toBe(4);
+      expect(containersNamed(PREFIX)).toEqual([]);
+    },
+    SLOW,
+  );
+
+  test(
+    "inside a container already (IS_CONTAINER=true) dwf runs actions directly",
+    async () => {
+      if (!Bun.which("make")) return;
+      const r = await runDwf(["test:integration", "--profile", "container"], { cwd: fixture(files()), env: { IS_CONTAINER: "true" } });
+      expect(r.all).toContain("already inside a container");
+      expect(r.all).toContain("marker=\n");
+      expect(r.code).toBe(0);
+    },
+    SLOW,
+  );
+
+  test(
+    "profile auto uses a healthy engine and says so",
+    async () => {
+      const r = await runDwf(["test:integration", "--profile", "auto"], { cwd: fixture(files()) });
+      expect(r.all).toContain("auto: running in a container (podman");
+      expect(r.all).toContain("marker=1");
+      expect(r.code).toBe(0);
+    },
+    SLOW,
+  );
+
+  test(
+    "engine = docker runs through the real docker CLI against podman's Docker API",
+    async () => {
+      if (!Bun.which("docker")) return;
+      const sock = await startDockerSocket();
+      try {
+        const dir = fixture(files());
+        const r = await runDwf(["test:integration", "--no-cache"], { cwd: dir, env: { DWF_ENGINE: "docker", DOCKER_HOST: sock.dockerHost, DWF_LOG: "debug" } });
+        expect(r.all).toMatch(/docker run --rm --name dwf-/);
+        expect(r.all).toContain("marker=1");
+        expect(r.code).toBe(0);
+      } finally {
+        await sock.stop();
+      }
+    },
+    SLOW,
+  );
+
+  test("an explicit engine that is not installed fails fast with exit 2, no fallback", async () => {
+    // A directory on PATH without docker (the fixture itself): podman may be there, docker is not.
+    const dir = fixture(files());
+    const r = await runDwf(["verify"], { cwd: dir, env: { DWF_ENGINE: "docker", PATH: dir } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("DWF_ENGINE = docker, but 'docker' was not found on PATH");
+    expect(r.all).not.toContain("▶");
+  });
+
+  test("an explicit engine whose daemon does not answer fails fast with exit 2", async () => {
+    if (!Bun.which("docker")) return;
+    const r = await runDwf(["verify"], { cwd: fixture(files()), env: { DWF_ENGINE: "docker", DOCKER_HOST: "unix:///nonexistent/dwf-test.sock" } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("'docker' does not answer");
+  });
+});
+
+/** An extension with cache mounts and env, to drive the runner without a toolchain in the image. */
+function fakeExt(name: string, mount: { path: string; container: string; env?: string }, env: Record<string, string> = {}): Extension {
+  return {
+    name,
+    description: "test",
+    detect: () => true,
+    capabilities: () => ["test"],
+    buildAction: () => ({ skip: "unused" }),
+    cacheMounts: () => [mount],
+    env: () => env,
+  };
+}
+
+function preparedFor(root: string, cacheRoot: string, exts: Extension[], task: { program: string; args: string[]; env: Record<string, string> }): Prepared {
+  const stacks = exts.map((ext) => ({ name: ext.name, ext, capabilities: ["test"], reason: "declared" as const, external: false }));
+  const t: PreparedTask = {
+    task: { id: `test:unit@${exts[0]!.name}`, ref: { primary: "test", selector: "unit" }, stack: exts[0]!.name, deps: [], exclusive: false },
+    stack: stacks[0]!,
+    action: { program: task.program, args: task.args },
+    env: task.env,
+    cwd: root,
+    cacheable: false,
+  };
+  return {
+    loaded: { config: { project: { name: PROJECT }, container: { image: IMAGE } }, path: join(root, "devflow.toml"), root, text: "" },
+    registry: { stacks, ctx: createContext(root), warnings: [] },
+    targets: {},
+    implicit: false,
+    plan: { tasks: [t.task] } as Prepared["plan"],
+    cacheRoot,
+    tasks: [t],
+  };
+}
+
+run("container runner (podman, driven directly)", () => {
+  beforeAll(() => ensureBaseImage());
+  afterAll(() => {
+    removeContainers(PREFIX);
+    removeImages(IMAGE);
+  });
+
+  test(
+    "every active stack's cache mounts and env are in one container; cache files land under the cache root",
+    async () => {
+      const root = fixture({ "Dockerfile.devflow": TEST_DOCKERFILE, "make-shim": MAKE_SHIM });
+      const cacheRoot = join(root, ".cache/devflow");
+      const exts = [fakeExt("alpha", { path: "store", container: "/cache/alpha", env: "ALPHA_CACHE" }, { ALPHA_MODE: "on" }), fakeExt("beta", { path: "deep/dir", container: "/cache/beta", env: "BETA_CACHE" })];
+      const prepared = preparedFor(root, cacheRoot, exts, {
+        program: "sh",
+        args: ["-c", 'echo "$ALPHA_MODE $ALPHA_CACHE $BETA_CACHE $TASK_VAR"; echo a > "$ALPHA_CACHE/a.txt"; echo b > "$BETA_CACHE/b.txt"; exit 5'],
+        env: { TASK_VAR: "task value", ALPHA_CACHE: "/cache/alpha" },
+      });
+      const runner = createContainerRunner({ config: prepared.loaded.config, root });
+      await runner.prepare!(prepared, { dryRun: false });
+      const t = prepared.tasks[0]!;
+      const outcome = await runner.run({ id: t.task.id, action: t.action!, cwd: root, env: t.env, signal: new AbortController().signal });
+      expect(outcome.output).toContain("on /cache/alpha /cache/beta task value");
+      expect(outcome.exitCode).toBe(5);
+      expect(readFileSync(join(cacheRoot, "alpha/store/a.txt"), "utf8")).toBe("a\n");
+      expect(readFileSync(join(cacheRoot, "beta/deep/dir/b.txt"), "utf8")).toBe("b\n");
+      expect(statSync(join(cacheRoot, "alpha/store/a.txt")).uid).toBe(process.getuid!());
+      expect(existsSync(join(cacheRoot, "CACHEDIR.TAG"))).toBe(true);
+    },
+    SLOW,
+  );
+
+  test("a cache mount that escapes the cache root is rejected before anything runs", async () => {
+    const root = fixture({ "Dockerfile.devflow": TEST_DOCKERFILE });
+    const prepared = preparedFor(root, join(root, ".cache/devflow"), [fakeExt("evil", { path: "../../etc", container: "/x" })], { program: "true", args: [], env: {} });
+    const runner = createContainerRunner({ config: prepared.loaded.config, root });
+    const err = await runner.prepare!(prepared, { dryRun: true }).catch((e) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toContain("escapes the cache root");
+  });
+});

@@ -1,0 +1,119 @@
+// Test support for the real container engine: the local busybox base image (no registry),
+// a fixture project whose tasks run in it, a podman Docker-API socket for the docker CLI,
+// and cleanup of every container and image a test made.
+import { mkdtempSync, mkdirSync, rmSync, symlinkSync, copyFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export const BASE_IMAGE = "localhost/dwf-test-base:1";
+
+function sh(argv: string[]): { code: number; out: string } {
+  const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
+  return { code: r.exitCode, out: r.stdout.toString() + r.stderr.toString() };
+}
+
+export function podmanAvailable(): boolean {
+  return Bun.which("podman") !== null && sh(["podman", "version"]).code === 0;
+}
+
+/** Build the busybox base image the way TESTING.md shows, unless it exists. */
+export function ensureBaseImage(): void {
+  if (sh(["podman", "image", "exists", BASE_IMAGE]).code === 0) return;
+  const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((p) => Bun.file(p).size > 0);
+  if (!busybox) throw new Error("busybox (busybox-static) is needed to build the test base image");
+  const root = mkdtempSync(join(tmpdir(), "dwf-base-"));
+  try {
+    mkdirSync(join(root, "bin"));
+    copyFileSync(busybox, join(root, "bin/busybox"));
+    for (const c of ["sh", "echo", "cat", "ls", "id", "env", "mkdir", "touch", "sleep", "true", "false"]) symlinkSync("busybox", join(root, "bin", c));
+    const tar = join(root, "..", `${root.split("/").pop()}.tar`);
+    const t = sh(["tar", "-C", root, "-cf", tar, "."]);
+    if (t.code !== 0) throw new Error(`tar failed: ${t.out}`);
+    const r = sh(["podman", "import", tar, BASE_IMAGE]);
+    rmSync(tar, { force: true });
+    if (r.code !== 0) throw new Error(`podman import failed: ${r.out}`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/**
+ * busybox has no make, and the custom stack runs `make <target>`. This stand-in runs the recipe
+ * lines of one target with `sh -e` (no prerequisites, no variables) — enough for fixtures.
+ */
+export const MAKE_SHIM = `#!/bin/sh
+# Test stand-in for make: runs the recipe lines of one target with sh -e ($$ becomes $).
+t="\${1:?target}"
+recipe=$(awk -v t="$t" 'index($0, t ":") == 1 { on = 1; next } on && /^\\t/ { sub(/^\\t/, ""); gsub(/\\$\\$/, "$"); print; next } on { exit }' Makefile)
+[ -n "$recipe" ] || { echo "make: *** No rule to make target '$t'." >&2; exit 2; }
+exec sh -ec "$recipe"
+`;
+
+/** A Dockerfile.devflow on the base image; USER 1001 proves dwf's user mapping wins. */
+export const TEST_DOCKERFILE = `FROM ${BASE_IMAGE}
+COPY make-shim /bin/make
+RUN for c in awk sed grep chmod stat head rm pwd; do ln -sf busybox /bin/$c; done && mkdir -p /tmp && chmod 1777 /tmp
+USER 1001
+`;
+
+/** Files of a container fixture project: devflow.toml, Makefile (recipe lines are shell; `$` is escaped for make), shim, Dockerfile. */
+export function containerProject(opts: { name: string; image: string; makefile: Record<string, string[]>; targets?: Record<string, string[]>; extra?: string }): Record<string, string> {
+  const targets = opts.targets ?? { pr: ["test:unit"] };
+  const toml = [
+    `[project]\nname = "${opts.name}"\nstack = ["custom"]`,
+    `[runtime]\nprofile = "container"`,
+    `[container]\nimage = "${opts.image}"`,
+    `[targets]\n${Object.entries(targets)
+      .map(([k, v]) => `${k} = ${JSON.stringify(v)}`)
+      .join("\n")}`,
+    opts.extra ?? "",
+  ].join("\n\n");
+  const makefile = Object.entries(opts.makefile)
+    .map(([target, lines]) => `${target}:\n${lines.map((l) => `\t${l.replaceAll("$", "$$$$")}\n`).join("")}`)
+    .join("");
+  return { "devflow.toml": toml, Makefile: makefile, "make-shim": MAKE_SHIM, "Dockerfile.devflow": TEST_DOCKERFILE };
+}
+
+/** Names of containers (running or stopped) whose name starts with the prefix. */
+export function containersNamed(prefix: string): string[] {
+  const r = sh(["podman", "ps", "-a", "--filter", `name=^${prefix}`, "--format", "{{.Names}}"]);
+  return r.out.split("\n").filter((l) => l.startsWith(prefix));
+}
+
+export function removeContainers(prefix: string): void {
+  const names = containersNamed(prefix);
+  if (names.length) sh(["podman", "rm", "-f", "-t", "0", ...names]);
+}
+
+/** Remove every tag of an image repository (the fixture images a test built). */
+export function removeImages(repository: string): void {
+  const r = sh(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}", repository]);
+  const refs = r.out.split("\n").filter((l) => l.startsWith(repository + ":"));
+  if (refs.length) sh(["podman", "rmi", "-f", ...refs]);
+}
+
+export interface DockerSocket {
+  dockerHost: string;
+  stop(): Promise<void>;
+}
+
+/** podman's Docker-compatible API on a private socket, for the real docker CLI. */
+export async function startDockerSocket(): Promise<DockerSocket> {
+  const dir = mkdtempSync(join(tmpdir(), "dwf-sock-"));
+  const sock = join(dir, "podman.sock");
+  const proc = Bun.spawn(["podman", "system", "service", "--time=0", `unix://${sock}`], { stdout: "ignore", stderr: "ignore" });
+  const dockerHost = `unix://${sock}`;
+  for (let i = 0; i < 100; i++) {
+    const r = Bun.spawnSync(["docker", "version", "--format", "{{.Server.Version}}"], { env: { ...process.env, DOCKER_HOST: dockerHost }, stdout: "pipe", stderr: "pipe" });
+    if (r.exitCode === 0) break;
+    await Bun.sleep(100);
+  }
+  return {
+    dockerHost,
+    async stop() {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

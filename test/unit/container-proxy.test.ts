@@ -1,0 +1,85 @@
+// The proxy argv, user mapping and container naming: pure functions, no engine needed.
+import { describe, expect, test } from "bun:test";
+import { buildProxyArgs, containerName, containerWorkdir, createContainerRunner, userArgs } from "../../src/runtime/container.ts";
+import { debugCommandLine } from "../../src/core/execute.ts";
+import type { PreparedTask } from "../../src/core/pipeline.ts";
+
+const spec = {
+  engine: "podman",
+  name: "dwf-demo-test-unit-custom-abc123",
+  workspace: "/home/me/my project",
+  workdir: "/workspace/sub",
+  mounts: [
+    { host: "/home/me/my project/.cache/devflow/alpha/store", container: "/cache/alpha" },
+    { host: "/c/beta", container: "/cache/beta" },
+  ],
+  env: { ALPHA_CACHE: "/cache/alpha", MODE: "a b" },
+  user: ["--user", "1000:1000"],
+  image: "ghcr.io/org/repo-ci:abc",
+  program: "make",
+  args: ["test-unit", "--flag=x y"],
+};
+
+describe("buildProxyArgs", () => {
+  test("engine run --rm --name, workspace, workdir, mounts, env, user, image, program and args in order", () => {
+    expect(buildProxyArgs(spec)).toEqual([
+      "podman", "run", "--rm", "--name", "dwf-demo-test-unit-custom-abc123",
+      "-v", "/home/me/my project:/workspace", "-w", "/workspace/sub",
+      "-v", "/home/me/my project/.cache/devflow/alpha/store:/cache/alpha", "-v", "/c/beta:/cache/beta",
+      "-e", "ALPHA_CACHE=/cache/alpha", "-e", "MODE=a b",
+      "--user", "1000:1000",
+      "ghcr.io/org/repo-ci:abc", "make", "test-unit", "--flag=x y",
+    ]);
+  });
+
+  test("interactive TTYs get -i and -t before the image; tasks get neither", () => {
+    const argv = buildProxyArgs({ ...spec, interactive: true, tty: true });
+    expect(argv.slice(argv.indexOf("ghcr.io/org/repo-ci:abc") - 2, argv.indexOf("ghcr.io/org/repo-ci:abc"))).toEqual(["-i", "-t"]);
+    expect(buildProxyArgs(spec)).not.toContain("-t");
+    expect(buildProxyArgs(spec)).not.toContain("-i");
+  });
+});
+
+describe("userArgs", () => {
+  test("docker and rootful podman run as the invoking uid:gid, with a writable HOME for non-root", () => {
+    expect(userArgs({ engine: "docker", rootless: false, uid: 1000, gid: 1001 })).toEqual({ args: ["--user", "1000:1001"], env: { HOME: "/tmp" } });
+    expect(userArgs({ engine: "podman", rootless: false, uid: 0, gid: 0 })).toEqual({ args: ["--user", "0:0"], env: {} });
+  });
+  test("rootless podman keeps the user's id; [container] user overrides everything", () => {
+    expect(userArgs({ engine: "podman", rootless: true, uid: 1000, gid: 1000 }).args).toEqual(["--userns=keep-id"]);
+    expect(userArgs({ engine: "podman", rootless: true, configured: "1001:1001", uid: 1000, gid: 1000 }).args).toEqual(["--user", "1001:1001"]);
+  });
+});
+
+describe("containerName", () => {
+  test("dwf-<project>-<task>-<token>, with characters engines reject replaced", () => {
+    expect(containerName("My App", "test:unit@rust", "k3j2h1")).toBe("dwf-my-app-test-unit-rust-k3j2h1");
+    expect(containerName("x", "lint:static@custom", "t")).toMatch(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/);
+  });
+});
+
+describe("containerWorkdir", () => {
+  test("maps directories inside the project under /workspace", () => {
+    expect(containerWorkdir("/p", "/p")).toBe("/workspace");
+    expect(containerWorkdir("/p", "/p/a/b")).toBe("/workspace/a/b");
+    expect(containerWorkdir("/p", "/elsewhere")).toBe("/workspace");
+  });
+});
+
+describe("debug command line", () => {
+  test("is shell-quoted and has secret env values masked", () => {
+    const runner = createContainerRunner({ config: { project: { name: "demo" } }, root: "/srv/demo" });
+    const t = {
+      task: { id: "test:unit@custom", ref: { primary: "test", selector: "unit" }, stack: "custom", deps: [], exclusive: false },
+      action: { program: "make", args: ["test unit"] },
+      env: { API_TOKEN: "hunter2-very-secret", PLAIN: "visible value" },
+      cwd: "/srv/demo",
+    } as unknown as PreparedTask;
+    const line = debugCommandLine(runner, t);
+    expect(line).toContain("-e API_TOKEN=***");
+    expect(line).not.toContain("hunter2");
+    expect(line).toContain("'PLAIN=visible value'");
+    expect(line).toContain("'test unit'");
+    expect(line).toMatch(/--name dwf-demo-test-unit-custom-[a-z0-9]+ /);
+  });
+});
