@@ -2,7 +2,8 @@
 // every applicable stack.
 import { defineCommand } from "citty";
 import { parseJobs, runArgs } from "./_shared.ts";
-import { runTasks } from "../core/run-tasks.ts";
+import { runHooks, runTasks } from "../core/run-tasks.ts";
+import { installTaskCache } from "../core/task-cache.ts";
 import { formatRef, parseCommandRef } from "../core/command-ref.ts";
 import { UserError } from "../core/errors.ts";
 
@@ -22,6 +23,7 @@ export default defineCommand({
     }
     if (args._.length > 2) throw new UserError(`unexpected argument '${args._[2]}'.`, "Usage: dwf <primary>[:<selector>] [options]");
     const ref = parseCommandRef(word);
+    installTaskCache(runHooks);
     return runTasks({
       cwd: process.cwd(),
       commands: [ref],

@@ -1,7 +1,8 @@
 // `dwf verify [profile]`: run a target profile, i.e. `dwf check:<profile>`.
 import { defineCommand } from "citty";
 import { parseJobs, runArgs } from "./_shared.ts";
-import { runTasks } from "../core/run-tasks.ts";
+import { runHooks, runTasks } from "../core/run-tasks.ts";
+import { installTaskCache } from "../core/task-cache.ts";
 import { UserError } from "../core/errors.ts";
 
 export default defineCommand({
@@ -14,6 +15,7 @@ export default defineCommand({
     const name = (args.profileName as string | undefined) ?? "pr";
     if (!/^[a-z][a-z0-9_-]*$/.test(name)) throw new UserError(`'${name}' is not a profile name; profiles are lower-case words such as 'pr' or 'main'.`);
     if (args._.length > 1) throw new UserError(`'dwf verify' takes one profile, got: ${args._.join(" ")}.`, "Run several profiles as 'dwf verify pr && dwf verify main'.");
+    installTaskCache(runHooks);
     return runTasks({
       cwd: process.cwd(),
       commands: [{ primary: "check", selector: name }],

@@ -1,0 +1,243 @@
+// Content hashes of the files a task can see: what git tracks plus untracked files git does
+// not ignore (or a plain walk outside git). Stat data cached under the cache root skips re-reading.
+import { lstatSync, readdirSync, readlinkSync, mkdirSync, readFileSync, renameSync, writeFileSync, unlinkSync, utimesSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { join, relative, sep, isAbsolute } from "node:path";
+
+/** Per-file digest: `x`/`-` (executable bit) + SHA-256 hex, or a marker for links, dirs, missing files. */
+export type FileDigests = Map<string, string>;
+
+export interface TreeHashStats {
+  listed: number;
+  read: number;
+  reused: number;
+  bytesRead: number;
+  git: boolean;
+}
+
+export interface HashTreeOptions {
+  /** Where the stat cache lives (`<cacheRoot>/tasks/stat/`); no stat cache when undefined. */
+  cacheRoot?: string;
+  /** Absolute directories never hashed (the cache root when it sits inside the tree). */
+  exclude?: string[];
+  /** Files read at once; small ones are read whole, large ones streamed. */
+  batch?: number;
+  /** Files whose inode changed this recently are re-read next time (default RACY_MS). */
+  racyMs?: number;
+}
+
+const STAT_VERSION = 1;
+const LARGE = 8 * 1024 * 1024;
+/**
+ * A file whose inode changed this recently could change again within the same timestamp tick
+ * without its stat data moving, so its digest is not remembered (git's "racy" entries).
+ */
+const RACY_MS = 2000;
+
+type StatRow = [size: number, mtimeMs: number, ino: number, ctimeMs: number, digest: string];
+
+/** Files under root that git would show (tracked + untracked-not-ignored), or null outside git. */
+export async function gitVisibleFiles(root: string): Promise<string[] | null> {
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    proc = Bun.spawn(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], {
+      cwd: root,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "ignore",
+      env: { ...process.env, GIT_OPTIONAL_LOCKS: "0" },
+    });
+  } catch {
+    return null;
+  }
+  const [text, code] = await Promise.all([new Response(proc.stdout as ReadableStream).text(), proc.exited]);
+  if (code !== 0) return null;
+  const seen = new Set<string>();
+  for (const p of text.split("\0")) if (p) seen.add(p);
+  return [...seen];
+}
+
+/** Outside git: every file below root, skipping `.git` and excluded directories; symlinks are not followed. */
+export function walkFiles(root: string, exclude: string[] = []): string[] {
+  const out: string[] = [];
+  const skip = new Set(exclude);
+  const visit = (dir: string, rel: string) => {
+    let names: string[];
+    try {
+      names = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      const abs = join(dir, name);
+      const r = rel ? `${rel}/${name}` : name;
+      if (name === ".git" || skip.has(abs)) continue;
+      let st;
+      try {
+        st = lstatSync(abs);
+      } catch {
+        continue;
+      }
+      if (st.isDirectory()) visit(abs, r);
+      else out.push(r);
+    }
+  };
+  visit(root, "");
+  return out;
+}
+
+/** Project-relative prefixes of excluded absolute directories that sit inside root. */
+function excludedPrefixes(root: string, exclude: string[]): string[] {
+  const out: string[] = [];
+  for (const abs of exclude) {
+    const rel = relative(root, abs);
+    if (rel && !rel.startsWith("..") && !isAbsolute(rel)) out.push(rel.split(sep).join("/"));
+  }
+  return out;
+}
+
+export function underPrefix(path: string, prefix: string): boolean {
+  return path === prefix || path.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`);
+}
+
+/** Stat cache file for one tree: one per root, so projects sharing a cache root never collide. */
+export function statCachePath(cacheRoot: string, root: string): string {
+  const id = new Bun.CryptoHasher("sha256").update(root).digest("hex").slice(0, 24);
+  return join(cacheRoot, "tasks", "stat", `${id}.json`);
+}
+
+function loadStatCache(path: string, root: string): Map<string, StatRow> {
+  try {
+    const data = JSON.parse(readFileSync(path, "utf8")) as { version?: unknown; root?: unknown; files?: unknown };
+    if (data.version !== STAT_VERSION || data.root !== root || typeof data.files !== "object" || data.files === null) return new Map();
+    const map = new Map<string, StatRow>();
+    for (const [k, v] of Object.entries(data.files as Record<string, unknown>)) {
+      if (Array.isArray(v) && v.length === 5 && typeof v[4] === "string") map.set(k, v as StatRow);
+    }
+    return map;
+  } catch {
+    return new Map();
+  }
+}
+
+function saveStatCache(path: string, root: string, rows: Map<string, StatRow>): void {
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  try {
+    mkdirSync(join(path, ".."), { recursive: true });
+    writeFileSync(tmp, JSON.stringify({ version: STAT_VERSION, root, files: Object.fromEntries(rows) }));
+    renameSync(tmp, path);
+  } catch {
+    // A stat cache is only an accelerator: failing to write it must not fail the run.
+    try {
+      unlinkSync(tmp);
+    } catch {}
+  }
+}
+
+/** Prune ages the stat cache by last use, so an unchanged tree's cache is not taken for stale. */
+function touch(path: string): void {
+  try {
+    const now = new Date();
+    utimesSync(path, now, now);
+  } catch {}
+}
+
+async function hashContent(abs: string, size: number): Promise<string> {
+  const hasher = new Bun.CryptoHasher("sha256");
+  if (size > LARGE) {
+    for await (const chunk of Bun.file(abs).stream()) hasher.update(chunk);
+  } else {
+    hasher.update(await readFile(abs));
+  }
+  return hasher.digest("hex");
+}
+
+/** Digest of every visible file under root, reusing stat-cached digests of unchanged files. */
+export async function hashTree(root: string, opts: HashTreeOptions = {}): Promise<{ files: FileDigests; stats: TreeHashStats }> {
+  const exclude = opts.exclude ?? [];
+  const gitList = await gitVisibleFiles(root);
+  const skip = excludedPrefixes(root, exclude);
+  const paths = (gitList ?? walkFiles(root, exclude)).filter((p) => !skip.some((s) => underPrefix(p, s))).sort();
+  const cachePath = opts.cacheRoot ? statCachePath(opts.cacheRoot, root) : undefined;
+  const previous = cachePath ? loadStatCache(cachePath, root) : new Map<string, StatRow>();
+  const next = new Map<string, StatRow>();
+  const files: FileDigests = new Map();
+  const stats: TreeHashStats = { listed: paths.length, read: 0, reused: 0, bytesRead: 0, git: gitList !== null };
+  const racyAfter = Date.now() - (opts.racyMs ?? RACY_MS);
+  const toRead: { path: string; abs: string; size: number; mtimeMs: number; ino: number; ctimeMs: number; x: string }[] = [];
+
+  for (const path of paths) {
+    const abs = join(root, path);
+    let st;
+    try {
+      st = lstatSync(abs);
+    } catch {
+      files.set(path, "missing");
+      continue;
+    }
+    if (st.isSymbolicLink()) {
+      let target = "";
+      try {
+        target = readlinkSync(abs);
+      } catch {}
+      files.set(path, `link:${target}`);
+      continue;
+    }
+    if (!st.isFile()) {
+      // A submodule or other special entry: its presence counts, its contents belong to it.
+      files.set(path, st.isDirectory() ? "dir" : "special");
+      continue;
+    }
+    const x = st.mode & 0o111 ? "x" : "-";
+    const row = previous.get(path);
+    if (row && row[0] === st.size && row[1] === st.mtimeMs && row[2] === st.ino && row[3] === st.ctimeMs) {
+      files.set(path, x + row[4]);
+      next.set(path, row);
+      stats.reused++;
+      continue;
+    }
+    toRead.push({ path, abs, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, ctimeMs: st.ctimeMs, x });
+  }
+
+  const batch = opts.batch ?? 64;
+  for (let i = 0; i < toRead.length; i += batch) {
+    const slice = toRead.slice(i, i + batch);
+    const digests = await Promise.all(slice.map((f) => hashContent(f.abs, f.size).catch(() => null)));
+    slice.forEach((f, j) => {
+      const d = digests[j];
+      if (d == null) {
+        files.set(f.path, "unreadable");
+        return;
+      }
+      files.set(f.path, f.x + d);
+      stats.read++;
+      stats.bytesRead += f.size;
+      if (f.ctimeMs < racyAfter && f.mtimeMs < racyAfter) next.set(f.path, [f.size, f.mtimeMs, f.ino, f.ctimeMs, d]);
+    });
+  }
+
+  if (cachePath && (stats.read > 0 || next.size !== previous.size)) saveStatCache(cachePath, root, next);
+  else if (cachePath && previous.size > 0) touch(cachePath);
+  // Sorted once here, so every task's digest is one ordered pass.
+  const sorted: FileDigests = new Map(paths.filter((p) => files.has(p)).map((p) => [p, files.get(p)!]));
+  return { files: sorted, stats };
+}
+
+/** Normalise extension-given input prefixes: relative, `/`-separated, no `./` or trailing slash. */
+export function normalisePrefixes(prefixes: string[]): string[] {
+  return prefixes
+    .map((p) => p.split(/[\\/]+/).filter((s) => s !== "" && s !== ".").join("/"))
+    .filter((p) => p !== "" && !p.split("/").includes(".."));
+}
+
+/** One digest over the files a task sees (all, or those under the prefixes); `files` is in sorted order. */
+export function treeDigest(files: FileDigests, prefixes?: string[]): string {
+  const h = new Bun.CryptoHasher("sha256");
+  h.update("dwf-tree-v1\n");
+  const norm = prefixes ? normalisePrefixes(prefixes) : undefined;
+  for (const [p, d] of files) {
+    if (norm && !norm.some((pre) => underPrefix(p, pre))) continue;
+    h.update(`${p}\0${d}\n`);
+  }
+  return h.digest("hex");
+}

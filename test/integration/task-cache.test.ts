@@ -1,0 +1,151 @@
+// Incremental `dwf verify` with the compiled binary: Makefile targets append to a counter file
+// outside the tree, so each test counts real executions across runs.
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fixture, runDwf, which } from "../support/dwf.ts";
+
+function counterFile(): string {
+  return join(mkdtempSync(join(tmpdir(), "dwf-count-")), "count");
+}
+
+function counts(file: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  if (!existsSync(file)) return out;
+  for (const l of readFileSync(file, "utf8").split("\n").filter(Boolean)) out[l] = (out[l] ?? 0) + 1;
+  return out;
+}
+
+/** A custom-stack project: lint-static and test-unit count their runs; test-unit fails when FAIL exists. */
+function project(counter: string, extra: Record<string, string> = {}): string {
+  return fixture(
+    {
+      Makefile: [
+        "lint-static:",
+        `\t@echo lint >> ${counter}`,
+        "test-unit:",
+        `\t@echo unit >> ${counter}; echo unit-output-here; test ! -e FAIL`,
+        "",
+      ].join("\n"),
+      "devflow.toml": '[targets]\npr = ["lint:static", "test:unit"]\n',
+      ".gitignore": "build/\n",
+      "src/app.txt": "v1\n",
+      ...extra,
+    },
+    { git: true },
+  );
+}
+
+function statuses(stdout: string): Record<string, string> {
+  const r = JSON.parse(stdout) as { tasks: { id?: string; command?: string; status: string }[] };
+  return Object.fromEntries(r.tasks.map((t) => [String(t.command ?? t.id), t.status]));
+}
+
+describe("task result cache", () => {
+  test("second run is cached with the original duration; output replays with --verbose", async () => {
+    const counter = counterFile();
+    const cwd = project(counter);
+    const first = await runDwf(["verify"], { cwd });
+    expect(first.code).toBe(0);
+    const second = await runDwf(["verify", "--verbose"], { cwd });
+    expect(second.code).toBe(0);
+    expect(second.stdout).toContain("◆ cached lint:static");
+    expect(second.stdout).toContain("2 tasks: 2 cached");
+    expect(second.stdout).toContain("unit-output-here");
+    expect(counts(counter)).toEqual({ lint: 1, unit: 1 });
+    const quiet = await runDwf(["verify"], { cwd });
+    expect(quiet.stdout).not.toContain("unit-output-here");
+    expect(counts(counter)).toEqual({ lint: 1, unit: 1 });
+  });
+
+  test("a changed visible file re-runs the tasks; an ignored file does not", async () => {
+    const counter = counterFile();
+    const cwd = project(counter);
+    await runDwf(["verify"], { cwd });
+    mkdirSync(join(cwd, "build"));
+    writeFileSync(join(cwd, "build/out.bin"), "artifact");
+    await runDwf(["verify"], { cwd });
+    expect(counts(counter)).toEqual({ lint: 1, unit: 1 });
+    writeFileSync(join(cwd, "src/app.txt"), "v2\n");
+    await runDwf(["verify"], { cwd });
+    expect(counts(counter)).toEqual({ lint: 2, unit: 2 });
+    writeFileSync(join(cwd, "src/new-untracked.txt"), "hello\n");
+    await runDwf(["verify"], { cwd });
+    expect(counts(counter)).toEqual({ lint: 3, unit: 3 });
+  });
+
+  test("a failing task is never cached; --no-cache and [cache] tasks = false run everything", async () => {
+    const counter = counterFile();
+    const cwd = project(counter, { FAIL: "" });
+    expect((await runDwf(["verify"], { cwd })).code).toBe(1);
+    expect((await runDwf(["verify"], { cwd })).code).toBe(1);
+    expect(counts(counter)).toEqual({ lint: 1, unit: 2 });
+    await runDwf(["verify", "--no-cache"], { cwd });
+    expect(counts(counter)).toEqual({ lint: 2, unit: 3 });
+    writeFileSync(join(cwd, "devflow.toml"), '[cache]\ntasks = false\n[targets]\npr = ["lint:static", "test:unit"]\n');
+    await runDwf(["verify"], { cwd });
+    await runDwf(["verify"], { cwd });
+    expect(counts(counter)).toEqual({ lint: 4, unit: 5 });
+  });
+
+  test("a damaged entry is ignored and rewritten", async () => {
+    const counter = counterFile();
+    const cwd = project(counter);
+    const cacheRoot = join(cwd, ".cache/devflow");
+    await runDwf(["verify"], { cwd });
+    const entries = readdirSync(join(cacheRoot, "tasks"), { recursive: true })
+      .map(String)
+      .filter((p) => p.endsWith(".json") && !p.startsWith("stat"));
+    expect(entries).toHaveLength(2);
+    for (const e of entries) writeFileSync(join(cacheRoot, "tasks", e), '{"version":1,"key":"nope"');
+    const r = await runDwf(["verify"], { cwd });
+    expect(r.code).toBe(0);
+    expect(counts(counter)).toEqual({ lint: 2, unit: 2 });
+    for (const e of entries) expect(JSON.parse(readFileSync(join(cacheRoot, "tasks", e), "utf8")).version).toBe(1);
+    await runDwf(["verify"], { cwd });
+    expect(counts(counter)).toEqual({ lint: 2, unit: 2 });
+  });
+
+  test("two concurrent runs on one tree both pass and leave an intact cache", async () => {
+    const counter = counterFile();
+    const cwd = project(counter);
+    const [a, b] = await Promise.all([runDwf(["verify", "--json"], { cwd }), runDwf(["verify", "--json"], { cwd })]);
+    expect(a.code).toBe(0);
+    expect(b.code).toBe(0);
+    const tasksDir = join(cwd, ".cache/devflow/tasks");
+    const files = readdirSync(tasksDir, { recursive: true }).map(String);
+    expect(files.filter((f) => f.endsWith(".tmp"))).toEqual([]);
+    for (const f of files.filter((f) => f.endsWith(".json"))) expect(() => JSON.parse(readFileSync(join(tasksDir, f), "utf8"))).not.toThrow();
+    const before = counts(counter);
+    const third = await runDwf(["verify", "--json"], { cwd });
+    expect(Object.values(statuses(third.stdout))).toEqual(["cached", "cached"]);
+    expect(counts(counter)).toEqual(before);
+  });
+
+  // rust's fmt:check looks only at the crate's sources; the custom stack's test:unit sees everything.
+  test.skipIf(!which("cargo"))("a change outside a task's narrowed inputs re-runs only the tasks that see it", async () => {
+    const counter = counterFile();
+    const cwd = fixture(
+      {
+        "Cargo.toml": '[package]\nname = "demo"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/main.rs": 'fn main() {\n    println!("hi");\n}\n',
+        Makefile: `test-unit:\n\t@echo unit >> ${counter}\n`,
+        "README.md": "v1\n",
+        ".gitignore": "target/\n",
+        "devflow.toml": '[project]\nstack = ["rust", "custom"]\n[extensions.rust]\ncapabilities = ["fmt:check"]\n[extensions.custom]\ncapabilities = ["test:unit"]\n[targets]\npr = ["fmt:check", "test:unit"]\n',
+      },
+      { git: true },
+    );
+    const first = await runDwf(["verify", "--json"], { cwd });
+    expect(first.code).toBe(0);
+    writeFileSync(join(cwd, "README.md"), "v2\n");
+    const second = await runDwf(["verify", "--json"], { cwd });
+    const s = JSON.parse(second.stdout) as { tasks: { status: string; stack?: string }[] };
+    expect(s.tasks.map((t) => t.status).sort()).toEqual(["cached", "passed"]);
+    expect(counts(counter)).toEqual({ unit: 2 });
+    writeFileSync(join(cwd, "src/main.rs"), 'fn main() {\n    println!("bye");\n}\n');
+    const third = await runDwf(["verify", "--json"], { cwd });
+    expect((JSON.parse(third.stdout) as { tasks: { status: string }[] }).tasks.map((t) => t.status)).toEqual(["passed", "passed"]);
+  });
+});
