@@ -4,6 +4,7 @@ import { defineCommand } from "citty";
 import { parseJobs, runArgs } from "./_shared.ts";
 import { runHooks, runTasks } from "../core/run-tasks.ts";
 import { installTaskCache } from "../core/task-cache.ts";
+import { installGithubHooks } from "../report/github.ts";
 import { formatRef, parseCommandRef } from "../core/command-ref.ts";
 import { UserError } from "../core/errors.ts";
 
@@ -24,6 +25,7 @@ export default defineCommand({
     if (args._.length > 2) throw new UserError(`unexpected argument '${args._[2]}'.`, "Usage: dwf <primary>[:<selector>] [options]");
     const ref = parseCommandRef(word);
     installTaskCache(runHooks);
+    installGithubHooks();
     return runTasks({
       cwd: process.cwd(),
       commands: [ref],

@@ -3,6 +3,7 @@ import { defineCommand } from "citty";
 import { parseJobs, runArgs } from "./_shared.ts";
 import { runHooks, runTasks } from "../core/run-tasks.ts";
 import { installTaskCache } from "../core/task-cache.ts";
+import { installGithubHooks } from "../report/github.ts";
 import { UserError } from "../core/errors.ts";
 
 export default defineCommand({
@@ -16,6 +17,7 @@ export default defineCommand({
     if (!/^[a-z][a-z0-9_-]*$/.test(name)) throw new UserError(`'${name}' is not a profile name; profiles are lower-case words such as 'pr' or 'main'.`);
     if (args._.length > 1) throw new UserError(`'dwf verify' takes one profile, got: ${args._.join(" ")}.`, "Run several profiles as 'dwf verify pr && dwf verify main'.");
     installTaskCache(runHooks);
+    installGithubHooks();
     return runTasks({
       cwd: process.cwd(),
       commands: [{ primary: "check", selector: name }],

@@ -14,6 +14,8 @@ export interface TerminalOptions {
   /** Stream the output of a task as it arrives (only one task can run at a time). */
   live: boolean;
   total: number;
+  /** Fold task output into GitHub Actions ::group:: blocks (default: GITHUB_ACTIONS=true). */
+  github?: boolean;
 }
 
 const ICON: Record<TaskStatus, string> = { passed: "✔", failed: "✖", skipped: "○", cached: "◆", cancelled: "■" };
@@ -38,6 +40,7 @@ export function taskLabel(task: Task): string {
 }
 
 export function createTerminalReporter(opts: TerminalOptions) {
+  const github = opts.github ?? process.env.GITHUB_ACTIONS === "true";
   const running = new Map<string, Task>();
   let done = 0;
   let frame = 0;
@@ -66,18 +69,21 @@ export function createTerminalReporter(opts: TerminalOptions) {
   const events: SchedulerEvents = {
     start(task) {
       running.set(task.id, task);
-      if (opts.live) print(`${style.bold("▶")} ${taskLabel(task)}\n`);
+      // In GitHub Actions each task's output folds into a ::group:: (closed in finish).
+      if (opts.live && github) print(`::group::${formatRef(task.ref)} [${task.stack}]\n`);
+      else if (opts.live) print(`${style.bold("▶")} ${taskLabel(task)}\n`);
       else if (!opts.tty) print(`${style.dim("started")} ${formatRef(task.ref)} [${task.stack}]\n`);
       if (opts.tty && !timer && !opts.live) timer = setInterval(drawLine, 100);
       drawLine();
     },
     finish(r) {
-      running.delete(r.task.id);
+      const started = running.delete(r.task.id);
       done++;
       const head = `${COLOR[r.status](`${ICON[r.status]} ${r.status}`)} ${taskLabel(r.task)}${r.durationMs ? style.dim(` ${formatDuration(r.durationMs)}`) : ""}${r.reason ? style.dim(` — ${r.reason}`) : ""}\n`;
-      let block = head;
-      const showOutput = !opts.live && r.output.trim() !== "" && (r.status === "failed" || opts.verbose);
-      if (showOutput) block += indentBlock(redactText(r.output)) + "\n";
+      let block = opts.live && github && started ? `::endgroup::\n${head}` : head;
+      const showOutput = !opts.live && r.output.trim() !== "" && (r.status === "failed" || opts.verbose || github);
+      if (showOutput && github) block += `::group::output of ${formatRef(r.task.ref)} [${r.task.stack}]\n${redactText(r.output).replace(/\n*$/, "\n")}::endgroup::\n`;
+      else if (showOutput) block += indentBlock(redactText(r.output)) + "\n";
       print(block);
       if (running.size === 0 && timer) {
         clearInterval(timer);

@@ -1,0 +1,180 @@
+// `dwf ci generate | check | plan` against fixture repositories, through the compiled binary.
+// Every generated workflow must lint clean (actionlint) and its shell must pass shellcheck.
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { fixture, runDwf } from "../support/dwf.ts";
+import { actionlint, shellcheckRuns } from "../unit/ci-support.ts";
+
+const WORKFLOW = ".github/workflows/ci.yml";
+
+const STACKS: Record<string, Record<string, string>> = {
+  rust: { "Cargo.toml": '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n', "src/main.rs": "fn main() {}\n" },
+  node: { "package.json": JSON.stringify({ name: "app", scripts: { lint: "true", test: "true", build: "true", "fmt:check": "true" } }), "package-lock.json": "{}\n" },
+  bun: { "package.json": JSON.stringify({ name: "app", scripts: { lint: "true", test: "true" } }), "bun.lock": "{}\n" },
+  python: { "pyproject.toml": '[project]\nname = "app"\nversion = "0.1.0"\n' },
+  go: { "go.mod": "module example.com/app\n\ngo 1.22\n" },
+  custom: { Makefile: "fmt-check:\n\ttrue\nlint-static:\n\ttrue\nbuild-debug:\n\ttrue\ntest-unit:\n\ttrue\n" },
+};
+
+async function expectClean(text: string) {
+  expect(await actionlint(text)).toEqual([]);
+  expect(shellcheckRuns(text)).toEqual([]);
+}
+
+describe("dwf ci generate: every stack lints clean", () => {
+  for (const [name, files] of Object.entries(STACKS)) {
+    test(`${name} (default profiles)`, async () => {
+      const dir = fixture(files, { git: true });
+      const r = await runDwf(["ci", "generate", "--stdout"], { cwd: dir });
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      await expectClean(r.stdout);
+      // --stdout writes nothing.
+      expect(existsSync(join(dir, WORKFLOW))).toBe(false);
+    });
+  }
+
+  test("multi-stack, both modes, custom profile and platforms", async () => {
+    for (const mode of ["jobs", "single"]) {
+      const dir = fixture({
+        ...STACKS.rust,
+        ...STACKS.custom,
+        "devflow.toml": `[project]\nstack = ["rust", "custom"]\n[container]\nimage = "ghcr.io/acme/app-ci"\nplatforms = ["linux/amd64", "linux/arm64"]\n[targets]\nnightly = ["setup:deps", "check:quick", "test:all"]\nquick = ["fmt:check", "lint:static"]\n[ci]\nmode = "${mode}"\nprofile = "nightly"\ndwf_version = "v2.0.1"\nbranch = "trunk"\n`,
+      });
+      const r = await runDwf(["ci", "generate", "--stdout"], { cwd: dir });
+      expect(r.code).toBe(0);
+      await expectClean(r.stdout);
+      const doc = Bun.YAML.parse(r.stdout) as any;
+      expect(doc.env.DWF_VERSION).toBe("2.0.1");
+      expect(doc.on.push.branches).toEqual(["trunk"]);
+      expect(r.stdout).toContain('name="ghcr.io/acme/app-ci"');
+      expect(r.stdout).toContain("docker/setup-qemu-action@");
+      if (mode === "jobs") expect(Object.keys(doc.jobs)).toEqual(["prep", "build", "fmt-check", "lint-static", "test-all"]);
+      else expect(r.stdout).toContain("commands=(fmt:check lint:static test:all)");
+    }
+  });
+});
+
+describe("dwf ci generate / check", () => {
+  const files = { ...STACKS.custom, "devflow.toml": '[targets]\npr = ["lint:static", "build:debug", "test:unit"]\n' };
+
+  test("generate writes the workflow and bake file; same config gives byte-identical output; check passes", async () => {
+    const dir = fixture(files, { git: true });
+    const first = await runDwf(["ci", "generate"], { cwd: dir });
+    expect(first.code).toBe(0);
+    expect(first.stderr).toContain(`created ${WORKFLOW}`);
+    const text = readFileSync(join(dir, WORKFLOW), "utf8");
+    const bake = readFileSync(join(dir, "docker-bake.hcl"), "utf8");
+    expect(bake).toContain("compression=zstd");
+    await expectClean(text);
+    const second = await runDwf(["ci", "generate"], { cwd: dir });
+    expect(second.code).toBe(0);
+    expect(second.stderr).toContain(`unchanged ${WORKFLOW}`);
+    expect(readFileSync(join(dir, WORKFLOW), "utf8")).toBe(text);
+    const check = await runDwf(["ci", "check"], { cwd: dir });
+    expect(check.code).toBe(0);
+    expect(check.stderr).toContain("in sync");
+  });
+
+  test("check fails with a unified diff after a hand edit, and generate fixes it", async () => {
+    const dir = fixture(files, { git: true });
+    expect((await runDwf(["ci", "generate"], { cwd: dir })).code).toBe(0);
+    const path = join(dir, WORKFLOW);
+    writeFileSync(path, readFileSync(path, "utf8").replace("run: dwf test:unit", "run: dwf test:unit || true"));
+    const check = await runDwf(["ci:check"], { cwd: dir });
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain(`--- ${WORKFLOW} (on disk)`);
+    expect(check.stdout).toContain("-        run: dwf test:unit || true\n+        run: dwf test:unit\n");
+    expect(check.stderr).toContain("Run 'dwf ci generate'");
+    expect((await runDwf(["ci", "generate"], { cwd: dir })).code).toBe(0);
+    expect((await runDwf(["ci", "check"], { cwd: dir })).code).toBe(0);
+  });
+
+  test("check fails after a config change", async () => {
+    const dir = fixture(files, { git: true });
+    expect((await runDwf(["ci", "generate"], { cwd: dir })).code).toBe(0);
+    writeFileSync(join(dir, "devflow.toml"), '[targets]\npr = ["lint:static", "build:debug", "test:unit"]\n[ci]\nmode = "single"\n');
+    const check = await runDwf(["ci", "check"], { cwd: dir });
+    expect(check.code).toBe(1);
+    expect(check.stdout).toContain("+# Generated by `dwf ci generate` from devflow.toml (profile 'pr', mode 'single')");
+    expect(check.stdout).toContain("pids=()");
+  });
+
+  test("check on a missing workflow says so and exits 1", async () => {
+    const dir = fixture(files, { git: true });
+    const check = await runDwf(["ci", "check"], { cwd: dir });
+    expect(check.code).toBe(1);
+    expect(check.stderr).toContain(`${WORKFLOW} does not exist`);
+    expect(check.stderr).toContain("dwf ci generate");
+  });
+
+  test("generate refuses to overwrite a hand-written workflow unless --force; keeps a hand-written bake file", async () => {
+    const dir = fixture({ ...files, [WORKFLOW]: "name: mine\n", "docker-bake.hcl": "# mine\n" }, { git: true });
+    const refused = await runDwf(["ci", "generate"], { cwd: dir });
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain("not written by dwf");
+    expect(refused.stderr).toContain("--force");
+    expect(readFileSync(join(dir, WORKFLOW), "utf8")).toBe("name: mine\n");
+    const forced = await runDwf(["ci", "generate", "--force"], { cwd: dir });
+    expect(forced.code).toBe(0);
+    expect(readFileSync(join(dir, WORKFLOW), "utf8")).toStartWith("# Generated by `dwf ci generate`");
+    // --force replaces the workflow; the bake file is only replaced when dwf wrote it... or forced.
+    expect(readFileSync(join(dir, "docker-bake.hcl"), "utf8")).toContain("target \"ci\"");
+  });
+
+  test("a hand-written bake file is kept without --force, and check ignores it", async () => {
+    const dir = fixture({ ...files, "docker-bake.hcl": "# mine\n" }, { git: true });
+    const r = await runDwf(["ci", "generate"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("kept docker-bake.hcl");
+    expect(readFileSync(join(dir, "docker-bake.hcl"), "utf8")).toBe("# mine\n");
+    expect((await runDwf(["ci", "check"], { cwd: dir })).code).toBe(0);
+  });
+
+  test("--output writes elsewhere, and check reads the same path", async () => {
+    const dir = fixture(files, { git: true });
+    mkdirSync(join(dir, "ci"));
+    expect((await runDwf(["ci", "generate", "--output", "ci/flow.yml"], { cwd: dir })).code).toBe(0);
+    expect(existsSync(join(dir, "ci/flow.yml"))).toBe(true);
+    expect((await runDwf(["ci", "check", "--output", "ci/flow.yml"], { cwd: dir })).code).toBe(0);
+  });
+
+  test("an unknown [ci] profile is a user error naming the key", async () => {
+    const dir = fixture({ ...files, "devflow.toml": '[targets]\npr = ["test:unit"]\n[ci]\nprofile = "nope"\n' });
+    const r = await runDwf(["ci", "generate", "--stdout"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("ci.profile");
+    expect(r.stderr).toContain("'nope'");
+    expect(r.stderr).not.toContain("    at ");
+  });
+});
+
+describe("dwf ci plan", () => {
+  test("per profile: jobs in order, exact dwf commands, image ref (--json)", async () => {
+    const dir = fixture({
+      ...STACKS.custom,
+      "devflow.toml": '[container]\nimage = "ghcr.io/acme/app-ci"\n[targets]\npr = ["lint:static", "build:debug", "test:unit"]\nmain = ["check:pr", "fmt:check"]\n',
+    });
+    const r = await runDwf(["ci", "plan", "--json"], { cwd: dir });
+    expect(r.code).toBe(0);
+    const plan = JSON.parse(r.stdout);
+    expect(plan.profile).toBe("pr");
+    expect(plan.imageRef).toBe("ghcr.io/acme/app-ci:<fingerprint>");
+    const pr = plan.profiles.find((p: any) => p.name === "pr");
+    expect(pr.workflow).toBe(true);
+    expect(pr.jobs.map((j: any) => [j.id, j.stage, j.commands])).toEqual([
+      ["prep", 1, ["dwf fingerprint"]],
+      ["build", 2, ["dwf build:debug"]],
+      ["lint-static", 3, ["dwf lint:static"]],
+      ["test-unit", 3, ["dwf test:unit"]],
+    ]);
+    const main = plan.profiles.find((p: any) => p.name === "main");
+    expect(main.jobs.map((j: any) => j.id)).toEqual(["prep", "build", "lint-static", "test-unit", "fmt-check"]);
+    const text = await runDwf(["ci", "plan"], { cwd: dir });
+    expect(text.code).toBe(0);
+    expect(text.stdout).toContain("ghcr.io/acme/app-ci:<fingerprint>");
+    expect(text.stdout).toContain("profile 'pr' (the workflow runs this one)");
+    expect(text.stdout).toMatch(/3\. lint-static\s+dwf lint:static/);
+  });
+});
