@@ -1,10 +1,22 @@
-// `dwf doctor`: placeholder until the feature lands.
+// `dwf doctor` (also `dwf setup:doctor`): what this machine has and lacks for the project's
+// profile. Exit 0 when everything needed is present, 1 otherwise.
 import { defineCommand } from "citty";
-import { UserError } from "../core/errors.ts";
+import { configArgs } from "./_shared.ts";
+import { runDoctor } from "../doctor/checks.ts";
+import { renderDoctor } from "../doctor/render.ts";
+import { EXIT } from "../core/errors.ts";
+import { redactText } from "../core/redact.ts";
 
 export default defineCommand({
-  meta: { name: "doctor", description: "not available yet" },
-  run() {
-    throw new UserError("'dwf doctor' is not available in this build yet.");
+  meta: { name: "doctor", description: "Check the tools, container engine, image, cache and extensions this project needs" },
+  args: {
+    ...configArgs,
+    profile: { type: "string", description: "Check for this runtime profile: host, container or auto (env DWF_PROFILE)", valueHint: "host|container|auto" },
+    json: { type: "boolean", description: "Machine-readable result on stdout" },
+  },
+  async run({ args }) {
+    const report = await runDoctor({ cwd: process.cwd(), config: args.config, profile: args.profile });
+    process.stdout.write(args.json ? redactText(JSON.stringify(report, null, 2)) + "\n" : renderDoctor(report));
+    return report.ok ? EXIT.ok : EXIT.failed;
   },
 });

@@ -1,10 +1,34 @@
-// `dwf init`: placeholder until the feature lands.
+// `dwf init [stack…]`: write devflow.toml, Dockerfile.devflow and the CI workflow for the
+// stacks found in (or named for) the current directory; --dry-run prints them instead.
 import { defineCommand } from "citty";
-import { UserError } from "../core/errors.ts";
+import { runInit } from "../init/index.ts";
+import { style } from "../report/style.ts";
 
 export default defineCommand({
-  meta: { name: "init", description: "not available yet" },
-  run() {
-    throw new UserError("'dwf init' is not available in this build yet.");
+  meta: { name: "init", description: "Set up dwf here: devflow.toml, Dockerfile.devflow and the CI workflow" },
+  args: {
+    stacks: { type: "positional", required: false, description: "Stacks to set up (default: detected from the repository)", valueHint: "stack…" },
+    force: { type: "boolean", description: "Replace files that already exist" },
+    "dry-run": { type: "boolean", alias: ["n"], description: "Print the files instead of writing them" },
+  },
+  async run({ args }) {
+    const dryRun = Boolean(args["dry-run"]);
+    const r = await runInit({ root: process.cwd(), stacks: args._.map(String), force: Boolean(args.force), dryRun, env: process.env });
+    const out = (s: string) => process.stdout.write(s);
+    if (dryRun) {
+      for (const f of r.files) out(`${style.bold(`==> ${f.path}`)} ${style.dim("(not written: --dry-run)")}\n${f.content}${f.content.endsWith("\n") ? "" : "\n"}\n`);
+      process.stderr.write(`Stacks: ${r.stacks.join(", ")} (${r.how}). Nothing was written; run 'dwf init' without --dry-run to write these files.\n`);
+      return 0;
+    }
+    out(`Set up dwf for ${r.stacks.join(", ")} (${r.how === "detected" ? "detected" : "as named"}) in ${r.root}:\n`);
+    for (const f of r.written) out(`  wrote ${f}\n`);
+    out(`  pr profile:   ${r.targets.pr.join(", ") || "(empty: add commands under [targets])"}\n`);
+    out(`  main profile: ${r.targets.main.join(", ") || "(empty)"}\n`);
+    out(`\nNext:\n`);
+    out(`  dwf doctor              check the tools${r.engine ? ` and ${r.engine}` : ""} this setup needs\n`);
+    out(`  dwf verify --dry-run    see what the pr profile will run\n`);
+    out(`  dwf verify              run it${r.engine ? " (the first run builds the image from Dockerfile.devflow)" : ""}\n`);
+    out(`  add .cache/ to .gitignore, and commit the new files\n`);
+    return 0;
   },
 });

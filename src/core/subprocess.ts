@@ -1,13 +1,372 @@
-// External extensions: `devflow-ext-<name>` executables speaking JSON on stdio.
-import type { Extension, ExtensionContext } from "./types.ts";
+// External extensions: `devflow-ext-<name>` executables speaking JSON on stdio (the original
+// devflow protocol: --discover, --build-action; plus the optional --describe). Each call is
+// bounded in time and output so a broken extension costs one clear error, never a hang.
+import { realpathSync, statSync, accessSync, constants } from "node:fs";
+import { isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
+import * as v from "valibot";
+import type { ActionResult, CacheMount, CommandRef, ExecutionAction, Extension, ExtensionContext } from "./types.ts";
 import type { ExtensionConfig } from "./config.ts";
 import { UserError } from "./errors.ts";
+import { formatRef, isMutating } from "./command-ref.ts";
+import { log } from "../report/log.ts";
+import { redactText } from "./redact.ts";
+
+/** The --describe api_version this build understands. */
+export const API_VERSION = 1;
+export const DEFAULT_TIMEOUT_S = 10;
+/** stdout beyond this is not a protocol answer; the extension is stopped. */
+export const MAX_OUTPUT_BYTES = 1024 * 1024;
+const MAX_STDERR_BYTES = 64 * 1024;
+
+// --- shapes (valibot) ---
+
+const Capability = v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_-]*(:[a-z][a-z0-9_-]*)?$/, "a command such as 'test' or 'test:unit'"));
+export const DiscoverSchema = v.array(Capability);
+export const ActionSchema = v.object({
+  program: v.pipe(v.string(), v.minLength(1, "a non-empty string")),
+  args: v.optional(v.array(v.string()), []),
+  env: v.optional(v.nullable(v.record(v.string(), v.string()))),
+  cwd: v.optional(v.nullable(v.string())),
+});
+const MountSchema = v.object({ path: v.string(), container: v.string(), env: v.optional(v.nullable(v.string())) });
+export const DescribeSchema = v.object({
+  api_version: v.pipe(v.number(), v.integer()),
+  capabilities: v.optional(DiscoverSchema),
+  cache_mounts: v.optional(v.array(MountSchema), []),
+  env: v.optional(v.record(v.string(), v.string()), {}),
+  fingerprint_inputs: v.optional(v.array(v.string()), []),
+});
+export type Describe = v.InferOutput<typeof DescribeSchema>;
+
+function issuePath(issue: v.BaseIssue<unknown>): string {
+  return (issue.path ?? []).map((p) => (typeof p.key === "number" ? `[${p.key}]` : `.${String(p.key)}`)).join("");
+}
+
+/** Parse stdout as JSON and check it against a schema; the error says what was printed. */
+export function parseAnswer<T extends v.GenericSchema>(schema: T, stdout: string, what: string): v.InferOutput<T> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stdout);
+  } catch {
+    const shown = stdout.trim() === "" ? "nothing" : `${JSON.stringify(excerpt(stdout))}`;
+    throw new Error(`printed ${shown} on stdout, which is not JSON; ${what}`);
+  }
+  const r = v.safeParse(schema, raw);
+  if (!r.success) {
+    const issue = r.issues[0];
+    const where = issue ? issuePath(issue) : "";
+    throw new Error(`printed JSON of the wrong shape${where ? ` at ${where}` : ""}: ${issue?.message ?? "invalid"}; ${what}`);
+  }
+  return r.output;
+}
+
+function excerpt(text: string, max = 80): string {
+  const t = text.trim();
+  return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+
+// --- locating the executable ---
+
+export interface Located {
+  path: string;
+  /** How it was found, for messages. */
+  shown: string;
+}
+
+/**
+ * `path` relative to the project root (or absolute), else a bare name on PATH, else
+ * `devflow-ext-<name>` on PATH. A bare name that exists in the root is taken from there.
+ */
+export function locateExtension(name: string, config: ExtensionConfig, ctx: ExtensionContext, file: string): Located {
+  const configured = config.path;
+  const key = `${file}: extensions.${name}.path`;
+  if (configured !== undefined && configured.trim() === "") throw new UserError(`${key} is empty.`, `Set it to the extension's file, e.g. path = "tools/devflow-ext-${name}".`);
+  const candidate = configured ?? `devflow-ext-${name}`;
+  let path: string | null = null;
+  if (isAbsolute(candidate) || candidate.includes("/")) path = resolve(ctx.root, candidate);
+  else if (configured !== undefined && exists(join(ctx.root, candidate))) path = join(ctx.root, candidate);
+  else path = ctx.which(candidate) ?? null;
+  if (path === null) {
+    throw new UserError(
+      `extension '${name}': '${candidate}' was not found ${configured !== undefined ? "in the project root or on PATH" : "on PATH"}.`,
+      configured !== undefined ? `Fix ${key}, or install the extension.` : `Put devflow-ext-${name} on PATH, or set [extensions.${name}] source = "path" and path = "…" in ${file}.`,
+    );
+  }
+  if (!exists(path)) throw new UserError(`extension '${name}': ${path} does not exist.`, `Fix ${key}.`);
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw new UserError(`extension '${name}': cannot read ${path}: ${(e as Error).message}`);
+  }
+  if (!st.isFile()) throw new UserError(`extension '${name}': ${path} is not a file.`, `Fix ${key}.`);
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    throw new UserError(`extension '${name}': ${path} is not executable.`, `Make it executable: chmod +x ${path}`);
+  }
+  return { path, shown: path };
+}
+
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// --- one bounded call ---
+
+export interface CallResult {
+  exitCode: number;
+  signal?: string;
+  stdout: string;
+  stderr: string;
+}
+
+export class CallError extends Error {}
+
+/**
+ * Run `argv` with `input` on stdin in its own process group. Kills the group and throws
+ * CallError on timeout or when stdout exceeds the cap; never waits on escaped grandchildren.
+ */
+export async function callBounded(argv: string[], opts: { cwd: string; input?: string; timeoutMs: number; maxBytes?: number; env?: Record<string, string | undefined> }): Promise<CallResult> {
+  const maxBytes = opts.maxBytes ?? MAX_OUTPUT_BYTES;
+  let proc: ReturnType<typeof Bun.spawn>;
+  try {
+    proc = Bun.spawn(argv, {
+      cwd: opts.cwd,
+      env: definedEnv(opts.env ?? process.env),
+      stdin: opts.input !== undefined ? new TextEncoder().encode(opts.input) : "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      detached: true,
+    });
+  } catch (e) {
+    throw new CallError(`could not be started: ${(e as Error).message}`);
+  }
+  const killGroup = () => {
+    try {
+      process.kill(-proc.pid, "SIGKILL");
+    } catch {
+      /* already gone */
+    }
+  };
+  let failure: string | undefined;
+  let stop: (why: string) => void = () => {};
+  const stopped = new Promise<void>((done) => {
+    stop = (why) => {
+      failure ??= why;
+      killGroup();
+      done();
+    };
+  });
+  const timer = setTimeout(() => stop(`did not answer within ${opts.timeoutMs / 1000} s and was stopped`), opts.timeoutMs);
+  const read = async (stream: ReadableStream<Uint8Array>, limit: number, hard: boolean): Promise<string> => {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of stream) {
+      if (failure) break;
+      size += chunk.byteLength;
+      if (size > limit) {
+        if (hard) {
+          stop(`printed more than ${Math.round(limit / 1024)} KiB on stdout and was stopped`);
+          break;
+        }
+        continue; // stderr: keep the head, drain the rest so the child never blocks
+      }
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks).toString("utf8");
+  };
+  // Once the extension exits, whatever it left in its group (holding our pipes open) goes too.
+  const exited = proc.exited.then((code) => {
+    killGroup();
+    return code;
+  });
+  const work = Promise.all([read(proc.stdout as ReadableStream<Uint8Array>, maxBytes, true), read(proc.stderr as ReadableStream<Uint8Array>, MAX_STDERR_BYTES, false), exited]);
+  const outcome = await Promise.race([work, stopped.then(() => null)]);
+  clearTimeout(timer);
+  if (failure || outcome === null) {
+    killGroup();
+    throw new CallError(failure ?? "was stopped");
+  }
+  const [stdout, stderr, exitCode] = outcome;
+  return { exitCode, signal: proc.signalCode ? String(proc.signalCode) : undefined, stdout, stderr };
+}
+
+function definedEnv(env: Record<string, string | undefined>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, val] of Object.entries(env)) if (val !== undefined) out[k] = val;
+  return out;
+}
+
+function exitText(r: CallResult): string {
+  return r.signal ? `crashed (killed by ${r.signal})` : `exited with code ${r.exitCode}`;
+}
+
+// --- the extension ---
+
+/** Calls are answered once per process: the same extension, flag and input give the same answer. */
+const callCache = new Map<string, Promise<CallResult>>();
+
+export function clearCallCache(): void {
+  callCache.clear();
+}
+
+interface Caller {
+  name: string;
+  path: string;
+  root: string;
+  timeoutMs: number;
+  env: Record<string, string | undefined>;
+}
+
+function call(c: Caller, flag: string, input?: string): Promise<CallResult> {
+  const key = `${c.path}\0${c.root}\0${flag}\0${input ?? ""}\0${c.timeoutMs}`;
+  let p = callCache.get(key);
+  if (!p) {
+    p = callBounded([c.path, flag], { cwd: c.root, input, timeoutMs: c.timeoutMs, env: c.env });
+    callCache.set(key, p);
+  }
+  return p;
+}
+
+function fail(c: Caller, flag: string, what: string, stderr = "", hint?: string): UserError {
+  const err = stderr.trim() ? ` stderr: ${excerpt(redactText(stderr), 300)}` : "";
+  return new UserError(
+    `extension '${c.name}' (${c.path}) ${flag}: ${what}.${err}`,
+    hint ??
+      (what.startsWith("did not answer")
+        ? `Raise [extensions.${c.name}] timeout (seconds, default ${DEFAULT_TIMEOUT_S}) if it is just slow; otherwise fix it or set enabled = false.`
+        : `Try it by hand: ${c.path} ${flag.split(" ")[0]}. Fix the extension, or set enabled = false under [extensions.${c.name}].`),
+  );
+}
+
+async function checked(c: Caller, flag: string, input?: string): Promise<CallResult> {
+  try {
+    return await call(c, flag, input);
+  } catch (e) {
+    if (e instanceof CallError) throw fail(c, flag, e.message);
+    throw e;
+  }
+}
+
+async function discover(c: Caller): Promise<string[]> {
+  const r = await checked(c, "--discover");
+  if (r.exitCode !== 0 || r.signal) throw fail(c, "--discover", exitText(r), r.stderr);
+  try {
+    return parseAnswer(DiscoverSchema, r.stdout, 'expected a JSON array of capabilities such as ["test", "lint:static"]');
+  } catch (e) {
+    throw fail(c, "--discover", (e as Error).message, r.stderr);
+  }
+}
+
+/** The optional --describe: undefined when the extension does not implement it (or answers badly). */
+async function describe(c: Caller): Promise<Describe | undefined> {
+  let r: CallResult;
+  try {
+    r = await call(c, "--describe");
+  } catch (e) {
+    log.debug(`extension '${c.name}': --describe ${(e as Error).message}; using --discover`);
+    return undefined;
+  }
+  if (r.exitCode !== 0 || r.signal) return undefined;
+  try {
+    const d = parseAnswer(DescribeSchema, r.stdout, "expected the --describe object");
+    if (d.api_version > API_VERSION) {
+      log.warn(`extension '${c.name}' speaks --describe api_version ${d.api_version}; this dwf knows ${API_VERSION}. Using --discover only; upgrade dwf for the rest.`);
+      return undefined;
+    }
+    return d;
+  } catch (e) {
+    log.debug(`extension '${c.name}': --describe ${(e as Error).message}; using --discover`);
+    return undefined;
+  }
+}
+
+/**
+ * A relative program ("./run-tests", "bin/x") names a file in the project: it is resolved
+ * against the project root, must stay inside it, and is rewritten relative to the action's
+ * cwd so the host and the container runner (both start in that cwd) find the same file.
+ */
+export function resolveRelativeProgram(program: string, cwd: string | undefined, root: string): string {
+  if (isAbsolute(program) || !program.includes("/")) return program;
+  const target = normalize(join(root, program));
+  const rel = relative(root, target);
+  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new Error(`program '${program}' points outside the project root; relative programs are resolved against the project root`);
+  }
+  const from = resolve(root, cwd ?? ".");
+  const out = relative(from, target);
+  return out.startsWith("..") ? out : `./${out}`;
+}
+
+function toAction(c: Caller, stdout: string): ExecutionAction {
+  const a = parseAnswer(ActionSchema, stdout, 'expected an action such as {"program":"make","args":["test"],"env":{}}');
+  if (a.cwd && (isAbsolute(a.cwd) || a.cwd.split("/").includes(".."))) throw new Error(`'cwd' ${JSON.stringify(a.cwd)} must be a path inside the project`);
+  const program = resolveRelativeProgram(a.program, a.cwd ?? undefined, c.root);
+  const action: ExecutionAction = { program, args: a.args };
+  if (a.env && Object.keys(a.env).length) action.env = a.env;
+  if (a.cwd) action.cwd = a.cwd;
+  return action;
+}
+
+async function buildAction(c: Caller, ref: CommandRef): Promise<ActionResult> {
+  const input = JSON.stringify({ primary: ref.primary, selector: ref.selector });
+  const r = await checked(c, "--build-action", input);
+  if (r.signal) throw fail(c, `--build-action for ${formatRef(ref)}`, exitText(r), r.stderr);
+  if (r.exitCode !== 0) {
+    const why = excerpt(redactText(r.stderr).split("\n").find((l) => l.trim()) ?? "", 200);
+    return { skip: `${c.name} declined ${formatRef(ref)} (exit ${r.exitCode})${why ? `: ${why}` : ""}` };
+  }
+  try {
+    return { action: toAction(c, r.stdout) };
+  } catch (e) {
+    throw fail(c, `--build-action for ${formatRef(ref)}`, (e as Error).message, r.stderr);
+  }
+}
 
 export async function loadExternalExtension(
   name: string,
-  _config: ExtensionConfig,
-  _ctx: ExtensionContext,
+  config: ExtensionConfig,
+  ctx: ExtensionContext,
   opts: { file: string; profile?: string },
 ): Promise<Extension> {
-  throw new UserError(`${opts.file}: extensions.${name}: external extensions are not supported yet.`);
+  const located = locateExtension(name, config, ctx, opts.file);
+  if (opts.profile === "container" && config.trusted !== true) {
+    throw new UserError(
+      `extension '${name}' (${located.path}) is not trusted, and the container profile does not run untrusted extensions on the host.`,
+      `If you trust it, set trusted = true under [extensions.${name}] in ${opts.file}; or use --profile host.`,
+    );
+  }
+  let real = located.path;
+  try {
+    real = realpathSync(located.path);
+  } catch {
+    /* keep the path as found */
+  }
+  const c: Caller = { name, path: real, root: ctx.root, timeoutMs: Math.round((config.timeout ?? DEFAULT_TIMEOUT_S) * 1000), env: ctx.env };
+  // Both at once: an extension without --describe costs no extra round trip.
+  const [described, discovered] = await Promise.all([describe(c), discover(c).then((caps) => ({ caps }), (error: unknown) => ({ error }))]);
+  let capabilities: string[];
+  if (described?.capabilities) capabilities = described.capabilities;
+  else if ("caps" in discovered) capabilities = discovered.caps;
+  else throw discovered.error;
+  const d = described;
+  const mounts: CacheMount[] = (d?.cache_mounts ?? []).map((m) => (m.env ? { path: m.path, container: m.container, env: m.env } : { path: m.path, container: m.container }));
+  return {
+    name,
+    description: `external extension ${located.path}${d ? ` (api_version ${d.api_version})` : ""}`,
+    detect: () => true,
+    capabilities: () => [...capabilities],
+    buildAction: (ref) => buildAction(c, ref),
+    cacheMounts: () => mounts,
+    env: () => ({ ...(d?.env ?? {}) }),
+    fingerprintInputs: () => [...(d?.fingerprint_inputs ?? []), relative(ctx.root, real).startsWith("..") ? [] : [relative(ctx.root, real)]].flat(),
+    // Same rule as the builtin stacks: commands that change files or the world are never reused.
+    cacheable: (ref) => !isMutating(ref) && ref.primary !== "setup",
+  };
 }

@@ -1,0 +1,78 @@
+// `dwf init`: choose stacks, render devflow.toml, Dockerfile.devflow and (from the CI renderer)
+// the workflow, check every target, then write them all, or print them for --dry-run.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join, relative } from "node:path";
+import { createContext, findOnPath } from "../core/context.ts";
+import { CONFIG_FILE } from "../core/config.ts";
+import { DOCKERFILE } from "../core/fingerprint.ts";
+import { chooseStacks, initTargets } from "./detect.ts";
+import { renderConfig, renderDockerfile } from "./render.ts";
+import { log } from "../report/log.ts";
+import { checkWritable, writeAtomic, type PlannedFile } from "./write.ts";
+
+export interface InitOptions {
+  root: string;
+  stacks: string[];
+  force: boolean;
+  dryRun: boolean;
+  env: Record<string, string | undefined>;
+}
+
+export interface InitResult {
+  root: string;
+  stacks: string[];
+  how: "detected" | "named";
+  engine: string | null;
+  files: PlannedFile[];
+  written: string[];
+  targets: { pr: string[]; main: string[] };
+}
+
+/** The engine a fresh config should assume: podman first, like `auto` at run time. */
+export function engineOnPath(env: Record<string, string | undefined>): string | null {
+  for (const name of ["podman", "docker"]) if (findOnPath(name, env.PATH ?? "")) return name;
+  return null;
+}
+
+/**
+ * The CI files come from the CI renderer, which reads a devflow.toml from disk: render the
+ * new config in a private temp folder (stacks are declared, so nothing there is detected).
+ */
+async function ciFilesFor(config: string): Promise<PlannedFile[]> {
+  const { loadCiProject, ciFiles } = await import("../ci/project.ts");
+  const scratch = mkdtempSync(join(tmpdir(), "dwf-init-"));
+  try {
+    writeFileSync(join(scratch, CONFIG_FILE), config);
+    const project = await loadCiProject({ cwd: scratch, config: join(scratch, CONFIG_FILE) });
+    return ciFiles(project).map((f) => ({ path: relative(scratch, f.path), content: f.text }));
+  } catch (e) {
+    // The workflow is a convenience: init still writes the rest, and says how to retry.
+    log.warn(`not writing the CI workflow: ${(e as Error).message} Run 'dwf ci generate' once that is fixed.`);
+    return [];
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+export async function runInit(opts: InitOptions): Promise<InitResult> {
+  const ctx = createContext(opts.root, opts.env);
+  const chosen = await chooseStacks(opts.stacks, ctx);
+  const targets = await initTargets(chosen.stacks, ctx);
+  const engine = engineOnPath(opts.env);
+  const stacks = chosen.stacks.map((s) => s.name);
+  const config = renderConfig({ project: basename(opts.root) || "project", stacks, how: chosen.how, targets, engine });
+  const files: PlannedFile[] = [
+    { path: CONFIG_FILE, content: config },
+    { path: DOCKERFILE, content: renderDockerfile(chosen.stacks) },
+    ...(await ciFilesFor(config)),
+  ];
+  const result: InitResult = { root: opts.root, stacks, how: chosen.how, engine, files, written: [], targets };
+  if (opts.dryRun) return result;
+  checkWritable(opts.root, files, opts.force);
+  for (const f of files) {
+    writeAtomic(opts.root, f);
+    result.written.push(f.path);
+  }
+  return result;
+}

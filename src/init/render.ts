@@ -1,0 +1,135 @@
+// The files `dwf init` writes, rendered from plain data: a commented devflow.toml and a
+// hardened Dockerfile.devflow assembled from each stack's dockerfile() fragment.
+import type { Extension } from "../core/types.ts";
+
+export interface ConfigInput {
+  project: string;
+  stacks: string[];
+  /** Manifest-style evidence per stack, for the comment (empty when named on the command line). */
+  how: "detected" | "named";
+  targets: { pr: string[]; main: string[] };
+  /** The container engine found on PATH, or null. */
+  engine: string | null;
+}
+
+function tomlString(s: string): string {
+  return JSON.stringify(s);
+}
+
+function tomlList(items: string[]): string {
+  return `[${items.map(tomlString).join(", ")}]`;
+}
+
+export function renderConfig(c: ConfigInput): string {
+  const runtime = c.engine
+    ? [
+        `# "container": every task runs in the image built from Dockerfile.devflow, so laptops and CI`,
+        `# use the same toolchain versions. ${c.engine} was found on PATH when this file was written.`,
+        `# Use --profile host (or DWF_PROFILE=host) to run on this machine's tools instead.`,
+        `profile = "container"`,
+      ]
+    : [
+        `# "auto": run in a container when an engine answers, otherwise on the host. No container`,
+        `# engine (podman or docker) was found on PATH when this file was written; install one and`,
+        `# set profile = "container" so every machine runs the same toolchain.`,
+        `profile = "auto"`,
+      ];
+  const emptyNote = (list: string[]) => (list.length ? [] : ["# None of the usual commands had anything to run here yet: add some, e.g. \"test:unit\"."]);
+  const lines = [
+    `# devflow.toml: how dwf checks this repository (written by 'dwf init'; edit freely).`,
+    `# Commands are <primary>:<selector>, e.g. 'dwf test:unit'; 'dwf verify' runs the pr profile.`,
+    ``,
+    `[project]`,
+    `name = ${tomlString(c.project)}`,
+    c.how === "detected" ? `# Detected from the repository's files; remove a stack to stop running it.` : `# Named on the command line of 'dwf init'.`,
+    `stack = ${tomlList(c.stacks)}`,
+    ``,
+    `[runtime]`,
+    ...runtime,
+    ``,
+    `[container]`,
+    `# The toolchain image; its tag is a fingerprint of this file and the stacks' manifests.`,
+    `dockerfile = "Dockerfile.devflow"`,
+    `# image = "ghcr.io/<owner>/<repo>-ci"   # default: localhost/dwf-<project>`,
+    ``,
+    `[cache]`,
+    `# Tool caches (shared by host and container runs) and task results. Keep it out of git.`,
+    `root = ".cache/devflow"`,
+    ``,
+    `[targets]`,
+    `# 'dwf verify' (or 'dwf verify pr'): the quick gate for every change.`,
+    ...emptyNote(c.targets.pr),
+    `pr = ${tomlList(c.targets.pr)}`,
+    `# 'dwf verify main': the fuller gate for the default branch.`,
+    ...emptyNote(c.targets.main),
+    `main = ${tomlList(c.targets.main)}`,
+    ``,
+    `# An external extension for a stack dwf has no builtin for (see "Writing an extension"):`,
+    `# [extensions.mystack]`,
+    `# source = "path"`,
+    `# path = "tools/devflow-ext-mystack"`,
+    `# trusted = true   # allow it to run on the host under the container profile`,
+    ``,
+  ];
+  return lines.join("\n");
+}
+
+/** Floating tags the builtin fragments name, pinned to a dated snapshot for reproducible builds. */
+export const PINNED_BASES: Record<string, string> = {
+  "debian:bookworm-slim": "debian:bookworm-20241016-slim",
+};
+const DEFAULT_BASE = "debian:bookworm-slim";
+export const DWF_UID = 1001;
+
+export function pinBase(base: string): string {
+  return PINNED_BASES[base] ?? base;
+}
+
+function isPinned(base: string): boolean {
+  return base.includes("@sha256:") || /:[^:/]*\d{6,}[^:/]*$/.test(base);
+}
+
+export function renderDockerfile(stacks: Extension[]): string {
+  const fragments = stacks.map((ext) => ({ name: ext.name, ...(ext.dockerfile?.() ?? { install: [] }) }));
+  const bases = [...new Set(fragments.map((f) => f.base).filter((b): b is string => Boolean(b)))];
+  const base = pinBase(bases[0] ?? DEFAULT_BASE);
+  const out: string[] = [
+    `# Dockerfile.devflow: the toolchain image dwf runs tasks in (written by 'dwf init').`,
+    `# Its tag is a fingerprint of this file and the stacks' manifests: edit it, and dwf rebuilds.`,
+    `# Single stage on purpose: the toolchain installers write into system paths and HOME,`,
+    `# which a builder stage could only copy across piecemeal.`,
+    ``,
+    `# Pinned to a dated snapshot so every build starts from the same bytes; bump it deliberately.`,
+    ...(isPinned(base) ? [] : [`# WARNING: '${base}' is a floating tag; pin it (tag with a date, or @sha256:…).`]),
+    ...(bases.length > 1 ? [`# The stacks asked for different bases (${bases.join(", ")}); using the first.`] : []),
+    `FROM ${base}`,
+    ``,
+    `# Fail a RUN when any command of a pipe fails (curl | sh must not hide a failed download).`,
+    `SHELL ["/bin/bash", "-o", "pipefail", "-c"]`,
+    `ARG DEBIAN_FRONTEND=noninteractive`,
+    ``,
+    `# tini reaps zombies and forwards signals, so Ctrl-C stops the task inside the container.`,
+    `RUN apt-get update && apt-get install -y --no-install-recommends tini ca-certificates && rm -rf /var/lib/apt/lists/*`,
+    ``,
+    `# The unprivileged user tasks run as (UID ${DWF_UID}), created first so toolchains can live in its HOME.`,
+    `RUN groupadd --gid ${DWF_UID} dwf && useradd --uid ${DWF_UID} --gid ${DWF_UID} --create-home --shell /bin/bash dwf`,
+    ``,
+  ];
+  for (const f of fragments) {
+    if (!f.install.length) continue;
+    out.push(`# ${f.name} toolchain`);
+    for (const line of f.install) out.push(`RUN ${line}`);
+    out.push(``);
+  }
+  out.push(
+    `# Everything under HOME belongs to the task user; nothing else is writable by it.`,
+    `RUN chown -R dwf:dwf /home/dwf`,
+    `ENV HOME=/home/dwf`,
+    `USER dwf`,
+    `WORKDIR /workspace`,
+    `ENTRYPOINT ["/usr/bin/tini", "--"]`,
+    `CMD ["bash"]`,
+    ``,
+  );
+  return out.join("\n");
+}
