@@ -1,6 +1,7 @@
 // Argument sets shared by commands, and the checks citty leaves to us (unknown flags,
 // numeric values), so every command reports bad arguments the same way.
 import type { ArgsDef } from "citty";
+import type { CommandRef } from "../core/types.ts";
 import { UserError } from "../core/errors.ts";
 import { didYouMean } from "../core/suggest.ts";
 
@@ -46,4 +47,29 @@ export function parseJobs(raw: string | undefined): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 1 || n > 1024) throw new UserError(`--jobs expects a whole number from 1 to 1024, got '${raw}'.`);
   return n;
+}
+
+/** Run a task command with the parsed shared flags, the task cache and GitHub reporting. */
+export async function runWithFlags(args: Record<string, unknown>, commands: CommandRef[], title: string): Promise<number> {
+  const [{ runHooks, runTasks }, { installTaskCache }, { installGithubHooks }] = await Promise.all([
+    import("../core/run-tasks.ts"),
+    import("../core/task-cache.ts"),
+    import("../report/github.ts"),
+  ]);
+  installTaskCache(runHooks);
+  installGithubHooks();
+  return runTasks({
+    cwd: process.cwd(),
+    commands,
+    title,
+    config: args.config as string | undefined,
+    profile: args.profile as string | undefined,
+    jobs: parseJobs(args.jobs as string | undefined),
+    failFast: Boolean(args["fail-fast"]),
+    dryRun: Boolean(args["dry-run"]),
+    json: Boolean(args.json),
+    verbose: Boolean(args.verbose),
+    noCache: args.cache === false,
+    report: args.report as string | undefined,
+  });
 }

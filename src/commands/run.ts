@@ -1,10 +1,7 @@
 // `dwf <primary>[:<selector>]` and `dwf <primary> <selector>`: one canonical command on
 // every applicable stack.
 import { defineCommand } from "citty";
-import { parseJobs, runArgs } from "./_shared.ts";
-import { runHooks, runTasks } from "../core/run-tasks.ts";
-import { installTaskCache } from "../core/task-cache.ts";
-import { installGithubHooks } from "../report/github.ts";
+import { runArgs, runWithFlags } from "./_shared.ts";
 import { formatRef, parseCommandRef } from "../core/command-ref.ts";
 import { UserError } from "../core/errors.ts";
 
@@ -24,21 +21,6 @@ export default defineCommand({
     }
     if (args._.length > 2) throw new UserError(`unexpected argument '${args._[2]}'.`, "Usage: dwf <primary>[:<selector>] [options]");
     const ref = parseCommandRef(word);
-    installTaskCache(runHooks);
-    installGithubHooks();
-    return runTasks({
-      cwd: process.cwd(),
-      commands: [ref],
-      title: formatRef(ref),
-      config: args.config,
-      profile: args.profile,
-      jobs: parseJobs(args.jobs),
-      failFast: Boolean(args["fail-fast"]),
-      dryRun: Boolean(args["dry-run"]),
-      json: Boolean(args.json),
-      verbose: Boolean(args.verbose),
-      noCache: args.cache === false,
-      report: args.report,
-    });
+    return runWithFlags(args, [ref], formatRef(ref));
   },
 });

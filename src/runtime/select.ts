@@ -51,7 +51,8 @@ async function autoRuntime(config: Config, root: string, env: Record<string, str
   const found = await findEngine(requestedEngine(config, env).setting, env);
   if (!("engine" in found)) return host(`no container engine answers (${found.reasons.join("; ")})`);
   const engine = found.engine;
-  const project = await loadProject({ cwd: root, env });
+  // Ask as the container would: untrusted extensions must not run on the host to pick the image.
+  const project = await loadProject({ cwd: root, env, runtime: "container" });
   const spec = await image.imageSpecFor(project.registry, project.loaded.config, project.loaded.root);
   const runner = createContainerRunner({ config, root, env, engine });
   const chose = (how: string): RuntimeChoice => ({ kind: "container", runner, note: `auto: running in a container (${engine.name}, image ${spec.ref} ${how})` });
