@@ -37,12 +37,13 @@ export async function route(word: string, rest: string[]): Promise<number> {
   try {
     const target = resolveWord(word, rest);
     const cmd = await commands[target.command]!();
-    if (target.args.includes("--help") || target.args.includes("-h")) {
-      const usage = await renderUsage(cmd);
+    const wantsHelp = target.args.includes("--help") || target.args.includes("-h");
+    const resolved = await resolveSub(cmd, target.args.filter((a) => a !== "--help" && a !== "-h"), wantsHelp);
+    if (wantsHelp) {
+      const usage = await renderUsage(resolved.cmd, resolved.cmd === cmd ? undefined : cmd);
       process.stdout.write((process.stdout.isTTY && !process.env.NO_COLOR ? usage : stripAnsi(usage)) + "\n");
       return EXIT.ok;
     }
-    const resolved = await resolveSub(cmd, target.args);
     const args = (await import("citty")).parseArgs(resolved.args, (await resolveValue(resolved.cmd.args)) ?? {});
     checkUnknownFlags(args, (await resolveValue(resolved.cmd.args)) ?? {}, resolved.name ?? target.display);
     const { result } = await runCommand(cmd, { rawArgs: target.args });
@@ -57,13 +58,14 @@ async function resolveValue<T>(v: T | (() => T) | (() => Promise<T>) | Promise<T
 }
 
 /** Follow sub-commands the way citty will, so flag checking sees the command that runs. */
-async function resolveSub(cmd: CommandDef<any>, args: string[]): Promise<{ cmd: CommandDef<any>; args: string[]; name?: string }> {
+async function resolveSub(cmd: CommandDef<any>, args: string[], forHelp = false): Promise<{ cmd: CommandDef<any>; args: string[]; name?: string }> {
   const meta = await resolveValue(cmd.meta);
   const subs = await resolveValue(cmd.subCommands);
   if (!subs) return { cmd, args, name: meta?.name };
   const i = args.findIndex((a) => !a.startsWith("-"));
   const name = i >= 0 ? args[i]! : undefined;
   if (name === undefined) {
+    if (forHelp) return { cmd, args, name: meta?.name };
     const def = await resolveValue(cmd.default);
     const defCmd = def ? await resolveValue(subs[def]) : undefined;
     if (defCmd) return resolveSub(defCmd, args);
@@ -71,16 +73,17 @@ async function resolveSub(cmd: CommandDef<any>, args: string[]): Promise<{ cmd: 
   }
   const sub = subs[name];
   if (!sub) {
+    if (forHelp) return { cmd, args, name: meta?.name };
     throw new UserError(`unknown sub-command '${name}' for 'dwf ${meta?.name}'.${didYouMean(name, Object.keys(subs))}`, `Available: ${Object.keys(subs).join(", ")}.`);
   }
-  return resolveSub((await resolveValue(sub))!, [...args.slice(0, i), ...args.slice(i + 1)]);
+  return resolveSub((await resolveValue(sub))!, [...args.slice(0, i), ...args.slice(i + 1)], forHelp);
 }
 
 export function reportError(e: unknown): number {
   const err = e as Error & { exitCode?: number; hint?: string; code?: string };
   if (err instanceof UserError || err?.name === "CLIError" || err?.code === "EARG") {
-    log.error(stripAnsi(err.message));
-    if (err.hint) process.stderr.write(`  ${err.hint}\n`);
+    log.error(clipMessage(stripAnsi(err.message)));
+    if (err.hint) process.stderr.write(`  ${clipMessage(err.hint)}\n`);
     if (debugEnabled() && err.stack) process.stderr.write(redactText(err.stack) + "\n");
     return EXIT.usage;
   }
@@ -92,6 +95,16 @@ export function reportError(e: unknown): number {
   if (debugEnabled() && err?.stack) process.stderr.write(redactText(err.stack) + "\n");
   else process.stderr.write("  This is a bug in dwf. Re-run with DWF_LOG=debug for details and report it.\n");
   return EXIT.failed;
+}
+
+const MAX_MESSAGE = 900;
+
+/** Messages quote user input (keys, values, profile lists): keep a huge one to a readable paragraph
+ * (any word over 120 characters and the whole text over MAX_MESSAGE are cut in the middle). */
+export function clipMessage(text: string): string {
+  let out = text.replace(/\S{121,}/g, (t) => `${t.slice(0, 60)}…(${t.length - 80} more characters)…${t.slice(-20)}`);
+  if (out.length > MAX_MESSAGE) out = `${out.slice(0, MAX_MESSAGE - 200)} …(${out.length - MAX_MESSAGE + 100} characters omitted)… ${out.slice(-100)}`;
+  return out;
 }
 
 function stripAnsi(s: string): string {

@@ -1,11 +1,12 @@
 // The edge of the CI feature: read the project (devflow.toml, stacks, profiles) into
 // CiSettings, and read/write the generated files (marker check, atomic write, drift).
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { loadProject } from "../core/pipeline.ts";
 import { buildPlan, expandCommands } from "../core/plan.ts";
 import { formatRef } from "../core/command-ref.ts";
 import { DEFAULT_CACHE_ROOT } from "../core/cache-root.ts";
+import { checkInsideProject, writeFileAtomic } from "../core/safe-write.ts";
 import { UserError } from "../core/errors.ts";
 import { REPOSITORY, VERSION } from "../version.ts";
 import type { CiSettings } from "./model.ts";
@@ -99,30 +100,18 @@ function readText(path: string): string | null {
   }
 }
 
-/** Write via a temp file in the same directory and rename, so readers never see half a file. */
-export function writeAtomic(path: string, text: string): void {
-  mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${process.pid}.${Date.now()}.dwf-tmp`);
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw new UserError(`cannot write ${path}: ${(e as Error).message}`);
-  }
-}
-
 export type WriteOutcome = "created" | "updated" | "unchanged" | "kept";
 
 /** Write one generated file, refusing to replace a file dwf did not write unless forced. */
-export function writeGenerated(f: GeneratedFile, force: boolean, display: string): WriteOutcome {
+export function writeGenerated(root: string, f: GeneratedFile, force: boolean, display: string): WriteOutcome {
+  checkInsideProject(root, f.path, display);
   const current = readText(f.path);
   if (current === f.text) return "unchanged";
   if (current !== null && !isGenerated(current, f.marker) && !force) {
     if (f.optional) return "kept";
     throw new UserError(`${display} exists and was not written by dwf; not overwriting it.`, "Move it aside, or pass --force to replace it.");
   }
-  writeAtomic(f.path, f.text);
+  writeFileAtomic(f.path, f.text);
   return current === null ? "created" : "updated";
 }
 

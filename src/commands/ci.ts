@@ -37,7 +37,7 @@ const generate = defineCommand({
     }
     for (const f of files) {
       const display = relative(process.cwd(), f.path) || f.path;
-      const outcome = writeGenerated(f, Boolean(args.force), display);
+      const outcome = writeGenerated(project.root, f, Boolean(args.force), display);
       if (outcome === "kept") log.info(`kept ${display}: it was not written by dwf (the workflow runs its 'scan' and 'ci' targets).`);
       else log.info(`${outcome} ${display}`);
     }

@@ -104,9 +104,12 @@ export function loadConfig(opts: { cwd: string; explicit?: string }): LoadedConf
   if (!path) return { config: {}, path: null, root: findProjectRoot(opts.cwd), text: "" };
   let text: string;
   try {
-    if (statSync(path).isDirectory()) {
+    const st = statSync(path);
+    if (st.isDirectory()) {
       throw new UserError(`${path} is a directory, not a devflow.toml file.`, "Point --config at the file itself.");
     }
+    // A FIFO or device would block the read forever (or never end): only regular files.
+    if (!st.isFile()) throw new UserError(`${path} is not a regular file.`, "Make devflow.toml a plain text file.");
     const bytes = readFileSync(path);
     text = new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch (e) {

@@ -1,6 +1,7 @@
 // The shared flow behind `dwf verify` and `dwf <primary>:<selector>`: prepare the plan,
 // choose the runtime, then print the plan (--dry-run) or run it and report.
 import type { CommandRef } from "./types.ts";
+import type { Runner } from "../runtime/runner.ts";
 import { prepare, type Prepared, type PreparedTask } from "./pipeline.ts";
 import { executePrepared, type TaskCache } from "./execute.ts";
 import { loadConfig } from "./config.ts";
@@ -39,12 +40,47 @@ export interface RunHooks {
 
 export const runHooks: RunHooks = {};
 
+/** What the signal handler and the run share. */
+interface RunState {
+  abort: AbortController;
+  interruptedBy?: NodeJS.Signals;
+  runner?: Runner;
+  stopReporter(): void;
+}
+
 export async function runTasks(opts: RunTasksOptions): Promise<number> {
+  // Signals are handled from the start: an image pull or build can be interrupted too.
+  const state: RunState = { abort: new AbortController(), stopReporter() {} };
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (state.interruptedBy) {
+      // A second Ctrl-C: stop waiting politely.
+      void state.runner?.stopAll();
+      return;
+    }
+    state.interruptedBy = sig;
+    state.stopReporter();
+    process.stderr.write(`\n${sig === "SIGINT" ? "Interrupted" : "Terminated"}: stopping running tasks…\n`);
+    state.abort.abort();
+  };
+  const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  for (const sig of signals) process.on(sig, onSignal);
+  try {
+    return await run(opts, state);
+  } finally {
+    for (const sig of signals) process.off(sig, onSignal);
+  }
+}
+
+async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
+  const abort = state.abort;
+  const interruptedExit = () => (state.interruptedBy === "SIGTERM" ? EXIT.terminated : EXIT.interrupted);
   const config = loadConfig({ cwd: opts.cwd, explicit: opts.config });
   const profile = requestedProfile(opts.profile, config.config);
   const choice = await selectRuntime({ profile, config: config.config, root: config.root, dryRun: opts.dryRun });
   const prepared = await prepare({ cwd: opts.cwd, config: opts.config, commands: opts.commands, runtime: choice.kind });
   const runner = choice.runner;
+  state.runner = runner;
+  if (abort.signal.aborted) return interruptedExit();
   await runner.prepare?.(prepared, { dryRun: opts.dryRun });
   const commandLine = (t: PreparedTask) => runner.commandLine({ id: t.task.id, action: t.action!, cwd: t.cwd, env: t.env });
   const out = (text: string) => (opts.json ? process.stderr : process.stdout).write(text);
@@ -61,6 +97,7 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
     return EXIT.ok;
   }
 
+  if (abort.signal.aborted) return interruptedExit();
   ensureCacheRoot(prepared.cacheRoot);
   const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false;
   const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared });
@@ -75,23 +112,7 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
     live,
     total: prepared.tasks.length,
   });
-
-  const abort = new AbortController();
-  let interruptedBy: NodeJS.Signals | undefined;
-  const onSignal = (sig: NodeJS.Signals) => {
-    if (interruptedBy) {
-      // A second Ctrl-C: stop waiting politely.
-      void runner.stopAll();
-      return;
-    }
-    interruptedBy = sig;
-    reporter.stop();
-    process.stderr.write(`\n${sig === "SIGINT" ? "Interrupted" : "Terminated"}: stopping running tasks…\n`);
-    abort.abort();
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
-  process.on("SIGHUP", onSignal);
+  state.stopReporter = () => reporter.stop();
 
   await runHooks.started?.({ title: opts.title, report: opts.report });
   const started = performance.now();
@@ -109,14 +130,11 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
   } finally {
     if (abort.signal.aborted) await runner.stopAll();
     reporter.stop();
-    process.off("SIGINT", onSignal);
-    process.off("SIGTERM", onSignal);
-    process.off("SIGHUP", onSignal);
   }
   const elapsed = performance.now() - started;
   reporter.summary(results, elapsed);
   const failed = results.some((r) => r.status === "failed");
-  const exitCode = interruptedBy ? (interruptedBy === "SIGTERM" ? EXIT.terminated : EXIT.interrupted) : failed ? EXIT.failed : EXIT.ok;
+  const exitCode = state.interruptedBy ? interruptedExit() : failed ? EXIT.failed : EXIT.ok;
   await runHooks.finished?.({ title: opts.title, report: opts.report, results, exitCode });
   if (opts.json) process.stdout.write(JSON.stringify({ ...resultJson(results, meta), exitCode, durationMs: Math.round(elapsed) }, null, 2) + "\n");
   return exitCode;

@@ -2,7 +2,13 @@
 import type { TaskResult } from "../core/scheduler.ts";
 import type { PreparedTask } from "../core/pipeline.ts";
 import { formatRef } from "../core/command-ref.ts";
-import { redactEnv, redactText } from "../core/redact.ts";
+import { redactEnv, redactText, secretValues } from "../core/redact.ts";
+
+/** Arguments may carry a secret value (`--token=…`): mask it as the text plan does. */
+function maskAll(args: string[] | undefined, t: PreparedTask): string[] | undefined {
+  const secrets = secretValues(process.env, t.env);
+  return args?.map((a) => redactText(a, secrets));
+}
 
 export function planJson(tasks: PreparedTask[], meta: Record<string, unknown>, commandLine: (t: PreparedTask) => string[] | undefined) {
   return {
@@ -13,7 +19,7 @@ export function planJson(tasks: PreparedTask[], meta: Record<string, unknown>, c
       stack: t.task.stack,
       after: t.task.deps,
       ...(t.action
-        ? { program: t.action.program, args: t.action.args, env: redactEnv(t.env), argv: commandLine(t) }
+        ? { program: t.action.program, args: maskAll(t.action.args, t), env: redactEnv(t.env), argv: maskAll(commandLine(t), t) }
         : { skip: t.skip }),
     })),
   };

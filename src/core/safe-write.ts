@@ -1,0 +1,63 @@
+// Writing generated files without losing user work or escaping the project: every target
+// must resolve inside the project (no symlinked folder or file leading out of it), and
+// files are replaced atomically (temp file in the same folder + rename).
+import { lstatSync, mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, relative, resolve, sep, basename } from "node:path";
+import { randomBytes } from "node:crypto";
+import { UserError } from "./errors.ts";
+
+export function isInside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
+}
+
+function lstatOrNull(p: string) {
+  try {
+    return lstatSync(p);
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Throws unless `target` (absolute, or relative to root) may be written: inside the project,
+ * its existing parent folders resolving inside too, and not a symlink leading out or a folder.
+ * Returns whether a file already exists there.
+ */
+export function checkInsideProject(root: string, target: string, display = target): boolean {
+  const abs = resolve(root, target);
+  const realRoot = realpathSync(root);
+  if (!isInside(root, abs)) throw new UserError(`refusing to write ${display}: it is outside the project ${root}.`, "Write inside the project, or use --stdout and redirect.");
+  let parent = dirname(abs);
+  while (!lstatOrNull(parent)) parent = dirname(parent);
+  if (!isInside(realRoot, realpathSync(parent))) throw new UserError(`refusing to write ${display}: its folder leads outside the project through a symlink.`);
+  const st = lstatOrNull(abs);
+  if (!st) return false;
+  if (st.isSymbolicLink()) {
+    let real: string | null = null;
+    try {
+      real = realpathSync(abs);
+    } catch {
+      /* dangling */
+    }
+    if (real === null || !isInside(realRoot, real)) {
+      throw new UserError(`refusing to write ${display}: it is a symlink pointing outside the project (${real ?? "dangling"}).`, "Remove the link and try again.");
+    }
+  } else if (st.isDirectory()) {
+    throw new UserError(`refusing to write ${display}: a directory of that name exists.`);
+  }
+  return true;
+}
+
+/** Write via a temp file in the same folder and rename over the target (a symlink is replaced, not followed). */
+export function writeFileAtomic(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = join(dirname(path), `.${basename(path)}.dwf-${randomBytes(6).toString("hex")}.tmp`);
+  try {
+    writeFileSync(tmp, text, { flag: "wx", mode: 0o644 });
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    throw new UserError(`cannot write ${path}: ${(e as Error).message}`);
+  }
+}
