@@ -25,6 +25,8 @@ const argv = [
   "--minify",
   "--sourcemap=none",
   "--format=esm",
+  // Lazy command modules become separate chunks, so `--version` loads only its own code.
+  "--splitting",
   ...(values["no-bytecode"] ? [] : ["--bytecode"]),
   ...(values.target ? [`--target=${values.target}`] : []),
   ...(version ? ["--define", `DWF_BUILD_VERSION=${JSON.stringify(version)}`] : []),

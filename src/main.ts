@@ -7,7 +7,8 @@ const STRING_FLAGS = new Set(["--config", "--profile", "--jobs", "-j", "--report
 async function main(argv: string[]): Promise<number> {
   const first = argv[0];
   if (first === "--version" || first === "-v" || first === "version") {
-    process.stdout.write(`dwf ${VERSION}\n`);
+    // console.log, not process.stdout: creating that stream costs ~4 ms of a ~8 ms start.
+    console.log(`dwf ${VERSION}`);
     return 0;
   }
   const { index, word } = findCommandWord(argv);
@@ -15,7 +16,7 @@ async function main(argv: string[]): Promise<number> {
     const helpTarget = word === "help" ? argv[index + 1] : undefined;
     if (!helpTarget) {
       const { topLevelHelp } = await import("./help.ts");
-      process.stdout.write(topLevelHelp());
+      await Bun.write(Bun.stdout, topLevelHelp());
       return argv.length === 0 || argv.some((a) => a === "--help" || a === "-h") || word === "help" ? 0 : 2;
     }
     return main([helpTarget, "--help"]);

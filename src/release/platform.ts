@@ -1,0 +1,58 @@
+// Which release asset fits this machine: os + arch, and the baseline x64 build on Linux
+// CPUs without AVX2. Pure over its inputs so tests can feed any uname/cpuinfo.
+
+export type ReleaseOs = "linux" | "darwin";
+export type ReleaseArch = "x64" | "arm64";
+
+export interface ReleasePlatform {
+  os: ReleaseOs;
+  arch: ReleaseArch;
+  /** x64 Linux without AVX2: the build that runs on older CPUs. */
+  baseline: boolean;
+}
+
+/** The five builds a release carries; install.sh and the release workflow list the same. */
+export const RELEASE_TARGETS: readonly ReleasePlatform[] = [
+  { os: "linux", arch: "x64", baseline: false },
+  { os: "linux", arch: "x64", baseline: true },
+  { os: "linux", arch: "arm64", baseline: false },
+  { os: "darwin", arch: "x64", baseline: false },
+  { os: "darwin", arch: "arm64", baseline: false },
+];
+
+export const SUPPORTED_TEXT = "linux-x64, linux-arm64, darwin-x64, darwin-arm64";
+
+export class UnsupportedPlatformError extends Error {
+  constructor(readonly found: string) {
+    super(`no dwf release for this platform (${found}); releases exist for ${SUPPORTED_TEXT}.`);
+    this.name = "UnsupportedPlatformError";
+  }
+}
+
+/** Normalise node-style (`process.platform`/`arch`) or uname-style names. */
+export function detectPlatform(input: { platform: string; arch: string; cpuFlags?: string }): ReleasePlatform {
+  const os = { linux: "linux", Linux: "linux", darwin: "darwin", Darwin: "darwin" }[input.platform] as ReleaseOs | undefined;
+  const arch = { x64: "x64", x86_64: "x64", amd64: "x64", arm64: "arm64", aarch64: "arm64" }[input.arch] as ReleaseArch | undefined;
+  if (!os || !arch) throw new UnsupportedPlatformError(`${input.platform} ${input.arch}`);
+  const baseline = os === "linux" && arch === "x64" && input.cpuFlags !== undefined && !hasAvx2(input.cpuFlags);
+  return { os, arch, baseline };
+}
+
+/** True when a /proc/cpuinfo text lists avx2 among its flags. */
+export function hasAvx2(cpuinfo: string): boolean {
+  return /^flags\s*:.*\bavx2\b/m.test(cpuinfo);
+}
+
+export function targetName(p: ReleasePlatform): string {
+  return `${p.os}-${p.arch}${p.baseline ? "-baseline" : ""}`;
+}
+
+/** `dwf-linux-x64.tar.gz`, `dwf-linux-x64-baseline.tar.gz`, … */
+export function assetName(p: ReleasePlatform): string {
+  return `dwf-${targetName(p)}.tar.gz`;
+}
+
+/** The `bun build --target` value for a release platform. */
+export function bunTarget(p: ReleasePlatform): string {
+  return `bun-${targetName(p)}`;
+}
