@@ -1,6 +1,7 @@
 // The task result cache: a passing task's output stored under a key that covers everything
 // its result depends on, so an unchanged task is replayed instead of re-run.
-import { mkdir, readFile, rename, unlink, utimes, writeFile } from "node:fs/promises";
+import { readFile, utimes } from "node:fs/promises";
+import { writeFileAtomic } from "./safe-write.ts";
 import { realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type { Prepared, PreparedTask } from "./pipeline.ts";
@@ -189,15 +190,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
         output: redactText(outcome.output, secretValues(process.env, t.env)),
         created: new Date().toISOString(),
       };
-      await mkdir(join(path, ".."), { recursive: true });
-      const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-      try {
-        await writeFile(tmp, JSON.stringify(entry));
-        await rename(tmp, path);
-      } catch (e) {
-        await unlink(tmp).catch(() => {});
-        throw e;
-      }
+      writeFileAtomic(path, JSON.stringify(entry));
     },
   };
 }

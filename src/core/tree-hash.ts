@@ -1,6 +1,7 @@
 // Content hashes of the files a task can see: what git tracks plus untracked files git does
 // not ignore (or a plain walk outside git). Stat data cached under the cache root skips re-reading.
-import { lstatSync, readdirSync, readlinkSync, mkdirSync, readFileSync, renameSync, writeFileSync, unlinkSync, utimesSync } from "node:fs";
+import { lstatSync, readdirSync, readlinkSync, readFileSync, utimesSync } from "node:fs";
+import { writeFileAtomic } from "./safe-write.ts";
 import { readFile } from "node:fs/promises";
 import { join, relative, sep, isAbsolute } from "node:path";
 
@@ -121,16 +122,10 @@ function loadStatCache(path: string, root: string): Map<string, StatRow> {
 }
 
 function saveStatCache(path: string, root: string, rows: Map<string, StatRow>): void {
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    mkdirSync(join(path, ".."), { recursive: true });
-    writeFileSync(tmp, JSON.stringify({ version: STAT_VERSION, root, files: Object.fromEntries(rows) }));
-    renameSync(tmp, path);
+    writeFileAtomic(path, JSON.stringify({ version: STAT_VERSION, root, files: Object.fromEntries(rows) }));
   } catch {
     // A stat cache is only an accelerator: failing to write it must not fail the run.
-    try {
-      unlinkSync(tmp);
-    } catch {}
   }
 }
 
