@@ -8,6 +8,7 @@ import { didYouMean } from "./core/suggest.ts";
 import { checkUnknownFlags } from "./commands/_shared.ts";
 import { debugEnabled, log } from "./report/log.ts";
 import { redactText } from "./core/redact.ts";
+import { writeStdout, writeStderr, isTerminal } from "./report/out.ts";
 
 interface Target {
   command: string;
@@ -41,7 +42,7 @@ export async function route(word: string, rest: string[]): Promise<number> {
     const resolved = await resolveSub(cmd, target.args.filter((a) => a !== "--help" && a !== "-h"), wantsHelp);
     if (wantsHelp) {
       const usage = await renderUsage(resolved.cmd, resolved.cmd === cmd ? undefined : cmd);
-      process.stdout.write((process.stdout.isTTY && !process.env.NO_COLOR ? usage : stripAnsi(usage)) + "\n");
+      writeStdout((isTerminal(1) && !process.env.NO_COLOR ? usage : stripAnsi(usage)) + "\n");
       return EXIT.ok;
     }
     const args = (await import("citty")).parseArgs(resolved.args, (await resolveValue(resolved.cmd.args)) ?? {});
@@ -83,8 +84,8 @@ export function reportError(e: unknown): number {
   const err = e as Error & { exitCode?: number; hint?: string; code?: string };
   if (err instanceof UserError || err?.name === "CLIError" || err?.code === "EARG") {
     log.error(clipMessage(stripAnsi(err.message)));
-    if (err.hint) process.stderr.write(`  ${clipMessage(err.hint)}\n`);
-    if (debugEnabled() && err.stack) process.stderr.write(redactText(err.stack) + "\n");
+    if (err.hint) writeStderr(`  ${clipMessage(err.hint)}\n`);
+    if (debugEnabled() && err.stack) writeStderr(redactText(err.stack) + "\n");
     return EXIT.usage;
   }
   if (typeof err?.exitCode === "number") {
@@ -92,8 +93,8 @@ export function reportError(e: unknown): number {
     return err.exitCode;
   }
   log.error(`internal error: ${err?.message ?? String(e)}`);
-  if (debugEnabled() && err?.stack) process.stderr.write(redactText(err.stack) + "\n");
-  else process.stderr.write("  This is a bug in dwf. Re-run with DWF_LOG=debug for details and report it.\n");
+  if (debugEnabled() && err?.stack) writeStderr(redactText(err.stack) + "\n");
+  else writeStderr("  This is a bug in dwf. Re-run with DWF_LOG=debug for details and report it.\n");
   return EXIT.failed;
 }
 

@@ -27,6 +27,7 @@ import { engineCommand, requestedEngine } from "../runtime/engine.ts";
 import { projectName } from "../runtime/image.ts";
 import { EXIT } from "../core/errors.ts";
 import { log } from "../report/log.ts";
+import { writeStderr, writeStdout } from "../report/out.ts";
 
 interface ProjectState {
   root: string;
@@ -127,10 +128,10 @@ const info = defineCommand({
         fingerprint: state.fingerprint,
         images: { engine: images.engine, available: images.available, reason: images.reason, list: images.images.map((i) => ({ ...i, current: i.fingerprint === state.fingerprint })) },
       };
-      process.stdout.write(JSON.stringify(out, null, 2) + "\n");
+      writeStdout(JSON.stringify(out, null, 2) + "\n");
       return EXIT.ok;
     }
-    const w = (s: string) => process.stdout.write(s + "\n");
+    const w = (s: string) => writeStdout(s + "\n");
     w(`Cache root: ${state.cacheRoot}${exists ? `  (${formatBytes(sum.total)})` : "  (not created yet)"}`);
     if (sum.groups.length) {
       const width = Math.max(...sum.groups.map((g) => g.name.length));
@@ -169,7 +170,7 @@ const prune = defineCommand({
     const explicitAge = rawArgs.some((a) => a === "--older-than" || a.startsWith("--older-than="));
     const olderThanMs = args.all && !explicitAge ? 0 : parseAge(String(args["older-than"]));
     const dryRun = Boolean(args["dry-run"]);
-    const w = (s: string) => (args.json ? process.stderr : process.stdout).write(s + "\n");
+    const w = (s: string) => (args.json ? writeStderr : writeStdout)(s + "\n");
 
     let removed: CacheItem[] = [];
     let bytes = 0;
@@ -220,7 +221,7 @@ const prune = defineCommand({
     const nothing = removed.length === 0 && imageReport.length === 0;
     w(nothing ? `Nothing to prune in ${state.cacheRoot}.` : `${dryRun ? "Would reclaim" : "Reclaimed"} ${formatBytes(bytes)}.`);
     if (args.json) {
-      process.stdout.write(
+      writeStdout(
         JSON.stringify({ cacheRoot: state.cacheRoot, dryRun, removed: removed.map((i) => ({ path: i.rel, kind: i.kind, bytes: i.bytes })), images: imageReport, bytes, errors }, null, 2) + "\n",
       );
     }

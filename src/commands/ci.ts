@@ -5,6 +5,7 @@ import { relative } from "node:path";
 import { configArgs } from "./_shared.ts";
 import { log } from "../report/log.ts";
 import { EXIT } from "../core/errors.ts";
+import { writeStdout, writeStderr } from "../report/out.ts";
 
 // citty drops a sub-command's return value; the sub-commands leave their exit code here
 // and the parent's run() (which citty calls after the sub-command) returns it.
@@ -32,7 +33,7 @@ const generate = defineCommand({
     const { ciFiles, writeGenerated } = await import("../ci/project.ts");
     const files = ciFiles(project, args.output);
     if (args.stdout) {
-      process.stdout.write(files[0]!.text);
+      writeStdout(files[0]!.text);
       return EXIT.ok;
     }
     for (const f of files) {
@@ -64,10 +65,10 @@ const check = defineCommand({
       if (d.missing) log.error(`${d.display} does not exist.`);
       else {
         log.error(`${d.display} differs from what 'dwf ci generate' would write:`);
-        process.stdout.write(d.diff);
+        writeStdout(d.diff);
       }
     }
-    process.stderr.write(`  Run '${fix}' to bring ${drift.length === 1 ? "it" : "them"} in sync${drift.some((d) => !d.missing) ? " (hand edits are replaced; put them in devflow.toml instead)" : ""}.\n`);
+    writeStderr(`  Run '${fix}' to bring ${drift.length === 1 ? "it" : "them"} in sync${drift.some((d) => !d.missing) ? " (hand edits are replaced; put them in devflow.toml instead)" : ""}.\n`);
     return (exitCode = EXIT.failed);
   },
 });
@@ -79,8 +80,8 @@ const plan = defineCommand({
     const project = await load(args);
     const { ciPlanJson, renderCiPlan } = await import("../ci/plan-view.ts");
     const workflow = args.output ?? ".github/workflows/ci.yml";
-    if (args.json) process.stdout.write(JSON.stringify(ciPlanJson(project.settings, workflow), null, 2) + "\n");
-    else process.stdout.write(renderCiPlan(project.settings, workflow));
+    if (args.json) writeStdout(JSON.stringify(ciPlanJson(project.settings, workflow), null, 2) + "\n");
+    else writeStdout(renderCiPlan(project.settings, workflow));
     return EXIT.ok;
   },
 });

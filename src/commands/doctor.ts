@@ -6,6 +6,7 @@ import { runDoctor } from "../doctor/checks.ts";
 import { renderDoctor } from "../doctor/render.ts";
 import { EXIT } from "../core/errors.ts";
 import { redactText } from "../core/redact.ts";
+import { writeStdout } from "../report/out.ts";
 
 export default defineCommand({
   meta: { name: "doctor", description: "Check the tools, container engine, image, cache and extensions this project needs" },
@@ -16,7 +17,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const report = await runDoctor({ cwd: process.cwd(), config: args.config, profile: args.profile });
-    process.stdout.write(args.json ? redactText(JSON.stringify(report, null, 2)) + "\n" : renderDoctor(report));
+    writeStdout(args.json ? redactText(JSON.stringify(report, null, 2)) + "\n" : renderDoctor(report));
     return report.ok ? EXIT.ok : EXIT.failed;
   },
 });

@@ -3,6 +3,7 @@ import { defineCommand } from "citty";
 import { configArgs } from "./_shared.ts";
 import { loadImageSpec } from "../runtime/image.ts";
 import { style } from "../report/style.ts";
+import { writeStdout } from "../report/out.ts";
 
 export default defineCommand({
   meta: { name: "fingerprint", description: "Print the environment fingerprint (SHA-256 over the stacks' fingerprint inputs and Dockerfile.devflow)" },
@@ -14,11 +15,11 @@ export default defineCommand({
   async run({ args }) {
     const { spec } = await loadImageSpec({ cwd: process.cwd(), config: args.config });
     if (args.json) {
-      process.stdout.write(JSON.stringify({ fingerprint: spec.fingerprint, image: spec.ref, inputs: spec.inputs }, null, 2) + "\n");
+      writeStdout(JSON.stringify({ fingerprint: spec.fingerprint, image: spec.ref, inputs: spec.inputs }, null, 2) + "\n");
       return 0;
     }
     if (!args.explain) {
-      process.stdout.write(spec.fingerprint + "\n");
+      writeStdout(spec.fingerprint + "\n");
       return 0;
     }
     let out = `${style.bold(spec.fingerprint)}\n${style.dim(`image: ${spec.ref}`)}\n\n`;
@@ -26,7 +27,7 @@ export default defineCommand({
       const hash = i.hash ?? style.yellow("missing".padEnd(64));
       out += `${hash}  ${i.path}  ${style.dim(`(${i.from.join(", ")})`)}\n`;
     }
-    process.stdout.write(out);
+    writeStdout(out);
     return 0;
   },
 });

@@ -8,6 +8,7 @@ import { buildImage, imageExists, imageLabels, loadImageSpec } from "../runtime/
 import { findEngine, requestedEngine, resolveEngine } from "../runtime/engine.ts";
 import { UserError } from "../core/errors.ts";
 import { log } from "../report/log.ts";
+import { writeStdout } from "../report/out.ts";
 
 const show = defineCommand({
   meta: { name: "show", description: "Show the image reference for this fingerprint and whether it exists locally" },
@@ -19,12 +20,12 @@ const show = defineCommand({
     const exists = engine ? await imageExists(engine, spec.ref) : null;
     const dockerfile = existsSync(spec.dockerfile) ? relative(project.loaded.root, spec.dockerfile) : null;
     if (args.json) {
-      process.stdout.write(JSON.stringify({ image: spec.ref, fingerprint: spec.fingerprint, engine: engine?.name ?? null, exists, dockerfile }, null, 2) + "\n");
+      writeStdout(JSON.stringify({ image: spec.ref, fingerprint: spec.fingerprint, engine: engine?.name ?? null, exists, dockerfile }, null, 2) + "\n");
       return 0;
     }
     const state = exists === null ? `unknown (${"reasons" in found ? found.reasons.join("; ") : "no engine"})` : exists ? `present (${engine!.name})` : `not present locally (${engine!.name})`;
-    process.stdout.write(`image:       ${spec.ref}\nfingerprint: ${spec.fingerprint}\nstatus:      ${state}\ndockerfile:  ${dockerfile ?? "none"}\n`);
-    if (exists === false) process.stdout.write(dockerfile ? "Run 'dwf image build' to build it.\n" : "Pull it from your registry, or add Dockerfile.devflow and run 'dwf image build'.\n");
+    writeStdout(`image:       ${spec.ref}\nfingerprint: ${spec.fingerprint}\nstatus:      ${state}\ndockerfile:  ${dockerfile ?? "none"}\n`);
+    if (exists === false) writeStdout(dockerfile ? "Run 'dwf image build' to build it.\n" : "Pull it from your registry, or add Dockerfile.devflow and run 'dwf image build'.\n");
     return 0;
   },
 });
@@ -44,11 +45,11 @@ const build = defineCommand({
     const engine = await resolveEngine(project.loaded.config);
     if (!args.force && (await imageExists(engine, spec.ref))) {
       log.info(`${spec.ref} already exists; nothing to build (use --force to rebuild).`);
-      process.stdout.write(spec.ref + "\n");
+      writeStdout(spec.ref + "\n");
       return 0;
     }
     await buildImage(engine, { ref: spec.ref, dockerfile: spec.dockerfile, context: spec.context, labels: imageLabels(spec.project, spec.fingerprint), noCache: Boolean(args["no-cache"]) });
-    process.stdout.write(spec.ref + "\n");
+    writeStdout(spec.ref + "\n");
     return 0;
   },
 });

@@ -3,6 +3,7 @@
 import { defineCommand } from "citty";
 import { runInit } from "../init/index.ts";
 import { style } from "../report/style.ts";
+import { writeStdout, writeStderr } from "../report/out.ts";
 
 export default defineCommand({
   meta: { name: "init", description: "Set up dwf here: devflow.toml, Dockerfile.devflow and the CI workflow" },
@@ -14,10 +15,10 @@ export default defineCommand({
   async run({ args }) {
     const dryRun = Boolean(args["dry-run"]);
     const r = await runInit({ root: process.cwd(), stacks: args._.map(String), force: Boolean(args.force), dryRun, env: process.env });
-    const out = (s: string) => process.stdout.write(s);
+    const out = (s: string) => writeStdout(s);
     if (dryRun) {
       for (const f of r.files) out(`${style.bold(`==> ${f.path}`)} ${style.dim("(not written: --dry-run)")}\n${f.content}${f.content.endsWith("\n") ? "" : "\n"}\n`);
-      process.stderr.write(`Stacks: ${r.stacks.join(", ")} (${r.how}). Nothing was written; run 'dwf init' without --dry-run to write these files.\n`);
+      writeStderr(`Stacks: ${r.stacks.join(", ")} (${r.how}). Nothing was written; run 'dwf init' without --dry-run to write these files.\n`);
       return 0;
     }
     out(`Set up dwf for ${r.stacks.join(", ")} (${r.how === "detected" ? "detected" : "as named"}) in ${r.root}:\n`);

@@ -2,6 +2,7 @@
 // against the release's SHA256SUMS. DWF_DOWNLOAD_BASE points at a mirror.
 import { defineCommand } from "citty";
 import { REPOSITORY, VERSION } from "../version.ts";
+import { writeStdout } from "../report/out.ts";
 
 export default defineCommand({
   meta: { name: "upgrade", description: "Replace this dwf with the latest release (or --version X), checksum-verified" },
@@ -19,7 +20,7 @@ export default defineCommand({
       base: process.env.DWF_DOWNLOAD_BASE || undefined,
       dryRun: Boolean(args["dry-run"]),
       force: Boolean(args.force),
-      out: (line) => process.stdout.write(line),
+      out: (line) => writeStdout(line),
     });
   },
 });

@@ -14,6 +14,7 @@ import { renderPlan } from "../report/plan.ts";
 import { log } from "../report/log.ts";
 import { ensureCacheRoot } from "./cache-root.ts";
 import type { TaskResult } from "./scheduler.ts";
+import { writeStdout, writeStderr, isTerminal } from "../report/out.ts";
 
 export interface RunTasksOptions {
   cwd: string;
@@ -59,7 +60,7 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
     }
     state.interruptedBy = sig;
     state.stopReporter();
-    process.stderr.write(`\n${sig === "SIGINT" ? "Interrupted" : "Terminated"}: stopping running tasks…\n`);
+    writeStderr(`\n${sig === "SIGINT" ? "Interrupted" : "Terminated"}: stopping running tasks…\n`);
     state.abort.abort();
   };
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
@@ -83,7 +84,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   if (abort.signal.aborted) return interruptedExit();
   await runner.prepare?.(prepared, { dryRun: opts.dryRun });
   const commandLine = (t: PreparedTask) => runner.commandLine({ id: t.task.id, action: t.action!, cwd: t.cwd, env: t.env });
-  const out = (text: string) => (opts.json ? process.stderr : process.stdout).write(text);
+  const out = opts.json ? writeStderr : writeStdout;
   if (choice.note) log.info(choice.note);
   if (prepared.implicit && !opts.json) {
     const what = opts.title.startsWith("check:") ? `the default '${opts.title.slice(6)}' profile` : "builtin defaults";
@@ -92,7 +93,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
 
   const meta = { version: 1, command: opts.title, runtime: choice.kind, root: prepared.loaded.root, config: prepared.loaded.path };
   if (opts.dryRun) {
-    if (opts.json) process.stdout.write(JSON.stringify(planJson(prepared.tasks, meta, (t) => (t.action ? commandLine(t) : undefined)), null, 2) + "\n");
+    if (opts.json) writeStdout(JSON.stringify(planJson(prepared.tasks, meta, (t) => (t.action ? commandLine(t) : undefined)), null, 2) + "\n");
     else out(renderPlan(prepared, `Plan for ${opts.title} (runtime: ${choice.kind}, ${prepared.tasks.length} task${prepared.tasks.length === 1 ? "" : "s"}, jobs ${opts.jobs})`, commandLine));
     return EXIT.ok;
   }
@@ -107,7 +108,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   const skipped = new Set(prepared.tasks.filter((t) => !t.action).map((t) => t.task.id));
   const reporter = createTerminalReporter({
     write: out,
-    tty: Boolean(process.stderr.isTTY) && !process.env.CI && !opts.json,
+    tty: isTerminal(2) && !process.env.CI && !opts.json,
     verbose: opts.verbose,
     live,
     total: prepared.tasks.length,
@@ -136,7 +137,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   const failed = results.some((r) => r.status === "failed");
   const exitCode = state.interruptedBy ? interruptedExit() : failed ? EXIT.failed : EXIT.ok;
   await runHooks.finished?.({ title: opts.title, report: opts.report, results, exitCode });
-  if (opts.json) process.stdout.write(JSON.stringify({ ...resultJson(results, meta), exitCode, durationMs: Math.round(elapsed) }, null, 2) + "\n");
+  if (opts.json) writeStdout(JSON.stringify({ ...resultJson(results, meta), exitCode, durationMs: Math.round(elapsed) }, null, 2) + "\n");
   return exitCode;
 }
 

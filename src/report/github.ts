@@ -8,6 +8,7 @@ import { redactText } from "../core/redact.ts";
 import { VERSION } from "../version.ts";
 import { log } from "./log.ts";
 import { formatDuration } from "./terminal.ts";
+import { writeStderr } from "./out.ts";
 
 type Env = Record<string, string | undefined>;
 export type StatusState = "pending" | "success" | "failure" | "error";
@@ -152,7 +153,7 @@ export function installGithubHooks(env: Env = process.env): void {
     await prevFinished?.(ctx);
     if (inGithubActions(env)) {
       // Annotations go to stderr so --json output on stdout stays parseable; the runner reads both.
-      process.stderr.write(annotations(ctx.results));
+      writeStderr(annotations(ctx.results));
       if (env.GITHUB_STEP_SUMMARY) {
         try {
           appendFileSync(env.GITHUB_STEP_SUMMARY, summaryMarkdown(ctx.title, ctx.results, ctx.exitCode));

@@ -3,6 +3,7 @@
 import { createConsola, type ConsolaReporter, type LogObject } from "consola/core";
 import { redactText } from "../core/redact.ts";
 import { style } from "./style.ts";
+import { writeStderr } from "./out.ts";
 
 const LABEL: Record<string, (s: string) => string> = {
   error: (s) => style.red(style.bold(s)),
@@ -24,7 +25,7 @@ const reporter: ConsolaReporter = {
     const text = obj.args.map((a) => (a instanceof Error ? (debugEnabled() ? (a.stack ?? a.message) : a.message) : String(a))).join(" ");
     const label = obj.type === "warn" ? "warning" : obj.type === "fatal" ? "error" : obj.type;
     const prefix = ["info", "log", "success", "ready", "start", "box"].includes(obj.type) ? "" : `${(LABEL[obj.type] ?? ((s: string) => s))(`${label}:`)} `;
-    process.stderr.write(`${prefix}${redactText(text)}\n`);
+    writeStderr(`${prefix}${redactText(text)}\n`);
   },
 };
 

@@ -1,9 +1,10 @@
 // ANSI styling that switches itself off for pipes, NO_COLOR and dumb terminals.
+import { isTerminal } from "./out.ts";
 
 const enabled = (() => {
   if (process.env.NO_COLOR) return false;
   if (process.env.FORCE_COLOR && process.env.FORCE_COLOR !== "0") return true;
-  return Boolean(process.stderr.isTTY) && process.env.TERM !== "dumb";
+  return isTerminal(2) && process.env.TERM !== "dumb";
 })();
 
 const wrap = (open: number, close: number) => (s: string) => (enabled ? `\x1b[${open}m${s}\x1b[${close}m` : s);

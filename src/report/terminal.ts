@@ -5,6 +5,7 @@ import type { SchedulerEvents, TaskResult, TaskStatus } from "../core/scheduler.
 import { formatRef } from "../core/command-ref.ts";
 import { redactText } from "../core/redact.ts";
 import { style } from "./style.ts";
+import { writeStderr } from "./out.ts";
 
 export interface TerminalOptions {
   write: (text: string) => void;
@@ -48,7 +49,7 @@ export function createTerminalReporter(opts: TerminalOptions) {
   let timer: ReturnType<typeof setInterval> | undefined;
 
   const clearLine = () => {
-    if (lineShown) process.stderr.write("\r\x1b[K");
+    if (lineShown) writeStderr("\r\x1b[K");
     lineShown = false;
   };
   const drawLine = () => {
@@ -57,7 +58,7 @@ export function createTerminalReporter(opts: TerminalOptions) {
     const cols = process.stderr.columns || 80;
     let text = `${SPIN[frame++ % SPIN.length]} [${done}/${opts.total}] ${names.join(", ")}`;
     if (text.length > cols - 1) text = text.slice(0, cols - 2) + "…";
-    process.stderr.write(`\r\x1b[K${style.dim(text)}`);
+    writeStderr(`\r\x1b[K${style.dim(text)}`);
     lineShown = true;
   };
   const print = (text: string) => {

@@ -10,6 +10,7 @@ import { UserError } from "../core/errors.ts";
 import { childEnv } from "./host.ts";
 import { engineCommand, firstLine, inspectArgv, type Engine } from "./engine.ts";
 import { log } from "../report/log.ts";
+import { writeStderr } from "../report/out.ts";
 
 /** Project name for labels and container names: [project] name, else the root folder's name. */
 export function projectName(config: Config, root: string): string {
@@ -64,7 +65,7 @@ export async function streamEngine(argv: string[], opts: { quiet?: boolean } = {
       const text = decoder.decode(chunk, { stream: true });
       output += text;
       if (output.length > 1_000_000) output = output.slice(-500_000);
-      if (!opts.quiet) process.stderr.write(text);
+      if (!opts.quiet) writeStderr(text);
     }
   };
   await Promise.all([pump(proc.stdout as ReadableStream<Uint8Array>), pump(proc.stderr as ReadableStream<Uint8Array>)]);

@@ -10,6 +10,7 @@ import { insideContainer } from "./select.ts";
 import { quoteCommand } from "../core/shell-quote.ts";
 import { redactText, secretValues } from "../core/redact.ts";
 import { log } from "../report/log.ts";
+import { isTerminal } from "../report/out.ts";
 
 /** bash when the image has it, else sh: a fixed program string, never user input. */
 const DEFAULT_SHELL = ["/bin/sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash || exec sh"];
@@ -24,7 +25,7 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
   const setup = await collectSetup(project.registry, cacheRoot);
   createMounts(setup, cacheRoot);
   await ensureImage(engine, spec);
-  const tty = Boolean(process.stdin.isTTY && process.stdout.isTTY);
+  const tty = isTerminal(0) && isTerminal(1);
   const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: config.container?.user, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
   const name = containerName(spec.project, "shell", Math.random().toString(36).slice(2, 8));
   const [program, ...args] = opts.command.length ? opts.command : DEFAULT_SHELL;
