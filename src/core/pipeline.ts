@@ -43,17 +43,23 @@ export interface Prepared {
   tasks: PreparedTask[];
 }
 
-export interface PrepareOptions {
-  cwd: string;
-  config?: string;
-  /** Raw command strings as the user typed them (already split primary/selector). */
+export interface PrepareOptions extends ProjectOptions {
+  /** The commands the user asked for (profiles are expanded here). */
   commands: CommandRef[];
   runtime: RuntimeKind;
-  env?: Record<string, string | undefined>;
 }
 
-export async function loadProject(opts: { cwd: string; config?: string; env?: Record<string, string | undefined>; runtime?: RuntimeKind }) {
-  const loaded = loadConfig({ cwd: opts.cwd, explicit: opts.config });
+export interface ProjectOptions {
+  cwd: string;
+  config?: string;
+  /** An already loaded config (skips reading devflow.toml again). */
+  loaded?: LoadedConfig;
+  env?: Record<string, string | undefined>;
+  runtime?: RuntimeKind;
+}
+
+export async function loadProject(opts: ProjectOptions) {
+  const loaded = opts.loaded ?? loadConfig({ cwd: opts.cwd, explicit: opts.config });
   const ctx = createContext(loaded.root, opts.env ?? process.env);
   // The runtime decides whether untrusted external extensions may run on the host.
   const registry = await resolveRegistry(loaded, ctx, { profile: opts.runtime });

@@ -5,7 +5,6 @@ import type { Runner } from "../runtime/runner.ts";
 import { prepare, type Prepared, type PreparedTask } from "./pipeline.ts";
 import { executePrepared, type TaskCache } from "./execute.ts";
 import { loadConfig } from "./config.ts";
-import { formatRef } from "./command-ref.ts";
 import { EXIT } from "./errors.ts";
 import { requestedProfile, selectRuntime } from "../runtime/select.ts";
 import { createTerminalReporter } from "../report/terminal.ts";
@@ -78,7 +77,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   const config = loadConfig({ cwd: opts.cwd, explicit: opts.config });
   const profile = requestedProfile(opts.profile, config.config);
   const choice = await selectRuntime({ profile, config: config.config, root: config.root, dryRun: opts.dryRun });
-  const prepared = await prepare({ cwd: opts.cwd, config: opts.config, commands: opts.commands, runtime: choice.kind });
+  const prepared = await prepare({ cwd: opts.cwd, loaded: config, commands: opts.commands, runtime: choice.kind });
   const runner = choice.runner;
   state.runner = runner;
   if (abort.signal.aborted) return interruptedExit();
@@ -139,8 +138,4 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   await runHooks.finished?.({ title: opts.title, report: opts.report, results, exitCode });
   if (opts.json) writeStdout(JSON.stringify({ ...resultJson(results, meta), exitCode, durationMs: Math.round(elapsed) }, null, 2) + "\n");
   return exitCode;
-}
-
-export function titleOf(commands: CommandRef[]): string {
-  return commands.map(formatRef).join(" ");
 }
