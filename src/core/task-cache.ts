@@ -1,8 +1,7 @@
 // The task result cache: a passing task's output stored under a key that covers everything
 // its result depends on, so an unchanged task is replayed instead of re-run.
-import { readFile, utimes } from "node:fs/promises";
 import { writeFileAtomic } from "./safe-write.ts";
-import { realpathSync, statSync } from "node:fs";
+import { readFileSync, realpathSync, statSync, utimesSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type { Prepared, PreparedTask } from "./pipeline.ts";
 import type { TaskCache, TaskCacheHit } from "./execute.ts";
@@ -23,6 +22,8 @@ export interface KeyParts {
   program: string;
   args: string[];
   env: Record<string, string>;
+  /** What the task inherits from dwf's own environment (see inheritedKeyEnv). */
+  inherited: Record<string, string>;
   /** Working directory relative to the project root. */
   cwd: string;
   runner: "host" | "container";
@@ -43,11 +44,14 @@ export interface CacheEntry {
   created: string;
 }
 
-export function taskKey(p: KeyParts): string {
-  const env = Object.keys(p.env)
+function sortedPairs(env: Record<string, string>): [string, string | undefined][] {
+  return Object.keys(env)
     .sort()
-    .map((k) => [k, p.env[k]]);
-  const canonical = JSON.stringify(["dwf-task-v1", p.task, p.program, p.args, env, p.cwd, p.runner, p.environment, p.extension, p.tree]);
+    .map((k) => [k, env[k]]);
+}
+
+export function taskKey(p: KeyParts): string {
+  const canonical = JSON.stringify(["dwf-task-v2", p.task, p.program, p.args, sortedPairs(p.env), sortedPairs(p.inherited), p.cwd, p.runner, p.environment, p.extension, p.tree]);
   return new Bun.CryptoHasher("sha256").update(canonical).digest("hex");
 }
 
@@ -84,6 +88,27 @@ export function toolIdentity(program: string, cwd: string, pathVar: string): str
   }
 }
 
+/**
+ * Inherited variables that describe the session, not the build (shell bookkeeping, terminal,
+ * desktop, CI run ids, dwf's own switches): left out of the key so they do not defeat the cache.
+ */
+const VOLATILE_ENV =
+  /^(_|PWD|OLDPWD|SHLVL|HOSTNAME|TERM|TERM_.*|COLORTERM|COLUMNS|LINES|NO_COLOR|FORCE_COLOR|CLICOLOR.*|LS_COLORS|PS[1-4]|PROMPT_COMMAND|HIST.*|MAIL|MAILCHECK|LESS.*|PAGER|EDITOR|VISUAL|SSH_.*|GPG_TTY|DISPLAY|WAYLAND_DISPLAY|XAUTHORITY|WINDOWID|DBUS_.*|XDG_SESSION_.*|XDG_RUNTIME_DIR|XDG_VTNR|XDG_SEAT.*|TMUX.*|STY|WINDOW|INVOCATION_ID|JOURNAL_STREAM|SYSTEMD_EXEC_PID|MANAGERPID|SECURITYSESSIONID|VSCODE_.*|ITERM_.*|KITTY_.*|WT_.*|LC_TERMINAL.*|GITHUB_.*|RUNNER_.*|ACTIONS_.*|DWF_.*)$/;
+
+/**
+ * The part of the inherited environment a task's result can depend on. Host tasks inherit the
+ * whole environment (a changed `FOO=…` must re-run them); containers only get CI (see baseEnv).
+ */
+export function inheritedKeyEnv(env: Record<string, string | undefined>, runner: "host" | "container"): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (runner === "container") {
+    if (env.CI) out.CI = env.CI;
+    return out;
+  }
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !VOLATILE_ENV.test(k)) out[k] = v;
+  return out;
+}
+
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
   return () => (p ??= fn());
@@ -100,6 +125,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
   const config = prepared.loaded.config;
   const registry = prepared.registry;
   const keys = new Map<string, Promise<string>>();
+  const inherited = { host: inheritedKeyEnv(process.env, "host"), container: inheritedKeyEnv(process.env, "container") };
 
   // Hashed once per run, on the first lookup: every task sees the tree as it was when the run began.
   const tree = memo(async (): Promise<FileDigests> => {
@@ -123,20 +149,36 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
     return p;
   };
 
+  // Many tasks run the same program: resolve and stat it once per run.
+  const tools = new Map<string, string>();
+  const tool = (program: string, cwd: string, pathVar: string): string => {
+    const id = `${program}\0${cwd}\0${pathVar}`;
+    let v = tools.get(id);
+    if (v === undefined) tools.set(id, (v = toolIdentity(program, cwd, pathVar)));
+    return v;
+  };
+
   const computeKey = async (t: PreparedTask, runner: Runner): Promise<string> => {
     const action = t.action!;
+    // Start the fingerprint reads while git lists the tree.
+    const extension = stackFingerprint(t.stack.name);
+    const image = runner.kind === "container" ? imageFingerprint() : undefined;
+    // Handled below once the tree is in; a failing tree hash must not leave them unhandled.
+    extension.catch(() => {});
+    image?.catch(() => {});
     const files = await tree();
     const inputs = t.stack.ext.taskInputs?.(t.task.ref, registry.ctx);
-    const environment = runner.kind === "container" ? `image:${await imageFingerprint()}` : `tool:${toolIdentity(action.program, t.cwd, t.env.PATH ?? process.env.PATH ?? "")}`;
+    const environment = image ? `image:${await image}` : `tool:${tool(action.program, t.cwd, t.env.PATH ?? process.env.PATH ?? "")}`;
     return taskKey({
       task: t.task.id,
       program: action.program,
       args: action.args,
       env: t.env,
+      inherited: inherited[runner.kind],
       cwd: relative(root, t.cwd),
       runner: runner.kind,
       environment,
-      extension: await stackFingerprint(t.stack.name),
+      extension: await extension,
       tree: treeDigest(files, inputs),
     });
   };
@@ -161,9 +203,10 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
         return null;
       }
       const path = entryPath(cacheRoot, key);
+      // One small file: a sync read is cheaper than an async round trip per task.
       let text: string;
       try {
-        text = await readFile(path, "utf8");
+        text = readFileSync(path, "utf8");
       } catch {
         return null;
       }
@@ -174,7 +217,9 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
       }
       // Prune ages entries by last use, not creation.
       const now = new Date();
-      await utimes(path, now, now).catch(() => {});
+      try {
+        utimesSync(path, now, now);
+      } catch {}
       return { durationMs: entry.durationMs, output: entry.output };
     },
     async store(t, runner, outcome: RunOutcome): Promise<void> {

@@ -75,6 +75,17 @@ describe("task result cache", () => {
     expect(counts(counter)).toEqual({ lint: 3, unit: 3 });
   });
 
+  test("a changed inherited env var re-runs host tasks; session noise (PWD, TERM) does not", async () => {
+    const counter = counterFile();
+    const cwd = project(counter);
+    await runDwf(["verify"], { cwd, env: { FOO: "1", TERM: "xterm" } });
+    await runDwf(["verify"], { cwd, env: { FOO: "1", TERM: "dumb", OLDPWD: "/elsewhere" } });
+    expect(counts(counter)).toEqual({ lint: 1, unit: 1 });
+    const changed = await runDwf(["verify", "--json"], { cwd, env: { FOO: "2", TERM: "dumb" } });
+    expect(statuses(changed.stdout)).toEqual({ "lint:static": "passed", "test:unit": "passed" });
+    expect(counts(counter)).toEqual({ lint: 2, unit: 2 });
+  });
+
   test("a failing task is never cached; --no-cache and [cache] tasks = false run everything", async () => {
     const counter = counterFile();
     const cwd = project(counter, { FAIL: "" });

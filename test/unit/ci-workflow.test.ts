@@ -8,6 +8,7 @@ import { renderWorkflow, MARKER, ACTIONS } from "../../src/ci/workflow.ts";
 import { renderBakeFile } from "../../src/ci/bake.ts";
 import { planJobs, registryHost, type CiSettings } from "../../src/ci/model.ts";
 import { actionlint, runScripts, shellcheckRuns } from "./ci-support.ts";
+import { checkImageName } from "../../src/ci/project.ts";
 
 const base: CiSettings = {
   profile: "pr",
@@ -205,5 +206,21 @@ describe("install step", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("checkImageName", () => {
+  test("upper case or a tag in the configured image fails with the fix; good names pass", () => {
+    expect(checkImageName(null, "w")).toBeNull();
+    expect(checkImageName("ghcr.io/acme/app-ci", "w")).toBe("ghcr.io/acme/app-ci");
+    expect(checkImageName("Registry.Example:5000/acme/app", "w")).toBe("Registry.Example:5000/acme/app");
+    expect(() => checkImageName("ghcr.io/MyOrg/App", "devflow.toml: [ci] registry_image")).toThrow(/registry_image = 'ghcr.io\/MyOrg\/App' has upper-case/);
+    try {
+      checkImageName("ghcr.io/MyOrg/App", "w");
+    } catch (e) {
+      expect((e as { hint?: string }).hint).toBe("Use 'ghcr.io/myorg/app'.");
+    }
+    expect(() => checkImageName("ghcr.io/acme/app:latest", "w")).toThrow(/tag or digest/);
+    expect(() => checkImageName("localhost:5000/acme/app@sha256:abc", "w")).toThrow(/tag or digest/);
   });
 });

@@ -7,7 +7,7 @@ import { dirname, join } from "node:path";
 import type { CommandRef, Extension } from "../../src/core/types.ts";
 import type { Prepared, PreparedTask } from "../../src/core/pipeline.ts";
 import type { Runner } from "../../src/runtime/runner.ts";
-import { createTaskCache, entryPath, parseEntry, taskKey, type KeyParts } from "../../src/core/task-cache.ts";
+import { createTaskCache, entryPath, inheritedKeyEnv, parseEntry, taskKey, type KeyParts } from "../../src/core/task-cache.ts";
 import { hashTree, treeDigest } from "../../src/core/tree-hash.ts";
 import { createContext } from "../../src/core/context.ts";
 
@@ -33,7 +33,7 @@ function age(root: string, rels: string[]): void {
   for (const r of rels) utimesSync(join(root, r), old, old);
 }
 
-const base: KeyParts = { task: "test:unit@x", program: "make", args: ["test-unit"], env: {}, cwd: "", runner: "host", environment: "tool:a", extension: "e", tree: "t" };
+const base: KeyParts = { task: "test:unit@x", program: "make", args: ["test-unit"], env: {}, inherited: {}, cwd: "", runner: "host", environment: "tool:a", extension: "e", tree: "t" };
 
 describe("taskKey", () => {
   test("every part of the key changes it; env order does not", () => {
@@ -43,6 +43,7 @@ describe("taskKey", () => {
       { program: "just" },
       { args: ["test-unit", "-j2"] },
       { env: { A: "1" } },
+      { inherited: { A: "1" } },
       { cwd: "sub" },
       { runner: "container" },
       { environment: "tool:b" },
@@ -52,6 +53,15 @@ describe("taskKey", () => {
     for (const v of variants) expect(taskKey({ ...base, ...v })).not.toBe(k);
     expect(taskKey({ ...base, env: { A: "1", B: "2" } })).toBe(taskKey({ ...base, env: { B: "2", A: "1" } }));
     expect(k).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe("inheritedKeyEnv", () => {
+  test("host tasks key on the inherited env minus session noise; containers only on CI", () => {
+    const env = { FOO: "1", PATH: "/bin", PWD: "/x", SHLVL: "2", TERM: "xterm", GITHUB_RUN_ID: "9", DWF_LOG: "debug", CI: "true", GONE: undefined };
+    expect(inheritedKeyEnv(env, "host")).toEqual({ FOO: "1", PATH: "/bin", CI: "true" });
+    expect(inheritedKeyEnv(env, "container")).toEqual({ CI: "true" });
+    expect(inheritedKeyEnv({}, "container")).toEqual({});
   });
 });
 
