@@ -17,6 +17,7 @@ import {
 } from "../shared.ts";
 
 const NODE_VERSION = "22.12.0";
+const COREPACK_VERSION = "0.31.0";
 
 export type PackageManager = "npm" | "pnpm" | "yarn" | "bun";
 
@@ -135,7 +136,9 @@ export const node: Extension = {
       aptInstall(["ca-certificates", "curl"]),
       `ARCH="$(dpkg --print-architecture | sed -e 's/amd64/x64/')" && curl -fsSL "https://nodejs.org/dist/v${NODE_VERSION}/node-v${NODE_VERSION}-linux-\${ARCH}.tar.gz" | tar -xz -C /usr/local --strip-components=1 --exclude='*.md' --exclude=LICENSE`,
       // pnpm and yarn come from corepack shims, pinned by the project's packageManager field.
-      "corepack enable",
+      // The corepack bundled with this Node predates the registry's 2025 signing keys and
+      // rejects current pnpm and yarn releases ("Cannot find matching keyid"), so replace it.
+      `npm install -g corepack@${COREPACK_VERSION} && corepack enable`,
     ],
   }),
 };

@@ -101,6 +101,20 @@ function taskInputs(ref: CommandRef, ctx: ExtensionContext): string[] | undefine
   return ["src", "tests", "benches", "examples", "build.rs", "Cargo.toml", "rustfmt.toml", ".rustfmt.toml"];
 }
 
+const CARGO_HOME = "/home/dwf/.cargo";
+const RUSTUP_HOME = "/home/dwf/.rustup";
+
+/**
+ * Shell that puts a wrapper for each rustup proxy (cargo, rustc, rustfmt, …) in binDir. A bare
+ * symlink is not enough: the container runner may run tasks as any uid with HOME=/tmp, where a
+ * proxy looks for $HOME/.rustup, finds no default toolchain and fails. The wrappers default
+ * RUSTUP_HOME and CARGO_HOME to the image's own, and still honour values set by the user.
+ */
+export function proxyWrappers(cargoHome: string, rustupHome: string, binDir: string): string {
+  const script = `#!/bin/sh\\nexport RUSTUP_HOME="\${RUSTUP_HOME:-${rustupHome}}" CARGO_HOME="\${CARGO_HOME:-${cargoHome}}"\\nexec %s "$@"\\n`;
+  return `for p in ${cargoHome}/bin/*; do printf '${script}' "$p" > "${binDir}/\${p##*/}" && chmod 755 "${binDir}/\${p##*/}" || exit 1; done`;
+}
+
 function isCI(ctx: ExtensionContext): boolean {
   const ci = ctx.env.CI;
   return ci !== undefined && ci !== "" && ci !== "0" && ci.toLowerCase() !== "false";
@@ -139,7 +153,7 @@ export const rust: Extension = {
       aptInstall(["ca-certificates", "curl", "gcc", "libc6-dev"]),
       // CARGO_HOME and RUSTUP_HOME are the container defaults for HOME=/home/dwf, so the cache
       // mounts land under the cargo the image installs; the proxies are linked onto PATH.
-      `mkdir -p /home/dwf && export CARGO_HOME=/home/dwf/.cargo RUSTUP_HOME=/home/dwf/.rustup && curl --proto '=https' --tlsv1.2 -fsSL https://sh.rustup.rs | sh -s -- -y --no-modify-path --profile minimal --default-toolchain ${RUST_VERSION} --component rustfmt,clippy && ln -sf /home/dwf/.cargo/bin/* /usr/local/bin/ && chmod -R a+rwX /home/dwf/.cargo /home/dwf/.rustup`,
+      `mkdir -p /home/dwf && export CARGO_HOME=${CARGO_HOME} RUSTUP_HOME=${RUSTUP_HOME} && curl --proto '=https' --tlsv1.2 -fsSL https://sh.rustup.rs | sh -s -- -y --no-modify-path --profile minimal --default-toolchain ${RUST_VERSION} --component rustfmt,clippy && ${proxyWrappers(CARGO_HOME, RUSTUP_HOME, "/usr/local/bin")} && chmod -R a+rwX ${CARGO_HOME} ${RUSTUP_HOME}`,
     ],
   }),
 };

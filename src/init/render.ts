@@ -122,8 +122,9 @@ export function renderDockerfile(stacks: Extension[]): string {
     out.push(``);
   }
   out.push(
-    `# Everything under HOME belongs to the task user; nothing else is writable by it.`,
-    `RUN chown -R dwf:dwf /home/dwf`,
+    // No recursive chown here: it would copy every toolchain file into a second layer. Tasks
+    // run as the invoking uid (not always 1001), so toolchains under HOME are made
+    // world-writable by their own install step instead.
     `ENV HOME=/home/dwf`,
     `USER dwf`,
     `WORKDIR /workspace`,
