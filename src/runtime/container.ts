@@ -9,7 +9,7 @@ import type { Runner, RunOutcome, RunRequest } from "./runner.ts";
 import { extensionEnv } from "../core/pipeline.ts";
 import { cacheMountHostPath, ensureCacheRoot } from "../core/cache-root.ts";
 import { childEnv, spawnTracked, type SpawnedProcess } from "./host.ts";
-import { engineCommand, resolveEngine, type Engine, type EngineName } from "./engine.ts";
+import { engineCommand, removeArgv, resolveEngine, type Engine, type EngineName } from "./engine.ts";
 import { ensureImage, imageSpecFor, projectName, slug, type ImageSpec } from "./image.ts";
 
 export const WORKSPACE = "/workspace";
@@ -40,14 +40,24 @@ export interface ProxySpec {
 
 /** The full engine argv for one action. Pure: the same spec always gives the same argv. */
 export function buildProxyArgs(spec: ProxySpec): string[] {
-  const argv = [spec.engine, "run", "--rm", "--name", spec.name, "-v", `${spec.workspace}:${WORKSPACE}`, "-w", spec.workdir];
-  for (const m of spec.mounts) argv.push("-v", `${m.host}:${m.container}`);
+  const argv = [spec.engine, "run", "--rm", "--name", spec.name, ...bindArgs(spec.workspace, WORKSPACE), "-w", spec.workdir];
+  for (const m of spec.mounts) argv.push(...bindArgs(m.host, m.container));
   for (const [k, v] of Object.entries(spec.env)) argv.push("-e", `${k}=${v}`);
   argv.push(...spec.user);
   if (spec.interactive) argv.push("-i");
   if (spec.tty) argv.push("-t");
   argv.push(spec.image, spec.program, ...spec.args);
   return argv;
+}
+
+/**
+ * One bind mount. `-v host:container` cannot carry a host path that contains ':' (the engines
+ * split on it), so such paths use `--mount`, whose fields are CSV (quoted when they hold , or ").
+ */
+export function bindArgs(host: string, container: string): string[] {
+  if (!host.includes(":")) return ["-v", `${host}:${container}`];
+  const field = (f: string) => (/[,"]/.test(f) ? `"${f.replaceAll('"', '""')}"` : f);
+  return ["--mount", `type=bind,${field(`source=${host}`)},${field(`target=${container}`)}`];
 }
 
 /**
@@ -110,7 +120,7 @@ export interface ContainerRunner extends Runner {
   readonly image: ImageSpec | undefined;
 }
 
-function randomToken(): string {
+export function randomToken(): string {
   return Math.random().toString(36).slice(2, 8).padEnd(6, "0");
 }
 
@@ -142,9 +152,7 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
 
   const remove = async (list: string[]) => {
     if (!engine || list.length === 0) return;
-    // podman's rm -f waits for the stop timeout unless told otherwise; docker's kills at once.
-    const argv = engine.name === "podman" ? [engine.path, "rm", "-f", "-t", "0", ...list] : [engine.path, "rm", "-f", ...list];
-    await engineCommand(argv, { timeoutMs: 30_000, env });
+    await engineCommand(removeArgv(engine, list), { timeoutMs: 30_000, env });
   };
 
   return {

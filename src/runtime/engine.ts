@@ -80,13 +80,18 @@ export async function probeEngine(name: EngineName, env: Record<string, string |
   if (r.timedOut) return { ok: false, reason: `'${name} version' did not answer within ${Math.round(timeoutMs / 1000)} s` };
   if (r.code !== 0) {
     const detail = firstLine(r.stderr) || `exit code ${r.code}`;
-    return { ok: false, reason: `'${name}' does not answer: ${detail.replace(/[.\s]+$/, "")}` };
+    return { ok: false, reason: `'${name}' does not answer: ${detail.replace(/[.?!\s]+$/, "")}` };
   }
   return { ok: true, engine, imagePresent: opts.imageRef ? false : undefined };
 }
 
 export function inspectArgv(engine: Pick<Engine, "path">, ref: string): string[] {
   return [engine.path, "image", "inspect", "--format", "{{.Id}}", ref];
+}
+
+/** Force-remove containers by name. podman's rm -f waits for the stop timeout unless told otherwise; docker's kills at once. */
+export function removeArgv(engine: Pick<Engine, "name" | "path">, names: string[]): string[] {
+  return engine.name === "podman" ? [engine.path, "rm", "-f", "-t", "0", ...names] : [engine.path, "rm", "-f", ...names];
 }
 
 export function firstLine(text: string): string {

@@ -1,7 +1,7 @@
 // The environment image: its reference `<container.image>:<fingerprint>`, and making sure it
 // exists locally (inspect, pull, or build Dockerfile.devflow with dwf's labels).
 import { existsSync } from "node:fs";
-import { basename, join } from "node:path";
+import { basename, isAbsolute, join, relative } from "node:path";
 import type { Config } from "../core/config.ts";
 import type { Registry } from "../core/registry.ts";
 import { DOCKERFILE, computeFingerprint, fingerprintInputs, type FingerprintInput } from "../core/fingerprint.ts";
@@ -56,8 +56,8 @@ export async function imageExists(engine: Engine, ref: string): Promise<boolean>
 }
 
 /** Run an engine command with its output streamed to our stderr (build logs, pull progress). */
-export async function streamEngine(argv: string[], opts: { quiet?: boolean } = {}): Promise<{ code: number; output: string }> {
-  const proc = Bun.spawn(argv, { env: childEnv({}), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+export async function streamEngine(argv: string[], opts: { quiet?: boolean; cwd?: string } = {}): Promise<{ code: number; output: string }> {
+  const proc = Bun.spawn(argv, { cwd: opts.cwd, env: childEnv({}), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let output = "";
   const pump = async (stream: ReadableStream<Uint8Array>) => {
     const decoder = new TextDecoder();
@@ -79,7 +79,10 @@ export async function pullImage(engine: Engine, ref: string, opts: { quiet?: boo
 
 export async function buildImage(engine: Engine, opts: { ref: string; dockerfile: string; context: string; labels: Record<string, string>; noCache?: boolean }): Promise<void> {
   log.info(`Building ${opts.ref} from ${basename(opts.dockerfile)} with ${engine.name}…`);
-  const r = await streamEngine(buildArgv(engine, opts));
+  // Build from inside the context with relative paths: podman mangles a -f path containing ','.
+  const rel = relative(opts.context, opts.dockerfile);
+  const inside = rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
+  const r = await streamEngine(buildArgv(engine, { ...opts, context: ".", dockerfile: inside ? rel : opts.dockerfile }), { cwd: opts.context });
   if (r.code !== 0) {
     throw new UserError(`building ${opts.ref} from ${opts.dockerfile} failed (${engine.name} exit code ${r.code}).`, "Fix the Dockerfile (the engine's output is above), then run 'dwf image build'.");
   }

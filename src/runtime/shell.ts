@@ -2,9 +2,9 @@
 // terminal attached. The container is removed by name on exit, signal or error.
 import { resolveCacheRoot } from "../core/cache-root.ts";
 import { childEnv } from "./host.ts";
-import { engineCommand, resolveEngine } from "./engine.ts";
+import { engineCommand, removeArgv, resolveEngine } from "./engine.ts";
 import { ensureImage, loadImageSpec } from "./image.ts";
-import { baseEnv, buildProxyArgs, collectSetup, containerName, containerWorkdir, createMounts, userArgs } from "./container.ts";
+import { baseEnv, buildProxyArgs, collectSetup, containerName, containerWorkdir, createMounts, randomToken, userArgs } from "./container.ts";
 import { UserError } from "../core/errors.ts";
 import { insideContainer } from "./select.ts";
 import { quoteCommand } from "../core/shell-quote.ts";
@@ -27,7 +27,7 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
   await ensureImage(engine, spec);
   const tty = isTerminal(0) && isTerminal(1);
   const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: config.container?.user, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
-  const name = containerName(spec.project, "shell", Math.random().toString(36).slice(2, 8));
+  const name = containerName(spec.project, "shell", randomToken());
   const [program, ...args] = opts.command.length ? opts.command : DEFAULT_SHELL;
   const argv = buildProxyArgs({
     engine: engine.path,
@@ -44,18 +44,29 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
     args,
   });
   log.debug(`[shell] ${redactText(quoteCommand(argv), secretValues(env, setup.env))}`);
-  // The engine shares our terminal: Ctrl-C belongs to the shell inside, not to dwf.
-  const ignore = () => {};
-  const stop = () => void engineCommand(engine.name === "podman" ? [engine.path, "rm", "-f", "-t", "0", name] : [engine.path, "rm", "-f", name], { env });
-  process.on("SIGINT", ignore);
-  process.on("SIGTERM", stop);
-  process.on("SIGHUP", stop);
+  // With a terminal, Ctrl-C is a keystroke for the shell inside (the engine puts the TTY in raw
+  // mode), so dwf ignores SIGINT. Without one, SIGINT means "stop": the engine would only pass it
+  // to the container's PID 1, which ignores it, so dwf removes the container by name. Either way a
+  // signal that stops the shell gives 128 + its number, like a task.
+  let stopped: { code: number; removing: Promise<unknown> } | undefined;
+  const stop = (code: number) => () => {
+    stopped ??= { code, removing: engineCommand(removeArgv(engine, [name]), { timeoutMs: 30_000, env }) };
+  };
+  const handlers: [NodeJS.Signals, () => void][] = [
+    ["SIGINT", tty ? () => {} : stop(130)],
+    ["SIGTERM", stop(143)],
+    ["SIGHUP", stop(129)],
+  ];
+  for (const [sig, h] of handlers) process.on(sig, h);
   try {
     const proc = Bun.spawn(argv, { cwd: root, env: childEnv({}, env), stdin: "inherit", stdout: "inherit", stderr: "inherit" });
-    return await proc.exited;
+    const code = await proc.exited;
+    if (!stopped) return code;
+    // A signal that raced container creation: remove again once the engine CLI is gone.
+    await stopped.removing;
+    await engineCommand(removeArgv(engine, [name]), { timeoutMs: 30_000, env });
+    return stopped.code;
   } finally {
-    process.off("SIGINT", ignore);
-    process.off("SIGTERM", stop);
-    process.off("SIGHUP", stop);
+    for (const [sig, h] of handlers) process.off(sig, h);
   }
 }

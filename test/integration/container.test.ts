@@ -106,6 +106,38 @@ run("container profile (podman)", () => {
   );
 
   test(
+    "a project path with ':' and ',' is mounted (the engines' -v cannot carry ':')",
+    async () => {
+      const sub = "proj:a,b";
+      const dir = fixture(Object.fromEntries(Object.entries({ ...files(), "input.txt": "colon path\n" }).map(([k, v]) => [`${sub}/${k}`, v])));
+      const r = await runDwf(["verify", "--profile", "container"], { cwd: join(dir, sub) });
+      expect(r.all).toContain("colon path");
+      expect(r.code).toBe(0);
+      expect(existsSync(join(dir, sub, "out/made.txt"))).toBe(true);
+    },
+    SLOW,
+  );
+
+  test(
+    "dwf shell without a terminal: SIGINT removes the container and exits 130 (PID 1 in the container ignores it)",
+    async () => {
+      const dir = fixture(files());
+      const proc = Bun.spawn([dwfBinary(), "shell", "--", "sleep", "30"], { cwd: dir, env: cleanEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      try {
+        for (let i = 0; i < 300 && containersNamed(`${PREFIX}shell-`).length === 0; i++) await Bun.sleep(100);
+        expect(containersNamed(`${PREFIX}shell-`).length).toBe(1);
+        proc.kill("SIGINT");
+        expect(await proc.exited).toBe(130);
+        expect(containersNamed(PREFIX)).toEqual([]);
+      } finally {
+        proc.kill("SIGKILL");
+        removeContainers(PREFIX);
+      }
+    },
+    SLOW,
+  );
+
+  test(
     "dwf image shows the fingerprinted reference; the built image carries dwf's labels; build skips an existing image",
     async () => {
       const dir = fixture(files());

@@ -49,6 +49,13 @@ describe("resolveEngine", () => {
     expect(err.message).toContain("'docker' does not answer: Cannot connect to the Docker daemon");
   });
 
+  test("an engine message ending in '?' does not get a second full stop", async () => {
+    const PATH = fakePath({ docker: "echo 'Is the docker daemon running?' >&2; exit 1" });
+    const err = await resolveEngine({}, { PATH, DWF_ENGINE: "docker" }).catch((e) => e);
+    expect(err.message).toEndWith("Is the docker daemon running.");
+    expect(err.message).not.toContain("?.");
+  });
+
   test("an engine that hangs is reported as not answering", async () => {
     const PATH = fakePath({ docker: `exec ${Bun.which("sleep")} 10` });
     const p = await probeEngine("docker", { PATH }, { timeoutMs: 200 });

@@ -1,6 +1,6 @@
 // The proxy argv, user mapping and container naming: pure functions, no engine needed.
 import { describe, expect, test } from "bun:test";
-import { buildProxyArgs, containerName, containerWorkdir, createContainerRunner, userArgs } from "../../src/runtime/container.ts";
+import { bindArgs, buildProxyArgs, containerName, containerWorkdir, createContainerRunner, userArgs } from "../../src/runtime/container.ts";
 import { debugCommandLine } from "../../src/core/execute.ts";
 import type { PreparedTask } from "../../src/core/pipeline.ts";
 
@@ -37,6 +37,15 @@ describe("buildProxyArgs", () => {
     expect(argv.slice(argv.indexOf("ghcr.io/org/repo-ci:abc") - 2, argv.indexOf("ghcr.io/org/repo-ci:abc"))).toEqual(["-i", "-t"]);
     expect(buildProxyArgs(spec)).not.toContain("-t");
     expect(buildProxyArgs(spec)).not.toContain("-i");
+  });
+});
+
+describe("bindArgs", () => {
+  test("-v for ordinary paths (spaces included); --mount when the host path has ':', CSV-quoted for ',' and '\"'", () => {
+    expect(bindArgs("/home/me/my project", "/workspace")).toEqual(["-v", "/home/me/my project:/workspace"]);
+    expect(bindArgs("/tmp/a:b", "/workspace")).toEqual(["--mount", "type=bind,source=/tmp/a:b,target=/workspace"]);
+    expect(bindArgs('/tmp/a:b,c"d', "/cache/x")).toEqual(["--mount", 'type=bind,"source=/tmp/a:b,c""d",target=/cache/x']);
+    expect(buildProxyArgs({ ...spec, workspace: "/w/x:y", mounts: [] }).slice(5, 7)).toEqual(["--mount", "type=bind,source=/w/x:y,target=/workspace"]);
   });
 });
 
