@@ -4,7 +4,7 @@ import type { Prepared, PreparedTask } from "./pipeline.ts";
 import type { Runner, RunOutcome } from "../runtime/runner.ts";
 import { schedule, type SchedulerEvents, type TaskResult, type TaskStatus } from "./scheduler.ts";
 import { quoteCommand } from "./shell-quote.ts";
-import { redactEnv, redactText, secretValues } from "./redact.ts";
+import { createStreamRedactor, redactEnv, redactText, secretValues } from "./redact.ts";
 import { log } from "../report/log.ts";
 
 export interface TaskCacheHit {
@@ -53,14 +53,17 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
       if (Object.keys(t.env).length) log.debug(`[${task.id}] env ${JSON.stringify(redactEnv(t.env))}`);
       // Mask the action's own secret env values too (reporters only know the process env).
       const secrets = secretValues(process.env, t.env);
+      const live = createStreamRedactor(secrets);
+      const emit = (text: string) => text && opts.onOutput!(t, text);
       const ran = await runner.run({
         id: task.id,
         action: t.action,
         cwd: t.cwd,
         env: t.env,
         signal,
-        onOutput: opts.onOutput ? (chunk) => opts.onOutput!(t, redactText(chunk, secrets)) : undefined,
+        onOutput: opts.onOutput ? (chunk) => emit(live.push(chunk)) : undefined,
       });
+      if (opts.onOutput) emit(live.flush());
       const outcome = { ...ran, output: redactText(ran.output, secrets) };
       if (outcome.exitCode === 0 && !signal.aborted && opts.cache && t.cacheable) {
         await opts.cache.store(t, runner, outcome).catch((e) => log.debug(`task cache: could not store ${task.id}: ${(e as Error).message}`));

@@ -1,7 +1,8 @@
 // The environment fingerprint: SHA-256 over the sorted union of the active extensions'
 // fingerprint inputs plus Dockerfile.devflow, as (relative path, content hash | missing).
 // Independent of checkout path and file order, so every machine computes the same tag.
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { UserError } from "./errors.ts";
 import { isAbsolute, join, relative, sep } from "node:path";
 import type { Registry } from "./registry.ts";
 import type { Config } from "./config.ts";
@@ -59,11 +60,16 @@ let buffer: Buffer | undefined;
 export function hashFileSync(path: string): string | null {
   let fd: number;
   try {
+    // Stat first: opening a FIFO named as an input would block forever.
+    const st = statSync(path);
+    if (st.isDirectory()) return null;
+    if (!st.isFile()) throw new UserError(`fingerprint input ${path} is not a regular file.`, "List only regular files as fingerprint inputs.");
     fd = openSync(path, "r");
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    if (code === "ENOENT" || code === "ENOTDIR" || code === "EISDIR") return null;
-    throw e;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
+    if (e instanceof UserError) throw e;
+    throw new UserError(`cannot read fingerprint input ${path}: ${(e as Error).message}`, "Fix its permissions, or remove it from the fingerprint inputs.");
   }
   try {
     buffer ??= Buffer.allocUnsafe(CHUNK);
@@ -79,19 +85,10 @@ export function hashFileSync(path: string): string | null {
   }
 }
 
-export async function hashFile(path: string): Promise<string | null> {
-  return hashFileSync(path);
-}
-
 export async function computeFingerprint(root: string, wanted: Map<string, string[]>): Promise<Fingerprint> {
   const paths = [...wanted.keys()].sort();
-  const hashes = paths.map((p) => {
-    try {
-      return hashFileSync(join(root, p));
-    } catch {
-      return null;
-    }
-  });
+  // A missing input counts as "missing"; an unreadable one is an error, never silently missing.
+  const hashes = paths.map((p) => hashFileSync(join(root, p)));
   const total = new Bun.CryptoHasher("sha256");
   total.update("dwf-fingerprint-v1\n");
   const inputs = paths.map((path, i) => {

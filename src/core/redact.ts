@@ -29,3 +29,33 @@ export function redactText(text: string, secrets: string[] = secretValues(proces
   for (const s of secrets) if (out.includes(s)) out = out.split(s).join(REDACTED);
   return out;
 }
+
+/**
+ * Masks secrets in text that arrives in chunks: a secret split across two chunks is still
+ * caught, because a chunk's tail that could begin a secret is held back until the next one.
+ */
+export function createStreamRedactor(secrets: string[]) {
+  let pending = "";
+  const longest = secrets.reduce((n, s) => Math.max(n, s.length), 0);
+  return {
+    push(chunk: string): string {
+      const text = redactText(pending + chunk, secrets);
+      let hold = 0;
+      for (let k = Math.min(longest - 1, text.length); k > 0; k--) {
+        const tail = text.slice(-k);
+        if (secrets.some((s) => s.startsWith(tail))) {
+          hold = k;
+          break;
+        }
+      }
+      pending = hold ? text.slice(-hold) : "";
+      return hold ? text.slice(0, -hold) : text;
+    },
+    /** What is still held back, once the stream has ended. */
+    flush(): string {
+      const rest = redactText(pending, secrets);
+      pending = "";
+      return rest;
+    },
+  };
+}

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { computeFingerprint, hashFile, hashFileSync } from "../../src/core/fingerprint.ts";
+import { computeFingerprint, hashFileSync } from "../../src/core/fingerprint.ts";
 
 const made: string[] = [];
 afterAll(() => {
@@ -57,7 +57,14 @@ describe("hashFile", () => {
     for (const [name, content] of [["empty", ""], ["small", "hello\n"], ["big", big]] as const) {
       expect(hashFileSync(join(dir, name))).toBe(createHash("sha256").update(content).digest("hex"));
     }
-    expect(await hashFile(join(dir, "nope"))).toBeNull();
+    expect(hashFileSync(join(dir, "nope"))).toBeNull();
     expect(hashFileSync(dir)).toBeNull();
+  });
+
+  test("a FIFO named as an input is a clear error, not a hang", () => {
+    const dir = tree({});
+    const fifo = join(dir, "pipe");
+    expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
+    expect(() => hashFileSync(fifo)).toThrow(/fingerprint input .*pipe is not a regular file/);
   });
 });

@@ -5,6 +5,7 @@ import { validateAction } from "../../src/core/pipeline.ts";
 import { cacheMountHostPath } from "../../src/core/cache-root.ts";
 import { ActionSchema, parseAnswer } from "../../src/core/subprocess.ts";
 import { UserError } from "../../src/core/errors.ts";
+import { createStreamRedactor } from "../../src/core/redact.ts";
 import type { ExecutionAction } from "../../src/core/types.ts";
 import type { Task } from "../../src/core/plan.ts";
 
@@ -84,5 +85,20 @@ describe("external extension answers", () => {
     } catch (e) {
       expect((e as Error).message.length).toBeLessThan(2000);
     }
+  });
+});
+
+describe("streamed output", () => {
+  test("a secret split across chunks is still masked, and nothing else is held back for long", () => {
+    const r = createStreamRedactor(["hunter2-s3cret"]);
+    const out = [r.push("token: hunter"), r.push("2-s3"), r.push("cret done\n"), r.push("plain line\n"), r.flush()].join("");
+    expect(out).toBe("token: *** done\nplain line\n");
+    expect(r.push("no secret here\n")).toBe("no secret here\n");
+  });
+
+  test("a tail that only looks like a secret's start is released at the end", () => {
+    const r = createStreamRedactor(["abcdef"]);
+    expect(r.push("xx abc")).toBe("xx ");
+    expect(r.flush()).toBe("abc");
   });
 });
