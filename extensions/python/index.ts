@@ -1,7 +1,8 @@
-// Python stack: ruff (or black) and pytest, run through uv when the project is locked with it.
-// Tools missing on the host still get an action: the container may have them, doctor says which.
+// Python stack: ruff (or black) and pytest, run through uv when the project is locked with it,
+// else through the project's .venv. Missing tools still get an action: the container may have them.
 import type { ActionResult, CommandRef, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
 import { formatRef } from "../../src/core/command-ref.ts";
+import { VENV_PYTHON, devExtras, venvHasModule, venvSetupArgs, venvState } from "./venv.ts";
 import { DEBIAN_BASE, aptInstall, defaultCacheable, existingFiles, firstFile, isDir, isFile, listRoot, readText, run, skip, unsupported } from "../shared.ts";
 
 const UV_VERSION = "0.5.11";
@@ -23,9 +24,28 @@ function pythonProgram(ctx: ExtensionContext): string {
   return ctx.which("python3") ? "python3" : "python";
 }
 
-/** A tool invocation: `uv run <tool>` in uv projects, the bare tool otherwise. */
+/** Why a command is skipped when the venv interpreter is a dangling link or not executable. */
+const BROKEN_VENV = `${VENV_PYTHON} does not run on this machine (the venv was made by an interpreter that is not here): run \`dwf setup:deps\` to recreate it`;
+
+/**
+ * The interpreter for project code: .venv's when it runs here, the host's when there is no venv,
+ * undefined (skip with BROKEN_VENV) when the venv is there but unusable.
+ */
+function projectPython(ctx: ExtensionContext): string | undefined {
+  const state = venvState(ctx.root);
+  if (state === "ok") return VENV_PYTHON;
+  return state === "absent" ? pythonProgram(ctx) : undefined;
+}
+
+/**
+ * A formatter/linter: `uv run <tool>` in uv projects; the venv's copy when the venv has it
+ * installed; otherwise the bare tool (ruff and black need nothing from the project's environment).
+ */
 function tool(ctx: ExtensionContext, name: string, args: string[]): ActionResult {
-  return usesUv(ctx) ? run("uv", ["run", name, ...args]) : run(name, args);
+  if (usesUv(ctx)) return run("uv", ["run", name, ...args]);
+  const state = venvState(ctx.root);
+  if (state === "ok" && venvHasModule(ctx.root, name)) return run(VENV_PYTHON, ["-m", name, ...args]);
+  return run(name, args);
 }
 
 /**
@@ -45,8 +65,15 @@ function fmtAction(ctx: ExtensionContext, check: boolean): ActionResult {
   return tool(ctx, "black", check ? ["--check", "."] : ["."]);
 }
 
+/** Python modules run with the project's interpreter: tests must see the project's dependencies. */
+function module(ctx: ExtensionContext, name: string, args: string[]): ActionResult {
+  if (usesUv(ctx)) return run("uv", ["run", name, ...args]);
+  const python = projectPython(ctx);
+  return python ? run(python, ["-m", name, ...args]) : skip(BROKEN_VENV);
+}
+
 function pytest(ctx: ExtensionContext, args: string[]): ActionResult {
-  return usesUv(ctx) ? run("uv", ["run", "pytest", ...args]) : run(pythonProgram(ctx), ["-m", "pytest", ...args]);
+  return module(ctx, "pytest", args);
 }
 
 /** Unit tests must not include the integration suite when both live under tests/. */
@@ -64,10 +91,18 @@ function isPackage(root: string): boolean {
 
 function setupAction(ctx: ExtensionContext): ActionResult {
   if (usesUv(ctx)) return run("uv", ["sync", "--locked"]);
-  const requirements = existingFiles(ctx.root, REQUIREMENTS).flatMap((file) => ["-r", file]);
-  const editable = isPackage(ctx.root) ? ["-e", "."] : [];
-  if (requirements.length === 0 && editable.length === 0) return skip("no requirements*.txt or installable pyproject.toml/setup.py");
-  return run(pythonProgram(ctx), ["-m", "pip", "install", ...requirements, ...editable]);
+  const pipArgs = pipInstallArgs(ctx.root);
+  if (pipArgs.length === 0) return skip("no requirements*.txt or installable pyproject.toml/setup.py");
+  // Two steps (make .venv if needed, then pip install into it) need a shell; the script is fixed text.
+  return run("sh", venvSetupArgs(pythonProgram(ctx), pipArgs));
+}
+
+/** `-r` for each requirements file, then the project itself, editable, with its dev/test extras. */
+export function pipInstallArgs(root: string): string[] {
+  const requirements = existingFiles(root, REQUIREMENTS).flatMap((file) => ["-r", file]);
+  if (!isPackage(root)) return requirements;
+  const extras = devExtras(root);
+  return [...requirements, "-e", extras.length > 0 ? `.[${extras.join(",")}]` : "."];
 }
 
 function buildAction(ref: CommandRef, ctx: ExtensionContext): ActionResult {
@@ -90,7 +125,7 @@ function buildAction(ref: CommandRef, ctx: ExtensionContext): ActionResult {
       return pytest(ctx, []);
     case "package:artifact":
       if (!isPackage(ctx.root)) return skip("no [project] in pyproject.toml and no setup.py: nothing to package");
-      return usesUv(ctx) ? run("uv", ["build"]) : run(pythonProgram(ctx), ["-m", "build"]);
+      return usesUv(ctx) ? run("uv", ["build"]) : module(ctx, "build", []);
     default:
       return unsupported("python", ref);
   }
@@ -110,13 +145,13 @@ function tools(ctx: ExtensionContext): ToolRequirement[] {
     { name: "uv", version: ["uv", "--version"], install: "curl -LsSf https://astral.sh/uv/install.sh | sh", optional: !uvLocked },
     { name: "ruff", version: ["ruff", "--version"], install: "uv tool install ruff (or: pip install ruff)", optional: true },
     { name: "black", version: ["black", "--version"], install: "uv tool install black (or: pip install black)", optional: true },
-    { name: "pytest", version: [python, "-m", "pytest", "--version"], install: "add pytest to the project's dev dependencies", optional: true },
+    { name: "pytest", version: [venvState(ctx.root) === "ok" ? VENV_PYTHON : python, "-m", "pytest", "--version"], install: "add pytest to the project's dev dependencies", optional: true },
   ];
 }
 
 export const python: Extension = {
   name: "python",
-  description: "Python projects (ruff or black, pytest; uv when uv.lock exists)",
+  description: "Python projects (ruff or black, pytest; uv when uv.lock exists, else a project .venv)",
   detect: (ctx) => firstFile(ctx.root, MANIFESTS) !== undefined,
   capabilities: () => [...CAPABILITIES],
   buildAction,

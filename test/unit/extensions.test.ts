@@ -9,6 +9,8 @@ import { builtinByName, builtinExtensions } from "../../extensions/index.ts";
 import { parseJustRecipes, parseMakeTargets } from "../../extensions/custom/index.ts";
 import { GOFMT_CHECK } from "../../extensions/go/index.ts";
 import { UserError } from "../../src/core/errors.ts";
+import { chmodSync, symlinkSync } from "node:fs";
+import { SETUP_SCRIPT } from "../../extensions/python/venv.ts";
 
 const roots: string[] = [];
 
@@ -344,7 +346,7 @@ describe("python", () => {
     expect(await argv(python, "test:unit", c)).toEqual(["python", "-m", "pytest", "tests/unit"]);
     expect(await argv(python, "test:integration", c)).toEqual(["python", "-m", "pytest", "tests/integration"]);
     expect(await argv(python, "test:all", c)).toEqual(["python", "-m", "pytest"]);
-    expect(await argv(python, "setup:deps", c)).toEqual(["python", "-m", "pip", "install", "-e", "."]);
+    expect(await argv(python, "setup:deps", c)).toEqual(["sh", "-c", SETUP_SCRIPT, "dwf-venv", "python", ".venv", "-e", "."]);
     expect(await argv(python, "package:artifact", c)).toEqual(["python", "-m", "build"]);
   });
 
@@ -383,9 +385,66 @@ describe("python", () => {
     expect(await python.capabilities(c)).not.toContain("build:debug");
   });
 
-  test("requirements install with python3 when that is what the host has", async () => {
+  test("requirements install into .venv, made with python3 when that is what the host has", async () => {
     const c = ctx(project({ "requirements.txt": "", "requirements-dev.txt": "" }), ["python3"]);
-    expect(await argv(python, "setup:deps", c)).toEqual(["python3", "-m", "pip", "install", "-r", "requirements.txt", "-r", "requirements-dev.txt"]);
+    expect(await argv(python, "setup:deps", c)).toEqual(["sh", "-c", SETUP_SCRIPT, "dwf-venv", "python3", ".venv", "-r", "requirements.txt", "-r", "requirements-dev.txt"]);
+  });
+
+  test("setup script takes paths only as positional parameters", () => {
+    // Project data never reaches the script text: it must not mention any file or interpreter.
+    expect(SETUP_SCRIPT).not.toMatch(/requirements|\.venv|python3/);
+    expect(SETUP_SCRIPT).toContain('exec "$venv/bin/python" -m pip install "$@"');
+  });
+
+  test("a package installs editable with its declared dev/test extras", async () => {
+    const pyproject = "[project]\nname = 'x'\n[project.optional-dependencies]\ntest = ['pytest']\ndocs = ['mkdocs']\ndev = ['ruff']\n";
+    const c = ctx(project({ "pyproject.toml": pyproject, "requirements.txt": "" }), ["python"]);
+    expect((await argv(python, "setup:deps", c)).slice(4)).toEqual(["python", ".venv", "-r", "requirements.txt", "-e", ".[dev,test]"]);
+    // A pyproject with only tool config is not installable: nothing to do.
+    const tool = ctx(project({ "pyproject.toml": "[tool.ruff]\n" }), ["python"]);
+    expect(await skipOf(python, "setup:deps", tool)).toContain("no requirements");
+  });
+
+  /** A project with a .venv whose interpreter runs (an executable script) and the given packages installed. */
+  function withVenv(files: Record<string, string>, modules: string[] = []): string {
+    const pkgs = Object.fromEntries(modules.map((m) => [`.venv/lib/python3.11/site-packages/${m}/`, ""]));
+    const root = project({ ...files, ...pkgs, ".venv/bin/python": "#!/bin/sh\n" });
+    chmodSync(join(root, ".venv/bin/python"), 0o755);
+    return root;
+  }
+
+  test("a working .venv runs pytest and build, and ruff/black only when installed there", async () => {
+    const files = { "pyproject.toml": "[project]\nname = 'x'\n[tool.ruff]\n", "tests/": "" };
+    const c = ctx(withVenv(files, ["pytest"]), ["python", "ruff"]);
+    expect(await argv(python, "test:unit", c)).toEqual([".venv/bin/python", "-m", "pytest", "tests"]);
+    expect(await argv(python, "test:all", c)).toEqual([".venv/bin/python", "-m", "pytest"]);
+    expect(await argv(python, "package:artifact", c)).toEqual([".venv/bin/python", "-m", "build"]);
+    expect(await argv(python, "lint:static", c)).toEqual(["ruff", "check", "."]);
+    // Setup is the same script with or without a venv: the script decides at run time.
+    expect((await argv(python, "setup:deps", c)).slice(0, 2)).toEqual(["sh", "-c"]);
+    const withRuff = ctx(withVenv(files, ["ruff"]), ["python", "ruff"]);
+    expect(await argv(python, "fmt:check", withRuff)).toEqual([".venv/bin/python", "-m", "ruff", "format", "--check", "."]);
+    expect(await argv(python, "lint:fix", withRuff)).toEqual([".venv/bin/python", "-m", "ruff", "check", "--fix", "."]);
+  });
+
+  test("a .venv whose interpreter is a dangling link is skipped with the fix, not run", async () => {
+    const root = project({ "requirements.txt": "", "tests/": "", ".venv/bin/": "" });
+    symlinkSync("/nonexistent/host-only/python3.11", join(root, ".venv/bin/python"));
+    const c = ctx(root, ["python", "ruff"]);
+    expect(await skipOf(python, "test:unit", c)).toContain("dwf setup:deps");
+    expect(await argv(python, "lint:static", c)).toEqual(["ruff", "check", "."]);
+    expect((await argv(python, "setup:deps", c))[0]).toBe("sh");
+  });
+
+  test("uv projects ignore .venv and keep uv sync / uv run", async () => {
+    const c = ctx(withVenv({ "pyproject.toml": "[project]\n", "uv.lock": "", "tests/": "" }, ["pytest", "ruff"]), ["uv", "ruff"]);
+    expect(await argv(python, "setup:deps", c)).toEqual(["uv", "sync", "--locked"]);
+    expect(await argv(python, "test:unit", c)).toEqual(["uv", "run", "pytest", "tests"]);
+    expect(await argv(python, "lint:static", c)).toEqual(["uv", "run", "ruff", "check", "."]);
+  });
+
+  test("the image can make venvs", () => {
+    expect(python.dockerfile!().install.join("\n")).toContain("python3-venv");
   });
 
   test("cache mounts and fingerprint", async () => {

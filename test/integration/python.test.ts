@@ -1,0 +1,65 @@
+// The python stack without uv, through the compiled binary on the host: setup:deps makes and
+// repairs the project's .venv (offline: empty requirements), other commands use its interpreter.
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, readlinkSync, statSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { fixture, runDwf } from "../support/dwf.ts";
+
+const PROJECT = {
+  "requirements.txt": "",
+  ".gitignore": ".venv/\n",
+  "tests/test_ok.py": "def test_ok():\n    assert True\n",
+};
+
+function venvPython(dir: string, code: string): string {
+  const r = Bun.spawnSync([join(dir, ".venv/bin/python"), "-c", code], { stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(r.stderr.toString());
+  return r.stdout.toString().trim();
+}
+
+async function plannedArgv(dir: string, command: string): Promise<string[]> {
+  const r = await runDwf([command, "--dry-run", "--json"], { cwd: dir });
+  expect(r.code).toBe(0);
+  const task = JSON.parse(r.stdout).tasks.find((t: { command: string }) => t.command === command);
+  return task.argv;
+}
+
+describe("python without uv: project .venv", () => {
+  test("setup:deps creates .venv, reuses it, and tests then run with its interpreter", async () => {
+    const dir = fixture(PROJECT, { git: true });
+    expect((await plannedArgv(dir, "test:unit")).slice(1)).toEqual(["-m", "pytest", "tests"]);
+
+    const first = await runDwf(["setup:deps"], { cwd: dir });
+    expect(first.code).toBe(0);
+    // A real venv: its prefix differs from the interpreter it was made from.
+    expect(venvPython(dir, "import sys; print(sys.prefix != sys.base_prefix)")).toBe("True");
+    const made = statSync(join(dir, ".venv/pyvenv.cfg")).ino;
+
+    const again = await runDwf(["setup:deps"], { cwd: dir });
+    expect(again.code).toBe(0);
+    expect(again.all).not.toContain("recreating");
+    expect(statSync(join(dir, ".venv/pyvenv.cfg")).ino).toBe(made);
+
+    expect(await plannedArgv(dir, "test:unit")).toEqual([".venv/bin/python", "-m", "pytest", "tests"]);
+    // The venv is isolated from the global interpreter: pytest is not in it until requirements list it.
+    const t = await runDwf(["test:unit"], { cwd: dir });
+    expect(t.code).toBe(1);
+    expect(t.all).toContain("No module named pytest");
+  }, 90_000);
+
+  test("a .venv from another machine (dangling interpreter link) is skipped, then recreated by setup:deps", async () => {
+    const dir = fixture(PROJECT, { git: true });
+    mkdirSync(join(dir, ".venv/bin"), { recursive: true });
+    symlinkSync("/nonexistent/host-only/bin/python3.11", join(dir, ".venv/bin/python"));
+
+    const skipped = await runDwf(["test:unit"], { cwd: dir });
+    expect(skipped.code).toBe(0);
+    expect(skipped.all).toMatch(/skipped test:unit \[python\][^\n]*does not run on this machine[^\n]*dwf setup:deps/);
+
+    const setup = await runDwf(["setup:deps"], { cwd: dir });
+    expect(setup.code).toBe(0);
+    expect(setup.all).toContain("recreating .venv");
+    expect(readlinkSync(join(dir, ".venv/bin/python"))).not.toContain("nonexistent");
+    expect(venvPython(dir, "print('runs')")).toBe("runs");
+  }, 90_000);
+});
