@@ -21,7 +21,7 @@ export function resolveWord(word: string, rest: string[]): Target {
   if (alias) return { command: alias.command, args: [...alias.args, ...rest], display: word };
   const [primary, selector] = word.split(":", 2) as [string, string | undefined];
   if ((TASK_PRIMARIES as readonly string[]).includes(primary)) {
-    return { command: "run", args: [word, ...rest], display: primary };
+    return { command: "run", args: [word, ...rest], display: word };
   }
   if (commands[primary]) {
     if (selector !== undefined) {
@@ -39,14 +39,13 @@ export async function route(word: string, rest: string[]): Promise<number> {
     const target = resolveWord(word, rest);
     const cmd = await commands[target.command]!();
     const wantsHelp = target.args.includes("--help") || target.args.includes("-h");
-    const resolved = await resolveSub(cmd, target.args.filter((a) => a !== "--help" && a !== "-h"), wantsHelp);
+    const resolved = await resolveSub(cmd, target.args.filter((a) => a !== "--help" && a !== "-h"), target.display, wantsHelp);
     if (wantsHelp) {
-      const usage = await renderUsage(resolved.cmd, resolved.cmd === cmd ? undefined : cmd);
-      writeStdout((isTerminal(1) && !process.env.NO_COLOR ? usage : stripAnsi(usage)) + "\n");
+      writeStdout((await usageOf(resolved)) + "\n");
       return EXIT.ok;
     }
     const args = (await import("citty")).parseArgs(resolved.args, (await resolveValue(resolved.cmd.args)) ?? {});
-    checkUnknownFlags(args, (await resolveValue(resolved.cmd.args)) ?? {}, resolved.name ?? target.display);
+    checkUnknownFlags(args, (await resolveValue(resolved.cmd.args)) ?? {}, resolved.path);
     const { result } = await runCommand(cmd, { rawArgs: target.args });
     return typeof result === "number" ? result : EXIT.ok;
   } catch (e) {
@@ -58,26 +57,46 @@ async function resolveValue<T>(v: T | (() => T) | (() => Promise<T>) | Promise<T
   return typeof v === "function" ? await (v as () => T | Promise<T>)() : await v;
 }
 
-/** Follow sub-commands the way citty will, so flag checking sees the command that runs. */
-async function resolveSub(cmd: CommandDef<any>, args: string[], forHelp = false): Promise<{ cmd: CommandDef<any>; args: string[]; name?: string }> {
-  const meta = await resolveValue(cmd.meta);
+interface Resolved {
+  cmd: CommandDef<any>;
+  args: string[];
+  /** The command as a user types it, e.g. "cache prune". */
+  path: string;
+}
+
+/** Follow sub-commands the way citty will, so flag checking and help see the command that runs. */
+async function resolveSub(cmd: CommandDef<any>, args: string[], path: string, forHelp = false): Promise<Resolved> {
   const subs = await resolveValue(cmd.subCommands);
-  if (!subs) return { cmd, args, name: meta?.name };
+  if (!subs) return { cmd, args, path };
   const i = args.findIndex((a) => !a.startsWith("-"));
   const name = i >= 0 ? args[i]! : undefined;
   if (name === undefined) {
-    if (forHelp) return { cmd, args, name: meta?.name };
+    if (forHelp) return { cmd, args, path };
     const def = await resolveValue(cmd.default);
     const defCmd = def ? await resolveValue(subs[def]) : undefined;
-    if (defCmd) return resolveSub(defCmd, args);
-    throw new UserError(`'dwf ${meta?.name}' needs a sub-command: ${Object.keys(subs).join(", ")}.`, `Example: dwf ${meta?.name} ${Object.keys(subs)[0]}`);
+    if (defCmd) return resolveSub(defCmd, args, `${path} ${def}`);
+    throw new UserError(`'dwf ${path}' needs a sub-command: ${Object.keys(subs).join(", ")}.`, `Example: dwf ${path} ${Object.keys(subs)[0]}`);
   }
   const sub = subs[name];
   if (!sub) {
-    if (forHelp) return { cmd, args, name: meta?.name };
-    throw new UserError(`unknown sub-command '${name}' for 'dwf ${meta?.name}'.${didYouMean(name, Object.keys(subs))}`, `Available: ${Object.keys(subs).join(", ")}.`);
+    if (forHelp) return { cmd, args, path };
+    throw new UserError(`unknown sub-command '${name}' for 'dwf ${path}'.${didYouMean(name, Object.keys(subs))}`, `Available: ${Object.keys(subs).join(", ")}.`);
   }
-  return resolveSub((await resolveValue(sub))!, [...args.slice(0, i), ...args.slice(i + 1)], forHelp);
+  return resolveSub((await resolveValue(sub))!, [...args.slice(0, i), ...args.slice(i + 1)], `${path} ${name}`, forHelp);
+}
+
+/** citty's usage names the command by its meta name; show it as typed, with `dwf` in front. */
+async function usageOf(r: Resolved): Promise<string> {
+  const meta = await resolveValue(r.cmd.meta);
+  const plain = !isTerminal(1) || Boolean(process.env.NO_COLOR);
+  const usage = await renderUsage(r.cmd);
+  const text = plain ? stripAnsi(usage) : usage;
+  const name = meta?.name ?? r.path;
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const ansi = String.raw`(?:\x1b\[[0-9;]*m)*`;
+  // The task command's meta name is its pattern (<primary>:<selector>); keep that over the word typed.
+  const shown = name.startsWith("<") ? name : r.path;
+  return text.replace(new RegExp(String.raw`(USAGE${ansi}\s+${ansi})` + escaped), `$1dwf ${shown}`);
 }
 
 export function reportError(e: unknown): number {

@@ -58,10 +58,8 @@ export async function loadCiProject(opts: { cwd: string; config?: string }): Pro
     profile,
     profiles,
     mode: cfg.ci?.mode ?? "jobs",
-    image: checkImageName(
-      cfg.ci?.registry_image ?? cfg.container?.image ?? null,
-      `${loaded.path ? relative(loaded.root, loaded.path) : "devflow.toml"}: ${cfg.ci?.registry_image !== undefined ? "[ci] registry_image" : "[container] image"}`,
-    ),
+    // Both names were checked when devflow.toml was loaded (core/image-name.ts).
+    image: cfg.ci?.registry_image ?? cfg.container?.image ?? null,
     platforms: cfg.ci?.platforms ?? cfg.container?.platforms ?? ["linux/amd64"],
     dwfVersion: (cfg.ci?.dwf_version ?? VERSION).replace(/^v/, ""),
     repository: REPOSITORY,
@@ -71,25 +69,6 @@ export async function loadCiProject(opts: { cwd: string; config?: string }): Pro
     bakeFile: BAKE_FILE,
   };
   return { root: loaded.root, configPath: loaded.path, settings, dockerfileMissing: !existsSync(resolve(loaded.root, dockerfile)) };
-}
-
-/**
- * CI tags the image `<name>:<fingerprint>` and registries reject upper-case repository paths,
- * so a bad name fails here with the fix rather than in the first CI run.
- */
-export function checkImageName(image: string | null, where: string): string | null {
-  if (image === null) return null;
-  const slash = image.indexOf("/");
-  // The registry host may carry a port (`host:5000/...`); a tag or digest after the path may not.
-  const path = slash >= 0 && /[.:]|^localhost$/.test(image.slice(0, slash)) ? image.slice(slash + 1) : image;
-  if (/[:@]/.test(path)) {
-    throw new UserError(`${where} = '${image}' includes a tag or digest; CI adds ':<fingerprint>' itself.`, `Use the name without it: '${image.replace(/[:@].*$/, "")}'.`);
-  }
-  if (path !== path.toLowerCase()) {
-    const fixed = image.slice(0, image.length - path.length) + path.toLowerCase();
-    throw new UserError(`${where} = '${image}' has upper-case letters; registries only accept lower-case image names.`, `Use '${fixed}'.`);
-  }
-  return image;
 }
 
 export interface GeneratedFile {

@@ -21,7 +21,7 @@ async function load(args: { config?: string }) {
 }
 
 const generate = defineCommand({
-  meta: { name: "ci generate", description: "Write the GitHub Actions workflow (and docker-bake.hcl) from devflow.toml" },
+  meta: { name: "generate", description: "Write the GitHub Actions workflow (and docker-bake.hcl) from devflow.toml" },
   args: {
     ...configArgs,
     ...outputArg,
@@ -50,7 +50,7 @@ const generate = defineCommand({
 });
 
 const check = defineCommand({
-  meta: { name: "ci check", description: "Exit 1 with a diff when the workflow on disk differs from what 'dwf ci generate' writes" },
+  meta: { name: "check", description: "Exit 1 with a diff when the workflow on disk differs from what 'dwf ci generate' writes" },
   args: { ...configArgs, ...outputArg },
   async run({ args }) {
     const project = await load(args);
@@ -74,7 +74,7 @@ const check = defineCommand({
 });
 
 const plan = defineCommand({
-  meta: { name: "ci plan", description: "Show the CI jobs per profile, their order, the dwf commands and the image" },
+  meta: { name: "plan", description: "Show the CI jobs per profile, their order, the dwf commands and the image" },
   args: { ...configArgs, ...outputArg, json: { type: "boolean", description: "Machine-readable plan on stdout" } },
   async run({ args }) {
     const project = await load(args);

@@ -8,6 +8,7 @@ import { parse, TomlError } from "smol-toml";
 import { UserError } from "./errors.ts";
 import { didYouMean } from "./suggest.ts";
 import { parseCommandRef } from "./command-ref.ts";
+import { checkImageName } from "./image-name.ts";
 
 export const CONFIG_FILE = "devflow.toml";
 
@@ -21,7 +22,7 @@ const RuntimeSchema = v.strictObject({
   profile: v.optional(v.picklist(["host", "container", "auto"])),
 });
 const ContainerSchema = v.strictObject({
-  image: v.optional(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9._\/:-]*$/, "an image name such as 'ghcr.io/org/repo-ci'"))),
+  image: v.optional(v.string()),
   engine: v.optional(v.picklist(["docker", "podman", "auto"])),
   fingerprint_inputs: v.optional(v.array(v.string())),
   dockerfile: v.optional(v.string()),
@@ -141,6 +142,8 @@ export function parseConfigText(text: string, file: string): Config {
   if (!result.success) throw new UserError(describeIssue(result.issues[0], file, raw));
   const config = result.output;
   validateTargets(config, file);
+  if (config.container?.image !== undefined) checkImageName(config.container.image, `${file}: container.image`);
+  if (config.ci?.registry_image !== undefined) checkImageName(config.ci.registry_image, `${file}: ci.registry_image`);
   return config;
 }
 

@@ -39,6 +39,12 @@ export async function resolveRegistry(loaded: LoadedConfig, ctx: ExtensionContex
 
   if (declared) {
     declared.forEach((name, i) => {
+      if (cfgExt[name]?.enabled === false) {
+        throw new UserError(
+          `${file}: project.stack[${i}] lists '${name}', but extensions.${name}.enabled = false.`,
+          `Remove '${name}' from [project] stack, or drop 'enabled = false'.`,
+        );
+      }
       const ext = builtinExtensions.find((e) => e.name === name);
       if (ext) chosen.push({ name, ext, reason: "declared", external: false, config: cfgExt[name] });
       else if (!externalNames.includes(name) && !ctx.which(`devflow-ext-${name}`)) {

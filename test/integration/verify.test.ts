@@ -208,3 +208,10 @@ test("src/ names no toolchain (orchestration is generic)", () => {
   }
   expect(hits).toEqual([]);
 });
+
+test("a declared stack that is also disabled is a configuration error", async () => {
+  const dir = fixture({ Makefile: MAKEFILE(), "devflow.toml": `[project]\nstack = ["custom"]\n[extensions.custom]\nenabled = false\n` });
+  const r = await runDwf(["verify"], { cwd: dir });
+  expect(r.code).toBe(2);
+  expect(r.stderr).toContain("project.stack[0] lists 'custom', but extensions.custom.enabled = false.");
+});

@@ -8,7 +8,7 @@ import { renderWorkflow, MARKER, ACTIONS } from "../../src/ci/workflow.ts";
 import { renderBakeFile } from "../../src/ci/bake.ts";
 import { planJobs, registryHost, type CiSettings } from "../../src/ci/model.ts";
 import { actionlint, runScripts, shellcheckRuns } from "./ci-support.ts";
-import { checkImageName } from "../../src/ci/project.ts";
+import { checkImageName } from "../../src/core/image-name.ts";
 
 const base: CiSettings = {
   profile: "pr",
@@ -211,10 +211,9 @@ describe("install step", () => {
 
 describe("checkImageName", () => {
   test("upper case or a tag in the configured image fails with the fix; good names pass", () => {
-    expect(checkImageName(null, "w")).toBeNull();
     expect(checkImageName("ghcr.io/acme/app-ci", "w")).toBe("ghcr.io/acme/app-ci");
     expect(checkImageName("Registry.Example:5000/acme/app", "w")).toBe("Registry.Example:5000/acme/app");
-    expect(() => checkImageName("ghcr.io/MyOrg/App", "devflow.toml: [ci] registry_image")).toThrow(/registry_image = 'ghcr.io\/MyOrg\/App' has upper-case/);
+    expect(() => checkImageName("ghcr.io/MyOrg/App", "devflow.toml: ci.registry_image")).toThrow(/registry_image = 'ghcr.io\/MyOrg\/App' has upper-case/);
     try {
       checkImageName("ghcr.io/MyOrg/App", "w");
     } catch (e) {
@@ -222,5 +221,14 @@ describe("checkImageName", () => {
     }
     expect(() => checkImageName("ghcr.io/acme/app:latest", "w")).toThrow(/tag or digest/);
     expect(() => checkImageName("localhost:5000/acme/app@sha256:abc", "w")).toThrow(/tag or digest/);
+    // One step to a valid name: tag dropped and lower-cased together.
+    let hint: string | undefined;
+    try {
+      checkImageName("ghcr.io/Org/x:1", "w");
+    } catch (e) {
+      hint = (e as { hint?: string }).hint;
+    }
+    expect(hint).toBe("Use 'ghcr.io/org/x'.");
+    expect(() => checkImageName("ghcr.io/acme/app ci", "w")).toThrow(/not a valid image name/);
   });
 });

@@ -82,3 +82,18 @@ describe("config discovery", () => {
     }
   });
 });
+
+describe("image names", () => {
+  test("a tag or upper case in [container] image is rejected at load, with the corrected name", () => {
+    const e = (() => {
+      try {
+        parseConfigText(`[container]\nimage = "ghcr.io/Org/x:1"\n`, "devflow.toml");
+      } catch (err) {
+        return err as Error & { hint?: string };
+      }
+    })();
+    expect(e?.message).toBe("devflow.toml: container.image = 'ghcr.io/Org/x:1' includes a tag or digest; dwf tags the image with the fingerprint itself.");
+    expect(e?.hint).toBe("Use 'ghcr.io/org/x'.");
+    expect(parseConfigText(`[container]\nimage = "localhost:5000/team/app-ci"\n`, "devflow.toml").container?.image).toBe("localhost:5000/team/app-ci");
+  });
+});

@@ -1,0 +1,28 @@
+// Image names as registries accept them: dwf tags `<name>:<fingerprint>` itself, and
+// repository paths must be lower case. Checked when devflow.toml is loaded, so every
+// command (not only CI generation) fails early with the corrected name.
+import { UserError } from "./errors.ts";
+
+const PATH = /^[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$/;
+
+/** Split off a registry host (it has a '.', a ':port' or is localhost) from the repository path. */
+function splitHost(image: string): [host: string, path: string] {
+  const slash = image.indexOf("/");
+  if (slash >= 0 && /[.:]|^localhost$/.test(image.slice(0, slash))) return [image.slice(0, slash + 1), image.slice(slash + 1)];
+  return ["", image];
+}
+
+export function checkImageName(image: string, where: string): string {
+  const [host, path] = splitHost(image);
+  const fixed = host + path.replace(/[:@].*$/, "").toLowerCase();
+  if (/[:@]/.test(path)) {
+    throw new UserError(`${where} = '${image}' includes a tag or digest; dwf tags the image with the fingerprint itself.`, `Use '${fixed}'.`);
+  }
+  if (path !== path.toLowerCase()) {
+    throw new UserError(`${where} = '${image}' has upper-case letters; registries only accept lower-case image names.`, `Use '${fixed}'.`);
+  }
+  if (!PATH.test(path)) {
+    throw new UserError(`${where} = '${image}' is not a valid image name.`, "Use lower-case letters, digits, '.', '_', '-' and '/', e.g. 'ghcr.io/org/repo-ci'.");
+  }
+  return image;
+}
