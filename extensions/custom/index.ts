@@ -39,10 +39,28 @@ function findJustfile(root: string): string | undefined {
 }
 
 /**
+ * One run asks for the runner and its targets once per task: read the directory and the
+ * Makefile/justfile once per context (a context lives for one command).
+ */
+const perContext = new WeakMap<ExtensionContext, { runner?: Runner | undefined; targets?: string[] }>();
+
+function memoFor(ctx: ExtensionContext) {
+  let m = perContext.get(ctx);
+  if (!m) perContext.set(ctx, (m = {}));
+  return m;
+}
+
+/**
  * just when a justfile exists and just is installed, or when nothing else is there (the
  * container may have just); make otherwise.
  */
 export function chooseRunner(ctx: ExtensionContext): Runner | undefined {
+  const m = memoFor(ctx);
+  if (!("runner" in m)) m.runner = findRunner(ctx);
+  return m.runner;
+}
+
+function findRunner(ctx: ExtensionContext): Runner | undefined {
   const justfile = findJustfile(ctx.root);
   const makefile = makefiles(ctx.root)[0];
   if (justfile && (ctx.which("just") !== null || !makefile)) return { tool: "just", file: justfile };
@@ -85,6 +103,12 @@ export function parseJustRecipes(text: string): string[] {
 }
 
 export function targetsOf(ctx: ExtensionContext, runner: Runner): string[] {
+  const m = memoFor(ctx);
+  if (m.runner === runner) return (m.targets ??= readTargets(ctx, runner));
+  return readTargets(ctx, runner);
+}
+
+function readTargets(ctx: ExtensionContext, runner: Runner): string[] {
   const text = readText(ctx.root, runner.file) ?? "";
   return runner.tool === "just" ? parseJustRecipes(text) : parseMakeTargets(text);
 }

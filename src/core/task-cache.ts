@@ -1,6 +1,5 @@
 // The task result cache: a passing task's output stored under a key that covers everything
 // its result depends on, so an unchanged task is replayed instead of re-run.
-import { writeFileAtomic } from "./safe-write.ts";
 import { readFileSync, realpathSync, statSync, utimesSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import type { Prepared, PreparedTask } from "./pipeline.ts";
@@ -131,9 +130,17 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
   const tree = memo(async (): Promise<FileDigests> => {
     const started = performance.now();
     const { files, stats } = await hashTree(root, { cacheRoot, exclude: [cacheRoot] });
-    log.debug(`task cache: hashed ${stats.listed} files (${stats.read} read, ${stats.reused} unchanged) in ${Math.round(performance.now() - started)}ms`);
+    log.debug(`task cache: hashed ${stats.listed} files (${stats.read} read, ${stats.reused} unchanged${stats.listReused ? ", git listing reused" : ""}) in ${Math.round(performance.now() - started)}ms`);
     return files;
   });
+  // Most tasks see the whole tree: one digest per distinct set of input prefixes.
+  const digests = new Map<string, string>();
+  const digestOf = (files: FileDigests, inputs: string[] | undefined) => {
+    const id = inputs ? JSON.stringify(inputs) : "";
+    let d = digests.get(id);
+    if (d === undefined) digests.set(id, (d = treeDigest(files, inputs)));
+    return d;
+  };
   const wanted = memo(() => fingerprintInputs(registry, config, root));
   const imageFingerprint = memo(async () => (await computeFingerprint(root, await wanted())).hash);
   const stackFingerprints = new Map<string, Promise<string>>();
@@ -179,7 +186,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
       runner: runner.kind,
       environment,
       extension: await extension,
-      tree: treeDigest(files, inputs),
+      tree: digestOf(files, inputs),
     });
   };
   const keyFor = (t: PreparedTask, runner: Runner) => {
@@ -235,6 +242,8 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
         output: redactText(outcome.output, secretValues(process.env, t.env)),
         created: new Date().toISOString(),
       };
+      // Loaded on the first store only: an all-cached run never writes, and its import costs ~2 ms.
+      const { writeFileAtomic } = await import("./safe-write.ts");
       writeFileAtomic(path, JSON.stringify(entry));
     },
   };
