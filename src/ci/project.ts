@@ -1,7 +1,7 @@
 // The edge of the CI feature: read the project (devflow.toml, stacks, profiles) into
 // CiSettings, and read/write the generated files (marker check, atomic write, drift).
 import { existsSync, readFileSync } from "node:fs";
-import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { isAbsolute, join, relative, resolve } from "node:path";
 import { loadProject } from "../core/pipeline.ts";
 import { buildPlan, expandCommands } from "../core/plan.ts";
 import { formatRef } from "../core/command-ref.ts";

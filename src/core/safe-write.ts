@@ -3,7 +3,6 @@
 // files are replaced atomically (temp file in the same folder + rename).
 import { lstatSync, mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve, sep, basename } from "node:path";
-import { randomBytes } from "node:crypto";
 import { UserError } from "./errors.ts";
 
 export function isInside(root: string, path: string): boolean {
@@ -49,10 +48,15 @@ export function checkInsideProject(root: string, target: string, display = targe
   return true;
 }
 
+/** 12 hex digits; Web Crypto, because importing node:crypto costs ~2 ms of a run. */
+function randomSuffix(): string {
+  return Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 /** Write via a temp file in the same folder and rename over the target (a symlink is replaced, not followed). */
 export function writeFileAtomic(path: string, text: string): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.${basename(path)}.dwf-${randomBytes(6).toString("hex")}.tmp`);
+  const tmp = join(dirname(path), `.${basename(path)}.dwf-${randomSuffix()}.tmp`);
   try {
     writeFileSync(tmp, text, { flag: "wx", mode: 0o644 });
     renameSync(tmp, path);
