@@ -11,6 +11,7 @@ import { findOnPath } from "./context.ts";
 import { hashTree, treeDigest, type FileDigests } from "./tree-hash.ts";
 import { redactText, secretValues } from "./redact.ts";
 import { log } from "../report/log.ts";
+import { writeFileAtomic } from "./safe-write.ts";
 
 export const ENTRY_VERSION = 1;
 export const TASKS_DIR = "tasks";
@@ -242,8 +243,6 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
         output: redactText(outcome.output, secretValues(process.env, t.env)),
         created: new Date().toISOString(),
       };
-      // Loaded on the first store only: an all-cached run never writes, and its import costs ~2 ms.
-      const { writeFileAtomic } = await import("./safe-write.ts");
       writeFileAtomic(path, JSON.stringify(entry));
     },
   };

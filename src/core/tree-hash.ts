@@ -2,6 +2,7 @@
 // not ignore (or a plain walk outside git). Stat data cached under the cache root skips re-reading.
 import { lstatSync, readdirSync, readlinkSync, readFileSync, utimesSync } from "node:fs";
 import { join, relative, sep, isAbsolute } from "node:path";
+import { writeFileAtomic } from "./safe-write.ts";
 import { gitVisibleFiles, listAndRemember, listingEnvKey, parseListing, reuseListing, underPrefix, type Listing } from "./git-listing.ts";
 
 /** Per-file digest: `x`/`-` (executable bit) + SHA-256 hex, or a marker for links, dirs, missing files. */
@@ -105,8 +106,6 @@ function loadStatCache(path: string, root: string): StatCache {
 
 async function saveStatCache(path: string, root: string, rows: Map<string, StatRow>, listing: Listing | undefined): Promise<void> {
   try {
-    // Loaded only when something changed: its random-name helper costs ~2 ms to import.
-    const { writeFileAtomic } = await import("./safe-write.ts");
     writeFileAtomic(path, JSON.stringify({ version: STAT_VERSION, root, files: Object.fromEntries(rows), ...(listing ? { listing } : {}) }));
   } catch {
     // A stat cache is only an accelerator: failing to write it must not fail the run.
