@@ -93,10 +93,6 @@ export function quoteList(names: readonly string[]): string {
   return `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
 }
 
-/** One shell line for a Dockerfile RUN: install Debian packages and drop the apt lists. */
-export function aptInstall(packages: readonly string[]): string {
-  return `apt-get update && apt-get install -y --no-install-recommends ${packages.join(" ")} && rm -rf /var/lib/apt/lists/*`;
-}
 
 // --- package.json scripts (node and bun) ---
 

@@ -4,7 +4,6 @@ import type { CommandRef, Extension, ExtensionContext } from "../../src/core/typ
 import { formatRef } from "../../src/core/command-ref.ts";
 import {
   DEBIAN_BASE,
-  aptInstall,
   defaultCacheable,
   existingFiles,
   firstFile,
@@ -52,7 +51,6 @@ export const bun: Extension = {
   dockerfile: () => ({
     base: DEBIAN_BASE,
     install: [
-      aptInstall(["ca-certificates", "curl", "unzip"]),
       `curl -fsSL https://bun.sh/install | BUN_INSTALL=/usr/local bash -s "bun-v${BUN_VERSION}"`,
     ],
   }),

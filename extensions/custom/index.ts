@@ -2,7 +2,7 @@
 // (fmt-check, test-unit, …) and the bare primary as a fallback for the usual selector.
 import type { ActionResult, CommandRef, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
 import { formatRef } from "../../src/core/command-ref.ts";
-import { DEBIAN_BASE, aptInstall, defaultCacheable, isFile, listRoot, quoteList, readText, run, skip } from "../shared.ts";
+import { DEBIAN_BASE, defaultCacheable, isFile, listRoot, quoteList, readText, run, skip } from "../shared.ts";
 
 const JUST_VERSION = "1.38.0";
 
@@ -163,8 +163,8 @@ export const custom: Extension = {
   tools,
   dockerfile: () => ({
     base: DEBIAN_BASE,
+    packages: ["make"],
     install: [
-      aptInstall(["ca-certificates", "curl", "make"]),
       `curl --proto '=https' --tlsv1.2 -fsSL https://just.systems/install.sh | bash -s -- --tag ${JUST_VERSION} --to /usr/local/bin`,
     ],
   }),

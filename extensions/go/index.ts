@@ -2,7 +2,7 @@
 // Integration tests are the ones behind the `integration` build tag.
 import type { ActionResult, CommandRef, Extension, ExtensionContext } from "../../src/core/types.ts";
 import { formatRef } from "../../src/core/command-ref.ts";
-import { DEBIAN_BASE, aptInstall, defaultCacheable, existingFiles, isFile, run, unsupported } from "../shared.ts";
+import { DEBIAN_BASE, defaultCacheable, existingFiles, isFile, run, unsupported } from "../shared.ts";
 
 const GO_VERSION = "1.24.1";
 
@@ -70,8 +70,8 @@ export const go: Extension = {
   tools: () => [{ name: "go", version: ["go", "version"], install: "install Go from https://go.dev/dl/ (or your OS packages)" }],
   dockerfile: () => ({
     base: DEBIAN_BASE,
+    packages: ["gcc", "libc6-dev"],
     install: [
-      aptInstall(["ca-certificates", "curl", "gcc", "libc6-dev"]),
       `curl -fsSL "https://go.dev/dl/go${GO_VERSION}.linux-$(dpkg --print-architecture).tar.gz" | tar -xz -C /usr/local && ln -sf /usr/local/go/bin/go /usr/local/go/bin/gofmt /usr/local/bin/`,
     ],
   }),

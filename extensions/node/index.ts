@@ -4,7 +4,6 @@ import type { CacheMount, CommandRef, Extension, ExtensionContext, ToolRequireme
 import { formatRef } from "../../src/core/command-ref.ts";
 import {
   DEBIAN_BASE,
-  aptInstall,
   defaultCacheable,
   existingFiles,
   isFile,
@@ -133,7 +132,6 @@ export const node: Extension = {
   dockerfile: () => ({
     base: DEBIAN_BASE,
     install: [
-      aptInstall(["ca-certificates", "curl"]),
       `ARCH="$(dpkg --print-architecture | sed -e 's/amd64/x64/')" && curl -fsSL "https://nodejs.org/dist/v${NODE_VERSION}/node-v${NODE_VERSION}-linux-\${ARCH}.tar.gz" | tar -xz -C /usr/local --strip-components=1 --exclude='*.md' --exclude=LICENSE`,
       // pnpm and yarn come from corepack shims, pinned by the project's packageManager field.
       // The corepack bundled with this Node predates the registry's 2025 signing keys and

@@ -3,7 +3,7 @@
 import type { ActionResult, CommandRef, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
 import { formatRef } from "../../src/core/command-ref.ts";
 import { VENV_PYTHON, devExtras, venvHasModule, venvSetupArgs, venvState } from "./venv.ts";
-import { DEBIAN_BASE, aptInstall, defaultCacheable, existingFiles, firstFile, isDir, isFile, listRoot, readText, run, skip, unsupported } from "../shared.ts";
+import { DEBIAN_BASE, defaultCacheable, existingFiles, firstFile, isDir, isFile, listRoot, readText, run, skip, unsupported } from "../shared.ts";
 
 const UV_VERSION = "0.5.11";
 const RUFF_VERSION = "0.8.4";
@@ -167,8 +167,8 @@ export const python: Extension = {
   tools,
   dockerfile: () => ({
     base: DEBIAN_BASE,
+    packages: ["python3", "python3-pip", "python3-venv", "python-is-python3"],
     install: [
-      aptInstall(["ca-certificates", "curl", "python3", "python3-pip", "python3-venv", "python-is-python3"]),
       `curl -LsSf https://astral.sh/uv/${UV_VERSION}/install.sh | env UV_INSTALL_DIR=/usr/local/bin UV_NO_MODIFY_PATH=1 sh`,
       `UV_TOOL_DIR=/opt/uv-tools UV_TOOL_BIN_DIR=/usr/local/bin uv tool install ruff==${RUFF_VERSION}`,
     ],

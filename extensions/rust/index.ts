@@ -2,7 +2,7 @@
 // Unit and integration selectors split the test targets so no test runs twice.
 import type { ActionResult, CommandRef, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
 import { formatRef } from "../../src/core/command-ref.ts";
-import { DEBIAN_BASE, aptInstall, defaultCacheable, existingFiles, isDir, isFile, listRoot, readText, run, skip, unsupported } from "../shared.ts";
+import { DEBIAN_BASE, defaultCacheable, existingFiles, isDir, isFile, listRoot, readText, run, skip, unsupported } from "../shared.ts";
 
 const RUST_VERSION = "1.95.0";
 
@@ -149,8 +149,8 @@ export const rust: Extension = {
   tools,
   dockerfile: () => ({
     base: DEBIAN_BASE,
+    packages: ["gcc", "libc6-dev"],
     install: [
-      aptInstall(["ca-certificates", "curl", "gcc", "libc6-dev"]),
       // CARGO_HOME and RUSTUP_HOME are the container defaults for HOME=/home/dwf, so the cache
       // mounts land under the cargo the image installs; the proxies are linked onto PATH.
       `mkdir -p /home/dwf && export CARGO_HOME=${CARGO_HOME} RUSTUP_HOME=${RUSTUP_HOME} && curl --proto '=https' --tlsv1.2 -fsSL https://sh.rustup.rs | sh -s -- -y --no-modify-path --profile minimal --default-toolchain ${RUST_VERSION} --component rustfmt,clippy && ${proxyWrappers(CARGO_HOME, RUSTUP_HOME, "/usr/local/bin")} && chmod -R a+rwX ${CARGO_HOME} ${RUSTUP_HOME}`,

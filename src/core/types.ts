@@ -74,6 +74,11 @@ export interface Extension {
   /** Whether a passing result may be reused (false for commands with side effects). */
   cacheable?(ref: CommandRef): boolean;
   tools?(ctx: ExtensionContext): ToolRequirement[] | Promise<ToolRequirement[]>;
-  /** Dockerfile.devflow fragment: RUN lines that install this stack's toolchain. */
-  dockerfile?(): { base?: string; install: string[] };
+  /**
+   * Dockerfile.devflow fragment. `packages`: Debian packages the toolchain needs at run time
+   * (installed in both stages). `install`: shell steps run in the toolchain stage, which has
+   * curl and unzip; they must leave what they install under /usr/local, /opt or /home/dwf,
+   * the directories copied into the final image.
+   */
+  dockerfile?(): { base?: string; packages?: string[]; install: string[] };
 }

@@ -89,30 +89,39 @@ function isPinned(base: string): boolean {
   return base.includes("@sha256:") || /:[^:/]*\d{6,}[^:/]*$/.test(base);
 }
 
+/** Packages the toolchain stage needs only to fetch and unpack installers. */
+const FETCH_PACKAGES = ["ca-certificates", "curl", "unzip", "xz-utils"];
+
+function aptInstall(packages: string[]): string {
+  return `RUN apt-get update && apt-get install -y --no-install-recommends ${packages.join(" ")} && rm -rf /var/lib/apt/lists/*`;
+}
+
+/**
+ * Two stages: installers run in `toolchains`, which has the download tools; the final image
+ * gets the run-time packages, the dwf user, and a copy of what the installers left under
+ * /usr/local, /opt and /home/dwf — no curl, no installer caches, no half-finished layers.
+ */
 export function renderDockerfile(stacks: Extension[]): string {
-  const fragments = stacks.map((ext) => ({ name: ext.name, ...(ext.dockerfile?.() ?? { install: [] }) }));
+  const fragments = stacks.map((ext) => ({ name: ext.name, packages: [] as string[], ...(ext.dockerfile?.() ?? { install: [] }) }));
   const bases = [...new Set(fragments.map((f) => f.base).filter((b): b is string => Boolean(b)))];
   const base = pinBase(bases[0] ?? DEFAULT_BASE);
+  const runtime = [...new Set(fragments.flatMap((f) => f.packages ?? []))];
+  const shellSetup = [
+    `# Fail a RUN when any command of a pipe fails (curl | sh must not hide a failed download).`,
+    `SHELL ["/bin/bash", "-o", "pipefail", "-c"]`,
+    `ARG DEBIAN_FRONTEND=noninteractive`,
+  ];
   const out: string[] = [
     `# Dockerfile.devflow: the toolchain image dwf runs tasks in (written by 'dwf init').`,
     `# Its tag is a fingerprint of this file and the stacks' manifests: edit it, and dwf rebuilds.`,
-    `# Single stage on purpose: the toolchain installers write into system paths and HOME,`,
-    `# which a builder stage could only copy across piecemeal.`,
     ``,
     `# Pinned to a dated snapshot so every build starts from the same bytes; bump it deliberately.`,
     ...(isPinned(base) ? [] : [`# WARNING: '${base}' is a floating tag; pin it (tag with a date, or @sha256:…).`]),
     ...(bases.length > 1 ? [`# The stacks asked for different bases (${bases.join(", ")}); using the first.`] : []),
-    `FROM ${base}`,
-    ``,
-    `# Fail a RUN when any command of a pipe fails (curl | sh must not hide a failed download).`,
-    `SHELL ["/bin/bash", "-o", "pipefail", "-c"]`,
-    `ARG DEBIAN_FRONTEND=noninteractive`,
-    ``,
-    `# tini reaps zombies and forwards signals, so Ctrl-C stops the task inside the container.`,
-    `RUN apt-get update && apt-get install -y --no-install-recommends tini ca-certificates && rm -rf /var/lib/apt/lists/*`,
-    ``,
-    `# The unprivileged user tasks run as (UID ${DWF_UID}), created first so toolchains can live in its HOME.`,
-    `RUN groupadd --gid ${DWF_UID} dwf && useradd --uid ${DWF_UID} --gid ${DWF_UID} --create-home --shell /bin/bash dwf`,
+    `FROM ${base} AS toolchains`,
+    ...shellSetup,
+    aptInstall([...new Set([...FETCH_PACKAGES, ...runtime])]),
+    `RUN mkdir -p /home/dwf /opt`,
     ``,
   ];
   for (const f of fragments) {
@@ -122,9 +131,19 @@ export function renderDockerfile(stacks: Extension[]): string {
     out.push(``);
   }
   out.push(
-    // No recursive chown here: it would copy every toolchain file into a second layer. Tasks
-    // run as the invoking uid (not always 1001), so toolchains under HOME are made
-    // world-writable by their own install step instead.
+    `FROM ${base}`,
+    ...shellSetup,
+    ``,
+    `# tini reaps zombies and forwards signals, so Ctrl-C stops the task inside the container.`,
+    aptInstall(["tini", "ca-certificates", ...runtime.filter((p) => p !== "ca-certificates")]),
+    ``,
+    `# The unprivileged user tasks run as by default (UID ${DWF_UID}); dwf usually runs them as the`,
+    `# invoking user, so toolchains under HOME are left world-writable by their installers.`,
+    `RUN groupadd --gid ${DWF_UID} dwf && useradd --uid ${DWF_UID} --gid ${DWF_UID} --create-home --shell /bin/bash dwf`,
+    `COPY --from=toolchains /usr/local /usr/local`,
+    `COPY --from=toolchains /opt /opt`,
+    `COPY --from=toolchains --chown=${DWF_UID}:${DWF_UID} /home/dwf /home/dwf`,
+    ``,
     `ENV HOME=/home/dwf`,
     `USER dwf`,
     `WORKDIR /workspace`,

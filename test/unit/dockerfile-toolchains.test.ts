@@ -5,6 +5,8 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:f
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { proxyWrappers } from "../../extensions/rust/index.ts";
+import { renderDockerfile } from "../../src/init/render.ts";
+import { builtinExtensions } from "../../extensions/index.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -46,5 +48,24 @@ describe("node image", () => {
     expect(pinned).not.toBeNull();
     // 0.31 is the first corepack that knows the current signing keys.
     expect(Number(pinned![1]) > 0 || Number(pinned![2]) >= 31).toBe(true);
+  });
+});
+
+describe("Dockerfile.devflow stages", () => {
+  test("installers run in a toolchain stage; the final image has no download tools and runs as dwf under tini", () => {
+    const text = renderDockerfile(builtinExtensions);
+    const [stage1, stage2] = text.split(/^FROM /m).slice(1);
+    expect(stage1).toMatch(/^debian:bookworm-\d{8}-slim AS toolchains/);
+    expect(stage1).toContain("curl");
+    expect(stage2).toMatch(/^debian:bookworm-\d{8}-slim\n/);
+    // Every stack's run-time packages are in the final image, download tools are not.
+    const finalApt = stage2!.split("\n").find((l) => l.includes("apt-get install"))!;
+    for (const pkg of ["tini", "make", "gcc", "python3-venv"]) expect(finalApt).toContain(pkg);
+    for (const pkg of ["curl", "unzip"]) expect(finalApt).not.toMatch(new RegExp(`\\b${pkg}\\b`));
+    expect(stage2).not.toMatch(/^RUN .*curl/m);
+    for (const dir of ["/usr/local", "/opt", "/home/dwf"]) expect(stage2).toContain(`COPY --from=toolchains ${dir === "/home/dwf" ? "--chown=1001:1001 " : ""}${dir} ${dir}`);
+    expect(stage2).toContain("USER dwf");
+    expect(stage2).toContain('ENTRYPOINT ["/usr/bin/tini", "--"]');
+    expect(text).not.toContain("chown -R");
   });
 });

@@ -444,7 +444,7 @@ describe("python", () => {
   });
 
   test("the image can make venvs", () => {
-    expect(python.dockerfile!().install.join("\n")).toContain("python3-venv");
+    expect(python.dockerfile!().packages).toContain("python3-venv");
   });
 
   test("cache mounts and fingerprint", async () => {
