@@ -89,18 +89,7 @@ run("container profile (podman)", () => {
   test(
     "SIGINT during a running container task exits 130 and leaves no container, running or stopped",
     async () => {
-      const dir = fixture(files());
-      const proc = Bun.spawn([dwfBinary(), "verify", "slow"], { cwd: dir, env: cleanEnv(), stdout: "pipe", stderr: "pipe" });
-      try {
-        for (let i = 0; i < 300 && containersNamed(PREFIX).length === 0; i++) await Bun.sleep(100);
-        expect(containersNamed(PREFIX).length).toBe(1);
-        proc.kill("SIGINT");
-        expect(await proc.exited).toBe(130);
-        expect(containersNamed(PREFIX)).toEqual([]);
-      } finally {
-        proc.kill("SIGKILL");
-        removeContainers(PREFIX);
-      }
+      await interruptOnceRunning(["verify", "slow"], PREFIX);
     },
     SLOW,
   );
@@ -121,18 +110,7 @@ run("container profile (podman)", () => {
   test(
     "dwf shell without a terminal: SIGINT removes the container and exits 130 (PID 1 in the container ignores it)",
     async () => {
-      const dir = fixture(files());
-      const proc = Bun.spawn([dwfBinary(), "shell", "--", "sleep", "30"], { cwd: dir, env: cleanEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
-      try {
-        for (let i = 0; i < 300 && containersNamed(`${PREFIX}shell-`).length === 0; i++) await Bun.sleep(100);
-        expect(containersNamed(`${PREFIX}shell-`).length).toBe(1);
-        proc.kill("SIGINT");
-        expect(await proc.exited).toBe(130);
-        expect(containersNamed(PREFIX)).toEqual([]);
-      } finally {
-        proc.kill("SIGKILL");
-        removeContainers(PREFIX);
-      }
+      await interruptOnceRunning(["shell", "--", "sleep", "30"], `${PREFIX}shell-`);
     },
     SLOW,
   );
@@ -301,3 +279,19 @@ run("container runner (podman, driven directly)", () => {
     expect((err as Error).message).toContain("escapes the cache root");
   });
 });
+
+/** Start dwf, wait until its container runs, send SIGINT: dwf exits 130 and no container is left. */
+async function interruptOnceRunning(args: string[], running: string): Promise<void> {
+  const dir = fixture(files());
+  const proc = Bun.spawn([dwfBinary(), ...args], { cwd: dir, env: cleanEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  try {
+    for (let i = 0; i < 300 && containersNamed(running).length === 0; i++) await Bun.sleep(100);
+    expect(containersNamed(running).length).toBe(1);
+    proc.kill("SIGINT");
+    expect(await proc.exited).toBe(130);
+    expect(containersNamed(PREFIX)).toEqual([]);
+  } finally {
+    proc.kill("SIGKILL");
+    removeContainers(PREFIX);
+  }
+}
