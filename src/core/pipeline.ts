@@ -9,7 +9,7 @@ import { KNOWN_SELECTORS, formatRef, parseCommandRef } from "./command-ref.ts";
 import { didYouMean } from "./suggest.ts";
 import { UserError } from "./errors.ts";
 import { cacheMountHostPath, resolveCacheRoot } from "./cache-root.ts";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 
 /** Profiles used when a project has no devflow.toml (filtered to what the stacks can run). */
 export const DEFAULT_TARGETS: Record<string, string[]> = {
@@ -59,10 +59,22 @@ export interface ProjectOptions {
 }
 
 export async function loadProject(opts: ProjectOptions) {
-  const loaded = opts.loaded ?? loadConfig({ cwd: opts.cwd, explicit: opts.config });
-  const ctx = createContext(loaded.root, opts.env ?? process.env);
+  let loaded = opts.loaded ?? loadConfig({ cwd: opts.cwd, explicit: opts.config });
   // The runtime decides whether untrusted external extensions may run on the host.
-  const registry = await resolveRegistry(loaded, ctx, { profile: opts.runtime });
+  let registry = await resolveRegistry(loaded, createContext(loaded.root, opts.env ?? process.env), { profile: opts.runtime });
+  // Without devflow.toml the root is the git top level; in a monorepo the manifests live in a
+  // subfolder, so fall back to the nearest folder from cwd upwards that has a stack.
+  if (loaded.path === null && registry.stacks.length === 0) {
+    for (let dir = resolve(opts.cwd); dir !== loaded.root && dir !== dirname(dir); dir = dirname(dir)) {
+      const here = { ...loaded, root: dir };
+      const found = await resolveRegistry(here, createContext(dir, opts.env ?? process.env), { profile: opts.runtime });
+      if (found.stacks.length > 0) {
+        loaded = here;
+        registry = found;
+        break;
+      }
+    }
+  }
   const implicit = loaded.path === null;
   let targets = loaded.config.targets ?? {};
   if (implicit) {

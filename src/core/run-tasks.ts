@@ -11,6 +11,7 @@ import { createTerminalReporter } from "../report/terminal.ts";
 import { planJson, resultJson } from "../report/json.ts";
 import { renderPlan } from "../report/plan.ts";
 import { log } from "../report/log.ts";
+import { accessSync, constants } from "node:fs";
 import { ensureCacheRoot } from "./cache-root.ts";
 import type { TaskResult } from "./scheduler.ts";
 import { writeStdout, writeStderr, isTerminal } from "../report/out.ts";
@@ -98,8 +99,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   }
 
   if (abort.signal.aborted) return interruptedExit();
-  ensureCacheRoot(prepared.cacheRoot);
-  const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false;
+  const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false && cacheRootUsable(prepared.cacheRoot);
   const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared });
 
   // One task at a time can stream live; parallel tasks print as blocks when they finish.
@@ -138,4 +138,18 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   await runHooks.finished?.({ title: opts.title, report: opts.report, results, exitCode });
   if (opts.json) writeStdout(JSON.stringify({ ...resultJson(results, meta), exitCode, durationMs: Math.round(elapsed) }, null, 2) + "\n");
   return exitCode;
+}
+
+/** A read-only checkout or cache folder should not stop the checks: warn and run uncached. */
+function cacheRootUsable(cacheRoot: string): boolean {
+  try {
+    ensureCacheRoot(cacheRoot);
+    accessSync(cacheRoot, constants.W_OK);
+    return true;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (!code || !["EACCES", "EPERM", "EROFS", "ENOTDIR", "EEXIST", "ENOSPC"].includes(code)) throw e;
+    log.warn(`cache folder ${cacheRoot} is not writable (${code}): running without the task cache. Set DWF_CACHE_ROOT or [cache] root to a writable folder.`);
+    return false;
+  }
 }

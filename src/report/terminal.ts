@@ -46,6 +46,8 @@ export function createTerminalReporter(opts: TerminalOptions) {
   let done = 0;
   let frame = 0;
   let lineShown = false;
+  // Live output that did not end with a newline: the next status line starts on a fresh line.
+  let midLine = false;
   let timer: ReturnType<typeof setInterval> | undefined;
 
   const clearLine = () => {
@@ -63,6 +65,8 @@ export function createTerminalReporter(opts: TerminalOptions) {
   };
   const print = (text: string) => {
     clearLine();
+    if (midLine && text) text = `\n${text}`;
+    midLine = false;
     opts.write(text);
     drawLine();
   };
@@ -98,7 +102,10 @@ export function createTerminalReporter(opts: TerminalOptions) {
     events,
     /** Live output of the single running task. */
     output(chunk: string) {
-      if (opts.live) print(redactText(chunk));
+      if (!opts.live || !chunk) return;
+      clearLine();
+      opts.write(redactText(chunk));
+      midLine = !chunk.endsWith("\n");
     },
     stop() {
       if (timer) clearInterval(timer);

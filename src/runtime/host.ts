@@ -6,6 +6,17 @@ import { OutputBuffer } from "./runner.ts";
 import { findOnPath } from "../core/context.ts";
 
 const KILL_GRACE_MS = 3000;
+const DRAIN_MS = 500;
+
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
+  try {
+    return await Promise.race([p.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export function resolveProgram(program: string, cwd: string, pathVar: string | undefined): string | null {
   if (program.includes("/")) {
@@ -76,7 +87,14 @@ export async function spawnTracked(
   if (opts.signal.aborted) onAbort();
   else opts.signal.addEventListener("abort", onAbort, { once: true });
   try {
-    await Promise.all([pump(proc.stdout as ReadableStream<Uint8Array>, sink), pump(proc.stderr as ReadableStream<Uint8Array>, sink), proc.exited]);
+    const pumps = Promise.all([pump(proc.stdout as ReadableStream<Uint8Array>, sink), pump(proc.stderr as ReadableStream<Uint8Array>, sink)]);
+    await proc.exited;
+    // A background process the task left behind may hold the pipes open for ever: once the
+    // direct child has exited, drain briefly, stop its group, and stop waiting soon after.
+    if (!(await settlesWithin(pumps, DRAIN_MS))) {
+      signalGroup(proc.pid, "SIGKILL");
+      await settlesWithin(pumps, DRAIN_MS);
+    }
   } finally {
     opts.signal.removeEventListener("abort", onAbort);
     if (killTimer) clearTimeout(killTimer);

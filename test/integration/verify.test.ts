@@ -215,3 +215,42 @@ test("a declared stack that is also disabled is a configuration error", async ()
   expect(r.code).toBe(2);
   expect(r.stderr).toContain("project.stack[0] lists 'custom', but extensions.custom.enabled = false.");
 });
+
+describe("awkward tasks and project layouts", () => {
+  test("live output without a trailing newline does not swallow the status line", async () => {
+    const dir = fixture({ Makefile: `test-unit:\n\t@printf 'no newline'\n` });
+    const r = await runDwf(["test:unit"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("no newline\n");
+    expect(r.stdout).toMatch(/^✔ passed test:unit/m);
+  });
+
+  test("a background process holding the task's output open does not hang the run, and is stopped", async () => {
+    const dir = fixture({ Makefile: `test-unit:\n\t@(sleep 20 & echo $$! > bg.pid); echo fg done\n` });
+    const r = await runDwf(["test:unit"], { cwd: dir, timeoutMs: 10_000 });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("fg done");
+    const pid = Number(readFileSync(join(dir, "bg.pid"), "utf8").trim());
+    // A killed orphan may linger as a zombie where init does not reap: that counts as stopped.
+    const stat = existsSync(`/proc/${pid}/stat`) ? readFileSync(`/proc/${pid}/stat`, "utf8") : "";
+    const alive = stat !== "" && !/^\d+ \(.*\) Z/.test(stat);
+    if (alive) process.kill(pid, "SIGKILL");
+    expect(alive).toBe(false);
+  }, 30_000);
+
+  test("a cache folder that cannot be written warns and runs the tasks uncached", async () => {
+    const dir = fixture({ Makefile: `test-unit:\n\t@echo unit ran\n` });
+    const r = await runDwf(["test:unit"], { cwd: dir, env: { DWF_CACHE_ROOT: join(dir, "Makefile", "cache") } });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("unit ran");
+    expect(r.stderr).toContain("is not writable");
+    expect(r.stderr).not.toContain("internal error");
+  });
+
+  test("without devflow.toml, a project in a subfolder of a git repository is found from that folder", async () => {
+    const dir = fixture({ "README.txt": "monorepo\n", "services/api/Makefile": `test-unit:\n\t@echo "unit in $$(basename $$(pwd))"\n` }, { git: true });
+    const r = await runDwf(["test:unit"], { cwd: join(dir, "services/api") });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("unit in api");
+  });
+});
