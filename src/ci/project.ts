@@ -119,6 +119,8 @@ export function writeGenerated(root: string, f: GeneratedFile, force: boolean, d
 export interface Drift {
   display: string;
   missing: boolean;
+  /** On disk without dwf's marker: generate refuses it unless --force. */
+  handWritten: boolean;
   diff: string;
 }
 
@@ -129,11 +131,11 @@ export function checkDrift(files: GeneratedFile[], root: string): Drift[] {
     const display = relative(root, f.path) || f.path;
     const current = readText(f.path);
     if (current === null) {
-      out.push({ display, missing: true, diff: "" });
+      out.push({ display, missing: true, handWritten: false, diff: "" });
       continue;
     }
     if (f.optional && !isGenerated(current, f.marker)) continue;
-    if (current !== f.text) out.push({ display, missing: false, diff: unifiedDiff(current, f.text, { from: `${display} (on disk)`, to: `${display} (generated)` }) });
+    if (current !== f.text) out.push({ display, missing: false, handWritten: !isGenerated(current, f.marker), diff: unifiedDiff(current, f.text, { from: `${display} (on disk)`, to: `${display} (generated)` }) });
   }
   return out;
 }

@@ -56,7 +56,9 @@ const check = defineCommand({
     const project = await load(args);
     const { ciFiles, checkDrift } = await import("../ci/project.ts");
     const drift = checkDrift(ciFiles(project, args.output), process.cwd());
-    const fix = `dwf ci generate${args.config ? ` --config ${args.config}` : ""}${args.output ? ` --output ${args.output}` : ""}`;
+    // A file without dwf's marker is refused by generate unless forced: say so up front.
+    const force = drift.some((d) => d.handWritten) ? " --force" : "";
+    const fix = `dwf ci generate${args.config ? ` --config ${args.config}` : ""}${args.output ? ` --output ${args.output}` : ""}${force}`;
     if (drift.length === 0) {
       log.info("CI files are in sync with devflow.toml.");
       return (exitCode = EXIT.ok);

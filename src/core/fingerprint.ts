@@ -1,7 +1,7 @@
 // The environment fingerprint: SHA-256 over the sorted union of the active extensions'
 // fingerprint inputs plus Dockerfile.devflow, as (relative path, content hash | missing).
 // Independent of checkout path and file order, so every machine computes the same tag.
-import { closeSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { UserError } from "./errors.ts";
 import { isAbsolute, join, relative, sep } from "node:path";
 import type { Registry } from "./registry.ts";
@@ -30,7 +30,10 @@ export async function fingerprintInputs(registry: Registry, config: Config, root
     if (rel === null) return;
     wanted.set(rel, [...(wanted.get(rel) ?? []), from]);
   };
-  add(config.container?.dockerfile ?? DOCKERFILE, "container");
+  const dockerfile = config.container?.dockerfile ?? DOCKERFILE;
+  add(dockerfile, "container");
+  // Files the Dockerfile copies into the image are part of it: editing one must rebuild.
+  for (const p of dockerfileCopySources(readText(join(root, dockerfile)))) await expandSource(p, root, (f) => add(f, "container"));
   for (const s of registry.stacks) for (const p of (await s.ext.fingerprintInputs?.(registry.ctx)) ?? []) await expand(p, root, (f) => add(f, s.name));
   for (const p of config.container?.fingerprint_inputs ?? []) await expand(p, root, (f) => add(f, "config"));
   return wanted;
@@ -40,6 +43,65 @@ async function expand(pattern: string, root: string, add: (p: string) => void): 
   if (!/[*?[{]/.test(pattern)) return add(pattern);
   const matches = [...new Bun.Glob(pattern).scanSync({ cwd: root, onlyFiles: true, dot: true })];
   for (const m of matches.sort()) add(m);
+}
+
+function readText(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/**
+ * Build-context sources of the Dockerfile's COPY/ADD instructions. Skipped: copies from another
+ * stage or image (--from), URLs and git sources (not in the tree), and the whole context (`.`),
+ * which would make every edit anywhere a new image.
+ */
+export function dockerfileCopySources(text: string): string[] {
+  const sources: string[] = [];
+  const lines = text.replace(/\\\r?\n/g, " ").split(/\r?\n/);
+  for (const line of lines) {
+    const m = /^\s*(?:COPY|ADD)\s+(.*)$/i.exec(line);
+    if (!m) continue;
+    let rest = m[1]!.trim();
+    const flags: string[] = [];
+    while (rest.startsWith("--")) {
+      const end = rest.search(/\s/);
+      flags.push(end < 0 ? rest : rest.slice(0, end));
+      rest = end < 0 ? "" : rest.slice(end).trim();
+    }
+    if (flags.some((f) => /^--from=/i.test(f))) continue;
+    let args: string[];
+    if (rest.startsWith("[")) {
+      try {
+        const parsed: unknown = JSON.parse(rest);
+        args = Array.isArray(parsed) ? parsed.map(String) : [];
+      } catch {
+        args = [];
+      }
+    } else args = rest.split(/\s+/).filter((a) => a !== "");
+    for (const src of args.slice(0, -1)) {
+      if (/^[a-z][a-z0-9+.-]*:\/\//i.test(src) || src.startsWith("git@") || src.startsWith("<<")) continue;
+      const clean = src.split("/").filter((p) => p !== "" && p !== ".").join("/");
+      if (clean === "" || clean.startsWith("..")) continue;
+      sources.push(clean);
+    }
+  }
+  return sources;
+}
+
+/** A COPY source may be a file, a glob or a directory (all files under it). */
+async function expandSource(source: string, root: string, add: (p: string) => void): Promise<void> {
+  let dir = false;
+  try {
+    dir = statSync(join(root, source)).isDirectory();
+  } catch {
+    // Missing, or a glob: expand() handles both.
+  }
+  if (!dir) return expand(source, root, add);
+  const matches = [...new Bun.Glob("**").scanSync({ cwd: join(root, source), onlyFiles: true, dot: true })];
+  for (const m of matches.sort()) add(`${source}/${m}`);
 }
 
 /** Inputs are project-relative; anything outside the project is ignored. */

@@ -1,7 +1,7 @@
 // `dwf doctor`'s findings as plain data: each check says what it found, whether the configured
 // profile needs it, and how to fix it. Probes run in parallel with short time limits.
-import { accessSync, constants, existsSync } from "node:fs";
-import { dirname } from "node:path";
+import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import type { Config, LoadedConfig } from "../core/config.ts";
 import { loadConfig } from "../core/config.ts";
 import { createContext } from "../core/context.ts";
@@ -80,7 +80,11 @@ async function engineChecks(config: Config, env: Record<string, string | undefin
   return { checks, picked };
 }
 
-function writableDir(path: string): boolean {
+/**
+ * Whether dwf could create and write the cache root: probe the nearest existing ancestor with a
+ * real temp dir, since access() passes for root on read-only places and for a file in the way.
+ */
+export function writableDir(path: string): boolean {
   let dir = path;
   while (!existsSync(dir)) {
     const up = dirname(dir);
@@ -88,7 +92,8 @@ function writableDir(path: string): boolean {
     dir = up;
   }
   try {
-    accessSync(dir, constants.W_OK);
+    if (!statSync(dir).isDirectory()) return false;
+    rmSync(mkdtempSync(join(dir, ".dwf-doctor-")), { recursive: true, force: true });
     return true;
   } catch {
     return false;

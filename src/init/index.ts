@@ -2,6 +2,7 @@
 // the workflow, check every target, then write them all, or print them for --dry-run.
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { realpathSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { createContext, findOnPath } from "../core/context.ts";
 import { CONFIG_FILE } from "../core/config.ts";
@@ -68,6 +69,11 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
     ...(await ciFilesFor(config)),
   ];
   const result: InitResult = { root: opts.root, stacks, how: chosen.how, engine, files, written: [], targets };
+  const top = gitTopLevel(opts.root);
+  if (top && files.some((f) => f.path.startsWith(".github/"))) {
+    // GitHub only reads workflows at the repository root; one in a subfolder silently never runs.
+    log.warn(`${relative(top, realpathSync(opts.root))} is a subfolder of the git repository ${top}: GitHub Actions only runs workflows from ${join(top, ".github/workflows")}, so the .github/workflows/ci.yml written here will not run. Run 'dwf init' at the repository root for CI.`);
+  }
   if (opts.dryRun) return result;
   checkWritable(opts.root, files, opts.force);
   for (const f of files) {
@@ -75,4 +81,16 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
     result.written.push(f.path);
   }
   return result;
+}
+
+/** The enclosing git work tree's top level when root is strictly inside it, else null. */
+export function gitTopLevel(root: string): string | null {
+  try {
+    // No git on PATH, or not a work tree: nothing to warn about.
+    const r = Bun.spawnSync(["git", "rev-parse", "--show-toplevel"], { cwd: root, stdout: "pipe", stderr: "ignore" });
+    const top = r.exitCode === 0 ? r.stdout.toString().trim() : "";
+    return top && realpathSync(top) !== realpathSync(root) ? top : null;
+  } catch {
+    return null;
+  }
 }

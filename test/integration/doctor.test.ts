@@ -31,6 +31,13 @@ describe("dwf doctor", () => {
     expect(r.stdout).toContain("Everything the configured profile needs is present.");
   });
 
+  test("a cache root dwf cannot create (a file is in the way) fails, exit 1", async () => {
+    const dir = fixture({ ...MAKE_PROJECT, "not-a-dir": "plain file\n" });
+    const r = await runDwf(["doctor"], { cwd: dir, env: { DWF_CACHE_ROOT: join(dir, "not-a-dir/cache") } });
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/cache root\s+failed\s+\S*not-a-dir\/cache is not writable/);
+  });
+
   test("setup:doctor is the same command", async () => {
     const r = await runDwf(["setup:doctor"], { cwd: fixture(MAKE_PROJECT) });
     expect(r.code).toBe(0);

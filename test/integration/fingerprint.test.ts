@@ -52,4 +52,14 @@ describe("dwf fingerprint", () => {
     expect(json.inputs.map((i: { path: string }) => i.path)).toEqual(["Dockerfile.devflow", "Makefile", "tools/a.txt", "tools/b.txt"]);
     expect(json.inputs[0].hash).toBeNull();
   });
+
+  test("a file Dockerfile.devflow COPYs (file or directory) is an input: editing it means a new image", async () => {
+    const copying = { ...files, "Dockerfile.devflow": "FROM localhost/dwf-test-base:1\nCOPY shim /bin/make\nCOPY --chown=1:1 conf /etc/conf\n", shim: "#!/bin/sh\n", "conf/x.ini": "x\n" };
+    const base = await fp(fixture(copying));
+    expect(await fp(fixture({ ...copying, shim: "#!/bin/sh\necho edited\n" }))).not.toBe(base);
+    expect(await fp(fixture({ ...copying, "conf/x.ini": "y\n" }))).not.toBe(base);
+    expect(await fp(fixture({ ...copying, "src/main.txt": "still not an input\n" }))).toBe(base);
+    const json = JSON.parse((await runDwf(["fingerprint", "--json"], { cwd: fixture(copying) })).stdout);
+    expect(json.inputs.filter((i: { from: string[] }) => i.from.includes("container")).map((i: { path: string }) => i.path)).toEqual(["Dockerfile.devflow", "conf/x.ini", "shim"]);
+  });
 });

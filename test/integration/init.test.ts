@@ -155,4 +155,15 @@ describe("dwf init", () => {
     const check = await runDwf(["ci", "check"], { cwd: dir, env: NO_ENGINE });
     expect(check.code).toBe(0);
   });
+
+  test("in a subfolder of a git repository: warns that the workflow written there will not run", async () => {
+    const repo = fixture({ "svc/go.mod": STACKS.go!["go.mod"]! }, { git: true });
+    const r = await runDwf(["init"], { cwd: join(repo, "svc") });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("GitHub Actions only runs workflows from");
+    expect(r.stderr).toContain("Run 'dwf init' at the repository root");
+    const atRoot = await runDwf(["init"], { cwd: fixture(STACKS.go!, { git: true }) });
+    expect(atRoot.code).toBe(0);
+    expect(atRoot.stderr).not.toContain("GitHub Actions only runs workflows from");
+  });
 });

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { computeFingerprint, hashFileSync } from "../../src/core/fingerprint.ts";
+import { computeFingerprint, dockerfileCopySources, hashFileSync } from "../../src/core/fingerprint.ts";
 
 const made: string[] = [];
 afterAll(() => {
@@ -66,5 +66,24 @@ describe("hashFile", () => {
     const fifo = join(dir, "pipe");
     expect(Bun.spawnSync(["mkfifo", fifo]).exitCode).toBe(0);
     expect(() => hashFileSync(fifo)).toThrow(/fingerprint input .*pipe is not a regular file/);
+  });
+});
+
+describe("dockerfileCopySources", () => {
+  test("lists the build-context files COPY/ADD bring into the image, not other stages, URLs or the whole context", () => {
+    const text = [
+      "FROM base AS tools",
+      "COPY make-shim /bin/make",
+      "copy --chown=1001:1001 --chmod=755 ./tools/a.sh tools/b.sh /opt/",
+      'COPY ["scripts/with space.sh", "/x"]',
+      "ADD https://example.invalid/x.tar.gz /tmp/",
+      "COPY --from=tools /usr/local /usr/local",
+      "COPY . /src",
+      "COPY ../outside /x",
+      "COPY conf/*.ini \\",
+      "  /etc/",
+      "RUN echo COPY not-a-copy /x",
+    ].join("\n");
+    expect(dockerfileCopySources(text)).toEqual(["make-shim", "tools/a.sh", "tools/b.sh", "scripts/with space.sh", "conf/*.ini"]);
   });
 });
