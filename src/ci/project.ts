@@ -27,7 +27,7 @@ export interface CiProject {
 
 export async function loadCiProject(opts: { cwd: string; config?: string }): Promise<CiProject> {
   const { loaded, registry, targets } = await loadProject({ cwd: opts.cwd, config: opts.config });
-  const file = loaded.path ?? "devflow.toml (not found; using defaults)";
+  const file = loaded.path ?? "the built-in defaults (no devflow.toml found)";
   const cfg = loaded.config;
   if (registry.stacks.length === 0) {
     throw new UserError(

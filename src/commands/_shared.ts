@@ -34,6 +34,11 @@ export function checkUnknownFlags(args: Record<string, unknown>, def: ArgsDef, c
     for (const a of ["alias" in d ? (d.alias ?? []) : []].flat()) known.add(a);
   }
   for (const key of Object.keys(args)) {
+    const d = def[key];
+    // `-j --dry-run`: the parser took the next option as the value; say what is missing.
+    if (d && (d.type === "string" || d.type === "enum") && typeof args[key] === "string" && (args[key] as string).startsWith("--")) {
+      throw new UserError(`option '--${key}' needs a value, but '${args[key]}' follows it.`, `See 'dwf ${command} --help'.`);
+    }
     if (known.has(key)) continue;
     const flags = Object.keys(def).filter((k) => def[k]!.type !== "positional");
     const flag = key.length === 1 ? `-${key}` : `--${key}`;

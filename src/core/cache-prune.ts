@@ -58,7 +58,9 @@ export function planPrune(items: CacheItem[], opts: PruneOptions): PrunePlan {
   for (const item of items) {
     const protectedItem = item.current && !opts.all;
     // A directory too large to walk fully may hold something fresh: only --all removes it.
-    const stale = item.truncated ? opts.all && opts.olderThanMs === 0 : item.lastUsedMs <= boundary;
+    // An age of 0 means everything: a file touched this very millisecond (mtimes have sub-ms
+    // precision, the clock does not) must not slip past the boundary.
+    const stale = item.truncated ? opts.all && opts.olderThanMs === 0 : opts.olderThanMs === 0 || item.lastUsedMs <= boundary;
     (stale && !protectedItem ? remove : keep).push(item);
   }
   return { remove, keep, bytes: remove.reduce((n, i) => n + i.bytes, 0) };

@@ -92,7 +92,7 @@ export async function loadProject(opts: ProjectOptions) {
 export async function prepare(opts: PrepareOptions): Promise<Prepared> {
   const env = opts.env ?? process.env;
   const { loaded, registry, targets, implicit } = await loadProject(opts);
-  const file = loaded.path ?? "devflow.toml (not found; using defaults)";
+  const file = loaded.path ?? "the built-in defaults (no devflow.toml found)";
   if (registry.stacks.length === 0) {
     throw new UserError(
       loaded.path

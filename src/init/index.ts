@@ -1,6 +1,6 @@
 // `dwf init`: choose stacks, render devflow.toml, Dockerfile.devflow and (from the CI renderer)
 // the workflow, check every target, then write them all, or print them for --dry-run.
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { realpathSync } from "node:fs";
 import { basename, join, relative } from "node:path";
@@ -40,19 +40,36 @@ export function engineOnPath(env: Record<string, string | undefined>): string | 
  * The CI files come from the CI renderer, which reads a devflow.toml from disk: render the
  * new config in a private temp folder (stacks are declared, so nothing there is detected).
  */
-async function ciFilesFor(config: string): Promise<PlannedFile[]> {
-  const { loadCiProject, ciFiles } = await import("../ci/project.ts");
+async function ciFilesFor(config: string, root: string, force: boolean): Promise<PlannedFile[]> {
+  const { loadCiProject, ciFiles, isGenerated } = await import("../ci/project.ts");
   const scratch = mkdtempSync(join(tmpdir(), "dwf-init-"));
   try {
     writeFileSync(join(scratch, CONFIG_FILE), config);
     const project = await loadCiProject({ cwd: scratch, config: join(scratch, CONFIG_FILE) });
-    return ciFiles(project).map((f) => ({ path: relative(scratch, f.path), content: f.text }));
+    return ciFiles(project).flatMap((f) => {
+      const path = relative(scratch, f.path);
+      // A CI file the user wrote is theirs: keep it (without --force) instead of refusing the rest.
+      const existing = readIfFile(join(root, path));
+      if (existing !== null && !force && !isGenerated(existing, f.marker)) {
+        log.info(`kept your ${path} (not written by dwf); 'dwf ci generate --stdout' shows the one dwf would write.`);
+        return [];
+      }
+      return [{ path, content: f.text }];
+    });
   } catch (e) {
     // The workflow is a convenience: init still writes the rest, and says how to retry.
     log.warn(`not writing the CI workflow: ${(e as Error).message} Run 'dwf ci generate' once that is fixed.`);
     return [];
   } finally {
     rmSync(scratch, { recursive: true, force: true });
+  }
+}
+
+function readIfFile(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
   }
 }
 
@@ -66,7 +83,7 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
   const files: PlannedFile[] = [
     { path: CONFIG_FILE, content: config },
     { path: DOCKERFILE, content: renderDockerfile(chosen.stacks) },
-    ...(await ciFilesFor(config)),
+    ...(await ciFilesFor(config, opts.root, opts.force)),
   ];
   const result: InitResult = { root: opts.root, stacks, how: chosen.how, engine, files, written: [], targets };
   const top = gitTopLevel(opts.root);

@@ -167,3 +167,14 @@ describe("dwf init", () => {
     expect(atRoot.stderr).not.toContain("GitHub Actions only runs workflows from");
   });
 });
+
+test("a hand-written CI workflow is kept, and the rest is still written", async () => {
+  const mine = "name: mine\non: push\njobs: {}\n";
+  const dir = fixture({ Makefile: "test-unit:\n\t@true\n", ".github/workflows/ci.yml": mine });
+  const r = await runDwf(["init"], { cwd: dir });
+  expect(r.code).toBe(0);
+  expect(r.all).toContain("kept your .github/workflows/ci.yml (not written by dwf)");
+  expect(readFileSync(join(dir, ".github/workflows/ci.yml"), "utf8")).toBe(mine);
+  expect(existsSync(join(dir, "devflow.toml"))).toBe(true);
+  expect(existsSync(join(dir, "Dockerfile.devflow"))).toBe(true);
+});

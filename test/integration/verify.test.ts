@@ -254,3 +254,12 @@ describe("awkward tasks and project layouts", () => {
     expect(r.stdout).toContain("unit in api");
   });
 });
+
+test("an option missing its value names the option, not the next flag as a bad value", async () => {
+  const dir = fixture({ Makefile: MAKEFILE() });
+  for (const [flag, next] of [["-j", "--dry-run"], ["--config", "--json"]]) {
+    const r = await runDwf(["verify", flag!, next!], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`option '--(jobs|config)' needs a value, but '${next}' follows it`));
+  }
+});
