@@ -29,7 +29,7 @@ export default defineCommand({
     out(`  dwf doctor              check the tools${r.engine ? ` and ${r.engine}` : ""} this setup needs\n`);
     out(`  dwf verify --dry-run    see what the pr profile will run\n`);
     out(`  dwf verify              run it${r.engine ? " (the first run builds the image from Dockerfile.devflow)" : ""}\n`);
-    out(`  add .cache/ to .gitignore, and commit the new files\n`);
+    out(`  commit the new files (dwf's cache folder ignores itself)\n`);
     return 0;
   },
 });

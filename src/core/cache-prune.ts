@@ -2,7 +2,7 @@
 // cache root, a pure plan over plain data, and an apply step that never leaves the root.
 import { lstatSync, readdirSync, readFileSync, realpathSync, rmdirSync, unlinkSync } from "node:fs";
 import { dirname, join, relative, resolve, sep, isAbsolute } from "node:path";
-import { CACHEDIR_TAG } from "./cache-root.ts";
+import { CACHE_ROOT_MARKERS, CACHEDIR_TAG } from "./cache-root.ts";
 import { TASKS_DIR } from "./task-cache.ts";
 import { UserError } from "./errors.ts";
 
@@ -177,7 +177,7 @@ export function scanCacheRoot(root: string, opts: ScanOptions): CacheItem[] {
     return items;
   }
   for (const name of names) {
-    if (name === CACHEDIR_TAG) continue;
+    if (CACHE_ROOT_MARKERS.includes(name)) continue;
     const abs = join(root, name);
     let st;
     try {

@@ -9,6 +9,9 @@ import { UserError } from "./errors.ts";
 
 export const DEFAULT_CACHE_ROOT = ".cache/devflow";
 export const CACHEDIR_TAG = "CACHEDIR.TAG";
+const CACHE_GITIGNORE = ".gitignore";
+/** Files dwf keeps at the top of a cache root; they describe it and are never pruned. */
+export const CACHE_ROOT_MARKERS = [CACHEDIR_TAG, CACHE_GITIGNORE];
 const TAG_BODY =
   "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by dwf (Devflow).\n# For information about cache directory tags see https://bford.info/cachedir/\n";
 
@@ -18,18 +21,23 @@ export function resolveCacheRoot(root: string, config: Config, env: Record<strin
   return isAbsolute(expanded) ? normalize(expanded) : resolve(root, expanded);
 }
 
-/** Create the cache root (tagged) if needed; returns it. */
+/** Create the cache root if needed, tagged for backup tools and ignored by git; returns it. */
 export function ensureCacheRoot(cacheRoot: string): string {
   if (!existsSync(cacheRoot)) mkdirSync(cacheRoot, { recursive: true });
-  const tag = join(cacheRoot, CACHEDIR_TAG);
-  if (!existsSync(tag)) {
-    try {
-      writeFileSync(tag, TAG_BODY, { flag: "wx" });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
-    }
-  }
+  writeOnce(join(cacheRoot, CACHEDIR_TAG), TAG_BODY);
+  // Like other tools' caches inside a checkout: it ignores itself, so `git status` stays clean
+  // even when the project's .gitignore does not list it.
+  writeOnce(join(cacheRoot, CACHE_GITIGNORE), "# Created by dwf: its cache is never committed.\n*\n");
   return cacheRoot;
+}
+
+function writeOnce(path: string, body: string): void {
+  if (existsSync(path)) return;
+  try {
+    writeFileSync(path, body, { flag: "wx" });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "EEXIST") throw e;
+  }
 }
 
 /**

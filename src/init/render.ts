@@ -53,7 +53,7 @@ export function renderConfig(c: ConfigInput): string {
     `# image = "ghcr.io/<owner>/<repo>-ci"   # default: localhost/dwf-<project>`,
     ``,
     `[cache]`,
-    `# Tool caches (shared by host and container runs) and task results. Keep it out of git.`,
+    `# Tool caches (shared by host and container runs) and task results. dwf writes a .gitignore into it, so git never sees it.`,
     `root = ".cache/devflow"`,
     ``,
     `[targets]`,

@@ -78,7 +78,7 @@ describe("dwf cache prune", () => {
 
     // --all lifts the protection of the current stack's cache and, without an age, clears everything.
     await runDwf(["prune:cache", "--local", "--all"], { cwd });
-    expect(readdirSync(root).filter((n) => n !== "CACHEDIR.TAG" && n !== "tasks")).toEqual([]);
+    expect(readdirSync(root).filter((n) => n !== "CACHEDIR.TAG" && n !== ".gitignore" && n !== "tasks")).toEqual([]);
     expect(taskEntries(root)).toEqual([]);
   });
 

@@ -263,3 +263,17 @@ test("an option missing its value names the option, not the next flag as a bad v
     expect(r.stderr).toMatch(new RegExp(`option '--(jobs|config)' needs a value, but '${next}' follows it`));
   }
 });
+
+test("the cache folder dwf creates in a checkout ignores itself: git status stays clean", async () => {
+  const dir = fixture({ Makefile: MAKEFILE() }, { git: true });
+  expect((await runDwf(["verify"], { cwd: dir })).code).toBe(0);
+  expect(existsSync(join(dir, ".cache/devflow/CACHEDIR.TAG"))).toBe(true);
+  const status = Bun.spawnSync(["git", "status", "--porcelain", "--untracked-files=all"], { cwd: dir }).stdout.toString();
+  // build.out is the task's own output; nothing of dwf's cache shows up.
+  expect(status.split("\n").filter((l) => l.includes(".cache"))).toEqual([]);
+  expect(status).toContain("build.out");
+  // Pruning everything keeps the markers that make the folder a (self-ignoring) dwf cache.
+  expect((await runDwf(["cache", "prune", "--all"], { cwd: dir })).code).toBe(0);
+  expect(readFileSync(join(dir, ".cache/devflow/.gitignore"), "utf8")).toContain("*");
+  expect(existsSync(join(dir, ".cache/devflow/CACHEDIR.TAG"))).toBe(true);
+});
