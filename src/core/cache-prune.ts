@@ -1,6 +1,7 @@
 // What `dwf cache info` shows and `dwf cache prune` removes: a bounded, symlink-safe scan of the
 // cache root, a pure plan over plain data, and an apply step that never leaves the root.
 import { lstatSync, readdirSync, readFileSync, realpathSync, rmdirSync, unlinkSync } from "node:fs";
+import { lstatOrNull } from "./fs.ts";
 import { dirname, join, relative, resolve, sep, isAbsolute } from "node:path";
 import { CACHE_ROOT_MARKERS, CACHEDIR_TAG } from "./cache-root.ts";
 import { TASKS_DIR } from "./task-cache.ts";
@@ -134,12 +135,8 @@ export function measure(path: string, limit = WALK_LIMIT): WalkResult {
       r.truncated = true;
       return;
     }
-    let st;
-    try {
-      st = lstatSync(p);
-    } catch {
-      return;
-    }
+    const st = lstatOrNull(p);
+    if (!st) return;
     if (st.isDirectory()) {
       r.newest = Math.max(r.newest, st.mtimeMs);
       let names: string[] = [];
@@ -179,12 +176,8 @@ export function scanCacheRoot(root: string, opts: ScanOptions): CacheItem[] {
   for (const name of names) {
     if (CACHE_ROOT_MARKERS.includes(name)) continue;
     const abs = join(root, name);
-    let st;
-    try {
-      st = lstatSync(abs);
-    } catch {
-      continue;
-    }
+    const st = lstatOrNull(abs);
+    if (!st) continue;
     if (name === TASKS_DIR && st.isDirectory()) {
       items.push(...scanTasks(abs, opts));
       continue;
@@ -211,12 +204,8 @@ function scanTasks(dir: string, opts: ScanOptions): CacheItem[] {
   } catch {}
   for (const sub of subs) {
     const subAbs = join(dir, sub);
-    let st;
-    try {
-      st = lstatSync(subAbs);
-    } catch {
-      continue;
-    }
+    const st = lstatOrNull(subAbs);
+    if (!st) continue;
     if (!st.isDirectory()) {
       items.push({ rel: `${TASKS_DIR}/${sub}`, kind: "task", group: TASKS_DIR, bytes: st.isSymbolicLink() ? 0 : st.size, lastUsedMs: st.mtimeMs, current: false });
       continue;
@@ -227,12 +216,8 @@ function scanTasks(dir: string, opts: ScanOptions): CacheItem[] {
     } catch {}
     for (const f of files) {
       const rel = `${TASKS_DIR}/${sub}/${f}`;
-      let fst;
-      try {
-        fst = lstatSync(join(subAbs, f));
-      } catch {
-        continue;
-      }
+      const fst = lstatOrNull(join(subAbs, f));
+      if (!fst) continue;
       if (fst.isDirectory()) {
         const m = measure(join(subAbs, f), opts.limit);
         items.push({ rel, kind: "dir", group: TASKS_DIR, bytes: m.bytes, lastUsedMs: m.newest, current: false, ...(m.truncated ? { truncated: true } : {}) });

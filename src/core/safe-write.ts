@@ -1,21 +1,14 @@
 // Writing generated files without losing user work or escaping the project: every target
 // must resolve inside the project (no symlinked folder or file leading out of it), and
 // files are replaced atomically (temp file in the same folder + rename).
-import { lstatSync, mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { lstatOrNull } from "./fs.ts";
 import { dirname, isAbsolute, join, relative, resolve, sep, basename } from "node:path";
 import { UserError } from "./errors.ts";
 
 export function isInside(root: string, path: string): boolean {
   const rel = relative(root, path);
   return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
-}
-
-function lstatOrNull(p: string) {
-  try {
-    return lstatSync(p);
-  } catch {
-    return null;
-  }
 }
 
 /**

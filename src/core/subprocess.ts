@@ -10,6 +10,7 @@ import { UserError } from "./errors.ts";
 import { formatRef, isMutating } from "./command-ref.ts";
 import { log } from "../report/log.ts";
 import { redactText } from "./redact.ts";
+import { childEnv, signalGroup } from "../runtime/host.ts";
 
 /** The --describe api_version this build understands. */
 export const API_VERSION = 1;
@@ -138,7 +139,7 @@ export async function callBounded(argv: string[], opts: { cwd: string; input?: s
   try {
     proc = Bun.spawn(argv, {
       cwd: opts.cwd,
-      env: definedEnv(opts.env ?? process.env),
+      env: childEnv({}, opts.env ?? process.env),
       stdin: opts.input !== undefined ? new TextEncoder().encode(opts.input) : "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -147,13 +148,7 @@ export async function callBounded(argv: string[], opts: { cwd: string; input?: s
   } catch (e) {
     throw new CallError(`could not be started: ${(e as Error).message}`);
   }
-  const killGroup = () => {
-    try {
-      process.kill(-proc.pid, "SIGKILL");
-    } catch {
-      /* already gone */
-    }
-  };
+  const killGroup = () => signalGroup(proc.pid, "SIGKILL");
   let failure: string | undefined;
   let stop: (why: string) => void = () => {};
   const stopped = new Promise<void>((done) => {
@@ -195,12 +190,6 @@ export async function callBounded(argv: string[], opts: { cwd: string; input?: s
   }
   const [stdout, stderr, exitCode] = outcome;
   return { exitCode, signal: proc.signalCode ? String(proc.signalCode) : undefined, stdout, stderr };
-}
-
-function definedEnv(env: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, val] of Object.entries(env)) if (val !== undefined) out[k] = val;
-  return out;
 }
 
 function exitText(r: CallResult): string {

@@ -1,13 +1,13 @@
 // The task result cache: a passing task's output stored under a key that covers everything
 // its result depends on, so an unchanged task is replayed instead of re-run.
 import { readFileSync, realpathSync, statSync, utimesSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { join, relative } from "node:path";
 import type { Prepared, PreparedTask } from "./pipeline.ts";
 import type { TaskCache, TaskCacheHit } from "./execute.ts";
 import type { RunHooks } from "./run-tasks.ts";
 import type { Runner, RunOutcome } from "../runtime/runner.ts";
 import { computeFingerprint, fingerprintInputs } from "./fingerprint.ts";
-import { findOnPath } from "./context.ts";
+import { resolveProgram } from "../runtime/host.ts";
 import { hashTree, treeDigest, type FileDigests } from "./tree-hash.ts";
 import { redactText, secretValues } from "./redact.ts";
 import { log } from "../report/log.ts";
@@ -77,7 +77,8 @@ export function parseEntry(text: string, key: string, task: string): CacheEntry 
 
 /** Host runs: which binary the program resolves to, and whether it changed (path, size, mtime). */
 export function toolIdentity(program: string, cwd: string, pathVar: string): string {
-  const found = program.includes("/") ? findOnPath(isAbsolute(program) ? program : resolve(cwd, program)) : findOnPath(program, pathVar);
+  // The same resolution the host runner uses, so the key names the binary that will run.
+  const found = resolveProgram(program, cwd, pathVar);
   if (!found) return `missing:${program}`;
   try {
     const real = realpathSync(found);

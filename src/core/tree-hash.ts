@@ -1,6 +1,7 @@
 // Content hashes of the files a task can see: what git tracks plus untracked files git does
 // not ignore (or a plain walk outside git). Stat data cached under the cache root skips re-reading.
-import { lstatSync, readdirSync, readlinkSync, readFileSync, utimesSync } from "node:fs";
+import { readdirSync, readlinkSync, readFileSync, utimesSync } from "node:fs";
+import { lstatOrNull } from "./fs.ts";
 import { join, relative, sep, isAbsolute } from "node:path";
 import { writeFileAtomic } from "./safe-write.ts";
 import { gitVisibleFiles, listAndRemember, listingEnvKey, parseListing, reuseListing, underPrefix, type Listing } from "./git-listing.ts";
@@ -59,12 +60,8 @@ export function walkFiles(root: string, exclude: string[] = []): string[] {
       const abs = join(dir, name);
       const r = rel ? `${rel}/${name}` : name;
       if (name === ".git" || skip.has(abs)) continue;
-      let st;
-      try {
-        st = lstatSync(abs);
-      } catch {
-        continue;
-      }
+      const st = lstatOrNull(abs);
+      if (!st) continue;
       if (st.isDirectory()) visit(abs, r);
       else out.push(r);
     }
@@ -155,10 +152,8 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
 
   for (const path of paths) {
     const abs = join(root, path);
-    let st;
-    try {
-      st = lstatSync(abs);
-    } catch {
+    const st = lstatOrNull(abs);
+    if (!st) {
       files.set(path, "missing");
       continue;
     }
