@@ -27,6 +27,10 @@ const argv = [
   "--format=esm",
   // Lazy command modules become separate chunks, so `--version` loads only its own code.
   "--splitting",
+  // A project's .env or bunfig.toml is the project's business, not dwf's: loading them would
+  // change the environment tasks see (and their cache keys), and reading them costs ~4 ms a start.
+  "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-bunfig",
   ...(values["no-bytecode"] ? [] : ["--bytecode"]),
   ...(values.target ? [`--target=${values.target}`] : []),
   ...(version ? ["--define", `DWF_BUILD_VERSION=${JSON.stringify(version)}`] : []),

@@ -277,3 +277,17 @@ test("the cache folder dwf creates in a checkout ignores itself: git status stay
   expect(readFileSync(join(dir, ".cache/devflow/.gitignore"), "utf8")).toContain("*");
   expect(existsSync(join(dir, ".cache/devflow/CACHEDIR.TAG"))).toBe(true);
 });
+
+test("a project's .env and bunfig.toml are not read by dwf: tasks see only the caller's environment", async () => {
+  const dir = fixture({
+    Makefile: `test-unit:\n\t@echo "from-dotenv=[$$DWF_FIXTURE_DOTENV]"\n`,
+    ".env": "DWF_FIXTURE_DOTENV=leaked\n",
+    ".env.local": "DWF_FIXTURE_DOTENV=leaked-local\n",
+    // A bunfig that would break any Bun program that read it.
+    "bunfig.toml": `preload = ["./missing-preload.ts"]\n`,
+  });
+  const r = await runDwf(["test:unit", "--verbose"], { cwd: dir });
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain("from-dotenv=[]");
+  expect(r.all).not.toContain("leaked");
+});
