@@ -26,8 +26,6 @@ export interface ExecuteOptions {
   /** Output callback for streaming (used when only one task runs at a time). */
   onOutput?: (task: PreparedTask, chunk: string) => void;
   cache?: TaskCache;
-  /** Stream a cached task's stored output through onOutput (--verbose in live mode). */
-  replayCached?: boolean;
 }
 
 export function debugCommandLine(runner: Runner, t: PreparedTask): string {
@@ -37,18 +35,21 @@ export function debugCommandLine(runner: Runner, t: PreparedTask): string {
 
 export async function executePrepared(prepared: Prepared, runner: Runner, opts: ExecuteOptions): Promise<TaskResult[]> {
   const byId = new Map(prepared.tasks.map((t) => [t.task.id, t]));
+  // Every key is fixed when the run starts (the tree is hashed once), so all lookups happen up
+  // front, together: hits finish without a job slot, and only misses reach the scheduler's queue.
+  const known = new Map<string, RunOutcome & { status: TaskStatus }>();
+  const cache = opts.cache;
+  if (cache) {
+    const lookups = prepared.tasks.filter((t) => t.action && t.cacheable).map(async (t) => [t.task.id, await cache.lookup(t, runner)] as const);
+    for (const [id, hit] of await Promise.all(lookups)) {
+      if (hit) known.set(id, { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached" });
+    }
+  }
   return schedule(
     prepared.tasks.map((t) => t.task),
     async (task, signal): Promise<RunOutcome & { status?: TaskStatus; reason?: string }> => {
       const t = byId.get(task.id)!;
       if (!t.action) return { exitCode: 0, output: "", durationMs: 0, status: "skipped", reason: t.skip };
-      if (opts.cache && t.cacheable) {
-        const hit = await opts.cache.lookup(t, runner);
-        if (hit) {
-          if (opts.replayCached && hit.output) opts.onOutput?.(t, hit.output);
-          return { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached" };
-        }
-      }
       log.debug(`[${task.id}] ${debugCommandLine(runner, t)}`);
       if (Object.keys(t.env).length) log.debug(`[${task.id}] env ${JSON.stringify(redactEnv(t.env))}`);
       // Mask the action's own secret env values too (reporters only know the process env).
@@ -70,6 +71,6 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
       }
       return outcome;
     },
-    { jobs: opts.jobs, failFast: opts.failFast, signal: opts.signal, events: opts.events },
+    { jobs: opts.jobs, failFast: opts.failFast, signal: opts.signal, events: opts.events, known },
   );
 }

@@ -125,7 +125,6 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
       events: { ...reporter.events, start: (t) => skipped.has(t.id) || reporter.events.start?.(t) },
       onOutput: live ? (_t, chunk) => reporter.output(chunk) : undefined,
       cache,
-      replayCached: opts.verbose,
     });
   } finally {
     if (abort.signal.aborted) await runner.stopAll();

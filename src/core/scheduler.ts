@@ -29,6 +29,11 @@ export interface ScheduleOptions {
   /** Aborted on Ctrl-C/SIGTERM: running tasks are killed, the rest cancelled. */
   signal: AbortSignal;
   events?: SchedulerEvents;
+  /**
+   * Outcomes known before the run (cache hits): such a task finishes as soon as its
+   * dependencies have, without a start event or a job slot; a failed dependency still blocks it.
+   */
+  known?: ReadonlyMap<string, RunOutcome & { status?: TaskStatus }>;
 }
 
 export async function schedule(tasks: Task[], execute: Execute, opts: ScheduleOptions): Promise<TaskResult[]> {
@@ -95,7 +100,12 @@ export async function schedule(tasks: Task[], execute: Execute, opts: ScheduleOp
           finish({ task: t, status: "skipped", durationMs: 0, output: "", reason: `blocked: ${blocker.task.id} ${blocker.status}` });
           continue;
         }
-        if (running.size >= opts.jobs) break;
+        const known = opts.known?.get(id);
+        if (known && t.deps.every((d) => results.has(d))) {
+          finish({ task: t, status: known.status ?? "passed", durationMs: known.durationMs, exitCode: known.exitCode, output: known.output });
+          continue;
+        }
+        if (running.size >= opts.jobs) continue;
         if (canStart(t)) launch(t);
       }
     }

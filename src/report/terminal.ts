@@ -86,7 +86,9 @@ export function createTerminalReporter(opts: TerminalOptions) {
       done++;
       const head = `${COLOR[r.status](`${ICON[r.status]} ${r.status}`)} ${taskLabel(r.task)}${r.durationMs ? style.dim(` ${formatDuration(r.durationMs)}`) : ""}${r.reason ? style.dim(` — ${r.reason}`) : ""}\n`;
       let block = opts.live && github && started ? `::endgroup::\n${head}` : head;
-      const showOutput = !opts.live && r.output.trim() !== "" && (r.status === "failed" || opts.verbose || github);
+      // Live mode streamed the output of what ran; a cached task's stored output shows as a block.
+      const streamed = opts.live && r.status !== "cached";
+      const showOutput = !streamed && r.output.trim() !== "" && (r.status === "failed" || opts.verbose || github);
       if (showOutput && github) block += `::group::output of ${formatRef(r.task.ref)} [${r.task.stack}]\n${redactText(r.output).replace(/\n*$/, "\n")}::endgroup::\n`;
       else if (showOutput) block += indentBlock(redactText(r.output)) + "\n";
       print(block);

@@ -54,8 +54,14 @@ describe("task result cache", () => {
     expect(second.stdout).toContain("2 tasks: 2 cached");
     expect(second.stdout).toContain("unit-output-here");
     expect(counts(counter)).toEqual({ lint: 1, unit: 1 });
+    // One job at a time streams what runs; a cached task's stored output still shows, as a block.
+    const live = await runDwf(["verify", "--verbose", "--jobs", "1"], { cwd });
+    expect(live.stdout).toContain("2 tasks: 2 cached");
+    expect(live.stdout).toMatch(/◆ cached test:unit.*\n│ unit-output-here/);
     const quiet = await runDwf(["verify"], { cwd });
     expect(quiet.stdout).not.toContain("unit-output-here");
+    // Nothing ran, so nothing is reported as started.
+    expect(quiet.stdout).not.toContain("started");
     expect(counts(counter)).toEqual({ lint: 1, unit: 1 });
   });
 

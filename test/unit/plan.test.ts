@@ -95,6 +95,32 @@ describe("scheduler", () => {
     expect(results[2]!.reason).toBe("cancelled by --fail-fast");
   });
 
+  test("known outcomes (cache hits) finish after their dependencies, without a start or a job slot", async () => {
+    const started: string[] = [];
+    const finished: string[] = [];
+    const hit = { exitCode: 0, output: "old", durationMs: 7, status: "cached" as const };
+    const results = await schedule(
+      [task("build"), task("test", ["build"]), task("lint", [], "other"), task("e2e", ["bad"], "e"), task("bad", [], "b")],
+      async (t) => {
+        expect(started.length).toBeLessThanOrEqual(1);
+        return ok(1, t.id === "bad" ? 1 : 0);
+      },
+      {
+        jobs: 1,
+        failFast: false,
+        signal: new AbortController().signal,
+        known: new Map([["test", hit], ["lint", hit], ["e2e", hit]]),
+        events: { start: (t) => void started.push(t.id), finish: (r) => void finished.push(r.task.id) },
+      },
+    );
+    expect(results.map((r) => [r.task.id, r.status])).toEqual([["build", "passed"], ["test", "cached"], ["lint", "cached"], ["e2e", "skipped"], ["bad", "failed"]]);
+    expect(started).toEqual(["build", "bad"]);
+    // lint needs nothing: it is done before build finishes; test waits for build.
+    expect(finished.indexOf("lint")).toBeLessThan(finished.indexOf("build"));
+    expect(finished.indexOf("test")).toBeGreaterThan(finished.indexOf("build"));
+    expect(results[1]!.durationMs).toBe(7);
+  });
+
   test("an exclusive task never overlaps another task of its stack", async () => {
     const log: string[] = [];
     await schedule(
