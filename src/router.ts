@@ -1,11 +1,11 @@
-// Routes a command word to its module, runs it through citty, and turns every error into
+// Routes a command word to its module, reads its flags (commands/args.ts), runs it, and turns every error into
 // the documented message + exit code. Stack traces only with DWF_LOG=debug.
-import { renderUsage, runCommand, type CommandDef } from "citty";
+import type { CommandDef } from "citty";
 import { ALIASES, SELECTOR_COMMANDS, commands } from "./commands/index.ts";
 import { TASK_PRIMARIES, knownCommands } from "./core/command-ref.ts";
 import { EXIT, UserError } from "./core/errors.ts";
 import { didYouMean } from "./core/suggest.ts";
-import { checkUnknownFlags } from "./commands/_shared.ts";
+import { parseFlags } from "./commands/args.ts";
 import { debugEnabled, log } from "./report/log.ts";
 import { redactText } from "./core/redact.ts";
 import { writeStdout, writeStderr, isTerminal } from "./report/out.ts";
@@ -44,9 +44,8 @@ export async function route(word: string, rest: string[]): Promise<number> {
       writeStdout((await usageOf(resolved)) + "\n");
       return EXIT.ok;
     }
-    const args = (await import("citty")).parseArgs(resolved.args, (await resolveValue(resolved.cmd.args)) ?? {});
-    checkUnknownFlags(args, (await resolveValue(resolved.cmd.args)) ?? {}, resolved.path);
-    const { result } = await runCommand(cmd, { rawArgs: target.args });
+    const args = parseFlags(resolved.args, (await resolveValue(resolved.cmd.args)) ?? {}, resolved.path);
+    const result = await resolved.cmd.run?.({ rawArgs: resolved.args, args, cmd: resolved.cmd } as Parameters<NonNullable<CommandDef["run"]>>[0]);
     return typeof result === "number" ? result : EXIT.ok;
   } catch (e) {
     return reportError(e);
@@ -64,7 +63,7 @@ interface Resolved {
   path: string;
 }
 
-/** Follow sub-commands the way citty will, so flag checking and help see the command that runs. */
+/** Follow sub-commands (and a default one), so flag reading and help see the command that runs. */
 async function resolveSub(cmd: CommandDef<any>, args: string[], path: string, forHelp = false): Promise<Resolved> {
   const subs = await resolveValue(cmd.subCommands);
   if (!subs) return { cmd, args, path };
@@ -89,6 +88,7 @@ async function resolveSub(cmd: CommandDef<any>, args: string[], path: string, fo
 async function usageOf(r: Resolved): Promise<string> {
   const meta = await resolveValue(r.cmd.meta);
   const plain = !isTerminal(1) || Boolean(process.env.NO_COLOR);
+  const { renderUsage } = await import("citty");
   const usage = await renderUsage(r.cmd);
   const text = plain ? stripAnsi(usage) : usage;
   const name = meta?.name ?? r.path;

@@ -1,9 +1,8 @@
-// Argument sets shared by commands, and the checks citty leaves to us (unknown flags,
-// numeric values), so every command reports bad arguments the same way.
+// Argument sets shared by commands, and the checks on their values (numbers), so every
+// command reports bad arguments the same way.
 import type { ArgsDef } from "citty";
 import type { CommandRef } from "../core/types.ts";
 import { UserError } from "../core/errors.ts";
-import { didYouMean } from "../core/suggest.ts";
 
 export const configArgs = {
   config: { type: "string", description: "Path to devflow.toml (default: nearest one upwards)", valueHint: "path" },
@@ -24,27 +23,6 @@ export const runArgs = {
   report: { type: "string", description: "Post a GitHub commit status under this context", valueHint: "context" },
   ...outputArgs,
 } as const satisfies ArgsDef;
-
-/** Reject flags the command does not define, with a suggestion. */
-export function checkUnknownFlags(args: Record<string, unknown>, def: ArgsDef, command: string): void {
-  const known = new Set<string>(["_"]);
-  for (const [name, d] of Object.entries(def)) {
-    known.add(name);
-    known.add(name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()));
-    for (const a of ["alias" in d ? (d.alias ?? []) : []].flat()) known.add(a);
-  }
-  for (const key of Object.keys(args)) {
-    const d = def[key];
-    // `-j --dry-run`: the parser took the next option as the value; say what is missing.
-    if (d && (d.type === "string" || d.type === "enum") && typeof args[key] === "string" && (args[key] as string).startsWith("--")) {
-      throw new UserError(`option '--${key}' needs a value, but '${args[key]}' follows it.`, `See 'dwf ${command} --help'.`);
-    }
-    if (known.has(key)) continue;
-    const flags = Object.keys(def).filter((k) => def[k]!.type !== "positional");
-    const flag = key.length === 1 ? `-${key}` : `--${key}`;
-    throw new UserError(`unknown option '${flag}' for 'dwf ${command}'.${didYouMean(key, flags).replace("'", "'--")}`, `See 'dwf ${command} --help'.`);
-  }
-}
 
 export function parseJobs(raw: string | undefined): number {
   const cpus = navigator.hardwareConcurrency || 2;

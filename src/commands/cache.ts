@@ -1,6 +1,6 @@
 // `dwf cache info` and `dwf cache prune`: what dwf keeps on disk for this project (cache root,
 // task results, labelled images) and removing what went stale. `dwf prune:cache --local` routes here.
-import { defineCommand } from "citty";
+import { defineCommand } from "./args.ts";
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { configArgs } from "./_shared.ts";

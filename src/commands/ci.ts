@@ -1,6 +1,6 @@
 // `dwf ci generate | check | plan`: the GitHub Actions workflow that runs what `dwf verify`
 // runs, kept in sync with devflow.toml. Logic lives in src/ci/; this file is the CLI edge.
-import { defineCommand } from "citty";
+import { defineCommand } from "./args.ts";
 import { relative } from "node:path";
 import { configArgs } from "./_shared.ts";
 import { log } from "../report/log.ts";

@@ -1,6 +1,6 @@
 // `dwf doctor` (also `dwf setup:doctor`): what this machine has and lacks for the project's
 // profile. Exit 0 when everything needed is present, 1 otherwise.
-import { defineCommand } from "citty";
+import { defineCommand } from "./args.ts";
 import { configArgs } from "./_shared.ts";
 import { runDoctor } from "../doctor/checks.ts";
 import { renderDoctor } from "../doctor/render.ts";

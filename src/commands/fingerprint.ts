@@ -1,5 +1,5 @@
 // `dwf fingerprint`: the environment hash that tags the image, and (--explain) what makes it.
-import { defineCommand } from "citty";
+import { defineCommand } from "./args.ts";
 import { configArgs } from "./_shared.ts";
 import { loadImageSpec } from "../runtime/image.ts";
 import { style } from "../report/style.ts";

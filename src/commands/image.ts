@@ -1,6 +1,6 @@
 // `dwf image`: show the environment image reference and whether it exists; `dwf image build`
 // builds Dockerfile.devflow under that tag (skipped when present, unless --force).
-import { defineCommand } from "citty";
+import { defineCommand } from "./args.ts";
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { configArgs } from "./_shared.ts";

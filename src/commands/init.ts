@@ -1,6 +1,6 @@
 // `dwf init [stack…]`: write devflow.toml, Dockerfile.devflow and the CI workflow for the
 // stacks found in (or named for) the current directory; --dry-run prints them instead.
-import { defineCommand } from "citty";
+import { defineCommand } from "./args.ts";
 import { runInit } from "../init/index.ts";
 import { style } from "../report/style.ts";
 import { writeStdout, writeStderr } from "../report/out.ts";

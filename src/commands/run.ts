@@ -1,6 +1,6 @@
 // `dwf <primary>[:<selector>]` and `dwf <primary> <selector>`: one canonical command on
 // every applicable stack.
-import { defineCommand } from "citty";
+import { defineCommand } from "./args.ts";
 import { runArgs, runWithFlags } from "./_shared.ts";
 import { formatRef, parseCommandRef } from "../core/command-ref.ts";
 import { UserError } from "../core/errors.ts";

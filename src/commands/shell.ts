@@ -1,6 +1,6 @@
 // `dwf shell [-- cmd…]`: an interactive shell (or one command) in the task image with the same
 // mounts, env and user mapping a task gets — the way to reproduce a CI failure locally.
-import { defineCommand } from "citty";
+import { defineCommand } from "./args.ts";
 import { configArgs } from "./_shared.ts";
 import { runShell } from "../runtime/shell.ts";
 

@@ -1,6 +1,6 @@
 // `dwf upgrade`: replace this dwf binary with the latest (or a chosen) release, verified
 // against the release's SHA256SUMS. DWF_DOWNLOAD_BASE points at a mirror.
-import { defineCommand } from "citty";
+import { defineCommand } from "./args.ts";
 import { REPOSITORY, VERSION } from "../version.ts";
 import { writeStdout } from "../report/out.ts";
 

@@ -1,5 +1,5 @@
 // `dwf verify [profile]`: run a target profile, i.e. `dwf check:<profile>`.
-import { defineCommand } from "citty";
+import { defineCommand } from "./args.ts";
 import { runArgs, runWithFlags } from "./_shared.ts";
 import { UserError } from "../core/errors.ts";
 
