@@ -41,7 +41,8 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
   const cache = opts.cache;
   if (cache) {
     const lookups = prepared.tasks.filter((t) => t.action && t.cacheable).map(async (t) => [t.task.id, await cache.lookup(t, runner)] as const);
-    for (const [id, hit] of await Promise.all(lookups)) {
+    const all = await Promise.all(lookups);
+    for (const [id, hit] of all) {
       if (hit) known.set(id, { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached" });
     }
   }

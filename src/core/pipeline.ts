@@ -4,7 +4,7 @@ import type { CommandRef, ExecutionAction, Extension } from "./types.ts";
 import { loadConfig, type LoadedConfig } from "./config.ts";
 import { createContext } from "./context.ts";
 import { resolveRegistry, type ActiveStack, type Registry } from "./registry.ts";
-import { buildPlan, expandCommands, supports, type Plan, type Task } from "./plan.ts";
+import { buildPlan, capabilitySet, expandCommands, supports, type Plan, type Task } from "./plan.ts";
 import { KNOWN_SELECTORS, formatRef, parseCommandRef } from "./command-ref.ts";
 import { didYouMean } from "./suggest.ts";
 import { UserError } from "./errors.ts";
@@ -110,6 +110,7 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
     return `command '${formatRef(ref)}'`;
   };
   // Validate every profile, not just the one running: a typo in `main` should not wait for CI.
+  const checked = new Set<string>();
   for (const [profile, list] of Object.entries(targets)) {
     list.forEach((raw, i) => {
       const ref = parseCommandRef(raw, `${file}: targets.${profile}[${i}]`);
@@ -121,16 +122,24 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
           "Remove it from the profile, or enable an extension that provides it under [extensions.<name>].",
         );
       }
+      checked.add(formatRef(ref));
     });
   }
-  for (const ref of commands) checkSelector(ref, registry.stacks, where);
+  for (const ref of commands) if (!checked.has(formatRef(ref))) checkSelector(ref, registry.stacks, where);
   const plan = buildPlan(commands, registry.stacks, where);
   const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env);
   const byName = new Map(registry.stacks.map((s) => [s.name, s]));
+  // One stack's env and cache directories are the same for all its tasks: ask once.
+  const stackEnv = new Map<string, Promise<Record<string, string>>>();
+  const envOf = (stack: ActiveStack) => {
+    let e = stackEnv.get(stack.name);
+    if (!e) stackEnv.set(stack.name, (e = extensionEnv(stack.ext, registry, cacheRoot, opts.runtime)));
+    return e;
+  };
   const tasks: PreparedTask[] = [];
   for (const task of plan.tasks) {
     const stack = byName.get(task.stack)!;
-    tasks.push(await prepareTask(task, stack, registry, cacheRoot, opts.runtime));
+    tasks.push(await prepareTask(task, stack, registry, () => envOf(stack)));
   }
   return { loaded, registry, targets, implicit, plan, cacheRoot, tasks };
 }
@@ -145,7 +154,7 @@ export async function extensionEnv(ext: Extension, registry: Registry, cacheRoot
   return env;
 }
 
-async function prepareTask(task: Task, stack: ActiveStack, registry: Registry, cacheRoot: string, runtime: RuntimeKind): Promise<PreparedTask> {
+async function prepareTask(task: Task, stack: ActiveStack, registry: Registry, stackEnv: () => Promise<Record<string, string>>): Promise<PreparedTask> {
   const ext = stack.ext;
   const result = await ext.buildAction(task.ref, registry.ctx);
   const cacheable = ext.cacheable ? ext.cacheable(task.ref) : true;
@@ -153,7 +162,7 @@ async function prepareTask(task: Task, stack: ActiveStack, registry: Registry, c
   if ("skip" in result) return { ...base, skip: result.skip, env: {} };
   const action = result.action;
   validateAction(action, ext.name, task);
-  const env = { ...(await extensionEnv(ext, registry, cacheRoot, runtime)), ...(action.env ?? {}) };
+  const env = { ...(await stackEnv()), ...(action.env ?? {}) };
   const cwd = action.cwd ? resolve(registry.ctx.root, action.cwd) : registry.ctx.root;
   return { ...base, action, env, cwd };
 }
@@ -165,8 +174,9 @@ async function prepareTask(task: Task, stack: ActiveStack, registry: Registry, c
 function checkSelector(ref: CommandRef, stacks: ActiveStack[], where: (ref: CommandRef) => string): void {
   const known = KNOWN_SELECTORS[ref.primary] ?? [];
   if (known.includes(ref.selector)) return;
+  const name = formatRef(ref);
+  if (stacks.some((s) => capabilitySet(s.capabilities).has(name))) return;
   const exact = stacks.flatMap((s) => s.capabilities).filter((c) => c.startsWith(`${ref.primary}:`));
-  if (exact.includes(formatRef(ref))) return;
   const candidates = [...known.map((s) => `${ref.primary}:${s}`), ...exact];
   throw new UserError(
     `${where(ref)}: unknown selector '${ref.selector}' for '${ref.primary}'.${didYouMean(formatRef(ref), candidates)}`,

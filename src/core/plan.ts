@@ -28,8 +28,18 @@ export interface Plan {
   tasks: Task[];
 }
 
-export function supports(capabilities: string[], ref: CommandRef): boolean {
-  return capabilities.some((c) => c === ref.primary || c === formatRef(ref));
+/** Capability lists as sets, built once per list: plans ask about every command × stack. */
+const capabilitySets = new WeakMap<readonly string[], Set<string>>();
+
+export function capabilitySet(capabilities: readonly string[]): Set<string> {
+  let set = capabilitySets.get(capabilities);
+  if (!set) capabilitySets.set(capabilities, (set = new Set(capabilities)));
+  return set;
+}
+
+export function supports(capabilities: readonly string[], ref: CommandRef): boolean {
+  const set = capabilitySet(capabilities);
+  return set.has(ref.primary) || set.has(formatRef(ref));
 }
 
 /** Expand `check:<profile>` references recursively; other commands pass through. */
@@ -40,9 +50,17 @@ export function expandCommands(
   seen: string[] = [],
 ): CommandRef[] {
   const out: CommandRef[] = [];
+  const have = new Set<string>();
+  const add = (ref: CommandRef) => {
+    const key = formatRef(ref);
+    if (!have.has(key)) {
+      have.add(key);
+      out.push(ref);
+    }
+  };
   for (const ref of requested) {
     if (ref.primary !== "check") {
-      if (!out.some((r) => formatRef(r) === formatRef(ref))) out.push(ref);
+      add(ref);
       continue;
     }
     const profile = ref.selector;
@@ -58,9 +76,7 @@ export function expandCommands(
       );
     }
     const refs = list.map((raw, i) => parseCommandRef(raw, `${file}: targets.${profile}[${i}]`));
-    for (const r of expandCommands(refs, targets, file, [...seen, profile])) {
-      if (!out.some((o) => formatRef(o) === formatRef(r))) out.push(r);
-    }
+    for (const r of expandCommands(refs, targets, file, [...seen, profile])) add(r);
   }
   return out;
 }
@@ -88,13 +104,16 @@ export function buildPlan(commands: CommandRef[], stacks: PlannedStack[], where:
       tasks.push({ id: `${formatRef(ref)}@${s.name}`, ref, stack: s.name, deps: [], exclusive: isMutating(ref) && ref.primary !== "package" });
     }
   }
-  for (const t of tasks) {
-    const same = tasks.filter((o) => o.stack === t.stack && o !== t);
-    for (const o of same) {
-      const before = tasks.indexOf(o) < tasks.indexOf(t);
-      const phaseT = PHASE[t.ref.primary] ?? 2;
+  for (let ti = 0; ti < tasks.length; ti++) {
+    const t = tasks[ti]!;
+    const phaseT = PHASE[t.ref.primary] ?? 2;
+    const afterBuild = t.ref.primary === "test" || t.ref.primary === "package" || t.ref.primary === "release";
+    for (let oi = 0; oi < tasks.length; oi++) {
+      const o = tasks[oi]!;
+      if (oi === ti || o.stack !== t.stack) continue;
+      const before = oi < ti;
       const phaseO = PHASE[o.ref.primary] ?? 2;
-      const build = o.ref.primary === "build" && ["test", "package", "release"].includes(t.ref.primary);
+      const build = o.ref.primary === "build" && afterBuild;
       const setup = o.ref.primary === "setup" && t.ref.primary !== "setup";
       const exclusive = (t.exclusive || o.exclusive) && before && phaseO <= phaseT;
       const exclusiveLater = (t.exclusive || o.exclusive) && !before && phaseO < phaseT;
