@@ -50,9 +50,20 @@ function sortedPairs(env: Record<string, string>): [string, string | undefined][
     .map((k) => [k, env[k]]);
 }
 
+/** The inherited environment is the same object for every task of a run: serialise it once. */
+const pairsJson = new WeakMap<Record<string, string>, string>();
+
+function sortedPairsJson(env: Record<string, string>): string {
+  let json = pairsJson.get(env);
+  if (json === undefined) pairsJson.set(env, (json = JSON.stringify(sortedPairs(env))));
+  return json;
+}
+
 export function taskKey(p: KeyParts): string {
-  const canonical = JSON.stringify(["dwf-task-v2", p.task, p.program, p.args, sortedPairs(p.env), sortedPairs(p.inherited), p.cwd, p.runner, p.environment, p.extension, p.tree]);
-  return new Bun.CryptoHasher("sha256").update(canonical).digest("hex");
+  // Spelled out, this is JSON.stringify of the array of parts, with the inherited part reused.
+  const j = JSON.stringify;
+  const canonical = `[${j("dwf-task-v2")},${j(p.task)},${j(p.program)},${j(p.args)},${j(sortedPairs(p.env))},${sortedPairsJson(p.inherited)},${j(p.cwd)},${j(p.runner)},${j(p.environment)},${j(p.extension)},${j(p.tree)}]`;
+  return Bun.CryptoHasher.hash("sha256", canonical, "hex");
 }
 
 export function entryPath(cacheRoot: string, key: string): string {

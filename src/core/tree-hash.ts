@@ -83,7 +83,7 @@ function excludedPrefixes(root: string, exclude: string[]): string[] {
 
 /** Stat cache file for one tree: one per root, so projects sharing a cache root never collide. */
 export function statCachePath(cacheRoot: string, root: string): string {
-  const id = new Bun.CryptoHasher("sha256").update(root).digest("hex").slice(0, 24);
+  const id = Bun.CryptoHasher.hash("sha256", root, "hex").slice(0, 24);
   return join(cacheRoot, "tasks", "stat", `${id}.json`);
 }
 

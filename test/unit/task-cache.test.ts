@@ -54,6 +54,16 @@ describe("taskKey", () => {
     expect(taskKey({ ...base, env: { A: "1", B: "2" } })).toBe(taskKey({ ...base, env: { B: "2", A: "1" } }));
     expect(k).toMatch(/^[0-9a-f]{64}$/);
   });
+
+  test("keys stay the same across dwf versions that share the format: entries written before are still found", () => {
+    const parts: KeyParts = { ...base, env: { B: "2", A: "x\"y" }, inherited: { PATH: "/bin", HOME: "/h" } };
+    // The documented canonical form: SHA-256 of this JSON array.
+    const canonical = JSON.stringify(["dwf-task-v2", parts.task, parts.program, parts.args, [["A", 'x"y'], ["B", "2"]], [["HOME", "/h"], ["PATH", "/bin"]], parts.cwd, parts.runner, parts.environment, parts.extension, parts.tree]);
+    const expected = new Bun.CryptoHasher("sha256").update(canonical).digest("hex");
+    expect(taskKey(parts)).toBe(expected);
+    // The inherited part is remembered per object; a changed object gives a new key.
+    expect(taskKey({ ...parts, inherited: { ...parts.inherited, PATH: "/usr/bin" } })).not.toBe(expected);
+  });
 });
 
 describe("inheritedKeyEnv", () => {
