@@ -1,6 +1,7 @@
 // The one logger: consola's core (its full entry costs ~10 ms at startup) with a small
-// reporter that writes `dwf: warning: …` lines to stderr and masks secret values.
-import { createConsola, type ConsolaReporter, type LogObject } from "consola/core";
+// reporter that writes `dwf: warning: …` lines to stderr and masks secret values. consola is
+// loaded on the first message that is shown: a quiet run (all cached, say) never needs it.
+import type { ConsolaInstance, ConsolaReporter, LogObject } from "consola/core";
 import { redactText } from "../core/redact.ts";
 import { style } from "./style.ts";
 import { writeStderr } from "./out.ts";
@@ -29,4 +30,16 @@ const reporter: ConsolaReporter = {
   },
 };
 
-export const log = createConsola({ reporters: [reporter], level: debugEnabled() ? 4 : 3 });
+let instance: ConsolaInstance | undefined;
+const consola = (): ConsolaInstance =>
+  (instance ??= (require("consola/core") as typeof import("consola/core")).createConsola({ reporters: [reporter], level: debugEnabled() ? 4 : 3 }));
+const debugOn = debugEnabled();
+
+type Log = (message: unknown, ...rest: unknown[]) => void;
+
+export const log: { debug: Log; info: Log; warn: Log; error: Log } = {
+  debug: (...a) => void (debugOn && consola().debug(...(a as [unknown]))),
+  info: (...a) => consola().info(...(a as [unknown])),
+  warn: (...a) => consola().warn(...(a as [unknown])),
+  error: (...a) => consola().error(...(a as [unknown])),
+};
