@@ -6,7 +6,6 @@ import { relative } from "node:path";
 import { configArgs } from "./_shared.ts";
 import { loadProject } from "../core/pipeline.ts";
 import { computeFingerprint, fingerprintInputs } from "../core/fingerprint.ts";
-import { statCachePath } from "../core/tree-hash.ts";
 import { TASKS_DIR } from "../core/task-cache.ts";
 import {
   applyPrune,
@@ -21,7 +20,7 @@ import {
   type ProjectImage,
 } from "../core/cache-prune.ts";
 import { findOnPath } from "../core/context.ts";
-import { resolveCacheRoot } from "../core/cache-root.ts";
+import { resolveCacheRoot, statCachePath } from "../core/cache-root.ts";
 import type { Config } from "../core/config.ts";
 import { engineCommand, requestedEngine } from "../runtime/engine.ts";
 import { projectName } from "../runtime/image.ts";

@@ -230,7 +230,8 @@ function scanTasks(dir: string, opts: ScanOptions): CacheItem[] {
         group: TASKS_DIR,
         bytes: fst.isSymbolicLink() ? 0 : fst.size,
         lastUsedMs: fst.mtimeMs,
-        current: isStat && rel === opts.currentStat,
+        // The tree's stat cache and its remembered config (`<id>-config.json`) belong together.
+        current: isStat && rel.replace(/-config\.json$/, ".json") === opts.currentStat,
       });
     }
   }

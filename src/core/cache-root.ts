@@ -21,6 +21,17 @@ export function resolveCacheRoot(root: string, config: Config, env: Record<strin
   return isAbsolute(expanded) ? normalize(expanded) : resolve(root, expanded);
 }
 
+/** Stat cache file for one tree: one per root, so projects sharing a cache root never collide. */
+export function statCachePath(cacheRoot: string, root: string): string {
+  const id = Bun.CryptoHasher.hash("sha256", root, "hex").slice(0, 24);
+  return join(cacheRoot, "tasks", "stat", `${id}.json`);
+}
+
+/** The tree's remembered validated devflow.toml (config.ts), beside its stat cache. */
+export function configMemoPath(cacheRoot: string, root: string): string {
+  return statCachePath(cacheRoot, root).replace(/\.json$/, "-config.json");
+}
+
 /** Create the cache root if needed, tagged for backup tools and ignored by git; returns it. */
 export function ensureCacheRoot(cacheRoot: string): string {
   if (!existsSync(cacheRoot)) mkdirSync(cacheRoot, { recursive: true });

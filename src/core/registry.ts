@@ -5,7 +5,6 @@ import type { ExtensionConfig, LoadedConfig } from "./config.ts";
 import { UserError } from "./errors.ts";
 import { didYouMean } from "./suggest.ts";
 import { builtinExtensions } from "../../extensions/index.ts";
-import { loadExternalExtension } from "./subprocess.ts";
 import { log } from "../report/log.ts";
 
 export interface ActiveStack {
@@ -76,10 +75,12 @@ export async function resolveRegistry(loaded: LoadedConfig, ctx: ExtensionContex
   // External extensions: configured with source = "path", or declared stacks found on PATH.
   const externals = new Set<string>(externalNames.filter((n) => cfgExt[n]?.enabled !== false));
   for (const name of declared ?? []) if (!builtinNames.includes(name)) externals.add(name);
+  // The protocol (and its validator) loads only for projects that use an external extension.
+  const protocol = externals.size ? await import("./subprocess.ts") : undefined;
   for (const name of externals) {
     const c = cfgExt[name] ?? {};
     try {
-      const ext = await loadExternalExtension(name, c, ctx, { file, profile: opts.profile });
+      const ext = await protocol!.loadExternalExtension(name, c, ctx, { file, profile: opts.profile });
       chosen.push({ name, ext, reason: "configured", external: true, config: c });
     } catch (e) {
       if (c.required || !(e instanceof UserError)) throw e;

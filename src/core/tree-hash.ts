@@ -4,6 +4,7 @@ import { readdirSync, readlinkSync, readFileSync, utimesSync } from "node:fs";
 import { lstatOrNull } from "./fs.ts";
 import { join, relative, sep, isAbsolute } from "node:path";
 import { writeFileAtomic } from "./safe-write.ts";
+import { statCachePath } from "./cache-root.ts";
 import { gitVisibleFiles, listAndRemember, listingEnvKey, parseListing, reuseListing, underPrefix, type Listing } from "./git-listing.ts";
 
 /** Per-file digest: `x`/`-` (executable bit) + SHA-256 hex, or a marker for links, dirs, missing files. */
@@ -81,11 +82,6 @@ function excludedPrefixes(root: string, exclude: string[]): string[] {
 }
 
 
-/** Stat cache file for one tree: one per root, so projects sharing a cache root never collide. */
-export function statCachePath(cacheRoot: string, root: string): string {
-  const id = Bun.CryptoHasher.hash("sha256", root, "hex").slice(0, 24);
-  return join(cacheRoot, "tasks", "stat", `${id}.json`);
-}
 
 function loadStatCache(path: string, root: string): StatCache {
   try {

@@ -1,7 +1,7 @@
 // `dwf verify` and `dwf <primary>:<selector>` through the compiled binary, on fixture
 // repositories with real processes.
 import { describe, expect, test } from "bun:test";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, runDwf, which, dwfBinary, cleanEnv } from "../support/dwf.ts";
 
@@ -290,4 +290,37 @@ test("a project's .env and bunfig.toml are not read by dwf: tasks see only the c
   expect(r.code).toBe(0);
   expect(r.stdout).toContain("from-dotenv=[]");
   expect(r.all).not.toContain("leaked");
+});
+
+describe("a devflow.toml that passed validation is remembered by its text", () => {
+  test("edits are always seen: a broken edit fails at once, a valid one takes effect; a damaged memo is ignored", async () => {
+    const dir = fixture({ Makefile: MAKEFILE(), "devflow.toml": `[targets]\npr = ["fmt:check"]\n` }, { git: true });
+    expect((await runDwf(["verify"], { cwd: dir })).stdout).toContain("1 task: 1 passed");
+    // The first run creates the cache folder; the next one remembers the config there.
+    expect((await runDwf(["verify"], { cwd: dir })).stdout).toContain("1 task: 1 cached");
+    const statDir = join(dir, ".cache/devflow/tasks/stat");
+    const memo = readdirSync(statDir).find((f) => f.endsWith("-config.json"));
+    expect(memo).toBeDefined();
+
+    writeFileSync(join(dir, "devflow.toml"), `[targets]\npr = ["fmt:check"]\n[runtime]\nprofil = "host"\n`);
+    const broken = await runDwf(["verify"], { cwd: dir });
+    expect(broken.code).toBe(2);
+    expect(broken.stderr).toContain("unknown key 'runtime.profil'");
+
+    writeFileSync(join(dir, "devflow.toml"), `[targets]\npr = ["fmt:check", "lint:static"]\n`);
+    expect((await runDwf(["verify"], { cwd: dir })).stdout).toContain("2 tasks: 2 passed");
+
+    writeFileSync(join(statDir, memo!), "{ not json");
+    const again = await runDwf(["verify"], { cwd: dir });
+    expect(again.code).toBe(0);
+    expect(again.stdout).toContain("2 tasks: 2 cached");
+  });
+
+  test("a project that keeps its cache elsewhere gets no memo in the default folder", async () => {
+    const dir = fixture({ Makefile: MAKEFILE(), "devflow.toml": `[cache]\nroot = "build-cache"\n[targets]\npr = ["fmt:check"]\n` });
+    expect((await runDwf(["verify"], { cwd: dir })).code).toBe(0);
+    expect((await runDwf(["verify"], { cwd: dir })).stdout).toContain("1 task: 1 cached");
+    expect(existsSync(join(dir, ".cache"))).toBe(false);
+    expect(existsSync(join(dir, "build-cache/CACHEDIR.TAG"))).toBe(true);
+  });
 });
