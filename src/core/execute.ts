@@ -15,6 +15,8 @@ export interface TaskCacheHit {
 /** The task result cache, as the executor sees it. */
 export interface TaskCache {
   lookup(t: PreparedTask, runner: Runner): Promise<TaskCacheHit | null>;
+  /** Hits among these tasks, by task id: every key computed in one pass. */
+  lookupMany(tasks: PreparedTask[], runner: Runner): Promise<Map<string, TaskCacheHit>>;
   store(t: PreparedTask, runner: Runner, outcome: RunOutcome): Promise<void>;
 }
 
@@ -40,11 +42,8 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
   const known = new Map<string, RunOutcome & { status: TaskStatus }>();
   const cache = opts.cache;
   if (cache) {
-    const lookups = prepared.tasks.filter((t) => t.action && t.cacheable).map(async (t) => [t.task.id, await cache.lookup(t, runner)] as const);
-    const all = await Promise.all(lookups);
-    for (const [id, hit] of all) {
-      if (hit) known.set(id, { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached" });
-    }
+    const hits = await cache.lookupMany(prepared.tasks.filter((t) => t.action && t.cacheable), runner);
+    for (const [id, hit] of hits) known.set(id, { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached" });
   }
   return schedule(
     prepared.tasks.map((t) => t.task),

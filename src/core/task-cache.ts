@@ -178,17 +178,28 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
     return v;
   };
 
-  const computeKey = async (t: PreparedTask, runner: Runner): Promise<string> => {
-    const action = t.action!;
-    // Start the fingerprint reads while git lists the tree.
-    const extension = stackFingerprint(t.stack.name);
+  /** What every key of a run shares: the tree, and the stacks' (or the image's) fingerprints. */
+  interface Shared {
+    files: FileDigests;
+    extension: Map<string, string>;
+    image?: string;
+  }
+  const shared = async (stacks: Iterable<string>, runner: Runner): Promise<Shared> => {
+    const names = [...new Set(stacks)];
+    // Start the fingerprint reads before the tree is hashed.
+    const extension = names.map(stackFingerprint);
     const image = runner.kind === "container" ? imageFingerprint() : undefined;
-    // Handled below once the tree is in; a failing tree hash must not leave them unhandled.
-    extension.catch(() => {});
+    // Awaited below once the tree is in; a failing tree hash must not leave them unhandled.
+    for (const p of extension) p.catch(() => {});
     image?.catch(() => {});
     const files = await tree();
+    const hashes = await Promise.all(extension);
+    return { files, extension: new Map(names.map((n, i) => [n, hashes[i]!])), image: image && (await image) };
+  };
+  const keyOf = (t: PreparedTask, runner: Runner, s: Shared): string => {
+    const action = t.action!;
     const inputs = t.stack.ext.taskInputs?.(t.task.ref, registry.ctx);
-    const environment = image ? `image:${await image}` : `tool:${tool(action.program, t.cwd, t.env.PATH ?? process.env.PATH ?? "")}`;
+    const environment = s.image !== undefined ? `image:${s.image}` : `tool:${tool(action.program, t.cwd, t.env.PATH ?? process.env.PATH ?? "")}`;
     return taskKey({
       task: t.task.id,
       program: action.program,
@@ -198,49 +209,74 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
       cwd: relative(root, t.cwd),
       runner: runner.kind,
       environment,
-      extension: await extension,
-      tree: digestOf(files, inputs),
+      extension: s.extension.get(t.stack.name)!,
+      tree: digestOf(s.files, inputs),
     });
   };
   const keyFor = (t: PreparedTask, runner: Runner) => {
     const id = `${runner.kind}\0${t.task.id}`;
     let k = keys.get(id);
     if (!k) {
-      k = computeKey(t, runner);
+      k = shared([t.stack.name], runner).then((s) => keyOf(t, runner, s));
       keys.set(id, k);
     }
     return k;
   };
 
-  return {
-    keyFor,
-    async lookup(t, runner): Promise<TaskCacheHit | null> {
+  /** The stored result under this key, trusted only when it is intact and names this task. */
+  const readEntry = (t: PreparedTask, key: string): TaskCacheHit | null => {
+    const path = entryPath(cacheRoot, key);
+    // One small file: a sync read is cheaper than an async round trip per task.
+    let text: string;
+    try {
+      text = readFileSync(path, "utf8");
+    } catch {
+      return null;
+    }
+    const entry = parseEntry(text, key, t.task.id);
+    if (!entry) {
+      log.debug(`task cache: ignoring damaged entry ${path}; the task runs and rewrites it`);
+      return null;
+    }
+    // Prune ages entries by last use, not creation.
+    const now = Date.now() / 1000;
+    try {
+      utimesSync(path, now, now);
+    } catch {}
+    return { durationMs: entry.durationMs, output: entry.output };
+  };
+
+  const lookupMany = async (tasks: PreparedTask[], runner: Runner): Promise<Map<string, TaskCacheHit>> => {
+    const hits = new Map<string, TaskCacheHit>();
+    if (tasks.length === 0) return hits;
+    let s: Shared;
+    try {
+      s = await shared(tasks.map((t) => t.stack.name), runner);
+    } catch (e) {
+      log.debug(`task cache: cannot compute keys: ${(e as Error).message}`);
+      return hits;
+    }
+    // Every key from the same shared inputs, in one pass: no per-task round trips.
+    for (const t of tasks) {
       let key: string;
       try {
-        key = await keyFor(t, runner);
+        key = keyOf(t, runner, s);
       } catch (e) {
         log.debug(`task cache: cannot compute a key for ${t.task.id}: ${(e as Error).message}`);
-        return null;
+        continue;
       }
-      const path = entryPath(cacheRoot, key);
-      // One small file: a sync read is cheaper than an async round trip per task.
-      let text: string;
-      try {
-        text = readFileSync(path, "utf8");
-      } catch {
-        return null;
-      }
-      const entry = parseEntry(text, key, t.task.id);
-      if (!entry) {
-        log.debug(`task cache: ignoring damaged entry ${path}; the task runs and rewrites it`);
-        return null;
-      }
-      // Prune ages entries by last use, not creation.
-      const now = new Date();
-      try {
-        utimesSync(path, now, now);
-      } catch {}
-      return { durationMs: entry.durationMs, output: entry.output };
+      keys.set(`${runner.kind}\0${t.task.id}`, Promise.resolve(key));
+      const hit = readEntry(t, key);
+      if (hit) hits.set(t.task.id, hit);
+    }
+    return hits;
+  };
+
+  return {
+    keyFor,
+    lookupMany,
+    async lookup(t, runner): Promise<TaskCacheHit | null> {
+      return (await lookupMany([t], runner)).get(t.task.id) ?? null;
     },
     async store(t, runner, outcome: RunOutcome): Promise<void> {
       if (outcome.exitCode !== 0 || outcome.error) return;
