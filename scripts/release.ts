@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { REPOSITORY } from "../src/version.ts";
+import { repository } from "../src/version.ts";
 import { assetName, bunTarget, RELEASE_TARGETS, targetName } from "../src/release/platform.ts";
 import { formatSha256Sums, sha256Hex } from "../src/release/checksums.ts";
 import { stageInstaller } from "../src/release/installer.ts";
@@ -50,8 +50,8 @@ for (const target of targets) {
   console.error(`release: ${name} (${(archive.byteLength / 1e6).toFixed(1)} MB)`);
 }
 writeFileSync(join(out, "SHA256SUMS"), formatSha256Sums(sums));
-writeFileSync(join(out, "install.sh"), stageInstaller(readFileSync(join(root, "install.sh"), "utf8"), REPOSITORY), { mode: 0o755 });
-console.error(`release: ${out}/SHA256SUMS, ${out}/install.sh (repository ${REPOSITORY})`);
+writeFileSync(join(out, "install.sh"), stageInstaller(readFileSync(join(root, "install.sh"), "utf8"), repository()), { mode: 0o755 });
+console.error(`release: ${out}/SHA256SUMS, ${out}/install.sh (repository ${repository()})`);
 
 function fail(message: string): never {
   console.error(`release: ${message}`);

@@ -6,8 +6,10 @@ declare const DWF_BUILD_VERSION: string | undefined;
 
 export const VERSION: string = typeof DWF_BUILD_VERSION === "string" && DWF_BUILD_VERSION ? DWF_BUILD_VERSION : pkg.version;
 
-/** `owner/name` of the GitHub repository releases come from. */
-export const REPOSITORY: string = repoSlug(typeof pkg.repository === "string" ? pkg.repository : pkg.repository.url);
+/** `owner/name` of the GitHub repository releases come from (worked out when first asked). */
+export function repository(): string {
+  return repoSlug(typeof pkg.repository === "string" ? pkg.repository : pkg.repository.url);
+}
 
 export function repoSlug(url: string): string {
   const m = /github\.com[/:]([^/]+\/[^/]+?)(?:\.git)?\/?$/.exec(url) ?? /^(?:github:)?([^/:]+\/[^/]+)$/.exec(url);

@@ -8,7 +8,7 @@ import { formatRef } from "../core/command-ref.ts";
 import { DEFAULT_CACHE_ROOT } from "../core/cache-root.ts";
 import { checkInsideProject, writeFileAtomic } from "../core/safe-write.ts";
 import { UserError } from "../core/errors.ts";
-import { REPOSITORY, VERSION } from "../version.ts";
+import { repository, VERSION } from "../version.ts";
 import type { CiSettings } from "./model.ts";
 import { MARKER, renderWorkflow } from "./workflow.ts";
 import { BAKE_MARKER, renderBakeFile } from "./bake.ts";
@@ -62,7 +62,7 @@ export async function loadCiProject(opts: { cwd: string; config?: string }): Pro
     image: cfg.ci?.registry_image ?? cfg.container?.image ?? null,
     platforms: cfg.ci?.platforms ?? cfg.container?.platforms ?? ["linux/amd64"],
     dwfVersion: (cfg.ci?.dwf_version ?? VERSION).replace(/^v/, ""),
-    repository: REPOSITORY,
+    repository: repository(),
     branch: cfg.ci?.branch ?? "main",
     dockerfile,
     cacheDir,

@@ -1,7 +1,7 @@
 // `dwf upgrade`: replace this dwf binary with the latest (or a chosen) release, verified
 // against the release's SHA256SUMS. DWF_DOWNLOAD_BASE points at a mirror.
 import { defineCommand } from "./args.ts";
-import { REPOSITORY, VERSION } from "../version.ts";
+import { repository, VERSION } from "../version.ts";
 import { writeStdout } from "../report/out.ts";
 
 export default defineCommand({
@@ -15,7 +15,7 @@ export default defineCommand({
     const { upgrade } = await import("../release/upgrade.ts");
     return upgrade({
       current: VERSION,
-      repository: REPOSITORY,
+      repository: repository(),
       version: args.version,
       base: process.env.DWF_DOWNLOAD_BASE || undefined,
       dryRun: Boolean(args["dry-run"]),

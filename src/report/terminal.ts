@@ -134,8 +134,10 @@ export function renderSummary(results: TaskResult[], elapsedMs: number): string 
   let out = `\n${style.bold(pad(head))}\n`;
   for (const [i, r] of rows.entries()) {
     const status = results[i]!.status;
-    const cells = pad(r);
-    out += cells.replace(new RegExp(`\\b${status}\\b`), COLOR[status](status)) + "\n";
+    // Pad first, then colour the status cell: escape codes must not count towards the width.
+    const cells = r.map((c, j) => (j === r.length - 1 ? c : c.padEnd(widths[j]!)));
+    cells[2] = cells[2]!.replace(status, COLOR[status](status));
+    out += cells.join("  ").trimEnd() + "\n";
   }
   const counts = new Map<TaskStatus, number>();
   for (const r of results) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);

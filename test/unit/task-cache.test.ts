@@ -73,6 +73,13 @@ describe("inheritedKeyEnv", () => {
     expect(inheritedKeyEnv(env, "container")).toEqual({ CI: "true" });
     expect(inheritedKeyEnv({}, "container")).toEqual({});
   });
+
+  test("whole names and name families are session noise; look-alikes are not", () => {
+    const noise = ["TERM_PROGRAM", "CLICOLOR_FORCE", "LS_COLORS", "PS1", "HISTFILE", "LESSOPEN", "SSH_AUTH_SOCK", "XDG_SEAT_PATH", "TMUX_PANE", "LC_TERMINAL_VERSION", "RUNNER_TEMP", "_"];
+    const kept = ["TERMINAL", "PS5", "MAILER", "EDITORCONFIG", "XDG_CONFIG_HOME", "LC_ALL", "WINDOWS", "DISPLAY_NAME", "LD_LIBRARY_PATH"];
+    const env = Object.fromEntries([...noise, ...kept].map((k) => [k, "v"]));
+    expect(Object.keys(inheritedKeyEnv(env, "host")).sort()).toEqual([...kept].sort());
+  });
 });
 
 describe("parseEntry", () => {
