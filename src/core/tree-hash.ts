@@ -42,9 +42,13 @@ const RACY_MS = 2000;
 type StatRow = [size: number, mtimeMs: number, ino: number, ctimeMs: number, digest: string];
 
 interface StatCache {
-  rows: Map<string, StatRow>;
+  /** Rows by path, as parsed: each row is checked where it is used. */
+  rows: Record<string, unknown>;
+  count: number;
   listing?: Listing;
 }
+
+const EMPTY: StatCache = { rows: {}, count: 0 };
 
 /** Outside git: every file below root, skipping `.git` and excluded directories; symlinks are not followed. */
 export function walkFiles(root: string, exclude: string[] = []): string[] {
@@ -85,21 +89,26 @@ function excludedPrefixes(root: string, exclude: string[]): string[] {
 
 function loadStatCache(path: string, root: string): StatCache {
   try {
-    const data = JSON.parse(readFileSync(path, "utf8")) as { version?: unknown; root?: unknown; files?: unknown; listing?: unknown };
-    if (data.version !== STAT_VERSION || data.root !== root || typeof data.files !== "object" || data.files === null) return { rows: new Map() };
-    const map = new Map<string, StatRow>();
-    for (const [k, v] of Object.entries(data.files as Record<string, unknown>)) {
-      if (Array.isArray(v) && v.length === 5 && typeof v[4] === "string") map.set(k, v as StatRow);
-    }
-    return { rows: map, listing: parseListing(data.listing) };
+    const data = JSON.parse(readFileSync(path, "utf8")) as { version?: unknown; root?: unknown; files?: unknown; count?: unknown; listing?: unknown };
+    if (data.version !== STAT_VERSION || data.root !== root || typeof data.files !== "object" || data.files === null || Array.isArray(data.files)) return EMPTY;
+    const rows = data.files as Record<string, unknown>;
+    const count = typeof data.count === "number" ? data.count : Object.keys(rows).length;
+    return { rows, count, listing: parseListing(data.listing) };
   } catch {
-    return { rows: new Map() };
+    return EMPTY;
   }
+}
+
+/** The remembered row for a path, when it is one (a damaged row is just a file to read again). */
+function rowOf(rows: Record<string, unknown>, path: string): StatRow | undefined {
+  if (!Object.hasOwn(rows, path)) return undefined;
+  const v = rows[path];
+  return Array.isArray(v) && v.length === 5 && typeof v[4] === "string" ? (v as StatRow) : undefined;
 }
 
 async function saveStatCache(path: string, root: string, rows: Map<string, StatRow>, listing: Listing | undefined): Promise<void> {
   try {
-    writeFileAtomic(path, JSON.stringify({ version: STAT_VERSION, root, files: Object.fromEntries(rows), ...(listing ? { listing } : {}) }));
+    writeFileAtomic(path, JSON.stringify({ version: STAT_VERSION, root, count: rows.size, files: Object.fromEntries(rows), ...(listing ? { listing } : {}) }));
   } catch {
     // A stat cache is only an accelerator: failing to write it must not fail the run.
   }
@@ -129,7 +138,7 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
   const racyMs = opts.racyMs ?? RACY_MS;
   const skip = excludedPrefixes(root, exclude);
   const cachePath = opts.cacheRoot ? statCachePath(opts.cacheRoot, root) : undefined;
-  const cached: StatCache = cachePath ? loadStatCache(cachePath, root) : { rows: new Map() };
+  const cached: StatCache = cachePath ? loadStatCache(cachePath, root) : EMPTY;
   const previous = cached.rows;
   const envKey = listingEnvKey(process.env, skip);
   let gitList: string[] | null | undefined = cachePath ? reuseListing(cached.listing, envKey) : undefined;
@@ -140,14 +149,20 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
     else gitList = await gitVisibleFiles(root);
   }
   const paths = (gitList ?? walkFiles(root, exclude)).filter((p) => !skip.some((s) => underPrefix(p, s))).sort();
-  const next = new Map<string, StatRow>();
+  // Files go in in sorted order (a file still to be read holds its place until it is), so every
+  // task's digest is one ordered pass.
   const files: FileDigests = new Map();
+  /** Remembered rows still valid; only turned into the next stat cache when one must be written. */
+  const kept: [string, StatRow][] = [];
+  const fresh: [string, StatRow][] = [];
   const stats: TreeHashStats = { listed: paths.length, read: 0, reused: 0, bytesRead: 0, git: gitList != null, listReused };
   const racyAfter = Date.now() - racyMs;
   const toRead: { path: string; abs: string; size: number; mtimeMs: number; ino: number; ctimeMs: number; x: string }[] = [];
 
+  // Listed paths are relative and `/`-separated: plain concatenation, no per-file normalising.
+  const base = root.endsWith(sep) ? root : root + sep;
   for (const path of paths) {
-    const abs = join(root, path);
+    const abs = base + path;
     const st = lstatOrNull(abs);
     if (!st) {
       files.set(path, "missing");
@@ -167,13 +182,14 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
       continue;
     }
     const x = st.mode & 0o111 ? "x" : "-";
-    const row = previous.get(path);
+    const row = rowOf(previous, path);
     if (row && row[0] === st.size && row[1] === st.mtimeMs && row[2] === st.ino && row[3] === st.ctimeMs) {
       files.set(path, x + row[4]);
-      next.set(path, row);
+      kept.push([path, row]);
       stats.reused++;
       continue;
     }
+    files.set(path, "unreadable");
     toRead.push({ path, abs, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, ctimeMs: st.ctimeMs, x });
   }
 
@@ -192,16 +208,15 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
       files.set(f.path, f.x + d);
       stats.read++;
       stats.bytesRead += f.size;
-      if (f.ctimeMs < racyAfter && f.mtimeMs < racyAfter) next.set(f.path, [f.size, f.mtimeMs, f.ino, f.ctimeMs, d]);
+      if (f.ctimeMs < racyAfter && f.mtimeMs < racyAfter) fresh.push([f.path, [f.size, f.mtimeMs, f.ino, f.ctimeMs, d]]);
     });
   }
 
   const listingChanged = !listReused && (listing !== undefined || cached.listing !== undefined);
-  if (cachePath && (stats.read > 0 || next.size !== previous.size || listingChanged)) await saveStatCache(cachePath, root, next, listing);
-  else if (cachePath && previous.size > 0) touch(cachePath);
-  // Sorted once here, so every task's digest is one ordered pass.
-  const sorted: FileDigests = new Map(paths.filter((p) => files.has(p)).map((p) => [p, files.get(p)!]));
-  return { files: sorted, stats };
+  if (cachePath && (stats.read > 0 || kept.length + fresh.length !== cached.count || listingChanged)) {
+    await saveStatCache(cachePath, root, new Map([...kept, ...fresh]), listing);
+  } else if (cachePath && cached.count > 0) touch(cachePath);
+  return { files, stats };
 }
 
 /** Normalise extension-given input prefixes: relative, `/`-separated, no `./` or trailing slash. */
@@ -216,9 +231,19 @@ export function treeDigest(files: FileDigests, prefixes?: string[]): string {
   const h = new Bun.CryptoHasher("sha256");
   h.update("dwf-tree-v1\n");
   const norm = prefixes ? normalisePrefixes(prefixes) : undefined;
+  // The same bytes as one update per file, handed over in batches: one native call per file
+  // cost more than hashing the text.
+  let batch = "";
+  let n = 0;
   for (const [p, d] of files) {
     if (norm && !norm.some((pre) => underPrefix(p, pre))) continue;
-    h.update(`${p}\0${d}\n`);
+    batch += `${p}\0${d}\n`;
+    if (++n === 512) {
+      h.update(batch);
+      batch = "";
+      n = 0;
+    }
   }
+  if (batch) h.update(batch);
   return h.digest("hex");
 }
