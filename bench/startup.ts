@@ -65,7 +65,8 @@ const mb = (n: number) => `${(n / 1e6).toFixed(1)} MB`;
 const emptyEntry = join(work, "empty.ts");
 writeFileSync(emptyEntry, "");
 const empty = join(work, "empty-bun");
-sh([process.execPath, "build", "--compile", "--outfile", empty, emptyEntry]);
+// The floor is built the way dwf is: without reading a .env or bunfig.toml from the cwd at start.
+sh([process.execPath, "build", "--compile", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", empty, emptyEntry]);
 
 let dwf = values.binary ? resolve(values.binary) : join(root, "dist/dwf");
 if (!values.binary) sh([process.execPath, "run", join(root, "scripts/build.ts")]);

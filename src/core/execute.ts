@@ -6,6 +6,7 @@ import { schedule, type SchedulerEvents, type TaskResult, type TaskStatus } from
 import { quoteCommand } from "./shell-quote.ts";
 import { createStreamRedactor, redactEnv, redactText, secretValues } from "./redact.ts";
 import { log } from "../report/log.ts";
+import { expectLongWork } from "./jit.ts";
 
 export interface TaskCacheHit {
   durationMs: number;
@@ -50,9 +51,8 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
     async (task, signal): Promise<RunOutcome & { status?: TaskStatus; reason?: string }> => {
       const t = byId.get(task.id)!;
       if (!t.action) return { exitCode: 0, output: "", durationMs: 0, status: "skipped", reason: t.skip };
-      // The binary starts with a reluctant JIT (scripts/build.ts); a task that really runs means
-      // long work may follow, so hot code gets compiled as usual from here on.
-      Bun.unsafe.setJITPolicy?.(1);
+      // A task that really runs: long work may follow.
+      expectLongWork();
       log.debug(`[${task.id}] ${debugCommandLine(runner, t)}`);
       if (Object.keys(t.env).length) log.debug(`[${task.id}] env ${JSON.stringify(redactEnv(t.env))}`);
       // Mask the action's own secret env values too (reporters only know the process env).

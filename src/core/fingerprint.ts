@@ -3,6 +3,7 @@
 // Independent of checkout path and file order, so every machine computes the same tag.
 import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
 import { UserError } from "./errors.ts";
+import { LONG_LOOP, expectLongWork } from "./jit.ts";
 import { isAbsolute, join, relative, sep } from "node:path";
 import type { Registry } from "./registry.ts";
 import type { Config } from "./config.ts";
@@ -42,6 +43,7 @@ export async function fingerprintInputs(registry: Registry, config: Config, root
 async function expand(pattern: string, root: string, add: (p: string) => void): Promise<void> {
   if (!/[*?[{]/.test(pattern)) return add(pattern);
   const matches = [...new Bun.Glob(pattern).scanSync({ cwd: root, onlyFiles: true, dot: true })];
+  if (matches.length > LONG_LOOP) expectLongWork();
   for (const m of matches.sort()) add(m);
 }
 
@@ -155,6 +157,7 @@ export function hashFileSync(path: string): string | null {
 
 export async function computeFingerprint(root: string, wanted: Map<string, string[]>): Promise<Fingerprint> {
   const paths = [...wanted.keys()].sort();
+  if (paths.length > LONG_LOOP) expectLongWork();
   // A missing input counts as "missing"; an unreadable one is an error, never silently missing.
   const hashes = paths.map((p) => hashFileSync(join(root, p)));
   const total = new Bun.CryptoHasher("sha256");

@@ -5,6 +5,7 @@ import { lstatOrNull } from "./fs.ts";
 import { join, relative, sep, isAbsolute } from "node:path";
 import { writeFileAtomic } from "./safe-write.ts";
 import { statCachePath } from "./cache-root.ts";
+import { LONG_LOOP, expectLongWork } from "./jit.ts";
 import { gitVisibleFiles, listAndRemember, listingEnvKey, parseListing, reuseListing, underPrefix, type Listing } from "./git-listing.ts";
 
 /** Per-file digest: `x`/`-` (executable bit) + SHA-256 hex, or a marker for links, dirs, missing files. */
@@ -149,6 +150,7 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
     else gitList = await gitVisibleFiles(root);
   }
   const paths = (gitList ?? walkFiles(root, exclude)).filter((p) => !skip.some((s) => underPrefix(p, s))).sort();
+  if (paths.length > LONG_LOOP) expectLongWork();
   // Files go in in sorted order (a file still to be read holds its place until it is), so every
   // task's digest is one ordered pass.
   const files: FileDigests = new Map();
