@@ -38,6 +38,9 @@ const argv = [
   ...(values["no-bytecode"] ? [] : ["--bytecode"]),
   ...(values.target ? [`--target=${values.target}`] : []),
   ...(version ? ["--define", `DWF_BUILD_VERSION=${JSON.stringify(version)}`] : []),
+  // Identifies this build: what one build validated and remembered, another build checks again.
+  "--define",
+  `DWF_BUILD_ID=${JSON.stringify(`${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`)}`,
   "--outfile",
   outfile,
   resolve(root, "src/main.ts"),

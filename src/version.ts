@@ -3,6 +3,10 @@
 import pkg from "../package.json" with { type: "json" };
 
 declare const DWF_BUILD_VERSION: string | undefined;
+declare const DWF_BUILD_ID: string | undefined;
+
+/** Unique per compiled build (scripts/build.ts); undefined when running from source. */
+export const BUILD_ID: string | undefined = typeof DWF_BUILD_ID === "string" ? DWF_BUILD_ID : undefined;
 
 export const VERSION: string = typeof DWF_BUILD_VERSION === "string" && DWF_BUILD_VERSION ? DWF_BUILD_VERSION : pkg.version;
 

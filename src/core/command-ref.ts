@@ -44,7 +44,16 @@ export function formatRef(ref: CommandRef): string {
  * Parse `primary[:selector]`. Validates the shape and the primary; whether the selector
  * is runnable is decided later against the enabled extensions.
  */
+/** Profiles are parsed by validation, expansion and planning alike: each spelling once per run. */
+const parsed = new Map<string, Readonly<CommandRef>>();
+
 export function parseCommandRef(raw: string, where = "command"): CommandRef {
+  let ref = parsed.get(raw);
+  if (!ref) parsed.set(raw, (ref = Object.freeze(parseFresh(raw, where))));
+  return ref as CommandRef;
+}
+
+function parseFresh(raw: string, where: string): CommandRef {
   const text = raw.trim();
   const parts = text.split(":");
   if (parts.length > 2 || parts.some((p) => p === "" && parts.length === 2) || text === "") {

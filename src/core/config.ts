@@ -7,7 +7,7 @@ import type { Config } from "./config-schema.ts";
 import { UserError } from "./errors.ts";
 import { CACHEDIR_TAG, configMemoPath, resolveCacheRoot } from "./cache-root.ts";
 import { writeFileAtomic } from "./safe-write.ts";
-import { VERSION } from "../version.ts";
+import { BUILD_ID, VERSION } from "../version.ts";
 
 export type { Config, ExtensionConfig } from "./config-schema.ts";
 
@@ -86,9 +86,10 @@ const MEMO_VERSION = 1;
  * written only when that root already exists and the config keeps its cache there.
  */
 function validatedConfig(text: string, path: string, root: string, env: Record<string, string | undefined>): Config {
+  const key = memoKey(text, path);
+  if (key === undefined) return parseConfigText(text, path);
   const cacheRoot = resolveCacheRoot(root, {}, env);
   const memo = configMemoPath(cacheRoot, root);
-  const key = memoKey(text, path);
   try {
     const data = JSON.parse(readFileSync(memo, "utf8")) as { version?: unknown; key?: unknown; config?: unknown };
     if (data.version === MEMO_VERSION && data.key === key && typeof data.config === "object" && data.config !== null) return data.config as Config;
@@ -105,13 +106,8 @@ function validatedConfig(text: string, path: string, root: string, env: Record<s
   return config;
 }
 
-/** Same text, same file, same dwf build: the same validation result. */
-function memoKey(text: string, path: string): string {
-  let build = "";
-  try {
-    const st = statSync(process.execPath);
-    build = `${st.size}:${st.mtimeMs}`;
-  } catch {}
-  return Bun.CryptoHasher.hash("sha256", `dwf-config\0${VERSION}\0${build}\0${path}\0${text}`, "hex");
+/** Same text, same file, same dwf build: the same validation result. Undefined from source. */
+function memoKey(text: string, path: string): string | undefined {
+  if (BUILD_ID === undefined) return undefined;
+  return Bun.CryptoHasher.hash("sha256", `dwf-config\0${VERSION}\0${BUILD_ID}\0${path}\0${text}`, "hex");
 }
-

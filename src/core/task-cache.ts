@@ -188,6 +188,13 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
     return v;
   };
 
+  const cwds = new Map<string, string>();
+  const relativeCwd = (cwd: string) => {
+    let rel = cwds.get(cwd);
+    if (rel === undefined) cwds.set(cwd, (rel = relative(root, cwd)));
+    return rel;
+  };
+
   /** What every key of a run shares: the tree, and the stacks' (or the image's) fingerprints. */
   interface Shared {
     files: FileDigests;
@@ -216,7 +223,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
       args: action.args,
       env: t.env,
       inherited: inherited[runner.kind],
-      cwd: relative(root, t.cwd),
+      cwd: relativeCwd(t.cwd),
       runner: runner.kind,
       environment,
       extension: s.extension.get(t.stack.name)!,
