@@ -7,10 +7,6 @@ import { log } from "../report/log.ts";
 import { EXIT } from "../core/errors.ts";
 import { writeStdout, writeStderr } from "../report/out.ts";
 
-// citty drops a sub-command's return value; the sub-commands leave their exit code here
-// and the parent's run() (which citty calls after the sub-command) returns it.
-let exitCode: number = EXIT.ok;
-
 const outputArg = {
   output: { type: "string", description: "Workflow path (default: .github/workflows/ci.yml)", valueHint: "path" },
 } as const;
@@ -61,7 +57,7 @@ const check = defineCommand({
     const fix = `dwf ci generate${args.config ? ` --config ${args.config}` : ""}${args.output ? ` --output ${args.output}` : ""}${force}`;
     if (drift.length === 0) {
       log.info("CI files are in sync with devflow.toml.");
-      return (exitCode = EXIT.ok);
+      return EXIT.ok;
     }
     for (const d of drift) {
       if (d.missing) log.error(`${d.display} does not exist.`);
@@ -71,7 +67,7 @@ const check = defineCommand({
       }
     }
     writeStderr(`  Run '${fix}' to bring ${drift.length === 1 ? "it" : "them"} in sync${drift.some((d) => !d.missing) ? " (hand edits are replaced; put them in devflow.toml instead)" : ""}.\n`);
-    return (exitCode = EXIT.failed);
+    return EXIT.failed;
   },
 });
 
@@ -81,7 +77,8 @@ const plan = defineCommand({
   async run({ args }) {
     const project = await load(args);
     const { ciPlanJson, renderCiPlan } = await import("../ci/plan-view.ts");
-    const workflow = args.output ?? ".github/workflows/ci.yml";
+    const { DEFAULT_WORKFLOW } = await import("../ci/project.ts");
+    const workflow = args.output ?? DEFAULT_WORKFLOW;
     if (args.json) writeStdout(JSON.stringify(ciPlanJson(project.settings, workflow), null, 2) + "\n");
     else writeStdout(renderCiPlan(project.settings, workflow));
     return EXIT.ok;
@@ -91,7 +88,4 @@ const plan = defineCommand({
 export default defineCommand({
   meta: { name: "ci", description: "GitHub Actions workflow that mirrors 'dwf verify': generate, check, plan" },
   subCommands: { generate, check, plan },
-  run() {
-    return exitCode;
-  },
 });
