@@ -1,5 +1,6 @@
 // The CI model: settings drawn from devflow.toml (plain data) and the job plan derived
 // from a profile's commands. Pure: the workflow renderer and `dwf ci plan` both read it.
+import { imageHost } from "../core/image-name.ts";
 
 export type CiMode = "jobs" | "single";
 
@@ -78,9 +79,8 @@ export function jobStages(jobs: CiJob[]): Map<string, number> {
   return stage;
 }
 
-/** Registry host of an image name (docker's rule: a first part with '.' or ':' or 'localhost'). */
+/** Registry host of an image name: the one it names, else Docker Hub; no image means ghcr.io. */
 export function registryHost(image: string | null): string {
   if (image === null) return "ghcr.io";
-  const first = image.split("/")[0]!;
-  return image.includes("/") && (first.includes(".") || first.includes(":") || first === "localhost") ? first : "docker.io";
+  return imageHost(image) ?? "docker.io";
 }

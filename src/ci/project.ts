@@ -8,10 +8,11 @@ import { formatRef } from "../core/command-ref.ts";
 import { DEFAULT_CACHE_ROOT } from "../core/cache-root.ts";
 import { checkInsideProject, writeFileAtomic } from "../core/safe-write.ts";
 import { UserError } from "../core/errors.ts";
+import { DOCKERFILE } from "../core/fingerprint.ts";
 import { repository, VERSION } from "../version.ts";
 import type { CiSettings } from "./model.ts";
 import { MARKER, renderWorkflow } from "./workflow.ts";
-import { BAKE_MARKER, renderBakeFile } from "./bake.ts";
+import { renderBakeFile } from "./bake.ts";
 import { unifiedDiff } from "./diff.ts";
 
 export const DEFAULT_WORKFLOW = ".github/workflows/ci.yml";
@@ -53,7 +54,7 @@ export async function loadCiProject(opts: { cwd: string; config?: string }): Pro
   }
   const cacheRoot = cfg.cache?.root ?? DEFAULT_CACHE_ROOT;
   const cacheDir = isAbsolute(cacheRoot) ? cacheRoot : relative(loaded.root, resolve(loaded.root, cacheRoot)) || ".";
-  const dockerfile = cfg.container?.dockerfile ?? "Dockerfile.devflow";
+  const dockerfile = cfg.container?.dockerfile ?? DOCKERFILE;
   const settings: CiSettings = {
     profile,
     profiles,
@@ -84,7 +85,7 @@ export function ciFiles(project: CiProject, output?: string): GeneratedFile[] {
   const workflow = resolve(project.root, output ?? DEFAULT_WORKFLOW);
   return [
     { path: workflow, text: renderWorkflow(project.settings), marker: MARKER, optional: false },
-    { path: join(project.root, BAKE_FILE), text: renderBakeFile(project.settings), marker: BAKE_MARKER, optional: true },
+    { path: join(project.root, BAKE_FILE), text: renderBakeFile(project.settings), marker: MARKER, optional: true },
   ];
 }
 

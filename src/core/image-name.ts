@@ -5,11 +5,16 @@ import { UserError } from "./errors.ts";
 
 const PATH = /^[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$/;
 
-/** Split off a registry host (it has a '.', a ':port' or is localhost) from the repository path. */
-function splitHost(image: string): [host: string, path: string] {
+/** The registry host an image name starts with, if any (docker's rule: a first path part with a '.', a ':port' or localhost). */
+export function imageHost(image: string): string | null {
   const slash = image.indexOf("/");
-  if (slash >= 0 && /[.:]|^localhost$/.test(image.slice(0, slash))) return [image.slice(0, slash + 1), image.slice(slash + 1)];
-  return ["", image];
+  return slash >= 0 && /[.:]|^localhost$/.test(image.slice(0, slash)) ? image.slice(0, slash) : null;
+}
+
+/** Split off the registry host (with its '/') from the repository path. */
+function splitHost(image: string): [host: string, path: string] {
+  const host = imageHost(image);
+  return host === null ? ["", image] : [image.slice(0, host.length + 1), image.slice(host.length + 1)];
 }
 
 export function checkImageName(image: string, where: string): string {

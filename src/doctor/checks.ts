@@ -10,7 +10,7 @@ import { resolveCacheRoot } from "../core/cache-root.ts";
 import { UserError } from "../core/errors.ts";
 import { callBounded } from "../core/subprocess.ts";
 import { requestedProfile, type ProfileSetting } from "../runtime/select.ts";
-import { findEngine, firstLine, probeEngine, requestedEngine, type Engine, type EngineName } from "../runtime/engine.ts";
+import { firstLine, probeEngine, requestedEngine, type Engine, type EngineName } from "../runtime/engine.ts";
 
 export type Status = "ok" | "missing" | "failed" | "warning" | "info";
 
@@ -53,8 +53,17 @@ async function engineChecks(config: Config, env: Record<string, string | undefin
   const { setting, source } = requestedEngine(config, env);
   const names: EngineName[] = ["podman", "docker"];
   const probes = await Promise.all(names.map((n) => probeEngine(n, env)));
-  const found = await findEngine(setting, env);
-  const picked = "engine" in found ? found.engine : null;
+  // findEngine's pick, from these probes rather than probing again: auto tries podman then
+  // docker, an explicit engine only itself; the first that answers wins.
+  const order: EngineName[] = setting === "auto" ? ["podman", "docker"] : [setting];
+  let picked: Engine | null = null;
+  for (const name of order) {
+    const p = probes[names.indexOf(name)]!;
+    if (p.ok) {
+      picked = p.engine;
+      break;
+    }
+  }
   names.forEach((name, i) => {
     const p = probes[i]!;
     const chosen = picked?.name === name;

@@ -16,7 +16,8 @@ export function renderDoctor(r: DoctorReport): string {
   const statusWidth = 7;
   let out = `${style.bold("dwf doctor")} ${style.dim(`(${r.root}${r.profile ? `, profile ${r.profile}` : ""})`)}\n`;
   let group = "";
-  // Checks arrive in the order they finished; show each group once, in first-seen order.
+  // Checks arrive in the order runDoctor adds them, which splits a group (the cache root is a
+  // late "project" check): show each group once, in first-seen order.
   const groups = [...new Set(r.checks.map((c) => c.group))];
   const ordered = groups.flatMap((g) => r.checks.filter((c) => c.group === g));
   for (const c of ordered) {

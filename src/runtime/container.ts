@@ -7,9 +7,10 @@ import type { Prepared } from "../core/pipeline.ts";
 import type { Registry } from "../core/registry.ts";
 import type { Runner, RunOutcome, RunRequest } from "./runner.ts";
 import { extensionEnv } from "../core/pipeline.ts";
+import { DOCKERFILE } from "../core/fingerprint.ts";
 import { cacheMountHostPath, ensureCacheRoot } from "../core/cache-root.ts";
 import { childEnv, spawnTracked, type SpawnedProcess } from "./host.ts";
-import { engineCommand, removeArgv, resolveEngine, type Engine, type EngineName } from "./engine.ts";
+import { removeContainers, resolveEngine, type Engine, type EngineName } from "./engine.ts";
 import { ensureImage, imageSpecFor, projectName, slug, type ImageSpec } from "./image.ts";
 
 export const WORKSPACE = "/workspace";
@@ -65,10 +66,13 @@ export function bindArgs(host: string, container: string): string[] {
  * user with keep-id; docker and rootful podman run as `--user uid:gid` (HOME=/tmp so tools
  * have somewhere writable); `[container] user` overrides both.
  */
-export function userArgs(opts: { engine: EngineName; rootless: boolean; configured?: string; uid: number; gid: number }): { args: string[]; env: Record<string, string> } {
+export function userArgs(opts: { engine: EngineName; rootless: boolean; configured?: string; uid?: number; gid?: number }): { args: string[]; env: Record<string, string> } {
   if (opts.configured) return { args: ["--user", opts.configured], env: {} };
   if (opts.engine === "podman" && opts.rootless) return { args: ["--userns=keep-id"], env: {} };
-  return { args: ["--user", `${opts.uid}:${opts.gid}`], env: opts.uid === 0 ? {} : { HOME: "/tmp" } };
+  // Default: the invoking user (0 where the platform has no uids).
+  const uid = opts.uid ?? process.getuid?.() ?? 0;
+  const gid = opts.gid ?? process.getgid?.() ?? 0;
+  return { args: ["--user", `${uid}:${gid}`], env: uid === 0 ? {} : { HOME: "/tmp" } };
 }
 
 /** `dwf-<project>-<task>-<token>`: unique per run and task, recognisable in `ps -a`. */
@@ -115,16 +119,11 @@ export function baseEnv(env: Record<string, string | undefined>): Record<string,
   return out;
 }
 
-export interface ContainerRunner extends Runner {
-  readonly engine: Engine | undefined;
-  readonly image: ImageSpec | undefined;
-}
-
 export function randomToken(): string {
   return Math.random().toString(36).slice(2, 8).padEnd(6, "0");
 }
 
-export function createContainerRunner(opts: { config: Config; root: string; env?: Record<string, string | undefined>; engine?: Engine }): ContainerRunner {
+export function createContainerRunner(opts: { config: Config; root: string; env?: Record<string, string | undefined>; engine?: Engine }): Runner {
   const env = opts.env ?? process.env;
   const token = randomToken();
   const project = projectName(opts.config, opts.root);
@@ -135,7 +134,7 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
   let setup: ContainerSetup = { mounts: [], env: {} };
 
   const argvFor = (req: Omit<RunRequest, "signal">): string[] => {
-    const user = userArgs({ engine: engine?.name ?? "podman", rootless: engine?.rootless ?? false, configured: opts.config.container?.user, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+    const user = userArgs({ engine: engine?.name ?? "podman", rootless: engine?.rootless ?? false, configured: opts.config.container?.user });
     return buildProxyArgs({
       engine: engine?.path ?? "podman",
       name: containerName(project, req.id, token),
@@ -152,17 +151,11 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
 
   const remove = async (list: string[]) => {
     if (!engine || list.length === 0) return;
-    await engineCommand(removeArgv(engine, list), { timeoutMs: 30_000, env });
+    await removeContainers(engine, list, env);
   };
 
   return {
     kind: "container",
-    get engine() {
-      return engine;
-    },
-    get image() {
-      return image;
-    },
     commandLine: argvFor,
     async prepare(prepared: Prepared, { dryRun }) {
       image = await imageSpecFor(prepared.registry, prepared.loaded.config, prepared.loaded.root);
@@ -189,7 +182,7 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
         const outcome = await spawnTracked(argv, { cwd: opts.root, env: childEnv({}, env), signal: req.signal, onOutput: req.onOutput, live });
         if (!outcome.error && outcome.exitCode === 125) outcome.error = `${engine?.name ?? "the engine"} could not start the container (exit code 125; see the output above).`;
         else if (!outcome.error && (outcome.exitCode === 126 || outcome.exitCode === 127) && /not found|no such file|permission denied/i.test(outcome.output)) {
-          outcome.error = `'${req.action.program}' could not be run inside image ${image?.ref ?? ""} (exit code ${outcome.exitCode}). Add it to ${opts.config.container?.dockerfile ?? "Dockerfile.devflow"} and rebuild.`;
+          outcome.error = `'${req.action.program}' could not be run inside image ${image?.ref ?? ""} (exit code ${outcome.exitCode}). Add it to ${opts.config.container?.dockerfile ?? DOCKERFILE} and rebuild.`;
         }
         return outcome;
       } finally {

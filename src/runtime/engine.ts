@@ -94,6 +94,11 @@ export function removeArgv(engine: Pick<Engine, "name" | "path">, names: string[
   return engine.name === "podman" ? [engine.path, "rm", "-f", "-t", "0", ...names] : [engine.path, "rm", "-f", ...names];
 }
 
+/** Remove containers by name with a deadline: on cancel, on stop, and when a shell exits by signal. */
+export function removeContainers(engine: Pick<Engine, "name" | "path">, names: string[], env?: Record<string, string | undefined>): Promise<CommandResult> {
+  return engineCommand(removeArgv(engine, names), { timeoutMs: 30_000, env });
+}
+
 export function firstLine(text: string): string {
   return (
     text

@@ -133,9 +133,8 @@ export function createHostRunner(): Runner {
     },
     async stopAll() {
       for (const p of live) p.kill("SIGTERM");
-      const deadline = Bun.sleep(KILL_GRACE_MS).then(() => "timeout" as const);
       const all = Promise.all([...live].map((p) => p.exited));
-      if ((await Promise.race([all, deadline])) === "timeout") for (const p of live) p.kill("SIGKILL");
+      if (!(await settlesWithin(all, KILL_GRACE_MS))) for (const p of live) p.kill("SIGKILL");
     },
   };
 }

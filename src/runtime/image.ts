@@ -7,7 +7,7 @@ import type { Registry } from "../core/registry.ts";
 import { DOCKERFILE, computeFingerprint, fingerprintInputs, type FingerprintInput } from "../core/fingerprint.ts";
 import { loadProject } from "../core/pipeline.ts";
 import { UserError } from "../core/errors.ts";
-import { childEnv } from "./host.ts";
+import { childEnv, pump } from "./host.ts";
 import { engineCommand, firstLine, inspectArgv, type Engine } from "./engine.ts";
 import { log } from "../report/log.ts";
 import { writeStderr } from "../report/out.ts";
@@ -59,16 +59,12 @@ export async function imageExists(engine: Engine, ref: string): Promise<boolean>
 export async function streamEngine(argv: string[], opts: { quiet?: boolean; cwd?: string } = {}): Promise<{ code: number; output: string }> {
   const proc = Bun.spawn(argv, { cwd: opts.cwd, env: childEnv({}), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let output = "";
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    const decoder = new TextDecoder();
-    for await (const chunk of stream) {
-      const text = decoder.decode(chunk, { stream: true });
-      output += text;
-      if (output.length > 1_000_000) output = output.slice(-500_000);
-      if (!opts.quiet) writeStderr(text);
-    }
+  const sink = (text: string) => {
+    output += text;
+    if (output.length > 1_000_000) output = output.slice(-500_000);
+    if (!opts.quiet) writeStderr(text);
   };
-  await Promise.all([pump(proc.stdout as ReadableStream<Uint8Array>), pump(proc.stderr as ReadableStream<Uint8Array>)]);
+  await Promise.all([pump(proc.stdout as ReadableStream<Uint8Array>, sink), pump(proc.stderr as ReadableStream<Uint8Array>, sink)]);
   return { code: await proc.exited, output };
 }
 

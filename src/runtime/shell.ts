@@ -2,7 +2,7 @@
 // terminal attached. The container is removed by name on exit, signal or error.
 import { resolveCacheRoot } from "../core/cache-root.ts";
 import { childEnv } from "./host.ts";
-import { engineCommand, removeArgv, resolveEngine } from "./engine.ts";
+import { removeContainers, resolveEngine } from "./engine.ts";
 import { ensureImage, loadImageSpec } from "./image.ts";
 import { baseEnv, buildProxyArgs, collectSetup, containerName, containerWorkdir, createMounts, randomToken, userArgs } from "./container.ts";
 import { UserError } from "../core/errors.ts";
@@ -26,7 +26,7 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
   createMounts(setup, cacheRoot);
   await ensureImage(engine, spec);
   const tty = isTerminal(0) && isTerminal(1);
-  const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: config.container?.user, uid: process.getuid?.() ?? 0, gid: process.getgid?.() ?? 0 });
+  const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: config.container?.user });
   const name = containerName(spec.project, "shell", randomToken());
   const [program, ...args] = opts.command.length ? opts.command : DEFAULT_SHELL;
   const argv = buildProxyArgs({
@@ -50,7 +50,7 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
   // signal that stops the shell gives 128 + its number, like a task.
   let stopped: { code: number; removing: Promise<unknown> } | undefined;
   const stop = (code: number) => () => {
-    stopped ??= { code, removing: engineCommand(removeArgv(engine, [name]), { timeoutMs: 30_000, env }) };
+    stopped ??= { code, removing: removeContainers(engine, [name], env) };
   };
   const handlers: [NodeJS.Signals, () => void][] = [
     ["SIGINT", tty ? () => {} : stop(130)],
@@ -64,7 +64,7 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
     if (!stopped) return code;
     // A signal that raced container creation: remove again once the engine CLI is gone.
     await stopped.removing;
-    await engineCommand(removeArgv(engine, [name]), { timeoutMs: 30_000, env });
+    await removeContainers(engine, [name], env);
     return stopped.code;
   } finally {
     for (const [sig, h] of handlers) process.off(sig, h);
