@@ -114,13 +114,16 @@ detect_target() {
   case "$os" in
     Linux) t_os=linux ;;
     Darwin) t_os=darwin ;;
-    *) die "no dwf release for this platform (uname -s: $os, uname -m: $arch); releases exist for $SUPPORTED." "Build from a checkout instead: sh install.sh --from-source" ;;
+    *) t_os="" ;;
   esac
   case "$arch" in
     x86_64 | amd64) t_arch=x64 ;;
     aarch64 | arm64) t_arch=arm64 ;;
-    *) die "no dwf release for this platform (uname -s: $os, uname -m: $arch); releases exist for $SUPPORTED." "Build from a checkout instead: sh install.sh --from-source" ;;
+    *) t_arch="" ;;
   esac
+  if [ -z "$t_os" ] || [ -z "$t_arch" ]; then
+    die "no dwf release for this platform (uname -s: $os, uname -m: $arch); releases exist for $SUPPORTED." "Build from a checkout instead: sh install.sh --from-source"
+  fi
   # An x64 shell under Rosetta 2 on Apple silicon: the arm64 build runs natively.
   if [ "$t_os" = darwin ] && [ "$t_arch" = x64 ] && [ "$(sysctl -n sysctl.proc_translated 2>/dev/null || true)" = 1 ]; then
     t_arch=arm64

@@ -1,5 +1,8 @@
 // Shared benchmark helpers: run a command N times, take the median, print ratio rows.
 // Every figure is compared with a baseline measured in the same run (the host is noisy).
+import { join } from "node:path";
+
+const ROOT = join(import.meta.dir, "..");
 
 export function timeOnce(argv: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): number {
   const t = performance.now();
@@ -36,6 +39,13 @@ export function row(name: string, value: number, baselineName: string, baseline:
 }
 
 export function dwfPath(): string {
-  const { join } = require("node:path") as typeof import("node:path");
-  return process.env.DWF_BIN ?? join(import.meta.dir, "..", "dist", "dwf");
+  return process.env.DWF_BIN ?? join(ROOT, "dist", "dwf");
+}
+
+/** Build dist/dwf from the current sources so a benchmark never times a stale binary; DWF_BIN names a binary to time instead. */
+export function buildDwf(): string {
+  if (process.env.DWF_BIN) return process.env.DWF_BIN;
+  const r = Bun.spawnSync([process.execPath, "run", join(ROOT, "scripts/build.ts")], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`building dwf failed:\n${r.stdout.toString()}${r.stderr.toString()}`);
+  return dwfPath();
 }

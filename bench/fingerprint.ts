@@ -4,30 +4,18 @@
 // Usage: bun run bench/fingerprint.ts [runs]
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { randomBytes } from "node:crypto";
+import { buildDwf, compare, timeOnce } from "./_util.ts";
 
 const runs = Number(process.argv[2] ?? 7);
-const root = resolve(import.meta.dir, "..");
-const dwf = join(root, "dist/dwf");
-if (Bun.spawnSync([process.execPath, "run", join(root, "scripts/build.ts")], { cwd: root }).exitCode !== 0) throw new Error("build failed");
+const dwf = buildDwf();
 
 const dir = mkdtempSync(join(tmpdir(), "dwf-fpbench-"));
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-function time(argv: string[], cwd: string): number {
-  const t = performance.now();
-  const r = Bun.spawnSync(argv, { cwd, stdout: "ignore", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed: ${r.stderr.toString()}`);
-  return performance.now() - t;
-}
-function compare(name: string, mb: number, ours: string[], base: string[], cwd: string, target: number): void {
-  time(ours, cwd);
-  time(base, cwd);
-  const a: number[] = [];
-  const b: number[] = [];
-  for (let i = 0; i < runs; i++) (b.push(time(base, cwd)), a.push(time(ours, cwd)));
-  const ratio = median(b) / median(a);
-  console.log(`${name}: dwf ${(mb / (median(a) / 1000)).toFixed(0)} MB/s, ${base[0] === "sh" ? "xargs -P2 sha256sum" : "openssl"} ${(mb / (median(b) / 1000)).toFixed(0)} MB/s → ${ratio.toFixed(2)}× (target ≥ ${target}×) ${ratio >= target ? "OK" : "UNDER"}`);
+function throughput(name: string, mb: number, ours: string[], base: string[], cwd: string, target: number): void {
+  const [baseMs, oursMs] = compare(() => timeOnce(base, { cwd }), () => timeOnce(ours, { cwd }), runs, 1);
+  const ratio = baseMs / oursMs;
+  console.log(`${name}: dwf ${(mb / (oursMs / 1000)).toFixed(0)} MB/s, ${base[0] === "sh" ? "xargs -P2 sha256sum" : "openssl"} ${(mb / (baseMs / 1000)).toFixed(0)} MB/s → ${ratio.toFixed(2)}× (target ≥ ${target}×) ${ratio >= target ? "OK" : "UNDER"}`);
 }
 
 try {
@@ -37,14 +25,14 @@ try {
   const chunk = randomBytes(1 << 20);
   const parts = Array.from({ length: 512 }, () => chunk);
   writeFileSync(join(big, "big.bin"), Buffer.concat(parts));
-  compare("512 MiB file", 536.870912, [dwf, "fingerprint"], ["openssl", "dgst", "-sha256", "big.bin"], big, 0.9);
+  throughput("512 MiB file", 536.870912, [dwf, "fingerprint"], ["openssl", "dgst", "-sha256", "big.bin"], big, 0.9);
   rmSync(join(big, "big.bin"));
 
   const small = join(dir, "small");
   mkdirSync(join(small, "files"), { recursive: true });
   writeFileSync(join(small, "devflow.toml"), '[container]\nfingerprint_inputs = ["files/**"]\n');
   for (let i = 0; i < 5000; i++) writeFileSync(join(small, "files", `f${i}`), randomBytes(2048));
-  compare("5,000 × 2 KiB files", 10.24, [dwf, "fingerprint"], ["sh", "-c", "find files -type f | xargs -P2 sha256sum"], small, 1);
+  throughput("5,000 × 2 KiB files", 10.24, [dwf, "fingerprint"], ["sh", "-c", "find files -type f | xargs -P2 sha256sum"], small, 1);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

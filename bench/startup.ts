@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { buildDwf } from "./_util.ts";
 
 const { values } = parseArgs({
   options: {
@@ -68,8 +69,7 @@ const empty = join(work, "empty-bun");
 // The floor is built the way dwf is: without reading a .env or bunfig.toml from the cwd at start.
 sh([process.execPath, "build", "--compile", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", empty, emptyEntry]);
 
-let dwf = values.binary ? resolve(values.binary) : join(root, "dist/dwf");
-if (!values.binary) sh([process.execPath, "run", join(root, "scripts/build.ts")]);
+const dwf = values.binary ? resolve(values.binary) : buildDwf();
 
 const commands: Record<string, string[]> = {
   "/bin/true": ["/bin/true"],

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { hashTree } from "../src/core/tree-hash.ts";
+import { buildDwf, median } from "./_util.ts";
 
 const { values } = parseArgs({ options: { runs: { type: "string", default: "30" } } });
 const RUNS = Number(values.runs);
@@ -15,11 +16,6 @@ const TASKS = 20;
 function sh(argv: string[], cwd: string, env: Record<string, string> = {}): { code: number; out: string } {
   const r = Bun.spawnSync(argv, { cwd, env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
   return { code: r.exitCode ?? 1, out: r.stdout.toString() + r.stderr.toString() };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
 }
 
 /** Median wall time of each command, sampled in alternation so both see the same machine state. */
@@ -60,10 +56,7 @@ try {
   git(proj, "add", "-A");
   git(proj, "commit", "-q", "-m", "bench");
 
-  const repo = join(import.meta.dir, "..");
-  const dwf = join(repo, "dist", "dwf");
-  const build = sh([process.execPath, "run", join(repo, "scripts/build.ts")], repo);
-  if (build.code !== 0) throw new Error(`build failed:\n${build.out}`);
+  const dwf = buildDwf();
   const cold = sh([dwf, "verify", "bench"], proj);
   if (cold.code !== 0) throw new Error(`dwf verify failed:\n${cold.out}`);
   const warm = sh([dwf, "verify", "bench"], proj);

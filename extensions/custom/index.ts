@@ -1,7 +1,7 @@
 // Custom stack: a project's own Makefile or justfile, with targets named `<primary>-<selector>`
 // (fmt-check, test-unit, …) and the bare primary as a fallback for the usual selector.
 import type { ActionResult, CommandRef, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
-import { formatRef } from "../../src/core/command-ref.ts";
+import { formatRef, KNOWN_SELECTORS } from "../../src/core/command-ref.ts";
 import { DEBIAN_BASE, defaultCacheable, isFile, listRoot, quoteList, readText, run, skip } from "../shared.ts";
 
 const JUST_VERSION = "1.38.0";
@@ -54,7 +54,7 @@ function memoFor(ctx: ExtensionContext) {
  * just when a justfile exists and just is installed, or when nothing else is there (the
  * container may have just); make otherwise.
  */
-export function chooseRunner(ctx: ExtensionContext): Runner | undefined {
+function chooseRunner(ctx: ExtensionContext): Runner | undefined {
   const m = memoFor(ctx);
   if (!("runner" in m)) m.runner = findRunner(ctx);
   return m.runner;
@@ -102,10 +102,9 @@ export function parseJustRecipes(text: string): string[] {
   return [...names];
 }
 
-export function targetsOf(ctx: ExtensionContext, runner: Runner): string[] {
-  const m = memoFor(ctx);
-  if (m.runner === runner) return (m.targets ??= readTargets(ctx, runner));
-  return readTargets(ctx, runner);
+/** `runner` is always chooseRunner(ctx), so the targets memoise beside it. */
+function targetsOf(ctx: ExtensionContext, runner: Runner): string[] {
+  return (memoFor(ctx).targets ??= readTargets(ctx, runner));
 }
 
 function readTargets(ctx: ExtensionContext, runner: Runner): string[] {
@@ -113,9 +112,11 @@ function readTargets(ctx: ExtensionContext, runner: Runner): string[] {
   return runner.tool === "just" ? parseJustRecipes(text) : parseMakeTargets(text);
 }
 
+const PROJECT_TARGET = new RegExp(`^(${Object.keys(KNOWN_SELECTORS).join("|")})-([a-z][a-z0-9_-]*)$`);
+
 /** `test-e2e` → `test:e2e` when the prefix is a task primary. */
 function projectCommand(target: string): string | undefined {
-  const m = /^(setup|fmt|lint|build|test|package|release)-([a-z][a-z0-9_-]*)$/.exec(target);
+  const m = PROJECT_TARGET.exec(target);
   return m ? `${m[1]}:${m[2]}` : undefined;
 }
 

@@ -145,7 +145,7 @@ function tools(ctx: ExtensionContext): ToolRequirement[] {
     { name: "uv", version: ["uv", "--version"], install: "curl -LsSf https://astral.sh/uv/install.sh | sh", optional: !uvLocked },
     { name: "ruff", version: ["ruff", "--version"], install: "uv tool install ruff (or: pip install ruff)", optional: true },
     { name: "black", version: ["black", "--version"], install: "uv tool install black (or: pip install black)", optional: true },
-    { name: "pytest", version: [venvState(ctx.root) === "ok" ? VENV_PYTHON : python, "-m", "pytest", "--version"], install: "add pytest to the project's dev dependencies", optional: true },
+    { name: "pytest", version: [projectPython(ctx) ?? python, "-m", "pytest", "--version"], install: "add pytest to the project's dev dependencies", optional: true },
   ];
 }
 

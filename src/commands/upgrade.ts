@@ -20,7 +20,7 @@ export default defineCommand({
       base: process.env.DWF_DOWNLOAD_BASE || undefined,
       dryRun: Boolean(args["dry-run"]),
       force: Boolean(args.force),
-      out: (line) => writeStdout(line),
+      out: writeStdout,
     });
   },
 });

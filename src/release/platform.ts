@@ -1,5 +1,8 @@
 // Which release asset fits this machine: os + arch, and the baseline x64 build on Linux
-// CPUs without AVX2. Pure over its inputs so tests can feed any uname/cpuinfo.
+// CPUs without AVX2. detectPlatform is pure over its inputs so tests can feed any
+// uname/cpuinfo; thisPlatform feeds it the running machine.
+import { readFileSync } from "node:fs";
+import { UserError } from "../core/errors.ts";
 
 export type ReleaseOs = "linux" | "darwin";
 export type ReleaseArch = "x64" | "arm64";
@@ -20,22 +23,34 @@ export const RELEASE_TARGETS: readonly ReleasePlatform[] = [
   { os: "darwin", arch: "arm64", baseline: false },
 ];
 
-export const SUPPORTED_TEXT = "linux-x64, linux-arm64, darwin-x64, darwin-arm64";
-
-export class UnsupportedPlatformError extends Error {
-  constructor(readonly found: string) {
-    super(`no dwf release for this platform (${found}); releases exist for ${SUPPORTED_TEXT}.`);
-    this.name = "UnsupportedPlatformError";
-  }
-}
+/** "linux-x64, linux-arm64, …": the baseline build is a variant, not a platform of its own. */
+export const SUPPORTED_TEXT = RELEASE_TARGETS.filter((t) => !t.baseline).map(targetName).join(", ");
 
 /** Normalise node-style (`process.platform`/`arch`) or uname-style names. */
 export function detectPlatform(input: { platform: string; arch: string; cpuFlags?: string }): ReleasePlatform {
   const os = { linux: "linux", Linux: "linux", darwin: "darwin", Darwin: "darwin" }[input.platform] as ReleaseOs | undefined;
   const arch = { x64: "x64", x86_64: "x64", amd64: "x64", arm64: "arm64", aarch64: "arm64" }[input.arch] as ReleaseArch | undefined;
-  if (!os || !arch) throw new UnsupportedPlatformError(`${input.platform} ${input.arch}`);
+  if (!os || !arch) {
+    throw new UserError(
+      `no dwf release for this platform (${input.platform} ${input.arch}); releases exist for ${SUPPORTED_TEXT}.`,
+      "Build from source instead: sh install.sh --from-source",
+    );
+  }
   const baseline = os === "linux" && arch === "x64" && input.cpuFlags !== undefined && !hasAvx2(input.cpuFlags);
   return { os, arch, baseline };
+}
+
+/** The release platform of the machine this process runs on. */
+export function thisPlatform(): ReleasePlatform {
+  let cpuFlags: string | undefined;
+  if (process.platform === "linux" && process.arch === "x64") {
+    try {
+      cpuFlags = readFileSync("/proc/cpuinfo", "utf8");
+    } catch {
+      // No /proc: assume a CPU with AVX2, like any x64 machine of the last decade.
+    }
+  }
+  return detectPlatform({ platform: process.platform, arch: process.arch, cpuFlags });
 }
 
 /** True when a /proc/cpuinfo text lists avx2 among its flags. */

@@ -6,14 +6,15 @@ import { basename, dirname, join } from "node:path";
 import { FailedError, UserError } from "../core/errors.ts";
 
 /** The file a compiled dwf runs from; refuses when dwf runs from source under bun. */
-export function installedBinary(execPath = process.execPath, mainPath = Bun.main): string {
+export function installedBinary(): string {
+  const mainPath = Bun.main;
   if (!mainPath.startsWith("/$bunfs/") && !/^[A-Z]:\\~BUN\\/.test(mainPath)) {
     throw new UserError(
       `'dwf upgrade' replaces the compiled dwf binary, but this dwf runs from source (${mainPath}).`,
       "Update the checkout and run 'sh install.sh --from-source' instead.",
     );
   }
-  const path = realpathSync(execPath);
+  const path = realpathSync(process.execPath);
   try {
     accessSync(dirname(path), constants.W_OK);
   } catch {

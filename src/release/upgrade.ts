@@ -1,11 +1,10 @@
 // The flow of `dwf upgrade`: pick the asset for this machine, read the release's
 // SHA256SUMS, download and verify the archive, prove the new binary runs, swap it in.
-import { readFileSync } from "node:fs";
-import { FailedError, UserError } from "../core/errors.ts";
+import { FailedError } from "../core/errors.ts";
 import { log } from "../report/log.ts";
 import { checkDigest, parseSha256Sums, sha256Hex } from "./checksums.ts";
 import { fetchBytes } from "./download.ts";
-import { assetName, detectPlatform, UnsupportedPlatformError, type ReleasePlatform } from "./platform.ts";
+import { assetName, thisPlatform } from "./platform.ts";
 import { installedBinary, probeVersion, stageBinary, swapInto } from "./replace.ts";
 import { assetUrl, releasesPage, releaseTag, versionFromUrl } from "./urls.ts";
 
@@ -18,23 +17,6 @@ export interface UpgradeOptions {
   dryRun: boolean;
   force: boolean;
   out: (line: string) => void;
-}
-
-export function thisPlatform(): ReleasePlatform {
-  let cpuFlags: string | undefined;
-  if (process.platform === "linux" && process.arch === "x64") {
-    try {
-      cpuFlags = readFileSync("/proc/cpuinfo", "utf8");
-    } catch {
-      // No /proc: assume a CPU with AVX2, like any x64 machine of the last decade.
-    }
-  }
-  try {
-    return detectPlatform({ platform: process.platform, arch: process.arch, cpuFlags });
-  } catch (e) {
-    if (e instanceof UnsupportedPlatformError) throw new UserError(e.message, "Build from source instead: sh install.sh --from-source");
-    throw e;
-  }
 }
 
 export async function upgrade(o: UpgradeOptions): Promise<number> {

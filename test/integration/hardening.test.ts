@@ -1,6 +1,6 @@
 // Hardening through the compiled binary: fuzzed configs, Ctrl-C/SIGTERM mid-run, hostile
 // extension argv, secrets in every output mode, and file writes that must stay in the project.
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
@@ -149,8 +149,14 @@ describe("secrets", () => {
 });
 
 describe("filesystem safety", () => {
+  // Not fixture(): the directory keeps its own dwf-outside- name, which a test checks.
+  const outsideDirs: string[] = [];
+  afterAll(() => {
+    for (const dir of outsideDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
   function outside(): { dir: string; snapshot: () => string[] } {
     const dir = mkdtempSync(join(tmpdir(), "dwf-outside-"));
+    outsideDirs.push(dir);
     writeFileSync(join(dir, "keep.txt"), "user data\n");
     const snapshot = () => readdirSync(dir, { recursive: true }).map(String).sort();
     return { dir, snapshot };
@@ -160,67 +166,51 @@ describe("filesystem safety", () => {
 
   test("ci generate does not write through a .github symlink that leads out of the project", async () => {
     const out = outside();
-    try {
-      const dir = project();
-      symlinkSync(out.dir, join(dir, ".github"));
-      const before = out.snapshot();
-      const r = await runDwf(["ci", "generate"], { cwd: dir });
-      expect(r.code).not.toBe(0);
-      expect(r.code).not.toBe(1);
-      expect(out.snapshot()).toEqual(before);
-    } finally {
-      rmSync(out.dir, { recursive: true, force: true });
-    }
+    const dir = project();
+    symlinkSync(out.dir, join(dir, ".github"));
+    const before = out.snapshot();
+    const r = await runDwf(["ci", "generate"], { cwd: dir });
+    expect(r.code).not.toBe(0);
+    expect(r.code).not.toBe(1);
+    expect(out.snapshot()).toEqual(before);
   });
 
   test("ci generate --output outside the project is refused", async () => {
     const out = outside();
-    try {
-      const dir = project();
-      const r = await runDwf(["ci", "generate", "--output", join(out.dir, "wf.yml")], { cwd: dir });
-      expect(r.code).toBe(2);
-      expect(existsSync(join(out.dir, "wf.yml"))).toBe(false);
-    } finally {
-      rmSync(out.dir, { recursive: true, force: true });
-    }
+    const dir = project();
+    const r = await runDwf(["ci", "generate", "--output", join(out.dir, "wf.yml")], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(existsSync(join(out.dir, "wf.yml"))).toBe(false);
   });
 
   test("init does not replace or write through a symlinked file pointing outside", async () => {
     const out = outside();
-    try {
-      const dir = fixture({ Makefile: "test-unit:\n\t@true\n" });
-      symlinkSync(join(out.dir, "keep.txt"), join(dir, "Dockerfile.devflow"));
-      for (const args of [["init"], ["init", "--force"]]) {
-        await runDwf(args, { cwd: dir });
-        expect(readFileSync(join(out.dir, "keep.txt"), "utf8")).toBe("user data\n");
-      }
-      expect(out.snapshot()).toEqual(["keep.txt"]);
-    } finally {
-      rmSync(out.dir, { recursive: true, force: true });
+    const dir = fixture({ Makefile: "test-unit:\n\t@true\n" });
+    symlinkSync(join(out.dir, "keep.txt"), join(dir, "Dockerfile.devflow"));
+    for (const args of [["init"], ["init", "--force"]]) {
+      await runDwf(args, { cwd: dir });
+      expect(readFileSync(join(out.dir, "keep.txt"), "utf8")).toBe("user data\n");
     }
+    expect(out.snapshot()).toEqual(["keep.txt"]);
   });
 
   test("cache prune --all deletes inside the cache root only, never through a symlink", async () => {
     const out = outside();
-    try {
-      const dir = project();
-      const cache = join(dir, ".cache/devflow");
-      mkdirSync(join(cache, "custom/sub"), { recursive: true });
-      writeFileSync(join(cache, "CACHEDIR.TAG"), "Signature: 8a477f597d28d172789f06886806bc55\n");
-      writeFileSync(join(cache, "custom/sub/f"), "x");
-      symlinkSync(out.dir, join(cache, "custom/sub/link"));
-      symlinkSync(out.dir, join(cache, "evil"));
-      const r = await runDwf(["cache", "prune", "--all"], { cwd: dir, env: { DWF_CACHE_ROOT: cache } });
-      expect(r.code).toBe(0);
-      expect(out.snapshot()).toEqual(["keep.txt"]);
-      // A cache root that is not dwf's (no tag, e.g. a mistyped DWF_CACHE_ROOT=$HOME) is left alone.
-      const r2 = await runDwf(["cache", "prune", "--all"], { cwd: dir, env: { DWF_CACHE_ROOT: out.dir } });
-      expect(r2.code).toBe(2);
-      expect(out.snapshot()).toEqual(["keep.txt"]);
-      expect(lstatSync(join(out.dir, "keep.txt")).isFile()).toBe(true);
-      expect(basename(out.dir)).toMatch(/^dwf-outside-/);
-    } finally {
-      rmSync(out.dir, { recursive: true, force: true });
-    }
+    const dir = project();
+    const cache = join(dir, ".cache/devflow");
+    mkdirSync(join(cache, "custom/sub"), { recursive: true });
+    writeFileSync(join(cache, "CACHEDIR.TAG"), "Signature: 8a477f597d28d172789f06886806bc55\n");
+    writeFileSync(join(cache, "custom/sub/f"), "x");
+    symlinkSync(out.dir, join(cache, "custom/sub/link"));
+    symlinkSync(out.dir, join(cache, "evil"));
+    const r = await runDwf(["cache", "prune", "--all"], { cwd: dir, env: { DWF_CACHE_ROOT: cache } });
+    expect(r.code).toBe(0);
+    expect(out.snapshot()).toEqual(["keep.txt"]);
+    // A cache root that is not dwf's (no tag, e.g. a mistyped DWF_CACHE_ROOT=$HOME) is left alone.
+    const r2 = await runDwf(["cache", "prune", "--all"], { cwd: dir, env: { DWF_CACHE_ROOT: out.dir } });
+    expect(r2.code).toBe(2);
+    expect(out.snapshot()).toEqual(["keep.txt"]);
+    expect(lstatSync(join(out.dir, "keep.txt")).isFile()).toBe(true);
+    expect(basename(out.dir)).toMatch(/^dwf-outside-/);
   });
 });

@@ -1,11 +1,11 @@
 // Test support for install.sh and `dwf upgrade`: a release download host on 127.0.0.1
 // laid out like DWF_DOWNLOAD_BASE (<base>/v<version>/<asset>, <base>/latest/* redirecting
 // to the newest tag), and real binaries packed as release archives.
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, dwfBinary } from "./dwf.ts";
-import { assetName, detectPlatform } from "../../src/release/platform.ts";
+import { assetName, thisPlatform } from "../../src/release/platform.ts";
 
 export type ReleaseFiles = Record<string, Uint8Array | string>;
 
@@ -87,6 +87,5 @@ export function currentVersion(): string {
 
 /** Which release asset this test machine's binary would be published as. */
 export function nativeAsset(): string {
-  const cpuFlags = process.platform === "linux" ? readFileSync("/proc/cpuinfo", "utf8") : undefined;
-  return assetName(detectPlatform({ platform: process.platform, arch: process.arch, cpuFlags }));
+  return assetName(thisPlatform());
 }
