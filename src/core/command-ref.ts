@@ -40,13 +40,13 @@ export function formatRef(ref: CommandRef): string {
   return `${ref.primary}:${ref.selector}`;
 }
 
+/** Profiles are parsed by validation, expansion and planning alike: each spelling once per run. */
+const parsed = new Map<string, Readonly<CommandRef>>();
+
 /**
  * Parse `primary[:selector]`. Validates the shape and the primary; whether the selector
  * is runnable is decided later against the enabled extensions.
  */
-/** Profiles are parsed by validation, expansion and planning alike: each spelling once per run. */
-const parsed = new Map<string, Readonly<CommandRef>>();
-
 export function parseCommandRef(raw: string, where = "command"): CommandRef {
   let ref = parsed.get(raw);
   if (!ref) parsed.set(raw, (ref = Object.freeze(parseFresh(raw, where))));

@@ -76,7 +76,7 @@ export function parseConfigText(text: string, file: string): Config {
     throw new UserError(`${file}: invalid TOML: ${(e as Error).message}`);
   }
   const result = v.safeParse(ConfigSchema, raw);
-  if (!result.success) throw new UserError(describeIssue(result.issues[0], file, raw));
+  if (!result.success) throw new UserError(describeIssue(result.issues[0], file));
   const config = result.output;
   validateTargets(config, file);
   if (config.container?.image !== undefined) checkImageName(config.container.image, `${file}: container.image`);
@@ -113,7 +113,7 @@ const ALLOWED_KEYS: Record<string, string[]> = {
   extension: Object.keys(ExtensionSchema.entries),
 };
 
-function describeIssue(issue: v.BaseIssue<unknown> | undefined, file: string, _raw: unknown): string {
+function describeIssue(issue: v.BaseIssue<unknown> | undefined, file: string): string {
   if (!issue) return `${file}: invalid configuration.`;
   const path = keyPath(issue);
   if (issue.type === "strict_object") {

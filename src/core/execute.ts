@@ -5,7 +5,7 @@ import type { Runner, RunOutcome } from "../runtime/runner.ts";
 import { schedule, type SchedulerEvents, type TaskResult, type TaskStatus } from "./scheduler.ts";
 import { quoteCommand } from "./shell-quote.ts";
 import { createStreamRedactor, redactEnv, redactText, secretValues } from "./redact.ts";
-import { log } from "../report/log.ts";
+import { debugEnabled, log } from "../report/log.ts";
 import { expectLongWork } from "./jit.ts";
 
 export interface TaskCacheHit {
@@ -53,8 +53,10 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
       if (!t.action) return { exitCode: 0, output: "", durationMs: 0, status: "skipped", reason: t.skip };
       // A task that really runs: long work may follow.
       expectLongWork();
-      log.debug(`[${task.id}] ${debugCommandLine(runner, t)}`);
-      if (Object.keys(t.env).length) log.debug(`[${task.id}] env ${JSON.stringify(redactEnv(t.env))}`);
+      if (debugEnabled()) {
+        log.debug(`[${task.id}] ${debugCommandLine(runner, t)}`);
+        if (Object.keys(t.env).length) log.debug(`[${task.id}] env ${JSON.stringify(redactEnv(t.env))}`);
+      }
       // Mask the action's own secret env values too (reporters only know the process env).
       const secrets = secretValues(process.env, t.env);
       const live = createStreamRedactor(secrets);

@@ -4,7 +4,7 @@ import type { CommandRef, ExecutionAction, Extension } from "./types.ts";
 import { loadConfig, type LoadedConfig } from "./config.ts";
 import { createContext } from "./context.ts";
 import { resolveRegistry, type ActiveStack, type Registry } from "./registry.ts";
-import { buildPlan, capabilitySet, expandCommands, supports, type Plan, type Task } from "./plan.ts";
+import { buildPlan, capabilitySet, expandCommands, notRunnable, supports, type Plan, type Task } from "./plan.ts";
 import { KNOWN_SELECTORS, formatRef, parseCommandRef } from "./command-ref.ts";
 import { didYouMean } from "./suggest.ts";
 import { UserError } from "./errors.ts";
@@ -116,12 +116,7 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
       const ref = parseCommandRef(raw, `${file}: targets.${profile}[${i}]`);
       if (ref.primary === "check") return;
       checkSelector(ref, registry.stacks, () => `${file}: targets.${profile}[${i}]`);
-      if (!registry.stacks.some((s) => supports(s.capabilities, ref))) {
-        throw new UserError(
-          `${file}: targets.${profile}[${i}]: no enabled extension can run '${raw}' (stacks: ${registry.stacks.map((s) => s.name).join(", ")}).`,
-          "Remove it from the profile, or enable an extension that provides it under [extensions.<name>].",
-        );
-      }
+      if (!registry.stacks.some((s) => supports(s.capabilities, ref))) throw notRunnable(`${file}: targets.${profile}[${i}]`, raw, registry.stacks);
       checked.add(formatRef(ref));
     });
   }

@@ -81,6 +81,17 @@ export function expandCommands(
   return out;
 }
 
+/** No enabled stack provides a command: where it was asked for, and the command as shown there. */
+export function notRunnable(where: string, shown: string, stacks: PlannedStack[]): UserError {
+  const names = stacks.map((s) => s.name);
+  return new UserError(
+    `${where}: no enabled extension can run '${shown}' (stacks: ${names.length ? names.join(", ") : "none detected"}).`,
+    names.length
+      ? "Remove it from the profile, or enable an extension that provides it under [extensions.<name>]."
+      : "Add a manifest for your stack, set [project] stack = [...], or configure an external extension.",
+  );
+}
+
 const PHASE: Record<string, number> = { setup: 0, fmt: 1, lint: 1, build: 1, test: 2, package: 3, release: 4 };
 
 /**
@@ -91,15 +102,7 @@ export function buildPlan(commands: CommandRef[], stacks: PlannedStack[], where:
   const tasks: Task[] = [];
   for (const ref of commands) {
     const able = stacks.filter((s) => supports(s.capabilities, ref));
-    if (able.length === 0) {
-      const names = stacks.map((s) => s.name);
-      throw new UserError(
-        `${where(ref)}: no enabled extension can run '${formatRef(ref)}' (stacks: ${names.length ? names.join(", ") : "none detected"}).`,
-        names.length
-          ? "Remove it from the profile, or enable an extension that provides it under [extensions.<name>]."
-          : "Add a manifest for your stack, set [project] stack = [...], or configure an external extension.",
-      );
-    }
+    if (able.length === 0) throw notRunnable(where(ref), formatRef(ref), stacks);
     for (const s of able) {
       tasks.push({ id: `${formatRef(ref)}@${s.name}`, ref, stack: s.name, deps: [], exclusive: isMutating(ref) && ref.primary !== "package" });
     }

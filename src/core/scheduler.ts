@@ -15,6 +15,16 @@ export interface TaskResult {
   reason?: string;
 }
 
+/** Statuses in the order summaries list them. */
+const STATUS_ORDER: readonly TaskStatus[] = ["passed", "failed", "cached", "skipped", "cancelled"];
+
+/** How many results have each status, every status in summary order (zeros included). */
+export function statusCounts(results: TaskResult[]): [TaskStatus, number][] {
+  const n = new Map<TaskStatus, number>();
+  for (const r of results) n.set(r.status, (n.get(r.status) ?? 0) + 1);
+  return STATUS_ORDER.map((s) => [s, n.get(s) ?? 0]);
+}
+
 export interface SchedulerEvents {
   start?(task: Task): void;
   finish?(result: TaskResult): void;

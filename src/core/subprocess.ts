@@ -68,17 +68,11 @@ function excerpt(text: string, max = 80): string {
 
 // --- locating the executable ---
 
-export interface Located {
-  path: string;
-  /** How it was found, for messages. */
-  shown: string;
-}
-
 /**
  * `path` relative to the project root (or absolute), else a bare name on PATH, else
  * `devflow-ext-<name>` on PATH. A bare name that exists in the root is taken from there.
  */
-export function locateExtension(name: string, config: ExtensionConfig, ctx: ExtensionContext, file: string): Located {
+export function locateExtension(name: string, config: ExtensionConfig, ctx: ExtensionContext, file: string): string {
   const configured = config.path;
   const key = `${file}: extensions.${name}.path`;
   if (configured !== undefined && configured.trim() === "") throw new UserError(`${key} is empty.`, `Set it to the extension's file, e.g. path = "tools/devflow-ext-${name}".`);
@@ -93,12 +87,11 @@ export function locateExtension(name: string, config: ExtensionConfig, ctx: Exte
       configured !== undefined ? `Fix ${key}, or install the extension.` : `Put devflow-ext-${name} on PATH, or set [extensions.${name}] source = "path" and path = "…" in ${file}.`,
     );
   }
-  if (!exists(path)) throw new UserError(`extension '${name}': ${path} does not exist.`, `Fix ${key}.`);
   let st;
   try {
     st = statSync(path);
-  } catch (e) {
-    throw new UserError(`extension '${name}': cannot read ${path}: ${(e as Error).message}`);
+  } catch {
+    throw new UserError(`extension '${name}': ${path} does not exist.`, `Fix ${key}.`);
   }
   if (!st.isFile()) throw new UserError(`extension '${name}': ${path} is not a file.`, `Fix ${key}.`);
   try {
@@ -106,7 +99,7 @@ export function locateExtension(name: string, config: ExtensionConfig, ctx: Exte
   } catch {
     throw new UserError(`extension '${name}': ${path} is not executable.`, `Make it executable: chmod +x ${path}`);
   }
-  return { path, shown: path };
+  return path;
 }
 
 function exists(path: string): boolean {
@@ -327,13 +320,13 @@ export async function loadExternalExtension(
   const located = locateExtension(name, config, ctx, opts.file);
   if (opts.profile === "container" && config.trusted !== true) {
     throw new UserError(
-      `extension '${name}' (${located.path}) is not trusted, and the container profile does not run untrusted extensions on the host.`,
+      `extension '${name}' (${located}) is not trusted, and the container profile does not run untrusted extensions on the host.`,
       `If you trust it, set trusted = true under [extensions.${name}] in ${opts.file}; or use --profile host.`,
     );
   }
-  let real = located.path;
+  let real = located;
   try {
-    real = realpathSync(located.path);
+    real = realpathSync(located);
   } catch {
     /* keep the path as found */
   }
@@ -348,7 +341,7 @@ export async function loadExternalExtension(
   const mounts: CacheMount[] = (d?.cache_mounts ?? []).map((m) => (m.env ? { path: m.path, container: m.container, env: m.env } : { path: m.path, container: m.container }));
   return {
     name,
-    description: `external extension ${located.path}${d ? ` (api_version ${d.api_version})` : ""}`,
+    description: `external extension ${located}${d ? ` (api_version ${d.api_version})` : ""}`,
     detect: () => true,
     capabilities: () => [...capabilities],
     buildAction: (ref) => buildAction(c, ref),

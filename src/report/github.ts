@@ -1,13 +1,13 @@
 // Reporting to GitHub: a commit status (`--report <context>`) through the REST API, and,
 // inside GitHub Actions, a step-summary table and `::error` annotations for failed tasks.
 import { appendFileSync, readFileSync } from "node:fs";
-import type { TaskResult, TaskStatus } from "../core/scheduler.ts";
+import { statusCounts, type TaskResult, type TaskStatus } from "../core/scheduler.ts";
 import { runHooks } from "../core/run-tasks.ts";
 import { formatRef } from "../core/command-ref.ts";
 import { redactText } from "../core/redact.ts";
 import { VERSION } from "../version.ts";
 import { log } from "./log.ts";
-import { formatDuration } from "./terminal.ts";
+import { shownDuration } from "./terminal.ts";
 import { writeStderr } from "./out.ts";
 
 type Env = Record<string, string | undefined>;
@@ -83,11 +83,9 @@ export async function postStatus(env: Env, context: string, state: StatusState, 
 const EMOJI: Record<TaskStatus, string> = { passed: "✅", failed: "❌", skipped: "⚪", cached: "💾", cancelled: "⏹️" };
 
 function counts(results: TaskResult[]): string {
-  const n = new Map<TaskStatus, number>();
-  for (const r of results) n.set(r.status, (n.get(r.status) ?? 0) + 1);
-  return (["passed", "failed", "cached", "skipped", "cancelled"] as TaskStatus[])
-    .filter((s) => n.get(s))
-    .map((s) => `${n.get(s)} ${s}`)
+  return statusCounts(results)
+    .filter(([, n]) => n)
+    .map(([s, n]) => `${n} ${s}`)
     .join(", ");
 }
 
@@ -104,15 +102,11 @@ function cell(text: string): string {
   return text.replaceAll("|", "\\|").replaceAll("\n", " ");
 }
 
-function seconds(ms: number): string {
-  return ms ? formatDuration(ms) : "-";
-}
-
 /** Markdown for $GITHUB_STEP_SUMMARY. */
 export function summaryMarkdown(title: string, results: TaskResult[], exitCode: number): string {
   let md = `### ${exitCode === 0 ? "✅" : "❌"} dwf ${cell(title)}\n\n| Task | Stack | Status | Time |\n|---|---|---|---:|\n`;
   for (const r of results) {
-    md += `| \`${formatRef(r.task.ref)}\` | ${cell(r.task.stack)} | ${EMOJI[r.status]} ${r.status}${r.reason ? ` — ${cell(r.reason)}` : ""} | ${seconds(r.durationMs)} |\n`;
+    md += `| \`${formatRef(r.task.ref)}\` | ${cell(r.task.stack)} | ${EMOJI[r.status]} ${r.status}${r.reason ? ` — ${cell(r.reason)}` : ""} | ${shownDuration(r.durationMs)} |\n`;
   }
   return md + `\n${results.length} task${results.length === 1 ? "" : "s"}: ${counts(results) || "none"}\n\n`;
 }

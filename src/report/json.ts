@@ -1,5 +1,5 @@
 // The --json result document: stable field names for scripts and CI.
-import type { TaskResult } from "../core/scheduler.ts";
+import { statusCounts, type TaskResult } from "../core/scheduler.ts";
 import type { PreparedTask } from "../core/pipeline.ts";
 import { formatRef } from "../core/command-ref.ts";
 import { redactEnv, redactText, secretValues } from "../core/redact.ts";
@@ -29,7 +29,7 @@ export function resultJson(results: TaskResult[], meta: Record<string, unknown>)
   return {
     ...meta,
     ok: results.every((r) => r.status !== "failed" && r.status !== "cancelled"),
-    summary: Object.fromEntries(["passed", "failed", "cached", "skipped", "cancelled"].map((s) => [s, results.filter((r) => r.status === s).length])),
+    summary: Object.fromEntries(statusCounts(results)),
     tasks: results.map((r) => ({
       id: r.task.id,
       command: formatRef(r.task.ref),

@@ -1,7 +1,7 @@
 // Human output for a run: a status line on a TTY (plain lines in CI), each task's output
 // as one uninterleaved block, and a summary table.
 import type { Task } from "../core/plan.ts";
-import type { SchedulerEvents, TaskResult, TaskStatus } from "../core/scheduler.ts";
+import { statusCounts, type SchedulerEvents, type TaskResult, type TaskStatus } from "../core/scheduler.ts";
 import { formatRef } from "../core/command-ref.ts";
 import { redactText } from "../core/redact.ts";
 import { style } from "./style.ts";
@@ -15,8 +15,6 @@ export interface TerminalOptions {
   /** Stream the output of a task as it arrives (only one task can run at a time). */
   live: boolean;
   total: number;
-  /** Fold task output into GitHub Actions ::group:: blocks (default: GITHUB_ACTIONS=true). */
-  github?: boolean;
 }
 
 const ICON: Record<TaskStatus, string> = { passed: "✔", failed: "✖", skipped: "○", cached: "◆", cancelled: "■" };
@@ -36,12 +34,17 @@ export function formatDuration(ms: number): string {
   return `${m}m${Math.round((ms % 60_000) / 1000)}s`;
 }
 
+/** A task's time in tables: "-" for one that did not run. */
+export function shownDuration(ms: number): string {
+  return ms ? formatDuration(ms) : "-";
+}
+
 export function taskLabel(task: Task): string {
   return `${formatRef(task.ref)} ${style.dim(`[${task.stack}]`)}`;
 }
 
 export function createTerminalReporter(opts: TerminalOptions) {
-  const github = opts.github ?? process.env.GITHUB_ACTIONS === "true";
+  const github = process.env.GITHUB_ACTIONS === "true";
   const running = new Map<string, Task>();
   let done = 0;
   let frame = 0;
@@ -102,11 +105,11 @@ export function createTerminalReporter(opts: TerminalOptions) {
 
   return {
     events,
-    /** Live output of the single running task. */
+    /** Live output of the single running task, already masked by the executor (execute.ts). */
     output(chunk: string) {
       if (!opts.live || !chunk) return;
       clearLine();
-      opts.write(redactText(chunk));
+      opts.write(chunk);
       midLine = !chunk.endsWith("\n");
     },
     stop() {
@@ -127,7 +130,7 @@ function indentBlock(text: string): string {
 
 export function renderSummary(results: TaskResult[], elapsedMs: number): string {
   if (results.length === 0) return "No tasks to run.\n";
-  const rows = results.map((r) => [formatRef(r.task.ref), r.task.stack, r.status, r.durationMs ? formatDuration(r.durationMs) : "-"]);
+  const rows = results.map((r) => [formatRef(r.task.ref), r.task.stack, r.status, shownDuration(r.durationMs)]);
   const head = ["TASK", "STACK", "STATUS", "TIME"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const pad = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
@@ -139,9 +142,9 @@ export function renderSummary(results: TaskResult[], elapsedMs: number): string 
     cells[2] = cells[2]!.replace(status, COLOR[status](status));
     out += cells.join("  ").trimEnd() + "\n";
   }
-  const counts = new Map<TaskStatus, number>();
-  for (const r of results) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
-  const parts = (["passed", "failed", "cached", "skipped", "cancelled"] as TaskStatus[]).filter((s) => counts.get(s)).map((s) => COLOR[s](`${counts.get(s)} ${s}`));
+  const parts = statusCounts(results)
+    .filter(([, n]) => n)
+    .map(([s, n]) => COLOR[s](`${n} ${s}`));
   out += `\n${results.length} task${results.length === 1 ? "" : "s"}: ${parts.join(", ")} ${style.dim(`(${formatDuration(elapsedMs)})`)}\n`;
   return out;
 }
