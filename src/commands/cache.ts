@@ -5,7 +5,6 @@ import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { configArgs } from "./_shared.ts";
 import { loadProject } from "../core/pipeline.ts";
-import { computeFingerprint, fingerprintInputs } from "../core/fingerprint.ts";
 import { TASKS_DIR } from "../core/task-cache.ts";
 import {
   applyPrune,
@@ -20,10 +19,10 @@ import {
   type ProjectImage,
 } from "../core/cache-prune.ts";
 import { findOnPath } from "../core/context.ts";
-import { resolveCacheRoot, statCachePath } from "../core/cache-root.ts";
+import { configMemoPath, resolveCacheRoot, statCachePath } from "../core/cache-root.ts";
 import type { Config } from "../core/config.ts";
 import { engineCommand, requestedEngine } from "../runtime/engine.ts";
-import { projectName } from "../runtime/image.ts";
+import { imageSpecFor, projectName } from "../runtime/image.ts";
 import { EXIT } from "../core/errors.ts";
 import { log } from "../report/log.ts";
 import { writeStderr, writeStdout } from "../report/out.ts";
@@ -32,28 +31,33 @@ interface ProjectState {
   root: string;
   cacheRoot: string;
   project: string;
-  fingerprint: string | null;
+  /** The current image fingerprint, worked out when first asked (only info and --images need it). */
+  fingerprint(): Promise<string | null>;
   groups: Set<string>;
-  currentStat: string;
+  /** This tree's stat cache and remembered config, relative to the cache root. */
+  currentStat: Set<string>;
   config: Config;
 }
 
 async function projectState(cwd: string, config?: string): Promise<ProjectState> {
   const { loaded, registry } = await loadProject({ cwd, config });
   const cacheRoot = resolveCacheRoot(loaded.root, loaded.config);
-  let fingerprint: string | null = null;
-  try {
-    fingerprint = (await computeFingerprint(loaded.root, await fingerprintInputs(registry, loaded.config, loaded.root))).hash;
-  } catch (e) {
-    log.debug(`cache: no current fingerprint: ${(e as Error).message}`);
-  }
+  let fingerprint: Promise<string | null> | undefined;
+  const rel = (path: string) => relative(cacheRoot, path).split("\\").join("/");
   return {
     root: loaded.root,
     cacheRoot,
     project: projectName(loaded.config, loaded.root),
-    fingerprint,
+    fingerprint: () =>
+      (fingerprint ??= imageSpecFor(registry, loaded.config, loaded.root).then(
+        (spec) => spec.fingerprint,
+        (e) => {
+          log.debug(`cache: no current fingerprint: ${(e as Error).message}`);
+          return null;
+        },
+      )),
     groups: new Set(registry.stacks.map((s) => s.name)),
-    currentStat: relative(cacheRoot, statCachePath(cacheRoot, loaded.root)).split("\\").join("/"),
+    currentStat: new Set([rel(statCachePath(cacheRoot, loaded.root)), rel(configMemoPath(cacheRoot, loaded.root))]),
     config: loaded.config,
   };
 }
@@ -116,6 +120,7 @@ const info = defineCommand({
     const items = exists ? scanCacheRoot(state.cacheRoot, { currentGroups: state.groups, currentStat: state.currentStat }) : [];
     const sum = summarise(items);
     const images = await listImages(state);
+    const fingerprint = await state.fingerprint();
     if (args.json) {
       const out = {
         cacheRoot: state.cacheRoot,
@@ -124,8 +129,8 @@ const info = defineCommand({
         directories: sum.groups.map((g) => ({ name: g.name, bytes: g.bytes, lastUsed: g.lastUsed ? new Date(g.lastUsed).toISOString() : null, current: g.current, truncated: g.truncated })),
         tasks: sum.tasks,
         project: state.project,
-        fingerprint: state.fingerprint,
-        images: { engine: images.engine, available: images.available, reason: images.reason, list: images.images.map((i) => ({ ...i, current: i.fingerprint === state.fingerprint })) },
+        fingerprint,
+        images: { engine: images.engine, available: images.available, reason: images.reason, list: images.images.map((i) => ({ ...i, current: i.fingerprint === fingerprint })) },
       };
       writeStdout(JSON.stringify(out, null, 2) + "\n");
       return EXIT.ok;
@@ -145,7 +150,7 @@ const info = defineCommand({
     else {
       w(`Images for project '${state.project}' (${images.engine}):`);
       for (const i of images.images) {
-        const cur = i.fingerprint !== null && i.fingerprint === state.fingerprint;
+        const cur = i.fingerprint !== null && i.fingerprint === fingerprint;
         w(`  ${cur ? "*" : " "} ${i.refs[0] ?? i.id.slice(0, 12)}  ${formatBytes(i.bytes)}${cur ? "  (current)" : ""}`);
       }
     }
@@ -198,7 +203,7 @@ const prune = defineCommand({
       const list = await listImages(state);
       if (!list.available) w(`Images: ${list.reason}; none removed.`);
       else {
-        const plan = planImagePrune(list.images, state.fingerprint, Boolean(args.all));
+        const plan = planImagePrune(list.images, await state.fingerprint(), Boolean(args.all));
         for (const img of plan.remove) {
           const ref = img.refs[0] ?? img.id.slice(0, 12);
           let error: string | undefined;

@@ -1,13 +1,13 @@
 // What `dwf cache info` shows and `dwf cache prune` removes: a bounded, symlink-safe scan of the
 // cache root, a pure plan over plain data, and an apply step that never leaves the root.
 import { lstatSync, readdirSync, readFileSync, realpathSync, rmdirSync, unlinkSync } from "node:fs";
-import { lstatOrNull } from "./fs.ts";
-import { dirname, join, relative, resolve, sep, isAbsolute } from "node:path";
-import { CACHE_ROOT_MARKERS, CACHEDIR_TAG } from "./cache-root.ts";
+import { isInside, lstatOrNull } from "./fs.ts";
+import { dirname, join, resolve } from "node:path";
+import { CACHE_ROOT_MARKERS, CACHEDIR_TAG, TAG_SIGNATURE } from "./cache-root.ts";
 import { TASKS_DIR } from "./task-cache.ts";
 import { UserError } from "./errors.ts";
 
-export const TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55";
+export { TAG_SIGNATURE } from "./cache-root.ts";
 /** Entries visited per directory before giving up on an exact size (then it counts as in use). */
 export const WALK_LIMIT = 200_000;
 
@@ -79,12 +79,6 @@ export function formatBytes(n: number): string {
   return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
 }
 
-/** True when `inner` is `outer` or below it. */
-export function isWithin(outer: string, inner: string): boolean {
-  const rel = relative(outer, inner);
-  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel) && !rel.split(sep).includes(".."));
-}
-
 /**
  * Prune only a directory dwf made for caching: tagged with CACHEDIR.TAG, and never `/`, `$HOME`
  * (or anything holding them) or a directory that holds the project itself. Returns the real path.
@@ -95,9 +89,9 @@ export function checkPrunableRoot(cacheRoot: string, opts: { home?: string; proj
   const hint = "Point DWF_CACHE_ROOT or [cache] root in devflow.toml at a directory used only for dwf's cache (default .cache/devflow).";
   if (real === "/" || real === resolve("/")) throw new UserError(`refusing to prune ${where}: it is the filesystem root.`, hint);
   const home = opts.home ? safeReal(opts.home) : undefined;
-  if (home && isWithin(real, home)) throw new UserError(`refusing to prune ${where}: it is your home directory${real === home ? "" : " or holds it"}.`, hint);
+  if (home && isInside(real, home)) throw new UserError(`refusing to prune ${where}: it is your home directory${real === home ? "" : " or holds it"}.`, hint);
   const project = opts.projectRoot ? safeReal(opts.projectRoot) : undefined;
-  if (project && isWithin(real, project)) throw new UserError(`refusing to prune ${where}: it holds the project itself (${project}).`, hint);
+  if (project && isInside(real, project)) throw new UserError(`refusing to prune ${where}: it holds the project itself (${project}).`, hint);
   const tag = join(real, CACHEDIR_TAG);
   let tagged = false;
   try {
@@ -159,8 +153,8 @@ export function measure(path: string, limit = WALK_LIMIT): WalkResult {
 export interface ScanOptions {
   /** Extension directories of this project's active stacks. */
   currentGroups: Set<string>;
-  /** This tree's stat cache file, relative to the cache root. */
-  currentStat?: string;
+  /** This tree's stat cache and remembered config files, relative to the cache root. */
+  currentStat?: ReadonlySet<string>;
   limit?: number;
 }
 
@@ -230,8 +224,7 @@ function scanTasks(dir: string, opts: ScanOptions): CacheItem[] {
         group: TASKS_DIR,
         bytes: fst.isSymbolicLink() ? 0 : fst.size,
         lastUsedMs: fst.mtimeMs,
-        // The tree's stat cache and its remembered config (`<id>-config.json`) belong together.
-        current: isStat && rel.replace(/-config\.json$/, ".json") === opts.currentStat,
+        current: isStat && (opts.currentStat?.has(rel) ?? false),
       });
     }
   }
@@ -250,7 +243,7 @@ export function applyPrune(root: string, plan: PrunePlan): ApplyResult {
   const parents = new Set<string>();
   for (const item of plan.remove) {
     const abs = resolve(root, item.rel);
-    if (abs === root || !isWithin(root, abs) || item.rel.split("/").includes("..")) {
+    if (abs === root || !isInside(root, abs) || item.rel.split("/").includes("..")) {
       res.errors.push(`${item.rel}: outside the cache root, left alone`);
       continue;
     }
@@ -266,7 +259,7 @@ export function applyPrune(root: string, plan: PrunePlan): ApplyResult {
   // Empty `tasks/<xx>` directories left behind go too; rmdir refuses non-empty ones.
   for (const p of parents) {
     try {
-      if (isWithin(root, p) && p !== root && readdirSync(p).length === 0) rmdirSync(p);
+      if (isInside(root, p) && p !== root && readdirSync(p).length === 0) rmdirSync(p);
     } catch {}
   }
   return res;

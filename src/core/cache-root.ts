@@ -12,8 +12,9 @@ export const CACHEDIR_TAG = "CACHEDIR.TAG";
 const CACHE_GITIGNORE = ".gitignore";
 /** Files dwf keeps at the top of a cache root; they describe it and are never pruned. */
 export const CACHE_ROOT_MARKERS = [CACHEDIR_TAG, CACHE_GITIGNORE];
-const TAG_BODY =
-  "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by dwf (Devflow).\n# For information about cache directory tags see https://bford.info/cachedir/\n";
+/** The first line every CACHEDIR.TAG must start with (the Cache Directory Tagging convention). */
+export const TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55";
+const TAG_BODY = `${TAG_SIGNATURE}\n# This file is a cache directory tag created by dwf (Devflow).\n# For information about cache directory tags see https://bford.info/cachedir/\n`;
 
 export function resolveCacheRoot(root: string, config: Config, env: Record<string, string | undefined> = process.env): string {
   const raw = env.DWF_CACHE_ROOT || config.cache?.root || DEFAULT_CACHE_ROOT;

@@ -25,16 +25,30 @@ export interface Fingerprint {
 
 /** Which paths make the fingerprint, with who asked for each. Globs are expanded. */
 export async function fingerprintInputs(registry: Registry, config: Config, root: string): Promise<Map<string, string[]>> {
+  return collectInputs(registry, config, root, true);
+}
+
+/**
+ * The stacks' and the config's inputs alone, without the Dockerfile and what it copies: what a
+ * stack's own fingerprint (part of every task key) is made of, without reading the Dockerfile.
+ */
+export async function stackFingerprintInputs(registry: Registry, config: Config, root: string): Promise<Map<string, string[]>> {
+  return collectInputs(registry, config, root, false);
+}
+
+async function collectInputs(registry: Registry, config: Config, root: string, image: boolean): Promise<Map<string, string[]>> {
   const wanted = new Map<string, string[]>();
   const add = (path: string, from: string) => {
     const rel = normaliseInput(path, root);
     if (rel === null) return;
     wanted.set(rel, [...(wanted.get(rel) ?? []), from]);
   };
-  const dockerfile = config.container?.dockerfile ?? DOCKERFILE;
-  add(dockerfile, "container");
-  // Files the Dockerfile copies into the image are part of it: editing one must rebuild.
-  for (const p of dockerfileCopySources(readText(join(root, dockerfile)))) await expandSource(p, root, (f) => add(f, "container"));
+  if (image) {
+    const dockerfile = config.container?.dockerfile ?? DOCKERFILE;
+    add(dockerfile, "container");
+    // Files the Dockerfile copies into the image are part of it: editing one must rebuild.
+    for (const p of dockerfileCopySources(readText(join(root, dockerfile)))) await expandSource(p, root, (f) => add(f, "container"));
+  }
   for (const s of registry.stacks) for (const p of (await s.ext.fingerprintInputs?.(registry.ctx)) ?? []) await expand(p, root, (f) => add(f, s.name));
   for (const p of config.container?.fingerprint_inputs ?? []) await expand(p, root, (f) => add(f, "config"));
   return wanted;

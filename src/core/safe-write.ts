@@ -2,14 +2,9 @@
 // must resolve inside the project (no symlinked folder or file leading out of it), and
 // files are replaced atomically (temp file in the same folder + rename).
 import { mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { lstatOrNull } from "./fs.ts";
-import { dirname, isAbsolute, join, relative, resolve, sep, basename } from "node:path";
+import { isInside, lstatOrNull } from "./fs.ts";
+import { dirname, join, resolve, basename } from "node:path";
 import { UserError } from "./errors.ts";
-
-export function isInside(root: string, path: string): boolean {
-  const rel = relative(root, path);
-  return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
-}
 
 /**
  * Throws unless `target` (absolute, or relative to root) may be written: inside the project,

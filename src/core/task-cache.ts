@@ -1,17 +1,18 @@
 // The task result cache: a passing task's output stored under a key that covers everything
 // its result depends on, so an unchanged task is replayed instead of re-run.
-import { readFileSync, realpathSync, statSync, utimesSync } from "node:fs";
+import { readFileSync, realpathSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 import type { Prepared, PreparedTask } from "./pipeline.ts";
 import type { TaskCache, TaskCacheHit } from "./execute.ts";
 import type { RunHooks } from "./run-tasks.ts";
 import type { Runner, RunOutcome } from "../runtime/runner.ts";
-import { computeFingerprint, fingerprintInputs } from "./fingerprint.ts";
+import { computeFingerprint, fingerprintInputs, stackFingerprintInputs } from "./fingerprint.ts";
 import { resolveProgram } from "../runtime/host.ts";
 import { hashTree, treeDigest, type FileDigests } from "./tree-hash.ts";
 import { redactText, secretValues } from "./redact.ts";
 import { log } from "../report/log.ts";
 import { writeFileAtomic } from "./safe-write.ts";
+import { touchNow } from "./fs.ts";
 
 export const ENTRY_VERSION = 1;
 export const TASKS_DIR = "tasks";
@@ -164,13 +165,14 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
     if (d === undefined) digests.set(id, (d = treeDigest(files, inputs)));
     return d;
   };
-  const wanted = memo(() => fingerprintInputs(registry, config, root));
-  const imageFingerprint = memo(async () => (await computeFingerprint(root, await wanted())).hash);
+  const imageFingerprint = memo(async () => (await computeFingerprint(root, await fingerprintInputs(registry, config, root))).hash);
+  // A stack's fingerprint never needs the Dockerfile: host runs do not read it at all.
+  const stackInputs = memo(() => stackFingerprintInputs(registry, config, root));
   const stackFingerprints = new Map<string, Promise<string>>();
   const stackFingerprint = (stack: string) => {
     let p = stackFingerprints.get(stack);
     if (!p) {
-      p = wanted().then((all) => {
+      p = stackInputs().then((all) => {
         const mine = new Map([...all].filter(([, from]) => from.includes(stack) || from.includes("config")));
         return computeFingerprint(root, mine).then((f) => f.hash);
       });
@@ -256,10 +258,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
       return null;
     }
     // Prune ages entries by last use, not creation.
-    const now = Date.now() / 1000;
-    try {
-      utimesSync(path, now, now);
-    } catch {}
+    touchNow(path);
     return { durationMs: entry.durationMs, output: entry.output };
   };
 

@@ -1,8 +1,8 @@
 // Content hashes of the files a task can see: what git tracks plus untracked files git does
 // not ignore (or a plain walk outside git). Stat data cached under the cache root skips re-reading.
-import { readdirSync, readlinkSync, readFileSync, utimesSync } from "node:fs";
-import { lstatOrNull } from "./fs.ts";
-import { join, relative, sep, isAbsolute } from "node:path";
+import { readdirSync, readlinkSync, readFileSync } from "node:fs";
+import { isInside, lstatOrNull, touchNow } from "./fs.ts";
+import { join, relative, sep } from "node:path";
 import { writeFileAtomic } from "./safe-write.ts";
 import { statCachePath } from "./cache-root.ts";
 import { LONG_LOOP, expectLongWork } from "./jit.ts";
@@ -26,14 +26,14 @@ export interface HashTreeOptions {
   cacheRoot?: string;
   /** Absolute directories never hashed (the cache root when it sits inside the tree). */
   exclude?: string[];
-  /** Files read at once; small ones are read whole, large ones streamed. */
-  batch?: number;
   /** Files whose inode changed this recently are re-read next time (default RACY_MS). */
   racyMs?: number;
 }
 
 const STAT_VERSION = 1;
 const LARGE = 8 * 1024 * 1024;
+/** Files read at once; small ones are read whole, large ones streamed. */
+const BATCH = 64;
 /**
  * A file whose inode changed this recently could change again within the same timestamp tick
  * without its stat data moving, so its digest is not remembered (git's "racy" entries).
@@ -80,8 +80,7 @@ export function walkFiles(root: string, exclude: string[] = []): string[] {
 function excludedPrefixes(root: string, exclude: string[]): string[] {
   const out: string[] = [];
   for (const abs of exclude) {
-    const rel = relative(root, abs);
-    if (rel && !rel.startsWith("..") && !isAbsolute(rel)) out.push(rel.split(sep).join("/"));
+    if (abs !== root && isInside(root, abs)) out.push(relative(root, abs).split(sep).join("/"));
   }
   return out;
 }
@@ -107,20 +106,12 @@ function rowOf(rows: Record<string, unknown>, path: string): StatRow | undefined
   return Array.isArray(v) && v.length === 5 && typeof v[4] === "string" ? (v as StatRow) : undefined;
 }
 
-async function saveStatCache(path: string, root: string, rows: Map<string, StatRow>, listing: Listing | undefined): Promise<void> {
+function saveStatCache(path: string, root: string, rows: Map<string, StatRow>, listing: Listing | undefined): void {
   try {
     writeFileAtomic(path, JSON.stringify({ version: STAT_VERSION, root, count: rows.size, files: Object.fromEntries(rows), ...(listing ? { listing } : {}) }));
   } catch {
     // A stat cache is only an accelerator: failing to write it must not fail the run.
   }
-}
-
-/** Prune ages the stat cache by last use, so an unchanged tree's cache is not taken for stale. */
-function touch(path: string): void {
-  try {
-    const now = new Date();
-    utimesSync(path, now, now);
-  } catch {}
 }
 
 async function hashContent(abs: string, size: number, readFile: (path: string) => Promise<Uint8Array>): Promise<string> {
@@ -195,11 +186,10 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
     toRead.push({ path, abs, size: st.size, mtimeMs: st.mtimeMs, ino: st.ino, ctimeMs: st.ctimeMs, x });
   }
 
-  const batch = opts.batch ?? 64;
   // Imported only when a file must be read: an unchanged tree never needs it.
   const readFile = toRead.length ? (await import("node:fs/promises")).readFile : undefined;
-  for (let i = 0; i < toRead.length; i += batch) {
-    const slice = toRead.slice(i, i + batch);
+  for (let i = 0; i < toRead.length; i += BATCH) {
+    const slice = toRead.slice(i, i + BATCH);
     const digests = await Promise.all(slice.map((f) => hashContent(f.abs, f.size, readFile!).catch(() => null)));
     slice.forEach((f, j) => {
       const d = digests[j];
@@ -216,8 +206,8 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
 
   const listingChanged = !listReused && (listing !== undefined || cached.listing !== undefined);
   if (cachePath && (stats.read > 0 || kept.length + fresh.length !== cached.count || listingChanged)) {
-    await saveStatCache(cachePath, root, new Map([...kept, ...fresh]), listing);
-  } else if (cachePath && cached.count > 0) touch(cachePath);
+    saveStatCache(cachePath, root, new Map([...kept, ...fresh]), listing);
+  } else if (cachePath && cached.count > 0) touchNow(cachePath); // pruned by last use, like entries
   return { files, stats };
 }
 

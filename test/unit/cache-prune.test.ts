@@ -105,4 +105,13 @@ describe("scan + apply", () => {
     expect(res.errors[0]).toContain("outside the cache root");
     expect(existsSync(outside)).toBe(true);
   });
+
+  test("an entry whose name merely starts with '..' is inside the root and is pruned", () => {
+    const root = tmp();
+    mkdirSync(join(root, "..odd"));
+    writeFileSync(join(root, "..odd/f"), "x");
+    const res = applyPrune(root, { remove: [item("..odd", 1)], keep: [], bytes: 0 });
+    expect(res.errors).toEqual([]);
+    expect(existsSync(join(root, "..odd"))).toBe(false);
+  });
 });
