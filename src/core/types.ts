@@ -51,6 +51,30 @@ export interface ExtensionContext {
   which(program: string): string | null;
 }
 
+/**
+ * What a stack installs into the workspace. The core keeps the install current (it runs the
+ * stack's `setup:deps` when `paths` are missing or `inputs` changed since the last install on
+ * that runtime) and CI carries `paths` between jobs, keyed by the hash of `inputs`.
+ */
+export interface DependencySpec {
+  /** Files, relative to the root, whose contents define what is installed (lockfiles, manifests). */
+  inputs: string[];
+  /** Workspace paths, relative to the root, that hold the installed dependencies (e.g. a modules or venv folder). */
+  paths: string[];
+}
+
+/**
+ * Build outputs worth carrying from one CI job to the next (a compiler's target folder), keyed
+ * by the hash of `inputs` (lockfiles and toolchain pins, not sources: the build tool itself
+ * decides what is stale).
+ */
+export interface BuildOutputSpec {
+  /** Paths relative to the root. */
+  paths: string[];
+  /** Files, relative to the root, that key the saved outputs. */
+  inputs: string[];
+}
+
 /** A stack extension: all toolchain knowledge lives behind this interface. */
 export interface Extension {
   name: string;
@@ -74,6 +98,10 @@ export interface Extension {
   /** Whether a passing result may be reused (false for commands with side effects). */
   cacheable?(ref: CommandRef): boolean;
   tools?(ctx: ExtensionContext): ToolRequirement[] | Promise<ToolRequirement[]>;
+  /** Installed dependencies: undefined when the stack installs nothing into the workspace. */
+  dependencies?(ctx: ExtensionContext): DependencySpec | undefined | Promise<DependencySpec | undefined>;
+  /** Build outputs CI may carry between jobs: undefined when there are none worth it. */
+  buildOutputs?(ctx: ExtensionContext): BuildOutputSpec | undefined | Promise<BuildOutputSpec | undefined>;
   /**
    * Dockerfile.devflow fragment. `packages`: Debian packages the toolchain needs at run time
    * (installed in both stages). `install`: shell steps run in the toolchain stage, which has
