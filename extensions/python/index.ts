@@ -1,8 +1,8 @@
 // Python stack: ruff (or black) and pytest, run through uv when the project is locked with it,
 // else through the project's .venv. Missing tools still get an action: the container may have them.
-import type { ActionResult, CommandRef, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
+import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
 import { formatRef } from "../../src/core/command-ref.ts";
-import { VENV_PYTHON, devExtras, venvHasModule, venvSetupArgs, venvState } from "./venv.ts";
+import { VENV, VENV_PYTHON, devExtras, venvHasModule, venvSetupArgs, venvState } from "./venv.ts";
 import { DEBIAN_BASE, defaultCacheable, existingFiles, firstFile, isDir, isFile, listRoot, readText, run, skip, unsupported } from "../shared.ts";
 
 const UV_VERSION = "0.5.11";
@@ -105,6 +105,26 @@ export function pipInstallArgs(root: string): string[] {
   return [...requirements, "-e", extras.length > 0 ? `.[${extras.join(",")}]` : "."];
 }
 
+/** uv's project environment: .venv unless UV_PROJECT_ENVIRONMENT moves it (outside the tree: no workspace path). */
+function uvEnvironment(ctx: ExtensionContext): string[] {
+  const configured = ctx.env.UV_PROJECT_ENVIRONMENT;
+  if (!configured) return [VENV];
+  if (configured.startsWith("/") || configured.split("/").includes("..")) return [];
+  return [configured];
+}
+
+/**
+ * What setup:deps installs, and what defines it: uv syncs .venv from uv.lock; otherwise pip fills
+ * .venv from the requirements files and the project's own metadata. Nothing to install: undefined.
+ */
+function dependencies(ctx: ExtensionContext): DependencySpec | undefined {
+  if (usesUv(ctx)) return { inputs: ["pyproject.toml", "uv.lock"], paths: uvEnvironment(ctx) };
+  if (pipInstallArgs(ctx.root).length === 0) return undefined;
+  const requirements = existingFiles(ctx.root, REQUIREMENTS);
+  const metadata = isPackage(ctx.root) ? existingFiles(ctx.root, ["pyproject.toml", "setup.py", "setup.cfg"]) : [];
+  return { inputs: [...requirements, ...metadata], paths: [VENV] };
+}
+
 function buildAction(ref: CommandRef, ctx: ExtensionContext): ActionResult {
   switch (formatRef(ref)) {
     case "setup:deps":
@@ -155,6 +175,7 @@ export const python: Extension = {
   detect: (ctx) => firstFile(ctx.root, MANIFESTS) !== undefined,
   capabilities: () => [...CAPABILITIES],
   buildAction,
+  dependencies,
   cacheMounts: () => [
     { path: "pip", container: "/home/dwf/.cache/pip", env: "PIP_CACHE_DIR" },
     { path: "uv", container: "/home/dwf/.cache/uv", env: "UV_CACHE_DIR" },

@@ -30,6 +30,9 @@ const CacheSchema = v.strictObject({
   strategy: v.optional(v.string()),
   tasks: v.optional(v.boolean()),
 });
+const DepsSchema = v.strictObject({
+  install: v.optional(v.boolean()),
+});
 const ExtensionSchema = v.strictObject({
   source: v.optional(v.picklist(["builtin", "path"])),
   path: v.optional(v.string()),
@@ -55,6 +58,7 @@ export const ConfigSchema = v.strictObject({
   runtime: v.optional(RuntimeSchema),
   container: v.optional(ContainerSchema),
   cache: v.optional(CacheSchema),
+  deps: v.optional(DepsSchema),
   targets: v.optional(v.record(Name, v.array(v.string()))),
   extensions: v.optional(v.record(Name, ExtensionSchema)),
   ci: v.optional(CiSchema),
@@ -109,6 +113,7 @@ const ALLOWED_KEYS: Record<string, string[]> = {
   runtime: Object.keys(RuntimeSchema.entries),
   container: Object.keys(ContainerSchema.entries),
   cache: Object.keys(CacheSchema.entries),
+  deps: Object.keys(DepsSchema.entries),
   ci: Object.keys(CiSchema.entries),
   extension: Object.keys(ExtensionSchema.entries),
 };

@@ -7,6 +7,7 @@ import { quoteCommand } from "./shell-quote.ts";
 import { createStreamRedactor, redactEnv, redactText, secretValues } from "./redact.ts";
 import { debugEnabled, log } from "../report/log.ts";
 import { expectLongWork } from "./jit.ts";
+import { dropRecord, InstallInterrupted, readRecord, staleReason, withInstallLock, writeRecord, type InstallGuard } from "./deps.ts";
 
 export interface TaskCacheHit {
   durationMs: number;
@@ -57,25 +58,58 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
         log.debug(`[${task.id}] ${debugCommandLine(runner, t)}`);
         if (Object.keys(t.env).length) log.debug(`[${task.id}] env ${JSON.stringify(redactEnv(t.env))}`);
       }
-      // Mask the action's own secret env values too (reporters only know the process env).
-      const secrets = secretValues(process.env, t.env);
-      const live = createStreamRedactor(secrets);
-      const emit = (text: string) => text && opts.onOutput!(t, text);
-      const ran = await runner.run({
-        id: task.id,
-        action: t.action,
-        cwd: t.cwd,
-        env: t.env,
-        signal,
-        onOutput: opts.onOutput ? (chunk) => emit(live.push(chunk)) : undefined,
-      });
-      if (opts.onOutput) emit(live.flush());
-      const outcome = { ...ran, output: redactText(ran.output, secrets) };
-      if (outcome.exitCode === 0 && !signal.aborted && opts.cache && t.cacheable) {
-        await opts.cache.store(t, runner, outcome).catch((e) => log.debug(`task cache: could not store ${task.id}: ${(e as Error).message}`));
-      }
-      return outcome;
+      const action = t.action;
+      const once = async (): Promise<RunOutcome> => {
+        // Mask the action's own secret env values too (reporters only know the process env).
+        const secrets = secretValues(process.env, t.env);
+        const live = createStreamRedactor(secrets);
+        const emit = (text: string) => text && opts.onOutput!(t, text);
+        const ran = await runner.run({
+          id: task.id,
+          action,
+          cwd: t.cwd,
+          env: t.env,
+          signal,
+          onOutput: opts.onOutput ? (chunk) => emit(live.push(chunk)) : undefined,
+        });
+        if (opts.onOutput) emit(live.flush());
+        const outcome = { ...ran, output: redactText(ran.output, secrets) };
+        if (outcome.exitCode === 0 && !signal.aborted && opts.cache && t.cacheable) {
+          await opts.cache.store(t, runner, outcome).catch((e) => log.debug(`task cache: could not store ${task.id}: ${(e as Error).message}`));
+        }
+        return outcome;
+      };
+      return t.install ? install(t, t.install, signal, once) : once();
     },
     { jobs: opts.jobs, failFast: opts.failFast, signal: opts.signal, events: opts.events, known },
   );
+}
+
+type Outcome = RunOutcome & { status?: TaskStatus; reason?: string };
+
+/**
+ * One install, holding the tree's install lock: after waiting for another run's install, an
+ * automatic one re-checks and may find nothing left to do. A passing install is recorded; a
+ * failing one forgets the old record (the folders are in an unknown state) and says what it blocks.
+ */
+async function install(t: PreparedTask, guard: InstallGuard, signal: AbortSignal, run: () => Promise<RunOutcome>): Promise<Outcome> {
+  try {
+    return await withInstallLock(guard.lockPath, guard.stack, signal, async (): Promise<Outcome> => {
+      if (guard.automatic && staleReason(guard.root, guard.spec, readRecord(guard.recordPath, guard.stack), guard.environment) === undefined) {
+        return { exitCode: 0, output: "", durationMs: 0, status: "skipped", reason: "installed meanwhile by another dwf run" };
+      }
+      dropRecord(guard);
+      const outcome = await run();
+      if (signal.aborted) return outcome;
+      if (outcome.exitCode === 0 && !outcome.error) {
+        await writeRecord(guard, outcome.durationMs);
+        return { ...outcome, reason: t.task.reason };
+      }
+      const why = outcome.error ?? `exit code ${outcome.exitCode}`;
+      return { ...outcome, reason: `installing ${guard.stack} dependencies failed (${why.replace(/\.$/, "")}); tasks that need them do not run` };
+    });
+  } catch (e) {
+    if (e instanceof InstallInterrupted) return { exitCode: 130, output: "", durationMs: 0, status: "cancelled", reason: "interrupted" };
+    throw e;
+  }
 }

@@ -29,6 +29,8 @@ export interface RunTasksOptions {
   json: boolean;
   verbose: boolean;
   noCache: boolean;
+  /** --no-install: never add a stack's setup:deps on its own. */
+  noInstall?: boolean;
   report?: string;
 }
 
@@ -78,7 +80,8 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   const config = loadConfig({ cwd: opts.cwd, explicit: opts.config });
   const profile = requestedProfile(opts.profile, config.config);
   const choice = await selectRuntime({ profile, config: config.config, root: config.root, dryRun: opts.dryRun });
-  const prepared = await prepare({ cwd: opts.cwd, loaded: config, commands: opts.commands, runtime: choice.kind });
+  const autoInstall = !opts.noInstall && config.config.deps?.install !== false;
+  const prepared = await prepare({ cwd: opts.cwd, loaded: config, commands: opts.commands, runtime: choice.kind, deps: { auto: autoInstall } });
   const runner = choice.runner;
   state.runner = runner;
   if (abort.signal.aborted) return interruptedExit();
@@ -91,7 +94,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
     log.info(`No devflow.toml found: detected ${prepared.registry.stacks.map((s) => s.name).join(", ")}, using ${what}. Run 'dwf init' to write one.`);
   }
 
-  const meta = { version: 1, command: opts.title, runtime: choice.kind, root: prepared.loaded.root, config: prepared.loaded.path };
+  const meta = { version: 1, command: opts.title, runtime: choice.kind, root: prepared.loaded.root, config: prepared.loaded.path, dependencies: prepared.dependencies ?? [] };
   if (opts.dryRun) {
     if (opts.json) writeStdout(JSON.stringify(planJson(prepared.tasks, meta, (t) => (t.action ? commandLine(t) : undefined)), null, 2) + "\n");
     else out(renderPlan(prepared, `Plan for ${opts.title} (runtime: ${choice.kind}, ${prepared.tasks.length} task${prepared.tasks.length === 1 ? "" : "s"}, jobs ${opts.jobs})`, commandLine));
