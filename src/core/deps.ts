@@ -58,6 +58,11 @@ export interface InstallGuard {
   lockPath: string;
   /** dwf added this install (it re-checks after waiting for the lock); false for an explicit setup:deps. */
   automatic: boolean;
+  /**
+   * After the install: ask the extension again for the actions of the stack's other tasks (an
+   * install can change them: a venv's interpreter appears). Returns the ids whose action changed.
+   */
+  refresh?: () => Promise<string[]>;
 }
 
 /** One folder per tree (a cache root may be shared by several checkouts). */

@@ -20,6 +20,8 @@ export interface TaskCache {
   /** Hits among these tasks, by task id: every key computed in one pass. */
   lookupMany(tasks: PreparedTask[], runner: Runner): Promise<Map<string, TaskCacheHit>>;
   store(t: PreparedTask, runner: Runner, outcome: RunOutcome): Promise<void>;
+  /** Forget the keys computed for these tasks (their actions changed after an install). */
+  forget?(taskIds: string[]): void;
 }
 
 export interface ExecuteOptions {
@@ -79,7 +81,16 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
         }
         return outcome;
       };
-      return t.install ? install(t, t.install, signal, once) : once();
+      if (!t.install) return once();
+      const outcome = await install(t, t.install, signal, once);
+      if (outcome.exitCode === 0 && !signal.aborted) {
+        const changed = (await t.install.refresh?.()) ?? [];
+        if (changed.length) {
+          log.debug(`dependencies: after the ${t.install.stack} install, the actions of ${changed.join(", ")} changed`);
+          cache?.forget?.(changed);
+        }
+      }
+      return outcome;
     },
     { jobs: opts.jobs, failFast: opts.failFast, signal: opts.signal, events: opts.events, known },
   );

@@ -178,6 +178,17 @@ async function planInstalls(p: {
     if (mine.length === 0 || !supports(stack.capabilities, SETUP_DEPS)) continue;
     const spec = await dependencySpec(stack.ext, p.registry.ctx);
     if (!spec) continue;
+    const refresh = async (): Promise<string[]> => {
+      const changed: string[] = [];
+      for (const t of mine) {
+        if (t.task.ref.primary === "setup") continue;
+        const fresh = await prepareTask(t.task, stack, p.registry, () => p.envOf(stack));
+        if (JSON.stringify([fresh.action, fresh.skip, fresh.env, fresh.cwd]) === JSON.stringify([t.action, t.skip, t.env, t.cwd])) continue;
+        Object.assign(t, { action: fresh.action, skip: fresh.skip, env: fresh.env, cwd: fresh.cwd });
+        changed.push(t.task.id);
+      }
+      return changed;
+    };
     const guard = async (automatic: boolean): Promise<InstallGuard> => ({
       stack: stack.name,
       ext: stack.ext,
@@ -189,6 +200,7 @@ async function planInstalls(p: {
       recordPath: recordPath(p.cacheRoot, root, stack.name),
       lockPath: lockPath(p.cacheRoot, root, stack.name),
       automatic,
+      refresh,
     });
     const status = { stack: stack.name, inputs: spec.inputs, paths: spec.paths };
     const explicit = mine.find((t) => t.task.ref.primary === "setup" && t.task.ref.selector === "deps");

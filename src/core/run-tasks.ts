@@ -107,7 +107,8 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
 
   // One task at a time can stream live; parallel tasks print as blocks when they finish.
   const live = !opts.json && (opts.jobs === 1 || prepared.tasks.filter((t) => t.action).length <= 1);
-  const skipped = new Set(prepared.tasks.filter((t) => !t.action).map((t) => t.task.id));
+  // Asked when a task starts: an install can give a task its action (or take it) after planning.
+  const byId = new Map(prepared.tasks.map((t) => [t.task.id, t]));
   const reporter = createTerminalReporter({
     write: out,
     tty: isTerminal(2) && !process.env.CI && !opts.json,
@@ -125,7 +126,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
       jobs: opts.jobs,
       failFast: opts.failFast,
       signal: abort.signal,
-      events: { ...reporter.events, start: (t) => skipped.has(t.id) || reporter.events.start?.(t) },
+      events: { ...reporter.events, start: (t) => !byId.get(t.id)?.action || reporter.events.start?.(t) },
       onOutput: live ? (_t, chunk) => reporter.output(chunk) : undefined,
       cache,
     });

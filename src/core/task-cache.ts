@@ -294,6 +294,9 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
   return {
     keyFor,
     lookupMany,
+    forget(taskIds) {
+      for (const id of taskIds) for (const kind of ["host", "container"]) keys.delete(`${kind}\0${id}`);
+    },
     async lookup(t, runner): Promise<TaskCacheHit | null> {
       return (await lookupMany([t], runner)).get(t.task.id) ?? null;
     },
