@@ -24,17 +24,14 @@ function pythonProgram(ctx: ExtensionContext): string {
   return ctx.which("python3") ? "python3" : "python";
 }
 
-/** Why a command is skipped when the venv interpreter is a dangling link or not executable. */
-const BROKEN_VENV = `${VENV_PYTHON} does not run on this machine (the venv was made by an interpreter that is not here): run \`dwf setup:deps\` to recreate it`;
-
 /**
- * The interpreter for project code: .venv's when it runs here, the host's when there is no venv,
- * undefined (skip with BROKEN_VENV) when the venv is there but unusable.
+ * The interpreter for project code: .venv's when there is one, the machine's when there is none.
+ * A venv whose interpreter does not resolve here may still be right where the task runs (made in
+ * the container, checked from the host); one made for another runtime is recreated by setup:deps
+ * (which dwf runs first when the install was recorded for another runtime, or not at all).
  */
-function projectPython(ctx: ExtensionContext): string | undefined {
-  const state = venvState(ctx.root);
-  if (state === "ok") return VENV_PYTHON;
-  return state === "absent" ? pythonProgram(ctx) : undefined;
+function projectPython(ctx: ExtensionContext): string {
+  return venvState(ctx.root) === "absent" ? pythonProgram(ctx) : VENV_PYTHON;
 }
 
 /**
@@ -68,8 +65,7 @@ function fmtAction(ctx: ExtensionContext, check: boolean): ActionResult {
 /** Python modules run with the project's interpreter: tests must see the project's dependencies. */
 function module(ctx: ExtensionContext, name: string, args: string[]): ActionResult {
   if (usesUv(ctx)) return run("uv", ["run", name, ...args]);
-  const python = projectPython(ctx);
-  return python ? run(python, ["-m", name, ...args]) : skip(BROKEN_VENV);
+  return run(projectPython(ctx), ["-m", name, ...args]);
 }
 
 function pytest(ctx: ExtensionContext, args: string[]): ActionResult {
@@ -165,7 +161,7 @@ function tools(ctx: ExtensionContext): ToolRequirement[] {
     { name: "uv", version: ["uv", "--version"], install: "curl -LsSf https://astral.sh/uv/install.sh | sh", optional: !uvLocked },
     { name: "ruff", version: ["ruff", "--version"], install: "uv tool install ruff (or: pip install ruff)", optional: true },
     { name: "black", version: ["black", "--version"], install: "uv tool install black (or: pip install black)", optional: true },
-    { name: "pytest", version: [projectPython(ctx) ?? python, "-m", "pytest", "--version"], install: "add pytest to the project's dev dependencies", optional: true },
+    { name: "pytest", version: [projectPython(ctx), "-m", "pytest", "--version"], install: "add pytest to the project's dev dependencies", optional: true },
   ];
 }
 

@@ -302,8 +302,10 @@ run("in a container (podman)", () => {
       expect(first.all).toMatch(/passed setup:deps \[python\][^\n]*\.venv missing/);
       expect(first.all).toContain("2 passed");
       expect(first.code).toBe(0);
-      // The venv's interpreter is the image's.
-      expect(readFileSync(join(dir, ".venv/pyvenv.cfg"), "utf8")).toContain("home = /usr/bin");
+      // Made inside the image, by the image's interpreter, seeing the image's packages.
+      const cfg = readFileSync(join(dir, ".venv/pyvenv.cfg"), "utf8");
+      expect(cfg).toContain("venv --system-site-packages /workspace/.venv");
+      expect(cfg).toContain("executable = /usr/bin/python3.11");
       const second = await runDwf(["verify", "--no-cache", "--json"], { cwd: dir, timeoutMs: 120_000 });
       expect(second.code).toBe(0);
       expect(taskIds(second)).toEqual(["test:unit@python"]);
