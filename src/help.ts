@@ -37,6 +37,7 @@ Options for commands that run tasks
   --fail-fast                Stop at the first failure
   -n, --dry-run              Print the plan; run nothing
   --no-cache                 Ignore cached task results
+  --no-install               Do not install missing or stale dependencies first
   --json                     Machine-readable result on stdout
   -V, --verbose              Show every task's output
 

@@ -23,8 +23,8 @@ export const runArgs = {
   install: {
     type: "boolean",
     default: true,
-    description: "Install a stack's dependencies first when they are missing or their lockfile changed",
-    negativeDescription: "Never install dependencies on its own (config: [deps] install = false)",
+    description: "Install a stack's dependencies before its tasks when they are missing or a lockfile changed",
+    negativeDescription: "Do not install missing or stale dependencies first (config: [deps] install = false)",
   },
   report: { type: "string", description: "Post a GitHub commit status under this context", valueHint: "context" },
   ...outputArgs,
