@@ -314,3 +314,75 @@ run("in a container (podman)", () => {
     600_000,
   );
 });
+
+/** A cargo that runs with the test's HOME (a rustup proxy needs its own ~/.rustup; Debian's cargo does not). */
+function cargoPath(): string {
+  const works = (path: string) => Bun.spawnSync(["cargo", "--version"], { env: { ...process.env, PATH: path }, stdout: "pipe", stderr: "pipe" }).exitCode === 0;
+  const path = process.env.PATH ?? "";
+  if (works(path)) return path;
+  if (works(`/usr/bin:${path}`)) return `/usr/bin:${path}`;
+  throw new Error("this test needs cargo (apt-get install cargo)");
+}
+
+describe("rust on the host", () => {
+  test(
+    "cargo fetch runs before the tests when Cargo.toml or Cargo.lock changed, and not otherwise (nothing in the tree marks it)",
+    async () => {
+      const PATH = cargoPath();
+      const dep = fixture({ "Cargo.toml": '[package]\nname = "dep"\nversion = "0.1.0"\nedition = "2021"\n', "src/lib.rs": "pub fn one() -> i32 {\n    1\n}\n" }, { git: true });
+      const manifest = `[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\ndep = { git = "file://${dep}" }\n`;
+      const dir = fixture(
+        {
+          "Cargo.toml": manifest,
+          "src/lib.rs": "pub fn two() -> i32 {\n    dep::one() + 1\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn two() {\n        assert_eq!(super::two(), 2);\n    }\n}\n",
+          ".gitignore": "target/\n",
+          "devflow.toml": '[targets]\npr = ["test:unit"]\n',
+        },
+        { git: true },
+      );
+      const env = { PATH, CARGO_HOME: join(dir, ".cargo-home"), CARGO_TARGET_DIR: join(dir, "target") };
+      writeFileSync(join(dir, ".gitignore"), "target/\n.cargo-home/\n");
+      const first = await runDwf(["verify", "-V"], { cwd: dir, env, timeoutMs: 240_000 });
+      expect(first.all).toMatch(/passed setup:deps \[rust\][^\n]*not installed by dwf yet/);
+      expect(first.all).toContain("Updating git repository");
+      expect(first.all).toContain("test tests::two ... ok");
+      expect(first.code).toBe(0);
+      // cargo wrote Cargo.lock during the fetch: the record holds it as it is now.
+      expect(existsSync(join(dir, "Cargo.lock"))).toBe(true);
+      const second = await runDwf(["verify", "--no-cache", "--json"], { cwd: dir, env, timeoutMs: 240_000 });
+      expect(second.code).toBe(0);
+      expect(taskIds(second)).toEqual(["test:unit@rust"]);
+      expect(JSON.parse(second.stdout).dependencies).toEqual([{ stack: "rust", inputs: ["Cargo.toml", "Cargo.lock"], paths: [], install: false }]);
+
+      writeFileSync(join(dir, "Cargo.toml"), manifest.replace('version = "0.1.0"', 'version = "0.2.0"'));
+      const changed = await runDwf(["verify", "--dry-run", "--json"], { cwd: dir, env });
+      expect(JSON.parse(changed.stdout).tasks[0]).toMatchObject({ id: "setup:deps@rust", reason: "Cargo.toml changed" });
+    },
+    300_000,
+  );
+});
+
+describe("bun on the host", () => {
+  test(
+    "bun install runs before the tests on a fresh tree, and not on the second run",
+    async () => {
+      if (!Bun.which("bun")) throw new Error("this test needs bun on PATH");
+      const dir = fixture({ ".gitignore": "node_modules/\ninstall.log\n" });
+      writeNodeManifest(dir, packRunner(dir, "1.0.0"), { lock: false });
+      // bun.lock makes it a bun project; the fresh tree has no node_modules.
+      sh(["bun", "install", "--ignore-scripts"], dir);
+      rmSync(join(dir, "node_modules"), { recursive: true, force: true });
+      commit(dir, "fixture");
+      expect((await plan(dir)).tasks[0]).toMatchObject({ id: "setup:deps@bun", reason: "node_modules missing" });
+      const first = await runDwf(["verify", "-V"], { cwd: dir, timeoutMs: 120_000 });
+      expect(first.all).toContain("fake-runner 1.0.0 ran");
+      expect(first.code).toBe(0);
+      expect(installs(dir)).toBe(1);
+      const second = await runDwf(["verify", "--no-cache", "--json"], { cwd: dir });
+      expect(second.code).toBe(0);
+      expect(taskIds(second)).not.toContain("setup:deps@bun");
+      expect(installs(dir)).toBe(1);
+    },
+    120_000,
+  );
+});
