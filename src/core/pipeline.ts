@@ -224,7 +224,8 @@ async function planInstalls(p: {
       continue;
     }
     install.install = await guard(true);
-    for (const t of mine) if (t.task.ref.primary !== "setup") t.task.deps.push(task.id);
+    // First among the edges: a failed install is what a blocked task names, not a task it blocked.
+    for (const t of mine) if (t.task.ref.primary !== "setup") t.task.deps.unshift(task.id);
     added.push(install);
     statuses.push({ ...status, install: true, reason });
   }

@@ -47,7 +47,8 @@ function writeNodeManifest(dir: string, tarball: string, opts: { lock: boolean }
     name: "deps-fixture",
     version: "1.0.0",
     private: true,
-    scripts: { test: "fake-runner", postinstall: "echo installed >> install.log" },
+    // The sleep keeps an install running long enough for a second dwf to meet it.
+    scripts: { test: "fake-runner", postinstall: "echo installed >> install.log && sleep 1" },
     devDependencies: { "fake-runner": `file:${tarball}` },
   };
   writeFileSync(join(dir, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
@@ -96,6 +97,8 @@ describe("node on the host", () => {
       const fresh = await plan(dir);
       expect(fresh.tasks[0]).toMatchObject({ id: "setup:deps@node", reason: "node_modules missing" });
       expect(fresh.tasks.find((t) => t.id === "test:unit@node")!.after).toContain("setup:deps@node");
+      const text = await runDwf(["verify", "--dry-run"], { cwd: dir });
+      expect(text.stdout).toMatch(/1\. setup:deps \[node\]  install: node_modules missing\n\s+\$ npm ci\n/);
       expect(fresh.dependencies).toEqual([{ stack: "node", inputs: ["package.json", "package-lock.json"], paths: ["node_modules"], install: true, reason: "node_modules missing" }] as never);
 
       const first = await runDwf(["verify", "-V"], { cwd: dir, timeoutMs: 120_000 });
@@ -181,14 +184,14 @@ describe("node on the host", () => {
       expect(install.status).toBe("failed");
       expect(install.reason).toMatch(/^installing node dependencies failed \(exit code \d+\); tasks that need them do not run$/);
       expect(install.output).toContain("gone-1.0.0.tgz");
-      expect(tasks.find((t) => t.id === "test:unit@node")).toMatchObject({ status: "skipped", reason: expect.stringMatching(/^blocked: /) });
+      expect(tasks.find((t) => t.id === "test:unit@node")).toMatchObject({ status: "skipped", reason: "blocked: setup:deps@node failed" });
       expect(existsSync(join(dir, "ran.marker"))).toBe(false);
 
       const text = await runDwf(["verify"], { cwd: dir, timeoutMs: 120_000 });
       expect(text.code).toBe(1);
       expect(text.stdout).toMatch(/✖ failed setup:deps \[node\]/);
       expect(text.stdout).toContain("gone-1.0.0.tgz");
-      expect(text.stdout).toMatch(/skipped test:unit \[node\] — blocked: /);
+      expect(text.stdout).toMatch(/skipped test:unit \[node\] — blocked: setup:deps@node failed/);
     },
     240_000,
   );
@@ -202,8 +205,9 @@ describe("node on the host", () => {
       expect(installs(dir)).toBe(1);
       expect(a.all + b.all).toContain("fake-runner 1.0.0 ran");
       // The one that waited says so, and found the install done.
-      const waited = [a, b].find((r) => r.all.includes("installed meanwhile by another dwf run"));
-      if (waited) expect(waited.all).toContain("Waiting for another dwf run");
+      const waited = [a, b].filter((r) => r.all.includes("installed meanwhile by another dwf run"));
+      expect(waited.length).toBe(1);
+      expect(waited[0]!.all).toContain("to finish installing node dependencies in this tree…");
     },
     240_000,
   );
