@@ -11,6 +11,7 @@ import { UserError } from "./errors.ts";
 import { cacheMountHostPath, resolveCacheRoot } from "./cache-root.ts";
 import { dependencySpec, lockPath, readRecord, recordPath, runtimeEnvironment, staleReason, type DependencyStatus, type InstallGuard } from "./deps.ts";
 import { log } from "../report/log.ts";
+import { touchNow } from "./fs.ts";
 import { dirname, resolve } from "node:path";
 
 /** Profiles used when a project has no devflow.toml (filtered to what the stacks can run). */
@@ -211,7 +212,10 @@ async function planInstalls(p: {
     }
     const needing = mine.filter((t) => t.action && t.task.ref.primary !== "setup");
     if (needing.length === 0) continue;
-    const reason = staleReason(root, spec, readRecord(recordPath(p.cacheRoot, root, stack.name), stack.name), await environmentId());
+    const record = recordPath(p.cacheRoot, root, stack.name);
+    const reason = staleReason(root, spec, readRecord(record, stack.name), await environmentId());
+    // `dwf cache prune` ages entries by last use: a record that keeps a tree's install current is in use.
+    if (!reason) touchNow(record);
     if (!reason || !p.auto) {
       statuses.push({ ...status, install: false, reason, ...(p.auto ? {} : { disabled: true }) });
       continue;
