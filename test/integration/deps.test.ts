@@ -390,3 +390,45 @@ describe("bun on the host", () => {
     120_000,
   );
 });
+
+describe("an external extension", () => {
+  test(
+    "its --describe 'dependencies' drive the same installs: first run installs, second does not, a changed input installs again",
+    async () => {
+      const ext = `#!/bin/sh
+case "$1" in
+  --describe) echo '{"api_version":1,"capabilities":["setup:deps","test:unit"],"dependencies":{"inputs":["deps.lock"],"paths":["vendor/deps"]}}';;
+  --discover) echo '["setup:deps","test:unit"]';;
+  --build-action)
+    case "$(cat)" in
+      *deps*) echo '{"program":"sh","args":["-c","mkdir -p vendor/deps && cp deps.lock vendor/deps/installed && echo installed >> install.log"]}';;
+      *) echo '{"program":"sh","args":["-c","cat vendor/deps/installed"]}';;
+    esac;;
+  *) exit 1;;
+esac
+`;
+      const dir = fixture(
+        {
+          "devflow-ext-acme": ext,
+          "deps.lock": "acme 1\n",
+          ".gitignore": "vendor/\ninstall.log\n",
+          "devflow.toml": '[project]\nstack = ["acme"]\n\n[extensions.acme]\nsource = "path"\npath = "devflow-ext-acme"\n\n[targets]\npr = ["test:unit"]\n',
+        },
+        { git: true },
+      );
+      const first = await runDwf(["verify", "-V"], { cwd: dir });
+      expect(first.all).toMatch(/passed setup:deps \[acme\][^\n]*vendor\/deps missing/);
+      expect(first.all).toContain("acme 1");
+      expect(first.code).toBe(0);
+      const second = await runDwf(["verify", "--no-cache", "--json"], { cwd: dir });
+      expect(taskIds(second)).toEqual(["test:unit@acme"]);
+      expect(installs(dir)).toBe(1);
+      writeFileSync(join(dir, "deps.lock"), "acme 2\n");
+      const third = await runDwf(["verify", "-V"], { cwd: dir });
+      expect(third.all).toMatch(/passed setup:deps \[acme\][^\n]*deps\.lock changed/);
+      expect(third.all).toContain("acme 2");
+      expect(installs(dir)).toBe(2);
+    },
+    60_000,
+  );
+});
