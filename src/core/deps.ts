@@ -109,9 +109,14 @@ export async function dependencySpec(ext: Extension, ctx: ExtensionContext): Pro
   return spec === undefined ? undefined : validateDependencySpec(spec, ext.name);
 }
 
-/** The identity of what an install was made for: the host's platform, or the image's fingerprint. */
-export async function runtimeEnvironment(runtime: "host" | "container", registry: Registry, config: Config, root: string): Promise<string> {
-  if (runtime === "host") return `host:${process.platform}-${process.arch}`;
+/**
+ * The identity of what an install was made for: the host's platform, or the image's fingerprint.
+ * A dwf already inside the image (`dwf shell`, a CI container job: the markers runtime/select.ts
+ * reads) runs on the host runner but installs for the image, like the container profile does.
+ */
+export async function runtimeEnvironment(runtime: "host" | "container", registry: Registry, config: Config, root: string, env: Record<string, string | undefined> = process.env): Promise<string> {
+  const inImage = env.IS_CONTAINER === "true" || env.DWF_IN_CONTAINER === "1";
+  if (runtime === "host" && !inImage) return `host:${process.platform}-${process.arch}`;
   return `container:${(await computeFingerprint(root, await fingerprintInputs(registry, config, root))).hash}`;
 }
 

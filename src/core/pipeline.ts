@@ -172,7 +172,7 @@ async function planInstalls(p: {
   const root = p.registry.ctx.root;
   const statuses: DependencyStatus[] = [];
   let environment: Promise<string> | undefined;
-  const environmentId = () => (environment ??= runtimeEnvironment(p.runtime, p.registry, p.loaded.config, p.loaded.root));
+  const environmentId = () => (environment ??= runtimeEnvironment(p.runtime, p.registry, p.loaded.config, p.loaded.root, p.registry.ctx.env));
   const added: PreparedTask[] = [];
   for (const stack of p.registry.stacks) {
     const mine = p.tasks.filter((t) => t.task.stack === stack.name);

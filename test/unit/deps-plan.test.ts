@@ -62,6 +62,14 @@ describe("planning installs", () => {
     expect((await plan(root)).tasks[0]!.task.reason).toBe("installed in a container, this run is on the host");
   });
 
+  test("a dwf already inside the image installs for the image, not for the host", async () => {
+    const root = project({ "package.json": MANIFEST, "devflow.toml": '[targets]\npr = ["test:unit"]\n' });
+    const inside = await prepare({ cwd: root, commands: [{ primary: "check", selector: "pr" }], runtime: "host", env: { ...env(root), DWF_IN_CONTAINER: "1" }, deps: { auto: true } });
+    const outside = await plan(root, { runtime: "container" });
+    expect(inside.tasks[0]!.install!.environment).toMatch(/^container:[0-9a-f]{64}$/);
+    expect(inside.tasks[0]!.install!.environment).toBe(outside.tasks[0]!.install!.environment);
+  });
+
   test("with automatic installs off the plan only notes why it would install", async () => {
     const root = project({ "package.json": MANIFEST, "devflow.toml": '[targets]\npr = ["test:unit"]\n' });
     const p = await plan(root, { auto: false });
