@@ -42,6 +42,8 @@ export interface DependencyStatus {
   reason?: string;
   /** Automatic installs are off (--no-install or [deps] install = false). */
   disabled?: boolean;
+  /** Why the stack's setup:deps could not be used (the extension skipped or declined it). */
+  skipped?: string;
 }
 
 /** What the executor needs to run one install safely: the record to check and write, and the lock. */

@@ -224,7 +224,7 @@ async function planInstalls(p: {
     const install = await prepareTask(task, stack, p.registry, () => p.envOf(stack));
     if (!install.action) {
       log.debug(`dependencies: ${stack.name} would install (${reason}), but its setup:deps is skipped: ${install.skip}`);
-      statuses.push({ ...status, install: false, reason });
+      statuses.push({ ...status, install: false, reason, skipped: install.skip });
       continue;
     }
     install.install = await guard(true);

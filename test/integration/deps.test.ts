@@ -431,4 +431,29 @@ esac
     },
     60_000,
   );
+
+  test("a setup:deps the extension declines is named in the plan, and the tasks still run", async () => {
+    const ext = `#!/bin/sh
+case "$1" in
+  --describe) echo '{"api_version":1,"capabilities":["setup:deps","test:unit"],"dependencies":{"inputs":["deps.lock"],"paths":["vendor/deps"]}}';;
+  --discover) echo '["setup:deps","test:unit"]';;
+  --build-action)
+    case "$(cat)" in
+      *deps*) echo "no installer on this machine" >&2; exit 3;;
+      *) echo '{"program":"true","args":[]}';;
+    esac;;
+  *) exit 1;;
+esac
+`;
+    const dir = fixture({
+      "devflow-ext-acme": ext,
+      "deps.lock": "acme 1\n",
+      "devflow.toml": '[project]\nstack = ["acme"]\n\n[extensions.acme]\nsource = "path"\npath = "devflow-ext-acme"\n\n[targets]\npr = ["test:unit"]\n',
+    });
+    const shown = await runDwf(["verify", "--dry-run"], { cwd: dir });
+    expect(shown.stdout).toContain("dependencies: acme: vendor/deps missing, but its setup:deps is skipped: acme declined setup:deps (exit 3): no installer on this machine");
+    const r = await runDwf(["verify", "--json"], { cwd: dir });
+    expect(r.code).toBe(0);
+    expect(taskIds(r)).toEqual(["test:unit@acme"]);
+  });
 });
