@@ -109,6 +109,7 @@ export function reportError(e: unknown): number {
   }
   if (typeof err?.exitCode === "number") {
     log.error(err.message);
+    if (err.hint) writeStderr(`  ${clipMessage(err.hint)}\n`);
     return err.exitCode;
   }
   log.error(`internal error: ${err?.message ?? String(e)}`);

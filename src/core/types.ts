@@ -47,7 +47,11 @@ export interface ExtensionContext {
   root: string;
   /** Environment of the dwf process (read-only view). */
   env: Record<string, string | undefined>;
-  /** Whether a program exists on the host PATH (cached by the core). */
+  /**
+   * Where a program is found where the tasks run: on the host PATH under the host profile, in
+   * the image under the container profile (probed in the image once per fingerprint and
+   * remembered). null = not there. Answers are cached by the core.
+   */
   which(program: string): string | null;
 }
 
