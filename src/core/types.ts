@@ -36,6 +36,12 @@ export interface ToolRequirement {
   install: string;
   /** Needed only for some commands; missing optional tools are reported, not fatal. */
   optional?: boolean;
+  /**
+   * The commands (`primary` or `primary:selector`) whose actions run this tool. When given, it
+   * alone decides: the tool is needed exactly when the profile being checked runs one of them
+   * (`dwf doctor` plans the profile first). [] = never needed.
+   */
+  usedBy?: string[];
 }
 
 /** Result of asking an extension for a command: an action, or a reason it is skipped. */

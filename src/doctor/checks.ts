@@ -4,8 +4,10 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { Config, LoadedConfig } from "../core/config.ts";
 import { loadConfig } from "../core/config.ts";
-import { createContext } from "../core/context.ts";
-import { resolveRegistry, type Registry } from "../core/registry.ts";
+import type { Registry } from "../core/registry.ts";
+import type { CommandRef, ToolRequirement } from "../core/types.ts";
+import { formatRef } from "../core/command-ref.ts";
+import { loadProject, prepare, type Project } from "../core/pipeline.ts";
 import { resolveCacheRoot } from "../core/cache-root.ts";
 import { UserError } from "../core/errors.ts";
 import { callBounded } from "../core/subprocess.ts";
@@ -109,7 +111,7 @@ export function writableDir(path: string): boolean {
   }
 }
 
-export async function runDoctor(opts: { cwd: string; config?: string; profile?: string; env?: Record<string, string | undefined> }): Promise<DoctorReport> {
+export async function runDoctor(opts: { cwd: string; config?: string; profile?: string; target?: string; env?: Record<string, string | undefined> }): Promise<DoctorReport> {
   const env = opts.env ?? process.env;
   const checks: Check[] = [];
   let loaded: LoadedConfig;
@@ -131,12 +133,27 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
   const runtime = profile === "host" ? "host" : profile === "container" ? "container" : engines.picked ? "container" : "host";
   checks.push({ group: "project", name: "runtime", status: "info", detail: `profile ${profile} → tasks run ${runtime === "host" ? "on the host" : "in a container"}`, needed: false });
 
-  const ctx = createContext(loaded.root, env);
   let registry: Registry | null = null;
+  let project: Project | null = null;
   try {
-    registry = await resolveRegistry(loaded, ctx, { profile: runtime });
+    project = await loadProject({ cwd: opts.cwd, loaded, env, runtime });
+    registry = project.registry;
   } catch (e) {
     checks.push({ group: "extensions", name: "stacks", status: "failed", detail: message(e), fix: e instanceof UserError ? e.hint : undefined, needed: true });
+  }
+  // What the profile runs, so a tool is "needed" exactly when one of its tasks runs it.
+  const target = opts.target ?? "pr";
+  let planned: Map<string, CommandRef[]> | null = null;
+  if (project && registry && registry.stacks.length > 0) {
+    try {
+      const prepared = await prepare({ cwd: opts.cwd, project, env, commands: [{ primary: "check", selector: target }], runtime });
+      planned = new Map();
+      for (const t of prepared.tasks) if (t.action) planned.set(t.task.stack, [...(planned.get(t.task.stack) ?? []), t.task.ref]);
+      const runs = prepared.tasks.filter((t) => t.action).map((t) => t.task.id);
+      checks.push({ group: "project", name: "targets", status: "info", detail: `'dwf verify${target === "pr" ? "" : ` ${target}`}' runs ${runs.length ? runs.join(", ") : "nothing (every task is skipped)"}`, needed: false });
+    } catch (e) {
+      checks.push({ group: "project", name: "targets", status: "failed", detail: message(e), fix: e instanceof UserError ? e.hint : undefined, needed: true });
+    }
   }
   if (registry) {
     if (registry.stacks.length === 0) checks.push({ group: "extensions", name: "stacks", status: "failed", detail: `no stack detected in ${loaded.root}`, fix: "run 'dwf init' or set [project] stack", needed: true });
@@ -144,7 +161,7 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
       checks.push({ group: "extensions", name: s.name, status: "ok", detail: `${s.external ? "external, discoverable" : "builtin"} (${s.reason}): ${s.capabilities.join(", ")}`, needed: false });
     }
     for (const w of registry.warnings) checks.push({ group: "extensions", name: "skipped", status: "failed", detail: w, fix: "see the message; set required = true to make it fatal", needed: false });
-    checks.push(...(await toolChecks(registry, runtime, env)));
+    checks.push(...(await toolChecks(registry, runtime, env, planned)));
   }
   checks.push(...engines.checks);
   if (registry && runtime === "container" && engines.picked) checks.push(await imageCheck(registry, loaded, engines.picked));
@@ -157,21 +174,33 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
   return { ok, profile, runtime, root: loaded.root, checks };
 }
 
-async function toolChecks(registry: Registry, runtime: "host" | "container", env: Record<string, string | undefined>): Promise<Check[]> {
+/**
+ * Whether the profile needs a tool: the commands that use it (`usedBy`) against the tasks the
+ * profile runs for that stack; without `usedBy`, whatever `optional` says. With no plan (the
+ * profile could not be planned; that is its own failed check) every non-optional tool counts.
+ */
+export function toolNeeded(tool: ToolRequirement, planned: CommandRef[] | undefined | null): boolean {
+  if (!tool.usedBy) return !tool.optional;
+  if (!planned) return !tool.optional;
+  return planned.some((ref) => tool.usedBy!.some((u) => u === ref.primary || u === formatRef(ref)));
+}
+
+async function toolChecks(registry: Registry, runtime: "host" | "container", env: Record<string, string | undefined>, planned: Map<string, CommandRef[]> | null): Promise<Check[]> {
   const jobs: Promise<Check>[] = [];
   for (const s of registry.stacks) {
     for (const tool of (await s.ext.tools?.(registry.ctx)) ?? []) {
       // Under the container profile the image carries the tools; the host's are informative.
-      const needed = runtime === "host" && !tool.optional;
+      const needed = runtime === "host" && toolNeeded(tool, planned ? (planned.get(s.name) ?? []) : null);
+      const unused = !needed && runtime === "host" && (tool.optional || tool.usedBy) ? " (not used by this profile)" : "";
       const program = tool.version[0] ?? tool.name;
       jobs.push(
         (async (): Promise<Check> => {
           const group = `stack ${s.name}`;
           if (!registry.ctx.which(program)) {
-            return { group, name: tool.name, status: needed ? "missing" : "info", detail: `not found${tool.optional ? " (optional)" : ""}`, fix: tool.install, needed };
+            return { group, name: tool.name, status: needed ? "missing" : "info", detail: `not found${unused}`, fix: tool.install, needed };
           }
           const v = await toolVersion(tool.version, registry.ctx.root, env);
-          if (!v.ok) return { group, name: tool.name, status: needed ? "missing" : "info", detail: `'${tool.version.join(" ")}' failed: ${v.text}${tool.optional ? " (optional)" : ""}`, fix: tool.install, needed };
+          if (!v.ok) return { group, name: tool.name, status: needed ? "missing" : "info", detail: `'${tool.version.join(" ")}' failed: ${v.text}${unused}`, fix: tool.install, needed };
           return { group, name: tool.name, status: "ok", detail: v.text, needed };
         })(),
       );
