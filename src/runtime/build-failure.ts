@@ -57,7 +57,17 @@ export function summariseBuildFailure(output: string, exitCode: number): BuildFa
     const summary = `step '${clip(step)}' failed (exit status ${m[2]})${network ? `; it could not reach the network: ${network[1]}` : ""}`;
     return { kind: network ? "network" : "step", summary, tail: before.slice(-TAIL_LINES) };
   }
+  // podman: a step that failed before running anything (COPY of a missing file, a bad ADD URL).
+  const early = /building at STEP "(.+?)": (.+)$/m.exec(output);
+  if (early && !/^creating build container/.test(early[2]!)) {
+    const why = early[2]!.split(": ").slice(-3).join(": ").replace(/[.\s]+$/, "");
+    return { kind: "step", summary: `step '${clip(early[1]!)}' failed: ${clip(why, 200)}`, tail: [] };
+  }
   const base = failedBase(output);
+  // No registry serves localhost/: the engine's "connection refused" only means the image is not here.
+  if (base?.startsWith("localhost/")) {
+    return { kind: "base-image", summary: `the base image ${base} is not on this machine (a localhost/ image is never pulled: build or import it first)`, tail: [] };
+  }
   const network = NETWORK.find(([re]) => re.test(output));
   if (network) {
     const detail = lineWith(output, network[0]);

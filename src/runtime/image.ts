@@ -94,7 +94,18 @@ export function buildError(ref: string, dockerfile: string, engineName: string, 
     step: `The step's full output is above. Fix the step in ${file} (or what it fetches), then run 'dwf image build'.`,
     other: `The engine's output is above. Once fixed, run 'dwf image build'.`,
   };
-  return new FailedError(`building ${ref} from ${file} failed (${engineName} exit code ${code}): ${f.summary}.${tail}`, hint[f.kind]);
+  return new ImageBuildError(`building ${ref} from ${file} failed (${engineName} exit code ${code}): ${f.summary}.${tail}`, hint[f.kind], f.summary);
+}
+
+/** A failed build, with its cause in one phrase (for profile = auto's one-line note). */
+export class ImageBuildError extends FailedError {
+  constructor(
+    message: string,
+    hint: string,
+    readonly summary: string,
+  ) {
+    super(message, hint);
+  }
 }
 
 /** `localhost/…` names an image only this machine can have: no registry serves it. */

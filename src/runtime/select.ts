@@ -95,9 +95,9 @@ async function autoRuntime(opts: SelectOptions, env: Record<string, string | und
     return chose(how);
   } catch (e) {
     if (!(e instanceof UserError || e instanceof FailedError)) throw e;
-    const reason = firstSentence(e.message);
+    const reason = e instanceof image.ImageBuildError ? `its build failed: ${e.summary}` : firstSentence(e.message);
     state.rememberUnavailable(cacheRoot, spec.ref, spec.fingerprint, reason);
-    return host(`${reason}; dwf will not try again for ${Math.round(state.UNAVAILABLE_TTL_MS / 60_000)} minutes ('dwf image build' tries now)`);
+    return host(`image ${spec.ref} cannot be had (${reason}); dwf will not try again for ${Math.round(state.UNAVAILABLE_TTL_MS / 60_000)} minutes ('dwf image build' tries now)`);
   }
 }
 
