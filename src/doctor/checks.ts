@@ -11,7 +11,7 @@ import { loadProject, prepare, type Project } from "../core/pipeline.ts";
 import { resolveCacheRoot } from "../core/cache-root.ts";
 import { UserError } from "../core/errors.ts";
 import { callBounded } from "../core/subprocess.ts";
-import { requestedProfile, type ProfileSetting } from "../runtime/select.ts";
+import { requestedProfile, selectRuntime, type ProfileSetting } from "../runtime/select.ts";
 import { firstLine, probeEngine, requestedEngine, type Engine, type EngineName } from "../runtime/engine.ts";
 
 export type Status = "ok" | "missing" | "failed" | "warning" | "info";
@@ -130,8 +130,20 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
     return { ok: false, profile: null, runtime: null, root: loaded.root, checks };
   }
   const engines = await engineChecks(loaded.config, env, profile === "container");
-  const runtime = profile === "host" ? "host" : profile === "container" ? "container" : engines.picked ? "container" : "host";
-  checks.push({ group: "project", name: "runtime", status: "info", detail: `profile ${profile} → tasks run ${runtime === "host" ? "on the host" : "in a container"}`, needed: false });
+  let runtime: "host" | "container" = profile === "host" ? "host" : profile === "container" ? "container" : engines.picked ? "container" : "host";
+  let why = "";
+  if (profile === "auto" && engines.picked) {
+    // auto's own decision, as a dry run makes it (nothing is pulled or built): an engine alone
+    // does not mean the container, e.g. when the image cannot be had.
+    try {
+      const choice = await selectRuntime({ profile, loaded, cwd: opts.cwd, env, dryRun: true });
+      runtime = choice.kind;
+      if (choice.note) why = ` (${choice.note.replace(/^auto: /, "").replace(/; running on the host$/, "")})`;
+    } catch (e) {
+      checks.push({ group: "project", name: "runtime", status: "failed", detail: message(e), fix: e instanceof UserError ? e.hint : undefined, needed: true });
+    }
+  }
+  checks.push({ group: "project", name: "runtime", status: "info", detail: `profile ${profile} → tasks run ${runtime === "host" ? "on the host" : "in a container"}${why}`, needed: false });
 
   let registry: Registry | null = null;
   let project: Project | null = null;

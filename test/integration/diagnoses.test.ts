@@ -117,6 +117,11 @@ describe("diagnoses", () => {
     expect(state).toHaveLength(1);
     expect(JSON.parse(readFileSync(join(dir, ".cache/devflow/images", state[0]!), "utf8")).unavailable.reason).toContain("its build failed");
 
+    // doctor tells the same story: with the image out of reach, auto runs on the host, so host tools count.
+    const doctor = JSON.parse((await runDwf(["doctor", "--json"], { cwd: dir })).stdout);
+    expect(doctor.runtime).toBe("host");
+    expect(doctor.checks.find((c: { name: string }) => c.name === "make").needed).toBe(true);
+
     const second = await runDwf(["verify", "--no-cache"], { cwd: dir, timeoutMs: 120_000 });
     expect(second.code).toBe(0);
     expect(second.all).not.toContain("Building");
