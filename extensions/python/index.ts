@@ -155,7 +155,8 @@ function tools(ctx: ExtensionContext): ToolRequirement[] {
   const fromDeps = "add it to the project's dev dependencies, then run 'dwf setup:deps'";
   const fmt = formatter(ctx);
   return [
-    { name: python, version: [python, "--version"], install: "install Python 3 (e.g. apt-get install python3, or uv python install)" },
+    // The formatter and linter are tools of their own; the interpreter runs setup, tests and packaging.
+    { name: python, version: [python, "--version"], install: "install Python 3 (e.g. apt-get install python3, or uv python install)", usedBy: ["setup", "test", "package"] },
     { name: "uv", version: ["uv", "--version"], install: "curl -LsSf https://astral.sh/uv/install.sh | sh", optional: !uvLocked },
     {
       name: "ruff",

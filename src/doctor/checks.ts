@@ -1,10 +1,12 @@
 // `dwf doctor`'s findings as plain data: each check says what it found, whether the configured
 // profile needs it, and how to fix it. Probes run in parallel with short time limits.
 import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import type { Config, LoadedConfig } from "../core/config.ts";
 import { loadConfig } from "../core/config.ts";
 import type { Registry } from "../core/registry.ts";
+import type { ImageSpec } from "../runtime/image.ts";
+import { createContext } from "../core/context.ts";
 import type { CommandRef, ToolRequirement } from "../core/types.ts";
 import { formatRef } from "../core/command-ref.ts";
 import { loadProject, prepare, type Project } from "../core/pipeline.ts";
@@ -40,9 +42,9 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function toolVersion(argv: string[], root: string, env: Record<string, string | undefined>): Promise<{ ok: boolean; text: string }> {
+async function toolVersion(argv: string[], root: string, env: Record<string, string | undefined>, timeoutMs = TOOL_TIMEOUT_MS): Promise<{ ok: boolean; text: string }> {
   try {
-    const r = await callBounded(argv, { cwd: root, timeoutMs: TOOL_TIMEOUT_MS, env, maxBytes: 64 * 1024 });
+    const r = await callBounded(argv, { cwd: root, timeoutMs, env, maxBytes: 64 * 1024 });
     const text = firstLine(r.stdout) || firstLine(r.stderr);
     return { ok: r.exitCode === 0, text: text || `exit code ${r.exitCode}` };
   } catch (e) {
@@ -176,7 +178,16 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
     checks.push(...(await toolChecks(registry, runtime, env, planned)));
   }
   checks.push(...engines.checks);
-  if (registry && runtime === "container" && engines.picked) checks.push(await imageCheck(registry, loaded, engines.picked));
+  if (registry && runtime === "container" && engines.picked) {
+    const image = await imageCheck(registry, loaded, engines.picked);
+    checks.push(image.check);
+    if (image.spec && image.present) {
+      const inImage = await imageToolChecks(registry, loaded, engines.picked, image.spec, planned, env);
+      // The host's copies do not matter when the image's were checked: show those instead.
+      const hostGroups = new Set(registry.stacks.map((st) => `stack ${st.name}`));
+      checks.splice(0, checks.length, ...checks.filter((c) => !hostGroups.has(c.group)), ...inImage);
+    }
+  }
 
   const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env);
   const writable = writableDir(cacheRoot);
@@ -221,21 +232,95 @@ async function toolChecks(registry: Registry, runtime: "host" | "container", env
   return Promise.all(jobs);
 }
 
-async function imageCheck(registry: Registry, loaded: LoadedConfig, engine: Engine): Promise<Check> {
+async function imageCheck(registry: Registry, loaded: LoadedConfig, engine: Engine): Promise<{ check: Check; spec?: ImageSpec; present?: boolean }> {
   try {
     const { imageSpecFor, imageExists } = await import("../runtime/image.ts");
     const spec = await imageSpecFor(registry, loaded.config, loaded.root);
-    if (await imageExists(engine, spec.ref)) return { group: "container engine", name: "image", status: "ok", detail: `${spec.ref} is present`, needed: false };
+    if (await imageExists(engine, spec.ref)) return { spec, present: true, check: { group: "container engine", name: "image", status: "ok", detail: `${spec.ref} is present`, needed: false } };
     const buildable = existsSync(spec.dockerfile);
     return {
-      group: "container engine",
-      name: "image",
-      status: buildable ? "info" : "warning",
-      detail: `${spec.ref} is not present locally${buildable ? `; the first run builds it from ${spec.dockerfile}` : `, and there is no ${spec.dockerfile} to build it`}`,
-      fix: buildable ? "dwf image build (or just run dwf verify)" : "run 'dwf init' to write a Dockerfile.devflow, or push the image where the engine can pull it",
-      needed: false,
+      spec,
+      present: false,
+      check: {
+        group: "container engine",
+        name: "image",
+        status: buildable ? "info" : "warning",
+        detail: `${spec.ref} is not present locally${buildable ? `; the first run builds it from ${spec.dockerfile}` : `, and there is no ${spec.dockerfile} to build it`}`,
+        fix: buildable ? "dwf image build (or just run dwf verify), then 'dwf doctor' checks the tools inside it" : "run 'dwf init' to write a Dockerfile.devflow, or push the image where the engine can pull it",
+        needed: false,
+      },
     };
   } catch (e) {
-    return { group: "container engine", name: "image", status: "warning", detail: message(e), needed: false };
+    return { check: { group: "container engine", name: "image", status: "warning", detail: message(e), needed: false } };
   }
+}
+
+const UNIT_SEPARATOR = "\x1f";
+
+/**
+ * Runs each argument as a command (its words joined by US) and prints `index<TAB>code<TAB>first
+ * line of its output`. Fixed text: the commands arrive only as positional parameters.
+ */
+export const VERSIONS_SCRIPT = [
+  "i=0",
+  "for spec do",
+  `  out=$(IFS="$(printf '\\037')"; set -f; set -- $spec; "$@" 2>&1 </dev/null); code=$?`,
+  // The first non-blank line, with shell builtins only (the image may have no sed or head).
+  `  printf '%s\\n' "$out" | { first=; while IFS= read -r l; do case $l in *[![:space:]]*) first=$l; break;; esac; done; printf '%s\\t%s\\t%s\\n' "$i" "$code" "$first"; }`,
+  "  i=$((i + 1))",
+  "done",
+].join("\n");
+
+export function parseVersions(text: string): Map<number, { code: number; text: string }> {
+  const out = new Map<number, { code: number; text: string }>();
+  for (const line of text.split("\n")) {
+    const m = /^(\d+)\t(\d+)\t(.*)$/.exec(line);
+    if (m) out.set(Number(m[1]), { code: Number(m[2]), text: m[3]!.trim() });
+  }
+  return out;
+}
+
+/**
+ * Under the container profile the tools that matter are the image's: each stack's tools, as the
+ * extension names them with the image's answers to which(), run (their version argv) inside
+ * the image the way a task is run, in parallel.
+ */
+async function imageToolChecks(registry: Registry, loaded: LoadedConfig, engine: Engine, spec: ImageSpec, planned: Map<string, CommandRef[]> | null, env: Record<string, string | undefined>): Promise<Check[]> {
+  const [{ createToolProbe }, { userArgs }] = await Promise.all([import("../runtime/tool-probe.ts"), import("../runtime/container.ts")]);
+  const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env);
+  const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: loaded.config.container?.user });
+  const probe = createToolProbe({ engine, ref: spec.ref, fingerprint: spec.fingerprint, cacheRoot, root: loaded.root, runArgs: [...user.args, "-e", "DWF_IN_CONTAINER=1"], env });
+  const toolsOf = async () => {
+    const ctx = createContext(loaded.root, env, probe.which);
+    const out: { stack: string; tool: ToolRequirement }[] = [];
+    for (const s of registry.stacks) for (const tool of (await s.ext.tools?.(ctx)) ?? []) out.push({ stack: s.name, tool });
+    return out;
+  };
+  let tools = await toolsOf();
+  if (!probe.settled()) {
+    await probe.probe();
+    tools = await toolsOf();
+  }
+  const envArgs = Object.entries(user.env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
+  // One container runs every version command (argv words joined by US, split back by the script).
+  const argv = [engine.path, "run", "--rm", ...user.args, ...envArgs, "-e", "DWF_IN_CONTAINER=1", "-v", `${loaded.root}:/workspace`, "-w", "/workspace", spec.ref];
+  const specs = tools.map(({ tool }) => tool.version.join(UNIT_SEPARATOR));
+  let results: Map<number, { code: number; text: string }>;
+  try {
+    const r = await callBounded([...argv, "sh", "-c", VERSIONS_SCRIPT, "dwf-doctor", ...specs], { cwd: loaded.root, timeoutMs: 60_000, env, maxBytes: 256 * 1024 });
+    results = parseVersions(r.stdout);
+    if (results.size === 0) throw new Error(firstLine(r.stderr) || `exit code ${r.exitCode}`);
+  } catch (e) {
+    return [{ group: "container engine", name: "image tools", status: "warning", detail: `could not run the tools' version checks in ${spec.ref}: ${message(e)}`, needed: false }];
+  }
+  return tools.map(({ stack, tool }, i): Check => {
+    const needed = toolNeeded(tool, planned ? (planned.get(stack) ?? []) : null);
+    const group = `stack ${stack} (in the image)`;
+    const fix = `add it to ${basename(spec.dockerfile)}, then 'dwf image build'`;
+    const unused = !needed && (tool.optional || tool.usedBy) ? " (not used by this profile)" : "";
+    const v = results.get(i) ?? { code: 1, text: "no answer" };
+    if (v.code === 0) return { group, name: tool.name, status: "ok", detail: v.text || "present", needed };
+    const detail = v.code === 127 && /not found/.test(v.text) ? "not in the image" : `'${tool.version.join(" ")}' failed in the image: ${v.text || `exit code ${v.code}`}`;
+    return { group, name: tool.name, status: needed ? "missing" : "info", detail: `${detail}${unused}`, fix, needed };
+  });
 }

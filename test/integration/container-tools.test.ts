@@ -124,6 +124,40 @@ describe("container profile: tools are looked up in the image", () => {
   });
 });
 
+describe("doctor under the container profile checks the image's tools", () => {
+  beforeAll(() => ensureBaseImage());
+  afterAll(() => {
+    removeContainers(PREFIX);
+    removeImages(WITH_RUFF);
+    removeImages(WITHOUT_RUFF);
+  });
+
+  test("the image has what the profile runs: doctor exits 0, and verify passes", async () => {
+    const dir = project(WITH_RUFF, true);
+    expect((await runDwf(["image", "build"], { cwd: dir, timeoutMs: 120_000 })).code).toBe(0);
+    const doctor = await runDwf(["doctor"], { cwd: dir, env: { PATH: hostPathWithRuff() } });
+    expect(doctor.stdout).toContain("stack python (in the image)");
+    expect(doctor.stdout).toMatch(/ruff\s+ok\s+image-ruff --version/);
+    // The host's copies are not what runs: they are not listed.
+    expect(doctor.stdout).not.toContain("HOST-");
+    expect(doctor.code).toBe(0);
+    expect((await runDwf(["verify"], { cwd: dir })).code).toBe(0);
+  });
+
+  test("the image lacks ruff, which lint:static runs: doctor exits 1 naming it, and verify fails", async () => {
+    const dir = project(WITHOUT_RUFF, false);
+    expect((await runDwf(["image", "build"], { cwd: dir, timeoutMs: 120_000 })).code).toBe(0);
+    // ruff on the host changes nothing: the image is what counts.
+    const doctor = await runDwf(["doctor"], { cwd: dir, env: { PATH: hostPathWithRuff() } });
+    expect(doctor.stdout).toMatch(/ruff\s+missing\s+not in the image \(needed\)/);
+    expect(doctor.stdout).toContain("fix: add it to Dockerfile.devflow, then 'dwf image build'");
+    expect(doctor.code).toBe(1);
+    const verify = await runDwf(["verify"], { cwd: dir, env: { PATH: hostPathWithRuff() } });
+    expect(verify.code).toBe(1);
+    expect(verify.all).toContain("'ruff' could not be run inside image");
+  });
+});
+
 describe("--config is honoured when profile = auto picks the runtime", () => {
   const IMAGE_OTHER = `localhost/dwf-itest-cfg-other-${TOKEN}`;
   const IMAGE_MAIN = `localhost/dwf-itest-cfg-main-${TOKEN}`;
