@@ -126,7 +126,7 @@ export function baseEnv(env: Record<string, string | undefined>): Record<string,
  * (a script calling a missing command) says none of this.
  */
 export function programDidNotStart(output: string): boolean {
-  return /executable file not found|unable to start container process|OCI runtime (create|exec) failed|: permission denied: OCI|no such file or directory: OCI/i.test(output);
+  return /executable file (`[^`]*` )?not found|unable to start container process|OCI runtime (create|exec) failed|OCI runtime attempted to invoke a command|: permission denied: OCI|no such file or directory: OCI/i.test(output);
 }
 
 export function randomToken(): string {

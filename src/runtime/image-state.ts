@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeFileAtomic } from "../core/safe-write.ts";
+import { ensureCacheRoot } from "../core/cache-root.ts";
 import { log } from "../report/log.ts";
 
 export const IMAGES_DIR = "images";
@@ -52,6 +53,8 @@ export function updateImageState(cacheRoot: string, ref: string, fingerprint: st
   const state = readImageState(cacheRoot, ref, fingerprint);
   change(state);
   try {
+    // Tagged like any cache root dwf makes, even when this is the first thing written there.
+    ensureCacheRoot(cacheRoot);
     writeFileAtomic(imageStatePath(cacheRoot, fingerprint), JSON.stringify(state, null, 1) + "\n");
   } catch (e) {
     log.debug(`image state: could not write ${imageStatePath(cacheRoot, fingerprint)}: ${(e as Error).message}`);

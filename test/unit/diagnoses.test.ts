@@ -114,3 +114,13 @@ describe("image state", () => {
     }
   });
 });
+
+describe("programDidNotStart", () => {
+  test("the engines' words for a program the image lacks, and a script's own 127", async () => {
+    const { programDidNotStart } = await import("../../src/runtime/container.ts");
+    expect(programDidNotStart('Error: runc: runc create failed: unable to start container process: exec: "npm": executable file not found in $PATH: OCI runtime attempted to invoke a command that was not found')).toBe(true);
+    expect(programDidNotStart("Error: crun: executable file `npm` not found in $PATH: No such file or directory: OCI runtime attempted to invoke a command that was not found")).toBe(true);
+    expect(programDidNotStart('docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "npm": executable file not found in $PATH: unknown.')).toBe(true);
+    expect(programDidNotStart("> x@1.0.0 test\n> mocha\n\nsh: 1: mocha: not found\n")).toBe(false);
+  });
+});
