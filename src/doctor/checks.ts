@@ -158,7 +158,10 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
   // What the profile runs, so a tool is "needed" exactly when one of its tasks runs it.
   const target = opts.target ?? "pr";
   let planned: Map<string, CommandRef[]> | null = null;
-  if (project && registry && registry.stacks.length > 0) {
+  if (project && registry && registry.stacks.length > 0 && opts.target === undefined && !Object.hasOwn(project.targets, target)) {
+    // Nothing to plan unless asked: tools are then judged by what the extensions call optional.
+    checks.push({ group: "project", name: "targets", status: "info", detail: `no '${target}' profile under [targets]; name one to check its tools ('dwf doctor <profile>')`, needed: false });
+  } else if (project && registry && registry.stacks.length > 0) {
     try {
       const prepared = await prepare({ cwd: opts.cwd, project, env, commands: [{ primary: "check", selector: target }], runtime });
       planned = new Map();

@@ -120,6 +120,21 @@ describe("doctor and verify agree for every builtin stack", () => {
     expect(byName.pytest!.needed).toBe(true);
   });
 
+  test("python: 'dwf doctor main' checks the main profile's tools; without a pr profile nothing is planned", async () => {
+    const toml = `[project]\nstack = ["python"]\n[runtime]\nprofile = "host"\n[targets]\npr = ["test:unit"]\nmain = ["fmt:check", "lint:static", "test:unit"]\n`;
+    const dir = fixture({ "devflow.toml": toml, ...PY_FILES });
+    const env = { PATH: pathWithout("ruff", "black") };
+    const ruff = (report: { checks: Check[] }) => report.checks.find((c) => c.group === "stack python" && c.name === "ruff")!;
+    const pr = await runDwf(["doctor", "--json"], { cwd: dir, env });
+    expect(ruff(JSON.parse(pr.stdout)).needed).toBe(false);
+    const main = await runDwf(["doctor", "main", "--json"], { cwd: dir, env });
+    expect(ruff(JSON.parse(main.stdout)).needed).toBe(true);
+    expect(main.code).toBe(1);
+    const unknown = await runDwf(["doctor", "nightly"], { cwd: dir, env });
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toContain("no profile 'nightly' under [targets]");
+  });
+
   test("go, not installed here: doctor says missing (needed) and exits 1; verify fails", async () => {
     const dir = fixture({
       "devflow.toml": host("go", ["lint:static", "build:debug", "test:unit"]),
