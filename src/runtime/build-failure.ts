@@ -12,13 +12,21 @@ export interface BuildFailure {
   tail: string[];
 }
 
-const NETWORK: [RegExp, string][] = [
-  [/no such host|Temporary failure in name resolution|Could not resolve( host)?|server misbehaving|Name or service not known|EAI_AGAIN/i, "a host name did not resolve (no network, or no DNS)"],
-  [/x509:|certificate signed by unknown authority|SELF_SIGNED_CERT|certificate verify failed/i, "a TLS certificate was not trusted (a proxy that intercepts TLS?)"],
-  [/i\/o timeout|TLS handshake timeout|Connection timed out|context deadline exceeded/i, "a connection timed out"],
-  [/network is unreachable|no route to host/i, "the network is unreachable"],
-  [/connection refused/i, "a connection was refused"],
+/** Network failures, each worded with the host involved when the engine names it. */
+const NETWORK: [RegExp, (host?: string) => string][] = [
+  [/no such host|Temporary failure in name resolution|Could not resolve( host)?|server misbehaving|Name or service not known|EAI_AGAIN/i, (h) => `${h ? `the name ${h}` : "a host name"} did not resolve (no network, or no DNS)`],
+  [/x509:|certificate signed by unknown authority|SELF_SIGNED_CERT|certificate verify failed/i, (h) => `${h ?? "a server"}'s TLS certificate was not trusted (a proxy that intercepts TLS?)`],
+  [/i\/o timeout|TLS handshake timeout|Connection timed out|context deadline exceeded/i, (h) => `the connection${h ? ` to ${h}` : ""} timed out`],
+  [/network is unreachable|no route to host/i, (h) => `the network is unreachable${h ? ` (${h})` : ""}`],
+  [/connection refused/i, (h) => `${h ?? "a server"} refused the connection`],
 ];
+
+/** The host a network error line is about: `lookup registry-1.docker.io`, `Get "https://host/…"`, `resolve host: x`. */
+function hostIn(line: string | undefined): string | undefined {
+  if (!line) return undefined;
+  const m = /lookup ([^\s:]+)|Get "https?:\/\/([^/"]+)|resolve host: ([^\s]+)/.exec(line);
+  return m ? (m[1] ?? m[2] ?? m[3]) : undefined;
+}
 
 const MISSING_BASE = /manifest unknown|not found: manifest|repository does not exist|pull access denied|requested access to the resource is denied|name unknown|short-name .* did not resolve|image not known|: not found$/im;
 
@@ -52,9 +60,10 @@ export function summariseBuildFailure(output: string, exitCode: number): BuildFa
     const at = all.findIndex((l) => re.test(l));
     // What the step printed: the lines before the engine's error, without the builder's own chatter.
     const before = all.slice(0, at < 0 ? all.length : at).filter((l) => l.trim() !== "" && !/^(STEP \d+\/\d+:|#\d+ |-->|Step \d+\/\d+ :| ---> )/.test(l));
-    const network = NETWORK.find(([re]) => re.test(before.slice(-40).join("\n")));
+    const recent = before.slice(-40).join("\n");
+    const network = NETWORK.find(([re]) => re.test(recent));
     const step = m[1]!.replace(/^\/bin\/sh -c /, "RUN ");
-    const summary = `step '${clip(step)}' failed (exit status ${m[2]})${network ? `; it could not reach the network: ${network[1]}` : ""}`;
+    const summary = `step '${clip(step)}' failed (exit status ${m[2]})${network ? `; it could not reach the network: ${network[1](hostIn(lineWith(recent, network[0])))}` : ""}`;
     return { kind: network ? "network" : "step", summary, tail: before.slice(-TAIL_LINES) };
   }
   // podman: a step that failed before running anything (COPY of a missing file, a bad ADD URL).
@@ -70,10 +79,8 @@ export function summariseBuildFailure(output: string, exitCode: number): BuildFa
   }
   const network = NETWORK.find(([re]) => re.test(output));
   if (network) {
-    const detail = lineWith(output, network[0]);
-    const host = detail ? /lookup ([^\s:]+)|Get "https?:\/\/([^/"]+)/.exec(detail) : null;
-    const where = host ? ` (${host[1] ?? host[2]})` : "";
-    return { kind: "network", summary: `${base ? `the base image ${base} could not be pulled` : "the engine could not reach the network"}: ${network[1]}${where}`, tail: [] };
+    const host = hostIn(lineWith(output, network[0]));
+    return { kind: "network", summary: `${base ? `the base image ${base} could not be pulled` : "the engine could not reach the network"}: ${network[1](host)}`, tail: [] };
   }
   if (MISSING_BASE.test(output)) return { kind: "base-image", summary: `the base image ${base ?? "named in FROM"} does not exist where the engine looked (or needs a login)`, tail: [] };
   const last = [...all].reverse().find((l) => /^(Error|ERROR)\b/.test(l.trim())) ?? [...all].reverse().find((l) => l.trim() !== "");

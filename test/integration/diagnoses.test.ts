@@ -83,7 +83,7 @@ describe("diagnoses", () => {
     const dir = customProject({ image: IMAGE("dns"), dockerfile: "FROM registry.dwf-test.invalid/base:1\n" });
     const r = await runDwf(["verify"], { cwd: dir, timeoutMs: 120_000 });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("the base image registry.dwf-test.invalid/base:1 could not be pulled: a host name did not resolve");
+    expect(r.stderr).toContain("the base image registry.dwf-test.invalid/base:1 could not be pulled: the name registry.dwf-test.invalid did not resolve");
     expect(r.stderr).toContain("check the connection, DNS and proxy settings");
   });
 

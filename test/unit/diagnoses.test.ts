@@ -38,7 +38,7 @@ describe("summariseBuildFailure", () => {
       125,
     );
     expect(f.kind).toBe("network");
-    expect(f.summary).toBe("the base image debian:bookworm-slim could not be pulled: a host name did not resolve (no network, or no DNS) (registry-1.docker.io)");
+    expect(f.summary).toBe("the base image debian:bookworm-slim could not be pulled: the name registry-1.docker.io did not resolve (no network, or no DNS)");
   });
 
   test("a localhost/ base that is not here: missing base image, not 'connection refused'", () => {
@@ -63,7 +63,7 @@ describe("summariseBuildFailure", () => {
   test("a step that could not download: the step, and that it was the network", () => {
     const f = summariseBuildFailure('curl: (6) Could not resolve host: example.org\nError: building at STEP "RUN curl -fsSL https://example.org | sh": while running runtime: exit status 6\n', 6);
     expect(f.kind).toBe("network");
-    expect(f.summary).toContain("could not reach the network: a host name did not resolve");
+    expect(f.summary).toContain("could not reach the network: the name example.org did not resolve");
   });
 });
 
