@@ -1,6 +1,6 @@
 // The environment image: its reference `<container.image>:<fingerprint>`, and making sure it
 // exists locally (inspect, pull, or build Dockerfile.devflow with dwf's labels).
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, isAbsolute, join, relative } from "node:path";
 import type { Config } from "../core/config.ts";
 import type { Registry } from "../core/registry.ts";
@@ -75,6 +75,15 @@ export async function pullImage(engine: Engine, ref: string, opts: { quiet?: boo
 }
 
 export async function buildImage(engine: Engine, opts: { ref: string; dockerfile: string; context: string; labels: Record<string, string>; noCache?: boolean }): Promise<void> {
+  // A localhost/ base that is not here cannot be pulled either: say so before the engine spends
+  // seconds retrying a registry that does not exist.
+  for (const base of localBases(readTextOrEmpty(opts.dockerfile))) {
+    if (!(await imageExists(engine, base))) {
+      const summary = `the base image ${base} is not on this machine (a localhost/ image is never pulled: build or import it first)`;
+      const file = basename(opts.dockerfile);
+      throw new ImageBuildError(`building ${opts.ref} from ${file} failed: ${summary}.`, `Check the FROM line of ${file}: a localhost/ base must be built or imported first. Then run 'dwf image build'.`, summary);
+    }
+  }
   log.info(`Building ${opts.ref} from ${basename(opts.dockerfile)} with ${engine.name}…`);
   // Build from inside the context with relative paths: podman mangles a -f path containing ','.
   const rel = relative(opts.context, opts.dockerfile);
@@ -105,6 +114,28 @@ export class ImageBuildError extends FailedError {
     readonly summary: string,
   ) {
     super(message, hint);
+  }
+}
+
+/** `FROM localhost/…` images of a Dockerfile (not earlier stages, which are named with AS). */
+export function localBases(dockerfile: string): string[] {
+  const stages = new Set<string>();
+  const bases: string[] = [];
+  for (const line of dockerfile.split(/\r?\n/)) {
+    const m = /^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
+    if (!m) continue;
+    const image = m[1]!;
+    if (isLocalOnly(image) && !stages.has(image.toLowerCase()) && !bases.includes(image)) bases.push(image);
+    if (m[2]) stages.add(m[2].toLowerCase());
+  }
+  return bases;
+}
+
+function readTextOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
   }
 }
 

@@ -124,3 +124,11 @@ describe("programDidNotStart", () => {
     expect(programDidNotStart("> x@1.0.0 test\n> mocha\n\nsh: 1: mocha: not found\n")).toBe(false);
   });
 });
+
+describe("localBases", () => {
+  test("the localhost/ images a Dockerfile builds FROM, not its stages or registry images", async () => {
+    const { localBases } = await import("../../src/runtime/image.ts");
+    const text = "FROM localhost/base:1 AS tools\nRUN true\nFROM --platform=linux/amd64 debian:bookworm-slim\nFROM tools\nfrom localhost/other:2\n";
+    expect(localBases(text)).toEqual(["localhost/base:1", "localhost/other:2"]);
+  });
+});
