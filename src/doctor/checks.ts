@@ -202,13 +202,22 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
 
 /**
  * Whether the profile needs a tool: the commands that use it (`usedBy`) against the tasks the
- * profile runs for that stack; without `usedBy`, whatever `optional` says. With no plan (the
+ * profile runs for that stack (none: nothing is needed); without `usedBy`, whatever `optional` says. With no plan (the
  * profile could not be planned; that is its own failed check) every non-optional tool counts.
  */
 export function toolNeeded(tool: ToolRequirement, planned: CommandRef[] | undefined | null): boolean {
-  if (!tool.usedBy) return !tool.optional;
   if (!planned) return !tool.optional;
+  // A stack the profile runs nothing of needs nothing.
+  if (planned.length === 0) return false;
+  if (!tool.usedBy) return !tool.optional;
   return planned.some((ref) => tool.usedBy!.some((u) => u === ref.primary || u === formatRef(ref)));
+}
+
+/** The note after a tool the profile does not need. */
+function whyNotNeeded(needed: boolean, tool: ToolRequirement, planned: Map<string, CommandRef[]> | null): string {
+  if (needed) return "";
+  if (planned) return " (not used by this profile)";
+  return tool.optional ? " (optional)" : "";
 }
 
 async function toolChecks(registry: Registry, runtime: "host" | "container", env: Record<string, string | undefined>, planned: Map<string, CommandRef[]> | null): Promise<Check[]> {
@@ -217,7 +226,7 @@ async function toolChecks(registry: Registry, runtime: "host" | "container", env
     for (const tool of (await s.ext.tools?.(registry.ctx)) ?? []) {
       // Under the container profile the image carries the tools; the host's are informative.
       const needed = runtime === "host" && toolNeeded(tool, planned ? (planned.get(s.name) ?? []) : null);
-      const unused = !needed && runtime === "host" && (tool.optional || tool.usedBy) ? " (not used by this profile)" : "";
+      const unused = runtime === "host" ? whyNotNeeded(needed, tool, planned) : "";
       const program = tool.version[0] ?? tool.name;
       jobs.push(
         (async (): Promise<Check> => {
@@ -320,7 +329,7 @@ async function imageToolChecks(registry: Registry, loaded: LoadedConfig, engine:
     const needed = toolNeeded(tool, planned ? (planned.get(stack) ?? []) : null);
     const group = `stack ${stack} (in the image)`;
     const fix = `add it to ${basename(spec.dockerfile)}, then 'dwf image build'`;
-    const unused = !needed && (tool.optional || tool.usedBy) ? " (not used by this profile)" : "";
+    const unused = whyNotNeeded(needed, tool, planned);
     const v = results.get(i) ?? { code: 1, text: "no answer" };
     if (v.code === 0) return { group, name: tool.name, status: "ok", detail: v.text || "present", needed };
     const detail = v.code === 127 && /not found/.test(v.text) ? "not in the image" : `'${tool.version.join(" ")}' failed in the image: ${v.text || `exit code ${v.code}`}`;
