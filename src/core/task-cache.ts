@@ -316,6 +316,17 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
 export function installTaskCache(hooks: RunHooks): void {
   hooks.cache = async (ctx) => {
     if (!ctx.enabled || !ctx.prepared) return undefined;
-    return createTaskCache({ cacheRoot: ctx.cacheRoot, prepared: ctx.prepared });
+    const local = createTaskCache({ cacheRoot: ctx.cacheRoot, prepared: ctx.prepared });
+    // The remote layer (remote-cache.ts) wraps the local cache when one is configured.
+    const { loaded, registry } = ctx.prepared;
+    if (!loaded.config.cache?.remote && !process.env.DWF_REMOTE_CACHE_URL && !process.env.TURBO_API && !ctx.remote) return local;
+    const { resolveRemoteSettings, withRemoteCache } = await import("./remote-cache.ts");
+    const remote = resolveRemoteSettings(loaded.config, loaded.path, process.env, ctx.remote);
+    if ("off" in remote) {
+      if (remote.warn) log.warn(remote.warn);
+      else if (ctx.verbose && remote.configured) log.info(`remote cache: off (${remote.off})`);
+      return local;
+    }
+    return withRemoteCache(local, { settings: remote.settings, root: loaded.root, config: loaded.config, registry, verbose: Boolean(ctx.verbose) });
   };
 }
