@@ -213,14 +213,14 @@ export interface Unpacked {
  * ArtifactError for anything short of a whole archive holding this key's entry and only
  * paths under the outputs this machine declares for the task.
  */
-export function unpackArtifact(body: Uint8Array, expect: { key: string; task: string; outputs: string[] }): Unpacked {
+export function unpackArtifact(body: Uint8Array, expect: { key: string; task: string; outputs: string[] }, maxUnpacked = MAX_UNPACKED_BYTES): Unpacked {
   if (body.length > MAX_ARTIFACT_BYTES) throw new ArtifactError(`artifact is over the ${MAX_ARTIFACT_BYTES / 1024 / 1024} MiB cap`);
   let tar: Uint8Array;
   try {
-    tar = gunzipSync(body, { maxOutputLength: MAX_UNPACKED_BYTES });
+    tar = gunzipSync(body, { maxOutputLength: maxUnpacked });
   } catch (e) {
     const msg = (e as Error).message;
-    throw new ArtifactError(/maxOutputLength|larger than|buffer/i.test(msg) ? `unpacks to more than ${MAX_UNPACKED_BYTES / 1024 / 1024} MiB` : `not a whole gzip stream (truncated or damaged): ${msg}`);
+    throw new ArtifactError(/maxOutputLength|larger than|buffer/i.test(msg) ? `unpacks to more than ${Math.round(maxUnpacked / 1024 / 1024)} MiB` : `not a whole gzip stream (truncated or damaged): ${msg}`);
   }
   let entries: TarEntry[];
   try {

@@ -105,19 +105,19 @@ function readOctal(h: Uint8Array, offset: number, width: number, what: string): 
 }
 
 function parsePax(data: Uint8Array): Record<string, string> {
+  // Record lengths count bytes, so walk the bytes, not the decoded text.
   const out: Record<string, string> = {};
-  let text: string;
-  try {
-    text = dec.decode(data);
-  } catch {
-    throw new TarError("a pax header is not valid UTF-8");
-  }
   let at = 0;
-  while (at < text.length) {
-    const space = text.indexOf(" ", at);
-    const len = Number(text.slice(at, space));
-    if (space < 0 || !Number.isInteger(len) || len <= 0) throw new TarError("malformed pax record");
-    const record = text.slice(space + 1, at + len - 1);
+  while (at < data.length) {
+    const space = data.indexOf(0x20, at);
+    const len = space < 0 ? NaN : Number(new TextDecoder().decode(data.subarray(at, space)));
+    if (!Number.isInteger(len) || len <= space - at || at + len > data.length || data[at + len - 1] !== 0x0a) throw new TarError("malformed pax record");
+    let record: string;
+    try {
+      record = dec.decode(data.subarray(space + 1, at + len - 1));
+    } catch {
+      throw new TarError("a pax header is not valid UTF-8");
+    }
     const eq = record.indexOf("=");
     if (eq < 0) throw new TarError("malformed pax record");
     out[record.slice(0, eq)] = record.slice(eq + 1);
