@@ -81,7 +81,7 @@ export function resolveRemoteSettings(config: Config, file: string | null, env: 
   if (asked === "off") return { off: flag ? "--remote-cache=off" : "DWF_REMOTE_CACHE=off", configured };
   const rawUrl = url?.value ?? file_.url;
   if (!rawUrl) {
-    return { off: "not configured", configured: false, warn: asked ? `--remote-cache=${asked} has no effect: no remote cache is configured ([cache.remote] url in devflow.toml, or DWF_REMOTE_CACHE_URL).` : undefined };
+    return { off: "not configured", configured: false, warn: flag ? `--remote-cache=${flag} has no effect: no remote cache is configured ([cache.remote] url in devflow.toml, or DWF_REMOTE_CACHE_URL).` : undefined };
   }
   if (url && !/^https?:\/\/[^\s/?#]+[^\s?#]*$/.test(url.value)) throw new UserError(`${url.name} is '${url.value}': expected an http:// or https:// URL.`);
   const team = firstEnv(env, ["DWF_REMOTE_CACHE_TEAM", "TURBO_TEAM"])?.value ?? file_.team;
@@ -91,7 +91,8 @@ export function resolveRemoteSettings(config: Config, file: string | null, env: 
   const token = firstEnv(env, ["DWF_REMOTE_CACHE_TOKEN", "TURBO_TOKEN"]);
   if (!token) {
     // Pull requests from forks get no secrets: quietly local, unless the user asked for it.
-    return { off: "no token (set DWF_REMOTE_CACHE_TOKEN)", configured: true, warn: asked ? `--remote-cache=${asked}: no token in DWF_REMOTE_CACHE_TOKEN (or TURBO_TOKEN); running with the local cache only.` : undefined };
+    // DWF_REMOTE_CACHE=read in a workflow is no request to warn about a fork's missing secret.
+    return { off: "no token (set DWF_REMOTE_CACHE_TOKEN)", configured: true, warn: flag ? `--remote-cache=${flag}: no token in DWF_REMOTE_CACHE_TOKEN (or TURBO_TOKEN); running with the local cache only.` : undefined };
   }
   const signature = firstEnv(env, ["DWF_REMOTE_CACHE_SIGNATURE_KEY", "TURBO_REMOTE_CACHE_SIGNATURE_KEY"]);
   if (!signature) {

@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { dwfBinary, fixture, runDwf, type DwfResult } from "../support/dwf.ts";
 import { containerProject, ensureBaseImage, removeContainers, removeImages } from "../support/podman.ts";
 import { closedPortUrl, startHangingServer, startRemoteCache, type RemoteCacheServer } from "../support/remote-cache.ts";
@@ -106,6 +106,26 @@ describe("remote task cache (turborepo-remote-cache)", () => {
       expect(again.tasks).toEqual({ "build:debug": "cached (local)", "test:unit": "cached (local)" });
       // Local first: a local hit asks the server nothing.
       expect(count(server.requests(), "GET /v8/artifacts/")).toBe(gets);
+    },
+    SLOW,
+  );
+
+  test(
+    "a secret a task prints is masked in what is uploaded",
+    async () => {
+      const project = repo(`secret-${ID}`);
+      // The task prints a file holding the token's value: the log on the server must not.
+      writeFileSync(join(project.origin, "notes.txt"), `the token is ${TOKEN}\n`);
+      const mk = join(project.origin, "Makefile");
+      writeFileSync(mk, readFileSync(mk, "utf8").replace("\techo unit-ok", "\tcat notes.txt\n\techo unit-ok"));
+      const before = new Set(readdirSync(join(server.storage, TEAM)));
+      const r = await verify(project.origin);
+      expect(r.code).toBe(0);
+      const fresh = readdirSync(join(server.storage, TEAM)).filter((f) => !before.has(f) && !f.endsWith(".tag"));
+      expect(fresh).toHaveLength(2);
+      const logs = fresh.map((f) => gunzipSync(readFileSync(join(server.storage, TEAM, f))).toString("latin1")).join("\n");
+      expect(logs).toContain("the token is ***");
+      expect(logs).not.toContain(TOKEN);
     },
     SLOW,
   );

@@ -3,10 +3,10 @@
 // tells which requests it saw; and a loopback server that accepts connections and never answers.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ROOT } from "./dwf.ts";
+import { join, resolve } from "node:path";
 
-const APP = join(ROOT, "node_modules/turborepo-remote-cache/dist/app.js");
+// Not imported from dwf.ts: the benchmarks use this module outside the test runner.
+const APP = join(resolve(import.meta.dir, "../.."), "node_modules/turborepo-remote-cache/dist/app.js");
 
 /** Starts the app on port 0 and prints the address it got: no guessing a free port. */
 const LAUNCHER = `

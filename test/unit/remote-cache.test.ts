@@ -21,6 +21,9 @@ import {
 import { readTar, writeTar, TarError, type TarEntry } from "../../src/core/tar.ts";
 import { parseConfigText } from "../../src/core/config-schema.ts";
 import { UserError } from "../../src/core/errors.ts";
+import { node } from "../../extensions/node/index.ts";
+import { rust } from "../../extensions/rust/index.ts";
+import { createContext } from "../../src/core/context.ts";
 
 const dirs: string[] = [];
 const tmp = () => {
@@ -200,5 +203,17 @@ describe("artifacts", () => {
     const { files } = unpackArtifact(artifact([file("out/a", "pwned")]), expectOk);
     expect(() => restoreOutputs(root, files)).toThrow(ArtifactError);
     expect(existsSync(join(outside, "a"))).toBe(false);
+  });
+});
+
+describe("declared outputs of the builtin stacks", () => {
+  test("node builds leave dist/, rust builds their profile's target folder; other commands nothing", () => {
+    const ctx = createContext(tmp(), {});
+    const ref = (r: string) => ({ primary: r.split(":")[0]!, selector: r.split(":")[1]! });
+    expect(node.taskOutputs!(ref("build:debug"), ctx)).toEqual(["dist"]);
+    expect(node.taskOutputs!(ref("test:unit"), ctx)).toEqual([]);
+    expect(rust.taskOutputs!(ref("build:debug"), ctx)).toEqual(["target/debug"]);
+    expect(rust.taskOutputs!(ref("build:release"), ctx)).toEqual(["target/release"]);
+    expect(rust.taskOutputs!(ref("lint:static"), ctx)).toEqual([]);
   });
 });
