@@ -326,7 +326,8 @@ export function restoreOutputs(root: string, files: TarEntry[]): void {
 type GetResult = { kind: "hit"; body: Uint8Array; tag: string | null } | { kind: "miss" } | { kind: "auth"; status: number } | { kind: "error"; message: string; timeout?: boolean };
 
 /** The HTTP side: ofetch against the Turborepo API, no retries (the budget is the retry policy). */
-export function createRemoteClient(s: RemoteSettings) {
+export function createRemoteClient(s: RemoteSettings, limits: { maxBytes?: number } = {}) {
+  const maxBytes = limits.maxBytes ?? MAX_ARTIFACT_BYTES;
   const teamParam = s.team.startsWith("team_") ? `teamId=${encodeURIComponent(s.team)}` : `slug=${encodeURIComponent(s.team)}`;
   const headers = { Authorization: `Bearer ${s.token}` };
   const ofetchP = import("ofetch");
@@ -336,18 +337,41 @@ export function createRemoteClient(s: RemoteSettings) {
     const code = err.cause?.code ?? err.code;
     return { message: code ? `${code}` : (err.cause?.message ?? err.message), timeout: false };
   };
-  const raw = async (path: string, opts: { method: string; body?: Uint8Array | string; headers?: Record<string, string>; signal: AbortSignal; timeoutMs?: number }) => {
+  const raw = async (path: string, opts: { method: string; body?: Uint8Array | string; headers?: Record<string, string>; signal: AbortSignal; stream?: boolean }) => {
     const { ofetch } = await ofetchP;
     return ofetch.raw(`${s.url}${path}`, {
       method: opts.method as "GET",
       body: opts.body,
       headers: { ...headers, ...opts.headers },
       signal: opts.signal,
-      timeout: opts.timeoutMs,
       retry: 0,
       ignoreResponseError: true,
-      responseType: "arrayBuffer",
+      responseType: opts.stream ? "stream" : "arrayBuffer",
     });
+  };
+  /** The body, read up to the cap: a server sending more is cut off, not buffered. */
+  const readCapped = async (stream: ReadableStream<Uint8Array> | null | undefined, cap: number): Promise<Uint8Array | null> => {
+    if (!stream) return new Uint8Array(0);
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    const reader = stream.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      size += value.length;
+      if (size > cap) {
+        await reader.cancel().catch(() => {});
+        return null;
+      }
+      chunks.push(value);
+    }
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const c of chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
+    return out;
   };
   return {
     settings: s,
@@ -367,12 +391,27 @@ export function createRemoteClient(s: RemoteSettings) {
     },
     async get(hash: string, signal: AbortSignal): Promise<GetResult> {
       try {
-        const r = await raw(`/v8/artifacts/${hash}?${teamParam}`, { method: "GET", signal });
+        const r = await raw(`/v8/artifacts/${hash}?${teamParam}`, { method: "GET", signal, stream: true });
+        const stream = r._data as ReadableStream<Uint8Array> | undefined;
+        if (!r.ok) await stream?.cancel().catch(() => {});
         if (r.status === 404) return { kind: "miss" };
         if (r.status === 401 || r.status === 403) return { kind: "auth", status: r.status };
         if (!r.ok) return { kind: "error", message: `server answered ${r.status}` };
-        const body = new Uint8Array((r._data as ArrayBuffer | undefined) ?? new ArrayBuffer(0));
         const length = Number(r.headers.get("content-length") ?? NaN);
+        const tooBig = `artifact is over the ${Math.round(maxBytes / 1024 / 1024)} MiB cap`;
+        if (length > maxBytes) {
+          await stream?.cancel().catch(() => {});
+          return { kind: "error", message: tooBig };
+        }
+        let body: Uint8Array | null;
+        try {
+          body = await readCapped(stream, maxBytes);
+        } catch (e) {
+          // The server answered, then the body stopped short: this entry is bad, the server may be fine.
+          if (signal.aborted) throw e;
+          return { kind: "error", message: `the body ended early (truncated: ${describe(e).message})` };
+        }
+        if (!body) return { kind: "error", message: tooBig };
         if (Number.isFinite(length) && length !== body.length) return { kind: "error", message: `body is ${body.length} bytes, ${length} announced (truncated)` };
         return { kind: "hit", body, tag: r.headers.get("x-artifact-tag") };
       } catch (e) {

@@ -10,6 +10,7 @@ import {
   ENTRY_NAME,
   MAX_UNPACKED_BYTES,
   artifactTag,
+  createRemoteClient,
   packArtifact,
   remoteHash,
   resolveRemoteSettings,
@@ -215,5 +216,53 @@ describe("declared outputs of the builtin stacks", () => {
     expect(rust.taskOutputs!(ref("build:debug"), ctx)).toEqual(["target/debug"]);
     expect(rust.taskOutputs!(ref("build:release"), ctx)).toEqual(["target/release"]);
     expect(rust.taskOutputs!(ref("lint:static"), ctx)).toEqual([]);
+  });
+});
+
+describe("the HTTP client against loopback servers", () => {
+  const settings = (url: string) => ({ url, team: "acme", token: "tok-123", tokenVar: "DWF_REMOTE_CACHE_TOKEN", signatureKey: "k", mode: "readwrite" as const, timeoutMs: 2000 });
+  /** A raw TCP server answering every request with these bytes, then closing. */
+  const rawServer = (reply: string | Uint8Array) =>
+    Bun.listen({
+      hostname: "127.0.0.1",
+      port: 0,
+      socket: {
+        data(s) {
+          s.write(reply);
+          s.end();
+        },
+      },
+    });
+
+  test("a body over the cap is cut off, announced or not; a short body is an error, not a hit", async () => {
+    const big = new Uint8Array(3 * 1024 * 1024);
+    const server = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req) {
+        expect(req.headers.get("authorization")).toBe("Bearer tok-123");
+        const path = new URL(req.url).pathname;
+        if (path.endsWith("/announced")) return new Response(big);
+        if (path.endsWith("/chunked")) return new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(256 * 1024)); } }));
+        return new Response("ok", { headers: { "x-artifact-tag": "t" } });
+      },
+    });
+    try {
+      const client = createRemoteClient(settings(`http://127.0.0.1:${server.port}`), { maxBytes: 1024 * 1024 });
+      const signal = AbortSignal.timeout(5000);
+      expect(await client.get("announced", signal)).toEqual({ kind: "error", message: "artifact is over the 1 MiB cap" });
+      expect(await client.get("chunked", signal)).toEqual({ kind: "error", message: "artifact is over the 1 MiB cap" });
+      const ok = await client.get("small", signal);
+      expect(ok.kind === "hit" && new TextDecoder().decode(ok.body)).toBe("ok");
+    } finally {
+      server.stop(true);
+    }
+    const short = rawServer("HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nx-artifact-tag: t\r\n\r\nonly-a-little");
+    try {
+      const r = await createRemoteClient(settings(`http://127.0.0.1:${short.port}`)).get("h", AbortSignal.timeout(5000));
+      expect(r).toEqual({ kind: "error", message: "the body ended early (truncated: ECONNRESET)" });
+    } finally {
+      short.stop(true);
+    }
   });
 });
