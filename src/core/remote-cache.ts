@@ -444,6 +444,8 @@ export type RemoteClient = ReturnType<typeof createRemoteClient>;
 /** The local task cache as the remote layer needs it. */
 export interface LocalTaskCache extends TaskCache {
   keyFor(t: PreparedTask, runner: Runner): Promise<string>;
+  /** Whether this run's keys are a container's (also inside the claimed dwf image) or the host's. */
+  keyedAs(runner: Runner): Promise<"host" | "container">;
 }
 
 export interface RemoteLayerOptions {
@@ -455,8 +457,8 @@ export interface RemoteLayerOptions {
 }
 
 /** Why a task's result stays on this machine, or undefined when it may be shared. */
-export function localOnlyReason(t: PreparedTask, runner: Runner, root: string): string | undefined {
-  if (runner.kind !== "container") return "host task (its key holds this machine's tool paths and environment)";
+export function localOnlyReason(t: PreparedTask, kind: "host" | "container", root: string): string | undefined {
+  if (kind !== "container") return "host task (its key holds this machine's tool paths and environment)";
   const action = t.action!;
   // A key naming this checkout's path would never match on another machine (or would lie there).
   if (JSON.stringify([action.program, action.args, t.env]).includes(root)) return "its command names a host path";
@@ -512,11 +514,12 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
 
   const lookupMany = async (tasks: PreparedTask[], runner: Runner): Promise<Map<string, TaskCacheHit>> => {
     const hits = await inner.lookupMany(tasks, runner);
+    const kind = await inner.keyedAs(runner);
     const started = performance.now();
     const localOnly: string[] = [];
     const wanted: { t: PreparedTask; key: string }[] = [];
     for (const t of tasks) {
-      const why = localOnlyReason(t, runner, opts.root);
+      const why = localOnlyReason(t, kind, opts.root);
       if (why) {
         localOnly.push(`${label(t)}: local only: ${why}`);
         continue;
@@ -618,7 +621,7 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
     },
     async store(t, runner, outcome) {
       await inner.store(t, runner, outcome);
-      if (s.mode !== "readwrite" || disabled || localOnlyReason(t, runner, opts.root)) return;
+      if (s.mode !== "readwrite" || disabled || localOnlyReason(t, await inner.keyedAs(runner), opts.root)) return;
       track(upload(t, runner, outcome).catch((e) => log.debug(`remote cache: upload of ${t.task.id} failed: ${(e as Error).message}`)));
     },
     async flush() {

@@ -306,6 +306,34 @@ describe("remote task cache (turborepo-remote-cache)", () => {
   );
 
   test(
+    "inside the dwf image (IS_CONTAINER=true, DWF_IMAGE of this fingerprint) keys match container runs, both ways",
+    async () => {
+      const project = repo(`in-image-${ID}`);
+      const fp = (await runDwf(["fingerprint"], { cwd: project.origin })).stdout.trim();
+      expect(fp).toMatch(/^[0-9a-f]{64}$/);
+      const inImage = { IS_CONTAINER: "true", DWF_IMAGE: `${IMAGE}:${fp}` };
+      // A container run uploads; a run "in the image" (as CI's container jobs) reuses it.
+      expect((await verify(project.origin)).code).toBe(0);
+      const ci = await statuses(project.clone(), [], inImage);
+      expect(ci.tasks).toEqual({ "build:debug": "cached (remote)", "test:unit": "cached (remote)" });
+
+      // And the other way: what runs in the image is what a laptop's container run gets.
+      const other = repo(`in-image-up-${ID}`);
+      const up = await statuses(other.origin, [], { IS_CONTAINER: "true", DWF_IMAGE: `${IMAGE}:${fp}` });
+      expect(up.tasks).toEqual({ "build:debug": "passed", "test:unit": "passed" });
+      const laptop = await statuses(other.clone());
+      expect(laptop.tasks).toEqual({ "build:debug": "cached (remote)", "test:unit": "cached (remote)" });
+
+      // A claim naming another image is not believed: host keys, local only.
+      const wrong = await verify(project.clone(), ["--verbose"], { IS_CONTAINER: "true", DWF_IMAGE: `${IMAGE}:${"0".repeat(64)}` });
+      expect(wrong.code).toBe(0);
+      expect(wrong.stderr).toContain("remote cache: test:unit [custom]: local only: host task");
+      expect(wrong.stdout).not.toContain("(remote)");
+    },
+    SLOW,
+  );
+
+  test(
     "host tasks stay local and say so in --verbose; no PUT for them",
     async () => {
       const project = repo(`host-${ID}`);
