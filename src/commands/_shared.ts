@@ -26,6 +26,12 @@ export const runArgs = {
     description: "Install a stack's dependencies before its tasks when they are missing or a lockfile changed",
     negativeDescription: "Do not install missing or stale dependencies first (config: [deps] install = false)",
   },
+  "remote-cache": {
+    type: "enum",
+    options: ["off", "read", "readwrite"],
+    description: "Use the remote task cache: off, read (no uploads) or readwrite (env DWF_REMOTE_CACHE; default from [cache.remote])",
+    valueHint: "off|read|readwrite",
+  },
   report: { type: "string", description: "Post a GitHub commit status under this context", valueHint: "context" },
   ...outputArgs,
 } as const satisfies ArgsDef;
@@ -60,6 +66,7 @@ export async function runWithFlags(args: Record<string, unknown>, commands: Comm
     verbose: Boolean(args.verbose),
     noCache: args.cache === false,
     noInstall: args.install === false,
+    remoteCache: args["remote-cache"] as string | undefined,
     report: args.report as string | undefined,
   });
 }

@@ -113,13 +113,17 @@ export async function dependencySpec(ext: Extension, ctx: ExtensionContext): Pro
 
 /**
  * The identity of what an install was made for: the host's platform, or the image's fingerprint.
- * A dwf already inside the image (`dwf shell`, a CI container job: the markers runtime/select.ts
- * reads) runs on the host runner but installs for the image, like the container profile does.
+ * A dwf already inside a container (the markers runtime/select.ts reads) runs actions directly:
+ * it installs for the image when DWF_IMAGE names this tree's image (CI's container jobs, as the
+ * task cache keys them), and otherwise for "some container", which is neither the host nor an
+ * image dwf knows, so nothing is reused across that line.
  */
 export async function runtimeEnvironment(runtime: "host" | "container", registry: Registry, config: Config, root: string, env: Record<string, string | undefined> = process.env): Promise<string> {
-  const inImage = env.IS_CONTAINER === "true" || env.DWF_IN_CONTAINER === "1";
-  if (runtime === "host" && !inImage) return `host:${process.platform}-${process.arch}`;
-  return `container:${(await computeFingerprint(root, await fingerprintInputs(registry, config, root))).hash}`;
+  const inside = env.IS_CONTAINER === "true" || env.DWF_IN_CONTAINER === "1";
+  if (runtime === "host" && !inside) return `host:${process.platform}-${process.arch}`;
+  const fingerprint = (await computeFingerprint(root, await fingerprintInputs(registry, config, root))).hash;
+  if (runtime === "container" || env.DWF_IMAGE?.trim().endsWith(`:${fingerprint}`)) return `container:${fingerprint}`;
+  return `in-container:${process.platform}-${process.arch}`;
 }
 
 export function hashInputs(root: string, inputs: string[]): Record<string, string | null> {

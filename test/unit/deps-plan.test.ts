@@ -62,12 +62,15 @@ describe("planning installs", () => {
     expect((await plan(root)).tasks[0]!.task.reason).toBe("installed in a container, this run is on the host");
   });
 
-  test("a dwf already inside the image installs for the image, not for the host", async () => {
+  test("a dwf inside a container installs for the image DWF_IMAGE claims, else for neither host nor image", async () => {
     const root = project({ "package.json": MANIFEST, "devflow.toml": '[targets]\npr = ["test:unit"]\n' });
-    const inside = await prepare({ cwd: root, commands: [{ primary: "check", selector: "pr" }], runtime: "host", env: { ...env(root), DWF_IN_CONTAINER: "1" }, deps: { auto: true } });
-    const outside = await plan(root, { runtime: "container" });
-    expect(inside.tasks[0]!.install!.environment).toMatch(/^container:[0-9a-f]{64}$/);
-    expect(inside.tasks[0]!.install!.environment).toBe(outside.tasks[0]!.install!.environment);
+    const inside = (extra: Record<string, string>) =>
+      prepare({ cwd: root, commands: [{ primary: "check", selector: "pr" }], runtime: "host", env: { ...env(root), DWF_IN_CONTAINER: "1", ...extra }, deps: { auto: true } });
+    const outside = (await plan(root, { runtime: "container" })).tasks[0]!.install!.environment;
+    expect(outside).toMatch(/^container:[0-9a-f]{64}$/);
+    expect((await inside({ DWF_IMAGE: `ghcr.io/acme/x-ci:${outside.slice("container:".length)}` })).tasks[0]!.install!.environment).toBe(outside);
+    expect((await inside({})).tasks[0]!.install!.environment).toBe(`in-container:${process.platform}-${process.arch}`);
+    expect((await inside({ DWF_IMAGE: "ghcr.io/acme/x-ci:0000" })).tasks[0]!.install!.environment).toBe(`in-container:${process.platform}-${process.arch}`);
   });
 
   test("with automatic installs off the plan only notes why it would install", async () => {
