@@ -33,11 +33,14 @@ function packRunner(project: string, version: string): string {
   const pkg = mkdtempSync(join(tmpdir(), "dwf-pkg-"));
   scratch.push(pkg);
   mkdirSync(join(pkg, "bin"));
-  writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "fake-runner", version, bin: { "fake-runner": "bin/run.js" } }));
+  writeFileSync(join(pkg, "package.json"), JSON.stringify({ name: "fake-runner", version, bin: { "fake-runner": "bin/run.js" }, files: ["bin"] }));
   writeFileSync(join(pkg, "bin/run.js"), `#!/usr/bin/env node\nconsole.log("fake-runner ${version} ran in " + process.cwd());\n`);
   chmodSync(join(pkg, "bin/run.js"), 0o755);
   mkdirSync(join(project, "vendor"), { recursive: true });
-  sh(["npm", "pack", "--silent", "--pack-destination", join(project, "vendor")], pkg, { npm_config_cache: join(pkg, ".npm") });
+  // npm's cache goes beside the package, not in it: pack walks the folder while npm writes there.
+  const cache = mkdtempSync(join(tmpdir(), "dwf-npm-cache-"));
+  scratch.push(cache);
+  sh(["npm", "pack", "--silent", "--pack-destination", join(project, "vendor")], pkg, { npm_config_cache: cache });
   return `vendor/fake-runner-${version}.tgz`;
 }
 
@@ -52,8 +55,10 @@ function writeNodeManifest(dir: string, tarball: string, opts: { lock: boolean }
     devDependencies: { "fake-runner": `file:${tarball}` },
   };
   writeFileSync(join(dir, "package.json"), JSON.stringify(manifest, null, 2) + "\n");
-  if (opts.lock) sh(["npm", "install", "--package-lock-only", "--offline", "--ignore-scripts", "--silent"], dir, { npm_config_cache: join(dir, ".npm-lock-cache") });
-  rmSync(join(dir, ".npm-lock-cache"), { recursive: true, force: true });
+  if (!opts.lock) return;
+  const cache = mkdtempSync(join(tmpdir(), "dwf-npm-cache-"));
+  scratch.push(cache);
+  sh(["npm", "install", "--package-lock-only", "--offline", "--ignore-scripts", "--silent"], dir, { npm_config_cache: cache });
 }
 
 function nodeProject(files: Record<string, string> = {}): string {
