@@ -1,5 +1,8 @@
-// The container runner: each ExecutionAction becomes `<engine> run --rm --name … <image>
+// The container runner: each ExecutionAction becomes `<engine> run --name … --label … <image>
 // <program> <args…>` with the project at /workspace and every active stack's cache mounts.
+// dwf removes each container itself once it has read the exit code the engine recorded (no
+// --rm: podman's Docker API loses the exit code with it), and on cancel; the labels let a later
+// run remove what a killed dwf left behind (owner.ts).
 import { mkdirSync } from "node:fs";
 import { relative, sep } from "node:path";
 import type { Config } from "../core/config.ts";
@@ -10,7 +13,9 @@ import { extensionEnv } from "../core/pipeline.ts";
 import { DOCKERFILE } from "../core/fingerprint.ts";
 import { cacheMountHostPath, ensureCacheRoot } from "../core/cache-root.ts";
 import { childEnv, spawnTracked, type SpawnedProcess } from "./host.ts";
-import { removeContainers, resolveEngine, type Engine, type EngineName } from "./engine.ts";
+import { containerExit, removeContainers, resolveEngine, type Engine, type EngineName } from "./engine.ts";
+import { ownerLabels, sweepOrphans } from "./owner.ts";
+import { log } from "../report/log.ts";
 import { ensureImage, imageSpecFor, projectName, slug, type ImageSpec } from "./image.ts";
 
 export const WORKSPACE = "/workspace";
@@ -24,6 +29,8 @@ export interface ProxySpec {
   /** Engine CLI (path or name). */
   engine: string;
   name: string;
+  /** Container labels: the project, the run and the owning dwf process. */
+  labels?: Record<string, string>;
   /** Host project root, mounted at /workspace. */
   workspace: string;
   /** Working directory inside the container. */
@@ -41,7 +48,9 @@ export interface ProxySpec {
 
 /** The full engine argv for one action. Pure: the same spec always gives the same argv. */
 export function buildProxyArgs(spec: ProxySpec): string[] {
-  const argv = [spec.engine, "run", "--rm", "--name", spec.name, ...bindArgs(spec.workspace, WORKSPACE), "-w", spec.workdir];
+  const argv = [spec.engine, "run", "--name", spec.name];
+  for (const [k, v] of Object.entries(spec.labels ?? {})) argv.push("--label", `${k}=${v}`);
+  argv.push(...bindArgs(spec.workspace, WORKSPACE), "-w", spec.workdir);
   for (const m of spec.mounts) argv.push(...bindArgs(m.host, m.container));
   for (const [k, v] of Object.entries(spec.env)) argv.push("-e", `${k}=${v}`);
   argv.push(...spec.user);
@@ -119,6 +128,27 @@ export function baseEnv(env: Record<string, string | undefined>): Record<string,
   return out;
 }
 
+/** Labels of every container a run starts: the project (as on its image), the run, the owning dwf. */
+export function containerLabels(project: string, run: string): Record<string, string> {
+  return { "dev.devflow.project": project, ...ownerLabels(run) };
+}
+
+/** Remove what earlier dwf runs left behind when they were killed; says what it removed. */
+export async function removeOrphans(engine: Engine, env: Record<string, string | undefined>): Promise<void> {
+  const removed = await sweepOrphans(engine, env);
+  if (removed.length) log.info(`Removed ${removed.length} container${removed.length === 1 ? "" : "s"} left behind by a dwf run that was killed: ${removed.join(", ")}`);
+}
+
+/**
+ * After the engine CLI has exited: the exit code the container's process really had (the
+ * engine's record wins over the CLI's own code), then the container is removed.
+ */
+export async function settleContainer(engine: Engine, name: string, cliCode: number, env: Record<string, string | undefined>): Promise<number | undefined> {
+  const code = await containerExit(engine, name, env);
+  if (code !== undefined && code !== cliCode) log.debug(`[container] ${engine.name} exited ${cliCode}, but container ${name} exited ${code}; using ${code}`);
+  return code;
+}
+
 export function randomToken(): string {
   return Math.random().toString(36).slice(2, 8).padEnd(6, "0");
 }
@@ -129,6 +159,8 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
   const project = projectName(opts.config, opts.root);
   const live = new Set<SpawnedProcess>();
   const names = new Set<string>();
+  /** Removals of finished containers still in flight; close() waits for them. */
+  const removing = new Set<Promise<unknown>>();
   let engine = opts.engine;
   let image: ImageSpec | undefined;
   let setup: ContainerSetup = { mounts: [], env: {} };
@@ -138,6 +170,7 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
     return buildProxyArgs({
       engine: engine?.path ?? "podman",
       name: containerName(project, req.id, token),
+      labels: containerLabels(project, token),
       workspace: opts.root,
       workdir: containerWorkdir(opts.root, req.cwd),
       mounts: setup.mounts,
@@ -152,6 +185,10 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
   const remove = async (list: string[]) => {
     if (!engine || list.length === 0) return;
     await removeContainers(engine, list, env);
+  };
+  const removeLater = (name: string) => {
+    const p = remove([name]).finally(() => removing.delete(p));
+    removing.add(p);
   };
 
   return {
@@ -168,7 +205,9 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       setup = await collectSetup(prepared.registry, prepared.cacheRoot);
       if (dryRun) return;
       createMounts(setup, prepared.cacheRoot);
+      const sweep = removeOrphans(engine, env);
       if (prepared.tasks.some((t) => t.action)) await ensureImage(engine, image, { knownPresent: present });
+      await sweep;
     },
     async run(req: RunRequest): Promise<RunOutcome> {
       const argv = argvFor(req);
@@ -178,8 +217,19 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       // remove it by name as soon as the task is cancelled.
       const onAbort = () => void remove([name]);
       req.signal.addEventListener("abort", onAbort, { once: true });
+      let settled = false;
       try {
         const outcome = await spawnTracked(argv, { cwd: opts.root, env: childEnv({}, env), signal: req.signal, onOutput: req.onOutput, live });
+        if (engine && !req.signal.aborted) {
+          const code = await settleContainer(engine, name, outcome.exitCode, env);
+          if (code !== undefined) {
+            outcome.exitCode = code;
+            if (outcome.error?.startsWith("killed by")) outcome.error = undefined;
+          }
+          // The result is known: remove the container in the background (close() waits).
+          removeLater(name);
+          settled = true;
+        }
         if (!outcome.error && outcome.exitCode === 125) outcome.error = `${engine?.name ?? "the engine"} could not start the container (exit code 125; see the output above).`;
         else if (!outcome.error && (outcome.exitCode === 126 || outcome.exitCode === 127) && /not found|no such file|permission denied/i.test(outcome.output)) {
           outcome.error = `'${req.action.program}' could not be run inside image ${image?.ref ?? ""} (exit code ${outcome.exitCode}). Add it to ${opts.config.container?.dockerfile ?? DOCKERFILE} and rebuild.`;
@@ -187,14 +237,18 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
         return outcome;
       } finally {
         req.signal.removeEventListener("abort", onAbort);
-        // Covers a cancel that raced container creation.
-        if (req.signal.aborted) await remove([name]);
+        // Covers a cancel that raced container creation, and an engine that failed mid-way.
+        if (!settled) await remove([name]);
         names.delete(name);
       }
     },
     async stopAll() {
       await remove([...names]);
       for (const p of live) p.kill("SIGTERM");
+      await Promise.all(removing);
+    },
+    async close() {
+      await Promise.all(removing);
     },
   };
 }

@@ -99,6 +99,24 @@ export function removeContainers(engine: Pick<Engine, "name" | "path">, names: s
   return engineCommand(removeArgv(engine, names), { timeoutMs: 30_000, env });
 }
 
+/** How a finished container ended, as the engine recorded it. */
+export function exitArgv(engine: Pick<Engine, "path">, name: string): string[] {
+  return [engine.path, "container", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name];
+}
+
+/**
+ * The exit code of a container's process once it has stopped, or undefined when it never ran
+ * (created only), still runs, or the engine cannot say. This, not the engine CLI's own exit
+ * code, is the task's result: podman 4.3's Docker API makes `docker run --rm` exit 0 whatever
+ * the container returned, so dwf runs without --rm, reads the code here, then removes it.
+ */
+export async function containerExit(engine: Pick<Engine, "path">, name: string, env?: Record<string, string | undefined>): Promise<number | undefined> {
+  const r = await engineCommand(exitArgv(engine, name), { timeoutMs: 30_000, env });
+  if (r.code !== 0) return undefined;
+  const m = /^(exited|stopped)\s+(-?\d+)\s*$/.exec(r.stdout.trim());
+  return m ? Number(m[2]) : undefined;
+}
+
 export function firstLine(text: string): string {
   return (
     text

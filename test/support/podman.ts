@@ -19,19 +19,27 @@ export function podmanAvailable(): boolean {
 /** Build the busybox base image the way TESTING.md shows, unless it exists. */
 export function ensureBaseImage(): void {
   if (sh(["podman", "image", "exists", BASE_IMAGE]).code === 0) return;
+  const tar = join(mkdtempSync(join(tmpdir(), "dwf-base-")), "rootfs.tar");
+  try {
+    writeBaseRootfs(tar);
+    const r = sh(["podman", "import", tar, BASE_IMAGE]);
+    if (r.code !== 0) throw new Error(`podman import failed: ${r.out}`);
+  } finally {
+    rmSync(join(tar, ".."), { recursive: true, force: true });
+  }
+}
+
+/** The base image's root file system as a tarball (busybox and its applet links), for any engine's import. */
+export function writeBaseRootfs(tar: string): void {
   const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((p) => Bun.file(p).size > 0);
   if (!busybox) throw new Error("busybox (busybox-static) is needed to build the test base image");
-  const root = mkdtempSync(join(tmpdir(), "dwf-base-"));
+  const root = mkdtempSync(join(tmpdir(), "dwf-base-root-"));
   try {
     mkdirSync(join(root, "bin"));
     copyFileSync(busybox, join(root, "bin/busybox"));
     for (const c of ["sh", "echo", "cat", "ls", "id", "env", "mkdir", "touch", "sleep", "true", "false"]) symlinkSync("busybox", join(root, "bin", c));
-    const tar = join(root, "..", `${root.split("/").pop()}.tar`);
     const t = sh(["tar", "-C", root, "-cf", tar, "."]);
     if (t.code !== 0) throw new Error(`tar failed: ${t.out}`);
-    const r = sh(["podman", "import", tar, BASE_IMAGE]);
-    rmSync(tar, { force: true });
-    if (r.code !== 0) throw new Error(`podman import failed: ${r.out}`);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

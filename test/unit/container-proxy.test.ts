@@ -7,6 +7,7 @@ import type { PreparedTask } from "../../src/core/pipeline.ts";
 const spec = {
   engine: "podman",
   name: "dwf-demo-test-unit-custom-abc123",
+  labels: { "dev.devflow.run": "abc123", "dev.devflow.pid": "42" },
   workspace: "/home/me/my project",
   workdir: "/workspace/sub",
   mounts: [
@@ -21,9 +22,10 @@ const spec = {
 };
 
 describe("buildProxyArgs", () => {
-  test("engine run --rm --name, workspace, workdir, mounts, env, user, image, program and args in order", () => {
+  test("engine run --name, labels, workspace, workdir, mounts, env, user, image, program and args in order; no --rm", () => {
     expect(buildProxyArgs(spec)).toEqual([
-      "podman", "run", "--rm", "--name", "dwf-demo-test-unit-custom-abc123",
+      "podman", "run", "--name", "dwf-demo-test-unit-custom-abc123",
+      "--label", "dev.devflow.run=abc123", "--label", "dev.devflow.pid=42",
       "-v", "/home/me/my project:/workspace", "-w", "/workspace/sub",
       "-v", "/home/me/my project/.cache/devflow/alpha/store:/cache/alpha", "-v", "/c/beta:/cache/beta",
       "-e", "ALPHA_CACHE=/cache/alpha", "-e", "MODE=a b",
@@ -45,7 +47,7 @@ describe("bindArgs", () => {
     expect(bindArgs("/home/me/my project", "/workspace")).toEqual(["-v", "/home/me/my project:/workspace"]);
     expect(bindArgs("/tmp/a:b", "/workspace")).toEqual(["--mount", "type=bind,source=/tmp/a:b,target=/workspace"]);
     expect(bindArgs('/tmp/a:b,c"d', "/cache/x")).toEqual(["--mount", 'type=bind,"source=/tmp/a:b,c""d",target=/cache/x']);
-    expect(buildProxyArgs({ ...spec, workspace: "/w/x:y", mounts: [] }).slice(5, 7)).toEqual(["--mount", "type=bind,source=/w/x:y,target=/workspace"]);
+    expect(buildProxyArgs({ ...spec, workspace: "/w/x:y", mounts: [] }).slice(8, 10)).toEqual(["--mount", "type=bind,source=/w/x:y,target=/workspace"]);
   });
 });
 
@@ -90,5 +92,7 @@ describe("debug command line", () => {
     expect(line).toContain("'PLAIN=visible value'");
     expect(line).toContain("'test unit'");
     expect(line).toMatch(/--name dwf-demo-test-unit-custom-[a-z0-9]+ /);
+    expect(line).toContain(`--label dev.devflow.pid=${process.pid} `);
+    expect(line).not.toContain("--rm");
   });
 });
