@@ -1,8 +1,8 @@
-// The container runner: each ExecutionAction becomes `<engine> run --name … --label … <image>
-// <program> <args…>` with the project at /workspace and every active stack's cache mounts.
-// dwf removes each container itself once it has read the exit code the engine recorded (no
-// --rm: podman's Docker API loses the exit code with it), and on cancel; the labels let a later
-// run remove what a killed dwf left behind (owner.ts).
+// The container runner: each ExecutionAction becomes `<engine> run [--rm] --name … --label …
+// <image> <program> <args…>` with the project at /workspace and every active stack's cache
+// mounts. Under docker there is no --rm (podman's Docker API loses the exit code with it): dwf
+// reads the exit code the engine recorded, then removes the container itself. Containers are
+// removed by name on cancel; the labels let a later run remove what a killed dwf left (owner.ts).
 import { mkdirSync } from "node:fs";
 import { relative, sep } from "node:path";
 import type { Config } from "../core/config.ts";
@@ -13,7 +13,7 @@ import { extensionEnv } from "../core/pipeline.ts";
 import { DOCKERFILE } from "../core/fingerprint.ts";
 import { cacheMountHostPath, ensureCacheRoot } from "../core/cache-root.ts";
 import { childEnv, spawnTracked, type SpawnedProcess } from "./host.ts";
-import { containerExit, removeContainers, resolveEngine, type Engine, type EngineName } from "./engine.ts";
+import { containerExit, removeContainers, resolveEngine, trustsAutoRemove, type Engine, type EngineName } from "./engine.ts";
 import { ownerLabels, sweepOrphans } from "./owner.ts";
 import { log } from "../report/log.ts";
 import { ensureImage, imageSpecFor, projectName, slug, type ImageSpec } from "./image.ts";
@@ -29,6 +29,8 @@ export interface ProxySpec {
   /** Engine CLI (path or name). */
   engine: string;
   name: string;
+  /** `--rm`: the engine removes the container when it exits (only where the exit code survives it). */
+  autoRemove?: boolean;
   /** Container labels: the project, the run and the owning dwf process. */
   labels?: Record<string, string>;
   /** Host project root, mounted at /workspace. */
@@ -48,7 +50,7 @@ export interface ProxySpec {
 
 /** The full engine argv for one action. Pure: the same spec always gives the same argv. */
 export function buildProxyArgs(spec: ProxySpec): string[] {
-  const argv = [spec.engine, "run", "--name", spec.name];
+  const argv = [spec.engine, "run", ...(spec.autoRemove ? ["--rm"] : []), "--name", spec.name];
   for (const [k, v] of Object.entries(spec.labels ?? {})) argv.push("--label", `${k}=${v}`);
   argv.push(...bindArgs(spec.workspace, WORKSPACE), "-w", spec.workdir);
   for (const m of spec.mounts) argv.push(...bindArgs(m.host, m.container));
@@ -140,10 +142,11 @@ export async function removeOrphans(engine: Engine, env: Record<string, string |
 }
 
 /**
- * After the engine CLI has exited: the exit code the container's process really had (the
- * engine's record wins over the CLI's own code), then the container is removed.
+ * After the engine CLI has exited: the exit code the container's process really had, when the
+ * container was not auto-removed (the engine's record wins over the CLI's own code).
  */
 export async function settleContainer(engine: Engine, name: string, cliCode: number, env: Record<string, string | undefined>): Promise<number | undefined> {
+  if (trustsAutoRemove(engine)) return undefined;
   const code = await containerExit(engine, name, env);
   if (code !== undefined && code !== cliCode) log.debug(`[container] ${engine.name} exited ${cliCode}, but container ${name} exited ${code}; using ${code}`);
   return code;
@@ -159,8 +162,12 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
   const project = projectName(opts.config, opts.root);
   const live = new Set<SpawnedProcess>();
   const names = new Set<string>();
-  /** Removals of finished containers still in flight; close() waits for them. */
+  /** Removals of finished containers (and the orphan sweep) still in flight; close() waits for them. */
   const removing = new Set<Promise<unknown>>();
+  const background = (p: Promise<unknown>) => {
+    const q = p.finally(() => removing.delete(q));
+    removing.add(q);
+  };
   let engine = opts.engine;
   let image: ImageSpec | undefined;
   let setup: ContainerSetup = { mounts: [], env: {} };
@@ -170,6 +177,7 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
     return buildProxyArgs({
       engine: engine?.path ?? "podman",
       name: containerName(project, req.id, token),
+      autoRemove: trustsAutoRemove(engine ?? { name: "podman" }),
       labels: containerLabels(project, token),
       workspace: opts.root,
       workdir: containerWorkdir(opts.root, req.cwd),
@@ -182,14 +190,21 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
     });
   };
 
+  // One removal per name at a time: a second `rm -f` while the first is in flight fails at once
+  // ("removal already in progress"), and dwf must not exit before the first has finished.
+  const inFlight = new Map<string, Promise<unknown>>();
   const remove = async (list: string[]) => {
     if (!engine || list.length === 0) return;
-    await removeContainers(engine, list, env);
+    const fresh = list.filter((n) => !inFlight.has(n));
+    if (fresh.length) {
+      const p = removeContainers(engine, fresh, env).finally(() => {
+        for (const n of fresh) if (inFlight.get(n) === p) inFlight.delete(n);
+      });
+      for (const n of fresh) inFlight.set(n, p);
+    }
+    await Promise.all(list.map((n) => inFlight.get(n)));
   };
-  const removeLater = (name: string) => {
-    const p = remove([name]).finally(() => removing.delete(p));
-    removing.add(p);
-  };
+
 
   return {
     kind: "container",
@@ -205,9 +220,9 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       setup = await collectSetup(prepared.registry, prepared.cacheRoot);
       if (dryRun) return;
       createMounts(setup, prepared.cacheRoot);
-      const sweep = removeOrphans(engine, env);
+      // Leftovers of killed runs go while this run works; they never delay its first task.
+      background(removeOrphans(engine, env));
       if (prepared.tasks.some((t) => t.action)) await ensureImage(engine, image, { knownPresent: present });
-      await sweep;
     },
     async run(req: RunRequest): Promise<RunOutcome> {
       const argv = argvFor(req);
@@ -227,7 +242,7 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
             if (outcome.error?.startsWith("killed by")) outcome.error = undefined;
           }
           // The result is known: remove the container in the background (close() waits).
-          removeLater(name);
+          if (!trustsAutoRemove(engine)) background(remove([name]));
           settled = true;
         }
         if (!outcome.error && outcome.exitCode === 125) outcome.error = `${engine?.name ?? "the engine"} could not start the container (exit code 125; see the output above).`;

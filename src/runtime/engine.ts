@@ -99,6 +99,17 @@ export function removeContainers(engine: Pick<Engine, "name" | "path">, names: s
   return engineCommand(removeArgv(engine, names), { timeoutMs: 30_000, env });
 }
 
+/**
+ * Whether `run --rm` can be trusted to report the container's exit code. The podman CLI does;
+ * the docker CLI cannot know which daemon answers, and podman 4.3's Docker API (`podman system
+ * service`, podman-docker, podman machine) makes `docker run --rm` exit 0 whatever the container
+ * returned. So docker containers run without --rm: dwf reads the code (containerExit) and
+ * removes them itself.
+ */
+export function trustsAutoRemove(engine: Pick<Engine, "name">): boolean {
+  return engine.name === "podman";
+}
+
 /** How a finished container ended, as the engine recorded it. */
 export function exitArgv(engine: Pick<Engine, "path">, name: string): string[] {
   return [engine.path, "container", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name];
@@ -107,8 +118,7 @@ export function exitArgv(engine: Pick<Engine, "path">, name: string): string[] {
 /**
  * The exit code of a container's process once it has stopped, or undefined when it never ran
  * (created only), still runs, or the engine cannot say. This, not the engine CLI's own exit
- * code, is the task's result: podman 4.3's Docker API makes `docker run --rm` exit 0 whatever
- * the container returned, so dwf runs without --rm, reads the code here, then removes it.
+ * code, is the task's result under the docker engine (see trustsAutoRemove).
  */
 export async function containerExit(engine: Pick<Engine, "path">, name: string, env?: Record<string, string | undefined>): Promise<number | undefined> {
   const r = await engineCommand(exitArgv(engine, name), { timeoutMs: 30_000, env });

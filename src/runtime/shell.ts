@@ -3,7 +3,7 @@
 // code is read from the engine first (see settleContainer).
 import { resolveCacheRoot } from "../core/cache-root.ts";
 import { childEnv } from "./host.ts";
-import { removeContainers, resolveEngine } from "./engine.ts";
+import { removeContainers, resolveEngine, trustsAutoRemove } from "./engine.ts";
 import { ensureImage, loadImageSpec } from "./image.ts";
 import { baseEnv, buildProxyArgs, collectSetup, containerLabels, containerName, containerWorkdir, createMounts, randomToken, removeOrphans, settleContainer, userArgs } from "./container.ts";
 import { UserError } from "../core/errors.ts";
@@ -34,6 +34,7 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
   const argv = buildProxyArgs({
     engine: engine.path,
     name,
+    autoRemove: trustsAutoRemove(engine),
     labels: containerLabels(spec.project, run),
     workspace: root,
     workdir: containerWorkdir(root, opts.cwd),
@@ -65,6 +66,7 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
     const proc = Bun.spawn(argv, { cwd: root, env: childEnv({}, env), stdin: "inherit", stdout: "inherit", stderr: "inherit" });
     const code = await proc.exited;
     if (!stopped) {
+      if (trustsAutoRemove(engine)) return code;
       const real = await settleContainer(engine, name, code, env);
       await removeContainers(engine, [name], env);
       return real ?? code;

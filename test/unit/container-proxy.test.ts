@@ -2,6 +2,7 @@
 import { describe, expect, test } from "bun:test";
 import { bindArgs, buildProxyArgs, containerName, containerWorkdir, createContainerRunner, userArgs } from "../../src/runtime/container.ts";
 import { debugCommandLine } from "../../src/core/execute.ts";
+import { trustsAutoRemove } from "../../src/runtime/engine.ts";
 import type { PreparedTask } from "../../src/core/pipeline.ts";
 
 const spec = {
@@ -32,6 +33,10 @@ describe("buildProxyArgs", () => {
       "--user", "1000:1000",
       "ghcr.io/org/repo-ci:abc", "make", "test-unit", "--flag=x y",
     ]);
+  });
+
+  test("autoRemove adds --rm right after run (podman, whose CLI reports the exit code itself)", () => {
+    expect(buildProxyArgs({ ...spec, autoRemove: true }).slice(0, 5)).toEqual(["podman", "run", "--rm", "--name", "dwf-demo-test-unit-custom-abc123"]);
   });
 
   test("interactive TTYs get -i and -t before the image; tasks get neither", () => {
@@ -93,6 +98,17 @@ describe("debug command line", () => {
     expect(line).toContain("'test unit'");
     expect(line).toMatch(/--name dwf-demo-test-unit-custom-[a-z0-9]+ /);
     expect(line).toContain(`--label dev.devflow.pid=${process.pid} `);
-    expect(line).not.toContain("--rm");
+    expect(line).toContain("podman run --rm --name");
+  });
+});
+
+describe("trustsAutoRemove", () => {
+  test("podman's CLI keeps --rm; docker never gets it (podman's Docker API exits 0 with --rm)", () => {
+    expect(trustsAutoRemove({ name: "podman" })).toBe(true);
+    expect(trustsAutoRemove({ name: "docker" })).toBe(false);
+    const runner = createContainerRunner({ config: { project: { name: "demo" } }, root: "/srv/demo", engine: { name: "docker", path: "/usr/bin/docker", rootless: false } });
+    const argv = runner.commandLine({ id: "test:unit@custom", action: { program: "make", args: [] }, cwd: "/srv/demo", env: {} });
+    expect(argv.slice(0, 3)).toEqual(["/usr/bin/docker", "run", "--name"]);
+    expect(argv).not.toContain("--rm");
   });
 });
