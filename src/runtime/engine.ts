@@ -4,6 +4,7 @@ import type { Config } from "../core/config.ts";
 import { UserError } from "../core/errors.ts";
 import { findOnPath } from "../core/context.ts";
 import { childEnv } from "./host.ts";
+import { statSync } from "node:fs";
 
 export type EngineName = "docker" | "podman";
 export type EngineSetting = EngineName | "auto";
@@ -12,7 +13,10 @@ export interface Engine {
   name: EngineName;
   /** Absolute path of the engine CLI. */
   path: string;
-  /** Rootless podman maps the invoking user with --userns=keep-id instead of --user. */
+  /**
+   * The engine runs as the invoking (non-root) user: rootless podman maps that user with
+   * --userns=keep-id; under a rootless Docker daemon the container's root is that user.
+   */
   rootless: boolean;
 }
 
@@ -70,7 +74,7 @@ export async function probeEngine(name: EngineName, env: Record<string, string |
   const timeoutMs = opts.timeoutMs ?? PROBE_TIMEOUT_MS;
   const path = findOnPath(name, env.PATH ?? "");
   if (!path) return { ok: false, reason: `'${name}' was not found on PATH` };
-  const engine: Engine = { name, path, rootless: name === "podman" && process.getuid?.() !== 0 };
+  const engine: Engine = { name, path, rootless: name === "podman" ? process.getuid?.() !== 0 : await dockerRootless(path, env) };
   if (opts.imageRef) {
     const inspect = await engineCommand(inspectArgv(engine, opts.imageRef), { timeoutMs, env });
     if (inspect.code === 0) return { ok: true, engine, imagePresent: true };
@@ -83,6 +87,26 @@ export async function probeEngine(name: EngineName, env: Record<string, string |
     return { ok: false, reason: `'${name}' does not answer: ${detail.replace(/[.?!\s]+$/, "")}` };
   }
   return { ok: true, engine, imagePresent: opts.imageRef ? false : undefined };
+}
+
+/**
+ * Does the Docker daemon run as the invoking (non-root) user: rootless dockerd, or podman's
+ * Docker API served by this user? Then the container's root is this user, and any other uid is
+ * one of its subordinate ids that cannot write the workspace. Rootless dockerd says so in its
+ * security options; either daemon keeps its data in a folder this user owns.
+ */
+export async function dockerRootless(path: string, env: Record<string, string | undefined> = process.env): Promise<boolean> {
+  const uid = process.getuid?.();
+  if (uid === undefined || uid === 0 || process.platform !== "linux") return false;
+  const r = await engineCommand([path, "info", "--format", "{{json .SecurityOptions}}\t{{.DockerRootDir}}"], { timeoutMs: PROBE_TIMEOUT_MS, env });
+  if (r.code !== 0) return false;
+  const [options = "", root = ""] = r.stdout.trim().split("\t");
+  if (options.includes("name=rootless")) return true;
+  try {
+    return root.startsWith("/") && statSync(root).uid === uid;
+  } catch {
+    return false;
+  }
 }
 
 export function inspectArgv(engine: Pick<Engine, "path">, ref: string): string[] {

@@ -7,7 +7,7 @@ import { chmodSync, chownSync, readdirSync, readFileSync, statSync } from "node:
 import { dirname, join } from "node:path";
 import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
 import { containerProject, ensureBaseImage, podmanAvailable, removeImages, startDockerSocket } from "../support/podman.ts";
-import { dockerdAvailable, startDockerd } from "../support/dockerd.ts";
+import { dockerdMissing, startDockerd } from "../support/dockerd.ts";
 
 const TOKEN = Math.random().toString(36).slice(2, 8);
 const SLOW = 120_000;
@@ -17,11 +17,11 @@ interface Daemon {
   stop(): Promise<void>;
 }
 
-const daemons: { name: string; available: () => boolean; start: () => Promise<Daemon>; cleanup?: (image: string) => void }[] = [
-  { name: "dockerd 20.10", available: dockerdAvailable, start: startDockerd },
+const daemons: { name: string; missing: () => string | undefined; start: () => Promise<Daemon>; cleanup?: (image: string) => void }[] = [
+  { name: "dockerd 20.10", missing: dockerdMissing, start: startDockerd },
   {
     name: "podman's Docker API",
-    available: () => podmanAvailable() && Bun.which("docker") !== null,
+    missing: () => (podmanAvailable() && Bun.which("docker") !== null ? undefined : "podman and the docker CLI are needed (apt: podman, docker.io)"),
     start: async () => {
       ensureBaseImage();
       return startDockerSocket();
@@ -66,7 +66,8 @@ for (const daemon of daemons) {
         .filter((l) => l.startsWith("dwf-"));
 
     beforeAll(async () => {
-      if (!daemon.available()) throw new Error(`${daemon.name} is not installed here (see TESTING.md)`);
+      const missing = daemon.missing();
+      if (missing) throw new Error(`${daemon.name} cannot run here: ${missing} (see TESTING.md)`);
       dwfBinary();
       d = await daemon.start();
     });
@@ -189,7 +190,8 @@ for (const daemon of daemons) {
       SLOW,
     );
 
-    if (daemon.name.startsWith("dockerd")) {
+    // As root, also as an ordinary user (as one, every test above already is).
+    if (daemon.name.startsWith("dockerd") && process.getuid!() === 0) {
       test(
         "run by an ordinary user (uid 4321), files the task writes belong to that user, not root or the image's 1001",
         async () => {

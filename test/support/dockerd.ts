@@ -1,7 +1,9 @@
 // Test support for a real Docker daemon: Debian's dockerd (docker.io) started by the test on a
 // private unix socket with its own data and exec roots (no systemd here), the busybox base
 // image imported into it, and everything stopped and deleted afterwards, also on failure.
-import { mkdtempSync, readFileSync, rmSync, existsSync } from "node:fs";
+// As root it is an ordinary dockerd; as an ordinary user a rootless one, in a user namespace
+// made by rootlesskit (apt: rootlesskit, uidmap; the user needs /etc/subuid and /etc/subgid).
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { BASE_IMAGE, writeBaseRootfs } from "./podman.ts";
 
@@ -16,8 +18,14 @@ export interface Dockerd {
   stop(): Promise<void>;
 }
 
-export function dockerdAvailable(): boolean {
-  return Bun.which("dockerd") !== null && Bun.which("docker") !== null;
+const ROOTLESS = process.getuid?.() !== 0;
+
+/** What is missing to start dockerd here, or undefined when nothing is. */
+export function dockerdMissing(): string | undefined {
+  const need = ["dockerd", "docker", ...(ROOTLESS ? ["rootlesskit", "newuidmap"] : [])];
+  const missing = need.filter((p) => Bun.which(p) === null);
+  if (missing.length) return `${missing.join(", ")} not on PATH (apt: docker.io${ROOTLESS ? ", rootlesskit, uidmap" : ""})`;
+  return undefined;
 }
 
 /** Start dockerd, wait until it answers, import the base image; throws (after cleaning up) if it cannot. */
@@ -31,7 +39,7 @@ export async function startDockerd(): Promise<Dockerd> {
     const r = Bun.spawnSync(["docker", ...args], { env: { ...process.env, DOCKER_HOST: dockerHost }, stdout: "pipe", stderr: "pipe", timeout: 60_000 });
     return { code: r.exitCode ?? 1, out: r.stdout.toString() + r.stderr.toString() };
   };
-  const argv = [
+  const dockerd = [
     "dockerd",
     "--host",
     dockerHost,
@@ -45,8 +53,17 @@ export async function startDockerd(): Promise<Dockerd> {
     "--iptables=false",
     "--bridge=none",
   ];
+  // Rootless: rootlesskit makes the user namespace (host network: containers get loopback only)
+  // and gives dockerd private copies of /etc and /run, from which the host's docker and
+  // containerd state must go (as dockerd-rootless.sh does).
+  const rootlessState = join(dir, "rootlesskit");
+  const inUserNs = (argv: string[]) => ["rootlesskit", "--net=host", "--copy-up=/etc", "--copy-up=/run", "--propagation=rslave", `--state-dir=${rootlessState}`, ...argv];
+  const argv = ROOTLESS ? inUserNs(["sh", "-c", 'rm -f /run/docker /run/containerd /run/xtables.lock; exec "$@"', "sh", ...dockerd]) : dockerd;
+  const xdg = join(dir, "xdg");
+  mkdirSync(xdg, { mode: 0o700 });
+  const env = { ...process.env, XDG_RUNTIME_DIR: xdg };
   // Its own process group, so the containerd it starts can be stopped with it.
-  const proc = Bun.spawn(argv, { stdin: "ignore", stdout: "ignore", stderr: Bun.file(logPath), detached: true });
+  const proc = Bun.spawn(argv, { env, stdin: "ignore", stdout: "ignore", stderr: Bun.file(logPath), detached: true });
   const killGroup = (sig: NodeJS.Signals) => {
     try {
       process.kill(-proc.pid, sig);
@@ -75,6 +92,11 @@ export async function startDockerd(): Promise<Dockerd> {
     // containerd may outlive dockerd by a moment; anything mounted under the data root goes too.
     killGroup("SIGKILL");
     unmountUnder(dir);
+    // Rootless image layers belong to the user's subordinate ids: delete them from inside a user namespace.
+    if (ROOTLESS) {
+      rmSync(rootlessState, { recursive: true, force: true });
+      Bun.spawnSync(inUserNs(["rm", "-rf", join(dir, "data"), join(dir, "exec")]), { env, stdout: "ignore", stderr: "ignore", timeout: 60_000 });
+    }
     rmSync(dir, { recursive: true, force: true });
     process.off("exit", onExit);
   };

@@ -112,3 +112,10 @@ describe("trustsAutoRemove", () => {
     expect(argv).not.toContain("--rm");
   });
 });
+
+describe("userArgs under rootless Docker", () => {
+  test("the container's root is the invoking user, so dwf asks for 0:0 whatever the image's USER", () => {
+    expect(userArgs({ engine: "docker", rootless: true, uid: 1000, gid: 1000 })).toEqual({ args: ["--user", "0:0"], env: {} });
+    expect(userArgs({ engine: "docker", rootless: true, configured: "1001:1001" }).args).toEqual(["--user", "1001:1001"]);
+  });
+});
