@@ -209,7 +209,6 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
     await Promise.all(list.map((n) => inFlight.get(n)));
   };
 
-
   return {
     kind: "container",
     commandLine: argvFor,
@@ -239,14 +238,18 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       let settled = false;
       try {
         const outcome = await spawnTracked(argv, { cwd: opts.root, env: childEnv({}, env), signal: req.signal, onOutput: req.onOutput, live });
-        if (engine && !req.signal.aborted) {
+        if (engine && !req.signal.aborted && trustsAutoRemove(engine)) {
+          // --rm: the engine removes the container when it ends. An engine CLI killed by a
+          // signal may have left it running, so that one is removed below.
+          settled = !outcome.error?.startsWith("killed by");
+        } else if (engine && !req.signal.aborted) {
           const code = await settleContainer(engine, name, outcome.exitCode, env);
           if (code !== undefined) {
             outcome.exitCode = code;
             if (outcome.error?.startsWith("killed by")) outcome.error = undefined;
           }
           // The result is known: remove the container in the background (close() waits).
-          if (!trustsAutoRemove(engine)) background(remove([name]));
+          background(remove([name]));
           settled = true;
         }
         if (!outcome.error && outcome.exitCode === 125) outcome.error = `${engine?.name ?? "the engine"} could not start the container (exit code 125; see the output above).`;

@@ -39,9 +39,9 @@ export function processStart(pid: number): string | undefined {
       return undefined;
     }
   }
-  const r = Bun.spawnSync(["ps", "-o", "lstart=", "-p", String(pid)], { stdout: "pipe", stderr: "ignore", timeout: PS_TIMEOUT_MS });
-  const text = r.stdout.toString().trim().replace(/\s+/g, "_");
-  return r.exitCode === 0 && text ? text : undefined;
+  const r = quietly(["ps", "-o", "lstart=", "-p", String(pid)]);
+  const text = r?.out.trim().replace(/\s+/g, "_");
+  return r?.code === 0 && text ? text : undefined;
 }
 
 export type ProcessState = { alive: false } | { alive: true; started?: string };
@@ -63,14 +63,30 @@ function pidExists(pid: number): boolean {
   }
 }
 
+/** Which kernel (boot) and pid namespace pids are counted in; "" when unknown (never swept). */
 function kernelId(): string {
-  if (process.platform !== "linux") return "";
+  if (process.platform === "linux") {
+    try {
+      const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+      const ns = readlinkSync("/proc/self/ns/pid").replace(/\D/g, "");
+      return `${boot}/${ns}`;
+    } catch {
+      return "";
+    }
+  }
+  // macOS and the BSDs: the boot time stands for the boot id; there are no pid namespaces.
+  const r = quietly(["sysctl", "-n", "kern.boottime"]);
+  const sec = r?.code === 0 ? /sec\s*=\s*(\d+)/.exec(r.out)?.[1] : undefined;
+  return sec ? `boot-${sec}/0` : "";
+}
+
+/** A small system command's stdout, or undefined where it does not exist (Windows). */
+function quietly(argv: string[]): { code: number; out: string } | undefined {
   try {
-    const boot = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-    const ns = readlinkSync("/proc/self/ns/pid").replace(/\D/g, "");
-    return `${boot}/${ns}`;
+    const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "ignore", timeout: PS_TIMEOUT_MS });
+    return { code: r.exitCode ?? 1, out: r.stdout.toString() };
   } catch {
-    return "";
+    return undefined;
   }
 }
 
