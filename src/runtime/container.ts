@@ -13,7 +13,7 @@ import { extensionEnv } from "../core/pipeline.ts";
 import { DOCKERFILE } from "../core/fingerprint.ts";
 import { cacheMountHostPath, ensureCacheRoot } from "../core/cache-root.ts";
 import { childEnv, spawnTracked, type SpawnedProcess } from "./host.ts";
-import { containerExit, removeContainers, resolveEngine, trustsAutoRemove, type Engine, type EngineName } from "./engine.ts";
+import { containerExit, removeContainers, resolveEngine, trustsAutoRemove, type ContainerEnd, type Engine, type EngineName } from "./engine.ts";
 import { ownerLabels, sweepOrphans } from "./owner.ts";
 import { log } from "../report/log.ts";
 import { ensureImage, imageSpecFor, projectName, slug, type ImageSpec } from "./image.ts";
@@ -146,14 +146,14 @@ export async function removeOrphans(engine: Engine, env: Record<string, string |
 }
 
 /**
- * After the engine CLI has exited: the exit code the container's process really had, when the
- * container was not auto-removed (the engine's record wins over the CLI's own code).
+ * After the engine CLI has exited, for a container that was not auto-removed: how it really
+ * ended. The engine's record of the exit code wins over the CLI's own code.
  */
-export async function settleContainer(engine: Engine, name: string, cliCode: number, env: Record<string, string | undefined>): Promise<number | undefined> {
+export async function settleContainer(engine: Engine, name: string, cliCode: number, env: Record<string, string | undefined>): Promise<ContainerEnd | undefined> {
   if (trustsAutoRemove(engine)) return undefined;
-  const code = await containerExit(engine, name, env);
-  if (code !== undefined && code !== cliCode) log.debug(`[container] ${engine.name} exited ${cliCode}, but container ${name} exited ${code}; using ${code}`);
-  return code;
+  const end = await containerExit(engine, name, env);
+  if (end?.ran && end.exitCode !== cliCode) log.debug(`[container] ${engine.name} exited ${cliCode}, but container ${name} exited ${end.exitCode}; using ${end.exitCode}`);
+  return end;
 }
 
 export function randomToken(): string {
@@ -236,6 +236,7 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       const onAbort = () => void remove([name]);
       req.signal.addEventListener("abort", onAbort, { once: true });
       let settled = false;
+      let end: ContainerEnd | undefined;
       try {
         const outcome = await spawnTracked(argv, { cwd: opts.root, env: childEnv({}, env), signal: req.signal, onOutput: req.onOutput, live });
         if (engine && !req.signal.aborted && trustsAutoRemove(engine)) {
@@ -243,11 +244,11 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
           // signal may have left it running, so that one is removed below.
           settled = !outcome.error?.startsWith("killed by");
         } else if (engine && !req.signal.aborted) {
-          const code = await settleContainer(engine, name, outcome.exitCode, env);
-          if (code !== undefined) {
-            outcome.exitCode = code;
+          end = await settleContainer(engine, name, outcome.exitCode, env);
+          if (end?.ran) {
+            outcome.exitCode = end.exitCode;
             if (outcome.error?.startsWith("killed by")) outcome.error = undefined;
-          }
+          } else if (end && outcome.exitCode === 0) outcome.exitCode = 125; // never started: not a pass
           // The result is known: remove the container in the background (close() waits).
           background(remove([name]));
           settled = true;
@@ -255,6 +256,8 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
         if (!outcome.error && outcome.exitCode === 125) outcome.error = `${engine?.name ?? "the engine"} could not start the container (exit code 125; see the output above).`;
         else if (!outcome.error && (outcome.exitCode === 126 || outcome.exitCode === 127) && /not found|no such file|permission denied/i.test(outcome.output)) {
           outcome.error = `'${req.action.program}' could not be run inside image ${image?.ref ?? ""} (exit code ${outcome.exitCode}). Add it to ${opts.config.container?.dockerfile ?? DOCKERFILE} and rebuild.`;
+        } else if (!outcome.error && end && !end.ran) {
+          outcome.error = `${engine?.name ?? "the engine"} created the container but could not start it (exit code ${outcome.exitCode}; see the output above).`;
         }
         return outcome;
       } finally {

@@ -139,16 +139,21 @@ export function exitArgv(engine: Pick<Engine, "path">, name: string): string[] {
   return [engine.path, "container", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name];
 }
 
+export type ContainerEnd = { ran: true; exitCode: number } | { ran: false };
+
 /**
- * The exit code of a container's process once it has stopped, or undefined when it never ran
- * (created only), still runs, or the engine cannot say. This, not the engine CLI's own exit
- * code, is the task's result under the docker engine (see trustsAutoRemove).
+ * How a container ended: the exit code of its process once it has stopped, or that it never
+ * ran (created only: the engine could not start it). Undefined when it still runs or the engine
+ * cannot say. This, not the engine CLI's own exit code, is the task's result under the docker
+ * engine (see trustsAutoRemove).
  */
-export async function containerExit(engine: Pick<Engine, "path">, name: string, env?: Record<string, string | undefined>): Promise<number | undefined> {
+export async function containerExit(engine: Pick<Engine, "path">, name: string, env?: Record<string, string | undefined>): Promise<ContainerEnd | undefined> {
   const r = await engineCommand(exitArgv(engine, name), { timeoutMs: 30_000, env });
   if (r.code !== 0) return undefined;
-  const m = /^(exited|stopped)\s+(-?\d+)\s*$/.exec(r.stdout.trim());
-  return m ? Number(m[2]) : undefined;
+  const text = r.stdout.trim();
+  if (/^created\b/.test(text)) return { ran: false };
+  const m = /^(exited|stopped)\s+(-?\d+)$/.exec(text);
+  return m ? { ran: true, exitCode: Number(m[2]) } : undefined;
 }
 
 export function firstLine(text: string): string {

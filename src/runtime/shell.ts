@@ -67,9 +67,9 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
     const code = await proc.exited;
     if (!stopped) {
       if (trustsAutoRemove(engine)) return code;
-      const real = await settleContainer(engine, name, code, env);
+      const end = await settleContainer(engine, name, code, env);
       await removeContainers(engine, [name], env);
-      return real ?? code;
+      return end?.ran ? end.exitCode : end && code === 0 ? 125 : code;
     }
     // A signal that raced container creation: remove again once the engine CLI is gone.
     await stopped.removing;

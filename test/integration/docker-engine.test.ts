@@ -158,6 +158,8 @@ for (const daemon of daemons) {
         expect(r.code).toBe(1);
         // dockerd names the problem; podman's Docker API only says "unable to upgrade to tcp, received 409".
         if (slug === "dockerd") expect(r.all).toMatch(/unable to find user no-such-user/);
+        // dockerd: 125; podman's Docker API: 1, with the container created but never started.
+        expect(r.all).toMatch(/✖ failed test:integration.* — docker (could not start the container|created the container but could not start it) \(exit code \d+; see the output above\)/);
         expect(containers()).toEqual([]);
       },
       SLOW,
