@@ -68,7 +68,7 @@ async function engineChecks(config: Config, env: Record<string, string | undefin
     const p = probes[i]!;
     const chosen = picked?.name === name;
     const wanted = setting === name || (setting === "auto" && chosen);
-    if (p.ok) checks.push({ group: "container engine", name, status: "ok", detail: `${p.engine.path}, answers${chosen ? ` (${setting === "auto" ? "auto picks this one" : `chosen by ${source}`})` : ""}`, needed: needEngine && wanted });
+    if (p.ok) checks.push({ group: "container engine", name, status: "ok", detail: `${p.engine.path}, answers${p.engine.rootless ? ", rootless" : ""}${chosen ? ` (${setting === "auto" ? "auto picks this one" : `chosen by ${source}`})` : ""}`, needed: needEngine && wanted });
     else {
       const notInstalled = p.reason.includes("not found on PATH");
       checks.push({
