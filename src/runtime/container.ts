@@ -73,21 +73,25 @@ export function bindArgs(host: string, container: string): string[] {
 }
 
 /**
- * How files written to /workspace stay owned by the invoking user: rootless podman maps the
- * user with keep-id; rootless Docker runs as the container's root (which is that user); docker
- * and rootful podman run as `--user uid:gid` (HOME=/tmp so tools have somewhere writable);
- * `[container] user` overrides them all.
+ * How files written to /workspace stay owned by the invoking user: docker and rootful podman
+ * run as `--user uid:gid`; rootless podman the same with the user mapped by keep-id (HOME=/tmp
+ * for non-root, so tools have somewhere writable); rootless Docker runs as the container's root,
+ * which is that user; `[container] user` overrides them all.
  */
 export function userArgs(opts: { engine: EngineName; rootless: boolean; configured?: string; uid?: number; gid?: number }): { args: string[]; env: Record<string, string> } {
   if (opts.configured) return { args: ["--user", opts.configured], env: {} };
-  if (opts.engine === "podman" && opts.rootless) return { args: ["--userns=keep-id"], env: {} };
-  // Rootless Docker: the container's root is the invoking user; any other uid is a subordinate
-  // id that cannot write the workspace. Explicit, so an image's USER does not win.
-  if (opts.engine === "docker" && opts.rootless) return { args: ["--user", "0:0"], env: {} };
   // Default: the invoking user (0 where the platform has no uids).
   const uid = opts.uid ?? process.getuid?.() ?? 0;
   const gid = opts.gid ?? process.getgid?.() ?? 0;
-  return { args: ["--user", `${uid}:${gid}`], env: uid === 0 ? {} : { HOME: "/tmp" } };
+  // keep-id maps the invoking user to the same ids inside; --user makes the task run as them
+  // whatever the image's USER says (`USER 1001` alone would run as 1001 with group 0, both
+  // subordinate ids on the host).
+  const home: Record<string, string> = uid === 0 ? {} : { HOME: "/tmp" };
+  if (opts.engine === "podman" && opts.rootless) return { args: ["--userns=keep-id", "--user", `${uid}:${gid}`], env: home };
+  // Rootless Docker: the container's root is the invoking user; any other uid is a subordinate
+  // id that cannot write the workspace. Explicit, so an image's USER does not win.
+  if (opts.engine === "docker" && opts.rootless) return { args: ["--user", "0:0"], env: {} };
+  return { args: ["--user", `${uid}:${gid}`], env: home };
 }
 
 /** `dwf-<project>-<task>-<token>`: unique per run and task, recognisable in `ps -a`. */

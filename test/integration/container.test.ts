@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
-import { BASE_IMAGE, containerProject, containersNamed, ensureBaseImage, removeContainers, removeImages, startDockerSocket, TEST_DOCKERFILE, MAKE_SHIM } from "../support/podman.ts";
+import { BASE_IMAGE, containerProject, containersNamed, dockerApiUnusable, ensureBaseImage, removeContainers, removeImages, startDockerSocket, TEST_DOCKERFILE, MAKE_SHIM } from "../support/podman.ts";
 import { createContainerRunner } from "../../src/runtime/container.ts";
 import type { Prepared, PreparedTask } from "../../src/core/pipeline.ts";
 import type { Extension } from "../../src/core/types.ts";
@@ -80,7 +80,7 @@ run("container profile (podman)", () => {
       expect(line).toBeDefined();
       const cmd = line!.slice(line!.indexOf("] ") + 2);
       expect(cmd).toContain(`${IMAGE}:`);
-      const pasted = Bun.spawnSync(["sh", "-c", cmd], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+      const pasted = Bun.spawnSync(["sh", "-c", cmd], { cwd: dir, env: process.env, stdout: "pipe", stderr: "pipe" });
       expect(pasted.stdout.toString()).toContain("marker=1");
       expect(pasted.exitCode).toBe(0);
       expect(containersNamed(PREFIX)).toEqual([]);
@@ -171,7 +171,8 @@ run("container profile (podman)", () => {
     SLOW,
   );
 
-  test(
+  // Shown as skipped (never passed) where it cannot work at all; docker-engine.test.ts says why.
+  test.skipIf(dockerApiUnusable() !== undefined)(
     "engine = docker runs through the real docker CLI against podman's Docker API",
     async () => {
       if (!Bun.which("docker")) return;
@@ -235,8 +236,8 @@ run("container profile (podman)", () => {
       const mine = ownerLabels("live");
       const start = (name: string, labels: Record<string, string>) => {
         const flags = Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
-        const r = Bun.spawnSync(["podman", "run", "-d", "--name", `${PREFIX}${name}`, ...flags, BASE_IMAGE, "sleep", "60"], { stdout: "pipe", stderr: "pipe" });
-        expect(r.exitCode).toBe(0);
+        const r = Bun.spawnSync(["podman", "run", "-d", "--name", `${PREFIX}${name}`, ...flags, BASE_IMAGE, "sleep", "60"], { env: process.env, stdout: "pipe", stderr: "pipe" });
+        expect({ code: r.exitCode, stderr: r.exitCode ? r.stderr.toString() : "" }).toEqual({ code: 0, stderr: "" });
       };
       try {
         // This test process is alive: its containers are kept. The same pid with another start

@@ -3,10 +3,10 @@
 // The compiled dwf must report the task's real exit code on both, leave no container on any
 // path (pass, fail, engine error, Ctrl-C, SIGTERM), and remove what a killed dwf left behind.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, chownSync, closeSync, openSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { chmodSync, chownSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
-import { containerProject, ensureBaseImage, podmanAvailable, removeImages, startDockerSocket } from "../support/podman.ts";
+import { containerProject, dockerApiUnusable, ensureBaseImage, podmanAvailable, removeImages, startDockerSocket } from "../support/podman.ts";
 import { dockerdMissing, startDockerd } from "../support/dockerd.ts";
 
 const TOKEN = Math.random().toString(36).slice(2, 8);
@@ -19,29 +19,12 @@ interface Daemon {
 
 const ROOT = process.getuid!() === 0;
 
-/**
- * Rootless podman networks containers through slirp4netns, which needs /dev/net/tun. The podman
- * CLI can be told to use no network (test/support/setup.ts does), but the docker CLI always asks
- * podman's Docker API for the default network, so there every container fails to start
- * ("unable to upgrade to tcp, received 409"). Where an ordinary user cannot open /dev/net/tun
- * (some sandboxes), that daemon cannot run a container for this user at all.
- */
-function podmanApiImpossible(): string | undefined {
-  if (ROOT) return undefined;
-  try {
-    closeSync(openSync("/dev/net/tun", "r+"));
-    return undefined;
-  } catch (e) {
-    return `podman's Docker API cannot start containers for an ordinary user who cannot open /dev/net/tun (${(e as NodeJS.ErrnoException).code}); run as root, or where /dev/net/tun is usable`;
-  }
-}
-
 const daemons: { name: string; missing: () => string | undefined; impossible?: () => string | undefined; start: () => Promise<Daemon>; cleanup?: (image: string) => void }[] = [
   { name: "dockerd 20.10", missing: dockerdMissing, start: startDockerd },
   {
     name: "podman's Docker API",
     missing: () => (podmanAvailable() && Bun.which("docker") !== null ? undefined : "podman and the docker CLI are needed (apt: podman, docker.io)"),
-    impossible: podmanApiImpossible,
+    impossible: dockerApiUnusable,
     start: async () => {
       ensureBaseImage();
       return startDockerSocket();

@@ -1,7 +1,7 @@
 // Test support for the real container engine: the local busybox base image (no registry),
 // a fixture project whose tasks run in it, a podman Docker-API socket for the docker CLI,
 // and cleanup of every container and image a test made.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -141,4 +141,21 @@ export async function startDockerSocket(): Promise<DockerSocket> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Why podman's Docker API cannot run a container for this user here, or undefined. Rootless
+ * podman networks containers through slirp4netns, which needs /dev/net/tun. The podman CLI can be
+ * told to use no network (setup.ts does), but the docker CLI always asks podman's Docker API for
+ * the default network, so where an ordinary user cannot open /dev/net/tun (some sandboxes) every
+ * container fails to start ("unable to upgrade to tcp, received 409").
+ */
+export function dockerApiUnusable(): string | undefined {
+  if (process.getuid?.() === 0) return undefined;
+  try {
+    closeSync(openSync("/dev/net/tun", "r+"));
+    return undefined;
+  } catch (e) {
+    return `podman's Docker API cannot start containers for an ordinary user who cannot open /dev/net/tun (${(e as NodeJS.ErrnoException).code}); run as root, or where /dev/net/tun is usable`;
+  }
 }

@@ -62,7 +62,7 @@ describe("userArgs", () => {
     expect(userArgs({ engine: "podman", rootless: false, uid: 0, gid: 0 })).toEqual({ args: ["--user", "0:0"], env: {} });
   });
   test("rootless podman keeps the user's id; [container] user overrides everything", () => {
-    expect(userArgs({ engine: "podman", rootless: true, uid: 1000, gid: 1000 }).args).toEqual(["--userns=keep-id"]);
+    expect(userArgs({ engine: "podman", rootless: true, uid: 1000, gid: 1000 })).toEqual({ args: ["--userns=keep-id", "--user", "1000:1000"], env: { HOME: "/tmp" } });
     expect(userArgs({ engine: "podman", rootless: true, configured: "1001:1001", uid: 1000, gid: 1000 }).args).toEqual(["--user", "1001:1001"]);
   });
 });
