@@ -6,7 +6,7 @@
 import { mkdirSync } from "node:fs";
 import { relative, sep } from "node:path";
 import type { Config } from "../core/config.ts";
-import type { Prepared } from "../core/pipeline.ts";
+import type { Prepared, Project } from "../core/pipeline.ts";
 import type { Registry } from "../core/registry.ts";
 import type { Runner, RunOutcome, RunRequest } from "./runner.ts";
 import { extensionEnv } from "../core/pipeline.ts";
@@ -17,6 +17,7 @@ import { containerExit, removeContainers, resolveEngine, trustsAutoRemove, type 
 import { ownerLabels, sweepOrphans } from "./owner.ts";
 import { log } from "../report/log.ts";
 import { ensureImage, imageSpecFor, projectName, slug, type ImageSpec } from "./image.ts";
+import { createToolProbe } from "./tool-probe.ts";
 
 export const WORKSPACE = "/workspace";
 
@@ -51,7 +52,7 @@ export interface ProxySpec {
 /** The full engine argv for one action. Pure: the same spec always gives the same argv. */
 export function buildProxyArgs(spec: ProxySpec): string[] {
   const argv = [spec.engine, "run", ...(spec.autoRemove ? ["--rm"] : []), "--name", spec.name];
-  for (const [k, v] of Object.entries(spec.labels ?? {})) argv.push("--label", `${k}=${v}`);
+  argv.push(...labelArgs(spec.labels ?? {}));
   argv.push(...bindArgs(spec.workspace, WORKSPACE), "-w", spec.workdir);
   for (const m of spec.mounts) argv.push(...bindArgs(m.host, m.container));
   for (const [k, v] of Object.entries(spec.env)) argv.push("-e", `${k}=${v}`);
@@ -138,6 +139,10 @@ export function baseEnv(env: Record<string, string | undefined>): Record<string,
   return out;
 }
 
+export function labelArgs(labels: Record<string, string>): string[] {
+  return Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
+}
+
 /** Labels of every container a run starts: the project (as on its image), the run, the owning dwf. */
 export function containerLabels(project: string, run: string): Record<string, string> {
   return { "dev.devflow.project": project, ...ownerLabels(run) };
@@ -158,6 +163,15 @@ export async function settleContainer(engine: Engine, name: string, cliCode: num
   const end = await containerExit(engine, name, env);
   if (end?.ran && end.exitCode !== cliCode) log.debug(`[container] ${engine.name} exited ${cliCode}, but container ${name} exited ${end.exitCode}; using ${end.exitCode}`);
   return end;
+}
+
+/**
+ * The engine's own words when the action's program could not be started in the image (runc,
+ * crun, docker): not found or not executable. A program that started and then exited 127
+ * (a script calling a missing command) says none of this.
+ */
+export function programDidNotStart(output: string): boolean {
+  return /executable file (`[^`]*` )?not found|unable to start container process|OCI runtime (create|exec) failed|OCI runtime attempted to invoke a command|: permission denied: OCI|no such file or directory: OCI/i.test(output);
 }
 
 export function randomToken(): string {
@@ -213,23 +227,37 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
     await Promise.all(list.map((n) => inFlight.get(n)));
   };
 
+  let present: boolean | undefined;
+  const resolve = async (registry: Registry, config: Config, root: string): Promise<{ engine: Engine; image: ImageSpec }> => {
+    image ??= await imageSpecFor(registry, config, root);
+    if (!engine) {
+      const resolved = await resolveEngine(opts.config, env, { imageRef: image.ref });
+      present = resolved.imagePresent;
+      engine = { name: resolved.name, path: resolved.path, rootless: resolved.rootless };
+    }
+    return { engine, image };
+  };
+
   return {
     kind: "container",
     commandLine: argvFor,
+    async toolProbe(p: Project, cacheRoot: string) {
+      const { engine, image } = await resolve(p.registry, p.loaded.config, p.loaded.root);
+      const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: opts.config.container?.user });
+      const name = containerName(project, "probe", token);
+      return createToolProbe({ engine, ref: image.ref, fingerprint: image.fingerprint, cacheRoot, root: opts.root, runArgs: ["--name", name, ...labelArgs(containerLabels(project, token)), ...user.args, "-e", "DWF_IN_CONTAINER=1"], env });
+    },
     async prepare(prepared: Prepared, { dryRun }) {
-      image = await imageSpecFor(prepared.registry, prepared.loaded.config, prepared.loaded.root);
-      let present: boolean | undefined;
-      if (!engine) {
-        const resolved = await resolveEngine(opts.config, env, { imageRef: image.ref });
-        present = resolved.imagePresent;
-        engine = { name: resolved.name, path: resolved.path, rootless: resolved.rootless };
-      }
+      const { engine, image } = await resolve(prepared.registry, prepared.loaded.config, prepared.loaded.root);
       setup = await collectSetup(prepared.registry, prepared.cacheRoot);
       if (dryRun) return;
       createMounts(setup, prepared.cacheRoot);
       // Leftovers of killed runs go while this run works; they never delay its first task.
       background(removeOrphans(engine, env));
-      if (prepared.tasks.some((t) => t.action)) await ensureImage(engine, image, { knownPresent: present });
+      if (prepared.tasks.some((t) => t.action)) {
+        await ensureImage(engine, image, { knownPresent: present });
+        present = true;
+      }
     },
     async run(req: RunRequest): Promise<RunOutcome> {
       const argv = argvFor(req);
@@ -258,7 +286,7 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
           settled = true;
         }
         if (!outcome.error && outcome.exitCode === 125) outcome.error = `${engine?.name ?? "the engine"} could not start the container (exit code 125; see the output above).`;
-        else if (!outcome.error && (outcome.exitCode === 126 || outcome.exitCode === 127) && /not found|no such file|permission denied/i.test(outcome.output)) {
+        else if (!outcome.error && (outcome.exitCode === 126 || outcome.exitCode === 127) && programDidNotStart(outcome.output)) {
           outcome.error = `'${req.action.program}' could not be run inside image ${image?.ref ?? ""} (exit code ${outcome.exitCode}). Add it to ${opts.config.container?.dockerfile ?? DOCKERFILE} and rebuild.`;
         } else if (!outcome.error && end && !end.ran) {
           outcome.error = `${engine?.name ?? "the engine"} created the container but could not start it (exit code ${outcome.exitCode}; see the output above).`;

@@ -84,7 +84,7 @@ export async function probeEngine(name: EngineName, env: Record<string, string |
   if (r.timedOut) return { ok: false, reason: `'${name} version' did not answer within ${Math.round(timeoutMs / 1000)} s` };
   if (r.code !== 0) {
     const detail = firstLine(r.stderr) || `exit code ${r.code}`;
-    return { ok: false, reason: `'${name}' does not answer: ${detail.replace(/[.?!\s]+$/, "")}` };
+    return { ok: false, reason: `'${name}' does not answer: ${detail.replace(/[.\s]+$/, "")}` };
   }
   return { ok: true, engine, imagePresent: opts.imageRef ? false : undefined };
 }
@@ -156,6 +156,11 @@ export async function containerExit(engine: Pick<Engine, "path">, name: string, 
   return m ? { ran: true, exitCode: Number(m[2]) } : undefined;
 }
 
+/** End with a full stop, unless the text (an engine's own question, say) already ends a sentence. */
+export function sentence(text: string): string {
+  return /[.?!]$/.test(text) ? text : `${text}.`;
+}
+
 export function firstLine(text: string): string {
   return (
     text
@@ -176,9 +181,9 @@ export async function resolveEngine(config: Config, env: Record<string, string |
   const result = await findEngine(setting, env, opts);
   if ("engine" in result) return { ...result.engine, imagePresent: result.imagePresent };
   if (setting === "auto") {
-    throw new UserError(`no container engine is available: ${result.reasons.join("; ")}.`, "Install podman or Docker, or run on the host with --profile host.");
+    throw new UserError(sentence(`no container engine is available: ${result.reasons.join("; ")}`), "Install podman or Docker, or run on the host with --profile host.");
   }
-  throw new UserError(`${source} = ${setting}, but ${result.reasons[0]}.`, INSTALL_HINT[setting]);
+  throw new UserError(sentence(`${source} = ${setting}, but ${result.reasons[0]}`), INSTALL_HINT[setting]);
 }
 
 /** Like resolveEngine, but reports instead of throwing (for profile = auto and doctor). */
