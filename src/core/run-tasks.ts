@@ -73,6 +73,8 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
   try {
     return await run(opts, state);
   } finally {
+    // After the summary: removing finished containers need not delay the report.
+    await state.runner?.close?.();
     for (const sig of signals) process.off(sig, onSignal);
   }
 }

@@ -87,7 +87,9 @@ export function createTerminalReporter(opts: TerminalOptions) {
     finish(r) {
       const started = running.delete(r.task.id);
       done++;
-      const head = `${COLOR[r.status](`${ICON[r.status]} ${r.status}${r.origin === "remote" ? " (remote)" : ""}`)} ${taskLabel(r.task)}${r.durationMs ? style.dim(` ${formatDuration(r.durationMs)}`) : ""}${r.reason ? style.dim(` — ${r.reason}`) : ""}\n`;
+      // A failure without a reason says how the task's process ended.
+      const reason = r.reason ?? (r.status === "failed" && r.exitCode ? `exit code ${r.exitCode}` : undefined);
+      const head = `${COLOR[r.status](`${ICON[r.status]} ${r.status}${r.origin === "remote" ? " (remote)" : ""}`)} ${taskLabel(r.task)}${r.durationMs ? style.dim(` ${formatDuration(r.durationMs)}`) : ""}${reason ? style.dim(` — ${reason}`) : ""}\n`;
       let block = opts.live && github && started ? `::endgroup::\n${head}` : head;
       // Live mode streamed the output of what ran; a cached task's stored output shows as a block.
       const streamed = opts.live && r.status !== "cached";

@@ -42,6 +42,8 @@ export interface Runner {
   run(req: RunRequest): Promise<RunOutcome>;
   /** Stop every process (and container) this runner started that is still alive. */
   stopAll(): Promise<void>;
+  /** Called once after the run, whatever its end: finish clean-up still in flight (container removal). */
+  close?(): Promise<void>;
 }
 
 /** Keep the head and tail of very large output so memory stays bounded. */
