@@ -5,7 +5,7 @@ import type { Runner } from "../runtime/runner.ts";
 import { prepare, type Prepared, type PreparedTask } from "./pipeline.ts";
 import { executePrepared, type TaskCache } from "./execute.ts";
 import { loadConfig } from "./config.ts";
-import { EXIT } from "./errors.ts";
+import { EXIT, signalExit } from "./errors.ts";
 import { requestedProfile, selectRuntime } from "../runtime/select.ts";
 import { createTerminalReporter } from "../report/terminal.ts";
 import { planJson, resultJson } from "../report/json.ts";
@@ -60,7 +60,7 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
     }
     state.interruptedBy = sig;
     state.stopReporter();
-    writeStderr(`\n${sig === "SIGINT" ? "Interrupted" : "Terminated"}: stopping running tasks…\n`);
+    writeStderr(`\n${sig === "SIGINT" ? "Interrupted" : sig === "SIGHUP" ? "Hung up" : "Terminated"}: stopping running tasks…\n`);
     state.abort.abort();
   };
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
@@ -74,7 +74,7 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
 
 async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   const abort = state.abort;
-  const interruptedExit = () => (state.interruptedBy === "SIGTERM" ? EXIT.terminated : EXIT.interrupted);
+  const interruptedExit = () => signalExit(state.interruptedBy);
   const config = loadConfig({ cwd: opts.cwd, explicit: opts.config });
   const profile = requestedProfile(opts.profile, config.config);
   const choice = await selectRuntime({ profile, config: config.config, root: config.root, dryRun: opts.dryRun });

@@ -2,8 +2,8 @@
 // not ignore (or a plain walk outside git). Stat data cached under the cache root skips re-reading.
 import { readdirSync, readlinkSync, readFileSync } from "node:fs";
 import { isInside, lstatOrNull, touchNow } from "./fs.ts";
-import { join, relative, sep } from "node:path";
-import { writeFileAtomic } from "./safe-write.ts";
+import { dirname, join, relative, sep } from "node:path";
+import { removeStaleTemps, writeFileAtomic } from "./safe-write.ts";
 import { statCachePath } from "./cache-root.ts";
 import { LONG_LOOP, expectLongWork } from "./jit.ts";
 import { gitVisibleFiles, listAndRemember, listingEnvKey, parseListing, reuseListing, underPrefix, type Listing } from "./git-listing.ts";
@@ -108,6 +108,8 @@ function rowOf(rows: Record<string, unknown>, path: string): StatRow | undefined
 
 function saveStatCache(path: string, root: string, rows: Map<string, StatRow>, listing: Listing | undefined): void {
   try {
+    // A run killed while writing leaves its temp file: the next write clears it.
+    removeStaleTemps(dirname(path));
     writeFileAtomic(path, JSON.stringify({ version: STAT_VERSION, root, count: rows.size, files: Object.fromEntries(rows), ...(listing ? { listing } : {}) }));
   } catch {
     // A stat cache is only an accelerator: failing to write it must not fail the run.

@@ -10,7 +10,7 @@ import { DOCKERFILE } from "../core/fingerprint.ts";
 import { chooseStacks, initTargets } from "./detect.ts";
 import { renderConfig, renderDockerfile } from "./render.ts";
 import { log } from "../report/log.ts";
-import { checkWritable, writeAtomic, type PlannedFile } from "./write.ts";
+import { checkWritable, writeAllOrNothing, type PlannedFile } from "./write.ts";
 
 export interface InitOptions {
   root: string;
@@ -93,10 +93,8 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
   }
   if (opts.dryRun) return result;
   checkWritable(opts.root, files, opts.force);
-  for (const f of files) {
-    writeAtomic(opts.root, f);
-    result.written.push(f.path);
-  }
+  writeAllOrNothing(opts.root, files);
+  result.written.push(...files.map((f) => f.path));
   return result;
 }
 
