@@ -19,6 +19,8 @@ export interface TaskCache {
   /** Hits among these tasks, by task id: every key computed in one pass. */
   lookupMany(tasks: PreparedTask[], runner: Runner): Promise<Map<string, TaskCacheHit>>;
   store(t: PreparedTask, runner: Runner, outcome: RunOutcome): Promise<void>;
+  /** Inherited variables the key leaves out, so a cacheable task must not see them either. */
+  unsetEnv?: readonly string[];
 }
 
 export interface ExecuteOptions {
@@ -66,6 +68,7 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
         action: t.action,
         cwd: t.cwd,
         env: t.env,
+        unset: cache && t.cacheable ? cache.unsetEnv : undefined,
         signal,
         onOutput: opts.onOutput ? (chunk) => emit(live.push(chunk)) : undefined,
       });

@@ -133,10 +133,30 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   const elapsed = performance.now() - started;
   reporter.summary(results, elapsed);
   const failed = results.some((r) => r.status === "failed");
-  const exitCode = state.interruptedBy ? interruptedExit() : failed ? EXIT.failed : EXIT.ok;
+  const idle = state.interruptedBy || failed ? undefined : nothingRan(opts.commands, prepared, results);
+  if (idle) log.error(idle);
+  const exitCode = state.interruptedBy ? interruptedExit() : failed || idle ? EXIT.failed : EXIT.ok;
   await runHooks.finished?.({ title: opts.title, report: opts.report, results, exitCode });
-  if (opts.json) writeStdout(JSON.stringify({ ...resultJson(results, meta), exitCode, durationMs: Math.round(elapsed) }, null, 2) + "\n");
+  if (opts.json) {
+    const doc = resultJson(results, meta);
+    writeStdout(JSON.stringify({ ...doc, ...(idle ? { ok: false, reason: idle } : {}), exitCode, durationMs: Math.round(elapsed) }, null, 2) + "\n");
+  }
   return exitCode;
+}
+
+/**
+ * A profile written in devflow.toml that checked nothing is not a pass: every task was
+ * skipped (no tool, no target, an extension declined), so nothing was verified.
+ */
+function nothingRan(commands: CommandRef[], prepared: Prepared, results: TaskResult[]): string | undefined {
+  const [only] = commands;
+  if (commands.length !== 1 || only!.primary !== "check" || prepared.implicit) return undefined;
+  const profile = only!.selector;
+  if (!prepared.loaded.config.targets?.[profile]) return undefined;
+  if (results.some((r) => r.status !== "skipped")) return undefined;
+  const why = results.map((r) => `${r.task.id}: ${r.reason ?? "skipped"}`);
+  const shown = why.length > 5 ? [...why.slice(0, 5), `and ${why.length - 5} more`] : why;
+  return `profile '${profile}' in ${prepared.loaded.path} ran nothing: ${results.length ? `all ${results.length} of its tasks were skipped (${shown.join("; ")})` : "it lists no commands"}. A profile that checks nothing does not pass.`;
 }
 
 /** A read-only checkout or cache folder should not stop the checks: warn and run uncached. */

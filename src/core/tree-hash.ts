@@ -28,7 +28,12 @@ export interface HashTreeOptions {
   exclude?: string[];
   /** Files whose inode changed this recently are re-read next time (default RACY_MS). */
   racyMs?: number;
+  /** How many submodules deep this tree is (internal). */
+  depth?: number;
 }
+
+/** Submodules inside submodules are followed this deep. */
+const MAX_SUBMODULE_DEPTH = 8;
 
 const STAT_VERSION = 1;
 const LARGE = 8 * 1024 * 1024;
@@ -153,6 +158,7 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
   const stats: TreeHashStats = { listed: paths.length, read: 0, reused: 0, bytesRead: 0, git: gitList != null, listReused };
   const racyAfter = Date.now() - racyMs;
   const toRead: { path: string; abs: string; size: number; mtimeMs: number; ino: number; ctimeMs: number; x: string }[] = [];
+  const submodules: string[] = [];
 
   // Listed paths are relative and `/`-separated: plain concatenation, no per-file normalising.
   const base = root.endsWith(sep) ? root : root + sep;
@@ -172,7 +178,9 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
       continue;
     }
     if (!st.isFile()) {
-      // A submodule or other special entry: its presence counts, its contents belong to it.
+      // A checked-out submodule counts by everything its task can see there: its commit's
+      // files and any uncommitted change, hashed like a tree of its own (nested ones too).
+      if (st.isDirectory() && lstatOrNull(join(abs, ".git"))) submodules.push(path);
       files.set(path, st.isDirectory() ? "dir" : "special");
       continue;
     }
@@ -204,6 +212,24 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
       stats.bytesRead += f.size;
       if (f.ctimeMs < racyAfter && f.mtimeMs < racyAfter) fresh.push([f.path, [f.size, f.mtimeMs, f.ino, f.ctimeMs, d]]);
     });
+  }
+
+  const depth = opts.depth ?? 0;
+  for (const path of submodules) {
+    if (depth >= MAX_SUBMODULE_DEPTH) {
+      files.set(path, "submodule:too-deep");
+      continue;
+    }
+    try {
+      const sub = await hashTree(base + path, { ...opts, exclude, depth: depth + 1 });
+      files.set(path, `submodule:${treeDigest(sub.files)}`);
+      stats.listed += sub.stats.listed;
+      stats.read += sub.stats.read;
+      stats.reused += sub.stats.reused;
+      stats.bytesRead += sub.stats.bytesRead;
+    } catch {
+      files.set(path, "submodule:unreadable");
+    }
   }
 
   const listingChanged = !listReused && (listing !== undefined || cached.listing !== undefined);

@@ -124,6 +124,8 @@ export function createHostRunner(): Runner {
     },
     async run(req: RunRequest): Promise<RunOutcome> {
       const env = childEnv(req.env);
+      // The action's own env wins; only what the task would inherit is withheld.
+      for (const name of req.unset ?? []) if (!Object.hasOwn(req.env, name)) delete env[name];
       const program = resolveProgram(req.action.program, req.cwd, env.PATH);
       if (!program) {
         const where = req.action.program.includes("/") ? `at ${resolve(req.cwd, req.action.program)}` : "on PATH";
