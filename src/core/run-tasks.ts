@@ -13,6 +13,7 @@ import { renderPlan } from "../report/plan.ts";
 import { log } from "../report/log.ts";
 import { accessSync, constants } from "node:fs";
 import { ensureCacheRoot } from "./cache-root.ts";
+import { RunReaper, reapAbandonedRuns, setActiveReaper } from "../runtime/reaper.ts";
 import type { TaskResult } from "./scheduler.ts";
 import { writeStdout, writeStderr, isTerminal } from "../report/out.ts";
 
@@ -46,6 +47,7 @@ interface RunState {
   abort: AbortController;
   interruptedBy?: NodeJS.Signals;
   runner?: Runner;
+  reaper?: RunReaper;
   stopReporter(): void;
 }
 
@@ -69,6 +71,8 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
     return await run(opts, state);
   } finally {
     for (const sig of signals) process.off(sig, onSignal);
+    state.reaper?.finish();
+    setActiveReaper(undefined);
   }
 }
 
@@ -100,6 +104,13 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
 
   if (abort.signal.aborted) return interruptedExit();
   const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false && cacheRootUsable(prepared.cacheRoot);
+  // Processes of an earlier run killed with -9 are stopped before this one starts its own;
+  // this run is recorded (in a cache root dwf made) once it starts a task.
+  const recordRoot = cacheEnabled || quietlyUsable(prepared.cacheRoot) ? prepared.cacheRoot : undefined;
+  if (recordRoot) reapAbandonedRuns(recordRoot);
+  const reaper = new RunReaper(recordRoot);
+  setActiveReaper(reaper);
+  state.reaper = reaper;
   const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared });
 
   // One task at a time can stream live; parallel tasks print as blocks when they finish.
@@ -157,6 +168,17 @@ function nothingRan(commands: CommandRef[], prepared: Prepared, results: TaskRes
   const why = results.map((r) => `${r.task.id}: ${r.reason ?? "skipped"}`);
   const shown = why.length > 5 ? [...why.slice(0, 5), `and ${why.length - 5} more`] : why;
   return `profile '${profile}' in ${prepared.loaded.path} ran nothing: ${results.length ? `all ${results.length} of its tasks were skipped (${shown.join("; ")})` : "it lists no commands"}. A profile that checks nothing does not pass.`;
+}
+
+/** The cache root for dwf's own run records under --no-cache: used when it can be, without a warning. */
+function quietlyUsable(cacheRoot: string): boolean {
+  try {
+    ensureCacheRoot(cacheRoot);
+    accessSync(cacheRoot, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A read-only checkout or cache folder should not stop the checks: warn and run uncached. */
