@@ -102,7 +102,7 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
 export function gitTopLevel(root: string): string | null {
   try {
     // No git on PATH, or not a work tree: nothing to warn about.
-    const r = Bun.spawnSync(["git", "rev-parse", "--show-toplevel"], { cwd: root, stdout: "pipe", stderr: "ignore" });
+    const r = Bun.spawnSync(["git", "rev-parse", "--show-toplevel"], { cwd: root, stdout: "pipe", stderr: "ignore", timeout: 10_000 });
     const top = r.exitCode === 0 ? r.stdout.toString().trim() : "";
     return top && realpathSync(top) !== realpathSync(root) ? top : null;
   } catch {
