@@ -71,7 +71,7 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
     return await run(opts, state);
   } finally {
     for (const sig of signals) process.off(sig, onSignal);
-    state.reaper?.finish();
+    await state.reaper?.finish();
     setActiveReaper(undefined);
   }
 }

@@ -43,12 +43,15 @@ function statFields(pid: number | "self"): string[] | undefined {
 
 /** The DWF_RUN value in a process's environment (as it was at exec), if any. */
 function markerOf(pid: number): string | undefined {
-  let env: string;
   try {
-    env = readFileSync(`/proc/${pid}/environ`, "latin1");
+    return markerIn(readFileSync(`/proc/${pid}/environ`, "latin1"));
   } catch {
     return undefined;
   }
+}
+
+/** The DWF_RUN value in the text of a /proc/<pid>/environ file. */
+function markerIn(env: string): string | undefined {
   const key = `${RUN_ENV}=`;
   let from: number;
   if (env.startsWith(key)) from = key.length;
@@ -105,13 +108,64 @@ function kill(pid: number): boolean {
   }
 }
 
+/** Sweeps are repeated while they find something: a process may fork between reading /proc and its kill. */
+const MAX_SWEEPS = 8;
+
 /** Kill every process (younger than `since`) whose marker satisfies `match`; returns how many. */
 function killMarked(match: (marker: string) => boolean, since?: number): number {
-  let n = 0;
-  for (const pid of pids(since)) {
-    const m = markerOf(pid);
-    if (m !== undefined && match(m) && kill(pid)) n++;
+  let total = 0;
+  for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
+    let n = 0;
+    for (const pid of pids(since)) {
+      const m = markerOf(pid);
+      if (m !== undefined && match(m) && kill(pid)) n++;
+    }
+    total += n;
+    if (n === 0) break;
   }
+  return total;
+}
+
+/** killMarked with non-blocking reads, for the sweeps that run while tasks do. */
+async function killMarkedAsync(match: (marker: string) => boolean, since: number): Promise<number> {
+  let total = 0;
+  for (let sweep = 0; sweep < MAX_SWEEPS; sweep++) {
+    const n = await sweepOnce(match, since);
+    total += n;
+    if (n === 0) break;
+  }
+  return total;
+}
+
+async function sweepOnce(match: (marker: string) => boolean, since: number): Promise<number> {
+  const { readdir, readFile } = await import("node:fs/promises");
+  let names: string[];
+  try {
+    names = await readdir("/proc");
+  } catch {
+    return 0;
+  }
+  const last = lastPid();
+  const young = names.filter((name) => {
+    const c = name.charCodeAt(0);
+    if (c < 48 || c > 57) return false;
+    const pid = Number(name);
+    if (pid === process.pid) return false;
+    return last === undefined || (last >= since ? pid > since && pid <= last : pid > since || pid <= last);
+  });
+  let n = 0;
+  await Promise.all(
+    young.map(async (name) => {
+      let env: string;
+      try {
+        env = await readFile(`/proc/${name}/environ`, "latin1");
+      } catch {
+        return;
+      }
+      const m = markerIn(env);
+      if (m !== undefined && match(m) && kill(Number(name))) n++;
+    }),
+  );
   return n;
 }
 
@@ -146,9 +200,16 @@ export class RunReaper {
 
   constructor(private readonly cacheRoot: string | undefined) {}
 
+  private ready: Promise<void> | undefined;
+
   /** Before the first task starts: become the subreaper and leave a record for the next run. */
-  async beforeSpawn(): Promise<void> {
-    if (this.started || !LINUX) return;
+  beforeSpawn(): Promise<void> {
+    // Tasks starting together all wait for it: none may run before the record exists.
+    return (this.ready ??= this.prepare());
+  }
+
+  private async prepare(): Promise<void> {
+    if (!LINUX) return;
     this.started = true;
     this.firstPid = lastPid();
     await becomeSubreaper();
@@ -172,16 +233,28 @@ export class RunReaper {
     return `${this.runId}:${++this.tasks}`;
   }
 
-  /** A task's direct child is gone: so is everything that carries its marker. */
+  private pending = new Set<Promise<void>>();
+
+  /**
+   * A task's direct child is gone: so is everything that carries its marker. The sweep runs
+   * beside the next task (it only reads /proc), and the end of the run waits for it.
+   */
   taskEnded(marker: string, taskPid: number): void {
     if (!LINUX) return;
-    const n = killMarked((m) => m === marker, taskPid);
-    if (n) log.debug(`reaper: stopped ${n} process${n === 1 ? "" : "es"} ${marker} left behind`);
+    const sweep = killMarkedAsync((m) => m === marker, taskPid).then(
+      (n) => {
+        if (n) log.debug(`reaper: stopped ${n} process${n === 1 ? "" : "es"} ${marker} left behind`);
+      },
+      () => {},
+    );
+    this.pending.add(sweep);
+    void sweep.finally(() => this.pending.delete(sweep));
   }
 
   /** The run is over: nothing it started may remain, marked or re-parented to dwf. */
-  finish(): void {
+  async finish(): Promise<void> {
     if (!LINUX || !this.started) return;
+    await Promise.all(this.pending);
     const prefix = `${this.runId}:`;
     let n = killMarked((m) => m.startsWith(prefix), this.firstPid);
     // Orphans re-parented to dwf (the subreaper) that lost the marker: dwf waits for all its
