@@ -11,7 +11,8 @@
 //    finds records whose dwf is gone (kill -9, a crash) and kills what carries their marker.
 // Limits: /proc and prctl are Linux; elsewhere only the process group is stopped. A process
 // that clears its environment (env -i) and detaches before dwf ends is missed.
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { log } from "../report/log.ts";
 
@@ -22,9 +23,20 @@ const LINUX = process.platform === "linux";
 interface RunRecord {
   version: 1;
   runId: string;
+  /** Where the pid means something: the machine and its pid namespace (a container, a shared cache on NFS). */
+  host: string;
+  pidns: string;
   pid: number;
   /** Start time of dwf in clock ticks since boot (/proc/<pid>/stat field 22): tells a reused pid apart. */
   start: string;
+}
+
+function pidNamespace(): string {
+  try {
+    return readlinkSync("/proc/self/ns/pid");
+  } catch {
+    return "";
+  }
 }
 
 function randomId(): string {
@@ -220,7 +232,7 @@ export class RunReaper {
       const dir = join(this.cacheRoot, RUNS_DIR);
       mkdirSync(dir, { recursive: true });
       const path = join(dir, `${this.runId}.json`);
-      const rec: RunRecord = { version: 1, runId: this.runId, pid: process.pid, start };
+      const rec: RunRecord = { version: 1, runId: this.runId, host: hostname(), pidns: pidNamespace(), pid: process.pid, start };
       writeFileSync(path, JSON.stringify(rec), { flag: "wx", mode: 0o644 });
       this.record = path;
     } catch (e) {
@@ -297,6 +309,8 @@ export function reapAbandonedRuns(cacheRoot: string): void {
       rmSync(path, { force: true });
       continue;
     }
+    // A run recorded on another machine or in another pid namespace cannot be judged from here.
+    if (rec.host !== hostname() || rec.pidns !== pidNamespace()) continue;
     const alive = statFields(rec.pid)?.[19] === rec.start;
     if (!alive) stale.push({ path, runId: rec.runId });
   }
