@@ -40,7 +40,7 @@ beforeAll(() => {
     },
     `v${version}`,
   );
-});
+}, 180_000); // builds two more versions of dwf
 
 afterAll(() => {
   server?.stop();

@@ -24,7 +24,7 @@ beforeAll(() => {
     },
     `v${NEXT}`,
   );
-});
+}, 180_000);
 
 afterAll(() => {
   server?.stop();
@@ -142,7 +142,7 @@ describe("dwf upgrade: never downgrades, never guesses, never hangs", () => {
       },
       "v0.0.1",
     );
-  });
+  }, 180_000);
   afterAll(() => older?.stop());
   const runOlder = (bin: string, args: string[]) => run(bin, args, { DWF_DOWNLOAD_BASE: older.base });
 
