@@ -123,8 +123,8 @@ function isCI(ctx: ExtensionContext): boolean {
 function tools(): ToolRequirement[] {
   return [
     { name: "cargo", version: ["cargo", "--version"], install: "install rustup (https://rustup.rs), then: rustup default stable" },
-    { name: "rustfmt", version: ["cargo", "fmt", "--version"], install: "rustup component add rustfmt", optional: true },
-    { name: "clippy", version: ["cargo", "clippy", "--version"], install: "rustup component add clippy", optional: true },
+    { name: "rustfmt", version: ["cargo", "fmt", "--version"], install: "rustup component add rustfmt", usedBy: ["fmt"] },
+    { name: "clippy", version: ["cargo", "clippy", "--version"], install: "rustup component add clippy", usedBy: ["lint"] },
     { name: "cargo-nextest", version: ["cargo", "nextest", "--version"], install: "cargo install cargo-nextest --locked", optional: true },
   ];
 }

@@ -7,6 +7,7 @@ import { quoteCommand } from "./shell-quote.ts";
 import { createStreamRedactor, redactEnv, redactText, secretValues } from "./redact.ts";
 import { debugEnabled, log } from "../report/log.ts";
 import { expectLongWork } from "./jit.ts";
+import { NOT_FOUND_EXIT, notFoundMessage } from "./diagnose.ts";
 
 export interface TaskCacheHit {
   durationMs: number;
@@ -74,6 +75,8 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
       });
       if (opts.onOutput) emit(live.flush());
       const outcome = { ...ran, output: redactText(ran.output, secrets) };
+      // The program started (the runner says so otherwise) and something it ran was missing.
+      if (outcome.exitCode === NOT_FOUND_EXIT && !outcome.error && !signal.aborted) outcome.error = notFoundMessage(outcome.output, runner.kind);
       if (outcome.exitCode === 0 && !signal.aborted && opts.cache && t.cacheable) {
         await opts.cache.store(t, runner, outcome).catch((e) => log.debug(`task cache: could not store ${task.id}: ${(e as Error).message}`));
       }

@@ -82,7 +82,10 @@ export async function schedule(tasks: Task[], execute: Execute, opts: ScheduleOp
       let r: TaskResult;
       try {
         const o = await execute(t, stop);
-        const status: TaskStatus = o.status ?? (stop.aborted && o.exitCode !== 0 ? "cancelled" : o.exitCode === 0 ? "passed" : "failed");
+        // A task stopped by the cancellation is cancelled, whatever its exit code (a program
+        // may exit 0 on SIGTERM): never "passed … — cancelled".
+        const cancelled = stop.aborted && (o.exitCode !== 0 || o.error === "cancelled");
+        const status: TaskStatus = o.status ?? (cancelled ? "cancelled" : o.exitCode === 0 ? "passed" : "failed");
         r = { task: t, status, durationMs: o.durationMs, exitCode: o.exitCode, output: o.output, reason: o.reason ?? o.error };
       } catch (e) {
         r = { task: t, status: "failed", durationMs: 0, output: "", reason: (e as Error).message };

@@ -36,6 +36,12 @@ export interface ToolRequirement {
   install: string;
   /** Needed only for some commands; missing optional tools are reported, not fatal. */
   optional?: boolean;
+  /**
+   * The commands (`primary` or `primary:selector`) whose actions run this tool. When given, it
+   * alone decides: the tool is needed exactly when the profile being checked runs one of them
+   * (`dwf doctor` plans the profile first). [] = never needed.
+   */
+  usedBy?: string[];
 }
 
 /** Result of asking an extension for a command: an action, or a reason it is skipped. */
@@ -47,7 +53,11 @@ export interface ExtensionContext {
   root: string;
   /** Environment of the dwf process (read-only view). */
   env: Record<string, string | undefined>;
-  /** Whether a program exists on the host PATH (cached by the core). */
+  /**
+   * Where a program is found where the tasks run: on the host PATH under the host profile, in
+   * the image under the container profile (probed in the image once per fingerprint and
+   * remembered). null = not there. Answers are cached by the core.
+   */
   which(program: string): string | null;
 }
 
