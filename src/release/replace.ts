@@ -1,7 +1,7 @@
 // Local edge of `dwf upgrade`: unpack the archive next to the binary it replaces, prove
 // the new binary runs, then rename it over the old one. Until that rename nothing the
 // user has is touched; any failure removes the staging directory and leaves the old binary.
-import { accessSync, constants, lstatSync, mkdtempSync, readdirSync, realpathSync, renameSync, rmSync, chmodSync } from "node:fs";
+import { accessSync, constants, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, chmodSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { FailedError, UserError } from "../core/errors.ts";
 import { CallError, callBounded } from "../core/subprocess.ts";
@@ -68,10 +68,43 @@ export function removeStaleStaging(target: string, now = Date.now()): string[] {
     if (pid === process.pid) continue;
     const running = Number.isInteger(pid) && pid > 0 && alive(pid);
     if (running && now - st.mtimeMs < STALE_STAGING_MS) continue;
+    // The killed upgrade's probe may still be running from there (a binary that hangs).
+    stopProcessesRunningFrom(path);
     rmSync(path, { recursive: true, force: true });
     removed.push(path);
   }
   return removed;
+}
+
+/** Linux: kill (with its process group) every process whose executable or argv[0] lies in `dir`. */
+function stopProcessesRunningFrom(dir: string): void {
+  if (process.platform !== "linux") return;
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return;
+  }
+  const inside = (p: string) => p.startsWith(`${dir}/`);
+  for (const name of names) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    let hit = false;
+    try {
+      hit = inside(readlinkSync(`/proc/${name}/exe`));
+    } catch {}
+    if (!hit) {
+      try {
+        const argv = readFileSync(`/proc/${name}/cmdline`, "utf8").split("\0");
+        hit = argv.slice(0, 2).some(inside);
+      } catch {}
+    }
+    if (!hit) continue;
+    for (const target of [-Number(name), Number(name)]) {
+      try {
+        process.kill(target, "SIGKILL");
+      } catch {}
+    }
+  }
 }
 
 /** Unpack `dwf` from a .tar.gz into a staging dir beside `target`; returns the new binary's path. */
