@@ -145,6 +145,8 @@ export const rust: Extension = {
   env: (ctx): Record<string, string> => (isCI(ctx) ? { CARGO_INCREMENTAL: "0" } : {}),
   fingerprintInputs: (ctx) => existingFiles(ctx.root, ["Cargo.toml", "Cargo.lock", "rust-toolchain.toml", "rust-toolchain", ".cargo/config.toml"]),
   taskInputs,
+  // What `cargo build` leaves for the tests to reuse: the profile's folder (not the other profile's).
+  taskOutputs: (ref) => (ref.selector === "debug" && ref.primary === "build" ? ["target/debug"] : ref.primary === "build" && ref.selector === "release" ? ["target/release"] : []),
   cacheable: defaultCacheable,
   tools,
   dockerfile: () => ({

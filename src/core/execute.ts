@@ -12,6 +12,8 @@ import { NOT_FOUND_EXIT, notFoundMessage } from "./diagnose.ts";
 export interface TaskCacheHit {
   durationMs: number;
   output: string;
+  /** Where the result came from; local when unset. */
+  origin?: "local" | "remote";
 }
 
 /** The task result cache, as the executor sees it. */
@@ -19,9 +21,15 @@ export interface TaskCache {
   lookup(t: PreparedTask, runner: Runner): Promise<TaskCacheHit | null>;
   /** Hits among these tasks, by task id: every key computed in one pass. */
   lookupMany(tasks: PreparedTask[], runner: Runner): Promise<Map<string, TaskCacheHit>>;
-  store(t: PreparedTask, runner: Runner, outcome: RunOutcome): Promise<void>;
+  /**
+   * Keep a passing result; resolves to whether it was kept (false: the tree changed while the
+   * task ran). `replayed`: the outcome is a result fetched for this key, not a run just ended.
+   */
+  store(t: PreparedTask, runner: Runner, outcome: RunOutcome, replayed?: boolean): Promise<boolean | void>;
   /** Inherited variables the key leaves out, so a cacheable task must not see them either. */
   unsetEnv?: readonly string[];
+  /** Wait (boundedly) for work still in the background, such as uploads; called once at the end. */
+  flush?(): Promise<void>;
 }
 
 export interface ExecuteOptions {
@@ -43,11 +51,11 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
   const byId = new Map(prepared.tasks.map((t) => [t.task.id, t]));
   // Every key is fixed when the run starts (the tree is hashed once), so all lookups happen up
   // front, together: hits finish without a job slot, and only misses reach the scheduler's queue.
-  const known = new Map<string, RunOutcome & { status: TaskStatus }>();
+  const known = new Map<string, RunOutcome & { status: TaskStatus; origin?: "local" | "remote" }>();
   const cache = opts.cache;
   if (cache) {
     const hits = await cache.lookupMany(prepared.tasks.filter((t) => t.action && t.cacheable), runner);
-    for (const [id, hit] of hits) known.set(id, { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached" });
+    for (const [id, hit] of hits) known.set(id, { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached", origin: hit.origin });
   }
   return schedule(
     prepared.tasks.map((t) => t.task),

@@ -31,12 +31,14 @@ export interface RunTasksOptions {
   json: boolean;
   verbose: boolean;
   noCache: boolean;
+  /** --remote-cache: off, read or readwrite (default: from devflow.toml and the environment). */
+  remoteCache?: string;
   report?: string;
 }
 
 /** Hooks later stages plug in (task cache, GitHub reporting) without the flow knowing them. */
 export interface RunHooks {
-  cache?: (ctx: { cacheRoot: string; enabled: boolean; prepared?: Prepared }) => Promise<TaskCache | undefined>;
+  cache?: (ctx: { cacheRoot: string; enabled: boolean; prepared?: Prepared; remote?: string; verbose?: boolean }) => Promise<TaskCache | undefined>;
   started?: (ctx: { title: string; report?: string }) => Promise<void>;
   finished?: (ctx: { title: string; report?: string; results: TaskResult[]; exitCode: number }) => Promise<void>;
 }
@@ -120,7 +122,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   const reaper = new RunReaper(recordRoot);
   setActiveReaper(reaper);
   state.reaper = reaper;
-  const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared });
+  const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared, remote: opts.remoteCache, verbose: opts.verbose });
 
   // One task at a time can stream live; parallel tasks print as blocks when they finish.
   const live = !opts.json && (opts.jobs === 1 || prepared.tasks.filter((t) => t.action).length <= 1);
@@ -149,6 +151,8 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   } finally {
     if (abort.signal.aborted) await runner.stopAll();
     reporter.stop();
+    // Uploads to a remote cache ran beside the tasks; give them a bounded time to finish.
+    if (!abort.signal.aborted) await cache?.flush?.();
   }
   const elapsed = performance.now() - started;
   reporter.summary(results, elapsed);

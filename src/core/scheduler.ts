@@ -13,6 +13,8 @@ export interface TaskResult {
   output: string;
   /** Why it was skipped/cancelled, or the error that stopped it from starting. */
   reason?: string;
+  /** For a cached result: which cache it came from (local when unset). */
+  origin?: "local" | "remote";
 }
 
 /** Statuses in the order summaries list them. */
@@ -43,7 +45,7 @@ export interface ScheduleOptions {
    * Outcomes known before the run (cache hits): such a task finishes as soon as its
    * dependencies have, without a start event or a job slot; a failed dependency still blocks it.
    */
-  known?: ReadonlyMap<string, RunOutcome & { status?: TaskStatus }>;
+  known?: ReadonlyMap<string, RunOutcome & { status?: TaskStatus; origin?: "local" | "remote" }>;
 }
 
 export async function schedule(tasks: Task[], execute: Execute, opts: ScheduleOptions): Promise<TaskResult[]> {
@@ -115,7 +117,7 @@ export async function schedule(tasks: Task[], execute: Execute, opts: ScheduleOp
         }
         const known = opts.known?.get(id);
         if (known && t.deps.every((d) => results.has(d))) {
-          finish({ task: t, status: known.status ?? "passed", durationMs: known.durationMs, exitCode: known.exitCode, output: known.output });
+          finish({ task: t, status: known.status ?? "passed", durationMs: known.durationMs, exitCode: known.exitCode, output: known.output, ...(known.origin ? { origin: known.origin } : {}) });
           continue;
         }
         if (running.size >= opts.jobs) continue;

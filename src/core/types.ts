@@ -105,6 +105,12 @@ export interface Extension {
    * undefined = every file git sees; [] with cacheable=false = never cache.
    */
   taskInputs?(ref: CommandRef, ctx: ExtensionContext): string[] | undefined;
+  /**
+   * Files a passing command leaves in the workspace that later tasks need (a build's `dist`),
+   * as paths relative to the root. A shared (remote) cache stores them with the result and
+   * restores them on a hit; only these paths are ever written from a cache entry.
+   */
+  taskOutputs?(ref: CommandRef, ctx: ExtensionContext): string[];
   /** Whether a passing result may be reused (false for commands with side effects). */
   cacheable?(ref: CommandRef): boolean;
   tools?(ctx: ExtensionContext): ToolRequirement[] | Promise<ToolRequirement[]>;
