@@ -59,6 +59,6 @@ Environment
   DWF_PROFILE, DWF_ENGINE    Override [runtime] profile and [container] engine
   DWF_CACHE_ROOT             Cache directory (default: .cache/devflow)
 
-Exit codes: 0 passed, 1 a task failed, 2 usage or configuration error, 130 interrupted (143 on SIGTERM).
+Exit codes: 0 passed, 1 a task failed, 2 usage or configuration error, 130 interrupted (143 on SIGTERM, 129 on SIGHUP).
 `;
 }

@@ -115,6 +115,8 @@ function describeValue(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (value instanceof Date) return "a date";
   if (typeof value === "object" && value !== null) return "a table";
+  // TOML spells these nan, inf and -inf; JSON would print them as null.
+  if (typeof value === "number" && !Number.isFinite(value)) return Number.isNaN(value) ? "nan" : value > 0 ? "inf" : "-inf";
   const text = JSON.stringify(value);
   return `${typeof value} ${text.length > 60 ? text.slice(0, 57) + "..." : text}`;
 }
@@ -134,7 +136,8 @@ const ALLOWED_KEYS: Record<string, string[]> = {
 function describeIssue(issue: v.BaseIssue<unknown> | undefined, file: string): string {
   if (!issue) return `${file}: invalid configuration.`;
   const path = keyPath(issue);
-  if (issue.type === "strict_object") {
+  // A strict_object issue is an unknown key, or (expecting "Object") a value that is no table at all.
+  if (issue.type === "strict_object" && issue.expected === "never") {
     const parentPath = (issue.path ?? []).slice(0, -1).map((p) => String(p.key));
     const section = parentPath[0] === "extensions" ? "extension" : parentPath.join(".");
     const key = String(issue.path?.at(-1)?.key ?? "");
@@ -163,6 +166,10 @@ function describeExpected(issue: v.BaseIssue<unknown>): string {
   if (issue.type === "picklist") return `one of ${(issue.expected ?? "").replace(/^\(|\)$/g, "").replaceAll('"', "'").replaceAll(" | ", ", ")}`;
   if (issue.type === "regex") return issue.message.startsWith("Invalid") ? `a value matching ${String(issue.requirement)}` : issue.message;
   if (issue.kind === "schema") return TYPE_WORDS[issue.type] ?? issue.expected ?? issue.type;
+  const bound = issue.requirement as number;
+  if (issue.type === "min_value") return `a number of at least ${bound}`;
+  if (issue.type === "max_value") return `a number of at most ${bound}`;
+  if (issue.type === "integer") return "a whole number";
   return issue.message;
 }
 

@@ -22,9 +22,15 @@ export interface TaskCache {
   lookup(t: PreparedTask, runner: Runner): Promise<TaskCacheHit | null>;
   /** Hits among these tasks, by task id: every key computed in one pass. */
   lookupMany(tasks: PreparedTask[], runner: Runner): Promise<Map<string, TaskCacheHit>>;
-  store(t: PreparedTask, runner: Runner, outcome: RunOutcome): Promise<void>;
+  /**
+   * Keep a passing result; resolves to whether it was kept (false: the tree changed while the
+   * task ran). `replayed`: the outcome is a result fetched for this key, not a run just ended.
+   */
+  store(t: PreparedTask, runner: Runner, outcome: RunOutcome, replayed?: boolean): Promise<boolean | void>;
   /** Forget the keys computed for these tasks (their actions changed after an install). */
   forget?(taskIds: string[]): void;
+  /** Inherited variables the key leaves out, so a cacheable task must not see them either. */
+  unsetEnv?: readonly string[];
   /** Wait (boundedly) for work still in the background, such as uploads; called once at the end. */
   flush?(): Promise<void>;
 }
@@ -76,6 +82,7 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
           action,
           cwd: t.cwd,
           env: t.env,
+          unset: cache && t.cacheable ? cache.unsetEnv : undefined,
           signal,
           onOutput: opts.onOutput ? (chunk) => emit(live.push(chunk)) : undefined,
         });

@@ -299,13 +299,34 @@ function toAction(c: Caller, stdout: string): ExecutionAction {
   return action;
 }
 
-async function buildAction(c: Caller, ref: CommandRef): Promise<ActionResult> {
+const SIGNAL_NAMES: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 15: "SIGTERM" };
+
+/**
+ * Exit non-zero to decline a command, but not every non-zero exit is a decline: a crash (a
+ * signal, or a shell reporting 128 + n for a program it ran) and a refusal of a command the
+ * extension listed by name in --discover are broken extensions, never a skipped task.
+ */
+async function buildAction(c: Caller, ref: CommandRef, claimed: readonly string[]): Promise<ActionResult> {
   const input = JSON.stringify({ primary: ref.primary, selector: ref.selector });
+  const shown = formatRef(ref);
   const r = await checked(c, "--build-action", input);
-  if (r.signal) throw fail(c, `--build-action for ${formatRef(ref)}`, exitText(r), r.stderr);
+  if (r.signal) throw fail(c, `--build-action for ${shown}`, exitText(r), r.stderr);
+  if (r.exitCode > 128 && r.exitCode < 160) {
+    const sig = SIGNAL_NAMES[r.exitCode - 128] ?? `signal ${r.exitCode - 128}`;
+    throw fail(c, `--build-action for ${shown}`, `crashed (exit ${r.exitCode}: something it ran was killed by ${sig})`, r.stderr);
+  }
   if (r.exitCode !== 0) {
     const why = excerpt(redactText(r.stderr).split("\n").find((l) => l.trim()) ?? "", 200);
-    return { skip: `${c.name} declined ${formatRef(ref)} (exit ${r.exitCode})${why ? `: ${why}` : ""}` };
+    if (claimed.includes(shown)) {
+      throw fail(
+        c,
+        `--build-action for ${shown}`,
+        `exited with code ${r.exitCode}, but its --discover lists ${shown} by name`,
+        r.stderr,
+        `An extension may decline only commands it does not list exactly (list the bare '${ref.primary}' to decline some selectors). Fix the extension, or remove ${shown} from its capabilities.`,
+      );
+    }
+    return { skip: `${c.name} declined ${shown} (exit ${r.exitCode})${why ? `: ${why}` : ""}` };
   }
   try {
     return { action: toAction(c, r.stdout) };
@@ -349,7 +370,7 @@ export async function loadExternalExtension(
     description: `external extension ${located}${d ? ` (api_version ${d.api_version})` : ""}`,
     detect: () => true,
     capabilities: () => [...capabilities],
-    buildAction: (ref) => buildAction(c, ref),
+    buildAction: (ref) => buildAction(c, ref, capabilities),
     cacheMounts: () => mounts,
     dependencies: () => (dependencies ? { inputs: [...dependencies.inputs], paths: [...dependencies.paths] } : undefined),
     env: () => ({ ...(d?.env ?? {}) }),

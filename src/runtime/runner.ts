@@ -12,6 +12,8 @@ export interface RunRequest {
   cwd: string;
   /** Env the core adds on top of the inherited environment (extension + cache env + action env). */
   env: Record<string, string>;
+  /** Inherited variables the task must not see (those its cache key leaves out). */
+  unset?: readonly string[];
   signal: AbortSignal;
   /** Called with output as it arrives, when the caller streams live. */
   onOutput?: (chunk: string) => void;

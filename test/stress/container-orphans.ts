@@ -1,7 +1,7 @@
 // Orphans: kill -9 of dwf at a random moment of a parallel container run, then one more dwf run
 // in the same project. After it: no container of the killed run is left (running or stopped), and
 // the engine CLIs the killed dwf had started have ended with their containers.
-// Usage: bun test/stress/orphans.ts [--rounds 10] [--seed N] [--engine podman|docker]
+// Usage: bun test/stress/container-orphans.ts [--rounds 10] [--seed N] [--engine podman|docker]
 // (--engine docker starts its own dockerd, as the integration tests do)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -109,5 +109,5 @@ try {
 const bad = results.filter((r) => r.left || r.clis || r.nextCode !== 0);
 console.log(`rounds: ${results.length}  failures: ${bad.length}  containers orphaned by kill -9: ${results.reduce((a, r) => a + r.orphaned, 0)} (in ${results.filter((r) => r.orphaned).length} rounds)  left after the next run: ${results.reduce((a, r) => a + r.left, 0)}`);
 console.log(`next run (sweep + one quick task): slowest ${Math.max(...results.map((r) => r.sweepMs)).toFixed(0)} ms`);
-console.log(`replay: bun test/stress/orphans.ts --rounds ${rounds} --seed ${seed} --engine ${engine}`);
+console.log(`replay: bun test/stress/container-orphans.ts --rounds ${rounds} --seed ${seed} --engine ${engine}`);
 process.exit(bad.length === 0 ? 0 : 1);
