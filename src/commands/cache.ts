@@ -41,7 +41,7 @@ interface ProjectState {
 
 async function projectState(cwd: string, config?: string): Promise<ProjectState> {
   const { loaded, registry } = await loadProject({ cwd, config });
-  const cacheRoot = resolveCacheRoot(loaded.root, loaded.config);
+  const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, process.env, loaded.path ?? undefined);
   let fingerprint: Promise<string | null> | undefined;
   const rel = (path: string) => relative(cacheRoot, path).split("\\").join("/");
   return {
@@ -180,7 +180,7 @@ const prune = defineCommand({
     let bytes = 0;
     const errors: string[] = [];
     if (existsSync(state.cacheRoot)) {
-      const real = checkPrunableRoot(state.cacheRoot, { home: process.env.HOME, projectRoot: state.root });
+      const real = checkPrunableRoot(state.cacheRoot, { home: process.env.HOME, projectRoot: state.root, groups: state.groups });
       const items = scanCacheRoot(real, { currentGroups: state.groups, currentStat: state.currentStat });
       const plan = planPrune(items, { now: Date.now(), olderThanMs, all: Boolean(args.all) });
       if (dryRun) {

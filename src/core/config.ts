@@ -1,12 +1,13 @@
 // devflow.toml: discovery (nearest file upwards, like git), reading, and validation
 // (config-schema.ts). A config that passed validation is remembered by its exact text, so
 // an unchanged devflow.toml is not parsed and checked again on every run.
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import type { Config } from "./config-schema.ts";
 import { UserError } from "./errors.ts";
-import { CACHEDIR_TAG, configMemoPath, resolveCacheRoot } from "./cache-root.ts";
-import { writeFileAtomic } from "./safe-write.ts";
+import { configMemoPath, isDwfCacheRoot, resolveCacheRoot } from "./cache-root.ts";
+import { writeCacheFile } from "./safe-write.ts";
+import { READ_CAPS, readOwnText } from "./fs.ts";
 import { BUILD_ID, VERSION } from "../version.ts";
 
 export type { Config, ExtensionConfig } from "./config-schema.ts";
@@ -88,17 +89,22 @@ const MEMO_VERSION = 1;
 function validatedConfig(text: string, path: string, root: string, env: Record<string, string | undefined>): Config {
   const key = memoKey(text, path);
   if (key === undefined) return parseConfigText(text, path);
-  const cacheRoot = resolveCacheRoot(root, {}, env);
+  let cacheRoot: string;
+  try {
+    cacheRoot = resolveCacheRoot(root, {}, env);
+  } catch {
+    // A cache root dwf refuses is reported where it is used; the memo just is not kept.
+    return parseConfigText(text, path);
+  }
   const memo = configMemoPath(cacheRoot, root);
   try {
-    const data = JSON.parse(readFileSync(memo, "utf8")) as { version?: unknown; key?: unknown; config?: unknown };
+    const data = JSON.parse(readOwnText(memo, READ_CAPS.configMemo) ?? "null") as { version?: unknown; key?: unknown; config?: unknown };
     if (data.version === MEMO_VERSION && data.key === key && typeof data.config === "object" && data.config !== null) return data.config as Config;
   } catch {}
   const config = parseConfigText(text, path);
   try {
-    if (resolveCacheRoot(root, config, env) === cacheRoot && existsSync(join(cacheRoot, CACHEDIR_TAG))) {
-      mkdirSync(dirname(memo), { recursive: true });
-      writeFileAtomic(memo, JSON.stringify({ version: MEMO_VERSION, key, config }));
+    if (resolveCacheRoot(root, config, env, path) === cacheRoot && isDwfCacheRoot(cacheRoot)) {
+      writeCacheFile(cacheRoot, memo, JSON.stringify({ version: MEMO_VERSION, key, config }));
     }
   } catch {
     // Only an accelerator: a read-only cache folder just means validating every time.

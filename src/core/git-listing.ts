@@ -1,6 +1,7 @@
 // What git would show of a tree (tracked + untracked-not-ignored), and a remembered answer
 // that is reused while nothing it depends on has changed (the idea of git's untracked cache).
-import { lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, statSync } from "node:fs";
+import { READ_CAPS, readOwnText } from "./fs.ts";
 import { dirname, join, resolve } from "node:path";
 
 /** Whether a `/`-separated project path is the prefix or lies below it. */
@@ -13,6 +14,7 @@ export type Stamp = [path: string, mtimeMs: number, ctimeMs: number, size: numbe
 
 /** A remembered `git ls-files` answer and the stat data that proves it still holds. */
 export interface Listing {
+  /** SHA-256 of what the listing depends on in the environment (listingEnvKey); never the values. */
   env: string;
   stamps: Stamp[];
   paths: string[];
@@ -78,8 +80,10 @@ export function listingEnvKey(env: Record<string, string | undefined>, skip: str
     .filter((k) => k.startsWith("GIT_") && k !== "GIT_OPTIONAL_LOCKS")
     .sort()
     .map((k) => [k, env[k]]);
-  // The excluded directories decide which directories are watched.
-  return JSON.stringify([env.HOME ?? "", env.XDG_CONFIG_HOME ?? "", git, skip]);
+  // The excluded directories decide which directories are watched. Only a hash is kept: the
+  // stat cache is a file on disk (uploaded by CI's cache step), and GIT_* variables can hold
+  // credentials (GIT_CONFIG_VALUE_0=Authorization: …, tokens for askpass helpers).
+  return Bun.CryptoHasher.hash("sha256", JSON.stringify(["dwf-git-listing-env-v1", env.HOME ?? "", env.XDG_CONFIG_HOME ?? "", git, skip]), "hex");
 }
 
 interface GitLayout {
@@ -98,13 +102,11 @@ function gitLayout(root: string): GitLayout | undefined {
     const st = lstatSync(dotGit, { throwIfNoEntry: false });
     if (st?.isDirectory()) return { top: dir, gitDir: dotGit, commonDir: dotGit };
     if (st?.isFile()) {
-      const m = /^gitdir:\s*(.+?)\s*$/m.exec(readFileSync(dotGit, "utf8"));
+      const m = /^gitdir:\s*(.+?)\s*$/m.exec(readOwnText(dotGit, READ_CAPS.small) ?? "");
       if (!m) return undefined;
       const gitDir = resolve(dir, m[1]!);
-      let commonDir = gitDir;
-      try {
-        commonDir = resolve(gitDir, readFileSync(join(gitDir, "commondir"), "utf8").trim());
-      } catch {}
+      const common = readOwnText(join(gitDir, "commondir"), READ_CAPS.small);
+      const commonDir = common === undefined ? gitDir : resolve(gitDir, common.trim());
       return { top: dir, gitDir, commonDir, gitFile: dotGit };
     }
     if (dirname(dir) === dir) return undefined;

@@ -99,7 +99,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   }
 
   if (abort.signal.aborted) return interruptedExit();
-  const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false && cacheRootUsable(prepared.cacheRoot);
+  const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false && cacheRootUsable(prepared.cacheRoot, prepared.registry.stacks.map((s) => s.name));
   const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared });
 
   // One task at a time can stream live; parallel tasks print as blocks when they finish.
@@ -140,9 +140,9 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
 }
 
 /** A read-only checkout or cache folder should not stop the checks: warn and run uncached. */
-function cacheRootUsable(cacheRoot: string): boolean {
+function cacheRootUsable(cacheRoot: string, groups: string[]): boolean {
   try {
-    ensureCacheRoot(cacheRoot);
+    ensureCacheRoot(cacheRoot, groups);
     accessSync(cacheRoot, constants.W_OK);
     return true;
   } catch (e) {

@@ -53,3 +53,18 @@ export function writeFileAtomic(path: string, text: string): void {
     throw new UserError(`cannot write ${path}: ${(e as Error).message}`);
   }
 }
+
+/**
+ * Write a file below the cache root atomically, after checking that its folder, symlinks
+ * followed, is inside the cache root (a task that can write the cache root, e.g. through
+ * /workspace, could otherwise point `tasks/ab` at any host folder).
+ */
+export function writeCacheFile(cacheRoot: string, path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const realRoot = realpathSync(cacheRoot);
+  const realDir = realpathSync(dirname(path));
+  if (!isInside(realRoot, realDir)) {
+    throw new UserError(`refusing to write ${path}: its folder leads outside the cache root ${cacheRoot} (to ${realDir}) through a symlink.`, `Remove the symlink (a task may have made it) and run again.`);
+  }
+  writeFileAtomic(path, text);
+}

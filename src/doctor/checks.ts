@@ -6,7 +6,7 @@ import type { Config, LoadedConfig } from "../core/config.ts";
 import { loadConfig } from "../core/config.ts";
 import { createContext } from "../core/context.ts";
 import { resolveRegistry, type Registry } from "../core/registry.ts";
-import { resolveCacheRoot } from "../core/cache-root.ts";
+import { cacheRootRefusal, resolveCacheRoot } from "../core/cache-root.ts";
 import { UserError } from "../core/errors.ts";
 import { callBounded } from "../core/subprocess.ts";
 import { requestedProfile, type ProfileSetting } from "../runtime/select.ts";
@@ -149,12 +149,24 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
   checks.push(...engines.checks);
   if (registry && runtime === "container" && engines.picked) checks.push(await imageCheck(registry, loaded, engines.picked));
 
-  const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env);
-  const writable = writableDir(cacheRoot);
-  checks.push({ group: "project", name: "cache root", status: writable ? "ok" : "failed", detail: `${cacheRoot} ${writable ? "is writable" : "is not writable"}`, fix: writable ? undefined : "fix its permissions, or set DWF_CACHE_ROOT / [cache] root", needed: true });
+  checks.push(cacheRootCheck(loaded, env));
 
   const ok = !checks.some((c) => c.needed && (c.status === "failed" || c.status === "missing"));
   return { ok, profile, runtime, root: loaded.root, checks };
+}
+
+/** The cache root: one dwf may use (see cache-root.ts), and writable. */
+function cacheRootCheck(loaded: LoadedConfig, env: Record<string, string | undefined>): Check {
+  let cacheRoot: string;
+  try {
+    cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env, loaded.path ?? undefined);
+  } catch (e) {
+    return { group: "project", name: "cache root", status: "failed", detail: message(e), fix: e instanceof UserError ? e.hint : undefined, needed: true };
+  }
+  const refused = existsSync(cacheRoot) ? cacheRootRefusal(cacheRoot) : undefined;
+  if (refused) return { group: "project", name: "cache root", status: "failed", detail: message(refused), fix: refused.hint, needed: true };
+  const writable = writableDir(cacheRoot);
+  return { group: "project", name: "cache root", status: writable ? "ok" : "failed", detail: `${cacheRoot} ${writable ? "is writable" : "is not writable"}`, fix: writable ? undefined : "fix its permissions, or set DWF_CACHE_ROOT / [cache] root", needed: true };
 }
 
 async function toolChecks(registry: Registry, runtime: "host" | "container", env: Record<string, string | undefined>): Promise<Check[]> {

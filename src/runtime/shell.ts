@@ -4,7 +4,7 @@ import { resolveCacheRoot } from "../core/cache-root.ts";
 import { childEnv } from "./host.ts";
 import { removeContainers, resolveEngine } from "./engine.ts";
 import { ensureImage, loadImageSpec } from "./image.ts";
-import { baseEnv, buildProxyArgs, collectSetup, containerName, containerWorkdir, createMounts, randomToken, userArgs } from "./container.ts";
+import { baseEnv, buildProxyCall, collectSetup, containerName, containerWorkdir, createMounts, randomToken, userArgs } from "./container.ts";
 import { UserError } from "../core/errors.ts";
 import { insideContainer } from "./select.ts";
 import { quoteCommand } from "../core/shell-quote.ts";
@@ -21,7 +21,7 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
   const { project, spec } = await loadImageSpec({ cwd: opts.cwd, config: opts.config, env });
   const { config, root } = project.loaded;
   const engine = await resolveEngine(config, env);
-  const cacheRoot = resolveCacheRoot(root, config, env);
+  const cacheRoot = resolveCacheRoot(root, config, env, project.loaded.path ?? undefined);
   const setup = await collectSetup(project.registry, cacheRoot);
   createMounts(setup, cacheRoot);
   await ensureImage(engine, spec);
@@ -29,13 +29,14 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
   const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: config.container?.user });
   const name = containerName(spec.project, "shell", randomToken());
   const [program, ...args] = opts.command.length ? opts.command : DEFAULT_SHELL;
-  const argv = buildProxyArgs({
+  const { argv, env: viaEnv } = buildProxyCall({
     engine: engine.path,
     name,
     workspace: root,
     workdir: containerWorkdir(root, opts.cwd),
     mounts: setup.mounts,
     env: { ...setup.env, ...user.env, ...baseEnv(env), ...(tty && env.TERM ? { TERM: env.TERM } : {}) },
+    engineEnv: env,
     user: user.args,
     interactive: true,
     tty,
@@ -59,7 +60,7 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
   ];
   for (const [sig, h] of handlers) process.on(sig, h);
   try {
-    const proc = Bun.spawn(argv, { cwd: root, env: childEnv({}, env), stdin: "inherit", stdout: "inherit", stderr: "inherit" });
+    const proc = Bun.spawn(argv, { cwd: root, env: childEnv(viaEnv, env), stdin: "inherit", stdout: "inherit", stderr: "inherit" });
     const code = await proc.exited;
     if (!stopped) return code;
     // A signal that raced container creation: remove again once the engine CLI is gone.
