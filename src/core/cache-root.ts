@@ -8,7 +8,7 @@
 // the project, and — for [cache] root and the default — anything whose real path (symlinks
 // followed) is outside the project. Only DWF_CACHE_ROOT may point outside, e.g. at a cache
 // shared by several projects.
-import { mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, linkSync, writeFileSync, type Stats } from "node:fs";
+import { mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, linkSync, writeFileSync, type Stats } from "node:fs";
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
 import type { CacheMount } from "./types.ts";
 import type { Config } from "./config.ts";
@@ -178,6 +178,25 @@ export function foreignEntries(dir: string, limit = 5, known?: ReadonlySet<strin
   return out;
 }
 
+/** The first top-level entry that has a cache folder's name but is a symlink. */
+function symlinkedGroup(dir: string): { name: string; target: string } | undefined {
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir).sort();
+  } catch {
+    return undefined;
+  }
+  for (const name of names) {
+    if (!CACHE_GROUP.test(name) || !lstatOrNull(join(dir, name))?.isSymbolicLink()) continue;
+    let target = "?";
+    try {
+      target = readlinkSync(join(dir, name));
+    } catch {}
+    return { name, target };
+  }
+  return undefined;
+}
+
 /** Files git tracks below `dir` (a few, for a message); empty when it is in no repository. */
 export function trackedFiles(dir: string, limit = 5): string[] {
   try {
@@ -242,6 +261,14 @@ export function inspectCacheRoot(cacheRoot: string, groups: Iterable<string> = [
   if (tag) {
     // An earlier dwf tagged any folder it was pointed at: its root must also hold nothing but
     // folders dwf itself would have made (tasks/, a known extension's) and no tracked file.
+    // A folder swapped for a symlink (a task can do that through /workspace) is never followed.
+    const link = symlinkedGroup(real);
+    if (link) {
+      refuse(
+        `${join(cacheRoot, link.name)} is a symlink (to ${link.target}), which dwf never makes; a task may have replaced a cache folder with it, and dwf does not use or mount it.`,
+        `Remove it (rm ${join(cacheRoot, link.name)}) and run again; dwf recreates the folder.`,
+      );
+    }
     const known = tag === "legacy" ? knownGroups(groups) : undefined;
     const foreign = foreignEntries(real, 5, known);
     const tracked = foreign.length || tag === "legacy" ? trackedFiles(real) : [];
@@ -261,8 +288,14 @@ export function inspectCacheRoot(cacheRoot: string, groups: Iterable<string> = [
   }
   if (present.length) {
     const tracked = trackedFiles(real);
+    // tasks/ and the markers, but no valid tag (deleted, or replaced by something else).
+    const known = knownGroups(groups);
+    const looksOurs = !tracked.length && present.includes("tasks") && present.every((n) => CACHE_ROOT_MARKERS.includes(n) || known.has(n));
     refuse(
       `${cacheRoot} already holds files dwf did not create (${shortList(present.sort().slice(0, 5))}${present.length > 5 ? `, … ${present.length} entries` : ""})${tracked.length ? `, some tracked by git (${shortList(tracked)})` : ""}. dwf uses only a folder it created, or an empty one.`,
+      looksOurs
+        ? `It looks like a dwf cache whose ${CACHEDIR_TAG} is missing or damaged: if so, delete the folder (rm -rf ${cacheRoot}); dwf recreates it.`
+        : undefined,
     );
   }
   return { real, state: "empty" };

@@ -338,7 +338,7 @@ export async function loadExternalExtension(
   else if ("caps" in discovered) capabilities = discovered.caps;
   else throw discovered.error;
   const d = described;
-  const mounts: CacheMount[] = (d?.cache_mounts ?? []).map((m) => (m.env ? { path: m.path, container: m.container, env: m.env } : { path: m.path, container: m.container }));
+  const mounts: CacheMount[] = (d?.cache_mounts ?? []).map((m) => (m.env != null ? { path: m.path, container: m.container, env: m.env } : { path: m.path, container: m.container }));
   return {
     name,
     description: `external extension ${located}${d ? ` (api_version ${d.api_version})` : ""}`,
