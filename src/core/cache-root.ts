@@ -23,7 +23,7 @@ const CACHE_GITIGNORE = ".gitignore";
 export const CACHE_ROOT_MARKERS = [CACHEDIR_TAG, CACHE_GITIGNORE];
 /** The first line every CACHEDIR.TAG must start with (the Cache Directory Tagging convention). */
 export const TAG_SIGNATURE = "Signature: 8a477f597d28d172789f06886806bc55";
-/** What tells dwf's tag from another tool's (cargo's target/ has a CACHEDIR.TAG too). */
+/** What tells dwf's tag from another tool's (build tools tag their output folders too). */
 const TAG_OWNER = "# This file is a cache directory tag created by dwf (Devflow).";
 /**
  * Tags written since dwf checks what it tags carry this line. A tag without it was written by an

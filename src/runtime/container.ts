@@ -212,7 +212,13 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
 
   return {
     kind: "container",
-    commandLine: (req) => callFor(req).argv,
+    // What to show (debug log, --dry-run): the values the engine gets through its environment
+    // come first as `env NAME=value …`, so a pasted line runs the same thing (secrets masked).
+    commandLine: (req) => {
+      const { argv, env: viaEnv } = callFor(req);
+      const pairs = Object.entries(viaEnv).map(([k, v]) => `${k}=${v}`);
+      return pairs.length ? ["env", ...pairs, ...argv] : argv;
+    },
     async prepare(prepared: Prepared, { dryRun }) {
       image = await imageSpecFor(prepared.registry, prepared.loaded.config, prepared.loaded.root);
       let present: boolean | undefined;
