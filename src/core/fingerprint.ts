@@ -1,8 +1,8 @@
 // The environment fingerprint: SHA-256 over the sorted union of the active extensions'
 // fingerprint inputs plus Dockerfile.devflow, as (relative path, content hash | missing).
 // Independent of checkout path and file order, so every machine computes the same tag.
-import { closeSync, constants, fstatSync, openSync, readFileSync, readSync, realpathSync, statSync } from "node:fs";
-import { isInside } from "./fs.ts";
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { isInside, READ_CAPS, readOwnFile } from "./fs.ts";
 import { UserError } from "./errors.ts";
 import { LONG_LOOP, expectLongWork } from "./jit.ts";
 import { isAbsolute, join, relative, sep } from "node:path";
@@ -104,12 +104,9 @@ async function expand(pattern: string, root: string, add: (p: string) => void): 
   for (const m of matches.sort()) add(m);
 }
 
+/** The Dockerfile's text for its COPY sources; a FIFO or device there is never opened blocking (hashing it then fails clearly). */
 function readText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
+  return readOwnFile(path, READ_CAPS.dockerfile, { followSymlinks: true }).text ?? "";
 }
 
 /**

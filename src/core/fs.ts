@@ -1,6 +1,6 @@
 // Small filesystem helpers shared by the walkers (tree hash, cache prune, safe writes), and the
 // one way dwf reads a file it keeps (cache entries, stat cache, memos, tags): never blocking.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, utimesSync, type Stats } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, statSync, utimesSync, type Stats } from "node:fs";
 import { isAbsolute, relative, sep } from "node:path";
 
 /** lstat that answers null for a path that cannot be examined (gone, or unreadable). */
@@ -46,10 +46,10 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants
  * that grows while read). Reads of a regular file never wait on another process, so a signal
  * is handled as soon as the read returns.
  */
-export function readOwnFile(path: string, maxBytes: number): OwnRead {
+export function readOwnFile(path: string, maxBytes: number, opts: { followSymlinks?: boolean } = {}): OwnRead {
   let st: Stats;
   try {
-    st = lstatSync(path);
+    st = opts.followSymlinks ? statSync(path) : lstatSync(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     return { refused: code === "ENOENT" || code === "ENOTDIR" ? "missing" : "unreadable" };
@@ -58,7 +58,7 @@ export function readOwnFile(path: string, maxBytes: number): OwnRead {
   if (st.size > maxBytes) return { refused: "too-large" };
   let fd: number;
   try {
-    fd = openSync(path, OPEN_FLAGS);
+    fd = openSync(path, opts.followSymlinks ? OPEN_FLAGS & ~(constants.O_NOFOLLOW ?? 0) : OPEN_FLAGS);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     // ELOOP: swapped for a symlink between the lstat and the open.
@@ -99,6 +99,8 @@ export const READ_CAPS = {
   statCache: 256 * 1024 * 1024,
   /** The remembered validated devflow.toml. */
   configMemo: 8 * 1024 * 1024,
+  /** A Dockerfile read for its COPY sources. */
+  dockerfile: 16 * 1024 * 1024,
   /** CACHEDIR.TAG, `.git` files, commondir. */
   small: 64 * 1024,
 } as const;
