@@ -7,7 +7,10 @@
 //    victim or the project is created, changed or deleted (and `git status` is unchanged);
 //  - a FIFO, a symlink to /dev/zero or a 300 MB sparse file in place of a task entry, the stat
 //    cache or the config memo: the run passes within the time limit;
-//  - a planted file of a shape dwf never writes inside tasks/: `cache prune --all` keeps it.
+//  - a planted file of a shape dwf never writes inside tasks/: `cache prune --all` keeps it;
+//  - an extension giving a hostile container path (":ro,z", "/", "/workspace/…", a newline…), env
+//    name ("A=B", newline, empty…), cache path, symlinked cwd or "/**" fingerprint input: exit 2
+//    naming the extension, and its action never runs.
 // Usage: bun test/stress/cache-safety.ts [--rounds 200] [--seed N]
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -141,7 +144,40 @@ function ownFile(name: string, which: "entry" | "stat" | "memo", how: "fifo" | "
   ];
 }
 
+/** An external extension (sh) answering --describe and --build-action with the given JSON. */
+function hostileExtension(name: string, describe: object, action: object = { program: "touch", args: ["ran"] }, arrange?: (r: Round) => void): [string, Attack] {
+  return [
+    name,
+    async (r) => {
+      const q = (o: object) => JSON.stringify(o).replaceAll("'", "'\\''");
+      writeFileSync(
+        join(r.project, "devflow-ext-evil"),
+        `#!/bin/sh\ncase "$1" in\n--discover) echo '["test:unit"]' ;;\n--describe) printf '%s\\n' '${q(describe)}' ;;\n--build-action) cat >/dev/null; printf '%s\\n' '${q(action)}' ;;\n*) exit 1 ;;\nesac\n`,
+        { mode: 0o755 },
+      );
+      writeFileSync(join(r.project, "devflow.toml"), `[runtime]\nprofile = "host"\n[targets]\npr = ["test:unit"]\n[extensions.evil]\nsource = "path"\npath = "devflow-ext-evil"\nrequired = true\n`);
+      arrange?.(r);
+      const res = await dwf(["verify"], r.project);
+      if (res.code !== 2) return `exited ${res.code}`;
+      if (!res.stderr.includes("extension 'evil'")) return `message does not name the extension: ${res.stderr.trim()}`;
+      if (existsSync(join(r.project, "ran")) || existsSync(join(r.victim, "ran"))) return "the action ran";
+      return null;
+    },
+  ];
+}
+
+const CONTAINER_PATHS = ["/c:ro,z", "/", "/workspace", "/workspace/src", "/home/dwf/.cache/x\n/etc", "rel/x", "/a/../etc", "/etc", "/proc/self/root", "/dev/shm"];
+const ENV_NAMES = ["A=B", "A\nB", "", "1X", "A B", "A-B"];
+
 const attacks: [string, Attack][] = [
+  ...CONTAINER_PATHS.map((c) => hostileExtension(`container path ${JSON.stringify(c)}`, { api_version: 1, cache_mounts: [{ path: "pip", container: c, env: "PIP_CACHE_DIR" }] })),
+  ...ENV_NAMES.map((n) => hostileExtension(`--describe env name ${JSON.stringify(n)}`, { api_version: 1, env: { [n]: "x" } })),
+  ...ENV_NAMES.map((n) => hostileExtension(`cache-mount env name ${JSON.stringify(n)}`, { api_version: 1, cache_mounts: [{ path: "pip", container: "/home/dwf/.cache/pip", env: n }] })),
+  hostileExtension("cache path ../../..", { api_version: 1, cache_mounts: [{ path: "../../../victim", container: "/c", env: "X" }] }),
+  hostileExtension("action cwd through a symlink", { api_version: 1 }, { program: "touch", args: ["ran"], cwd: "sub" }, (r) => symlinkSync(r.victim, join(r.project, "sub"))),
+  hostileExtension('fingerprint input "/**"', { api_version: 1, fingerprint_inputs: ["/**"] }, { program: "touch", args: ["ran"] }, (r) => {
+    writeFileSync(join(r.project, "devflow.toml"), readFileSync(join(r.project, "devflow.toml"), "utf8").replace('profile = "host"', 'profile = "container"') + "trusted = true\n");
+  }),
   hostileRoot('root = "../victim"', (r) => toml(r, "../victim")),
   hostileRoot('root = "src"', (r) => toml(r, "src")),
   hostileRoot('root = "."', (r) => toml(r, ".")),
