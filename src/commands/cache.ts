@@ -19,7 +19,7 @@ import {
   type ProjectImage,
 } from "../core/cache-prune.ts";
 import { findOnPath } from "../core/context.ts";
-import { configMemoPath, resolveCacheRoot, statCachePath } from "../core/cache-root.ts";
+import { cacheRootRefusal, configMemoPath, resolveCacheRoot, statCachePath } from "../core/cache-root.ts";
 import type { Config } from "../core/config.ts";
 import { engineCommand, requestedEngine } from "../runtime/engine.ts";
 import { imageSpecFor, projectName } from "../runtime/image.ts";
@@ -116,6 +116,9 @@ const info = defineCommand({
   args: { ...configArgs, json: { type: "boolean", description: "Machine-readable output on stdout" } },
   async run({ args }) {
     const state = await projectState(process.cwd(), args.config);
+    // A folder dwf would refuse to use is not described as a cache: say why instead.
+    const refused = existsSync(state.cacheRoot) ? cacheRootRefusal(state.cacheRoot, state.groups) : undefined;
+    if (refused) throw refused;
     const exists = existsSync(state.cacheRoot);
     const items = exists ? scanCacheRoot(state.cacheRoot, { currentGroups: state.groups, currentStat: state.currentStat }) : [];
     const sum = summarise(items);

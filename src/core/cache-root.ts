@@ -200,7 +200,8 @@ function symlinkedGroup(dir: string): { name: string; target: string } | undefin
 /** Files git tracks below `dir` (a few, for a message); empty when it is in no repository. */
 export function trackedFiles(dir: string, limit = 5): string[] {
   try {
-    const r = Bun.spawnSync(["git", "ls-files", "-z", "--cached", "--", "."], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "ignore", env: { ...process.env, GIT_OPTIONAL_LOCKS: "0" } });
+    // Bounded: a git that hangs (a network filesystem, a wedged hook) must not hang dwf.
+    const r = Bun.spawnSync(["git", "ls-files", "-z", "--cached", "--", "."], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "ignore", env: { ...process.env, GIT_OPTIONAL_LOCKS: "0" }, timeout: 10_000 });
     if (r.exitCode !== 0) return [];
     return r.stdout.toString().split("\0").filter(Boolean).slice(0, limit);
   } catch {
