@@ -13,7 +13,9 @@ import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep 
 import type { CacheMount } from "./types.ts";
 import type { Config } from "./config.ts";
 import { UserError } from "./errors.ts";
-import { isInside, lstatOrNull, READ_CAPS, readOwnText } from "./fs.ts";
+import { isInside, lstatOrNull, READ_CAPS, readOwnText, realPathOf } from "./fs.ts";
+
+export { realPathOf } from "./fs.ts";
 import { builtinExtensions } from "../../extensions/index.ts";
 
 export const DEFAULT_CACHE_ROOT = ".cache/devflow";
@@ -66,22 +68,6 @@ function fixFor(o: CacheRootOrigin): string {
     return `Set [cache] root in ${o.file ?? "devflow.toml"} to a folder inside the project used only for dwf (the default is "${DEFAULT_CACHE_ROOT}"); for a cache outside the project set DWF_CACHE_ROOT instead.`;
   }
   return `If ${DEFAULT_CACHE_ROOT} is not dwf's (or is a symlink a task made), move it away: dwf recreates it. Or point DWF_CACHE_ROOT or [cache] root at a folder used only for dwf.`;
-}
-
-/** The real path of `p`, symlinks followed, also for a path that does not exist yet (its nearest existing ancestor's real path, plus the rest). */
-export function realPathOf(p: string): string {
-  const rest: string[] = [];
-  let dir = resolve(p);
-  for (;;) {
-    try {
-      return rest.length ? join(realpathSync(dir), ...rest.reverse()) : realpathSync(dir);
-    } catch {
-      const up = dirname(dir);
-      if (up === dir) return resolve(p);
-      rest.push(basename(dir));
-      dir = up;
-    }
-  }
 }
 
 /**

@@ -1,7 +1,7 @@
 // Small filesystem helpers shared by the walkers (tree hash, cache prune, safe writes), and the
 // one way dwf reads a file it keeps (cache entries, stat cache, memos, tags): never blocking.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, statSync, utimesSync, type Stats } from "node:fs";
-import { isAbsolute, relative, sep } from "node:path";
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync, realpathSync, statSync, utimesSync, type Stats } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 
 /** lstat that answers null for a path that cannot be examined (gone, or unreadable). */
 export function lstatOrNull(path: string): Stats | null {
@@ -16,6 +16,22 @@ export function lstatOrNull(path: string): Stats | null {
 export function isInside(root: string, path: string): boolean {
   const rel = relative(root, path);
   return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
+}
+
+/** The real path of `p`, symlinks followed, also for a path that does not exist yet (its nearest existing ancestor's real path, plus the rest). */
+export function realPathOf(p: string): string {
+  const rest: string[] = [];
+  let dir = resolve(p);
+  for (;;) {
+    try {
+      return rest.length ? join(realpathSync(dir), ...rest.reverse()) : realpathSync(dir);
+    } catch {
+      const up = dirname(dir);
+      if (up === dir) return resolve(p);
+      rest.push(basename(dir));
+      dir = up;
+    }
+  }
 }
 
 /** Mark a file as used now (caches are pruned by last use); a file that is gone is no error. */
