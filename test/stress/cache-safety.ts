@@ -25,6 +25,9 @@ const rand = rng(seed);
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 const OLD = new Date(Date.now() - 30 * 86_400_000);
 const LIMIT_MS = 20_000;
+/** The slowest single dwf run of all rounds, ms. */
+let slowest = 0;
+let runs = 0;
 
 function sh(argv: string[], cwd: string): string {
   const r = Bun.spawnSync(argv, { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, GIT_AUTHOR_NAME: "s", GIT_AUTHOR_EMAIL: "s@e", GIT_COMMITTER_NAME: "s", GIT_COMMITTER_EMAIL: "s@e" } });
@@ -33,12 +36,14 @@ function sh(argv: string[], cwd: string): string {
 
 async function dwf(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | "timeout"; stderr: string; ms: number }> {
   const started = performance.now();
+  runs++;
   const proc = Bun.spawn([bin, ...args], { cwd, env: cleanChildEnv(env), stdout: "ignore", stderr: "pipe" });
   const timer = setTimeout(() => proc.kill("SIGKILL"), LIMIT_MS);
   const stderr = await new Response(proc.stderr).text();
   const code = await proc.exited;
   clearTimeout(timer);
   const ms = performance.now() - started;
+  slowest = Math.max(slowest, ms);
   return { code: ms >= LIMIT_MS ? "timeout" : code, stderr, ms };
 }
 
@@ -243,6 +248,6 @@ for (let i = 0; i < rounds; i++) {
 }
 const secs = (performance.now() - started) / 1000;
 for (const [name, t] of [...tally].sort()) console.log(`${String(t.runs).padStart(4)} × ${name}${t.failures ? `  FAILED ${t.failures}` : ""}`);
-console.log(`cache safety: ${rounds} attacks (${tally.size} kinds, seed ${seed}) in ${secs.toFixed(0)} s: ${failures.length} failures`);
+console.log(`cache safety: ${rounds} attacks (${tally.size} kinds, seed ${seed}), ${runs} dwf runs in ${secs.toFixed(0)} s, slowest run ${Math.round(slowest)} ms: ${failures.length} failures`);
 for (const f of failures.slice(0, 20)) console.log(`  ${f}`);
 process.exit(failures.length ? 1 : 0);
