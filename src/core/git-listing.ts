@@ -12,10 +12,20 @@ export function underPrefix(path: string, prefix: string): boolean {
 /** Stat data of a path the git listing depends on; just the path when it did not exist. */
 export type Stamp = [path: string, mtimeMs: number, ctimeMs: number, size: number, ino: number] | [path: string];
 
+/** Stat data without its path; empty when the file did not exist. */
+export type StampData = [mtimeMs: number, ctimeMs: number, size: number, ino: number] | [];
+
 /** A remembered `git ls-files` answer and the stat data that proves it still holds. */
 export interface Listing {
   /** SHA-256 of what the listing depends on in the environment (listingEnvKey); never the values. */
   env: string;
+  /**
+   * Stat data of git's config and ignore files outside the tree (fixedStampPaths order), without
+   * their paths: those follow from HOME and XDG_CONFIG_HOME, which are not written down, and are
+   * worked out again when the listing is reused.
+   */
+  fixed: StampData[];
+  /** Directories and .gitignore files under the root. */
   stamps: Stamp[];
   paths: string[];
 }
@@ -68,6 +78,15 @@ function stampOf(path: string): Stamp {
 
 function sameStamp(a: Stamp, b: Stamp): boolean {
   return a.length === b.length && a[1] === b[1] && a[2] === b[2] && a[3] === b[3] && a[4] === b[4];
+}
+
+function sameData(a: StampData, b: StampData): boolean {
+  return a.length === b.length && a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
+}
+
+function dataOf(path: string): StampData {
+  const s = stampOf(path);
+  return s.length > 1 ? [s[1]!, s[2]!, s[3]!, s[4]!] : [];
 }
 
 /**
@@ -132,8 +151,16 @@ function fixedStampPaths(layout: GitLayout, root: string, env: Record<string, st
 }
 
 /** The remembered paths when nothing they depend on changed since; undefined otherwise. */
-export function reuseListing(listing: Listing | undefined, envKey: string | undefined): string[] | undefined {
+export function reuseListing(listing: Listing | undefined, envKey: string | undefined, root: string, env: Record<string, string | undefined> = process.env): string[] | undefined {
   if (!listing || envKey === undefined || listing.env !== envKey) return undefined;
+  let layout: GitLayout | undefined;
+  try {
+    layout = gitLayout(root);
+  } catch {}
+  if (!layout) return undefined;
+  const fixed = fixedStampPaths(layout, root, env);
+  if (fixed.length !== listing.fixed.length) return undefined;
+  for (let i = 0; i < fixed.length; i++) if (!sameData(listing.fixed[i]!, dataOf(fixed[i]!))) return undefined;
   for (const stamp of listing.stamps) if (!sameStamp(stamp, stampOf(stamp[0]))) return undefined;
   return listing.paths;
 }
@@ -219,7 +246,8 @@ export async function listAndRemember(root: string, skip: string[], envKey: stri
   const kept = paths.filter((p) => !skip.some((s) => underPrefix(p, s)));
   const dirs = await listingDirs(root, kept, skip);
   if (!dirs) return { paths };
-  const stamps = fixedStampPaths(layout, root, process.env).map(stampOf);
+  const fixed = fixedStampPaths(layout, root, process.env).map(dataOf);
+  const stamps: Stamp[] = [];
   for (const d of dirs) {
     stamps.push(stampOf(d ? join(root, d) : root));
     const ignoreFile = stampOf(join(root, d, ".gitignore"));
@@ -230,13 +258,15 @@ export async function listAndRemember(root: string, skip: string[], envKey: stri
   // be missing from the answer without its stat data telling: such a listing is not kept.
   const racyAfter = started - racyMs;
   if (stamps.some((s) => s.length > 1 && (s[1]! >= racyAfter || s[2]! >= racyAfter))) return { paths };
-  return { paths, listing: { env: envKey, stamps, paths } };
+  if (fixed.some((s) => s.length > 0 && (s[0]! >= racyAfter || s[1]! >= racyAfter))) return { paths };
+  return { paths, listing: { env: envKey, fixed, stamps, paths } };
 }
 
 export function parseListing(v: unknown): Listing | undefined {
   if (typeof v !== "object" || v === null) return undefined;
   const l = v as Record<string, unknown>;
-  if (typeof l.env !== "string" || !Array.isArray(l.stamps) || !Array.isArray(l.paths)) return undefined;
+  if (typeof l.env !== "string" || !Array.isArray(l.fixed) || !Array.isArray(l.stamps) || !Array.isArray(l.paths)) return undefined;
+  if (!l.fixed.every((f) => Array.isArray(f) && (f.length === 0 || (f.length === 4 && f.every((n) => typeof n === "number"))))) return undefined;
   if (!l.paths.every((p) => typeof p === "string")) return undefined;
   const okStamp = (s: unknown) => Array.isArray(s) && typeof s[0] === "string" && (s.length === 1 || (s.length === 5 && s.slice(1).every((n) => typeof n === "number")));
   if (!l.stamps.every(okStamp)) return undefined;

@@ -135,7 +135,7 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
   const cached: StatCache = cachePath ? loadStatCache(cachePath, root) : EMPTY;
   const previous = cached.rows;
   const envKey = listingEnvKey(process.env, skip);
-  let gitList: string[] | null | undefined = cachePath ? reuseListing(cached.listing, envKey) : undefined;
+  let gitList: string[] | null | undefined = cachePath ? reuseListing(cached.listing, envKey, root) : undefined;
   const listReused = gitList !== undefined;
   let listing = cached.listing;
   if (!listReused) {
