@@ -7,7 +7,7 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
-import { BASE_IMAGE, containersNamed, ensureBaseImage, removeContainers, removeImages } from "../support/podman.ts";
+import { BASE_IMAGE, containersNamed, ensureBaseImage, removeContainers, removeImages, startDockerSocket } from "../support/podman.ts";
 import { messageProblem } from "../stress/fuzz-gen.ts";
 
 const temps: string[] = [];
@@ -192,7 +192,7 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
     }
   });
 
-  describe("container tasks (podman)", () => {
+  describe("container tasks (podman, and docker through podman's API)", () => {
     const TOKEN = Math.random().toString(36).slice(2, 8);
     const IMAGE = `localhost/dwf-secret-${TOKEN}`;
     beforeAll(() => {
@@ -204,45 +204,53 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
       removeImages(IMAGE);
     });
 
-    test(
-      "a secret reaches the container through the engine's environment, never its argv (ps shows no value)",
-      async () => {
-        const secret = `s3cr3t-${TOKEN}-VALUE`;
-        const ext = `#!/bin/sh\ncase "$1" in\n--discover) echo '["test:unit"]' ;;\n--build-action) cat >/dev/null; echo '{"program":"sh","args":["-c","sleep 3; [ \\"$API_TOKEN\\" = \\"${secret.slice(0, 8)}\\"\\"${secret.slice(8)}\\" ] && echo secret-arrived; [ \\"$PLAIN_VALUE\\" = \\"a b\\" ] && echo plain-arrived"],"env":{"API_TOKEN":"${secret}","PLAIN_VALUE":"a b"}}' ;;\n*) exit 1 ;;\nesac\n`;
-        const dir = fixture({
-          "devflow.toml": `[project]\nname = "secret-${TOKEN}"\n[runtime]\nprofile = "container"\n[container]\nimage = "${IMAGE}"\nengine = "podman"\n[targets]\npr = ["test:unit"]\n[cache]\ntasks = false\n[extensions.sec]\nsource = "path"\npath = "devflow-ext-sec"\ntrusted = true\nrequired = true\n`,
-          "devflow-ext-sec": ext,
-          "Dockerfile.devflow": `FROM ${BASE_IMAGE}\n`,
-        });
-        // Build the image first, so the watched run is only the task.
-        expect((await runDwf(["image", "build"], { cwd: dir, timeoutMs: 120_000 })).code).toBe(0);
-        const proc = Bun.spawn([dwfBinary(), "verify", "--verbose"], { cwd: dir, env: cleanEnv(), stdout: "pipe", stderr: "pipe" });
-        const seen: string[] = [];
-        const watch = (async () => {
-          for (let i = 0; i < 60 && proc.exitCode === null; i++) {
-            for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
-              try {
-                const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
-                if (cmd.includes(`secret-${TOKEN}`) || cmd.includes(secret)) seen.push(cmd);
-              } catch {}
-            }
-            await Bun.sleep(100);
+    for (const engine of ["podman", "docker"] as const) {
+      test(
+        `${engine}: a secret reaches the container through the engine's environment, never its argv (ps shows no value)`,
+        async () => {
+          const sock = engine === "docker" ? await startDockerSocket() : undefined;
+          const engineEnv = sock ? { DWF_ENGINE: "docker", DOCKER_HOST: sock.dockerHost } : {};
+          try {
+            const secret = `s3cr3t-${TOKEN}-VALUE`;
+            const ext = `#!/bin/sh\ncase "$1" in\n--discover) echo '["test:unit"]' ;;\n--build-action) cat >/dev/null; echo '{"program":"sh","args":["-c","sleep 3; [ \\"$API_TOKEN\\" = \\"${secret.slice(0, 8)}\\"\\"${secret.slice(8)}\\" ] && echo secret-arrived; [ \\"$PLAIN_VALUE\\" = \\"a b\\" ] && echo plain-arrived"],"env":{"API_TOKEN":"${secret}","PLAIN_VALUE":"a b"}}' ;;\n*) exit 1 ;;\nesac\n`;
+            const dir = fixture({
+              "devflow.toml": `[project]\nname = "secret-${TOKEN}"\n[runtime]\nprofile = "container"\n[container]\nimage = "${IMAGE}"\nengine = "podman"\n[targets]\npr = ["test:unit"]\n[cache]\ntasks = false\n[extensions.sec]\nsource = "path"\npath = "devflow-ext-sec"\ntrusted = true\nrequired = true\n`,
+              "devflow-ext-sec": ext,
+              "Dockerfile.devflow": `FROM ${BASE_IMAGE}\n`,
+            });
+            // Build the image first (with podman: one storage for both), so the watched run is only the task.
+            expect((await runDwf(["image", "build"], { cwd: dir, timeoutMs: 120_000 })).code).toBe(0);
+            const proc = Bun.spawn([dwfBinary(), "verify", "--verbose"], { cwd: dir, env: cleanEnv(engineEnv), stdout: "pipe", stderr: "pipe" });
+            const seen: string[] = [];
+            const watch = (async () => {
+              for (let i = 0; i < 60 && proc.exitCode === null; i++) {
+                for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+                  try {
+                    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+                    if (cmd.includes(`secret-${TOKEN}`) || cmd.includes(secret)) seen.push(cmd);
+                  } catch {}
+                }
+                await Bun.sleep(100);
+              }
+            })();
+            const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+            await proc.exited;
+            await watch;
+            expect(proc.exitCode).toBe(0);
+            expect(out + err).toContain("secret-arrived");
+            expect(out + err).toContain("plain-arrived");
+            // The engine's argv was seen (it names the container), and never held the value (the
+            // task's own script compares against the value split in two, so it never holds it either).
+            expect(seen.some((c) => c.includes("-e API_TOKEN"))).toBe(true);
+            expect(seen.filter((c) => c.includes(secret))).toEqual([]);
+            expect(containersNamed(`dwf-secret-${TOKEN}`)).toEqual([]);
+          } finally {
+            await sock?.stop();
           }
-        })();
-        const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-        await proc.exited;
-        await watch;
-        expect(proc.exitCode).toBe(0);
-        expect(out + err).toContain("secret-arrived");
-        expect(out + err).toContain("plain-arrived");
-        // The engine's argv was seen (it names the container), and never held the value (the
-        // task's own script compares against the value split in two, so it never holds it either).
-        expect(seen.some((c) => c.includes("-e API_TOKEN"))).toBe(true);
-        expect(seen.filter((c) => c.includes(secret))).toEqual([]);
-        expect(containersNamed(`dwf-secret-${TOKEN}`)).toEqual([]);
-      },
-      180_000,
-    );
+        },
+        180_000,
+      );
+    }
 
     test(
       "a container task that swaps its cache folder for a symlink to a host folder: the next run refuses to mount it",
