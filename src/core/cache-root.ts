@@ -16,7 +16,6 @@ import { UserError } from "./errors.ts";
 import { isInside, lstatOrNull, READ_CAPS, readOwnText, realPathOf } from "./fs.ts";
 
 export { realPathOf } from "./fs.ts";
-import { builtinExtensions } from "../../extensions/index.ts";
 
 export const DEFAULT_CACHE_ROOT = ".cache/devflow";
 export const CACHEDIR_TAG = "CACHEDIR.TAG";
@@ -142,6 +141,8 @@ export function isDwfCacheRoot(dir: string): boolean {
 
 /** Folder names an earlier dwf could have made at the top of its cache root. */
 function knownGroups(extra: Iterable<string>): Set<string> {
+  // Loaded only here (a root tagged by an earlier dwf, or one refused): no cost on a normal run.
+  const { builtinExtensions } = require("../../extensions/index.ts") as typeof import("../../extensions/index.ts");
   return new Set(["tasks", ...builtinExtensions.map((e) => e.name), ...extra]);
 }
 
