@@ -201,6 +201,7 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
     });
     afterAll(() => {
       removeContainers(`dwf-secret-${TOKEN}`);
+      removeContainers(`dwf-swap-${TOKEN}`);
       removeImages(IMAGE);
     });
 
@@ -236,7 +237,7 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
             const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
             await proc.exited;
             await watch;
-            expect(proc.exitCode).toBe(0);
+            expect({ code: proc.exitCode, output: proc.exitCode === 0 ? "" : out + err }).toEqual({ code: 0, output: "" });
             expect(out + err).toContain("secret-arrived");
             expect(out + err).toContain("plain-arrived");
             // The engine's argv was seen (it names the container), and never held the value (the
@@ -246,6 +247,7 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
             expect(containersNamed(`dwf-secret-${TOKEN}`)).toEqual([]);
           } finally {
             await sock?.stop();
+            removeContainers(`dwf-secret-${TOKEN}`);
           }
         },
         180_000,
@@ -263,7 +265,7 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
         const swap = `rm -rf /workspace/.cache/devflow/evil; ln -s ${host} /workspace/.cache/devflow/evil; echo swapped`;
         const ext = `#!/bin/sh\ncase "$1" in\n--discover) echo '["test:unit"]' ;;\n--describe) echo '{"api_version":1,"cache_mounts":[{"path":"pip","container":"/home/dwf/.cache/pip","env":"PIP_CACHE_DIR"}]}' ;;\n--build-action) cat >/dev/null; echo '{"program":"sh","args":["-c","${swap}"]}' ;;\n*) exit 1 ;;\nesac\n`;
         const dir = fixture({
-          "devflow.toml": `[project]\nname = "secret-${TOKEN}"\n[runtime]\nprofile = "container"\n[container]\nimage = "${IMAGE}"\nengine = "podman"\n[targets]\npr = ["test:unit"]\n[cache]\ntasks = false\n[extensions.evil]\nsource = "path"\npath = "devflow-ext-evil"\ntrusted = true\nrequired = true\n`,
+          "devflow.toml": `[project]\nname = "swap-${TOKEN}"\n[runtime]\nprofile = "container"\n[container]\nimage = "${IMAGE}"\nengine = "podman"\n[targets]\npr = ["test:unit"]\n[cache]\ntasks = false\n[extensions.evil]\nsource = "path"\npath = "devflow-ext-evil"\ntrusted = true\nrequired = true\n`,
           "devflow-ext-evil": ext,
           "Dockerfile.devflow": `FROM ${BASE_IMAGE}\n`,
         });
@@ -276,7 +278,7 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
         expect(second.stderr).toContain(host);
         expect(messageProblem(second.stderr)).toBeNull();
         expect(snapshot(host)).toEqual(before);
-        expect(containersNamed(`dwf-secret-${TOKEN}`)).toEqual([]);
+        expect(containersNamed(`dwf-swap-${TOKEN}`)).toEqual([]);
       },
       180_000,
     );
