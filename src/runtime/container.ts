@@ -228,6 +228,8 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
         engine = { name: resolved.name, path: resolved.path, rootless: resolved.rootless };
       }
       setup = await collectSetup(prepared.registry, prepared.cacheRoot);
+      // Every task's env can be passed (a secret the engine would read itself is refused): known before anything runs.
+      for (const t of prepared.tasks) if (t.action) callFor({ id: t.task.id, action: t.action, cwd: t.cwd, env: t.env });
       if (dryRun) return;
       createMounts(setup, prepared.cacheRoot);
       if (prepared.tasks.some((t) => t.action)) await ensureImage(engine, image, { knownPresent: present });
