@@ -192,6 +192,22 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
     }
   });
 
+  test("a secret whose name the engine reads itself (DOCKER_*) is refused before anything runs, also with --dry-run", async () => {
+    const ext = `#!/bin/sh\ncase "$1" in\n--discover) echo '["test:unit"]' ;;\n--build-action) cat >/dev/null; echo '{"program":"touch","args":["ran"],"env":{"DOCKER_AUTH_TOKEN":"zzz-secret-value"}}' ;;\n*) exit 1 ;;\nesac\n`;
+    const dir = fixture({
+      "devflow.toml": `[runtime]\nprofile = "container"\n[container]\nengine = "podman"\n[targets]\npr = ["test:unit"]\n[extensions.x]\nsource = "path"\npath = "devflow-ext-x"\ntrusted = true\nrequired = true\n`,
+      "devflow-ext-x": ext,
+      "Dockerfile.devflow": "FROM scratch\n",
+    });
+    for (const args of [["verify", "--dry-run"], ["verify"]]) {
+      const r = await runDwf(args, { cwd: dir });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("DOCKER_AUTH_TOKEN looks like a secret");
+      expect(r.all).not.toContain("zzz-secret-value");
+    }
+    expect(existsSync(join(dir, "ran"))).toBe(false);
+  });
+
   describe("container tasks (podman, and docker through podman's API)", () => {
     const TOKEN = Math.random().toString(36).slice(2, 8);
     const IMAGE = `localhost/dwf-secret-${TOKEN}`;
