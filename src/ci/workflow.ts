@@ -151,6 +151,22 @@ function cacheStep(s: CiSettings, job: CiJob): Yaml | undefined {
     : { name: "Restore DWF_CACHE_ROOT (read-only)", uses: ACTIONS.cacheRestore, with: { path: s.cacheDir, key, "restore-keys": restoreKeys } };
 }
 
+/**
+ * The remote task cache: where it is comes from [cache.remote] in devflow.toml, the two
+ * secrets from the repository's secrets (empty when unset: no remote cache). DWF_IMAGE names
+ * the image the job runs in, so results are keyed as a container run's and shared with
+ * laptops. Uploads only from pushes to the default branch; pull requests read, and forks get
+ * no secrets, so they run with the local cache alone.
+ */
+function remoteCacheEnv(s: CiSettings): Record<string, string> {
+  return {
+    DWF_IMAGE: "${{ needs.prep.outputs.image }}",
+    DWF_REMOTE_CACHE_TOKEN: "${{ secrets.DWF_REMOTE_CACHE_TOKEN }}",
+    DWF_REMOTE_CACHE_SIGNATURE_KEY: "${{ secrets.DWF_REMOTE_CACHE_SIGNATURE_KEY }}",
+    DWF_REMOTE_CACHE: `\${{ github.event_name == 'push' && github.ref == 'refs/heads/${s.branch}' && 'readwrite' || 'read' }}`,
+  };
+}
+
 function containerJob(s: CiSettings, job: CiJob): Yaml {
   const steps: Yaml[] = [checkout, installStep(s)];
   const cache = cacheStep(s, job);
@@ -164,7 +180,7 @@ function containerJob(s: CiSettings, job: CiJob): Yaml {
     permissions: { contents: "read", packages: "read" },
     container: { image: "${{ needs.prep.outputs.image }}", credentials: credentials(s) },
     // The job already runs in the image: dwf runs actions directly instead of nesting.
-    env: { IS_CONTAINER: "true", DWF_CACHE_ROOT: s.cacheDir },
+    env: { IS_CONTAINER: "true", DWF_CACHE_ROOT: s.cacheDir, ...remoteCacheEnv(s) },
     steps,
   };
 }

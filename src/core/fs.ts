@@ -115,6 +115,8 @@ export const READ_CAPS = {
   statCache: 256 * 1024 * 1024,
   /** The remembered validated devflow.toml. */
   configMemo: 8 * 1024 * 1024,
+  /** What dwf remembers about one image (tools found in it). */
+  imageState: 1024 * 1024,
   /** A Dockerfile read for its COPY sources. */
   dockerfile: 16 * 1024 * 1024,
   /** CACHEDIR.TAG, `.git` files, commondir. */

@@ -54,6 +54,11 @@ describe("renderWorkflow", () => {
       expect(doc.jobs[id].permissions.packages).toBe("read");
       expect(doc.jobs[id].env.IS_CONTAINER).toBe("true");
       expect(doc.jobs[id].container.image).toBe("${{ needs.prep.outputs.image }}");
+      // The remote cache: keyed as the image's container runs, written only from the default branch.
+      expect(doc.jobs[id].env.DWF_IMAGE).toBe("${{ needs.prep.outputs.image }}");
+      expect(doc.jobs[id].env.DWF_REMOTE_CACHE_TOKEN).toBe("${{ secrets.DWF_REMOTE_CACHE_TOKEN }}");
+      expect(doc.jobs[id].env.DWF_REMOTE_CACHE_SIGNATURE_KEY).toBe("${{ secrets.DWF_REMOTE_CACHE_SIGNATURE_KEY }}");
+      expect(doc.jobs[id].env.DWF_REMOTE_CACHE).toBe(`\${{ github.event_name == 'push' && github.ref == 'refs/heads/${base.branch}' && 'readwrite' || 'read' }}`);
       // dwf is installed (and checksum-verified) before its first use in every job.
       const runs = doc.jobs[id].steps.map((s: any) => s.run ?? "");
       const install = runs.findIndex((r: string) => r.includes("sha256sum -c"));
