@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { badContainerPath, ensureCacheRoot, inspectCacheRoot, resolveCacheRoot } from "../../src/core/cache-root.ts";
 import { readOwnFile } from "../../src/core/fs.ts";
 import { UserError } from "../../src/core/errors.ts";
+import { imageStatePath, readImageState } from "../../src/runtime/image-state.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -37,6 +38,19 @@ describe("readOwnFile", () => {
     writeFileSync(join(d, "sparse"), "");
     truncateSync(join(d, "sparse"), 1 << 30);
     expect(readOwnFile(join(d, "sparse"), 1 << 20).refused).toBe("too-large");
+  });
+});
+
+describe("the image memo", () => {
+  test("a FIFO or a /dev/zero link in place of images/<fingerprint>.json is nothing remembered, at once", () => {
+    const root = tmp();
+    mkdirSync(join(root, "images"));
+    const fp = "a".repeat(64);
+    Bun.spawnSync(["mkfifo", imageStatePath(root, fp)]);
+    expect(readImageState(root, "x:1", fp)).toEqual({ version: 1, ref: "x:1", tools: {} });
+    rmSync(imageStatePath(root, fp));
+    symlinkSync("/dev/zero", imageStatePath(root, fp));
+    expect(readImageState(root, "x:1", fp).tools).toEqual({});
   });
 });
 
