@@ -38,6 +38,7 @@ Options for commands that run tasks
   --fail-fast                Stop at the first failure
   -n, --dry-run              Print the plan; run nothing
   --no-cache                 Ignore cached task results
+  --no-install               Do not install missing or stale dependencies first
   --report <context>         Post a GitHub commit status under this context
   --json                     Machine-readable result on stdout
   -V, --verbose              Show every task's output

@@ -40,6 +40,9 @@ const CacheSchema = v.strictObject({
   /** Extra outputs per command (`"build:debug" = ["out"]`), stored with the result and restored on a hit. */
   outputs: v.optional(v.record(v.string(), v.array(v.pipe(v.string(), v.minLength(1))))),
 });
+const DepsSchema = v.strictObject({
+  install: v.optional(v.boolean()),
+});
 const ExtensionSchema = v.strictObject({
   source: v.optional(v.picklist(["builtin", "path"])),
   path: v.optional(v.string()),
@@ -65,6 +68,7 @@ export const ConfigSchema = v.strictObject({
   runtime: v.optional(RuntimeSchema),
   container: v.optional(ContainerSchema),
   cache: v.optional(CacheSchema),
+  deps: v.optional(DepsSchema),
   targets: v.optional(v.record(Name, v.array(v.string()))),
   extensions: v.optional(v.record(Name, ExtensionSchema)),
   ci: v.optional(CiSchema),
@@ -121,6 +125,7 @@ const ALLOWED_KEYS: Record<string, string[]> = {
   runtime: Object.keys(RuntimeSchema.entries),
   container: Object.keys(ContainerSchema.entries),
   cache: Object.keys(CacheSchema.entries),
+  deps: Object.keys(DepsSchema.entries),
   "cache.remote": Object.keys(RemoteCacheSchema.entries),
   ci: Object.keys(CiSchema.entries),
   extension: Object.keys(ExtensionSchema.entries),

@@ -18,6 +18,8 @@ export interface Task {
   deps: string[];
   /** Runs alone within its stack (fix-style commands that rewrite files). */
   exclusive: boolean;
+  /** Why dwf added this task itself (an install: "<path> missing", "<lockfile> changed"). */
+  reason?: string;
   /** Filled in by the action resolver. */
   action?: ActionResult;
 }

@@ -616,6 +616,8 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
 
   return {
     lookupMany,
+    // An install changed these tasks' actions: their keys (local and remote alike) are recomputed.
+    forget: (taskIds) => inner.forget?.(taskIds),
     async lookup(t, runner) {
       return (await lookupMany([t], runner)).get(t.task.id) ?? null;
     },

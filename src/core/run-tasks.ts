@@ -30,6 +30,8 @@ export interface RunTasksOptions {
   json: boolean;
   verbose: boolean;
   noCache: boolean;
+  /** --no-install: never add a stack's setup:deps on its own. */
+  noInstall?: boolean;
   /** --remote-cache: off, read or readwrite (default: from devflow.toml and the environment). */
   remoteCache?: string;
   report?: string;
@@ -83,11 +85,12 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   const profile = requestedProfile(opts.profile, loaded.config);
   const choice = await selectRuntime({ profile, loaded, cwd: opts.cwd, dryRun: opts.dryRun });
   const project = choice.project ?? (await loadProject({ cwd: opts.cwd, loaded, runtime: choice.kind }));
+  const autoInstall = !opts.noInstall && loaded.config.deps?.install !== false;
   const runner = choice.runner;
   state.runner = runner;
   const cacheRoot = resolveCacheRoot(project.loaded.root, project.loaded.config);
   const tools = await runner.toolProbe?.(project, cacheRoot);
-  const prepareTasks = () => prepare({ cwd: opts.cwd, project, commands: opts.commands, runtime: choice.kind, which: tools?.which });
+  const prepareTasks = () => prepare({ cwd: opts.cwd, project, commands: opts.commands, runtime: choice.kind, which: tools?.which, deps: { auto: autoInstall } });
   let prepared = await prepareTasks();
   if (abort.signal.aborted) return interruptedExit();
   await runner.prepare?.(prepared, { dryRun: opts.dryRun });
@@ -102,7 +105,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
 
   // Where extensions' tool lookups were answered: the host, the image, or (a dry run before the image exists) nowhere yet.
   const toolsFrom = !tools ? "host" : tools.settled() ? "image" : "unknown";
-  const meta = { version: 1, command: opts.title, runtime: choice.kind, tools: toolsFrom, root: prepared.loaded.root, config: prepared.loaded.path };
+  const meta = { version: 1, command: opts.title, runtime: choice.kind, tools: toolsFrom, root: prepared.loaded.root, config: prepared.loaded.path, dependencies: prepared.dependencies ?? [] };
   if (opts.dryRun) {
     if (opts.json) writeStdout(JSON.stringify(planJson(prepared.tasks, meta, (t) => (t.action ? commandLine(t) : undefined)), null, 2) + "\n");
     else out(renderPlan(prepared, `Plan for ${opts.title} (runtime: ${choice.kind}, ${prepared.tasks.length} task${prepared.tasks.length === 1 ? "" : "s"}, jobs ${opts.jobs})`, commandLine));
@@ -115,7 +118,8 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
 
   // One task at a time can stream live; parallel tasks print as blocks when they finish.
   const live = !opts.json && (opts.jobs === 1 || prepared.tasks.filter((t) => t.action).length <= 1);
-  const skipped = new Set(prepared.tasks.filter((t) => !t.action).map((t) => t.task.id));
+  // Asked when a task starts: an install can give a task its action (or take it) after planning.
+  const byId = new Map(prepared.tasks.map((t) => [t.task.id, t]));
   const reporter = createTerminalReporter({
     write: out,
     tty: isTerminal(2) && !process.env.CI && !opts.json,
@@ -133,7 +137,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
       jobs: opts.jobs,
       failFast: opts.failFast,
       signal: abort.signal,
-      events: { ...reporter.events, start: (t) => skipped.has(t.id) || reporter.events.start?.(t) },
+      events: { ...reporter.events, start: (t) => !byId.get(t.id)?.action || reporter.events.start?.(t) },
       onOutput: live ? (_t, chunk) => reporter.output(chunk) : undefined,
       cache,
     });

@@ -11,6 +11,7 @@ import { formatRef, isMutating } from "./command-ref.ts";
 import { log } from "../report/log.ts";
 import { redactText } from "./redact.ts";
 import { childEnv, signalGroup } from "../runtime/host.ts";
+import { validateDependencySpec } from "./deps.ts";
 
 /** The --describe api_version this build understands. */
 export const API_VERSION = 1;
@@ -36,6 +37,8 @@ export const DescribeSchema = v.object({
   cache_mounts: v.optional(v.array(MountSchema), []),
   env: v.optional(v.record(v.string(), v.string()), {}),
   fingerprint_inputs: v.optional(v.array(v.string()), []),
+  /** `{"inputs": [...], "paths": [...]}`; checked by validateDependencySpec for a message that names the problem. */
+  dependencies: v.optional(v.unknown()),
 });
 export type Describe = v.InferOutput<typeof DescribeSchema>;
 
@@ -338,6 +341,8 @@ export async function loadExternalExtension(
   else if ("caps" in discovered) capabilities = discovered.caps;
   else throw discovered.error;
   const d = described;
+  // A wrong answer here would make every run install (or never): say so now, naming the extension.
+  const dependencies = d?.dependencies === undefined || d.dependencies === null ? undefined : validateDependencySpec(d.dependencies, name, `(${real}) --describe: invalid 'dependencies'`);
   const mounts: CacheMount[] = (d?.cache_mounts ?? []).map((m) => (m.env != null ? { path: m.path, container: m.container, env: m.env } : { path: m.path, container: m.container }));
   return {
     name,
@@ -346,6 +351,7 @@ export async function loadExternalExtension(
     capabilities: () => [...capabilities],
     buildAction: (ref) => buildAction(c, ref),
     cacheMounts: () => mounts,
+    dependencies: () => (dependencies ? { inputs: [...dependencies.inputs], paths: [...dependencies.paths] } : undefined),
     env: () => ({ ...(d?.env ?? {}) }),
     fingerprintInputs: () => [...(d?.fingerprint_inputs ?? []), relative(ctx.root, real).startsWith("..") ? [] : [relative(ctx.root, real)]].flat(),
     // Same rule as the builtin stacks: commands that change files or the world are never reused.

@@ -155,7 +155,10 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
   // Hashed once per run, on the first lookup: every task sees the tree as it was when the run began.
   const tree = memo(async (): Promise<FileDigests> => {
     const started = performance.now();
-    const { files, stats } = await hashTree(root, { cacheRoot, exclude: [cacheRoot] });
+    // Installed dependencies are not sources: what is installed is known from the stack's
+    // fingerprint inputs (its lockfile), and hashing a modules folder would cost more than the run.
+    const installed = (prepared.dependencies ?? []).flatMap((d) => d.paths.map((p) => join(root, p)));
+    const { files, stats } = await hashTree(root, { cacheRoot, exclude: [cacheRoot, ...installed] });
     log.debug(`task cache: hashed ${stats.listed} files (${stats.read} read, ${stats.reused} unchanged${stats.listReused ? ", git listing reused" : ""}) in ${Math.round(performance.now() - started)}ms`);
     return files;
   });
@@ -326,6 +329,9 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
     keyFor,
     keyedAs: kindOf,
     lookupMany,
+    forget(taskIds) {
+      for (const id of taskIds) for (const kind of ["host", "container"]) keys.delete(`${kind}\0${id}`);
+    },
     async lookup(t, runner): Promise<TaskCacheHit | null> {
       return (await lookupMany([t], runner)).get(t.task.id) ?? null;
     },

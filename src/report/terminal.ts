@@ -79,8 +79,8 @@ export function createTerminalReporter(opts: TerminalOptions) {
       running.set(task.id, task);
       // In GitHub Actions each task's output folds into a ::group:: (closed in finish).
       if (opts.live && github) print(`::group::${formatRef(task.ref)} [${task.stack}]\n`);
-      else if (opts.live) print(`${style.bold("▶")} ${taskLabel(task)}\n`);
-      else if (!opts.tty) print(`${style.dim("started")} ${formatRef(task.ref)} [${task.stack}]\n`);
+      else if (opts.live) print(`${style.bold("▶")} ${taskLabel(task)}${task.reason ? style.dim(` (${task.reason})`) : ""}\n`);
+      else if (!opts.tty) print(`${style.dim("started")} ${formatRef(task.ref)} [${task.stack}]${task.reason ? ` (${task.reason})` : ""}\n`);
       if (opts.tty && !timer && !opts.live) timer = setInterval(drawLine, 100);
       drawLine();
     },
