@@ -19,7 +19,7 @@ import {
   type ProjectImage,
 } from "../core/cache-prune.ts";
 import { findOnPath } from "../core/context.ts";
-import { configMemoPath, resolveCacheRoot, statCachePath } from "../core/cache-root.ts";
+import { cacheRootRefusal, configMemoPath, resolveCacheRoot, statCachePath } from "../core/cache-root.ts";
 import type { Config } from "../core/config.ts";
 import { engineCommand, requestedEngine } from "../runtime/engine.ts";
 import { imageSpecFor, projectName } from "../runtime/image.ts";
@@ -42,7 +42,7 @@ interface ProjectState {
 
 async function projectState(cwd: string, config?: string): Promise<ProjectState> {
   const { loaded, registry } = await loadProject({ cwd, config });
-  const cacheRoot = resolveCacheRoot(loaded.root, loaded.config);
+  const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, process.env, loaded.path ?? undefined);
   let fingerprint: Promise<string | null> | undefined;
   const rel = (path: string) => relative(cacheRoot, path).split("\\").join("/");
   return {
@@ -141,6 +141,9 @@ const info = defineCommand({
   args: { ...configArgs, json: { type: "boolean", description: "Machine-readable output on stdout" } },
   async run({ args }) {
     const state = await projectState(process.cwd(), args.config);
+    // A folder dwf would refuse to use is not described as a cache: say why instead.
+    const refused = existsSync(state.cacheRoot) ? cacheRootRefusal(state.cacheRoot, state.groups) : undefined;
+    if (refused) throw refused;
     const exists = existsSync(state.cacheRoot);
     const items = exists ? scanCacheRoot(state.cacheRoot, { currentGroups: state.groups, currentStat: state.currentStat }) : [];
     const sum = summarise(items);
@@ -209,7 +212,7 @@ const prune = defineCommand({
     let bytes = 0;
     const errors: string[] = [];
     if (existsSync(state.cacheRoot)) {
-      const real = checkPrunableRoot(state.cacheRoot, { home: process.env.HOME, projectRoot: state.root });
+      const real = checkPrunableRoot(state.cacheRoot, { home: process.env.HOME, projectRoot: state.root, groups: state.groups });
       const items = scanCacheRoot(real, { currentGroups: state.groups, currentStat: state.currentStat });
       const plan = planPrune(items, { now: Date.now(), olderThanMs, all: Boolean(args.all) });
       if (dryRun) {

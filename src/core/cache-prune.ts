@@ -1,9 +1,9 @@
 // What `dwf cache info` shows and `dwf cache prune` removes: a bounded, symlink-safe scan of the
 // cache root, a pure plan over plain data, and an apply step that never leaves the root.
-import { lstatSync, readdirSync, readFileSync, realpathSync, rmdirSync, unlinkSync } from "node:fs";
+import { lstatSync, readdirSync, realpathSync, rmdirSync, unlinkSync } from "node:fs";
 import { isInside, lstatOrNull } from "./fs.ts";
 import { dirname, join, resolve } from "node:path";
-import { CACHE_ROOT_MARKERS, CACHEDIR_TAG, TAG_SIGNATURE } from "./cache-root.ts";
+import { CACHE_GROUP, CACHE_ROOT_MARKERS, CACHEDIR_TAG, DWF_TEMP, inspectCacheRoot, trackedFiles } from "./cache-root.ts";
 import { TASKS_DIR } from "./task-cache.ts";
 import { UserError } from "./errors.ts";
 
@@ -80,10 +80,11 @@ export function formatBytes(n: number): string {
 }
 
 /**
- * Prune only a directory dwf made for caching: tagged with CACHEDIR.TAG, and never `/`, `$HOME`
- * (or anything holding them) or a directory that holds the project itself. Returns the real path.
+ * Prune only a cache root dwf made: carrying dwf's CACHEDIR.TAG, holding nothing at the top that
+ * dwf does not make and no file tracked by git, and never `/`, `$HOME` (or anything holding
+ * them) or a directory that holds the project itself. Returns the real path.
  */
-export function checkPrunableRoot(cacheRoot: string, opts: { home?: string; projectRoot?: string }): string {
+export function checkPrunableRoot(cacheRoot: string, opts: { home?: string; projectRoot?: string; groups?: Iterable<string> }): string {
   const real = realpathSync(cacheRoot);
   const where = `cache root ${cacheRoot}`;
   const hint = "Point DWF_CACHE_ROOT or [cache] root in devflow.toml at a directory used only for dwf's cache (default .cache/devflow).";
@@ -92,15 +93,15 @@ export function checkPrunableRoot(cacheRoot: string, opts: { home?: string; proj
   if (home && isInside(real, home)) throw new UserError(`refusing to prune ${where}: it is your home directory${real === home ? "" : " or holds it"}.`, hint);
   const project = opts.projectRoot ? safeReal(opts.projectRoot) : undefined;
   if (project && isInside(real, project)) throw new UserError(`refusing to prune ${where}: it holds the project itself (${project}).`, hint);
-  const tag = join(real, CACHEDIR_TAG);
-  let tagged = false;
-  try {
-    tagged = lstatSync(tag).isFile() && readFileSync(tag, "utf8").startsWith(TAG_SIGNATURE);
-  } catch {}
-  if (!tagged) {
+  // Not dwf's own (no tag, another tool's, or holding what dwf never makes): refused with the
+  // reason. An empty folder has nothing to prune.
+  const { state } = inspectCacheRoot(cacheRoot, opts.groups);
+  if (state === "empty") return real;
+  const tracked = trackedFiles(real);
+  if (tracked.length) {
     throw new UserError(
-      `refusing to prune ${where}: it has no ${CACHEDIR_TAG}, so it may not be a dwf cache.`,
-      `dwf tags the cache roots it creates. If this directory really holds only dwf's cache, run any dwf task once to tag it, or remove it yourself.`,
+      `refusing to prune ${where}: git tracks files in it (${tracked.map((t) => `'${t}'`).join(", ")}), so it is not only dwf's cache.`,
+      `If an earlier dwf tagged this folder by mistake, delete ${join(cacheRoot, CACHEDIR_TAG)} and ${join(cacheRoot, ".gitignore")} from it. ${hint}`,
     );
   }
   return real;
@@ -158,7 +159,21 @@ export interface ScanOptions {
   limit?: number;
 }
 
-/** Everything under the cache root as items: task entries and stat caches one by one, other top-level entries whole. */
+/** A temp file this young may belong to a write still under way (another dwf run): left alone. */
+const TEMP_GRACE_MS = 3_600_000;
+const fresh = (mtimeMs: number) => Date.now() - mtimeMs < TEMP_GRACE_MS;
+
+/** A task result `tasks/<xx>/<xx…64 hex>.json`. */
+const ENTRY_FILE = /^[0-9a-f]{64}\.json$/;
+/** A tree's stat cache or remembered config: `tasks/stat/<24 hex>[-config].json`. */
+const STAT_FILE = /^[0-9a-f]{24}(-config)?\.json$/;
+const SHARD = /^[0-9a-f]{2}$/;
+
+/**
+ * The cache root's contents as items, only those of the shapes dwf writes: task entries and stat
+ * caches one by one, extension folders whole, and leftover temp files. Anything else is not
+ * dwf's and is never listed, so never pruned.
+ */
 export function scanCacheRoot(root: string, opts: ScanOptions): CacheItem[] {
   const items: CacheItem[] = [];
   let names: string[] = [];
@@ -172,14 +187,19 @@ export function scanCacheRoot(root: string, opts: ScanOptions): CacheItem[] {
     const abs = join(root, name);
     const st = lstatOrNull(abs);
     if (!st) continue;
-    if (name === TASKS_DIR && st.isDirectory()) {
+    if (DWF_TEMP.test(name)) {
+      if (!st.isDirectory() && !fresh(st.mtimeMs)) items.push({ rel: name, kind: "file", group: name, bytes: st.size, lastUsedMs: st.mtimeMs, current: false });
+      continue;
+    }
+    if (!st.isDirectory() || !CACHE_GROUP.test(name)) continue;
+    if (name === TASKS_DIR) {
       items.push(...scanTasks(abs, opts));
       continue;
     }
     const m = measure(abs, opts.limit);
     items.push({
       rel: name,
-      kind: st.isDirectory() ? "dir" : "file",
+      kind: "dir",
       group: name,
       bytes: m.bytes,
       lastUsedMs: m.newest,
@@ -197,32 +217,26 @@ function scanTasks(dir: string, opts: ScanOptions): CacheItem[] {
     subs = readdirSync(dir).sort();
   } catch {}
   for (const sub of subs) {
+    const isStat = sub === "stat";
+    if (!isStat && !SHARD.test(sub)) continue;
     const subAbs = join(dir, sub);
-    const st = lstatOrNull(subAbs);
-    if (!st) continue;
-    if (!st.isDirectory()) {
-      items.push({ rel: `${TASKS_DIR}/${sub}`, kind: "task", group: TASKS_DIR, bytes: st.isSymbolicLink() ? 0 : st.size, lastUsedMs: st.mtimeMs, current: false });
-      continue;
-    }
+    if (!lstatOrNull(subAbs)?.isDirectory()) continue;
     let files: string[] = [];
     try {
       files = readdirSync(subAbs).sort();
     } catch {}
     for (const f of files) {
+      const temp = DWF_TEMP.test(f);
+      if (!temp && !(isStat ? STAT_FILE.test(f) : ENTRY_FILE.test(f) && f.startsWith(sub))) continue;
       const rel = `${TASKS_DIR}/${sub}/${f}`;
       const fst = lstatOrNull(join(subAbs, f));
-      if (!fst) continue;
-      if (fst.isDirectory()) {
-        const m = measure(join(subAbs, f), opts.limit);
-        items.push({ rel, kind: "dir", group: TASKS_DIR, bytes: m.bytes, lastUsedMs: m.newest, current: false, ...(m.truncated ? { truncated: true } : {}) });
-        continue;
-      }
-      const isStat = sub === "stat";
+      // A symlink or FIFO of an entry's name is damage: removed like the entry (unlinked, never followed).
+      if (!fst || fst.isDirectory() || (temp && fresh(fst.mtimeMs))) continue;
       items.push({
         rel,
-        kind: isStat ? "stat" : "task",
+        kind: temp ? "file" : isStat ? "stat" : "task",
         group: TASKS_DIR,
-        bytes: fst.isSymbolicLink() ? 0 : fst.size,
+        bytes: fst.isFile() ? fst.size : 0,
         lastUsedMs: fst.mtimeMs,
         current: isStat && (opts.currentStat?.has(rel) ?? false),
       });

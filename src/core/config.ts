@@ -5,8 +5,9 @@ import { closeSync, constants as fsConstants, existsSync, fstatSync, linkSync, l
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Config } from "./config-schema.ts";
 import { UserError } from "./errors.ts";
-import { CACHEDIR_TAG, configMemoPath, resolveCacheRoot } from "./cache-root.ts";
-import { writeFileAtomic } from "./safe-write.ts";
+import { configMemoPath, isDwfCacheRoot, resolveCacheRoot } from "./cache-root.ts";
+import { writeCacheFile } from "./safe-write.ts";
+import { READ_CAPS, readOwnText } from "./fs.ts";
 import { BUILD_ID, VERSION } from "../version.ts";
 
 export type { Config, ExtensionConfig } from "./config-schema.ts";
@@ -91,11 +92,17 @@ const MEMO_VERSION = 2;
 function validatedConfig(text: string, path: string, root: string, env: Record<string, string | undefined>): Config {
   const secret = BUILD_ID === undefined ? undefined : memoSecret(env);
   if (secret === undefined) return parseConfigText(text, path);
-  const cacheRoot = resolveCacheRoot(root, {}, env);
+  let cacheRoot: string;
+  try {
+    cacheRoot = resolveCacheRoot(root, {}, env);
+  } catch {
+    // A cache root dwf refuses is reported where it is used; the memo just is not kept.
+    return parseConfigText(text, path);
+  }
   const memo = configMemoPath(cacheRoot, root);
   const mac = (configJson: string) => new Bun.CryptoHasher("sha256", secret).update(`dwf-config\0${VERSION}\0${BUILD_ID}\0${path}\0${text}\0${configJson}`).digest("hex");
   try {
-    const raw = readSmallFile(memo, 4 * 1024 * 1024);
+    const raw = readOwnText(memo, READ_CAPS.configMemo);
     if (raw !== undefined) {
       const data = JSON.parse(raw) as { version?: unknown; mac?: unknown; config?: unknown };
       if (data.version === MEMO_VERSION && typeof data.config === "string" && typeof data.mac === "string" && data.mac === mac(data.config)) {
@@ -106,10 +113,9 @@ function validatedConfig(text: string, path: string, root: string, env: Record<s
   } catch {}
   const config = parseConfigText(text, path);
   try {
-    if (resolveCacheRoot(root, config, env) === cacheRoot && existsSync(join(cacheRoot, CACHEDIR_TAG))) {
-      mkdirSync(dirname(memo), { recursive: true });
+    if (resolveCacheRoot(root, config, env, path) === cacheRoot && isDwfCacheRoot(cacheRoot)) {
       const configJson = JSON.stringify(config);
-      writeFileAtomic(memo, JSON.stringify({ version: MEMO_VERSION, mac: mac(configJson), config: configJson }));
+      writeCacheFile(cacheRoot, memo, JSON.stringify({ version: MEMO_VERSION, mac: mac(configJson), config: configJson }));
     }
   } catch {
     // Only an accelerator: a read-only cache folder just means validating every time.

@@ -3,7 +3,7 @@
 // that define the install (lockfiles, manifests) and the workspace paths that hold it; dwf keeps
 // a record of the last successful install per tree and stack under the cache root, naming the
 // runtime it was made for, so an unchanged tree costs a few stats and hashes, never a process.
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { isAbsolute, join, normalize } from "node:path";
 import type { DependencySpec, Extension, ExtensionContext } from "./types.ts";
@@ -11,7 +11,8 @@ import type { Config } from "./config.ts";
 import type { Registry } from "./registry.ts";
 import { UserError } from "./errors.ts";
 import { computeFingerprint, fingerprintInputs, hashFileSync } from "./fingerprint.ts";
-import { writeFileAtomic } from "./safe-write.ts";
+import { writeCacheFile } from "./safe-write.ts";
+import { READ_CAPS, readOwnText } from "./fs.ts";
 import { ensureCacheRoot } from "./cache-root.ts";
 import { log } from "../report/log.ts";
 
@@ -135,7 +136,7 @@ export function hashInputs(root: string, inputs: string[]): Record<string, strin
 export function readRecord(path: string, stack: string): InstallRecord | undefined {
   let data: unknown;
   try {
-    data = JSON.parse(readFileSync(path, "utf8"));
+    data = JSON.parse(readOwnText(path, READ_CAPS.small) ?? "null");
   } catch {
     return undefined;
   }
@@ -204,7 +205,7 @@ export async function writeRecord(guard: InstallGuard, durationMs: number): Prom
     durationMs: Math.round(durationMs),
   };
   ensureCacheRoot(guard.cacheRoot);
-  writeFileAtomic(guard.recordPath, JSON.stringify(record, null, 2) + "\n");
+  writeCacheFile(guard.cacheRoot, guard.recordPath, JSON.stringify(record, null, 2) + "\n");
 }
 
 /** Forget an install (a failed one leaves the tree in an unknown state). */
@@ -234,7 +235,7 @@ function alive(pid: number): boolean {
 function staleLock(path: string): { stale: boolean; owner?: LockOwner } {
   let owner: LockOwner;
   try {
-    owner = JSON.parse(readFileSync(path, "utf8")) as LockOwner;
+    owner = JSON.parse(readOwnText(path, READ_CAPS.small) ?? "null") as LockOwner;
   } catch {
     // Half-written by a process that died between create and write, or removed meanwhile.
     return { stale: !existsSync(path) || Date.now() - (Bun.file(path).lastModified || 0) > 60_000 };
@@ -283,7 +284,7 @@ export async function withInstallLock<T>(path: string, stack: string, signal: Ab
     return await fn();
   } finally {
     try {
-      const now = JSON.parse(readFileSync(path, "utf8")) as LockOwner;
+      const now = JSON.parse(readOwnText(path, READ_CAPS.small) ?? "null") as LockOwner;
       if (now.token === token) rmSync(path, { force: true });
     } catch {}
   }

@@ -1,7 +1,8 @@
 // The environment fingerprint: SHA-256 over the sorted union of the active extensions'
 // fingerprint inputs plus Dockerfile.devflow, as (relative path, content hash | missing).
 // Independent of checkout path and file order, so every machine computes the same tag.
-import { closeSync, openSync, readFileSync, readSync, statSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
+import { isInside, READ_CAPS, readOwnFile } from "./fs.ts";
 import { UserError } from "./errors.ts";
 import { LONG_LOOP, expectLongWork } from "./jit.ts";
 import { isAbsolute, join, relative, sep } from "node:path";
@@ -45,28 +46,67 @@ async function collectInputs(registry: Registry, config: Config, root: string, i
   };
   if (image) {
     const dockerfile = config.container?.dockerfile ?? DOCKERFILE;
+    if (config.container?.dockerfile !== undefined) checkProjectPath(config.container.dockerfile, root, "container.dockerfile", "config");
     add(dockerfile, "container");
     // Files the Dockerfile copies into the image are part of it: editing one must rebuild.
     for (const p of dockerfileCopySources(readText(join(root, dockerfile)))) await expandSource(p, root, (f) => add(f, "container"));
   }
-  for (const s of registry.stacks) for (const p of (await s.ext.fingerprintInputs?.(registry.ctx)) ?? []) await expand(p, root, (f) => add(f, s.name));
+  for (const s of registry.stacks) {
+    const inputs = (await s.ext.fingerprintInputs?.(registry.ctx)) ?? [];
+    for (const p of inputs) {
+      checkProjectPath(p, root, "fingerprint_inputs", s.external ? `extension '${s.name}'` : undefined);
+      await expand(p, root, (f) => add(f, s.name));
+    }
+  }
+  (config.container?.fingerprint_inputs ?? []).forEach((p, i) => checkProjectPath(p, root, `container.fingerprint_inputs[${i}]`, "config"));
   for (const p of config.container?.fingerprint_inputs ?? []) await expand(p, root, (f) => add(f, "config"));
   return wanted;
 }
 
+/**
+ * A path or glob that names project files: relative, no `..`, and (when it exists) inside the
+ * project by its real path. `/**` would walk the whole filesystem; `../../etc/passwd` is not
+ * part of the project, so it could never be fingerprinted — both are refused with exit 2.
+ */
+function checkProjectPath(p: string, root: string, key: string, owner: string | undefined): void {
+  const where = owner === "config" ? `devflow.toml: ${key}` : owner ? `${owner} ${key}` : key;
+  const refuse = (why: string): never => {
+    throw new UserError(
+      `${where}: ${JSON.stringify(p)} ${why}.`,
+      owner === "config" ? "List paths relative to the project root, inside it (globs such as 'tools/*.txt' are fine)." : "The extension must list paths relative to the project root, inside it.",
+    );
+  };
+  if (typeof p !== "string" || p.trim() === "") refuse("is empty");
+  if (p.includes("\0")) refuse("contains a NUL byte");
+  if (isAbsolute(p) || /^[a-zA-Z]:[\\/]/.test(p)) refuse("is an absolute path; inputs are files of the project");
+  if (p.split(/[\\/]+/).includes("..")) refuse("leads outside the project ('..')");
+  if (/[*?[{]/.test(p)) return;
+  const abs = join(root, p);
+  let real: string;
+  try {
+    real = realpathSync(abs);
+  } catch {
+    return; // Missing: counted as missing.
+  }
+  if (!isInside(realpathSync(root), real)) refuse(`leads outside the project through a symlink (to ${real})`);
+}
+
 async function expand(pattern: string, root: string, add: (p: string) => void): Promise<void> {
   if (!/[*?[{]/.test(pattern)) return add(pattern);
-  const matches = [...new Bun.Glob(pattern).scanSync({ cwd: root, onlyFiles: true, dot: true })];
+  let matches: string[];
+  try {
+    matches = [...new Bun.Glob(pattern).scanSync({ cwd: root, onlyFiles: true, dot: true, followSymlinks: false })];
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new UserError(`cannot expand fingerprint input '${pattern}': ${err.code ?? ""}${err.code ? " " : ""}${err.message}`, "Fix the permissions of the folder it names, or narrow the pattern.");
+  }
   if (matches.length > LONG_LOOP) expectLongWork();
   for (const m of matches.sort()) add(m);
 }
 
+/** The Dockerfile's text for its COPY sources; a FIFO or device there is never opened blocking (hashing it then fails clearly). */
 function readText(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
+  return readOwnFile(path, READ_CAPS.dockerfile, { followSymlinks: true }).text ?? "";
 }
 
 /**
@@ -147,7 +187,12 @@ export function hashFileSync(path: string): string | null {
     st = statSync(path);
     if (st.isDirectory()) return null;
     if (!st.isFile()) throw new UserError(`fingerprint input ${path} is not a regular file.`, "List only regular files as fingerprint inputs.");
-    fd = openSync(path, "r");
+    // Non-blocking, and checked again once open: a FIFO swapped in after the stat cannot block.
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
+    if (!fstatSync(fd).isFile()) {
+      closeSync(fd);
+      throw new UserError(`fingerprint input ${path} is not a regular file.`, "List only regular files as fingerprint inputs.");
+    }
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return null;

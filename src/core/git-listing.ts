@@ -1,6 +1,7 @@
 // What git would show of a tree (tracked + untracked-not-ignored), and a remembered answer
 // that is reused while nothing it depends on has changed (the idea of git's untracked cache).
-import { lstatSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { lstatSync, readdirSync, statSync } from "node:fs";
+import { READ_CAPS, readOwnText } from "./fs.ts";
 import { dirname, join, resolve } from "node:path";
 
 /** Whether a `/`-separated project path is the prefix or lies below it. */
@@ -11,9 +12,20 @@ export function underPrefix(path: string, prefix: string): boolean {
 /** Stat data of a path the git listing depends on; just the path when it did not exist. */
 export type Stamp = [path: string, mtimeMs: number, ctimeMs: number, size: number, ino: number] | [path: string];
 
+/** Stat data without its path; empty when the file did not exist. */
+export type StampData = [mtimeMs: number, ctimeMs: number, size: number, ino: number] | [];
+
 /** A remembered `git ls-files` answer and the stat data that proves it still holds. */
 export interface Listing {
+  /** SHA-256 of what the listing depends on in the environment (listingEnvKey); never the values. */
   env: string;
+  /**
+   * Stat data of git's config and ignore files outside the tree (fixedStampPaths order), without
+   * their paths: those follow from HOME and XDG_CONFIG_HOME, which are not written down, and are
+   * worked out again when the listing is reused.
+   */
+  fixed: StampData[];
+  /** Directories and .gitignore files under the root. */
   stamps: Stamp[];
   paths: string[];
 }
@@ -74,6 +86,15 @@ function sameStamp(a: Stamp, b: Stamp): boolean {
   return a.length === b.length && a[1] === b[1] && a[2] === b[2] && a[3] === b[3] && a[4] === b[4];
 }
 
+function sameData(a: StampData, b: StampData): boolean {
+  return a.length === b.length && a[0] === b[0] && a[1] === b[1] && a[2] === b[2] && a[3] === b[3];
+}
+
+function dataOf(path: string): StampData {
+  const s = stampOf(path);
+  return s.length > 1 ? [s[1]!, s[2]!, s[3]!, s[4]!] : [];
+}
+
 /**
  * What the listing depends on besides the files: where git's config and ignore files are, and
  * git's own variables. Undefined when git is pointed elsewhere, which this cache does not model.
@@ -84,8 +105,10 @@ export function listingEnvKey(env: Record<string, string | undefined>, skip: str
     .filter((k) => k.startsWith("GIT_") && k !== "GIT_OPTIONAL_LOCKS")
     .sort()
     .map((k) => [k, env[k]]);
-  // The excluded directories decide which directories are watched.
-  return JSON.stringify([env.HOME ?? "", env.XDG_CONFIG_HOME ?? "", git, skip]);
+  // The excluded directories decide which directories are watched. Only a hash is kept: the
+  // stat cache is a file on disk (uploaded by CI's cache step), and GIT_* variables can hold
+  // credentials (GIT_CONFIG_VALUE_0=Authorization: …, tokens for askpass helpers).
+  return Bun.CryptoHasher.hash("sha256", JSON.stringify(["dwf-git-listing-env-v1", env.HOME ?? "", env.XDG_CONFIG_HOME ?? "", git, skip]), "hex");
 }
 
 interface GitLayout {
@@ -104,13 +127,11 @@ function gitLayout(root: string): GitLayout | undefined {
     const st = lstatSync(dotGit, { throwIfNoEntry: false });
     if (st?.isDirectory()) return { top: dir, gitDir: dotGit, commonDir: dotGit };
     if (st?.isFile()) {
-      const m = /^gitdir:\s*(.+?)\s*$/m.exec(readFileSync(dotGit, "utf8"));
+      const m = /^gitdir:\s*(.+?)\s*$/m.exec(readOwnText(dotGit, READ_CAPS.small) ?? "");
       if (!m) return undefined;
       const gitDir = resolve(dir, m[1]!);
-      let commonDir = gitDir;
-      try {
-        commonDir = resolve(gitDir, readFileSync(join(gitDir, "commondir"), "utf8").trim());
-      } catch {}
+      const common = readOwnText(join(gitDir, "commondir"), READ_CAPS.small);
+      const commonDir = common === undefined ? gitDir : resolve(gitDir, common.trim());
       return { top: dir, gitDir, commonDir, gitFile: dotGit };
     }
     if (dirname(dir) === dir) return undefined;
@@ -136,8 +157,16 @@ function fixedStampPaths(layout: GitLayout, root: string, env: Record<string, st
 }
 
 /** The remembered paths when nothing they depend on changed since; undefined otherwise. */
-export function reuseListing(listing: Listing | undefined, envKey: string | undefined): string[] | undefined {
+export function reuseListing(listing: Listing | undefined, envKey: string | undefined, root: string, env: Record<string, string | undefined> = process.env): string[] | undefined {
   if (!listing || envKey === undefined || listing.env !== envKey) return undefined;
+  let layout: GitLayout | undefined;
+  try {
+    layout = gitLayout(root);
+  } catch {}
+  if (!layout) return undefined;
+  const fixed = fixedStampPaths(layout, root, env);
+  if (fixed.length !== listing.fixed.length) return undefined;
+  for (let i = 0; i < fixed.length; i++) if (!sameData(listing.fixed[i]!, dataOf(fixed[i]!))) return undefined;
   for (const stamp of listing.stamps) if (!sameStamp(stamp, stampOf(stamp[0]))) return undefined;
   return listing.paths;
 }
@@ -225,7 +254,8 @@ export async function listAndRemember(root: string, skip: string[], envKey: stri
   const kept = paths.filter((p) => !skip.some((s) => underPrefix(p, s)));
   const dirs = await listingDirs(root, kept, skip);
   if (!dirs) return { paths };
-  const stamps = fixedStampPaths(layout, root, process.env).map(stampOf);
+  const fixed = fixedStampPaths(layout, root, process.env).map(dataOf);
+  const stamps: Stamp[] = [];
   for (const d of dirs) {
     stamps.push(stampOf(d ? join(root, d) : root));
     const ignoreFile = stampOf(join(root, d, ".gitignore"));
@@ -236,13 +266,15 @@ export async function listAndRemember(root: string, skip: string[], envKey: stri
   // be missing from the answer without its stat data telling: such a listing is not kept.
   const racyAfter = started - racyMs;
   if (stamps.some((s) => s.length > 1 && (s[1]! >= racyAfter || s[2]! >= racyAfter))) return { paths };
-  return { paths, listing: { env: envKey, stamps, paths } };
+  if (fixed.some((s) => s.length > 0 && (s[0]! >= racyAfter || s[1]! >= racyAfter))) return { paths };
+  return { paths, listing: { env: envKey, fixed, stamps, paths } };
 }
 
 export function parseListing(v: unknown): Listing | undefined {
   if (typeof v !== "object" || v === null) return undefined;
   const l = v as Record<string, unknown>;
-  if (typeof l.env !== "string" || !Array.isArray(l.stamps) || !Array.isArray(l.paths)) return undefined;
+  if (typeof l.env !== "string" || !Array.isArray(l.fixed) || !Array.isArray(l.stamps) || !Array.isArray(l.paths)) return undefined;
+  if (!l.fixed.every((f) => Array.isArray(f) && (f.length === 0 || (f.length === 4 && f.every((n) => typeof n === "number"))))) return undefined;
   if (!l.paths.every((p) => typeof p === "string")) return undefined;
   const okStamp = (s: unknown) => Array.isArray(s) && typeof s[0] === "string" && (s.length === 1 || (s.length === 5 && s.slice(1).every((n) => typeof n === "number")));
   if (!l.stamps.every(okStamp)) return undefined;

@@ -8,11 +8,12 @@ import { buildPlan, capabilitySet, expandCommands, notRunnable, supports, type P
 import { KNOWN_SELECTORS, formatRef, parseCommandRef } from "./command-ref.ts";
 import { didYouMean } from "./suggest.ts";
 import { UserError } from "./errors.ts";
-import { cacheMountHostPath, resolveCacheRoot } from "./cache-root.ts";
+import { cacheMountHostPath, ENV_NAME, resolveCacheRoot } from "./cache-root.ts";
 import { dependencySpec, lockPath, readRecord, recordPath, runtimeEnvironment, staleReason, type DependencyStatus, type InstallGuard } from "./deps.ts";
 import { log } from "../report/log.ts";
-import { touchNow } from "./fs.ts";
-import { dirname, resolve } from "node:path";
+import { realpathSync } from "node:fs";
+import { isInside, touchNow } from "./fs.ts";
+import { dirname, relative, resolve } from "node:path";
 
 /** Profiles used when a project has no devflow.toml (filtered to what the stacks can run). */
 export const DEFAULT_TARGETS: Record<string, string[]> = {
@@ -148,7 +149,7 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
   }
   for (const ref of commands) if (!checked.has(formatRef(ref))) checkSelector(ref, registry.stacks, where);
   const plan = buildPlan(commands, registry.stacks, where);
-  const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env);
+  const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env, loaded.path ?? undefined);
   const byName = new Map(registry.stacks.map((s) => [s.name, s]));
   // One stack's env and cache directories are the same for all its tasks: ask once.
   const stackEnv = new Map<string, Promise<Record<string, string>>>();
@@ -256,6 +257,11 @@ async function planInstalls(p: {
 /** Env an extension contributes: its own variables plus its cache directories. */
 export async function extensionEnv(ext: Extension, registry: Registry, cacheRoot: string, runtime: RuntimeKind): Promise<Record<string, string>> {
   const env: Record<string, string> = { ...((await ext.env?.(registry.ctx)) ?? {}) };
+  // External extensions name these in --describe: the same rules as an action's env.
+  for (const [k, v] of Object.entries(env)) {
+    if (!ENV_NAME.test(k)) throw new UserError(`extension '${ext.name}' set env name ${JSON.stringify(k)}, which is not a variable name.`, "Env names are letters, digits and '_', not starting with a digit.");
+    if (typeof v !== "string" || v.includes("\0")) throw new UserError(`extension '${ext.name}' set env ${k} to something other than a string without NUL bytes.`);
+  }
   for (const m of (await ext.cacheMounts?.(registry.ctx)) ?? []) {
     const host = cacheMountHostPath(cacheRoot, ext.name, m);
     if (m.env) env[m.env] = runtime === "container" ? m.container : host;
@@ -273,6 +279,7 @@ async function prepareTask(task: Task, stack: ActiveStack, registry: Registry, s
   validateAction(action, ext.name, task);
   const env = { ...(await stackEnv()), ...(action.env ?? {}) };
   const cwd = action.cwd ? resolve(registry.ctx.root, action.cwd) : registry.ctx.root;
+  if (action.cwd) checkTaskCwd(registry.ctx.root, cwd, ext.name, task);
   return { ...base, action, env, cwd };
 }
 
@@ -293,7 +300,24 @@ function checkSelector(ref: CommandRef, stacks: ActiveStack[], where: (ref: Comm
   );
 }
 
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * An action's working directory must be inside the project by its real path too: a folder
+ * that is a symlink (made by a task, or checked in) would otherwise run the task elsewhere.
+ */
+function checkTaskCwd(root: string, cwd: string, ext: string, task: Task): void {
+  let real: string;
+  try {
+    real = realpathSync(cwd);
+  } catch {
+    return; // Missing: the runner reports that the task could not start there.
+  }
+  if (!isInside(realpathSync(root), real)) {
+    throw new UserError(
+      `extension '${ext}' returned an invalid action for ${formatRef(task.ref)}: 'cwd' ${relative(root, cwd)} leads outside the project (to ${real}) through a symlink.`,
+      "Tasks run only inside the project: replace the symlink with a folder, or change the extension's cwd.",
+    );
+  }
+}
 
 /** Actions come from extensions, possibly external ones: check the shape before running anything. */
 export function validateAction(action: ExecutionAction, ext: string, task: Task): void {

@@ -119,7 +119,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   }
 
   if (abort.signal.aborted) return interruptedExit();
-  const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false && cacheRootUsable(prepared.cacheRoot);
+  const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false && cacheRootUsable(prepared.cacheRoot, prepared.registry.stacks.map((s) => s.name));
   // Processes of an earlier run killed with -9 are stopped before this one starts its own;
   // this run is recorded (in a cache root dwf made) once it starts a task.
   const recordRoot = cacheEnabled || quietlyUsable(prepared.cacheRoot) ? prepared.cacheRoot : undefined;
@@ -221,9 +221,9 @@ async function settleTools(tools: ToolProbe, prepared: Prepared, again: () => Pr
 }
 
 /** A read-only checkout or cache folder should not stop the checks: warn and run uncached. */
-function cacheRootUsable(cacheRoot: string): boolean {
+function cacheRootUsable(cacheRoot: string, groups: string[]): boolean {
   try {
-    ensureCacheRoot(cacheRoot);
+    ensureCacheRoot(cacheRoot, groups);
     accessSync(cacheRoot, constants.W_OK);
     return true;
   } catch (e) {

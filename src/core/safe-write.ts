@@ -2,9 +2,10 @@
 // must resolve inside the project (no symlinked folder or file leading out of it), and
 // files are replaced atomically (temp file in the same folder + rename).
 import { mkdirSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { isInside, lstatOrNull } from "./fs.ts";
+import { isInside, lstatOrNull, realPathOf } from "./fs.ts";
 import { dirname, join, resolve, basename } from "node:path";
 import { UserError } from "./errors.ts";
+
 
 /**
  * Throws unless `target` (absolute, or relative to root) may be written: inside the project,
@@ -78,4 +79,24 @@ export function removeStaleTemps(dir: string, now = Date.now()): number {
     } catch {}
   }
   return removed;
+}
+
+/**
+ * Write a file below the cache root atomically, after checking that its folder, symlinks
+ * followed, is inside the cache root (a task that can write the cache root, e.g. through
+ * /workspace, could otherwise point `tasks/ab` at any host folder).
+ */
+export function writeCacheFile(cacheRoot: string, path: string, text: string): void {
+  const realRoot = realPathOf(cacheRoot);
+  const check = () => {
+    const realDir = realPathOf(dirname(path));
+    if (!isInside(realRoot, realDir)) {
+      throw new UserError(`refusing to write ${path}: its folder leads outside the cache root ${cacheRoot} (to ${realDir}) through a symlink.`, `Remove the symlink (a task may have made it) and run again.`);
+    }
+  };
+  // Before creating missing folders (none is made outside) and after (nothing swapped meanwhile).
+  check();
+  mkdirSync(dirname(path), { recursive: true });
+  check();
+  writeFileAtomic(path, text);
 }

@@ -364,7 +364,7 @@ export async function loadExternalExtension(
   const d = described;
   // A wrong answer here would make every run install (or never): say so now, naming the extension.
   const dependencies = d?.dependencies === undefined || d.dependencies === null ? undefined : validateDependencySpec(d.dependencies, name, `(${real}) --describe: invalid 'dependencies'`);
-  const mounts: CacheMount[] = (d?.cache_mounts ?? []).map((m) => (m.env ? { path: m.path, container: m.container, env: m.env } : { path: m.path, container: m.container }));
+  const mounts: CacheMount[] = (d?.cache_mounts ?? []).map((m) => (m.env != null ? { path: m.path, container: m.container, env: m.env } : { path: m.path, container: m.container }));
   return {
     name,
     description: `external extension ${located}${d ? ` (api_version ${d.api_version})` : ""}`,

@@ -1,6 +1,6 @@
 // The task result cache: a passing task's output stored under a key that covers everything
 // its result depends on, so an unchanged task is replayed instead of re-run.
-import { lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { Prepared, PreparedTask } from "./pipeline.ts";
 import type { TaskCache, TaskCacheHit } from "./execute.ts";
@@ -11,8 +11,8 @@ import { resolveProgram } from "../runtime/host.ts";
 import { hashTree, treeDigest, type FileDigests } from "./tree-hash.ts";
 import { redactText, secretValues } from "./redact.ts";
 import { log } from "../report/log.ts";
-import { removeStaleTemps, writeFileAtomic } from "./safe-write.ts";
-import { touchNow } from "./fs.ts";
+import { removeStaleTemps, writeCacheFile } from "./safe-write.ts";
+import { READ_CAPS, readOwnFile, touchNow } from "./fs.ts";
 import { cacheMountHostPath } from "./cache-root.ts";
 import { insideContainer } from "../runtime/select.ts";
 
@@ -306,19 +306,14 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
   /** The stored result under this key, trusted only when it is intact and names this task. */
   const readEntry = (t: PreparedTask, key: string): TaskCacheHit | null => {
     const path = entryPath(cacheRoot, key);
-    // One small file: a sync read is cheaper than an async round trip per task.
-    let text: string;
-    try {
-      // Only a file dwf wrote: a symlink planted in the cache is neither read nor touched.
-      if (!lstatSync(path).isFile()) {
-        log.debug(`task cache: ignoring ${path}: not a regular file; the task runs and replaces it`);
-        return null;
-      }
-      text = readFileSync(path, "utf8");
-    } catch {
+    // One small file: a sync read is cheaper than an async round trip per task. Whatever a
+    // container or another process put in its place (FIFO, device, symlink, huge file) is refused.
+    const read = readOwnFile(path, READ_CAPS.entry);
+    if (read.text === undefined) {
+      if (read.refused !== "missing") log.debug(`task cache: ignoring ${path} (${read.refused}); the task runs and rewrites it`);
       return null;
     }
-    const entry = parseEntry(text, key, t.task.id);
+    const entry = parseEntry(read.text, key, t.task.id);
     if (!entry) {
       log.debug(`task cache: ignoring damaged entry ${path}; the task runs and rewrites it`);
       return null;
@@ -391,7 +386,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
         output: redactText(outcome.output, secretValues(process.env, t.env)),
         created: new Date().toISOString(),
       };
-      writeFileAtomic(path, JSON.stringify(entry));
+      writeCacheFile(cacheRoot, path, JSON.stringify(entry));
       return true;
     },
   };

@@ -1,9 +1,9 @@
 // Content hashes of the files a task can see: what git tracks plus untracked files git does
 // not ignore (or a plain walk outside git). Stat data cached under the cache root skips re-reading.
-import { readdirSync, readlinkSync, readFileSync } from "node:fs";
-import { isInside, lstatOrNull, touchNow } from "./fs.ts";
+import { readdirSync, readlinkSync } from "node:fs";
+import { isInside, lstatOrNull, READ_CAPS, readOwnText, touchNow } from "./fs.ts";
 import { dirname, join, relative, sep } from "node:path";
-import { removeStaleTemps, writeFileAtomic } from "./safe-write.ts";
+import { removeStaleTemps, writeCacheFile } from "./safe-write.ts";
 import { statCachePath } from "./cache-root.ts";
 import { LONG_LOOP, expectLongWork } from "./jit.ts";
 import { gitVisibleFiles, listAndRemember, listingEnvKey, parseListing, reuseListing, underPrefix, type Listing } from "./git-listing.ts";
@@ -93,8 +93,10 @@ function excludedPrefixes(root: string, exclude: string[]): string[] {
 
 
 function loadStatCache(path: string, root: string): StatCache {
+  const text = readOwnText(path, READ_CAPS.statCache);
+  if (text === undefined) return EMPTY;
   try {
-    const data = JSON.parse(readFileSync(path, "utf8")) as { version?: unknown; root?: unknown; files?: unknown; count?: unknown; listing?: unknown };
+    const data = JSON.parse(text) as { version?: unknown; root?: unknown; files?: unknown; count?: unknown; listing?: unknown };
     if (data.version !== STAT_VERSION || data.root !== root || typeof data.files !== "object" || data.files === null || Array.isArray(data.files)) return EMPTY;
     const rows = data.files as Record<string, unknown>;
     const count = typeof data.count === "number" ? data.count : Object.keys(rows).length;
@@ -111,11 +113,11 @@ function rowOf(rows: Record<string, unknown>, path: string): StatRow | undefined
   return Array.isArray(v) && v.length === 5 && typeof v[4] === "string" ? (v as StatRow) : undefined;
 }
 
-function saveStatCache(path: string, root: string, rows: Map<string, StatRow>, listing: Listing | undefined): void {
+function saveStatCache(cacheRoot: string, path: string, root: string, rows: Map<string, StatRow>, listing: Listing | undefined): void {
   try {
     // A run killed while writing leaves its temp file: the next write clears it.
     removeStaleTemps(dirname(path));
-    writeFileAtomic(path, JSON.stringify({ version: STAT_VERSION, root, count: rows.size, files: Object.fromEntries(rows), ...(listing ? { listing } : {}) }));
+    writeCacheFile(cacheRoot, path, JSON.stringify({ version: STAT_VERSION, root, count: rows.size, files: Object.fromEntries(rows), ...(listing ? { listing } : {}) }));
   } catch {
     // A stat cache is only an accelerator: failing to write it must not fail the run.
   }
@@ -140,7 +142,7 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
   const cached: StatCache = cachePath ? loadStatCache(cachePath, root) : EMPTY;
   const previous = cached.rows;
   const envKey = listingEnvKey(process.env, skip);
-  let gitList: string[] | null | undefined = cachePath ? reuseListing(cached.listing, envKey) : undefined;
+  let gitList: string[] | null | undefined = cachePath ? reuseListing(cached.listing, envKey, root) : undefined;
   const listReused = gitList !== undefined;
   let listing = cached.listing;
   if (!listReused) {
@@ -234,7 +236,7 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
 
   const listingChanged = !listReused && (listing !== undefined || cached.listing !== undefined);
   if (cachePath && (stats.read > 0 || kept.length + fresh.length !== cached.count || listingChanged)) {
-    saveStatCache(cachePath, root, new Map([...kept, ...fresh]), listing);
+    saveStatCache(opts.cacheRoot!, cachePath, root, new Map([...kept, ...fresh]), listing);
   } else if (cachePath && cached.count > 0) touchNow(cachePath); // pruned by last use, like entries
   return { files, stats };
 }

@@ -10,7 +10,7 @@ import { createContext } from "../core/context.ts";
 import type { CommandRef, ToolRequirement } from "../core/types.ts";
 import { formatRef } from "../core/command-ref.ts";
 import { loadProject, prepare, type Project } from "../core/pipeline.ts";
-import { resolveCacheRoot } from "../core/cache-root.ts";
+import { cacheRootRefusal, resolveCacheRoot } from "../core/cache-root.ts";
 import { UserError } from "../core/errors.ts";
 import { callBounded } from "../core/subprocess.ts";
 import { requestedProfile, selectRuntime, type ProfileSetting } from "../runtime/select.ts";
@@ -192,12 +192,24 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
     }
   }
 
-  const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env);
-  const writable = writableDir(cacheRoot);
-  checks.push({ group: "project", name: "cache root", status: writable ? "ok" : "failed", detail: `${cacheRoot} ${writable ? "is writable" : "is not writable"}`, fix: writable ? undefined : "fix its permissions, or set DWF_CACHE_ROOT / [cache] root", needed: true });
+  checks.push(cacheRootCheck(loaded, env));
 
   const ok = !checks.some((c) => c.needed && (c.status === "failed" || c.status === "missing"));
   return { ok, profile, runtime, root: loaded.root, checks };
+}
+
+/** The cache root: one dwf may use (see cache-root.ts), and writable. */
+function cacheRootCheck(loaded: LoadedConfig, env: Record<string, string | undefined>): Check {
+  let cacheRoot: string;
+  try {
+    cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env, loaded.path ?? undefined);
+  } catch (e) {
+    return { group: "project", name: "cache root", status: "failed", detail: message(e), fix: e instanceof UserError ? e.hint : undefined, needed: true };
+  }
+  const refused = existsSync(cacheRoot) ? cacheRootRefusal(cacheRoot) : undefined;
+  if (refused) return { group: "project", name: "cache root", status: "failed", detail: message(refused), fix: refused.hint, needed: true };
+  const writable = writableDir(cacheRoot);
+  return { group: "project", name: "cache root", status: writable ? "ok" : "failed", detail: `${cacheRoot} ${writable ? "is writable" : "is not writable"}`, fix: writable ? undefined : "fix its permissions, or set DWF_CACHE_ROOT / [cache] root", needed: true };
 }
 
 /**
@@ -298,8 +310,14 @@ export function parseVersions(text: string): Map<number, { code: number; text: s
  * the image the way a task is run, in parallel.
  */
 async function imageToolChecks(registry: Registry, loaded: LoadedConfig, engine: Engine, spec: ImageSpec, planned: Map<string, CommandRef[]> | null, env: Record<string, string | undefined>): Promise<Check[]> {
-  const [{ createToolProbe }, { containerLabels, labelArgs, randomToken, userArgs }] = await Promise.all([import("../runtime/tool-probe.ts"), import("../runtime/container.ts")]);
-  const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env);
+  const [{ createToolProbe }, { bindArgs, containerLabels, labelArgs, randomToken, userArgs }] = await Promise.all([import("../runtime/tool-probe.ts"), import("../runtime/container.ts")]);
+  let cacheRoot: string;
+  try {
+    cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env, loaded.path ?? undefined);
+  } catch (e) {
+    // Reported under "cache root"; the tools are looked up once that is fixed.
+    return [{ group: "container engine", name: "image tools", status: "warning", detail: `not checked: ${message(e)}`, needed: false }];
+  }
   const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: loaded.config.container?.user });
   // Like a task's containers: a killed doctor's are found and removed by the next run.
   const labels = labelArgs(containerLabels(spec.project, randomToken()));
@@ -317,7 +335,7 @@ async function imageToolChecks(registry: Registry, loaded: LoadedConfig, engine:
   }
   const envArgs = Object.entries(user.env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
   // One container runs every version command (argv words joined by US, split back by the script).
-  const argv = [engine.path, "run", "--rm", ...labels, ...user.args, ...envArgs, "-e", "DWF_IN_CONTAINER=1", "-v", `${loaded.root}:/workspace`, "-w", "/workspace", spec.ref];
+  const argv = [engine.path, "run", "--rm", ...labels, ...user.args, ...envArgs, "-e", "DWF_IN_CONTAINER=1", ...bindArgs(loaded.root, "/workspace"), "-w", "/workspace", spec.ref];
   const specs = tools.map(({ tool }) => tool.version.join(UNIT_SEPARATOR));
   let results: Map<number, { code: number; text: string }>;
   try {

@@ -3,7 +3,6 @@
 // mounts. Under docker there is no --rm (podman's Docker API loses the exit code with it): dwf
 // reads the exit code the engine recorded, then removes the container itself. Containers are
 // removed by name on cancel; the labels let a later run remove what a killed dwf left (owner.ts).
-import { mkdirSync } from "node:fs";
 import { relative, sep } from "node:path";
 import type { Config } from "../core/config.ts";
 import type { Prepared, Project } from "../core/pipeline.ts";
@@ -11,7 +10,9 @@ import type { Registry } from "../core/registry.ts";
 import type { Runner, RunOutcome, RunRequest } from "./runner.ts";
 import { extensionEnv } from "../core/pipeline.ts";
 import { DOCKERFILE } from "../core/fingerprint.ts";
-import { cacheMountHostPath, ensureCacheRoot } from "../core/cache-root.ts";
+import { cacheMountHostPath, ensureCacheRoot, ensureMountSource } from "../core/cache-root.ts";
+import { isSecretName } from "../core/redact.ts";
+import { UserError } from "../core/errors.ts";
 import { childEnv, spawnTracked, type SpawnedProcess } from "./host.ts";
 import { containerExit, removeContainers, resolveEngine, trustsAutoRemove, type ContainerEnd, type Engine, type EngineName } from "./engine.ts";
 import { ownerLabels, sweepOrphans } from "./owner.ts";
@@ -40,6 +41,8 @@ export interface ProxySpec {
   workdir: string;
   mounts: Mount[];
   env: Record<string, string>;
+  /** The environment the engine process inherits (decides which values can travel through it). */
+  engineEnv?: Record<string, string | undefined>;
   /** User mapping flags (see userArgs). */
   user: string[];
   interactive?: boolean;
@@ -51,25 +54,74 @@ export interface ProxySpec {
 
 /** The full engine argv for one action. Pure: the same spec always gives the same argv. */
 export function buildProxyArgs(spec: ProxySpec): string[] {
+  return buildProxyCall(spec).argv;
+}
+
+/**
+ * The engine argv for one action, and the variables to add to the engine process's own
+ * environment. Env values never go on the command line (where `ps` shows them to every user):
+ * the argv says `-e NAME` and the engine copies the value from its environment. Only a
+ * variable the engine itself would read (HOME, PATH, DOCKER_*, …) or that dwf's environment
+ * holds with another value goes as `-e NAME=value`, since adding it to the engine's
+ * environment would change how the engine runs; a secret there is refused.
+ */
+export function buildProxyCall(spec: ProxySpec): { argv: string[]; env: Record<string, string> } {
   const argv = [spec.engine, "run", ...(spec.autoRemove ? ["--rm"] : []), "--name", spec.name];
   argv.push(...labelArgs(spec.labels ?? {}));
   argv.push(...bindArgs(spec.workspace, WORKSPACE), "-w", spec.workdir);
   for (const m of spec.mounts) argv.push(...bindArgs(m.host, m.container));
-  for (const [k, v] of Object.entries(spec.env)) argv.push("-e", `${k}=${v}`);
+  const env = envArgs(spec.env, spec.engineEnv ?? {});
+  argv.push(...env.args);
   argv.push(...spec.user);
   if (spec.interactive) argv.push("-i");
   if (spec.tty) argv.push("-t");
   argv.push(spec.image, spec.program, ...spec.args);
-  return argv;
+  return { argv, env: env.viaEnv };
+}
+
+/** Variables podman and docker (and the Go runtime they are built with) read themselves. */
+const ENGINE_OWN = new Set([
+  "HOME", "PATH", "USER", "LOGNAME", "SHELL", "TMPDIR", "TMP", "TEMP", "TERM",
+  "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+  "SSL_CERT_FILE", "SSL_CERT_DIR", "GODEBUG", "GOGC", "GOMAXPROCS", "GOMEMLIMIT", "GOTRACEBACK",
+  "DBUS_SESSION_BUS_ADDRESS", "NOTIFY_SOCKET",
+]);
+const ENGINE_OWN_PREFIXES = ["DOCKER_", "CONTAINERS_", "_CONTAINERS_", "CONTAINER_", "PODMAN_", "BUILDAH_", "BUILDKIT_", "REGISTRY_", "REGISTRIES_", "STORAGE_", "XDG_", "LD_"];
+
+function engineReads(name: string): boolean {
+  return ENGINE_OWN.has(name) || ENGINE_OWN_PREFIXES.some((p) => name.startsWith(p));
+}
+
+/** `-e` flags for the container's env, and the values to hand over through the engine's environment. */
+export function envArgs(env: Record<string, string>, engineEnv: Record<string, string | undefined>): { args: string[]; viaEnv: Record<string, string> } {
+  const args: string[] = [];
+  const viaEnv: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (engineEnv[k] === v) {
+      args.push("-e", k);
+    } else if (engineReads(k) || engineEnv[k] !== undefined) {
+      if (isSecretName(k)) {
+        throw new UserError(
+          `the container's env ${k} looks like a secret, but the container engine reads ${k} itself${engineEnv[k] !== undefined ? " (dwf's environment sets it to another value)" : ""}; dwf passes secrets only through the engine's environment, never its command line.`,
+          `Give the variable another name in the task's env (the extension or devflow.toml that sets it).`,
+        );
+      }
+      args.push("-e", `${k}=${v}`);
+    } else {
+      args.push("-e", k);
+      viaEnv[k] = v;
+    }
+  }
+  return { args, viaEnv };
 }
 
 /**
- * One bind mount. `-v host:container` cannot carry a host path that contains ':' (the engines
- * split on it), so such paths use `--mount`, whose fields are CSV (quoted when they hold , or ").
+ * One bind mount, always as `--mount type=bind,source=…,target=…` (never `-v host:container`,
+ * which splits on ':' and takes options after a second one). Fields are CSV, quoted when they
+ * hold ',' or '"', so a path can never add a mount option.
  */
 export function bindArgs(host: string, container: string): string[] {
-  if (!host.includes(":")) return ["-v", `${host}:${container}`];
-  const field = (f: string) => (/[,"]/.test(f) ? `"${f.replaceAll('"', '""')}"` : f);
+  const field = (f: string) => (/[,"\n\r]/.test(f) ? `"${f.replaceAll('"', '""')}"` : f);
   return ["--mount", `type=bind,${field(`source=${host}`)},${field(`target=${container}`)}`];
 }
 
@@ -111,6 +163,8 @@ export interface ContainerSetup {
   mounts: Mount[];
   /** Env of every active stack, with container-side cache paths. */
   env: Record<string, string>;
+  /** The active stacks' names (their cache folders' names). */
+  groups?: string[];
 }
 
 /** All applicable extensions' cache mounts and env in one container (multi-stack projects). */
@@ -124,12 +178,13 @@ export async function collectSetup(registry: Registry, cacheRoot: string): Promi
     }
     Object.assign(env, await extensionEnv(s.ext, registry, cacheRoot, "container"));
   }
-  return { mounts, env };
+  return { mounts, env, groups: registry.stacks.map((s) => s.name) };
 }
 
+/** Create every mount source, each proven (symlinks followed) to be inside the cache root. */
 export function createMounts(setup: ContainerSetup, cacheRoot: string): void {
-  if (setup.mounts.length) ensureCacheRoot(cacheRoot);
-  for (const m of setup.mounts) mkdirSync(m.host, { recursive: true });
+  if (setup.mounts.length) ensureCacheRoot(cacheRoot, setup.groups);
+  for (const m of setup.mounts) ensureMountSource(cacheRoot, m.host);
 }
 
 /** Env every container gets besides the task's own: the nesting marker, and CI when set. */
@@ -194,9 +249,9 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
   let image: ImageSpec | undefined;
   let setup: ContainerSetup = { mounts: [], env: {} };
 
-  const argvFor = (req: Omit<RunRequest, "signal">): string[] => {
+  const callFor = (req: Omit<RunRequest, "signal">) => {
     const user = userArgs({ engine: engine?.name ?? "podman", rootless: engine?.rootless ?? false, configured: opts.config.container?.user });
-    return buildProxyArgs({
+    return buildProxyCall({
       engine: engine?.path ?? "podman",
       name: containerName(project, req.id, token),
       autoRemove: trustsAutoRemove(engine ?? { name: "podman" }),
@@ -205,6 +260,7 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       workdir: containerWorkdir(opts.root, req.cwd),
       mounts: setup.mounts,
       env: { ...setup.env, ...user.env, ...req.env, ...baseEnv(env) },
+      engineEnv: env,
       user: user.args,
       image: image?.ref ?? "<image>",
       program: req.action.program,
@@ -240,7 +296,13 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
 
   return {
     kind: "container",
-    commandLine: argvFor,
+    // What to show (debug log, --dry-run): the values the engine gets through its environment
+    // come first as `env NAME=value …`, so a pasted line runs the same thing (secrets masked).
+    commandLine: (req) => {
+      const { argv, env: viaEnv } = callFor(req);
+      const pairs = Object.entries(viaEnv).map(([k, v]) => `${k}=${v}`);
+      return pairs.length ? ["env", ...pairs, ...argv] : argv;
+    },
     async toolProbe(p: Project, cacheRoot: string) {
       const { engine, image } = await resolve(p.registry, p.loaded.config, p.loaded.root);
       const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: opts.config.container?.user });
@@ -250,6 +312,8 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
     async prepare(prepared: Prepared, { dryRun }) {
       const { engine, image } = await resolve(prepared.registry, prepared.loaded.config, prepared.loaded.root);
       setup = await collectSetup(prepared.registry, prepared.cacheRoot);
+      // Every task's env can be passed (a secret the engine would read itself is refused): known before anything runs.
+      for (const t of prepared.tasks) if (t.action) callFor({ id: t.task.id, action: t.action, cwd: t.cwd, env: t.env });
       if (dryRun) return;
       createMounts(setup, prepared.cacheRoot);
       // Leftovers of killed runs go while this run works; they never delay its first task.
@@ -260,7 +324,7 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       }
     },
     async run(req: RunRequest): Promise<RunOutcome> {
-      const argv = argvFor(req);
+      const { argv, env: viaEnv } = callFor(req);
       const name = containerName(project, req.id, token);
       names.add(name);
       // Stopping the engine CLI does not always stop the container (PID 1 ignores SIGTERM):
@@ -270,7 +334,7 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       let settled = false;
       let end: ContainerEnd | undefined;
       try {
-        const outcome = await spawnTracked(argv, { cwd: opts.root, env: childEnv({}, env), signal: req.signal, onOutput: req.onOutput, live });
+        const outcome = await spawnTracked(argv, { cwd: opts.root, env: childEnv(viaEnv, env), signal: req.signal, onOutput: req.onOutput, live });
         if (engine && !req.signal.aborted && trustsAutoRemove(engine)) {
           // --rm: the engine removes the container when it ends. An engine CLI killed by a
           // signal may have left it running, so that one is removed below.

@@ -2,9 +2,9 @@
 // (`images/<fingerprint>.json`): where the tools extensions asked about are inside it, and,
 // for profile = auto, that it could not be had lately. Written atomically; a missing,
 // unreadable or foreign file is simply "nothing remembered".
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../core/safe-write.ts";
+import { writeCacheFile } from "../core/safe-write.ts";
+import { READ_CAPS, readOwnText } from "../core/fs.ts";
 import { ensureCacheRoot } from "../core/cache-root.ts";
 import { log } from "../report/log.ts";
 
@@ -31,7 +31,8 @@ export function readImageState(cacheRoot: string, ref: string, fingerprint: stri
   const empty: ImageState = { version: 1, ref, tools: {} };
   let parsed: unknown;
   try {
-    parsed = JSON.parse(readFileSync(imageStatePath(cacheRoot, fingerprint), "utf8"));
+    // Read like every file dwf keeps: a FIFO, device or symlink in its place is nothing remembered.
+    parsed = JSON.parse(readOwnText(imageStatePath(cacheRoot, fingerprint), READ_CAPS.imageState) ?? "null");
   } catch {
     return empty;
   }
@@ -55,7 +56,7 @@ export function updateImageState(cacheRoot: string, ref: string, fingerprint: st
   try {
     // Tagged like any cache root dwf makes, even when this is the first thing written there.
     ensureCacheRoot(cacheRoot);
-    writeFileAtomic(imageStatePath(cacheRoot, fingerprint), JSON.stringify(state, null, 1) + "\n");
+    writeCacheFile(cacheRoot, imageStatePath(cacheRoot, fingerprint), JSON.stringify(state, null, 1) + "\n");
   } catch (e) {
     log.debug(`image state: could not write ${imageStatePath(cacheRoot, fingerprint)}: ${(e as Error).message}`);
   }

@@ -1,6 +1,7 @@
 // The environment image: its reference `<container.image>:<fingerprint>`, and making sure it
 // exists locally (inspect, pull, or build Dockerfile.devflow with dwf's labels).
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
+import { READ_CAPS, readOwnFile } from "../core/fs.ts";
 import { basename, isAbsolute, join, relative } from "node:path";
 import type { Config } from "../core/config.ts";
 import type { Registry } from "../core/registry.ts";
@@ -151,12 +152,9 @@ export function localBases(dockerfile: string): string[] {
   return bases;
 }
 
+/** The Dockerfile's text; a FIFO or device in its place is never opened blocking (fingerprinting refuses it). */
 function readTextOrEmpty(path: string): string {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return "";
-  }
+  return readOwnFile(path, READ_CAPS.dockerfile, { followSymlinks: true }).text ?? "";
 }
 
 /** `localhost/…` names an image only this machine can have: no registry serves it. */

@@ -5,7 +5,7 @@ import { resolveCacheRoot } from "../core/cache-root.ts";
 import { childEnv } from "./host.ts";
 import { removeContainers, resolveEngine, trustsAutoRemove } from "./engine.ts";
 import { ensureImage, loadImageSpec } from "./image.ts";
-import { baseEnv, buildProxyArgs, collectSetup, containerLabels, containerName, containerWorkdir, createMounts, randomToken, removeOrphans, settleContainer, userArgs } from "./container.ts";
+import { baseEnv, buildProxyCall, collectSetup, containerLabels, containerName, containerWorkdir, createMounts, randomToken, removeOrphans, settleContainer, userArgs } from "./container.ts";
 import { UserError } from "../core/errors.ts";
 import { insideContainer } from "./select.ts";
 import { quoteCommand } from "../core/shell-quote.ts";
@@ -22,7 +22,7 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
   const { project, spec } = await loadImageSpec({ cwd: opts.cwd, config: opts.config, env });
   const { config, root } = project.loaded;
   const engine = await resolveEngine(config, env);
-  const cacheRoot = resolveCacheRoot(root, config, env);
+  const cacheRoot = resolveCacheRoot(root, config, env, project.loaded.path ?? undefined);
   const setup = await collectSetup(project.registry, cacheRoot);
   createMounts(setup, cacheRoot);
   await Promise.all([ensureImage(engine, spec), removeOrphans(engine, env)]);
@@ -31,7 +31,7 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
   const run = randomToken();
   const name = containerName(spec.project, "shell", run);
   const [program, ...args] = opts.command.length ? opts.command : DEFAULT_SHELL;
-  const argv = buildProxyArgs({
+  const { argv, env: viaEnv } = buildProxyCall({
     engine: engine.path,
     name,
     autoRemove: trustsAutoRemove(engine),
@@ -40,6 +40,7 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
     workdir: containerWorkdir(root, opts.cwd),
     mounts: setup.mounts,
     env: { ...setup.env, ...user.env, ...baseEnv(env), ...(tty && env.TERM ? { TERM: env.TERM } : {}) },
+    engineEnv: env,
     user: user.args,
     interactive: true,
     tty,
@@ -63,7 +64,7 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
   ];
   for (const [sig, h] of handlers) process.on(sig, h);
   try {
-    const proc = Bun.spawn(argv, { cwd: root, env: childEnv({}, env), stdin: "inherit", stdout: "inherit", stderr: "inherit" });
+    const proc = Bun.spawn(argv, { cwd: root, env: childEnv(viaEnv, env), stdin: "inherit", stdout: "inherit", stderr: "inherit" });
     const code = await proc.exited;
     if (!stopped) {
       if (trustsAutoRemove(engine)) return code;

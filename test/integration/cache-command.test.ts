@@ -133,7 +133,7 @@ describe("dwf cache prune", () => {
       writeFileSync(join(untagged, "keep"), "x");
       const a = await runDwf(["cache", "prune", "--all"], { cwd, env: { DWF_CACHE_ROOT: untagged } });
       expect(a.code).toBe(2);
-      expect(a.stderr).toContain("CACHEDIR.TAG");
+      expect(a.stderr).toContain("already holds files dwf did not create");
       expect(existsSync(join(untagged, "keep"))).toBe(true);
       writeFileSync(join(home, "CACHEDIR.TAG"), "Signature: 8a477f597d28d172789f06886806bc55\n");
       const b = await runDwf(["cache", "prune", "--all"], { cwd, env: { DWF_CACHE_ROOT: home, HOME: home } });

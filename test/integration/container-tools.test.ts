@@ -57,7 +57,8 @@ function withoutName(argv: string[]): string[] {
 function ranArgv(stderr: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const line of stderr.split("\n")) {
-    const m = /\[((?:fmt|lint):\w+)@python\] (\S*podman run .*)$/.exec(line);
+    // The line may lead with `env NAME=value …`: the values the engine gets through its environment.
+    const m = /\[((?:fmt|lint):\w+)@python\] ((?:env .*)?\S*podman run .*)$/.exec(line);
     if (!m) continue;
     const words = Bun.spawnSync(["sh", "-c", `for w in ${m[2]}; do printf '%s\\0' "$w"; done`]).stdout.toString().split("\0").slice(0, -1);
     out[m[1]!] = withoutName(words);

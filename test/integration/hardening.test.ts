@@ -198,13 +198,20 @@ describe("filesystem safety", () => {
     const out = outside();
     const dir = project();
     const cache = join(dir, ".cache/devflow");
+    // A cache root dwf made itself (tagged by a run), with symlinks planted in it.
+    expect((await runDwf(["test:unit"], { cwd: dir })).code).toBe(0);
     mkdirSync(join(cache, "custom/sub"), { recursive: true });
-    writeFileSync(join(cache, "CACHEDIR.TAG"), "Signature: 8a477f597d28d172789f06886806bc55\n");
     writeFileSync(join(cache, "custom/sub/f"), "x");
     symlinkSync(out.dir, join(cache, "custom/sub/link"));
-    symlinkSync(out.dir, join(cache, "evil"));
     const r = await runDwf(["cache", "prune", "--all"], { cwd: dir, env: { DWF_CACHE_ROOT: cache } });
     expect(r.code).toBe(0);
+    expect(existsSync(join(cache, "custom"))).toBe(false);
+    expect(out.snapshot()).toEqual(["keep.txt"]);
+    // A cache folder swapped for a symlink at the top: refused, never followed.
+    symlinkSync(out.dir, join(cache, "evil"));
+    const r1 = await runDwf(["cache", "prune", "--all"], { cwd: dir, env: { DWF_CACHE_ROOT: cache } });
+    expect(r1.code).toBe(2);
+    expect(r1.stderr).toContain("is a symlink");
     expect(out.snapshot()).toEqual(["keep.txt"]);
     // A cache root that is not dwf's (no tag, e.g. a mistyped DWF_CACHE_ROOT=$HOME) is left alone.
     const r2 = await runDwf(["cache", "prune", "--all"], { cwd: dir, env: { DWF_CACHE_ROOT: out.dir } });

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { applyPrune, checkPrunableRoot, parseAge, parseImagesJson, planImagePrune, planPrune, scanCacheRoot, TAG_SIGNATURE, type CacheItem } from "../../src/core/cache-prune.ts";
 import { UserError } from "../../src/core/errors.ts";
+import { ensureCacheRoot } from "../../src/core/cache-root.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -61,14 +62,22 @@ describe("images", () => {
 });
 
 describe("checkPrunableRoot", () => {
-  const tag = (d: string) => writeFileSync(join(d, "CACHEDIR.TAG"), `${TAG_SIGNATURE}\n`);
+  const tag = (d: string) => ensureCacheRoot(d);
   test("refuses /, $HOME, an untagged directory and one holding the project", () => {
     expect(() => checkPrunableRoot("/", {})).toThrow("filesystem root");
     const home = tmp();
     tag(home);
     expect(() => checkPrunableRoot(home, { home })).toThrow("home directory");
     const untagged = tmp();
-    expect(() => checkPrunableRoot(untagged, {})).toThrow("CACHEDIR.TAG");
+    writeFileSync(join(untagged, "notes.txt"), "mine");
+    expect(() => checkPrunableRoot(untagged, {})).toThrow("did not create");
+    const otherTool = tmp();
+    writeFileSync(join(otherTool, "CACHEDIR.TAG"), `${TAG_SIGNATURE}\n# cargo's\n`);
+    mkdirSync(join(otherTool, "debug"));
+    expect(() => checkPrunableRoot(otherTool, {})).toThrow("did not create");
+    // An empty folder has nothing to prune: no refusal, nothing listed.
+    const empty = tmp();
+    expect(checkPrunableRoot(empty, {})).toBe(empty);
     const holder = tmp();
     tag(holder);
     mkdirSync(join(holder, "proj"));
@@ -94,7 +103,9 @@ describe("scan + apply", () => {
     const res = applyPrune(root, plan);
     expect(res.errors).toEqual([]);
     expect(existsSync(join(root, "ext"))).toBe(false);
-    expect(existsSync(join(root, "toplink"))).toBe(false);
+    // Not a shape dwf makes at the top of its root: never listed, never removed, never followed.
+    expect(items.some((i) => i.rel === "toplink")).toBe(false);
+    expect(existsSync(join(root, "toplink"))).toBe(true);
     expect(existsSync(join(outside, "precious"))).toBe(true);
   });
 

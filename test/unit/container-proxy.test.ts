@@ -1,6 +1,6 @@
 // The proxy argv, user mapping and container naming: pure functions, no engine needed.
 import { describe, expect, test } from "bun:test";
-import { bindArgs, buildProxyArgs, containerName, containerWorkdir, createContainerRunner, userArgs } from "../../src/runtime/container.ts";
+import { bindArgs, buildProxyArgs, buildProxyCall, containerName, containerWorkdir, createContainerRunner, userArgs } from "../../src/runtime/container.ts";
 import { debugCommandLine } from "../../src/core/execute.ts";
 import { trustsAutoRemove } from "../../src/runtime/engine.ts";
 import type { PreparedTask } from "../../src/core/pipeline.ts";
@@ -27,9 +27,9 @@ describe("buildProxyArgs", () => {
     expect(buildProxyArgs(spec)).toEqual([
       "podman", "run", "--name", "dwf-demo-test-unit-custom-abc123",
       "--label", "dev.devflow.run=abc123", "--label", "dev.devflow.pid=42",
-      "-v", "/home/me/my project:/workspace", "-w", "/workspace/sub",
-      "-v", "/home/me/my project/.cache/devflow/alpha/store:/cache/alpha", "-v", "/c/beta:/cache/beta",
-      "-e", "ALPHA_CACHE=/cache/alpha", "-e", "MODE=a b",
+      "--mount", "type=bind,source=/home/me/my project,target=/workspace", "-w", "/workspace/sub",
+      "--mount", "type=bind,source=/home/me/my project/.cache/devflow/alpha/store,target=/cache/alpha", "--mount", "type=bind,source=/c/beta,target=/cache/beta",
+      "-e", "ALPHA_CACHE", "-e", "MODE",
       "--user", "1000:1000",
       "ghcr.io/org/repo-ci:abc", "make", "test-unit", "--flag=x y",
     ]);
@@ -37,6 +37,22 @@ describe("buildProxyArgs", () => {
 
   test("autoRemove adds --rm right after run (podman, whose CLI reports the exit code itself)", () => {
     expect(buildProxyArgs({ ...spec, autoRemove: true }).slice(0, 5)).toEqual(["podman", "run", "--rm", "--name", "dwf-demo-test-unit-custom-abc123"]);
+  });
+
+  test("env values travel through the engine's environment, never its argv", () => {
+    const call = buildProxyCall({ ...spec, env: { API_TOKEN: "hunter2-secret", MODE: "a b" }, engineEnv: { PATH: "/usr/bin" } });
+    expect(call.argv.join(" ")).not.toContain("hunter2");
+    expect(call.argv).toContain("API_TOKEN");
+    expect(call.env).toEqual({ API_TOKEN: "hunter2-secret", MODE: "a b" });
+  });
+
+  test("a variable the engine reads itself, or one dwf's environment holds with another value, stays on the argv; a secret there is refused", () => {
+    const call = buildProxyCall({ ...spec, env: { HOME: "/tmp", CI: "true", LANG: "C" }, engineEnv: { HOME: "/root", CI: "true", LANG: "en_US.UTF-8" } });
+    expect(call.argv).toContain("HOME=/tmp");
+    expect(call.argv).toContain("LANG=C");
+    expect(call.argv.slice(call.argv.indexOf("CI") - 1, call.argv.indexOf("CI") + 1)).toEqual(["-e", "CI"]);
+    expect(call.env).toEqual({});
+    expect(() => buildProxyCall({ ...spec, env: { DOCKER_AUTH_TOKEN: "x" }, engineEnv: {} })).toThrow("secret");
   });
 
   test("interactive TTYs get -i and -t before the image; tasks get neither", () => {
@@ -48,11 +64,12 @@ describe("buildProxyArgs", () => {
 });
 
 describe("bindArgs", () => {
-  test("-v for ordinary paths (spaces included); --mount when the host path has ':', CSV-quoted for ',' and '\"'", () => {
-    expect(bindArgs("/home/me/my project", "/workspace")).toEqual(["-v", "/home/me/my project:/workspace"]);
+  test("always --mount type=bind, CSV-quoted for ',' and '\"', so no path can add a mount option", () => {
+    expect(bindArgs("/home/me/my project", "/workspace")).toEqual(["--mount", "type=bind,source=/home/me/my project,target=/workspace"]);
     expect(bindArgs("/tmp/a:b", "/workspace")).toEqual(["--mount", "type=bind,source=/tmp/a:b,target=/workspace"]);
     expect(bindArgs('/tmp/a:b,c"d', "/cache/x")).toEqual(["--mount", 'type=bind,"source=/tmp/a:b,c""d",target=/cache/x']);
     expect(buildProxyArgs({ ...spec, workspace: "/w/x:y", mounts: [] }).slice(8, 10)).toEqual(["--mount", "type=bind,source=/w/x:y,target=/workspace"]);
+    expect(bindArgs("/tmp/x", "/c:ro,z")).toEqual(["--mount", 'type=bind,source=/tmp/x,"target=/c:ro,z"']);
   });
 });
 
@@ -92,9 +109,13 @@ describe("debug command line", () => {
       cwd: "/srv/demo",
     } as unknown as PreparedTask;
     const line = debugCommandLine(runner, t);
-    expect(line).toContain("-e API_TOKEN=***");
-    expect(line).not.toContain("hunter2");
+    // Values the engine gets through its environment lead the line, so pasting it runs the same.
+    expect(line).toStartWith("env ");
+    expect(line).toContain("API_TOKEN=***");
     expect(line).toContain("'PLAIN=visible value'");
+    expect(line).toContain("-e API_TOKEN ");
+    expect(line).not.toContain("hunter2");
+    expect(line).toContain("-e PLAIN ");
     expect(line).toContain("'test unit'");
     expect(line).toMatch(/--name dwf-demo-test-unit-custom-[a-z0-9]+ /);
     expect(line).toContain(`--label dev.devflow.pid=${process.pid} `);
@@ -108,7 +129,9 @@ describe("trustsAutoRemove", () => {
     expect(trustsAutoRemove({ name: "docker" })).toBe(false);
     const runner = createContainerRunner({ config: { project: { name: "demo" } }, root: "/srv/demo", engine: { name: "docker", path: "/usr/bin/docker", rootless: false } });
     const argv = runner.commandLine({ id: "test:unit@custom", action: { program: "make", args: [] }, cwd: "/srv/demo", env: {} });
-    expect(argv.slice(0, 3)).toEqual(["/usr/bin/docker", "run", "--name"]);
+    // The shown command line starts with `env NAME=value …` (values travel through the engine's environment).
+    const engineAt = argv.indexOf("/usr/bin/docker");
+    expect(argv.slice(engineAt, engineAt + 3)).toEqual(["/usr/bin/docker", "run", "--name"]);
     expect(argv).not.toContain("--rm");
   });
 });

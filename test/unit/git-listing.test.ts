@@ -1,7 +1,7 @@
 // The remembered git listing in hashTree: reused while nothing it depends on changed, listed
 // again (and right) after every kind of change that can add, remove or un-ignore a file.
 import { afterEach, describe, expect, test } from "bun:test";
-import { appendFileSync, mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { hashTree } from "../../src/core/tree-hash.ts";
@@ -82,6 +82,31 @@ describe("remembered git listing", () => {
       expect([...after.files.keys()]).toEqual(await fresh(root));
     });
   }
+
+  test("a global ignore file created under XDG_CONFIG_HOME is seen; its path is not written down", async () => {
+    const saved = process.env.XDG_CONFIG_HOME;
+    const xdg = mkdtempSync(join(tmpdir(), "dwf-xdg-MARKER-"));
+    dirs.push(xdg);
+    process.env.XDG_CONFIG_HOME = xdg;
+    try {
+      const root = repo(FILES);
+      await tick();
+      await cached(root);
+      expect((await cached(root)).stats.listReused).toBe(true);
+      const memo = readdirSync(join(root, ".cache/tasks/stat")).map((f) => readFileSync(join(root, ".cache/tasks/stat", f), "utf8")).join("");
+      expect(memo).toContain('"listing"');
+      expect(memo).not.toContain("MARKER");
+      await tick();
+      mkdirSync(join(xdg, "git"));
+      writeFileSync(join(xdg, "git/ignore"), "a.txt\n");
+      const after = await cached(root);
+      expect(after.stats.listReused).toBe(false);
+      expect([...after.files.keys()]).not.toContain("a.txt");
+    } finally {
+      if (saved === undefined) delete process.env.XDG_CONFIG_HOME;
+      else process.env.XDG_CONFIG_HOME = saved;
+    }
+  });
 
   test("a project inside a larger repository sees its parents' .gitignore changes", async () => {
     const root = repo({ ".gitignore": "", "proj/a.txt": "a", "proj/b.txt": "b", "other/c.txt": "c" });
