@@ -437,11 +437,13 @@ esac
     60_000,
   );
 
+  // Claimed through the bare primary `setup`, so declining it is the protocol's decline (a
+  // decline of a command claimed by name is a broken extension, exit 2).
   test("a setup:deps the extension declines is named in the plan, and the tasks still run", async () => {
     const ext = `#!/bin/sh
 case "$1" in
-  --describe) echo '{"api_version":1,"capabilities":["setup:deps","test:unit"],"dependencies":{"inputs":["deps.lock"],"paths":["vendor/deps"]}}';;
-  --discover) echo '["setup:deps","test:unit"]';;
+  --describe) echo '{"api_version":1,"capabilities":["setup","test:unit"],"dependencies":{"inputs":["deps.lock"],"paths":["vendor/deps"]}}';;
+  --discover) echo '["setup","test:unit"]';;
   --build-action)
     case "$(cat)" in
       *deps*) echo "no installer on this machine" >&2; exit 3;;
