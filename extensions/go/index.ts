@@ -2,7 +2,7 @@
 // Integration tests are the ones behind the `integration` build tag.
 import type { ActionResult, CommandRef, Extension, ExtensionContext } from "../../src/core/types.ts";
 import { formatRef } from "../../src/core/command-ref.ts";
-import { DEBIAN_BASE, defaultCacheable, existingFiles, isFile, run, unsupported } from "../shared.ts";
+import { DEBIAN_BASE, defaultCacheable, isFile, run, unsupported } from "../shared.ts";
 
 const GO_VERSION = "1.24.1";
 
@@ -64,7 +64,8 @@ export const go: Extension = {
     { path: "build", container: "/home/dwf/.cache/go-build", env: "GOCACHE" },
   ],
   env: () => ({}),
-  fingerprintInputs: (ctx) => existingFiles(ctx.root, ["go.mod", "go.sum", "go.work", "go.work.sum"]),
+  // The go and toolchain lines pin the toolchain; go.sum keys the module cache, not the image.
+  fingerprintInputs: () => ["go.mod#lines=^(go|toolchain)\\s", "go.work#lines=^(go|toolchain)\\s"],
   taskInputs: () => undefined,
   cacheable: defaultCacheable,
   tools: () => [{ name: "go", version: ["go", "version"], install: "install Go from https://go.dev/dl/ (or your OS packages)" }],

@@ -98,9 +98,9 @@ function cacheMounts(ctx: ExtensionContext): CacheMount[] {
   }
 }
 
+/** Toolchain pins only (what goes into the image); the lockfile keys the installed modules. */
 function fingerprintInputs(ctx: ExtensionContext): string[] {
-  const { lockfile } = detectPackageManager(ctx.root);
-  return existingFiles(ctx.root, ["package.json", ...(lockfile ? [lockfile] : []), ".nvmrc", ".node-version"]);
+  return [...existingFiles(ctx.root, [".nvmrc", ".node-version"]), "package.json#json=packageManager"];
 }
 
 const PM_HINT: Record<PackageManager, string> = {
