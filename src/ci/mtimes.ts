@@ -1,6 +1,6 @@
 // File times that survive a fresh checkout. A checkout gives every file the current time, so a
 // build tool that judges freshness by mtime (some compilers do, for local crates and packages)
-// crates) would rebuild everything restored from the cache. The warm job records each tracked
+// would rebuild everything restored from the cache. The warm job records each tracked
 // file's blob id and mtime next to the cache; a later job gives back the recorded mtime only to
 // files whose content is the same blob, so unchanged sources look as old as the build that
 // used them, and every changed file keeps its new time and is rebuilt. Content decides, never
