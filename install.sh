@@ -217,11 +217,16 @@ install_from_source() {
   src=$(checkout_dir)
   [ -n "$src" ] || die "--from-source needs a dwf checkout, and none was found next to this script or in $(pwd)." "Clone the repository and run: sh install.sh --from-source"
   if ! command -v bun >/dev/null 2>&1; then
-    command -v npm >/dev/null 2>&1 || die "building from source needs bun, and npm (to install it) is missing too." "Install Node.js and npm, or bun, and run this script again."
-    say "bun not found; installing it with: npm install -g bun"
-    npm install -g bun >&2 || die "npm install -g bun failed." "Install bun yourself and run this script again."
-    PATH="$(npm prefix -g)/bin:$PATH"
-    command -v bun >/dev/null 2>&1 || die "bun was installed but is not on PATH." "Add $(npm prefix -g)/bin to PATH and run this script again."
+    # bun is one of the checkout's devDependencies: npm puts it into the checkout's own
+    # node_modules, which needs no write access outside the checkout (no root, no global prefix).
+    if [ ! -x "$src/node_modules/.bin/bun" ] || ! "$src/node_modules/.bin/bun" --version >/dev/null 2>&1; then
+      command -v npm >/dev/null 2>&1 || die "building from source needs bun, and npm (to install it) is missing too." "Install Node.js and npm, or bun, and run this script again."
+      say "bun not found; installing the checkout's dependencies (bun among them) with: npm install"
+      (cd "$src" && npm install >&2) || die "npm install failed in $src." "Install bun yourself (it only has to be on PATH) and run this script again."
+    fi
+    [ -x "$src/node_modules/.bin/bun" ] || die "npm install did not provide bun in $src/node_modules/.bin." "Install bun yourself (it only has to be on PATH) and run this script again."
+    PATH="$src/node_modules/.bin:$PATH"
+    say "using bun from $src/node_modules/.bin"
   fi
   say "building dwf in $src"
   (cd "$src" && bun install >&2 && bun run scripts/build.ts >&2) || die "the build failed (see above)." "Nothing was installed."

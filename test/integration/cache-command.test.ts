@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, u
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fixture, runDwf, which } from "../support/dwf.ts";
+import { BASE_IMAGE, ensureBaseImage } from "../support/podman.ts";
 
 const DAY = 86_400_000;
 
@@ -155,26 +156,14 @@ describe("dwf cache prune", () => {
 });
 
 const podman = which("podman");
-const BASE = "localhost/dwf-test-base:1";
 const built: string[] = [];
 afterAll(() => {
   if (podman && built.length) Bun.spawnSync([podman, "rmi", "--force", ...built], { stdout: "ignore", stderr: "ignore" });
 });
 
-function ensureBase(): void {
-  if (Bun.spawnSync([podman!, "image", "exists", BASE]).exitCode === 0) return;
-  const root = mkdtempSync(join(tmpdir(), "dwf-base-"));
-  mkdirSync(join(root, "bin"));
-  Bun.spawnSync(["cp", "/bin/busybox", join(root, "bin/")]);
-  for (const c of ["sh", "echo", "true"]) symlinkSync("busybox", join(root, "bin", c));
-  Bun.spawnSync(["tar", "-C", root, "-cf", join(root, "..", "dwf-base.tar"), "."]);
-  Bun.spawnSync([podman!, "import", join(root, "..", "dwf-base.tar"), BASE]);
-  rmSync(root, { recursive: true, force: true });
-}
-
-describe.skipIf(!podman || !which("busybox") && !existsSync("/bin/busybox"))("dwf cache with podman images", () => {
+describe("dwf cache with podman images", () => {
   test("info marks the current image; prune --images removes old fingerprints and keeps the current", async () => {
-    ensureBase();
+    ensureBaseImage();
     const name = `dwf-prune-${process.pid}-${Date.now().toString(36)}`;
     const cwd = project(name);
     const fp = (JSON.parse((await runDwf(["cache", "info", "--json"], { cwd })).stdout) as { fingerprint: string }).fingerprint;
@@ -182,7 +171,7 @@ describe.skipIf(!podman || !which("busybox") && !existsSync("/bin/busybox"))("dw
     const ctx = mkdtempSync(join(tmpdir(), "dwf-img-"));
     const old = "0".repeat(64);
     for (const f of [fp, old]) {
-      writeFileSync(join(ctx, "Dockerfile"), `FROM ${BASE}\nLABEL variant=${f}\n`);
+      writeFileSync(join(ctx, "Dockerfile"), `FROM ${BASE_IMAGE}\nLABEL variant=${f}\n`);
       const ref = `localhost/${name}:${f}`;
       const b = Bun.spawnSync([podman!, "build", "-q", "-t", ref, "--label", `dev.devflow.project=${name}`, "--label", `dev.devflow.fingerprint=${f}`, ctx]);
       expect(b.exitCode).toBe(0);

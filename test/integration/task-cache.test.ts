@@ -4,7 +4,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fixture, runDwf, which } from "../support/dwf.ts";
+import { fixture, runDwf } from "../support/dwf.ts";
 
 function counterFile(): string {
   return join(mkdtempSync(join(tmpdir(), "dwf-count-")), "count");
@@ -141,7 +141,7 @@ describe("task result cache", () => {
   });
 
   // rust's fmt:check looks only at the crate's sources; the custom stack's test:unit sees everything.
-  test.skipIf(!which("cargo"))("a change outside a task's narrowed inputs re-runs only the tasks that see it", async () => {
+  test("a change outside a task's narrowed inputs re-runs only the tasks that see it", async () => {
     const counter = counterFile();
     const cwd = fixture(
       {

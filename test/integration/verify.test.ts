@@ -3,7 +3,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { fixture, runDwf, which, dwfBinary, cleanEnv } from "../support/dwf.ts";
+import { fixture, runDwf, dwfBinary, cleanEnv } from "../support/dwf.ts";
 
 const MAKEFILE = (extra = "") => `fmt-check:\n\t@echo fmt ok\nlint-static:\n\t@echo lint ok\nbuild-debug:\n\t@echo built > build.out\ntest-unit:\n\t@test -f build.out && echo unit ok\n${extra}`;
 
@@ -138,7 +138,7 @@ describe("broken configs exit 2 with one clear message and no stack trace", () =
 
 describe("node projects", () => {
   const pkg = JSON.stringify({ name: "fx", version: "1.0.0", scripts: { lint: "node -e \"console.log('lint ok')\"", build: "node -e \"require('fs').writeFileSync('built','1')\"", test: "node -e \"process.exit(require('fs').existsSync('built')?0:7)\"" } });
-  test.skipIf(!which("npm"))("npm: scripts run through npm, a missing fmt script is skipped", async () => {
+  test("npm: scripts run through npm, a missing fmt script is skipped", async () => {
     const dir = fixture({ "package.json": pkg, "package-lock.json": JSON.stringify({ name: "fx", lockfileVersion: 3, requires: true, packages: { "": { name: "fx", version: "1.0.0" } } }) });
     const r = await runDwf(["verify"], { cwd: dir, env: { npm_config_update_notifier: "false" } });
     expect(r.code).toBe(0);
@@ -148,7 +148,7 @@ describe("node projects", () => {
 });
 
 describe("rust", () => {
-  test.skipIf(!which("cargo"))("a crate with no dependencies: fmt check, clippy, build and unit tests pass", async () => {
+  test("a crate with no dependencies: fmt check, clippy, build and unit tests pass", async () => {
     const dir = fixture({
       "Cargo.toml": `[package]\nname = "fx"\nversion = "0.1.0"\nedition = "2021"\n`,
       "src/lib.rs": `pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn adds() {\n        assert_eq!(super::add(1, 2), 3);\n    }\n}\n`,
@@ -161,7 +161,7 @@ describe("rust", () => {
 });
 
 describe("multi-stack", () => {
-  test.skipIf(!which("npm"))("a command runs on every applicable stack", async () => {
+  test("a command runs on every applicable stack", async () => {
     const dir = fixture({
       Makefile: MAKEFILE(),
       "package.json": JSON.stringify({ name: "m", scripts: { lint: "node -e 0" } }),

@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { binary, cleanChildEnv, flag } from "./_util.ts";
+import { BASE_IMAGE, ensureBaseImage } from "../support/podman.ts";
 
 const files = Number(flag("--files") ?? 100_000);
 const bin = binary();
@@ -24,7 +25,8 @@ for (let i = 0; i < files; i++) {
   writeFileSync(join(sub, `f${i}.txt`), `file ${i}\n`);
 }
 writeFileSync(join(dir, "Makefile"), "test-unit:\n\t@true\n");
-writeFileSync(join(dir, "Dockerfile.devflow"), "FROM localhost/dwf-test-base:1\n");
+ensureBaseImage();
+writeFileSync(join(dir, "Dockerfile.devflow"), `FROM ${BASE_IMAGE}\n`);
 writeFileSync(join(dir, "devflow.toml"), `[project]\nstack = ["custom"]\n[targets]\npr = ["test:unit"]\n[container]\nimage = "localhost/dwf-big"\nfingerprint_inputs = ["src"]\n`);
 Bun.spawnSync(["git", "init", "-q"], { cwd: dir });
 Bun.spawnSync(["git", "add", "-A"], { cwd: dir });

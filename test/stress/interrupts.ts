@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { rng } from "./fuzz-gen.ts";
 import { binary, cleanChildEnv, flag, pidsWith } from "./_util.ts";
+import { BASE_IMAGE, ensureBaseImage } from "../support/podman.ts";
 
 const rounds = Number(flag("--rounds") ?? 20);
 const seed = Number(flag("--seed") ?? Math.floor(Math.random() * 2 ** 31));
@@ -25,10 +26,11 @@ export function holdingProject(marker: string, container: boolean): string {
     writeFileSync(join(dir, "devflow.toml"), `[project]\nstack = ["custom"]\n\n${targets}`);
     return dir;
   }
+  ensureBaseImage();
   // The busybox test image has no make: a trusted external extension gives the same holder action.
   const ext = `#!/bin/sh\ncase "$1" in\n--discover) echo '["fmt:check","lint:static","build:debug","test:integration"]' ;;\n--build-action) cat >/dev/null; echo '{"program":"sh","args":["-c","sleep 40 & sleep 40"]}' ;;\n*) exit 1 ;;\nesac\n`;
   writeFileSync(join(dir, "devflow-ext-hold"), ext, { mode: 0o755 });
-  writeFileSync(join(dir, "Dockerfile.devflow"), "FROM localhost/dwf-test-base:1\n");
+  writeFileSync(join(dir, "Dockerfile.devflow"), `FROM ${BASE_IMAGE}\n`);
   writeFileSync(join(dir, "devflow.toml"), `${targets}\n[container]\nimage = "localhost/dwf-stress-int"\nengine = "podman"\n\n[extensions.hold]\nsource = "path"\npath = "devflow-ext-hold"\ntrusted = true\nrequired = true\n`);
   return dir;
 }

@@ -1,11 +1,24 @@
 // Test support for the real container engine: the local busybox base image (no registry),
 // a fixture project whose tasks run in it, a podman Docker-API socket for the docker CLI,
 // and cleanup of every container and image a test made.
-import { mkdtempSync, mkdirSync, rmSync, symlinkSync, copyFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export const BASE_IMAGE = "localhost/dwf-test-base:1";
+const BUSYBOX = ["/bin/busybox", "/usr/bin/busybox"].find((p) => existsSync(p));
+const APPLETS = ["sh", "echo", "cat", "ls", "id", "env", "mkdir", "touch", "sleep", "true", "false"];
+
+/**
+ * The busybox base image, tagged by a hash of what goes into it (the busybox binary and the
+ * applets linked), so a test can never pick up an image of the same name holding something else.
+ */
+export const BASE_IMAGE = `localhost/dwf-test-base:${baseImageContentHash()}`;
+
+function baseImageContentHash(): string {
+  const h = new Bun.CryptoHasher("sha256");
+  h.update(BUSYBOX ? readFileSync(BUSYBOX) : "no busybox").update(APPLETS.join(","));
+  return h.digest("hex").slice(0, 16);
+}
 
 function sh(argv: string[]): { code: number; out: string } {
   const r = Bun.spawnSync(argv, { stdout: "pipe", stderr: "pipe" });
@@ -16,16 +29,15 @@ export function podmanAvailable(): boolean {
   return Bun.which("podman") !== null && sh(["podman", "version"]).code === 0;
 }
 
-/** Build the busybox base image the way TESTING.md shows, unless it exists. */
+/** Build the busybox base image the way TESTING.md shows, unless this content's tag exists. */
 export function ensureBaseImage(): void {
   if (sh(["podman", "image", "exists", BASE_IMAGE]).code === 0) return;
-  const busybox = ["/bin/busybox", "/usr/bin/busybox"].find((p) => Bun.file(p).size > 0);
-  if (!busybox) throw new Error("busybox (busybox-static) is needed to build the test base image");
+  if (!BUSYBOX) throw new Error("busybox (busybox-static) is needed to build the test base image");
   const root = mkdtempSync(join(tmpdir(), "dwf-base-"));
   try {
     mkdirSync(join(root, "bin"));
-    copyFileSync(busybox, join(root, "bin/busybox"));
-    for (const c of ["sh", "echo", "cat", "ls", "id", "env", "mkdir", "touch", "sleep", "true", "false"]) symlinkSync("busybox", join(root, "bin", c));
+    copyFileSync(BUSYBOX, join(root, "bin/busybox"));
+    for (const c of APPLETS) symlinkSync("busybox", join(root, "bin", c));
     const tar = join(root, "..", `${root.split("/").pop()}.tar`);
     const t = sh(["tar", "-C", root, "-cf", tar, "."]);
     if (t.code !== 0) throw new Error(`tar failed: ${t.out}`);
