@@ -102,7 +102,7 @@ function prBuildScript(s: CiSettings): string {
 docker buildx bake --file ${s.bakeFile} scan
 id="$(docker image inspect --format '{{.Id}}' "$IMAGE:$TAG")"
 mkdir -p "$RUNNER_TEMP/${ARTIFACT}"
-docker save "$IMAGE:$TAG" | gzip -1 > "$RUNNER_TEMP/${ARTIFACT}/image.tar.gz"
+docker save --output "$RUNNER_TEMP/${ARTIFACT}/image.tar" "$IMAGE:$TAG"
 echo "ref=$id" >> "$GITHUB_OUTPUT"
 echo "built $IMAGE:$TAG ($id); it is handed to the other jobs as an artifact, not pushed"
 `;
@@ -117,7 +117,7 @@ const RESULT_SCRIPT = `set -euo pipefail
 
 const USE_IMAGE_SCRIPT = `set -euo pipefail
 if [ "$IMAGE_SOURCE" = "artifact" ]; then
-  docker load --input "$RUNNER_TEMP/${ARTIFACT}/image.tar.gz"
+  docker load --input "$RUNNER_TEMP/${ARTIFACT}/image.tar"
 else
   docker pull "$IMAGE_REF"
 fi
@@ -218,7 +218,7 @@ function imagePrJob(s: CiSettings): Yaml {
       { name: "Set up Buildx", if: MISSING, uses: uses("buildx") },
       { name: "Build for this run (linux/amd64, not pushed)", id: "build", if: MISSING, env: bakeEnv, run: prBuildScript(s) },
       trivyStep(s, "${{ steps.fp.outputs.name }}:${{ steps.fp.outputs.fingerprint }}", MISSING),
-      { name: "Hand the image to the other jobs", if: MISSING, uses: uses("uploadArtifact"), with: { name: ARTIFACT, path: "${{ runner.temp }}/dwf-image", "retention-days": 1, "compression-level": 0 } },
+      { name: "Hand the image to the other jobs", if: MISSING, uses: uses("uploadArtifact"), with: { name: ARTIFACT, path: "${{ runner.temp }}/dwf-image", "retention-days": 1 } },
       resultStep("artifact"),
     ],
   };
