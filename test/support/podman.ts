@@ -1,7 +1,7 @@
 // Test support for the real container engine: the local busybox base image (no registry),
 // a fixture project whose tasks run in it, a podman Docker-API socket for the docker CLI,
 // and cleanup of every container and image a test made.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -16,7 +16,8 @@ export const BASE_IMAGE = `localhost/dwf-test-base:${baseImageContentHash()}`;
 
 function baseImageContentHash(): string {
   const h = new Bun.CryptoHasher("sha256");
-  h.update(BUSYBOX ? readFileSync(BUSYBOX) : "no busybox").update(APPLETS.join(","));
+  // The layout version covers how the root is laid out (its mode, below), not only what it holds.
+  h.update(BUSYBOX ? readFileSync(BUSYBOX) : "no busybox").update(APPLETS.join(",")).update("layout 2");
   return h.digest("hex").slice(0, 16);
 }
 
@@ -35,6 +36,9 @@ export function ensureBaseImage(): void {
   if (!BUSYBOX) throw new Error("busybox (busybox-static) is needed to build the test base image");
   const root = mkdtempSync(join(tmpdir(), "dwf-base-"));
   try {
+    // mkdtemp makes the folder 0700, and it becomes the image's `/`: a task running as an
+    // ordinary user (rootless podman maps it to the invoking user) could not reach /bin.
+    chmodSync(root, 0o755);
     mkdirSync(join(root, "bin"));
     copyFileSync(BUSYBOX, join(root, "bin/busybox"));
     for (const c of APPLETS) symlinkSync("busybox", join(root, "bin", c));

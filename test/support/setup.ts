@@ -1,5 +1,7 @@
 // Preloaded before every test file (bunfig.toml): integration tests start real processes
-// and containers, which outlast bun's 5 s default on a loaded 2-core machine.
+// and containers, which outlast bun's 5 s default on a loaded 2-core machine. This default
+// reaches tests but not hooks (beforeAll, afterAll): `npm test` passes --timeout, which
+// reaches both.
 import { setDefaultTimeout } from "bun:test";
 import { closeSync, mkdtempSync, openSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
