@@ -123,6 +123,11 @@ export const node: Extension = {
   capabilities: () => ["setup:deps", "fmt", "lint", "build", "test", "package"],
   buildAction,
   cacheMounts,
+  // What setup:deps installs and what defines it (the lockfile and package.json).
+  dependencies: (ctx) => {
+    const { lockfile } = detectPackageManager(ctx.root);
+    return { inputs: ["package.json", ...(lockfile ? [lockfile] : [])], paths: ["node_modules"] };
+  },
   // Audit and funding notices cost a network round trip and bury the output that matters.
   env: () => ({ npm_config_audit: "false", npm_config_fund: "false" }),
   fingerprintInputs,

@@ -61,7 +61,7 @@ export async function ciPlanJson(s: CiSettings, workflow: string, resolve?: Task
         tasks: work && resolve ? await resolve(jobRefs(s, j, name)) : [],
       });
     }
-    profiles.push({ name, workflow: name === s.profile, jobs: out });
+    profiles.push({ name, workflow: name === s.profile, commands, jobs: out });
   }
   return {
     version: 2,

@@ -4,6 +4,8 @@
 // dependency download, no dependency crate compiled); a second push builds no image; a pull
 // request pushes nothing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { ciRepo, describeRun, startCiLab, type CiLab } from "../support/ci-lab.ts";
 import { toolchainImage } from "../support/images.ts";
 import type { RunResult } from "../support/gha-emulator.ts";
@@ -16,8 +18,8 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-function devflow(name: string, targets: string[]): string {
-  return `[project]\nname = "${name}"\n\n[runtime]\nprofile = "container"\n\n[ci]\nregistry_image = "${lab.registry.host}/${name}-ci"\n\n[targets]\npr = ${JSON.stringify(targets)}\n`;
+function devflow(name: string, targets: string[], stacks?: string[]): string {
+  return `[project]\nname = "${name}"\n${stacks ? `stack = ${JSON.stringify(stacks)}\n` : ""}\n[runtime]\nprofile = "container"\n\n[ci]\nregistry_image = "${lab.registry.host}/${name}-ci"\n\n[targets]\npr = ${JSON.stringify(targets)}\n`;
 }
 
 const verifyJobs = (r: RunResult) => Object.values(r.jobs).filter((j) => !["image", "image-pr", "rescan", "warm"].includes(j.id));
@@ -29,8 +31,63 @@ function expectGreen(r: RunResult, skipped: string[]) {
   if (JSON.stringify(results) !== JSON.stringify(want)) throw new Error(`jobs are not all green:\n${describeRun(r)}`);
 }
 
-describe("emulated CI: Rust workspace with a path-dependency crate", () => {
-  test("pull request, push, second push: green, warm, no image rebuilt, nothing pushed from the PR", async () => {
+
+interface Scenario {
+  name: string;
+  files: Record<string, string>;
+  prepare?: (dir: string) => void;
+  /** Verify jobs the profile gives. */
+  verify: string[];
+  /** Output that means a dependency was downloaded or compiled; never in a verify job. */
+  cold: RegExp[];
+  /** Printed by the warm job on the cold cache (proves the patterns above can match). */
+  warmedBy?: RegExp;
+  /** Also run a second push with no change: it must build no image. */
+  secondPush?: boolean;
+}
+
+async function scenario(sc: Scenario) {
+  const repo = await ciRepo(lab, sc.files, lab.runner(), sc.prepare);
+  // A pull request from a branch, before the image exists anywhere.
+  repo.branch("feature");
+  repo.commit("feature work");
+  const before = lab.registry.snapshot();
+  const pr = await repo.run("pull_request", "feature");
+  expectGreen(pr, ["image", "rescan"]);
+  expect(lab.registry.snapshot()).toEqual(before);
+  expect(builds(pr).map((b) => b.target)).toEqual(["scan"]);
+
+  repo.checkout("main");
+  const push = await repo.run("push", "main");
+  expectGreen(push, ["image-pr", "rescan"]);
+  expect(builds(push).map((b) => b.target)).toEqual(["ci"]);
+  const fingerprint = push.jobs.image!.outputs.fingerprint!;
+  expect(await lab.registry.tags(`${sc.name}-ci`)).toEqual([fingerprint]);
+  expect(push.jobs.image!.outputs.ref).toMatch(new RegExp(`^${lab.registry.host}/${sc.name}-ci@sha256:[0-9a-f]{64}$`));
+  // The image that was pushed, by digest, is the one the scan step was given.
+  const scan = push.jobs.image!.steps.find((s) => s.uses?.startsWith("aquasecurity/trivy-action@"))!;
+  expect(scan.note).toContain("needs the internet");
+  expect(scan.with!["image-ref"]).toBe(push.jobs.image!.outputs.ref);
+
+  const runs: Record<string, RunResult> = { pr, push };
+  if (sc.secondPush) {
+    const again = await repo.run("push", "main");
+    expectGreen(again, ["image-pr", "rescan"]);
+    expect(builds(again)).toEqual([]);
+    runs.again = again;
+  }
+  if (process.env.DWF_EMU_LOGS) for (const [n, run] of Object.entries(runs)) for (const j of Object.values(run.jobs)) await Bun.write(`${process.env.DWF_EMU_LOGS}/${sc.name}-${n}-${j.id}.log`, j.log);
+  for (const run of Object.values(runs)) {
+    expect(verifyJobs(run).map((j) => j.id).sort()).toEqual([...sc.verify].sort());
+    for (const job of verifyJobs(run)) for (const re of sc.cold) expect([job.id, job.log]).not.toEqual([job.id, expect.stringMatching(re)]);
+  }
+  if (sc.warmedBy) expect(pr.jobs.warm!.log).toMatch(sc.warmedBy);
+  console.log(`${sc.name}: ${Object.entries(runs).map(([n, r]) => `${n} ${r.ms} ms`).join(", ")}`);
+  return runs;
+}
+
+describe("emulated CI", () => {
+  test("a Rust workspace with a path-dependency crate: PR, push, second push", async () => {
     const image = await toolchainImage("rust");
     const name = "rustapp";
     const files = {
@@ -47,41 +104,92 @@ describe("emulated CI: Rust workspace with a path-dependency crate", () => {
       "devflow.toml": devflow(name, ["build:debug", "test:unit", "test:integration"]),
       ".gitignore": "target/\n.cache/\n",
     };
-    const repo = await ciRepo(lab, files, lab.runner());
-    // A pull request from a branch, before the image exists anywhere.
-    repo.branch("feature");
-    repo.commit("feature work");
-    const before = lab.registry.snapshot();
-    const pr = await repo.run("pull_request", "feature");
-    expectGreen(pr, ["image", "rescan"]);
-    expect(lab.registry.snapshot()).toEqual(before);
-    expect(builds(pr).map((b) => b.target)).toEqual(["scan"]);
+    await scenario({ name, files, verify: ["test-unit", "test-integration"], cold: [/Compiling helper/, /Download(ing|ed) /], warmedBy: /Compiling helper/, secondPush: true });
+  }, 900_000);
 
-    repo.checkout("main");
-    const push = await repo.run("push", "main");
-    expectGreen(push, ["image-pr", "rescan"]);
-    expect(builds(push).map((b) => b.target)).toEqual(["ci"]);
-    const fingerprint = push.jobs.image!.outputs.fingerprint!;
-    expect(await lab.registry.tags(`${name}-ci`)).toEqual([fingerprint]);
-    expect(push.jobs.image!.outputs.ref).toMatch(new RegExp(`^${lab.registry.host}/${name}-ci@sha256:[0-9a-f]{64}$`));
-    const scan = push.jobs.image!.steps.find((s) => s.uses?.startsWith("aquasecurity/trivy-action@"))!;
-    expect(scan.note).toContain("needs the internet");
-    expect(scan.with!["image-ref"]).toBe(push.jobs.image!.outputs.ref);
+  test("a Node project with a real devDependency (a file: tarball): PR and push", async () => {
+    const image = await toolchainImage("node");
+    const name = "nodeapp";
+    await scenario({
+      name,
+      files: { ...NODE_FILES, "Dockerfile.devflow": `FROM ${image}\n`, "devflow.toml": devflow(name, ["setup:deps", "fmt:check", "build:debug", "test:unit"]), ".gitignore": "node_modules/\n.cache/\ndist/\n" },
+      prepare: packTool,
+      verify: ["fmt-check", "test-unit"],
+      cold: [/added \d+ package/, /npm (ci|install)/, /tidy-check: not found/],
+      warmedBy: /added \d+ package/,
+    });
+  }, 900_000);
 
-    const again = await repo.run("push", "main");
-    expectGreen(again, ["image-pr", "rescan"]);
-    expect(builds(again)).toEqual([]);
+  test("a Python project whose tests need pytest: PR and push", async () => {
+    const image = await toolchainImage("python");
+    const name = "pyapp";
+    await scenario({
+      name,
+      files: {
+        "pyproject.toml": '[tool.pytest.ini_options]\naddopts = "-q"\n',
+        "tests/unit/test_math.py": "import pytest\n\n\ndef test_division():\n    with pytest.raises(ZeroDivisionError):\n        1 / 0\n",
+        "tests/integration/test_io.py": "import pytest\n\n\n@pytest.mark.parametrize('n', [1, 2])\ndef test_roundtrip(tmp_path, n):\n    (tmp_path / 'x').write_text(str(n))\n    assert (tmp_path / 'x').read_text() == str(n)\n",
+        "Dockerfile.devflow": `FROM ${image}\n`,
+        "devflow.toml": devflow(name, ["test:unit", "test:integration"]),
+        ".gitignore": ".cache/\n__pycache__/\n",
+      },
+      verify: ["test-unit", "test-integration"],
+      cold: [/Collecting |Downloading |No module named pytest/],
+    });
+  }, 900_000);
 
-    if (process.env.DWF_EMU_LOGS) for (const [n, run] of Object.entries({ pr, push, again })) for (const j of Object.values(run.jobs)) await Bun.write(`${process.env.DWF_EMU_LOGS}/${n}-${j.id}.log`, j.log);
-    for (const run of [pr, push, again]) {
-      expect(verifyJobs(run).map((j) => j.id).sort()).toEqual(["test-integration", "test-unit"]);
-      for (const job of verifyJobs(run)) {
-        expect([job.id, job.log]).not.toEqual([job.id, expect.stringContaining("Compiling helper")]);
-        expect([job.id, job.log]).not.toEqual([job.id, expect.stringMatching(/Download(ing|ed) /)]);
-      }
-    }
-    // The warm job compiled the dependency crate once, on the cold cache.
-    expect(pr.jobs.warm!.log).toContain("Compiling helper");
-    console.log(`rust: pr ${pr.ms} ms, push ${push.ms} ms, second push ${again.ms} ms`);
+  test("a node+rust project: PR and push", async () => {
+    const image = await toolchainImage("node-rust");
+    const name = "mixed";
+    await scenario({
+      name,
+      files: {
+        ...NODE_FILES,
+        "Cargo.toml": '[package]\nname = "mixed"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nhelper = { path = "helper" }\n',
+        "Cargo.lock": "version = 3\n\n[[package]]\nname = \"helper\"\nversion = \"0.1.0\"\n\n[[package]]\nname = \"mixed\"\nversion = \"0.1.0\"\ndependencies = [\n \"helper\",\n]\n",
+        "src/main.rs": "fn main() {\n    println!(\"{}\", helper::answer());\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn answers() {\n        assert_eq!(helper::answer(), 42);\n    }\n}\n",
+        "helper/Cargo.toml": '[package]\nname = "helper"\nversion = "0.1.0"\nedition = "2021"\n',
+        "helper/src/lib.rs": "pub fn answer() -> u32 {\n    42\n}\n",
+        "Dockerfile.devflow": `FROM ${image}\n`,
+        "devflow.toml": devflow(name, ["setup:deps", "build:debug", "test:unit"], ["node", "rust"]),
+        ".gitignore": "node_modules/\n.cache/\ntarget/\ndist/\n",
+      },
+      prepare: packTool,
+      verify: ["test-unit"],
+      cold: [/Compiling helper/, /added \d+ package/, /tidy-check: not found/],
+      warmedBy: /Compiling helper/,
+    });
   }, 900_000);
 });
+
+// A formatter-like dev tool, packed with `npm pack` and installed offline from the tarball.
+const TOOL = {
+  "package.json": JSON.stringify({ name: "tidy-check", version: "1.0.0", bin: { "tidy-check": "bin.js" }, main: "index.js" }),
+  "index.js": "const fs = require('fs');\nconst path = require('path');\nexports.untidy = (dir) => fs.readdirSync(dir).map((f) => path.join(dir, f)).filter((f) => { const t = fs.readFileSync(f, 'utf8'); return !t.endsWith('\\n') || t.includes('\\t'); });\n",
+  "bin.js": "#!/usr/bin/env node\nconst bad = require('./index.js').untidy(process.argv[2]);\nfor (const f of bad) console.error(`untidy: ${f}`);\nprocess.exit(bad.length ? 1 : 0);\n",
+};
+
+const NODE_FILES: Record<string, string> = {
+  "package.json": JSON.stringify(
+    { name: "nodeapp", version: "1.0.0", private: true, scripts: { "fmt:check": "tidy-check src", build: "node build.js", test: "node test.js" }, devDependencies: { "tidy-check": "file:vendor/tidy-check-1.0.0.tgz" } },
+    null,
+    2,
+  ),
+  "src/index.js": "exports.sum = (a, b) => a + b;\n",
+  "build.js": "const fs = require('fs');\nfs.mkdirSync('dist', { recursive: true });\nfs.copyFileSync('src/index.js', 'dist/index.js');\n",
+  "test.js": "const assert = require('assert');\nassert.strictEqual(require('./src/index.js').sum(2, 3), 5);\n// The devDependency is installed: its library loads.\nassert.deepStrictEqual(require('tidy-check').untidy('src'), []);\nconsole.log('tests passed');\n",
+};
+
+/** npm pack the tool into vendor/ and write the lockfile, offline, on the host. */
+function packTool(dir: string) {
+  const src = join(dir, "tool-src");
+  mkdirSync(src, { recursive: true });
+  for (const [f, text] of Object.entries(TOOL)) writeFileSync(join(src, f), text, { mode: f === "bin.js" ? 0o755 : 0o644 });
+  const pack = Bun.spawnSync(["npm", "pack", "--silent"], { cwd: src, stdout: "pipe", stderr: "pipe" });
+  if (pack.exitCode !== 0) throw new Error(`npm pack failed: ${pack.stderr.toString()}`);
+  mkdirSync(join(dir, "vendor"), { recursive: true });
+  renameSync(join(src, "tidy-check-1.0.0.tgz"), join(dir, "vendor/tidy-check-1.0.0.tgz"));
+  rmSync(src, { recursive: true, force: true });
+  const lock = Bun.spawnSync(["npm", "install", "--package-lock-only", "--offline", "--ignore-scripts", "--no-audit", "--no-fund"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+  if (lock.exitCode !== 0) throw new Error(`npm install --package-lock-only failed: ${lock.stderr.toString()}`);
+}

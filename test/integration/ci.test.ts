@@ -263,3 +263,36 @@ describe("dwf ci generate: runtime profile and build context", () => {
     }
   });
 });
+
+describe("local = CI", () => {
+  // What each CI job runs in the image, per task, must be exactly what a developer's
+  // `dwf verify --dry-run --profile container` shows for the same profile.
+  const projects: Record<string, Record<string, string>> = {
+    ...STACKS,
+    "node+rust": { ...STACKS.rust, ...STACKS.node, "devflow.toml": '[project]\nstack = ["node", "rust"]\n[targets]\npr = ["fmt:check", "lint:static", "build:debug", "test:unit"]\n' },
+  };
+  for (const [name, files] of Object.entries(projects)) {
+    test(`${name}: dwf ci plan --json argv = dwf verify --dry-run --json --profile container`, async () => {
+      const dir = fixture(files, { git: true });
+      const plan = await runDwf(["ci", "plan", "--json"], { cwd: dir });
+      expect(plan.code).toBe(0);
+      const p = JSON.parse(plan.stdout);
+      const profile = p.profiles.find((x: any) => x.workflow);
+      // The profile's own commands (the warm job may add setup:deps in front of them).
+      const commands = new Set<string>(profile.commands);
+      const ci = profile.jobs
+        .flatMap((j: any) => j.tasks)
+        .filter((t: any) => commands.has(t.command))
+        .map((t: any) => ({ id: t.id, argv: t.argv ?? null, skip: t.skip ?? null }))
+        .sort((a: any, b: any) => a.id.localeCompare(b.id));
+      const verify = await runDwf(["verify", "--dry-run", "--json", "--profile", "container", p.profile], { cwd: dir });
+      expect(verify.code).toBe(0);
+      const local = JSON.parse(verify.stdout)
+        .tasks.filter((t: any) => commands.has(t.command))
+        .map((t: any) => ({ id: t.id, argv: t.program ? [t.program, ...t.args] : null, skip: t.skip ?? null }))
+        .sort((a: any, b: any) => a.id.localeCompare(b.id));
+      expect(ci.length).toBeGreaterThan(0);
+      expect(ci).toEqual(local);
+    });
+  }
+});
