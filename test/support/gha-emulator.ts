@@ -217,6 +217,8 @@ export interface Runner {
   dockerEngine?: boolean;
   /** Jobs run at once when their needs allow (default 2: the machine's cores). */
   parallel?: number;
+  /** Every cache lookup misses and nothing is saved (a cold baseline for benchmarks). */
+  noCache?: boolean;
   /** Repository secrets (GITHUB_TOKEN is always there). */
   secrets?: Record<string, string>;
   /** Caches saved on other refs are visible only from this one, as on GitHub (default main). */
@@ -612,6 +614,10 @@ async function runAction(runner: Runner, a: ActionRun): Promise<{ ok: boolean; o
 
 function restoreCache(runner: Runner, a: ActionRun): Record<string, string> {
   const key = a.inputs.key!;
+  if (runner.noCache) {
+    a.log(`Cache not found for input keys: ${key} (caching is off in this emulated run)\n`);
+    return { "cache-hit": "false", "cache-primary-key": key };
+  }
   const ref = String(a.j.github.ref);
   const main = `refs/heads/${runner.defaultBranch ?? "main"}`;
   const entries = listCache(runner.cacheDir).filter((e) => e.ref === ref || e.ref === main);
@@ -638,6 +644,7 @@ function restoreCache(runner: Runner, a: ActionRun): Record<string, string> {
 }
 
 function saveCache(runner: Runner, a: ActionRun, key: string): void {
+  if (runner.noCache) return void a.log("Cache not saved (caching is off in this emulated run)\n");
   mkdirSync(runner.cacheDir, { recursive: true });
   const ref = String(a.j.github.ref);
   const id = keyFile(`${ref}\0${key}`);
