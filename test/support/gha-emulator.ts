@@ -96,6 +96,7 @@ export function evaluate(src: string, ctx: ExprContext): Val {
     if (t.t === "op" && t.v === "!") return !truthy(primary());
     if (t.t === "id") {
       if (peek()?.v === "(") {
+        if (!["success", "failure", "cancelled", "always"].includes(t.v)) throw new Error(`emulator: function ${t.v}() is not emulated: ${src}`);
         eat("(");
         eat(")");
         switch (t.v) {
