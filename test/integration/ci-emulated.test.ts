@@ -126,6 +126,26 @@ describe("emulated CI", () => {
     });
   }, 900_000);
 
+  test('mode = "single": the image job, then one `dwf verify pr`, on a pull request', async () => {
+    const image = await toolchainImage("python");
+    const name = "pysingle";
+    const repo = await ciRepo(
+      lab,
+      {
+        "pyproject.toml": '[tool.pytest.ini_options]\naddopts = "-q"\n',
+        "tests/unit/test_ok.py": "import pytest\n\n\ndef test_ok():\n    assert pytest.approx(0.3) == 0.1 + 0.2\n",
+        "Dockerfile.devflow": `FROM ${image}\n`,
+        "devflow.toml": ciDevflow({ name, registry: lab.registry.host, targets: ["test:unit", "test:all"], mode: "single" }),
+        ".gitignore": ".cache/\n__pycache__/\n",
+      },
+      lab.runner(),
+    );
+    const pr = await repo.run("pull_request", "main");
+    expectGreen(pr, ["image", "rescan"]);
+    expect(Object.keys(pr.jobs).sort()).toEqual(["image", "image-pr", "rescan", "verify"]);
+    expect(pr.jobs.verify!.log).toContain("2 tasks: 2 passed");
+  }, 900_000);
+
   test("a node+rust project: PR and push", async () => {
     const image = await toolchainImage("node-rust");
     const name = "mixed";

@@ -23,7 +23,8 @@ export function rustWorkspace(image: string, devflowToml: string): Record<string
 }
 
 /** devflow.toml for an emulated CI fixture: container runtime, the lab's registry, one `pr` profile. */
-export function ciDevflow(opts: { name: string; registry: string; targets: string[]; stacks?: string[] }): string {
+export function ciDevflow(opts: { name: string; registry: string; targets: string[]; stacks?: string[]; mode?: "jobs" | "single" }): string {
   const stack = opts.stacks ? `stack = ${JSON.stringify(opts.stacks)}\n` : "";
-  return `[project]\nname = "${opts.name}"\n${stack}\n[runtime]\nprofile = "container"\n\n[ci]\nregistry_image = "${opts.registry}/${opts.name}-ci"\n\n[targets]\npr = ${JSON.stringify(opts.targets)}\n`;
+  const mode = opts.mode ? `mode = "${opts.mode}"\n` : "";
+  return `[project]\nname = "${opts.name}"\n${stack}\n[runtime]\nprofile = "container"\n\n[ci]\nregistry_image = "${opts.registry}/${opts.name}-ci"\n${mode}\n[targets]\npr = ${JSON.stringify(opts.targets)}\n`;
 }

@@ -18,6 +18,8 @@ export interface CiLab {
   env: Record<string, string>;
   /** A fresh Actions cache for one repository. */
   runner(): Runner;
+  /** Remove this image repository's tags when the lab stops (what the jobs pulled or tagged). */
+  trackImages(repository: string): void;
   stop(): Promise<void>;
 }
 
@@ -38,7 +40,14 @@ export async function startCiLab(): Promise<CiLab> {
     if (!up) await Bun.sleep(100);
   }
   const caches: string[] = [];
+  const repositories = new Set<string>([registry.host + "/"]);
+  const removeImages = () => {
+    const list = Bun.spawnSync(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"], { env: { ...process.env, ...env }, stdout: "pipe" }).stdout.toString().split("\n");
+    const refs = list.filter((r) => [...repositories].some((p) => r.startsWith(p.endsWith("/") ? p : `${p}:`)));
+    if (refs.length) Bun.spawnSync(["podman", "rmi", "--force", ...refs], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "ignore" });
+  };
   const stop = async () => {
+    removeImages();
     service.kill("SIGTERM");
     await service.exited;
     release.stop();
@@ -55,6 +64,7 @@ export async function startCiLab(): Promise<CiLab> {
     release,
     dockerHost,
     env,
+    trackImages: (repository) => void repositories.add(repository),
     runner() {
       const cacheDir = mkdtempSync(join(tmpdir(), "dwf-lab-cache-"));
       caches.push(cacheDir);
@@ -86,6 +96,8 @@ export async function ciRepo(lab: CiLab, files: Record<string, string>, runner: 
   prepare?.(dir);
   const gen = await runDwf(["ci", "generate"], { cwd: dir, env: { DWF_DOWNLOAD_BASE: lab.release.base } });
   if (gen.code !== 0) throw new Error(`dwf ci generate failed:\n${gen.all}`);
+  const fp = await runDwf(["fingerprint", "--json"], { cwd: dir });
+  lab.trackImages(String(JSON.parse(fp.stdout).image).replace(/:[^:/]+$/, ""));
   const repo: CiRepo = {
     dir,
     commit(message) {
