@@ -42,6 +42,8 @@ export interface CiLoadOptions {
   sha256?: string;
   /** Resolve the dwf checksum (generate and check need it; plan does not). */
   needSha256?: boolean;
+  /** The workflow file whose checksum may be reused, when it is not `output` under the root (dwf init renders elsewhere). */
+  existingWorkflow?: string;
   env?: Record<string, string | undefined>;
 }
 
@@ -80,7 +82,7 @@ export async function loadCiProject(opts: CiLoadOptions): Promise<CiProject> {
   const setupSupported = registry.stacks.some((st) => supports(st.capabilities, { primary: "setup", selector: "deps" }));
   const hasSetup = (profiles[profile] ?? []).some((c) => c.startsWith("setup:"));
   const dwfVersion = (cfg.ci?.dwf_version ?? VERSION).replace(/^v/, "");
-  const workflowPath = resolve(loaded.root, opts.output ?? DEFAULT_WORKFLOW);
+  const workflowPath = opts.existingWorkflow ?? resolve(loaded.root, opts.output ?? DEFAULT_WORKFLOW);
   const sha = opts.needSha256 ? await resolveSha256({ flag: opts.sha256, config: cfg.ci?.dwf_sha256, configFile: loaded.path, workflowPath, version: dwfVersion, env: opts.env ?? process.env }) : { sha256: "", from: "not needed" };
   const settings: CiSettings = {
     profile,

@@ -147,7 +147,8 @@ describe("emulated CI", () => {
   }, 900_000);
 
   test("a node+rust project: PR and push", async () => {
-    const image = await toolchainImage("node-rust");
+    // Both toolchains: the node image's root laid over the rust one (the same Debian base).
+    const [rust, node] = await Promise.all([toolchainImage("rust"), toolchainImage("node")]);
     const name = "mixed";
     await scenario({
       name,
@@ -158,7 +159,7 @@ describe("emulated CI", () => {
         "src/main.rs": "fn main() {\n    println!(\"{}\", helper::answer());\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn answers() {\n        assert_eq!(helper::answer(), 42);\n    }\n}\n",
         "helper/Cargo.toml": '[package]\nname = "helper"\nversion = "0.1.0"\nedition = "2021"\n',
         "helper/src/lib.rs": "pub fn answer() -> u32 {\n    42\n}\n",
-        "Dockerfile.devflow": `FROM ${image}\n`,
+        "Dockerfile.devflow": `FROM ${rust}\nCOPY --from=${node} / /\n`,
         "devflow.toml": devflow(name, ["setup:deps", "build:debug", "test:unit"], ["node", "rust"]),
         ".gitignore": "node_modules/\n.cache/\ntarget/\ndist/\n",
       },

@@ -10,15 +10,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
-export type ToolchainKind = "node" | "rust" | "python" | "node-rust";
+export type ToolchainKind = "node" | "rust" | "python";
 
 /** Debian packages per toolchain; what the tests' fixtures run in the container. */
 const TOOLCHAIN_PACKAGES: Record<ToolchainKind, string[]> = {
   node: ["nodejs", "npm"],
   rust: ["cargo", "rustc"],
   python: ["python3", "python3-pytest", "python3-venv", "python3-pip"],
-  // Multi-stack projects (the CI emulation's node+rust fixture).
-  "node-rust": ["nodejs", "npm", "cargo", "rustc"],
 };
 
 const COMMON_PACKAGES = ["ca-certificates", "tini", "git", "make"];
