@@ -44,7 +44,7 @@ const generate = defineCommand({
       else log.info(`${outcome} ${display}`);
     }
     if (project.dockerfileMissing) {
-      log.warn(`${project.settings.dockerfile} does not exist; the workflow's prep job builds the CI image from it. Run 'dwf init' to create it.`);
+      log.warn(`${project.settings.dockerfile} does not exist; the workflow's image jobs build the CI image from it. Run 'dwf init' to create it.`);
     }
     return EXIT.ok;
   },
