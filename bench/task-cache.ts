@@ -1,14 +1,19 @@
 // Benchmark: an all-cached `dwf verify` of 20 tasks beside turbo's fully cached run of the same
 // 20 tasks, and hashing a 10,000-file tree cold and warm. Prints ratios measured in this run.
-// Usage: bun run bench/task-cache.ts [--runs 30]   (installs turbo into a temp prefix with npm)
+// Also: a fully remote-cached verify of 20 container tasks on a fresh clone against the same run
+// with a warm local cache, and against turbo on a fresh clone using the same server.
+// Usage: bun run bench/task-cache.ts [--runs 30] [--remote-runs 10]   (installs turbo into a temp prefix with npm)
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { hashTree } from "../src/core/tree-hash.ts";
 import { buildDwf, median } from "./_util.ts";
+import { containerProject, ensureBaseImage, podmanAvailable, removeContainers, removeImages } from "../test/support/podman.ts";
+import { startRemoteCache } from "../test/support/remote-cache.ts";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "30" } } });
+const { values } = parseArgs({ options: { runs: { type: "string", default: "30" }, "remote-runs": { type: "string", default: "10" } } });
+const REMOTE_RUNS = Number(values["remote-runs"]);
 const RUNS = Number(values.runs);
 const work = mkdtempSync(join(tmpdir(), "dwf-bench-cache-"));
 const TASKS = 20;
@@ -36,7 +41,106 @@ function timeInterleaved(commands: { argv: string[]; env?: Record<string, string
   return samples.map(median);
 }
 
+let turboBin: string | undefined;
 const git = (cwd: string, ...a: string[]) => sh(["git", "-c", "user.name=b", "-c", "user.email=b@example.com", ...a], cwd);
+
+/**
+ * The same 20 tasks as container tasks (busybox image) with [cache.remote] on a real
+ * turborepo-remote-cache: CI's run uploads, then each sample is a fresh clone whose first run
+ * is all remote hits and whose second is all local hits. turbo runs the same 20 scripts from a
+ * fresh clone against the same server (its local cache, .turbo/, is not in the clone either).
+ */
+async function remoteBench(dwf: string, turbo: string | undefined): Promise<void> {
+  if (!podmanAvailable() || !Bun.which("node")) {
+    console.log("\nRemote cache: skipped (needs podman and node).");
+    return;
+  }
+  ensureBaseImage();
+  const id = Math.random().toString(36).slice(2, 8);
+  const image = `localhost/dwf-bench-remote-${id}`;
+  const token = `bench-${id}`;
+  const server = await startRemoteCache({ token });
+  try {
+    const origin = join(work, "remote-origin");
+    const refs: string[] = [];
+    for (let i = 0; refs.length < TASKS; i++) refs.push(`${["lint", "test", "build", "fmt"][i % 4]}:s${i}`);
+    const targets = refs.map((r) => r.replace(":", "-"));
+    const files = containerProject({
+      name: `bench-remote-${id}`,
+      image,
+      targets: { bench: refs },
+      makefile: Object.fromEntries(targets.map((t) => [t, ["true"]])),
+      extra: `[cache.remote]\nurl = "${server.url}"\nteam = "bench"\n`,
+    });
+    mkdirSync(join(origin, "src"), { recursive: true });
+    for (const [name, content] of Object.entries(files)) writeFileSync(join(origin, name), content, { mode: content.startsWith("#!") ? 0o755 : 0o644 });
+    for (let i = 0; i < 50; i++) writeFileSync(join(origin, "src", `f${i}.txt`), `file ${i}\n`.repeat(20));
+    writeFileSync(join(origin, "package.json"), JSON.stringify({ name: "bench", private: true, packageManager: "npm@10.0.0", scripts: Object.fromEntries(targets.map((t) => [t, "true"])) }));
+    writeFileSync(join(origin, "turbo.json"), JSON.stringify({ remoteCache: { signature: true }, tasks: Object.fromEntries(targets.map((t) => [t, { outputs: [] }])) }));
+    writeFileSync(join(origin, ".gitignore"), ".turbo/\nnode_modules/\n.cache/\n");
+    git(origin, "init", "-q");
+    git(origin, "add", "-A");
+    git(origin, "commit", "-q", "-m", "bench");
+    const env = { NO_COLOR: "1", DWF_REMOTE_CACHE_TOKEN: token, DWF_REMOTE_CACHE_SIGNATURE_KEY: `sign-${id}` };
+    const turboEnv = { TURBO_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1", TURBO_API: server.url, TURBO_TOKEN: token, TURBO_TEAM: "bench", TURBO_REMOTE_CACHE_SIGNATURE_KEY: `sign-${id}` };
+    const seed = sh([dwf, "verify", "bench"], origin, env);
+    if (seed.code !== 0) throw new Error(`seeding the remote cache failed:\n${seed.out}`);
+    const turboArgv = turbo ? [turbo, "run", ...targets, "--output-logs=errors-only"] : undefined;
+    if (turboArgv) {
+      const t = sh(turboArgv, origin, turboEnv);
+      if (t.code !== 0) console.log(`turbo could not seed the remote cache:\n${t.out.slice(0, 1000)}`);
+    }
+    let n = 0;
+    const clone = () => {
+      const dir = join(work, `remote-clone-${n++}`);
+      const r = sh(["git", "clone", "-q", origin, dir], work);
+      if (r.code !== 0) throw new Error(r.out);
+      return dir;
+    };
+    const timed = (argv: string[], cwd: string, e: Record<string, string>, expect: RegExp) => {
+      const t = performance.now();
+      const r = sh(argv, cwd, e);
+      const ms = performance.now() - t;
+      if (r.code !== 0 || !expect.test(r.out)) throw new Error(`${argv.slice(0, 2).join(" ")} in ${cwd}: not what was expected:\n${r.out.slice(-1500)}`);
+      return ms;
+    };
+    const remote: number[] = [];
+    const local: number[] = [];
+    const turboFresh: number[] = [];
+    for (let i = 0; i < REMOTE_RUNS + 1; i++) {
+      const dir = clone();
+      const rMs = timed([dwf, "verify", "bench"], dir, env, new RegExp(`${TASKS} tasks: ${TASKS} cached`));
+      const lMs = timed([dwf, "verify", "bench"], dir, env, new RegExp(`${TASKS} tasks: ${TASKS} cached`));
+      let tMs: number | undefined;
+      if (turboArgv) tMs = timed(turboArgv, clone(), turboEnv, /FULL TURBO|cached/);
+      // The first sample warms the page cache and the image lookup: not counted.
+      if (i === 0) continue;
+      remote.push(rMs);
+      local.push(lMs);
+      if (tMs !== undefined) turboFresh.push(tMs);
+    }
+    const rtts: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const t = performance.now();
+      await fetch(`${server.url}/v8/artifacts/status?slug=bench`, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.arrayBuffer());
+      rtts.push(performance.now() - t);
+    }
+    const [r, l, rtt] = [median(remote), median(local), median(rtts)];
+    const target = 1.5 * l + rtt;
+    console.log(`\nRemote cache, ${TASKS} container tasks (median of ${REMOTE_RUNS} fresh clones):`);
+    console.log(`  fresh clone, all remote hits: ${r.toFixed(1)} ms`);
+    console.log(`  same clone, warm local cache: ${l.toFixed(1)} ms   ratio remote/local ${(r / l).toFixed(2)}   round trip ${rtt.toFixed(1)} ms`);
+    console.log(`  target ≤ 1.5 × local + one round trip = ${target.toFixed(1)} ms: ${r <= target ? "met" : "NOT met"}`);
+    if (turboFresh.length) {
+      const t = median(turboFresh);
+      console.log(`  turbo run, fresh clone, same server: ${t.toFixed(1)} ms   ratio dwf/turbo ${(r / t).toFixed(2)}  (target ≤ 1.00: ${r <= t ? "met" : "NOT met"})`);
+    }
+  } finally {
+    await server.stop();
+    removeContainers(`dwf-bench-remote-${id}-`);
+    removeImages(image);
+  }
+}
 
 try {
   // --- the same 20 tasks for dwf (custom stack: Makefile targets) and turbo (package.json scripts) ---
@@ -73,6 +177,7 @@ try {
   const plat = `${process.platform}-${process.arch === "x64" ? "64" : "arm64"}`;
   const candidates = [join(prefix, "node_modules", "@turbo", plat, "bin", "turbo"), join(prefix, "node_modules", `turbo-${plat}`, "bin", "turbo"), join(prefix, "node_modules", ".bin", "turbo")];
   const bin = candidates.find((c) => existsSync(c));
+  turboBin = npm.code === 0 ? bin : undefined;
   if (npm.code === 0 && bin) {
     const env = { TURBO_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1" };
     const argv = [bin, "run", ...targets, "--output-logs=errors-only"];
@@ -100,6 +205,8 @@ try {
     console.log(`  turbo run:   ${turboMs.toFixed(1)} ms`);
     console.log(`  ratio dwf/turbo: ${(dwfMs / turboMs).toFixed(2)}  (target ≤ 1.00: ${dwfMs <= turboMs ? "met" : "NOT met"})`);
   }
+
+  await remoteBench(dwf, turboBin);
 
   // --- hashing a 10,000-file tree: cold (no stat cache) and warm (stat cache, nothing changed) ---
   const big = join(work, "big");

@@ -16,7 +16,8 @@ Run checks
 
 Set up
   init [stack…]              Write devflow.toml and Dockerfile.devflow for this repository
-  doctor                     Check tools, container engine, cache and config (setup:doctor)
+  doctor [profile]           Check the tools, engine, cache and config a profile needs
+                             (setup:doctor); exit 1 when something needed is missing
 
 Containers
   fingerprint                Print the environment fingerprint (--explain, --json)
@@ -37,6 +38,7 @@ Options for commands that run tasks
   --fail-fast                Stop at the first failure
   -n, --dry-run              Print the plan; run nothing
   --no-cache                 Ignore cached task results
+  --report <context>         Post a GitHub commit status under this context
   --json                     Machine-readable result on stdout
   -V, --verbose              Show every task's output
 

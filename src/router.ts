@@ -8,7 +8,7 @@ import { didYouMean } from "./core/suggest.ts";
 import { parseFlags } from "./commands/args.ts";
 import { debugEnabled, log } from "./report/log.ts";
 import { redactText } from "./core/redact.ts";
-import { writeStdout, writeStderr, isTerminal } from "./report/out.ts";
+import { writeStdout, writeStderr } from "./report/out.ts";
 
 interface Target {
   command: string;
@@ -84,19 +84,10 @@ async function resolveSub(cmd: CommandDef<any>, args: string[], path: string, fo
   return resolveSub((await resolveValue(sub))!, [...args.slice(0, i), ...args.slice(i + 1)], `${path} ${name}`, forHelp);
 }
 
-/** citty's usage names the command by its meta name; show it as typed, with `dwf` in front. */
+/** Help for the command as the user typed it (`dwf cache prune`), rendered by commands/usage.ts. */
 async function usageOf(r: Resolved): Promise<string> {
-  const meta = await resolveValue(r.cmd.meta);
-  const plain = !isTerminal(1) || Boolean(process.env.NO_COLOR);
-  const { renderUsage } = await import("citty");
-  const usage = await renderUsage(r.cmd);
-  const text = plain ? stripAnsi(usage) : usage;
-  const name = meta?.name ?? r.path;
-  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const ansi = String.raw`(?:\x1b\[[0-9;]*m)*`;
-  // The task command's meta name is its pattern (<primary>:<selector>); keep that over the word typed.
-  const shown = name.startsWith("<") ? name : r.path;
-  return text.replace(new RegExp(String.raw`(USAGE${ansi}\s+${ansi})` + escaped), `$1dwf ${shown}`);
+  const { renderCommandUsage } = await import("./commands/usage.ts");
+  return (await renderCommandUsage(r.cmd, r.path)).trimEnd();
 }
 
 export function reportError(e: unknown): number {
@@ -109,6 +100,7 @@ export function reportError(e: unknown): number {
   }
   if (typeof err?.exitCode === "number") {
     log.error(err.message);
+    if (err.hint) writeStderr(`  ${clipMessage(err.hint)}\n`);
     return err.exitCode;
   }
   log.error(`internal error: ${err?.message ?? String(e)}`);

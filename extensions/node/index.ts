@@ -132,6 +132,8 @@ export const node: Extension = {
   env: () => ({ npm_config_audit: "false", npm_config_fund: "false" }),
   fingerprintInputs,
   taskInputs: () => undefined,
+  // The usual home of a package's build (tsc, vite, rollup, tsup); a project building elsewhere adds [cache.outputs].
+  taskOutputs: (ref) => (ref.primary === "build" ? ["dist"] : []),
   cacheable: defaultCacheable,
   tools,
   dockerfile: () => ({

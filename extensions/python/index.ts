@@ -136,15 +136,45 @@ function fingerprintInputs(ctx: ExtensionContext): string[] {
   return [...existingFiles(ctx.root, [".python-version"]), "pyproject.toml#lines=^\\s*requires-python\\s*="];
 }
 
+/** The argv of an action (for a version check that runs the tool the way the task will). */
+function argvOf(result: ActionResult, fallback: string[]): string[] {
+  return "action" in result ? [result.action.program, ...result.action.args] : fallback;
+}
+
+/**
+ * Each tool with the argv that runs it exactly as the tasks do (uv, the venv's copy, or the
+ * bare tool), and the commands that use it, so doctor calls a tool needed when the profile runs it.
+ */
 function tools(ctx: ExtensionContext): ToolRequirement[] {
   const python = pythonProgram(ctx);
   const uvLocked = isFile(ctx.root, "uv.lock");
+  // Under uv the tools live in the locked environment: check it without syncing (doctor changes nothing).
+  const uv = usesUv(ctx);
+  const inEnv = (name: string) => (uv ? ["uv", "run", "--no-sync", name, "--version"] : undefined);
+  const fromDeps = "add it to the project's dev dependencies, then run 'dwf setup:deps'";
+  const fmt = formatter(ctx);
   return [
-    { name: python, version: [python, "--version"], install: "install Python 3 (e.g. apt-get install python3, or uv python install)" },
+    // The formatter and linter are tools of their own; the interpreter runs setup, tests and packaging.
+    { name: python, version: [python, "--version"], install: "install Python 3 (e.g. apt-get install python3, or uv python install)", usedBy: ["setup", "test", "package"] },
     { name: "uv", version: ["uv", "--version"], install: "curl -LsSf https://astral.sh/uv/install.sh | sh", optional: !uvLocked },
-    { name: "ruff", version: ["ruff", "--version"], install: "uv tool install ruff (or: pip install ruff)", optional: true },
-    { name: "black", version: ["black", "--version"], install: "uv tool install black (or: pip install black)", optional: true },
-    { name: "pytest", version: [projectPython(ctx) ?? python, "-m", "pytest", "--version"], install: "add pytest to the project's dev dependencies", optional: true },
+    {
+      name: "ruff",
+      version: inEnv("ruff") ?? argvOf(tool(ctx, "ruff", ["--version"]), ["ruff", "--version"]),
+      install: uv ? fromDeps : "uv tool install ruff (or: pip install ruff)",
+      usedBy: fmt === "ruff" ? ["lint", "fmt"] : ["lint"],
+    },
+    {
+      name: "black",
+      version: inEnv("black") ?? argvOf(tool(ctx, "black", ["--version"]), ["black", "--version"]),
+      install: uv ? fromDeps : "uv tool install black (or: pip install black)",
+      usedBy: fmt === "black" ? ["fmt"] : [],
+    },
+    {
+      name: "pytest",
+      version: inEnv("pytest") ?? argvOf(module(ctx, "pytest", ["--version"]), [python, "-m", "pytest", "--version"]),
+      install: fromDeps,
+      usedBy: ["test"],
+    },
   ];
 }
 

@@ -134,8 +134,8 @@ function isCI(ctx: ExtensionContext): boolean {
 function tools(): ToolRequirement[] {
   return [
     { name: "cargo", version: ["cargo", "--version"], install: "install rustup (https://rustup.rs), then: rustup default stable" },
-    { name: "rustfmt", version: ["cargo", "fmt", "--version"], install: "rustup component add rustfmt", optional: true },
-    { name: "clippy", version: ["cargo", "clippy", "--version"], install: "rustup component add clippy", optional: true },
+    { name: "rustfmt", version: ["cargo", "fmt", "--version"], install: "rustup component add rustfmt", usedBy: ["fmt"] },
+    { name: "clippy", version: ["cargo", "clippy", "--version"], install: "rustup component add clippy", usedBy: ["lint"] },
     { name: "cargo-nextest", version: ["cargo", "nextest", "--version"], install: "cargo install cargo-nextest --locked", optional: true },
   ];
 }
@@ -158,6 +158,8 @@ export const rust: Extension = {
   fingerprintInputs: (ctx) => existingFiles(ctx.root, TOOLCHAIN_PINS),
   buildOutputs,
   taskInputs,
+  // What `cargo build` leaves for the tests to reuse: the profile's folder (not the other profile's).
+  taskOutputs: (ref) => (ref.selector === "debug" && ref.primary === "build" ? ["target/debug"] : ref.primary === "build" && ref.selector === "release" ? ["target/release"] : []),
   cacheable: defaultCacheable,
   tools,
   dockerfile: () => ({

@@ -224,6 +224,21 @@ function imagePrJob(s: CiSettings): Yaml {
   };
 }
 
+/**
+ * The remote task cache: where it is comes from [cache.remote] in devflow.toml, the two
+ * secrets from the repository's secrets (empty when unset: no remote cache). dwf runs the
+ * image itself in every job, so results are keyed as container runs and shared with laptops.
+ * Uploads only from pushes to the default branch; pull requests read, and forks get no
+ * secrets, so they run with the local cache alone.
+ */
+function remoteCacheEnv(s: CiSettings): Record<string, string> {
+  return {
+    DWF_REMOTE_CACHE_TOKEN: "${{ secrets.DWF_REMOTE_CACHE_TOKEN }}",
+    DWF_REMOTE_CACHE_SIGNATURE_KEY: "${{ secrets.DWF_REMOTE_CACHE_SIGNATURE_KEY }}",
+    DWF_REMOTE_CACHE: `\${{ github.event_name == 'push' && github.ref == 'refs/heads/${s.branch}' && 'readwrite' || 'read' }}`,
+  };
+}
+
 function rescanJob(s: CiSettings): Yaml {
   return {
     name: "image: weekly rescan",
@@ -294,7 +309,7 @@ function workJob(s: CiSettings, job: CiJob): Yaml {
     "runs-on": RUNNER,
     "timeout-minutes": TIMEOUTS[job.kind],
     permissions: container ? { contents: "read", packages: "read" } : { contents: "read" },
-    ...(container ? { env: { IMAGE_REF: either("ref"), IMAGE_SOURCE: either("source"), IMAGE_FINGERPRINT: either("fingerprint") } } : {}),
+    env: { ...(container ? { IMAGE_REF: either("ref"), IMAGE_SOURCE: either("source"), IMAGE_FINGERPRINT: either("fingerprint") } : {}), ...remoteCacheEnv(s) },
     steps,
   };
 }

@@ -20,6 +20,12 @@ export const runArgs = {
   "fail-fast": { type: "boolean", description: "Stop at the first failure, cancelling the rest" },
   "dry-run": { type: "boolean", alias: ["n"], description: "Print the plan (tasks, stacks, commands, order); run nothing" },
   cache: { type: "boolean", default: true, description: "Reuse results of tasks whose inputs did not change", negativeDescription: "Run every task even when a cached result exists" },
+  "remote-cache": {
+    type: "enum",
+    options: ["off", "read", "readwrite"],
+    description: "Use the remote task cache: off, read (no uploads) or readwrite (env DWF_REMOTE_CACHE; default from [cache.remote])",
+    valueHint: "off|read|readwrite",
+  },
   report: { type: "string", description: "Post a GitHub commit status under this context", valueHint: "context" },
   ...outputArgs,
 } as const satisfies ArgsDef;
@@ -53,6 +59,7 @@ export async function runWithFlags(args: Record<string, unknown>, commands: Comm
     json: Boolean(args.json),
     verbose: Boolean(args.verbose),
     noCache: args.cache === false,
+    remoteCache: args["remote-cache"] as string | undefined,
     report: args.report as string | undefined,
   });
 }

@@ -37,6 +37,7 @@ interface ProjectState {
   /** This tree's stat cache and remembered config, relative to the cache root. */
   currentStat: Set<string>;
   config: Config;
+  configPath: string | null;
 }
 
 async function projectState(cwd: string, config?: string): Promise<ProjectState> {
@@ -59,6 +60,7 @@ async function projectState(cwd: string, config?: string): Promise<ProjectState>
     groups: new Set(registry.stacks.map((s) => s.name)),
     currentStat: new Set([rel(statCachePath(cacheRoot, loaded.root)), rel(configMemoPath(cacheRoot, loaded.root))]),
     config: loaded.config,
+    configPath: loaded.path,
   };
 }
 
@@ -111,6 +113,29 @@ function ago(ms: number): string {
   return `${Math.round(s / 86400)} days ago`;
 }
 
+interface RemoteInfo {
+  configured: boolean;
+  url?: string;
+  team?: string;
+  mode: "off" | "read" | "readwrite";
+  tokenVar?: string;
+  answers?: boolean;
+  detail: string;
+  ms?: number;
+}
+
+/** The remote cache's settings and whether its status endpoint answers (within its timeout). */
+async function remoteInfo(state: ProjectState): Promise<RemoteInfo> {
+  if (!state.config.cache?.remote && !process.env.DWF_REMOTE_CACHE_URL && !process.env.TURBO_API) return { configured: false, mode: "off", detail: "not configured" };
+  const { resolveRemoteSettings, createRemoteClient } = await import("../core/remote-cache.ts");
+  const r = resolveRemoteSettings(state.config, state.configPath, process.env);
+  if ("off" in r) return { configured: r.configured, url: state.config.cache?.remote?.url ?? process.env.DWF_REMOTE_CACHE_URL ?? process.env.TURBO_API, mode: "off", detail: r.off };
+  const s = r.settings;
+  const started = performance.now();
+  const status = await createRemoteClient(s).status(AbortSignal.timeout(Math.max(s.timeoutMs, 1000)));
+  return { configured: true, url: s.url, team: s.team, mode: s.mode, tokenVar: s.tokenVar, answers: status.ok, detail: status.detail, ms: Math.round(performance.now() - started) };
+}
+
 const info = defineCommand({
   meta: { name: "info", description: "Show the cache root's size per extension, task cache entries and this project's images" },
   args: { ...configArgs, json: { type: "boolean", description: "Machine-readable output on stdout" } },
@@ -119,8 +144,7 @@ const info = defineCommand({
     const exists = existsSync(state.cacheRoot);
     const items = exists ? scanCacheRoot(state.cacheRoot, { currentGroups: state.groups, currentStat: state.currentStat }) : [];
     const sum = summarise(items);
-    const images = await listImages(state);
-    const fingerprint = await state.fingerprint();
+    const [images, fingerprint, remote] = await Promise.all([listImages(state), state.fingerprint(), remoteInfo(state)]);
     if (args.json) {
       const out = {
         cacheRoot: state.cacheRoot,
@@ -131,6 +155,7 @@ const info = defineCommand({
         project: state.project,
         fingerprint,
         images: { engine: images.engine, available: images.available, reason: images.reason, list: images.images.map((i) => ({ ...i, current: i.fingerprint === fingerprint })) },
+        remote,
       };
       writeStdout(JSON.stringify(out, null, 2) + "\n");
       return EXIT.ok;
@@ -144,6 +169,10 @@ const info = defineCommand({
         w(`  ${g.name.padEnd(width)}  ${(g.truncated ? "≥" : "") + formatBytes(g.bytes).padStart(9)}  last used ${ago(g.lastUsed).padEnd(12)}  ${note}`.trimEnd());
       }
     }
+    w("");
+    if (!remote.configured) w("Remote cache: not configured (see [cache.remote] in the README).");
+    else if (remote.mode === "off") w(`Remote cache: ${remote.url ?? "?"}  off: ${remote.detail}.`);
+    else w(`Remote cache: ${remote.url}  team '${remote.team}', ${remote.mode === "read" ? "read-only" : "read-write"}, token from ${remote.tokenVar}: ${remote.answers ? `answers (${remote.detail}, ${remote.ms}ms)` : `does not answer: ${remote.detail}`}.`);
     w("");
     if (!images.available) w(`Images: ${images.reason}.`);
     else if (images.images.length === 0) w(`Images: none built for project '${state.project}' (${images.engine}).`);

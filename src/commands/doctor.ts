@@ -11,12 +11,13 @@ import { writeStdout } from "../report/out.ts";
 export default defineCommand({
   meta: { name: "doctor", description: "Check the tools, container engine, image, cache and extensions this project needs" },
   args: {
+    target: { type: "positional", required: false, description: "The [targets] profile whose tools are needed (default: pr, what 'dwf verify' runs)", valueHint: "profile" },
     ...configArgs,
     profile: { type: "string", description: "Check for this runtime profile: host, container or auto (env DWF_PROFILE)", valueHint: "host|container|auto" },
     json: { type: "boolean", description: "Machine-readable result on stdout" },
   },
   async run({ args }) {
-    const report = await runDoctor({ cwd: process.cwd(), config: args.config, profile: args.profile });
+    const report = await runDoctor({ cwd: process.cwd(), config: args.config, profile: args.profile, target: args.target as string | undefined });
     writeStdout(args.json ? redactText(JSON.stringify(report, null, 2)) + "\n" : renderDoctor(report));
     return report.ok ? EXIT.ok : EXIT.failed;
   },

@@ -7,6 +7,8 @@ import { configArgs } from "./_shared.ts";
 import { buildImage, imageExists, imageLabels, loadImageSpec } from "../runtime/image.ts";
 import { findEngine, requestedEngine, resolveEngine } from "../runtime/engine.ts";
 import { UserError } from "../core/errors.ts";
+import { resolveCacheRoot } from "../core/cache-root.ts";
+import { forgetUnavailable } from "../runtime/image-state.ts";
 import { log } from "../report/log.ts";
 import { writeStdout } from "../report/out.ts";
 
@@ -43,6 +45,8 @@ const build = defineCommand({
       throw new UserError(`no ${relative(project.loaded.root, spec.dockerfile)} in ${project.loaded.root} to build.`, "Write one (see 'dwf init'), or set [container] dockerfile in devflow.toml.");
     }
     const engine = await resolveEngine(project.loaded.config);
+    // Asked for by name: whatever auto remembered about this image not being available is moot.
+    forgetUnavailable(resolveCacheRoot(project.loaded.root, project.loaded.config), spec.ref, spec.fingerprint);
     if (!args.force && (await imageExists(engine, spec.ref))) {
       log.info(`${spec.ref} already exists; nothing to build (use --force to rebuild).`);
       writeStdout(spec.ref + "\n");

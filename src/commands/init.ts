@@ -17,8 +17,16 @@ export default defineCommand({
     const r = await runInit({ root: process.cwd(), stacks: args._.map(String), force: Boolean(args.force), dryRun, env: process.env });
     const out = (s: string) => writeStdout(s);
     if (dryRun) {
-      for (const f of r.files) out(`${style.bold(`==> ${f.path}`)} ${style.dim("(not written: --dry-run)")}\n${f.content}${f.content.endsWith("\n") ? "" : "\n"}\n`);
-      writeStderr(`Stacks: ${r.stacks.join(", ")} (${r.how}). Nothing was written; run 'dwf init' without --dry-run to write these files.\n`);
+      const force = Boolean(args.force);
+      for (const f of r.files) {
+        const note = r.existing.includes(f.path) ? (force ? "exists: --force would replace it" : "exists: 'dwf init' would refuse to replace it") : "not written: --dry-run";
+        out(`${style.bold(`==> ${f.path}`)} ${style.dim(`(${note})`)}\n${f.content}${f.content.endsWith("\n") ? "" : "\n"}\n`);
+      }
+      writeStderr(`Stacks: ${r.stacks.join(", ")} (${r.how}). Nothing was written.\n`);
+      if (r.existing.length && !force) {
+        const are = r.existing.length === 1 ? "exists" : "exist";
+        writeStderr(`${r.existing.join(", ")} already ${are}: 'dwf init' would refuse to write anything (it never overwrites files); 'dwf init --force' replaces ${r.existing.length === 1 ? "it" : "them"}.\n`);
+      } else writeStderr(`Run 'dwf init${force ? " --force" : ""}' without --dry-run to write these files.\n`);
       return 0;
     }
     out(`Set up dwf for ${r.stacks.join(", ")} (${r.how === "detected" ? "detected" : "as named"}) in ${r.root}:\n`);

@@ -5,8 +5,11 @@ import { configArgs } from "./_shared.ts";
 import { runShell } from "../runtime/shell.ts";
 
 export default defineCommand({
-  meta: { name: "shell", description: "Open a shell (or run 'dwf shell -- <cmd…>') in the container image tasks use" },
-  args: { ...configArgs },
+  meta: { name: "shell", description: "Open a shell in the container image tasks use, or run one command there" },
+  args: {
+    ...configArgs,
+    command: { type: "positional", required: false, description: "A command to run instead of the shell, after '--' (e.g. dwf shell -- make test)", valueHint: "-- cmd…" },
+  },
   async run({ args }) {
     return runShell({ cwd: process.cwd(), config: args.config, command: args._.map(String) });
   },

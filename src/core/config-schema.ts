@@ -25,10 +25,20 @@ const ContainerSchema = v.strictObject({
   user: v.optional(v.string()),
   platforms: v.optional(v.array(v.string())),
 });
+const RemoteCacheSchema = v.strictObject({
+  url: v.optional(v.pipe(v.string(), v.regex(/^https?:\/\/[^\s/?#]+[^\s?#]*$/, "an http:// or https:// URL such as 'https://cache.example.com'"))),
+  team: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "a team id or slug (letters, digits, '.', '_' and '-')"))),
+  read_only: v.optional(v.boolean()),
+  /** Seconds: the budget for all of a run's lookups together. */
+  timeout: v.optional(v.pipe(v.number(), v.minValue(0.1), v.maxValue(600))),
+});
 const CacheSchema = v.strictObject({
   root: v.optional(v.string()),
   strategy: v.optional(v.string()),
   tasks: v.optional(v.boolean()),
+  remote: v.optional(RemoteCacheSchema),
+  /** Extra outputs per command (`"build:debug" = ["out"]`), stored with the result and restored on a hit. */
+  outputs: v.optional(v.record(v.string(), v.array(v.pipe(v.string(), v.minLength(1))))),
 });
 const ExtensionSchema = v.strictObject({
   source: v.optional(v.picklist(["builtin", "path"])),
@@ -76,11 +86,13 @@ export function parseConfigText(text: string, file: string): Config {
     // smol-toml can throw RangeError on pathological nesting; still a user error.
     throw new UserError(`${file}: invalid TOML: ${(e as Error).message}`);
   }
+  rejectSecretsInFile(raw, file);
   const result = v.safeParse(ConfigSchema, raw);
   if (!result.success) throw new UserError(describeIssue(result.issues[0], file));
   const config = result.output;
   validateTargets(config, file);
   if (config.container?.image !== undefined) checkImageName(config.container.image, `${file}: container.image`);
+  validateOutputs(config, file);
   if (config.ci?.registry_image !== undefined) checkImageName(config.ci.registry_image, `${file}: ci.registry_image`);
   return config;
 }
@@ -110,6 +122,7 @@ const ALLOWED_KEYS: Record<string, string[]> = {
   runtime: Object.keys(RuntimeSchema.entries),
   container: Object.keys(ContainerSchema.entries),
   cache: Object.keys(CacheSchema.entries),
+  "cache.remote": Object.keys(RemoteCacheSchema.entries),
   ci: Object.keys(CiSchema.entries),
   extension: Object.keys(ExtensionSchema.entries),
 };
@@ -119,7 +132,7 @@ function describeIssue(issue: v.BaseIssue<unknown> | undefined, file: string): s
   const path = keyPath(issue);
   if (issue.type === "strict_object") {
     const parentPath = (issue.path ?? []).slice(0, -1).map((p) => String(p.key));
-    const section = parentPath[0] === "extensions" ? "extension" : (parentPath[0] ?? "");
+    const section = parentPath[0] === "extensions" ? "extension" : parentPath.join(".");
     const key = String(issue.path?.at(-1)?.key ?? "");
     const allowed = ALLOWED_KEYS[section] ?? [];
     return `${file}: unknown key '${path}'.${didYouMean(key, allowed)} Allowed keys${section ? ` in [${parentPath.join(".")}]` : " at the top level"}: ${allowed.join(", ")}.`;
@@ -155,6 +168,36 @@ function validateTargets(config: Config, file: string): void {
       const ref = parseCommandRef(raw, `${file}: targets.${profile}[${i}]`);
       if (ref.primary === "check" && ref.selector === profile) {
         throw new UserError(`${file}: targets.${profile}[${i}]: profile '${profile}' includes itself ('${raw}').`);
+      }
+    });
+  }
+}
+
+/** Key names that would put a credential in a file that is committed. */
+const SECRET_KEYS = /token|secret|password|signature|key$/i;
+
+/** A token in devflow.toml would be committed with it: say where it goes instead (before the shape check). */
+function rejectSecretsInFile(raw: unknown, file: string): void {
+  const remote = (raw as { cache?: { remote?: unknown } } | null)?.cache?.remote;
+  if (typeof remote !== "object" || remote === null) return;
+  for (const k of Object.keys(remote)) {
+    if (!SECRET_KEYS.test(k)) continue;
+    const env = /sign/i.test(k) ? "DWF_REMOTE_CACHE_SIGNATURE_KEY" : "DWF_REMOTE_CACHE_TOKEN";
+    throw new UserError(
+      `${file}: cache.remote.${k}: secrets never go in devflow.toml (it is committed with the project).`,
+      `Remove the key and set ${env} in the environment instead (in CI: a repository secret).`,
+    );
+  }
+}
+
+function validateOutputs(config: Config, file: string): void {
+  for (const [command, paths] of Object.entries(config.cache?.outputs ?? {})) {
+    const where = `${file}: cache.outputs.${JSON.stringify(command)}`;
+    parseCommandRef(command, where);
+    paths.forEach((p, i) => {
+      const parts = p.replace(/\/$/, "").split("/");
+      if (p.startsWith("/") || p.includes("\\") || parts.some((s) => s === "" || s === "." || s === "..")) {
+        throw new UserError(`${where}[${i}]: '${p}' must be a path relative to the project root, without '.', '..' or '//'.`);
       }
     });
   }

@@ -24,13 +24,19 @@ export function isExecutable(path: string): boolean {
   }
 }
 
-export function createContext(root: string, env: Record<string, string | undefined> = process.env): ExtensionContext {
+/**
+ * `lookup` replaces the host PATH search: under the container profile the core answers from
+ * the image (runtime/tool-probe.ts), so an action never depends on what the host has.
+ */
+export function createContext(root: string, env: Record<string, string | undefined> = process.env, lookup?: (program: string) => string | null): ExtensionContext {
   const memo = new Map<string, string | null>();
+  const onHost = (program: string) => (isAbsolute(program) ? (isExecutable(program) ? program : null) : findOnPath(program, env.PATH));
+  const find = lookup ?? onHost;
   return {
     root,
     env,
     which(program) {
-      if (!memo.has(program)) memo.set(program, isAbsolute(program) ? (isExecutable(program) ? program : null) : findOnPath(program, env.PATH));
+      if (!memo.has(program)) memo.set(program, find(program));
       return memo.get(program)!;
     },
   };

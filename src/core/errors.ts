@@ -18,7 +18,10 @@ export class UserError extends Error {
 /** The run completed but something the user asked for failed: exit 1. */
 export class FailedError extends Error {
   readonly exitCode: number = EXIT.failed;
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
     super(message);
     this.name = "FailedError";
   }

@@ -7,10 +7,13 @@ import { quoteCommand } from "./shell-quote.ts";
 import { createStreamRedactor, redactEnv, redactText, secretValues } from "./redact.ts";
 import { debugEnabled, log } from "../report/log.ts";
 import { expectLongWork } from "./jit.ts";
+import { NOT_FOUND_EXIT, notFoundMessage } from "./diagnose.ts";
 
 export interface TaskCacheHit {
   durationMs: number;
   output: string;
+  /** Where the result came from; local when unset. */
+  origin?: "local" | "remote";
 }
 
 /** The task result cache, as the executor sees it. */
@@ -19,6 +22,8 @@ export interface TaskCache {
   /** Hits among these tasks, by task id: every key computed in one pass. */
   lookupMany(tasks: PreparedTask[], runner: Runner): Promise<Map<string, TaskCacheHit>>;
   store(t: PreparedTask, runner: Runner, outcome: RunOutcome): Promise<void>;
+  /** Wait (boundedly) for work still in the background, such as uploads; called once at the end. */
+  flush?(): Promise<void>;
 }
 
 export interface ExecuteOptions {
@@ -40,11 +45,11 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
   const byId = new Map(prepared.tasks.map((t) => [t.task.id, t]));
   // Every key is fixed when the run starts (the tree is hashed once), so all lookups happen up
   // front, together: hits finish without a job slot, and only misses reach the scheduler's queue.
-  const known = new Map<string, RunOutcome & { status: TaskStatus }>();
+  const known = new Map<string, RunOutcome & { status: TaskStatus; origin?: "local" | "remote" }>();
   const cache = opts.cache;
   if (cache) {
     const hits = await cache.lookupMany(prepared.tasks.filter((t) => t.action && t.cacheable), runner);
-    for (const [id, hit] of hits) known.set(id, { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached" });
+    for (const [id, hit] of hits) known.set(id, { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached", origin: hit.origin });
   }
   return schedule(
     prepared.tasks.map((t) => t.task),
@@ -71,6 +76,8 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
       });
       if (opts.onOutput) emit(live.flush());
       const outcome = { ...ran, output: redactText(ran.output, secrets) };
+      // The program started (the runner says so otherwise) and something it ran was missing.
+      if (outcome.exitCode === NOT_FOUND_EXIT && !outcome.error && !signal.aborted) outcome.error = notFoundMessage(outcome.output, runner.kind);
       if (outcome.exitCode === 0 && !signal.aborted && opts.cache && t.cacheable) {
         await opts.cache.store(t, runner, outcome).catch((e) => log.debug(`task cache: could not store ${task.id}: ${(e as Error).message}`));
       }

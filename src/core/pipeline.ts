@@ -47,7 +47,17 @@ export interface PrepareOptions extends ProjectOptions {
   /** The commands the user asked for (profiles are expanded here). */
   commands: CommandRef[];
   runtime: RuntimeKind;
+  /** The project as loadProject returned it: the caller loaded it once, nothing reloads it. */
+  project?: Project;
+  /**
+   * Where extensions' `which()` looks tools up while actions are built. Default: the host
+   * PATH. Under the container profile: the image (runtime/tool-probe.ts).
+   */
+  which?: (program: string) => string | null;
 }
+
+/** A loaded project: config, active stacks, target profiles. */
+export type Project = Awaited<ReturnType<typeof loadProject>>;
 
 export interface ProjectOptions {
   cwd: string;
@@ -91,7 +101,11 @@ export async function loadProject(opts: ProjectOptions) {
 
 export async function prepare(opts: PrepareOptions): Promise<Prepared> {
   const env = opts.env ?? process.env;
-  const { loaded, registry, targets, implicit } = await loadProject(opts);
+  const project = opts.project ?? (await loadProject(opts));
+  const { loaded, targets, implicit } = project;
+  // A fresh context for the actions when tools are looked up elsewhere: extensions may memoise
+  // per context, and what they saw while detecting came from the host.
+  const registry = opts.which ? { ...project.registry, ctx: createContext(project.registry.ctx.root, env, opts.which) } : project.registry;
   const file = loaded.path ?? "the built-in defaults (no devflow.toml found)";
   if (registry.stacks.length === 0) {
     throw new UserError(

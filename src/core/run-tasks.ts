@@ -2,7 +2,8 @@
 // choose the runtime, then print the plan (--dry-run) or run it and report.
 import type { CommandRef } from "./types.ts";
 import type { Runner } from "../runtime/runner.ts";
-import { prepare, type Prepared, type PreparedTask } from "./pipeline.ts";
+import { loadProject, prepare, type Prepared, type PreparedTask } from "./pipeline.ts";
+import type { ToolProbe } from "../runtime/tool-probe.ts";
 import { executePrepared, type TaskCache } from "./execute.ts";
 import { loadConfig } from "./config.ts";
 import { EXIT } from "./errors.ts";
@@ -12,7 +13,7 @@ import { planJson, resultJson } from "../report/json.ts";
 import { renderPlan } from "../report/plan.ts";
 import { log } from "../report/log.ts";
 import { accessSync, constants } from "node:fs";
-import { ensureCacheRoot } from "./cache-root.ts";
+import { ensureCacheRoot, resolveCacheRoot } from "./cache-root.ts";
 import type { TaskResult } from "./scheduler.ts";
 import { writeStdout, writeStderr, isTerminal } from "../report/out.ts";
 
@@ -29,12 +30,14 @@ export interface RunTasksOptions {
   json: boolean;
   verbose: boolean;
   noCache: boolean;
+  /** --remote-cache: off, read or readwrite (default: from devflow.toml and the environment). */
+  remoteCache?: string;
   report?: string;
 }
 
 /** Hooks later stages plug in (task cache, GitHub reporting) without the flow knowing them. */
 export interface RunHooks {
-  cache?: (ctx: { cacheRoot: string; enabled: boolean; prepared?: Prepared }) => Promise<TaskCache | undefined>;
+  cache?: (ctx: { cacheRoot: string; enabled: boolean; prepared?: Prepared; remote?: string; verbose?: boolean }) => Promise<TaskCache | undefined>;
   started?: (ctx: { title: string; report?: string }) => Promise<void>;
   finished?: (ctx: { title: string; report?: string; results: TaskResult[]; exitCode: number }) => Promise<void>;
 }
@@ -75,14 +78,20 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
 async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   const abort = state.abort;
   const interruptedExit = () => (state.interruptedBy === "SIGTERM" ? EXIT.terminated : EXIT.interrupted);
-  const config = loadConfig({ cwd: opts.cwd, explicit: opts.config });
-  const profile = requestedProfile(opts.profile, config.config);
-  const choice = await selectRuntime({ profile, config: config.config, root: config.root, dryRun: opts.dryRun });
-  const prepared = await prepare({ cwd: opts.cwd, loaded: config, commands: opts.commands, runtime: choice.kind });
+  // The project is loaded once, from the file the user chose, and handed to everything below.
+  const loaded = loadConfig({ cwd: opts.cwd, explicit: opts.config });
+  const profile = requestedProfile(opts.profile, loaded.config);
+  const choice = await selectRuntime({ profile, loaded, cwd: opts.cwd, dryRun: opts.dryRun });
+  const project = choice.project ?? (await loadProject({ cwd: opts.cwd, loaded, runtime: choice.kind }));
   const runner = choice.runner;
   state.runner = runner;
+  const cacheRoot = resolveCacheRoot(project.loaded.root, project.loaded.config);
+  const tools = await runner.toolProbe?.(project, cacheRoot);
+  const prepareTasks = () => prepare({ cwd: opts.cwd, project, commands: opts.commands, runtime: choice.kind, which: tools?.which });
+  let prepared = await prepareTasks();
   if (abort.signal.aborted) return interruptedExit();
   await runner.prepare?.(prepared, { dryRun: opts.dryRun });
+  if (tools) prepared = await settleTools(tools, prepared, prepareTasks, opts.dryRun);
   const commandLine = (t: PreparedTask) => runner.commandLine({ id: t.task.id, action: t.action!, cwd: t.cwd, env: t.env });
   const out = opts.json ? writeStderr : writeStdout;
   if (choice.note) log.info(choice.note);
@@ -91,7 +100,9 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
     log.info(`No devflow.toml found: detected ${prepared.registry.stacks.map((s) => s.name).join(", ")}, using ${what}. Run 'dwf init' to write one.`);
   }
 
-  const meta = { version: 1, command: opts.title, runtime: choice.kind, root: prepared.loaded.root, config: prepared.loaded.path };
+  // Where extensions' tool lookups were answered: the host, the image, or (a dry run before the image exists) nowhere yet.
+  const toolsFrom = !tools ? "host" : tools.settled() ? "image" : "unknown";
+  const meta = { version: 1, command: opts.title, runtime: choice.kind, tools: toolsFrom, root: prepared.loaded.root, config: prepared.loaded.path };
   if (opts.dryRun) {
     if (opts.json) writeStdout(JSON.stringify(planJson(prepared.tasks, meta, (t) => (t.action ? commandLine(t) : undefined)), null, 2) + "\n");
     else out(renderPlan(prepared, `Plan for ${opts.title} (runtime: ${choice.kind}, ${prepared.tasks.length} task${prepared.tasks.length === 1 ? "" : "s"}, jobs ${opts.jobs})`, commandLine));
@@ -100,7 +111,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
 
   if (abort.signal.aborted) return interruptedExit();
   const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false && cacheRootUsable(prepared.cacheRoot);
-  const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared });
+  const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared, remote: opts.remoteCache, verbose: opts.verbose });
 
   // One task at a time can stream live; parallel tasks print as blocks when they finish.
   const live = !opts.json && (opts.jobs === 1 || prepared.tasks.filter((t) => t.action).length <= 1);
@@ -129,6 +140,8 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   } finally {
     if (abort.signal.aborted) await runner.stopAll();
     reporter.stop();
+    // Uploads to a remote cache ran beside the tasks; give them a bounded time to finish.
+    if (!abort.signal.aborted) await cache?.flush?.();
   }
   const elapsed = performance.now() - started;
   reporter.summary(results, elapsed);
@@ -137,6 +150,26 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   await runHooks.finished?.({ title: opts.title, report: opts.report, results, exitCode });
   if (opts.json) writeStdout(JSON.stringify({ ...resultJson(results, meta), exitCode, durationMs: Math.round(elapsed) }, null, 2) + "\n");
   return exitCode;
+}
+
+/**
+ * Actions built with the image's tools: extensions asked `which()` while the first plan was
+ * built; names the image had not answered yet are looked up in it (one engine run, remembered
+ * per fingerprint) and the actions built again, until every answer came from the image. A dry
+ * run builds no image: without one, tool-dependent commands are shown as if the tools were absent.
+ */
+async function settleTools(tools: ToolProbe, prepared: Prepared, again: () => Promise<Prepared>, dryRun: boolean): Promise<Prepared> {
+  // A new answer can lead an extension down a branch that asks another name: a few rounds at most.
+  for (let round = 0; round < 3 && !tools.settled(); round++) {
+    if (!prepared.tasks.some((t) => t.action)) return prepared;
+    const asked = tools.pending();
+    if (!(await tools.probe({ ifPresent: dryRun }))) {
+      log.warn(`the image is not built yet, so where it has ${asked.join(", ")} is unknown: commands that depend on them are shown as if it lacked them. Run 'dwf image build' for the exact plan.`);
+      return prepared;
+    }
+    prepared = await again();
+  }
+  return prepared;
 }
 
 /** A read-only checkout or cache folder should not stop the checks: warn and run uncached. */

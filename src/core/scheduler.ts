@@ -13,6 +13,8 @@ export interface TaskResult {
   output: string;
   /** Why it was skipped/cancelled, or the error that stopped it from starting. */
   reason?: string;
+  /** For a cached result: which cache it came from (local when unset). */
+  origin?: "local" | "remote";
 }
 
 /** Statuses in the order summaries list them. */
@@ -43,7 +45,7 @@ export interface ScheduleOptions {
    * Outcomes known before the run (cache hits): such a task finishes as soon as its
    * dependencies have, without a start event or a job slot; a failed dependency still blocks it.
    */
-  known?: ReadonlyMap<string, RunOutcome & { status?: TaskStatus }>;
+  known?: ReadonlyMap<string, RunOutcome & { status?: TaskStatus; origin?: "local" | "remote" }>;
 }
 
 export async function schedule(tasks: Task[], execute: Execute, opts: ScheduleOptions): Promise<TaskResult[]> {
@@ -82,7 +84,10 @@ export async function schedule(tasks: Task[], execute: Execute, opts: ScheduleOp
       let r: TaskResult;
       try {
         const o = await execute(t, stop);
-        const status: TaskStatus = o.status ?? (stop.aborted && o.exitCode !== 0 ? "cancelled" : o.exitCode === 0 ? "passed" : "failed");
+        // A task stopped by the cancellation is cancelled, whatever its exit code (a program
+        // may exit 0 on SIGTERM): never "passed … — cancelled".
+        const cancelled = stop.aborted && (o.exitCode !== 0 || o.error === "cancelled");
+        const status: TaskStatus = o.status ?? (cancelled ? "cancelled" : o.exitCode === 0 ? "passed" : "failed");
         r = { task: t, status, durationMs: o.durationMs, exitCode: o.exitCode, output: o.output, reason: o.reason ?? o.error };
       } catch (e) {
         r = { task: t, status: "failed", durationMs: 0, output: "", reason: (e as Error).message };
@@ -112,7 +117,7 @@ export async function schedule(tasks: Task[], execute: Execute, opts: ScheduleOp
         }
         const known = opts.known?.get(id);
         if (known && t.deps.every((d) => results.has(d))) {
-          finish({ task: t, status: known.status ?? "passed", durationMs: known.durationMs, exitCode: known.exitCode, output: known.output });
+          finish({ task: t, status: known.status ?? "passed", durationMs: known.durationMs, exitCode: known.exitCode, output: known.output, ...(known.origin ? { origin: known.origin } : {}) });
           continue;
         }
         if (running.size >= opts.jobs) continue;

@@ -13,6 +13,8 @@ import { redactText, secretValues } from "./redact.ts";
 import { log } from "../report/log.ts";
 import { writeFileAtomic } from "./safe-write.ts";
 import { touchNow } from "./fs.ts";
+import { cacheMountHostPath } from "./cache-root.ts";
+import { insideContainer } from "../runtime/select.ts";
 
 export const ENTRY_VERSION = 1;
 export const TASKS_DIR = "tasks";
@@ -142,7 +144,7 @@ export interface TaskCacheOptions {
   prepared: Prepared;
 }
 
-export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t: PreparedTask, runner: Runner): Promise<string> } {
+export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t: PreparedTask, runner: Runner): Promise<string>; keyedAs(runner: Runner): Promise<"host" | "container"> } {
   const { cacheRoot, prepared } = opts;
   const root = prepared.loaded.root;
   const config = prepared.loaded.config;
@@ -197,23 +199,55 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
     return rel;
   };
 
+  // --- Inside the dwf image (CI's container jobs run dwf there with IS_CONTAINER=true) ---
+  // Actions run directly, but the environment is the image: when DWF_IMAGE names the image of
+  // this tree's fingerprint, keys are made as a container run's would be (image identity, only
+  // CI inherited, cache env by its in-container path), so a laptop's container run and CI share
+  // results. Without that claim, or when it names another fingerprint, host keys as usual.
+  const claimedImage = insideContainer(process.env) ? process.env.DWF_IMAGE?.trim() : undefined;
+  const keyedAs = memo(async (): Promise<"host" | "container"> => {
+    if (!claimedImage) return "host";
+    try {
+      return claimedImage.endsWith(`:${await imageFingerprint()}`) ? "container" : "host";
+    } catch {
+      return "host";
+    }
+  });
+  const kindOf = async (runner: Runner) => (runner.kind === "container" ? "container" : await keyedAs());
+  /** Host path → in-container path of every cache mount, for keys made as a container's. */
+  const mountPaths = memo(async () => {
+    const out = new Map<string, string>();
+    for (const s of registry.stacks) for (const m of (await s.ext.cacheMounts?.(registry.ctx)) ?? []) out.set(cacheMountHostPath(cacheRoot, s.name, m), m.container);
+    return out;
+  });
+  const containerEnv = (env: Record<string, string>, mounts: Map<string, string>) => {
+    const out: Record<string, string> = {};
+    for (const [k, v] of Object.entries(env)) out[k] = mounts.get(v) ?? v;
+    return out;
+  };
+  // --- end of the in-image keying ---
+
   /** What every key of a run shares: the tree, and the stacks' (or the image's) fingerprints. */
   interface Shared {
     files: FileDigests;
     extension: Map<string, string>;
     image?: string;
+    kind: "host" | "container";
+    mounts?: Map<string, string>;
   }
   const shared = async (stacks: Iterable<string>, runner: Runner): Promise<Shared> => {
     const names = [...new Set(stacks)];
     // Start the fingerprint reads before the tree is hashed.
     const extension = names.map(stackFingerprint);
-    const image = runner.kind === "container" ? imageFingerprint() : undefined;
+    const kind = await kindOf(runner);
+    const image = kind === "container" ? imageFingerprint() : undefined;
     // Awaited below once the tree is in; a failing tree hash must not leave them unhandled.
     for (const p of extension) p.catch(() => {});
     image?.catch(() => {});
     const files = await tree();
     const hashes = await Promise.all(extension);
-    return { files, extension: new Map(names.map((n, i) => [n, hashes[i]!])), image: image && (await image) };
+    const mounts = kind === "container" && runner.kind === "host" ? await mountPaths() : undefined;
+    return { files, extension: new Map(names.map((n, i) => [n, hashes[i]!])), image: image && (await image), kind, mounts };
   };
   const keyOf = (t: PreparedTask, runner: Runner, s: Shared): string => {
     const action = t.action!;
@@ -223,10 +257,10 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
       task: t.task.id,
       program: action.program,
       args: action.args,
-      env: t.env,
-      inherited: inherited[runner.kind],
+      env: s.mounts ? containerEnv(t.env, s.mounts) : t.env,
+      inherited: inherited[s.kind],
       cwd: relativeCwd(t.cwd),
-      runner: runner.kind,
+      runner: s.kind,
       environment,
       extension: s.extension.get(t.stack.name)!,
       tree: digestOf(s.files, inputs),
@@ -290,6 +324,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
 
   return {
     keyFor,
+    keyedAs: kindOf,
     lookupMany,
     async lookup(t, runner): Promise<TaskCacheHit | null> {
       return (await lookupMany([t], runner)).get(t.task.id) ?? null;
@@ -316,6 +351,17 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
 export function installTaskCache(hooks: RunHooks): void {
   hooks.cache = async (ctx) => {
     if (!ctx.enabled || !ctx.prepared) return undefined;
-    return createTaskCache({ cacheRoot: ctx.cacheRoot, prepared: ctx.prepared });
+    const local = createTaskCache({ cacheRoot: ctx.cacheRoot, prepared: ctx.prepared });
+    // The remote layer (remote-cache.ts) wraps the local cache when one is configured.
+    const { loaded, registry } = ctx.prepared;
+    if (!loaded.config.cache?.remote && !process.env.DWF_REMOTE_CACHE_URL && !process.env.TURBO_API && !ctx.remote) return local;
+    const { resolveRemoteSettings, withRemoteCache } = await import("./remote-cache.ts");
+    const remote = resolveRemoteSettings(loaded.config, loaded.path, process.env, ctx.remote);
+    if ("off" in remote) {
+      if (remote.warn) log.warn(remote.warn);
+      else if (ctx.verbose && remote.configured) log.info(`remote cache: off (${remote.off})`);
+      return local;
+    }
+    return withRemoteCache(local, { settings: remote.settings, root: loaded.root, config: loaded.config, registry, verbose: Boolean(ctx.verbose) });
   };
 }

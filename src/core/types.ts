@@ -36,6 +36,12 @@ export interface ToolRequirement {
   install: string;
   /** Needed only for some commands; missing optional tools are reported, not fatal. */
   optional?: boolean;
+  /**
+   * The commands (`primary` or `primary:selector`) whose actions run this tool. When given, it
+   * alone decides: the tool is needed exactly when the profile being checked runs one of them
+   * (`dwf doctor` plans the profile first). [] = never needed.
+   */
+  usedBy?: string[];
 }
 
 /** Result of asking an extension for a command: an action, or a reason it is skipped. */
@@ -47,7 +53,11 @@ export interface ExtensionContext {
   root: string;
   /** Environment of the dwf process (read-only view). */
   env: Record<string, string | undefined>;
-  /** Whether a program exists on the host PATH (cached by the core). */
+  /**
+   * Where a program is found where the tasks run: on the host PATH under the host profile, in
+   * the image under the container profile (probed in the image once per fingerprint and
+   * remembered). null = not there. Answers are cached by the core.
+   */
   which(program: string): string | null;
 }
 
@@ -95,6 +105,12 @@ export interface Extension {
    * undefined = every file git sees; [] with cacheable=false = never cache.
    */
   taskInputs?(ref: CommandRef, ctx: ExtensionContext): string[] | undefined;
+  /**
+   * Files a passing command leaves in the workspace that later tasks need (a build's `dist`),
+   * as paths relative to the root. A shared (remote) cache stores them with the result and
+   * restores them on a hit; only these paths are ever written from a cache entry.
+   */
+  taskOutputs?(ref: CommandRef, ctx: ExtensionContext): string[];
   /** Whether a passing result may be reused (false for commands with side effects). */
   cacheable?(ref: CommandRef): boolean;
   tools?(ctx: ExtensionContext): ToolRequirement[] | Promise<ToolRequirement[]>;

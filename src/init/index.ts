@@ -1,6 +1,6 @@
 // `dwf init`: choose stacks, render devflow.toml, Dockerfile.devflow and (from the CI renderer)
 // the workflow, check every target, then write them all, or print them for --dry-run.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { realpathSync } from "node:fs";
 import { basename, join, relative } from "node:path";
@@ -26,6 +26,8 @@ export interface InitResult {
   how: "detected" | "named";
   engine: string | null;
   files: PlannedFile[];
+  /** Planned files that already exist (the real run refuses them without --force). */
+  existing: string[];
   written: string[];
   targets: { pr: string[]; main: string[] };
 }
@@ -85,7 +87,8 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
     { path: DOCKERFILE, content: renderDockerfile(chosen.stacks) },
     ...(await ciFilesFor(config, opts.root, opts.force)),
   ];
-  const result: InitResult = { root: opts.root, stacks, how: chosen.how, engine, files, written: [], targets };
+  const existing = files.filter((f) => existsSync(join(opts.root, f.path))).map((f) => f.path);
+  const result: InitResult = { root: opts.root, stacks, how: chosen.how, engine, files, existing, written: [], targets };
   const top = gitTopLevel(opts.root);
   if (top && files.some((f) => f.path.startsWith(".github/"))) {
     // GitHub only reads workflows at the repository root; one in a subfolder silently never runs.

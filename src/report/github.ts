@@ -106,7 +106,7 @@ function cell(text: string): string {
 export function summaryMarkdown(title: string, results: TaskResult[], exitCode: number): string {
   let md = `### ${exitCode === 0 ? "✅" : "❌"} dwf ${cell(title)}\n\n| Task | Stack | Status | Time |\n|---|---|---|---:|\n`;
   for (const r of results) {
-    md += `| \`${formatRef(r.task.ref)}\` | ${cell(r.task.stack)} | ${EMOJI[r.status]} ${r.status}${r.reason ? ` — ${cell(r.reason)}` : ""} | ${shownDuration(r.durationMs)} |\n`;
+    md += `| \`${formatRef(r.task.ref)}\` | ${cell(r.task.stack)} | ${EMOJI[r.status]} ${r.status}${r.origin === "remote" ? " (remote)" : ""}${r.reason ? ` — ${cell(r.reason)}` : ""} | ${shownDuration(r.durationMs)} |\n`;
   }
   return md + `\n${results.length} task${results.length === 1 ? "" : "s"}: ${counts(results) || "none"}\n\n`;
 }

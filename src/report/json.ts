@@ -38,6 +38,7 @@ export function resultJson(results: TaskResult[], meta: Record<string, unknown>)
       durationMs: Math.round(r.durationMs),
       exitCode: r.exitCode ?? null,
       reason: r.reason ?? null,
+      ...(r.status === "cached" ? { cache: r.origin ?? "local" } : {}),
       output: redactText(r.output),
     })),
   };

@@ -87,7 +87,7 @@ export function createTerminalReporter(opts: TerminalOptions) {
     finish(r) {
       const started = running.delete(r.task.id);
       done++;
-      const head = `${COLOR[r.status](`${ICON[r.status]} ${r.status}`)} ${taskLabel(r.task)}${r.durationMs ? style.dim(` ${formatDuration(r.durationMs)}`) : ""}${r.reason ? style.dim(` — ${r.reason}`) : ""}\n`;
+      const head = `${COLOR[r.status](`${ICON[r.status]} ${r.status}${r.origin === "remote" ? " (remote)" : ""}`)} ${taskLabel(r.task)}${r.durationMs ? style.dim(` ${formatDuration(r.durationMs)}`) : ""}${r.reason ? style.dim(` — ${r.reason}`) : ""}\n`;
       let block = opts.live && github && started ? `::endgroup::\n${head}` : head;
       // Live mode streamed the output of what ran; a cached task's stored output shows as a block.
       const streamed = opts.live && r.status !== "cached";

@@ -3,7 +3,7 @@
 import { mkdirSync } from "node:fs";
 import { relative, sep } from "node:path";
 import type { Config } from "../core/config.ts";
-import type { Prepared } from "../core/pipeline.ts";
+import type { Prepared, Project } from "../core/pipeline.ts";
 import type { Registry } from "../core/registry.ts";
 import type { Runner, RunOutcome, RunRequest } from "./runner.ts";
 import { extensionEnv } from "../core/pipeline.ts";
@@ -12,6 +12,7 @@ import { cacheMountHostPath, ensureCacheRoot } from "../core/cache-root.ts";
 import { childEnv, spawnTracked, type SpawnedProcess } from "./host.ts";
 import { removeContainers, resolveEngine, type Engine, type EngineName } from "./engine.ts";
 import { ensureImage, imageSpecFor, projectName, slug, type ImageSpec } from "./image.ts";
+import { createToolProbe } from "./tool-probe.ts";
 
 export const WORKSPACE = "/workspace";
 
@@ -119,6 +120,15 @@ export function baseEnv(env: Record<string, string | undefined>): Record<string,
   return out;
 }
 
+/**
+ * The engine's own words when the action's program could not be started in the image (runc,
+ * crun, docker): not found or not executable. A program that started and then exited 127
+ * (a script calling a missing command) says none of this.
+ */
+export function programDidNotStart(output: string): boolean {
+  return /executable file (`[^`]*` )?not found|unable to start container process|OCI runtime (create|exec) failed|OCI runtime attempted to invoke a command|: permission denied: OCI|no such file or directory: OCI/i.test(output);
+}
+
 export function randomToken(): string {
   return Math.random().toString(36).slice(2, 8).padEnd(6, "0");
 }
@@ -154,21 +164,35 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
     await removeContainers(engine, list, env);
   };
 
+  let present: boolean | undefined;
+  const resolve = async (registry: Registry, config: Config, root: string): Promise<{ engine: Engine; image: ImageSpec }> => {
+    image ??= await imageSpecFor(registry, config, root);
+    if (!engine) {
+      const resolved = await resolveEngine(opts.config, env, { imageRef: image.ref });
+      present = resolved.imagePresent;
+      engine = { name: resolved.name, path: resolved.path, rootless: resolved.rootless };
+    }
+    return { engine, image };
+  };
+
   return {
     kind: "container",
     commandLine: argvFor,
+    async toolProbe(p: Project, cacheRoot: string) {
+      const { engine, image } = await resolve(p.registry, p.loaded.config, p.loaded.root);
+      const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: opts.config.container?.user });
+      const name = containerName(project, "probe", token);
+      return createToolProbe({ engine, ref: image.ref, fingerprint: image.fingerprint, cacheRoot, root: opts.root, runArgs: ["--name", name, ...user.args, "-e", "DWF_IN_CONTAINER=1"], env });
+    },
     async prepare(prepared: Prepared, { dryRun }) {
-      image = await imageSpecFor(prepared.registry, prepared.loaded.config, prepared.loaded.root);
-      let present: boolean | undefined;
-      if (!engine) {
-        const resolved = await resolveEngine(opts.config, env, { imageRef: image.ref });
-        present = resolved.imagePresent;
-        engine = { name: resolved.name, path: resolved.path, rootless: resolved.rootless };
-      }
+      const { engine, image } = await resolve(prepared.registry, prepared.loaded.config, prepared.loaded.root);
       setup = await collectSetup(prepared.registry, prepared.cacheRoot);
       if (dryRun) return;
       createMounts(setup, prepared.cacheRoot);
-      if (prepared.tasks.some((t) => t.action)) await ensureImage(engine, image, { knownPresent: present });
+      if (prepared.tasks.some((t) => t.action)) {
+        await ensureImage(engine, image, { knownPresent: present });
+        present = true;
+      }
     },
     async run(req: RunRequest): Promise<RunOutcome> {
       const argv = argvFor(req);
@@ -181,7 +205,7 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       try {
         const outcome = await spawnTracked(argv, { cwd: opts.root, env: childEnv({}, env), signal: req.signal, onOutput: req.onOutput, live });
         if (!outcome.error && outcome.exitCode === 125) outcome.error = `${engine?.name ?? "the engine"} could not start the container (exit code 125; see the output above).`;
-        else if (!outcome.error && (outcome.exitCode === 126 || outcome.exitCode === 127) && /not found|no such file|permission denied/i.test(outcome.output)) {
+        else if (!outcome.error && (outcome.exitCode === 126 || outcome.exitCode === 127) && programDidNotStart(outcome.output)) {
           outcome.error = `'${req.action.program}' could not be run inside image ${image?.ref ?? ""} (exit code ${outcome.exitCode}). Add it to ${opts.config.container?.dockerfile ?? DOCKERFILE} and rebuild.`;
         }
         return outcome;

@@ -80,7 +80,7 @@ export async function probeEngine(name: EngineName, env: Record<string, string |
   if (r.timedOut) return { ok: false, reason: `'${name} version' did not answer within ${Math.round(timeoutMs / 1000)} s` };
   if (r.code !== 0) {
     const detail = firstLine(r.stderr) || `exit code ${r.code}`;
-    return { ok: false, reason: `'${name}' does not answer: ${detail.replace(/[.?!\s]+$/, "")}` };
+    return { ok: false, reason: `'${name}' does not answer: ${detail.replace(/[.\s]+$/, "")}` };
   }
   return { ok: true, engine, imagePresent: opts.imageRef ? false : undefined };
 }
@@ -97,6 +97,11 @@ export function removeArgv(engine: Pick<Engine, "name" | "path">, names: string[
 /** Remove containers by name with a deadline: on cancel, on stop, and when a shell exits by signal. */
 export function removeContainers(engine: Pick<Engine, "name" | "path">, names: string[], env?: Record<string, string | undefined>): Promise<CommandResult> {
   return engineCommand(removeArgv(engine, names), { timeoutMs: 30_000, env });
+}
+
+/** End with a full stop, unless the text (an engine's own question, say) already ends a sentence. */
+export function sentence(text: string): string {
+  return /[.?!]$/.test(text) ? text : `${text}.`;
 }
 
 export function firstLine(text: string): string {
@@ -119,9 +124,9 @@ export async function resolveEngine(config: Config, env: Record<string, string |
   const result = await findEngine(setting, env, opts);
   if ("engine" in result) return { ...result.engine, imagePresent: result.imagePresent };
   if (setting === "auto") {
-    throw new UserError(`no container engine is available: ${result.reasons.join("; ")}.`, "Install podman or Docker, or run on the host with --profile host.");
+    throw new UserError(sentence(`no container engine is available: ${result.reasons.join("; ")}`), "Install podman or Docker, or run on the host with --profile host.");
   }
-  throw new UserError(`${source} = ${setting}, but ${result.reasons[0]}.`, INSTALL_HINT[setting]);
+  throw new UserError(sentence(`${source} = ${setting}, but ${result.reasons[0]}`), INSTALL_HINT[setting]);
 }
 
 /** Like resolveEngine, but reports instead of throwing (for profile = auto and doctor). */

@@ -80,7 +80,11 @@ export async function spawnTracked(
   const handle: SpawnedProcess = { pid: proc.pid, exited: proc.exited, kill: (s = "SIGTERM") => signalGroup(proc.pid, s) };
   opts.live.add(handle);
   let killTimer: ReturnType<typeof setTimeout> | undefined;
+  // Only a process still running when the run was cancelled was stopped by us; one that had
+  // already finished keeps its own result.
+  let stopped = false;
   const onAbort = () => {
+    stopped = true;
     handle.kill("SIGTERM");
     killTimer = setTimeout(() => handle.kill("SIGKILL"), KILL_GRACE_MS);
   };
@@ -107,7 +111,7 @@ export async function spawnTracked(
     exitCode,
     output: out.toString(),
     durationMs: performance.now() - started,
-    error: opts.signal.aborted ? "cancelled" : proc.signalCode ? `killed by ${proc.signalCode}` : undefined,
+    error: stopped ? "cancelled" : proc.signalCode ? `killed by ${proc.signalCode}` : undefined,
   };
 }
 

@@ -1,12 +1,13 @@
 // The environment image: its reference `<container.image>:<fingerprint>`, and making sure it
 // exists locally (inspect, pull, or build Dockerfile.devflow with dwf's labels).
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, isAbsolute, join, relative } from "node:path";
 import type { Config } from "../core/config.ts";
 import type { Registry } from "../core/registry.ts";
 import { DOCKERFILE, computeFingerprint, fingerprintInputs, type FingerprintInput } from "../core/fingerprint.ts";
 import { loadProject } from "../core/pipeline.ts";
-import { UserError } from "../core/errors.ts";
+import { FailedError, UserError } from "../core/errors.ts";
+import { summariseBuildFailure, type BuildFailureKind } from "./build-failure.ts";
 import { childEnv, pump } from "./host.ts";
 import { engineCommand, firstLine, inspectArgv, type Engine } from "./engine.ts";
 import { log } from "../report/log.ts";
@@ -74,14 +75,73 @@ export async function pullImage(engine: Engine, ref: string, opts: { quiet?: boo
 }
 
 export async function buildImage(engine: Engine, opts: { ref: string; dockerfile: string; context: string; labels: Record<string, string>; noCache?: boolean }): Promise<void> {
+  // A localhost/ base that is not here cannot be pulled either: say so before the engine spends
+  // seconds retrying a registry that does not exist.
+  for (const base of localBases(readTextOrEmpty(opts.dockerfile))) {
+    if (!(await imageExists(engine, base))) {
+      const summary = `the base image ${base} is not on this machine (a localhost/ image is never pulled: build or import it first)`;
+      const file = basename(opts.dockerfile);
+      throw new ImageBuildError(`building ${opts.ref} from ${file} failed: ${summary}.`, `Check the FROM line of ${file}: a localhost/ base must be built or imported first. Then run 'dwf image build'.`, summary);
+    }
+  }
   log.info(`Building ${opts.ref} from ${basename(opts.dockerfile)} with ${engine.name}…`);
   // Build from inside the context with relative paths: podman mangles a -f path containing ','.
   const rel = relative(opts.context, opts.dockerfile);
   const inside = rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
   const r = await streamEngine(buildArgv(engine, { ...opts, context: ".", dockerfile: inside ? rel : opts.dockerfile }), { cwd: opts.context });
-  if (r.code !== 0) {
-    throw new UserError(`building ${opts.ref} from ${opts.dockerfile} failed (${engine.name} exit code ${r.code}).`, "Fix the Dockerfile (the engine's output is above), then run 'dwf image build'.");
+  if (r.code !== 0) throw buildError(opts.ref, opts.dockerfile, engine.name, r.code, r.output);
+}
+
+/** A failed build is a failed run (exit 1), described by its cause rather than "fix the Dockerfile". */
+export function buildError(ref: string, dockerfile: string, engineName: string, code: number, output: string): FailedError {
+  const f = summariseBuildFailure(output, code);
+  const tail = f.tail.length ? `\nIts last lines:\n${f.tail.map((l) => `    ${l}`).join("\n")}` : "";
+  const file = basename(dockerfile);
+  const hint: Record<BuildFailureKind, string> = {
+    network: `The engine needs the network to build ${file} (base image and install steps): check the connection, DNS and proxy settings, then run 'dwf image build'. Or run on the host with --profile host.`,
+    "base-image": `Check the FROM line of ${file}: a localhost/ base must be built or imported first, another must exist in its registry. Then run 'dwf image build'.`,
+    step: `The step's full output is above. Fix the step in ${file} (or what it fetches), then run 'dwf image build'.`,
+    other: `The engine's output is above. Once fixed, run 'dwf image build'.`,
+  };
+  return new ImageBuildError(`building ${ref} from ${file} failed (${engineName} exit code ${code}): ${f.summary}.${tail}`, hint[f.kind], f.summary);
+}
+
+/** A failed build, with its cause in one phrase (for profile = auto's one-line note). */
+export class ImageBuildError extends FailedError {
+  constructor(
+    message: string,
+    hint: string,
+    readonly summary: string,
+  ) {
+    super(message, hint);
   }
+}
+
+/** `FROM localhost/…` images of a Dockerfile (not earlier stages, which are named with AS). */
+export function localBases(dockerfile: string): string[] {
+  const stages = new Set<string>();
+  const bases: string[] = [];
+  for (const line of dockerfile.split(/\r?\n/)) {
+    const m = /^\s*FROM\s+(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?/i.exec(line);
+    if (!m) continue;
+    const image = m[1]!;
+    if (isLocalOnly(image) && !stages.has(image.toLowerCase()) && !bases.includes(image)) bases.push(image);
+    if (m[2]) stages.add(m[2].toLowerCase());
+  }
+  return bases;
+}
+
+function readTextOrEmpty(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+/** `localhost/…` names an image only this machine can have: no registry serves it. */
+export function isLocalOnly(ref: string): boolean {
+  return ref.startsWith("localhost/");
 }
 
 function lastLine(text: string): string {
@@ -101,6 +161,16 @@ export interface ImageSpec {
 /** Make sure the image exists: present locally, else pulled, else built from Dockerfile.devflow. */
 export async function ensureImage(engine: Engine, spec: ImageSpec, opts: { quiet?: boolean; knownPresent?: boolean } = {}): Promise<"present" | "pulled" | "built"> {
   if (opts.knownPresent || (await imageExists(engine, spec.ref))) return "present";
+  if (isLocalOnly(spec.ref)) {
+    if (!existsSync(spec.dockerfile)) {
+      throw new UserError(
+        `image ${spec.ref} is not present locally, and there is no ${basename(spec.dockerfile)} to build it from (a localhost/ image is never pulled: no registry serves it).`,
+        `Add ${basename(spec.dockerfile)} (see 'dwf init') and run 'dwf image build', set [container] image to a registry name CI pushes, or use --profile host.`,
+      );
+    }
+    await buildImage(engine, { ref: spec.ref, dockerfile: spec.dockerfile, context: spec.context, labels: imageLabels(spec.project, spec.fingerprint) });
+    return "built";
+  }
   if (!opts.quiet) log.info(`Image ${spec.ref} is not present locally; pulling it…`);
   const pulled = await pullImage(engine, spec.ref, { quiet: true });
   if (pulled.ok) return "pulled";

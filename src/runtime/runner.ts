@@ -1,7 +1,8 @@
 // The runner contract: turn a resolved task into a running process and report its outcome.
 // Host and container runners implement it; the scheduler only ever sees this interface.
 import type { ExecutionAction } from "../core/types.ts";
-import type { Prepared } from "../core/pipeline.ts";
+import type { Prepared, Project } from "../core/pipeline.ts";
+import type { ToolProbe } from "./tool-probe.ts";
 
 export interface RunRequest {
   /** Task id, used for container names and messages. */
@@ -33,6 +34,11 @@ export interface Runner {
    * collects every stack's cache mounts here and makes sure its image exists (not on dry-run).
    */
   prepare?(prepared: Prepared, opts: { dryRun: boolean }): Promise<void>;
+  /**
+   * Where extensions' `which()` finds tools, when not on the host: the container runner
+   * answers from its image. Called once the project is loaded, before any action is built.
+   */
+  toolProbe?(project: Project, cacheRoot: string): Promise<ToolProbe>;
   run(req: RunRequest): Promise<RunOutcome>;
   /** Stop every process (and container) this runner started that is still alive. */
   stopAll(): Promise<void>;

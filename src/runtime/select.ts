@@ -1,9 +1,10 @@
 // Chooses where tasks run: the host, or a container engine. Explicit choices fail fast;
 // `auto` says what it picked; container modules load only when a container is wanted.
-import type { Config } from "../core/config.ts";
+import type { Config, LoadedConfig } from "../core/config.ts";
+import type { Project } from "../core/pipeline.ts";
 import type { Runner } from "./runner.ts";
 import { createHostRunner } from "./host.ts";
-import { UserError } from "../core/errors.ts";
+import { FailedError, UserError } from "../core/errors.ts";
 import { existsSync } from "node:fs";
 import { basename } from "node:path";
 
@@ -14,6 +15,8 @@ export interface RuntimeChoice {
   runner: Runner;
   /** Why this runtime was chosen (shown for auto). */
   note?: string;
+  /** The project as loaded for this runtime, when choosing needed it (auto): not loaded twice. */
+  project?: Project;
 }
 
 export function requestedProfile(flag: string | undefined, config: Config, env: Record<string, string | undefined> = process.env): ProfileSetting {
@@ -30,34 +33,58 @@ export function insideContainer(env: Record<string, string | undefined> = proces
   return env.IS_CONTAINER === "true" || env.DWF_IN_CONTAINER === "1";
 }
 
-export async function selectRuntime(opts: { profile: ProfileSetting; config: Config; root: string; env?: Record<string, string | undefined>; dryRun?: boolean }): Promise<RuntimeChoice> {
+export interface SelectOptions {
+  profile: ProfileSetting;
+  /** The config the user chose (--config or the nearest devflow.toml): nothing here reloads it. */
+  loaded: LoadedConfig;
+  /** Where dwf was started (a project without devflow.toml may sit in a subfolder). */
+  cwd: string;
+  env?: Record<string, string | undefined>;
+  dryRun?: boolean;
+}
+
+export async function selectRuntime(opts: SelectOptions): Promise<RuntimeChoice> {
   const env = opts.env ?? process.env;
+  const { config, root } = opts.loaded;
   if (opts.profile === "host") return { kind: "host", runner: createHostRunner() };
   if (insideContainer(env)) return { kind: "host", runner: createHostRunner(), note: "already inside a container; running actions directly" };
   const { createContainerRunner } = await import("./container.ts");
-  if (opts.profile === "container") return { kind: "container", runner: createContainerRunner({ config: opts.config, root: opts.root, env }) };
-  return autoRuntime(opts.config, opts.root, env, Boolean(opts.dryRun));
+  if (opts.profile === "container") return { kind: "container", runner: createContainerRunner({ config, root, env }) };
+  return autoRuntime(opts, env);
 }
 
-/** profile = auto: the container when an engine answers and the image can be had, else the host. */
-async function autoRuntime(config: Config, root: string, env: Record<string, string | undefined>, dryRun: boolean): Promise<RuntimeChoice> {
-  const [{ findEngine, requestedEngine }, { createContainerRunner }, image, { loadProject }] = await Promise.all([
+/**
+ * profile = auto: the container when an engine answers and the image can be had, else the host.
+ * "Cannot be had" (pull and build both failed) is remembered per fingerprint for an hour, so
+ * a machine without the network does not pay for a failing pull and build on every run.
+ */
+async function autoRuntime(opts: SelectOptions, env: Record<string, string | undefined>): Promise<RuntimeChoice> {
+  const { config } = opts.loaded;
+  const [{ findEngine, requestedEngine }, { createContainerRunner }, image, { loadProject }, state, { resolveCacheRoot }] = await Promise.all([
     import("./engine.ts"),
     import("./container.ts"),
     import("./image.ts"),
     import("../core/pipeline.ts"),
+    import("./image-state.ts"),
+    import("../core/cache-root.ts"),
   ]);
   const host = (why: string): RuntimeChoice => ({ kind: "host", runner: createHostRunner(), note: `auto: ${why}; running on the host` });
   const found = await findEngine(requestedEngine(config, env).setting, env);
   if (!("engine" in found)) return host(`no container engine answers (${found.reasons.join("; ")})`);
   const engine = found.engine;
   // Ask as the container would: untrusted extensions must not run on the host to pick the image.
-  const project = await loadProject({ cwd: root, env, runtime: "container" });
-  const spec = await image.imageSpecFor(project.registry, project.loaded.config, project.loaded.root);
-  const runner = createContainerRunner({ config, root, env, engine });
-  const chose = (how: string): RuntimeChoice => ({ kind: "container", runner, note: `auto: running in a container (${engine.name}, image ${spec.ref} ${how})` });
+  const project = await loadProject({ cwd: opts.cwd, loaded: opts.loaded, env, runtime: "container" });
+  const { root } = project.loaded;
+  const spec = await image.imageSpecFor(project.registry, project.loaded.config, root);
+  const runner = createContainerRunner({ config: project.loaded.config, root, env, engine });
+  const chose = (how: string): RuntimeChoice => ({ kind: "container", runner, project, note: `auto: running in a container (${engine.name}, image ${spec.ref} ${how})` });
   if (await image.imageExists(engine, spec.ref)) return chose("present");
-  if (dryRun) {
+  const cacheRoot = resolveCacheRoot(root, project.loaded.config, env);
+  const remembered = state.rememberedUnavailable(cacheRoot, spec.ref, spec.fingerprint);
+  if (remembered) {
+    return host(`image ${spec.ref} could not be had at ${clock(remembered.at)} (${remembered.reason}); not trying again before ${clock(remembered.until)}. Run 'dwf image build' to try now`);
+  }
+  if (opts.dryRun) {
     if (existsSync(spec.dockerfile)) return chose(`to be built from ${basename(spec.dockerfile)}`);
     return host(`image ${spec.ref} is not present locally and there is no ${basename(spec.dockerfile)}`);
   }
@@ -67,7 +94,20 @@ async function autoRuntime(config: Config, root: string, env: Record<string, str
     const how = await image.ensureImage(engine, spec, { knownPresent: false });
     return chose(how);
   } catch (e) {
-    if (!(e instanceof UserError)) throw e;
-    return host(e.message.replace(/\.$/, ""));
+    if (!(e instanceof UserError || e instanceof FailedError)) throw e;
+    const reason = e instanceof image.ImageBuildError ? `its build failed: ${e.summary}` : firstSentence(e.message);
+    state.rememberUnavailable(cacheRoot, spec.ref, spec.fingerprint, reason);
+    return host(`image ${spec.ref} cannot be had (${reason}); dwf will not try again for ${Math.round(state.UNAVAILABLE_TTL_MS / 60_000)} minutes ('dwf image build' tries now)`);
   }
+}
+
+/** The cause without the build's output tail (auto prints one line). */
+function firstSentence(message: string): string {
+  return message.split("\n")[0]!.replace(/\.$/, "");
+}
+
+/** `21:07` in local time: enough to tell "a moment ago" from "this morning". */
+function clock(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : `${String(d.getHours()).padStart(2, "0")}:${String(d.getMinutes()).padStart(2, "0")}`;
 }

@@ -91,6 +91,10 @@ describe("renderWorkflow", () => {
       // No job container: dwf runs on the runner and starts the image itself.
       expect(job.container).toBeUndefined();
       expect(job.env.IMAGE_REF).toBe("${{ needs.image.outputs.ref || needs.image-pr.outputs.ref }}");
+      // The remote cache: written only from the default branch.
+      expect(job.env.DWF_REMOTE_CACHE_TOKEN).toBe("${{ secrets.DWF_REMOTE_CACHE_TOKEN }}");
+      expect(job.env.DWF_REMOTE_CACHE_SIGNATURE_KEY).toBe("${{ secrets.DWF_REMOTE_CACHE_SIGNATURE_KEY }}");
+      expect(job.env.DWF_REMOTE_CACHE).toBe(`\${{ github.event_name == 'push' && github.ref == 'refs/heads/${base.branch}' && 'readwrite' || 'read' }}`);
       const runs = job.steps.map((s: any) => s.run ?? "");
       const install = runs.findIndex((r: string) => r.includes("sha256sum -c"));
       const firstDwf = runs.findIndex((r: string) => /^dwf /.test(r));

@@ -49,10 +49,10 @@ describe("resolveEngine", () => {
     expect(err.message).toContain("'docker' does not answer: Cannot connect to the Docker daemon");
   });
 
-  test("an engine message ending in '?' does not get a second full stop", async () => {
+  test("an engine message ending in '?' keeps its question mark and gets no full stop after it", async () => {
     const PATH = fakePath({ docker: "echo 'Is the docker daemon running?' >&2; exit 1" });
     const err = await resolveEngine({}, { PATH, DWF_ENGINE: "docker" }).catch((e) => e);
-    expect(err.message).toEndWith("Is the docker daemon running.");
+    expect(err.message).toEndWith("Is the docker daemon running?");
     expect(err.message).not.toContain("?.");
   });
 
