@@ -48,7 +48,7 @@ export interface CiLoadOptions {
 }
 
 export async function loadCiProject(opts: CiLoadOptions): Promise<CiProject> {
-  const { loaded, registry, targets } = await loadProject({ cwd: opts.cwd, config: opts.config, runtime: "container" });
+  const { loaded, registry, targets } = await loadProject({ cwd: opts.cwd, config: opts.config });
   const file = loaded.path ?? "the built-in defaults (no devflow.toml found)";
   const cfg = loaded.config;
   if (registry.stacks.length === 0) {
