@@ -22,8 +22,8 @@ export function imagePlatforms(config: Config): string[] {
 
 /**
  * A fingerprint input names a file, or a part of one: `file#json=<key>` (one top-level JSON
- * key, e.g. package.json's packageManager) or `file#lines=<regex>` (the lines matching it,
- * e.g. go.mod's go and toolchain lines). A part hashes only what it selects.
+ * key, e.g. a manifest's toolchain field) or `file#lines=<regex>` (the lines matching it,
+ * e.g. the version lines of a module file). A part hashes only what it selects.
  */
 const PART = /^(.*)#(json|lines)=(.+)$/;
 
