@@ -42,9 +42,13 @@ export async function startCiLab(): Promise<CiLab> {
   const caches: string[] = [];
   const repositories = new Set<string>([registry.host + "/"]);
   const removeImages = () => {
-    const list = Bun.spawnSync(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}"], { env: { ...process.env, ...env }, stdout: "pipe" }).stdout.toString().split("\n");
-    const refs = list.filter((r) => [...repositories].some((p) => r.startsWith(p.endsWith("/") ? p : `${p}:`)));
-    if (refs.length) Bun.spawnSync(["podman", "rmi", "--force", ...refs], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "ignore" });
+    const list = Bun.spawnSync(["podman", "images", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"], { env: { ...process.env, ...env }, stdout: "pipe" }).stdout.toString().split("\n");
+    const mine = (r: string) => [...repositories].some((p) => r.startsWith(p.endsWith("/") ? p : `${p}:`));
+    // Tagged refs go by name. A ref pulled by digest has no tag: its image goes by id, but only
+    // when no other name (such as a toolchain stand-in with the same content) points at it.
+    const rows = list.map((l) => l.split(" ")).filter((r): r is [string, string] => r.length === 2 && r[1] !== "");
+    const refs = rows.filter(([, r]) => mine(r)).map(([id, r]) => (r.endsWith(":<none>") ? (rows.every(([i, x]) => i !== id || mine(x)) ? id : "") : r)).filter(Boolean);
+    if (refs.length) Bun.spawnSync(["podman", "rmi", "--force", ...new Set(refs)], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "ignore" });
   };
   const stop = async () => {
     removeImages();
