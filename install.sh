@@ -82,19 +82,48 @@ install_dir() {
   fi
 }
 
-# Copy $1 into $2/dwf under a temporary name, prove it runs, then rename: a running dwf
-# keeps its old inode, and a failure leaves the old binary as it was.
+# Run a command, killing it after 20 s: a broken binary must not hang the install.
+run_bounded() {
+  if command -v timeout >/dev/null 2>&1; then
+    timeout -s KILL 20 "$@"
+  else
+    "$@" &
+    rb_pid=$!
+    (sleep 20 && kill -9 "$rb_pid" 2>/dev/null) >/dev/null 2>&1 &
+    rb_timer=$!
+    rb_status=0
+    wait "$rb_pid" || rb_status=$?
+    kill "$rb_timer" 2>/dev/null || true
+    return "$rb_status"
+  fi
+}
+
+# Copy $1 into $2/dwf under a temporary name, prove it runs (and reports version $3 when
+# given), then rename: a running dwf keeps its old inode, and a failure leaves the old
+# binary as it was.
 place_binary() {
   src_bin=$1
   dir=$2
+  want=${3:-}
   mkdir -p "$dir" || die "cannot create $dir." "Set DWF_INSTALL_DIR to a directory you can write to."
   [ -w "$dir" ] || die "$dir is not writable." "Set DWF_INSTALL_DIR to a directory you can write to."
   staged="$dir/.dwf.install.$$"
   cp "$src_bin" "$staged" || { rm -f "$staged"; die "could not write $staged."; }
   chmod 755 "$staged"
-  if ! version=$("$staged" --version 2>&1); then
+  if ! version=$(run_bounded "$staged" --version 2>&1); then
     rm -f "$staged"
     die "the new dwf does not run on this machine: $version" "Nothing was installed."
+  fi
+  case "$version" in
+    "dwf "*) ;;
+    *)
+      rm -f "$staged"
+      die "the new dwf answered --version with '$version', not 'dwf <version>'." "Nothing was installed."
+      ;;
+  esac
+  if [ -n "$want" ] && [ "$version" != "dwf $want" ]; then
+    rm -f "$staged"
+    die "release v$want holds a dwf that reports '$version'." "Nothing was installed; the release is broken or the download was tampered with."
   fi
   mv -f "$staged" "$dir/dwf" || { rm -f "$staged"; die "could not move the new dwf into $dir."; }
   say "installed $version to $dir/dwf"
@@ -136,13 +165,25 @@ detect_target() {
 }
 
 # fetch URL FILE: download with curl or wget; on failure report the HTTP status if known.
+# Sets fetched_url to where the download ended up after redirects (a "latest" URL lands
+# on the tagged one), when the tool says so.
 fetch() {
+  fetched_url=$1
   if command -v curl >/dev/null 2>&1; then
-    code=$(curl -sSL --retry 2 -o "$2" -w '%{http_code}' "$1" 2>"$tmp/fetch.err") || code=${code:-000}
-    if [ "$code" = 200 ]; then return 0; fi
+    got=$(curl -sSL --retry 2 -o "$2" -w '%{http_code} %{url_effective}' "$1" 2>"$tmp/fetch.err") || got=${got:-000}
+    code=${got%% *}
+    if [ "$code" = 200 ]; then
+      fetched_url=${got#* }
+      return 0
+    fi
     fetch_failed "$1" "$code"
   elif command -v wget >/dev/null 2>&1; then
-    if wget -q -S -O "$2" "$1" 2>"$tmp/fetch.err"; then return 0; fi
+    if wget -q -S -O "$2" "$1" 2>"$tmp/fetch.err"; then
+      loc=$(sed -n 's#^ *[Ll]ocation: *\([^ ]*\).*#\1#p' "$tmp/fetch.err" | tail -n 1)
+      loc=${loc%"$(printf '\r')"}
+      if [ -n "$loc" ]; then fetched_url=$loc; fi
+      return 0
+    fi
     code=$(sed -n 's#^ *HTTP/[0-9.]* \([0-9][0-9]*\).*#\1#p' "$tmp/fetch.err" | tail -n 1)
     fetch_failed "$1" "${code:-000}"
   else
@@ -196,10 +237,27 @@ install_release() {
   tmp=$(mktemp -d 2>/dev/null || mktemp -d -t dwf-install)
   say "downloading $url_dir/$asset"
   fetch "$url_dir/SHA256SUMS" "$tmp/SHA256SUMS"
+  # The version the binary must report: the one asked for, else the one "latest" led to.
+  if [ "$tag" = latest ]; then
+    want=$(printf '%s\n' "$fetched_url" | sed -n 's#.*/v\([0-9][^/]*\)/[^/]*$#\1#p')
+  else
+    want=${tag#v}
+  fi
+  # The asset's lines, read the way `dwf upgrade` reads them: one digest, or an error.
+  expected=$(awk -v f="$asset" '
+    { sub(/\r$/, "") }
+    $2 == f || $2 == "*" f {
+      if (NF != 2 || length($1) != 64 || $1 !~ /^[0-9a-fA-F]+$/) { bad = 1; next }
+      h = tolower($1)
+      if (!(h in seen)) { seen[h] = 1; n++; digest = h }
+    }
+    END { if (bad) print "malformed"; else if (n > 1) print "ambiguous"; else if (n == 1) print digest }' "$tmp/SHA256SUMS")
+  case "$expected" in
+    "") die "SHA256SUMS of $tag has no entry for $asset." "Nothing was installed." ;;
+    malformed) die "SHA256SUMS of $tag has a malformed line for $asset." "Nothing was installed." ;;
+    ambiguous) die "SHA256SUMS of $tag lists $asset more than once with different checksums." "Nothing was installed; the release is broken or was tampered with." ;;
+  esac
   fetch "$url_dir/$asset" "$tmp/$asset"
-
-  expected=$(awk -v f="$asset" '$2 == f || $2 == "*" f { print $1; exit }' "$tmp/SHA256SUMS")
-  [ -n "$expected" ] || die "SHA256SUMS of $tag has no entry for $asset." "Nothing was installed."
   actual=$(sha256_of "$tmp/$asset")
   if [ "$expected" != "$actual" ]; then
     die "checksum mismatch for $asset: expected $expected, got $actual." "Nothing was installed; the download may be corrupt or tampered with."
@@ -210,7 +268,7 @@ install_release() {
   if [ ! -f "$tmp/x/dwf" ] || [ -h "$tmp/x/dwf" ]; then
     die "$asset holds no regular file 'dwf'." "Nothing was installed."
   fi
-  place_binary "$tmp/x/dwf" "$dest"
+  place_binary "$tmp/x/dwf" "$dest" "$want"
 }
 
 install_from_source() {

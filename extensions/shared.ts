@@ -128,6 +128,15 @@ export function packageScripts(root: string): Record<string, string> {
   return out;
 }
 
+const DEPENDENCY_FIELDS = ["dependencies", "devDependencies", "optionalDependencies", "peerDependencies"];
+
+/** Whether an install would put anything in place: declared dependencies, or workspaces to link. */
+export function declaresDependencies(root: string): boolean {
+  const manifest = readJsonObject(root, "package.json") ?? {};
+  const nonEmpty = (v: unknown) => (Array.isArray(v) ? v.length > 0 : isRecord(v) && Object.keys(v).length > 0);
+  return DEPENDENCY_FIELDS.some((f) => nonEmpty(manifest[f])) || nonEmpty(manifest.workspaces) || isFile(root, "pnpm-workspace.yaml");
+}
+
 export function pickScript(scripts: Record<string, string>, candidates: readonly string[]): string | undefined {
   return candidates.find((name) => Object.hasOwn(scripts, name));
 }

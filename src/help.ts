@@ -38,6 +38,7 @@ Options for commands that run tasks
   --fail-fast                Stop at the first failure
   -n, --dry-run              Print the plan; run nothing
   --no-cache                 Ignore cached task results
+  --no-install               Do not install missing or stale dependencies first
   --report <context>         Post a GitHub commit status under this context
   --json                     Machine-readable result on stdout
   -V, --verbose              Show every task's output
@@ -58,6 +59,6 @@ Environment
   DWF_PROFILE, DWF_ENGINE    Override [runtime] profile and [container] engine
   DWF_CACHE_ROOT             Cache directory (default: .cache/devflow)
 
-Exit codes: 0 passed, 1 a task failed, 2 usage or configuration error, 130 interrupted (143 on SIGTERM).
+Exit codes: 0 passed, 1 a task failed, 2 usage or configuration error, 130 interrupted (143 on SIGTERM, 129 on SIGHUP).
 `;
 }

@@ -4,6 +4,7 @@ import type { CommandRef, Extension, ExtensionContext } from "../../src/core/typ
 import { formatRef } from "../../src/core/command-ref.ts";
 import {
   DEBIAN_BASE,
+  declaresDependencies,
   defaultCacheable,
   existingFiles,
   firstFile,
@@ -42,6 +43,9 @@ export const bun: Extension = {
   detect,
   capabilities: () => ["setup:deps", "fmt", "lint", "build", "test", "package"],
   buildAction,
+  // Bun installs into node_modules from its global cache; bun.lock is what it writes when absent.
+  dependencies: (ctx) =>
+    declaresDependencies(ctx.root) ? { inputs: ["package.json", firstFile(ctx.root, LOCKFILES) ?? "bun.lock", ...existingFiles(ctx.root, ["bunfig.toml"])], paths: ["node_modules"] } : undefined,
   cacheMounts: () => [{ path: "install", container: "/home/dwf/.bun/install/cache", env: "BUN_INSTALL_CACHE_DIR" }],
   env: () => ({}),
   // Toolchain pins only; the lockfile keys the installed modules, not the image.

@@ -1,8 +1,8 @@
 // Go stack: gofmt, go vet, go build and go test over every package of the module.
 // Integration tests are the ones behind the `integration` build tag.
-import type { ActionResult, CommandRef, Extension, ExtensionContext } from "../../src/core/types.ts";
+import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext } from "../../src/core/types.ts";
 import { formatRef } from "../../src/core/command-ref.ts";
-import { DEBIAN_BASE, defaultCacheable, isFile, run, unsupported } from "../shared.ts";
+import { DEBIAN_BASE, defaultCacheable, existingFiles, isFile, readText, run, unsupported } from "../shared.ts";
 
 const GO_VERSION = "1.24.1";
 
@@ -53,12 +53,23 @@ function buildAction(ref: CommandRef, _ctx: ExtensionContext): ActionResult {
   }
 }
 
+/**
+ * `go mod download` fills GOMODCACHE (a cache mount in the container), not the workspace: no
+ * paths, go.mod and go.sum decide. Nothing to download without a `require`, or when vendored.
+ */
+function dependencies(ctx: ExtensionContext): DependencySpec | undefined {
+  if (isFile(ctx.root, "vendor/modules.txt")) return undefined;
+  if (!/^\s*require\b/m.test(readText(ctx.root, "go.mod") ?? "")) return undefined;
+  return { inputs: ["go.mod", "go.sum", ...existingFiles(ctx.root, ["go.work", "go.work.sum"])], paths: [] };
+}
+
 export const go: Extension = {
   name: "go",
   description: "Go modules (gofmt, go vet, go build, go test)",
   detect: (ctx) => isFile(ctx.root, "go.mod"),
   capabilities: () => [...CAPABILITIES],
   buildAction,
+  dependencies,
   cacheMounts: () => [
     { path: "mod", container: "/home/dwf/go/pkg/mod", env: "GOMODCACHE" },
     { path: "build", container: "/home/dwf/.cache/go-build", env: "GOCACHE" },

@@ -1,16 +1,18 @@
 // Node.js stack: runs package.json scripts through the package manager the lockfile names.
 // Projects whose only lockfile is Bun's belong to the bun extension instead.
-import type { CacheMount, CommandRef, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
+import type { CacheMount, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
 import { formatRef } from "../../src/core/command-ref.ts";
 import {
   DEBIAN_BASE,
   defaultCacheable,
+  declaresDependencies,
   existingFiles,
   isFile,
   missingScript,
   packageScripts,
   pickScript,
   readJsonObject,
+  readText,
   run,
   scriptCandidates,
 } from "../shared.ts";
@@ -53,8 +55,17 @@ function isYarnBerry(root: string): boolean {
   return isFile(root, ".yarnrc.yml");
 }
 
+/**
+ * A fresh tree with a lockfile installs exactly what it pins; without one, the install resolves
+ * and writes it. pnpm and yarn 2+ refuse that under CI (frozen/immutable by default there), so
+ * the lockfile-less form says so explicitly.
+ */
 export function installArgs(choice: PackageManagerChoice, root: string): string[] {
-  if (!choice.lockfile) return ["install"];
+  if (!choice.lockfile) {
+    if (choice.pm === "pnpm") return ["install", "--no-frozen-lockfile"];
+    if (choice.pm === "yarn" && isYarnBerry(root)) return ["install", "--no-immutable"];
+    return ["install"];
+  }
   switch (choice.pm) {
     case "npm":
       return ["ci"];
@@ -98,6 +109,25 @@ function cacheMounts(ctx: ExtensionContext): CacheMount[] {
   }
 }
 
+/** The lockfile each manager writes when there is none yet. */
+const DEFAULT_LOCKFILE: Record<PackageManager, string> = { npm: "package-lock.json", pnpm: "pnpm-lock.yaml", yarn: "yarn.lock", bun: "bun.lock" };
+
+/** Yarn 2+ without `nodeLinker: node-modules` (or pnpm) installs Plug'n'Play: a loader file, no node_modules. */
+function usesPnp(root: string): boolean {
+  if (!isYarnBerry(root)) return false;
+  const linker = /^\s*nodeLinker\s*:\s*["']?([\w-]+)/m.exec(readText(root, ".yarnrc.yml") ?? "")?.[1];
+  return linker === undefined || linker === "pnp";
+}
+
+/** package.json, the lockfile (the one the manager will write, when absent) and the manager's workspace config. */
+export function nodeDependencies(root: string, choice: PackageManagerChoice): DependencySpec | undefined {
+  if (!declaresDependencies(root)) return undefined;
+  const lockfile = choice.lockfile ?? DEFAULT_LOCKFILE[choice.pm];
+  const extra = existingFiles(root, choice.pm === "pnpm" ? ["pnpm-workspace.yaml"] : choice.pm === "yarn" ? [".yarnrc.yml"] : []);
+  const paths = choice.pm === "yarn" && usesPnp(root) ? [".pnp.cjs"] : ["node_modules"];
+  return { inputs: ["package.json", lockfile, ...extra], paths };
+}
+
 /** Toolchain pins only (what goes into the image); the lockfile keys the installed modules. */
 function fingerprintInputs(ctx: ExtensionContext): string[] {
   return [...existingFiles(ctx.root, [".nvmrc", ".node-version"]), "package.json#json=packageManager"];
@@ -123,11 +153,7 @@ export const node: Extension = {
   capabilities: () => ["setup:deps", "fmt", "lint", "build", "test", "package"],
   buildAction,
   cacheMounts,
-  // What setup:deps installs and what defines it (the lockfile and package.json).
-  dependencies: (ctx) => {
-    const { lockfile } = detectPackageManager(ctx.root);
-    return { inputs: ["package.json", ...(lockfile ? [lockfile] : [])], paths: ["node_modules"] };
-  },
+  dependencies: (ctx) => nodeDependencies(ctx.root, detectPackageManager(ctx.root)),
   // Audit and funding notices cost a network round trip and bury the output that matters.
   env: () => ({ npm_config_audit: "false", npm_config_fund: "false" }),
   fingerprintInputs,

@@ -1,8 +1,8 @@
 // Python stack: ruff (or black) and pytest, run through uv when the project is locked with it,
 // else through the project's .venv. Missing tools still get an action: the container may have them.
-import type { ActionResult, CommandRef, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
+import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
 import { formatRef } from "../../src/core/command-ref.ts";
-import { VENV_PYTHON, devExtras, venvHasModule, venvSetupArgs, venvState } from "./venv.ts";
+import { VENV, VENV_PYTHON, devExtras, venvHasModule, venvSetupArgs, venvState } from "./venv.ts";
 import { DEBIAN_BASE, defaultCacheable, existingFiles, firstFile, isDir, isFile, readText, run, skip, unsupported } from "../shared.ts";
 
 const UV_VERSION = "0.5.11";
@@ -24,17 +24,14 @@ function pythonProgram(ctx: ExtensionContext): string {
   return ctx.which("python3") ? "python3" : "python";
 }
 
-/** Why a command is skipped when the venv interpreter is a dangling link or not executable. */
-const BROKEN_VENV = `${VENV_PYTHON} does not run on this machine (the venv was made by an interpreter that is not here): run \`dwf setup:deps\` to recreate it`;
-
 /**
- * The interpreter for project code: .venv's when it runs here, the host's when there is no venv,
- * undefined (skip with BROKEN_VENV) when the venv is there but unusable.
+ * The interpreter for project code: .venv's when there is one, the machine's when there is none.
+ * A venv whose interpreter does not resolve here may still be right where the task runs (made in
+ * the container, checked from the host); one made for another runtime is recreated by setup:deps
+ * (which dwf runs first when the install was recorded for another runtime, or not at all).
  */
-function projectPython(ctx: ExtensionContext): string | undefined {
-  const state = venvState(ctx.root);
-  if (state === "ok") return VENV_PYTHON;
-  return state === "absent" ? pythonProgram(ctx) : undefined;
+function projectPython(ctx: ExtensionContext): string {
+  return venvState(ctx.root) === "absent" ? pythonProgram(ctx) : VENV_PYTHON;
 }
 
 /**
@@ -68,8 +65,7 @@ function fmtAction(ctx: ExtensionContext, check: boolean): ActionResult {
 /** Python modules run with the project's interpreter: tests must see the project's dependencies. */
 function module(ctx: ExtensionContext, name: string, args: string[]): ActionResult {
   if (usesUv(ctx)) return run("uv", ["run", name, ...args]);
-  const python = projectPython(ctx);
-  return python ? run(python, ["-m", name, ...args]) : skip(BROKEN_VENV);
+  return run(projectPython(ctx), ["-m", name, ...args]);
 }
 
 function pytest(ctx: ExtensionContext, args: string[]): ActionResult {
@@ -103,6 +99,26 @@ export function pipInstallArgs(root: string): string[] {
   if (!isPackage(root)) return requirements;
   const extras = devExtras(root);
   return [...requirements, "-e", extras.length > 0 ? `.[${extras.join(",")}]` : "."];
+}
+
+/** uv's project environment: .venv unless UV_PROJECT_ENVIRONMENT moves it (outside the tree: no workspace path). */
+function uvEnvironment(ctx: ExtensionContext): string[] {
+  const configured = ctx.env.UV_PROJECT_ENVIRONMENT;
+  if (!configured) return [VENV];
+  if (configured.startsWith("/") || configured.split("/").includes("..")) return [];
+  return [configured];
+}
+
+/**
+ * What setup:deps installs, and what defines it: uv syncs .venv from uv.lock; otherwise pip fills
+ * .venv from the requirements files and the project's own metadata. Nothing to install: undefined.
+ */
+function dependencies(ctx: ExtensionContext): DependencySpec | undefined {
+  if (usesUv(ctx)) return { inputs: ["pyproject.toml", "uv.lock"], paths: uvEnvironment(ctx) };
+  if (pipInstallArgs(ctx.root).length === 0) return undefined;
+  const requirements = existingFiles(ctx.root, REQUIREMENTS);
+  const metadata = isPackage(ctx.root) ? existingFiles(ctx.root, ["pyproject.toml", "setup.py", "setup.cfg"]) : [];
+  return { inputs: [...requirements, ...metadata], paths: [VENV] };
 }
 
 function buildAction(ref: CommandRef, ctx: ExtensionContext): ActionResult {
@@ -184,6 +200,7 @@ export const python: Extension = {
   detect: (ctx) => firstFile(ctx.root, MANIFESTS) !== undefined,
   capabilities: () => [...CAPABILITIES],
   buildAction,
+  dependencies,
   cacheMounts: () => [
     { path: "pip", container: "/home/dwf/.cache/pip", env: "PIP_CACHE_DIR" },
     { path: "uv", container: "/home/dwf/.cache/uv", env: "UV_CACHE_DIR" },

@@ -63,7 +63,13 @@ export function devExtras(root: string): string[] {
  * Fixed script text: paths and pip arguments arrive only as positional parameters, never inside
  * the script. $1 = base interpreter, $2 = venv dir, the rest = `pip install` arguments.
  * An interpreter that does not run here (dangling link from another machine or the container)
- * means the venv is recreated; a working venv is reused as is.
+ * means the venv is recreated; a working venv is reused as is. A venv whose creation failed
+ * (no ensurepip: the python3-venv package is missing) is removed, so the next run tries again
+ * instead of finding a venv without pip.
+ *
+ * The venv sees the interpreter's own site-packages: tools the machine or image provides (a
+ * system pytest) stay usable as they were before dwf made a venv, and a requirement they already
+ * satisfy needs no download. What the project pins is installed into the venv and wins.
  */
 export const SETUP_SCRIPT = [
   "set -e",
@@ -71,9 +77,14 @@ export const SETUP_SCRIPT = [
   'if ! "$venv/bin/python" -c "" >/dev/null 2>&1; then',
   '  if [ -e "$venv" ] || [ -L "$venv" ]; then',
   '    echo "dwf: $venv/bin/python does not run here (venv made by another interpreter); recreating $venv" >&2',
-  '    "$base" -m venv --clear "$venv"',
+  '    clear=--clear',
   "  else",
-  '    "$base" -m venv "$venv"',
+  "    clear=",
+  "  fi",
+  '  if ! "$base" -m venv --system-site-packages $clear "$venv"; then',
+  '    rm -rf "$venv"',
+  '    echo "dwf: could not create $venv with $base (on Debian and Ubuntu: apt-get install $base-venv)" >&2',
+  "    exit 1",
   "  fi",
   "fi",
   'exec "$venv/bin/python" -m pip install "$@"',

@@ -1,6 +1,7 @@
 // Rust stack: cargo fmt, clippy, build and tests, with cargo-nextest when it is installed.
 // Unit and integration selectors split the test targets so no test runs twice.
-import type { ActionResult, CommandRef, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
+import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
+import { parse } from "smol-toml";
 import { formatRef } from "../../src/core/command-ref.ts";
 import { DEBIAN_BASE, defaultCacheable, existingFiles, isDir, isFile, listRoot, readText, run, skip, unsupported } from "../shared.ts";
 
@@ -95,6 +96,42 @@ function buildAction(ref: CommandRef, ctx: ExtensionContext): ActionResult {
   }
 }
 
+const DEPENDENCY_TABLES = ["dependencies", "dev-dependencies", "build-dependencies"];
+
+function isTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+/** A dependency that comes from a registry or git (a bare `path` one is already in the tree). */
+function fetched(spec: unknown): boolean {
+  return !isTable(spec) || !("path" in spec) || "git" in spec || "version" in spec;
+}
+
+/**
+ * Whether `cargo fetch` has anything to download: Cargo.lock lists a package with a source, or
+ * (no lockfile yet) the manifest declares a registry or git dependency. A workspace without a
+ * lockfile, or a manifest that does not parse, counts as yes: cargo tells best.
+ */
+export function fetchesDependencies(root: string): boolean {
+  const lock = readText(root, "Cargo.lock");
+  if (lock !== undefined) return /^source = "/m.test(lock);
+  let doc: Record<string, unknown>;
+  try {
+    doc = parse(readText(root, "Cargo.toml") ?? "") as Record<string, unknown>;
+  } catch {
+    return true;
+  }
+  if (isTable(doc.workspace)) return true;
+  const tables = [doc, ...Object.values(isTable(doc.target) ? doc.target : {}).filter(isTable)];
+  return tables.some((t) => DEPENDENCY_TABLES.some((name) => isTable(t[name]) && Object.values(t[name] as Record<string, unknown>).some(fetched)));
+}
+
+/** cargo fetch fills CARGO_HOME (a cache mount in the container), not the workspace: no paths, inputs alone decide. */
+function dependencies(ctx: ExtensionContext): DependencySpec | undefined {
+  if (!fetchesDependencies(ctx.root)) return undefined;
+  return { inputs: ["Cargo.toml", "Cargo.lock", ...existingFiles(ctx.root, [".cargo/config.toml"])], paths: [] };
+}
+
 /** Formatting touches only the crate's own sources; anything reaching outside is left to "every file". */
 function taskInputs(ref: CommandRef, ctx: ExtensionContext): string[] | undefined {
   if (ref.primary !== "fmt" || readManifest(ctx.root).reachesOut) return undefined;
@@ -146,6 +183,7 @@ export const rust: Extension = {
   detect: (ctx) => isFile(ctx.root, "Cargo.toml"),
   capabilities: () => [...CAPABILITIES],
   buildAction,
+  dependencies,
   // Only registry and git: mounting all of CARGO_HOME would hide the container's toolchain bin dir.
   // They have no variables of their own, so the host keeps its ~/.cargo and only the container mounts them.
   cacheMounts: () => [

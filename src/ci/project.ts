@@ -3,7 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { loadProject } from "../core/pipeline.ts";
-import { buildPlan, expandCommands } from "../core/plan.ts";
+import { buildPlan, profileExpander } from "../core/plan.ts";
 import { formatRef } from "../core/command-ref.ts";
 import { DEFAULT_CACHE_ROOT } from "../core/cache-root.ts";
 import { checkInsideProject, writeFileAtomic } from "../core/safe-write.ts";
@@ -67,8 +67,9 @@ export async function loadCiProject(opts: CiLoadOptions): Promise<CiProject> {
     );
   }
   const profiles: Record<string, string[]> = {};
+  const expand = profileExpander(targets, file);
   for (const name of Object.keys(targets).sort()) {
-    const refs = expandCommands([{ primary: "check", selector: name }], targets, file);
+    const refs = expand([{ primary: "check", selector: name }]);
     // Fail at generate time, not in CI, when a command has no stack to run it.
     buildPlan(refs, registry.stacks, (ref) => `${file}: targets.${name} ('${formatRef(ref)}')`);
     profiles[name] = refs.map(formatRef);

@@ -20,6 +20,12 @@ export const runArgs = {
   "fail-fast": { type: "boolean", description: "Stop at the first failure, cancelling the rest" },
   "dry-run": { type: "boolean", alias: ["n"], description: "Print the plan (tasks, stacks, commands, order); run nothing" },
   cache: { type: "boolean", default: true, description: "Reuse results of tasks whose inputs did not change", negativeDescription: "Run every task even when a cached result exists" },
+  install: {
+    type: "boolean",
+    default: true,
+    description: "Install a stack's dependencies before its tasks when they are missing or a lockfile changed",
+    negativeDescription: "Do not install missing or stale dependencies first (config: [deps] install = false)",
+  },
   "remote-cache": {
     type: "enum",
     options: ["off", "read", "readwrite"],
@@ -59,6 +65,7 @@ export async function runWithFlags(args: Record<string, unknown>, commands: Comm
     json: Boolean(args.json),
     verbose: Boolean(args.verbose),
     noCache: args.cache === false,
+    noInstall: args.install === false,
     remoteCache: args["remote-cache"] as string | undefined,
     report: args.report as string | undefined,
   });

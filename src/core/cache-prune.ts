@@ -265,19 +265,28 @@ export function applyPrune(root: string, plan: PrunePlan): ApplyResult {
   return res;
 }
 
+/** Another prune (or run) may remove the same files at the same time: what is already gone is done. */
+function gone(e: unknown): boolean {
+  return (e as NodeJS.ErrnoException).code === "ENOENT";
+}
+
 function removeTree(abs: string): void {
   let st;
   try {
     st = lstatSync(abs);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return;
+    if (gone(e)) return;
     throw e;
   }
-  if (st.isDirectory()) {
-    for (const n of readdirSync(abs)) removeTree(join(abs, n));
-    rmdirSync(abs);
-  } else {
-    unlinkSync(abs);
+  try {
+    if (st.isDirectory()) {
+      for (const n of readdirSync(abs)) removeTree(join(abs, n));
+      rmdirSync(abs);
+    } else {
+      unlinkSync(abs);
+    }
+  } catch (e) {
+    if (!gone(e)) throw e;
   }
 }
 

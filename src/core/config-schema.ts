@@ -40,6 +40,9 @@ const CacheSchema = v.strictObject({
   /** Extra outputs per command (`"build:debug" = ["out"]`), stored with the result and restored on a hit. */
   outputs: v.optional(v.record(v.string(), v.array(v.pipe(v.string(), v.minLength(1))))),
 });
+const DepsSchema = v.strictObject({
+  install: v.optional(v.boolean()),
+});
 const ExtensionSchema = v.strictObject({
   source: v.optional(v.picklist(["builtin", "path"])),
   path: v.optional(v.string()),
@@ -66,6 +69,7 @@ export const ConfigSchema = v.strictObject({
   runtime: v.optional(RuntimeSchema),
   container: v.optional(ContainerSchema),
   cache: v.optional(CacheSchema),
+  deps: v.optional(DepsSchema),
   targets: v.optional(v.record(Name, v.array(v.string()))),
   extensions: v.optional(v.record(Name, ExtensionSchema)),
   ci: v.optional(CiSchema),
@@ -112,6 +116,8 @@ function describeValue(value: unknown): string {
   if (Array.isArray(value)) return "an array";
   if (value instanceof Date) return "a date";
   if (typeof value === "object" && value !== null) return "a table";
+  // TOML spells these nan, inf and -inf; JSON would print them as null.
+  if (typeof value === "number" && !Number.isFinite(value)) return Number.isNaN(value) ? "nan" : value > 0 ? "inf" : "-inf";
   const text = JSON.stringify(value);
   return `${typeof value} ${text.length > 60 ? text.slice(0, 57) + "..." : text}`;
 }
@@ -122,6 +128,7 @@ const ALLOWED_KEYS: Record<string, string[]> = {
   runtime: Object.keys(RuntimeSchema.entries),
   container: Object.keys(ContainerSchema.entries),
   cache: Object.keys(CacheSchema.entries),
+  deps: Object.keys(DepsSchema.entries),
   "cache.remote": Object.keys(RemoteCacheSchema.entries),
   ci: Object.keys(CiSchema.entries),
   extension: Object.keys(ExtensionSchema.entries),
@@ -130,7 +137,8 @@ const ALLOWED_KEYS: Record<string, string[]> = {
 function describeIssue(issue: v.BaseIssue<unknown> | undefined, file: string): string {
   if (!issue) return `${file}: invalid configuration.`;
   const path = keyPath(issue);
-  if (issue.type === "strict_object") {
+  // A strict_object issue is an unknown key, or (expecting "Object") a value that is no table at all.
+  if (issue.type === "strict_object" && issue.expected === "never") {
     const parentPath = (issue.path ?? []).slice(0, -1).map((p) => String(p.key));
     const section = parentPath[0] === "extensions" ? "extension" : parentPath.join(".");
     const key = String(issue.path?.at(-1)?.key ?? "");
@@ -159,6 +167,10 @@ function describeExpected(issue: v.BaseIssue<unknown>): string {
   if (issue.type === "picklist") return `one of ${(issue.expected ?? "").replace(/^\(|\)$/g, "").replaceAll('"', "'").replaceAll(" | ", ", ")}`;
   if (issue.type === "regex") return issue.message.startsWith("Invalid") ? `a value matching ${String(issue.requirement)}` : issue.message;
   if (issue.kind === "schema") return TYPE_WORDS[issue.type] ?? issue.expected ?? issue.type;
+  const bound = issue.requirement as number;
+  if (issue.type === "min_value") return `a number of at least ${bound}`;
+  if (issue.type === "max_value") return `a number of at most ${bound}`;
+  if (issue.type === "integer") return "a whole number";
   return issue.message;
 }
 

@@ -1,8 +1,8 @@
 // devflow.toml: discovery (nearest file upwards, like git), reading, and validation
-// (config-schema.ts). A config that passed validation is remembered by its exact text, so
-// an unchanged devflow.toml is not parsed and checked again on every run.
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+// (config-schema.ts). A config that passed validation is remembered by its exact text (in a
+// signed memo), so an unchanged devflow.toml is not parsed and checked again on every run.
+import { closeSync, constants as fsConstants, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Config } from "./config-schema.ts";
 import { UserError } from "./errors.ts";
 import { CACHEDIR_TAG, configMemoPath, resolveCacheRoot } from "./cache-root.ts";
@@ -78,27 +78,38 @@ export function parseConfigText(text: string, file: string): Config {
   return (require("./config-schema.ts") as typeof import("./config-schema.ts")).parseConfigText(text, file);
 }
 
-const MEMO_VERSION = 1;
+const MEMO_VERSION = 2;
 
 /**
  * The validated config, from the memo when this exact text (at this path, for this dwf build)
  * passed before. The memo lives beside the tree's stat cache in the default cache root, and is
- * written only when that root already exists and the config keeps its cache there.
+ * written only when that root already exists and the config keeps its cache there. Anything
+ * that can write the cache root (a container task can, through /workspace) could forge it, so
+ * the memo carries an HMAC under a per-user secret kept outside the project (memoSecret): a
+ * forged or altered memo is ignored and the text is validated as if there were none.
  */
 function validatedConfig(text: string, path: string, root: string, env: Record<string, string | undefined>): Config {
-  const key = memoKey(text, path);
-  if (key === undefined) return parseConfigText(text, path);
+  const secret = BUILD_ID === undefined ? undefined : memoSecret(env);
+  if (secret === undefined) return parseConfigText(text, path);
   const cacheRoot = resolveCacheRoot(root, {}, env);
   const memo = configMemoPath(cacheRoot, root);
+  const mac = (configJson: string) => new Bun.CryptoHasher("sha256", secret).update(`dwf-config\0${VERSION}\0${BUILD_ID}\0${path}\0${text}\0${configJson}`).digest("hex");
   try {
-    const data = JSON.parse(readFileSync(memo, "utf8")) as { version?: unknown; key?: unknown; config?: unknown };
-    if (data.version === MEMO_VERSION && data.key === key && typeof data.config === "object" && data.config !== null) return data.config as Config;
+    const raw = readSmallFile(memo, 4 * 1024 * 1024);
+    if (raw !== undefined) {
+      const data = JSON.parse(raw) as { version?: unknown; mac?: unknown; config?: unknown };
+      if (data.version === MEMO_VERSION && typeof data.config === "string" && typeof data.mac === "string" && data.mac === mac(data.config)) {
+        const config = JSON.parse(data.config) as unknown;
+        if (typeof config === "object" && config !== null) return config as Config;
+      }
+    }
   } catch {}
   const config = parseConfigText(text, path);
   try {
     if (resolveCacheRoot(root, config, env) === cacheRoot && existsSync(join(cacheRoot, CACHEDIR_TAG))) {
       mkdirSync(dirname(memo), { recursive: true });
-      writeFileAtomic(memo, JSON.stringify({ version: MEMO_VERSION, key, config }));
+      const configJson = JSON.stringify(config);
+      writeFileAtomic(memo, JSON.stringify({ version: MEMO_VERSION, mac: mac(configJson), config: configJson }));
     }
   } catch {
     // Only an accelerator: a read-only cache folder just means validating every time.
@@ -106,8 +117,61 @@ function validatedConfig(text: string, path: string, root: string, env: Record<s
   return config;
 }
 
-/** Same text, same file, same dwf build: the same validation result. Undefined from source. */
-function memoKey(text: string, path: string): string | undefined {
-  if (BUILD_ID === undefined) return undefined;
-  return Bun.CryptoHasher.hash("sha256", `dwf-config\0${VERSION}\0${BUILD_ID}\0${path}\0${text}`, "hex");
+const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
+const O_NONBLOCK = fsConstants.O_NONBLOCK ?? 0;
+
+/** A regular file's text (no symlink, FIFO or device; at most `max` bytes), or undefined. */
+function readSmallFile(path: string, max: number): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, fsConstants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile() || st.size > max) return undefined;
+    const buf = Buffer.alloc(st.size);
+    let off = 0;
+    while (off < st.size) {
+      const n = readSync(fd, buf, off, st.size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off).toString("utf8");
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The key the config memo is signed with: 32 random bytes in `<XDG_STATE_HOME or
+ * ~/.local/state>/dwf/memo-key` (0600, folder 0700), outside any project, so no task
+ * that can only write the project or the cache root can read or replace it. Undefined
+ * (validate every time) when there is no such home or it cannot be written.
+ */
+function memoSecret(env: Record<string, string | undefined>): string | undefined {
+  const base = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : env.HOME && isAbsolute(env.HOME) ? join(env.HOME, ".local", "state") : undefined;
+  if (!base) return undefined;
+  const dir = join(base, "dwf");
+  const file = join(dir, "memo-key");
+  const valid = (k: string | undefined) => (k !== undefined && /^[0-9a-f]{64}$/.test(k.trim()) ? k.trim() : undefined);
+  const known = valid(readSmallFile(file, 256));
+  if (known) return known;
+  try {
+    // Something else is there (garbage, a link, a FIFO): neither trusted nor replaced.
+    if (lstatSync(file, { throwIfNoEntry: false })) return undefined;
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const key = Array.from(crypto.getRandomValues(new Uint8Array(32)), (b) => b.toString(16).padStart(2, "0")).join("");
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, key + "\n", { flag: "wx", mode: 0o600 });
+    try {
+      // link, not rename: of two first runs at once, one key wins and both use it.
+      linkSync(tmp, file);
+    } catch {}
+    rmSync(tmp, { force: true });
+    return valid(readSmallFile(file, 256));
+  } catch {
+    return undefined;
+  }
 }

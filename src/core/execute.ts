@@ -7,6 +7,7 @@ import { quoteCommand } from "./shell-quote.ts";
 import { createStreamRedactor, redactEnv, redactText, secretValues } from "./redact.ts";
 import { debugEnabled, log } from "../report/log.ts";
 import { expectLongWork } from "./jit.ts";
+import { dropRecord, InstallInterrupted, readRecord, staleReason, withInstallLock, writeRecord, type InstallGuard } from "./deps.ts";
 import { NOT_FOUND_EXIT, notFoundMessage } from "./diagnose.ts";
 
 export interface TaskCacheHit {
@@ -21,7 +22,15 @@ export interface TaskCache {
   lookup(t: PreparedTask, runner: Runner): Promise<TaskCacheHit | null>;
   /** Hits among these tasks, by task id: every key computed in one pass. */
   lookupMany(tasks: PreparedTask[], runner: Runner): Promise<Map<string, TaskCacheHit>>;
-  store(t: PreparedTask, runner: Runner, outcome: RunOutcome): Promise<void>;
+  /**
+   * Keep a passing result; resolves to whether it was kept (false: the tree changed while the
+   * task ran). `replayed`: the outcome is a result fetched for this key, not a run just ended.
+   */
+  store(t: PreparedTask, runner: Runner, outcome: RunOutcome, replayed?: boolean): Promise<boolean | void>;
+  /** Forget the keys computed for these tasks (their actions changed after an install). */
+  forget?(taskIds: string[]): void;
+  /** Inherited variables the key leaves out, so a cacheable task must not see them either. */
+  unsetEnv?: readonly string[];
   /** Wait (boundedly) for work still in the background, such as uploads; called once at the end. */
   flush?(): Promise<void>;
 }
@@ -62,27 +71,70 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
         log.debug(`[${task.id}] ${debugCommandLine(runner, t)}`);
         if (Object.keys(t.env).length) log.debug(`[${task.id}] env ${JSON.stringify(redactEnv(t.env))}`);
       }
-      // Mask the action's own secret env values too (reporters only know the process env).
-      const secrets = secretValues(process.env, t.env);
-      const live = createStreamRedactor(secrets);
-      const emit = (text: string) => text && opts.onOutput!(t, text);
-      const ran = await runner.run({
-        id: task.id,
-        action: t.action,
-        cwd: t.cwd,
-        env: t.env,
-        signal,
-        onOutput: opts.onOutput ? (chunk) => emit(live.push(chunk)) : undefined,
-      });
-      if (opts.onOutput) emit(live.flush());
-      const outcome = { ...ran, output: redactText(ran.output, secrets) };
-      // The program started (the runner says so otherwise) and something it ran was missing.
-      if (outcome.exitCode === NOT_FOUND_EXIT && !outcome.error && !signal.aborted) outcome.error = notFoundMessage(outcome.output, runner.kind);
-      if (outcome.exitCode === 0 && !signal.aborted && opts.cache && t.cacheable) {
-        await opts.cache.store(t, runner, outcome).catch((e) => log.debug(`task cache: could not store ${task.id}: ${(e as Error).message}`));
+      const action = t.action;
+      const once = async (): Promise<RunOutcome> => {
+        // Mask the action's own secret env values too (reporters only know the process env).
+        const secrets = secretValues(process.env, t.env);
+        const live = createStreamRedactor(secrets);
+        const emit = (text: string) => text && opts.onOutput!(t, text);
+        const ran = await runner.run({
+          id: task.id,
+          action,
+          cwd: t.cwd,
+          env: t.env,
+          unset: cache && t.cacheable ? cache.unsetEnv : undefined,
+          signal,
+          onOutput: opts.onOutput ? (chunk) => emit(live.push(chunk)) : undefined,
+        });
+        if (opts.onOutput) emit(live.flush());
+        const outcome = { ...ran, output: redactText(ran.output, secrets) };
+        // The program started (the runner says so otherwise) and something it ran was missing.
+        if (outcome.exitCode === NOT_FOUND_EXIT && !outcome.error && !signal.aborted) outcome.error = notFoundMessage(outcome.output, runner.kind);
+        if (outcome.exitCode === 0 && !signal.aborted && opts.cache && t.cacheable) {
+          await opts.cache.store(t, runner, outcome).catch((e) => log.debug(`task cache: could not store ${task.id}: ${(e as Error).message}`));
+        }
+        return outcome;
+      };
+      if (!t.install) return once();
+      const outcome = await install(t, t.install, signal, once);
+      if (outcome.exitCode === 0 && !signal.aborted) {
+        const changed = (await t.install.refresh?.()) ?? [];
+        if (changed.length) {
+          log.debug(`dependencies: after the ${t.install.stack} install, the actions of ${changed.join(", ")} changed`);
+          cache?.forget?.(changed);
+        }
       }
       return outcome;
     },
     { jobs: opts.jobs, failFast: opts.failFast, signal: opts.signal, events: opts.events, known },
   );
+}
+
+type Outcome = RunOutcome & { status?: TaskStatus; reason?: string };
+
+/**
+ * One install, holding the tree's install lock: after waiting for another run's install, an
+ * automatic one re-checks and may find nothing left to do. A passing install is recorded; a
+ * failing one forgets the old record (the folders are in an unknown state) and says what it blocks.
+ */
+async function install(t: PreparedTask, guard: InstallGuard, signal: AbortSignal, run: () => Promise<RunOutcome>): Promise<Outcome> {
+  try {
+    return await withInstallLock(guard.lockPath, guard.stack, signal, async (): Promise<Outcome> => {
+      if (guard.automatic && staleReason(guard.root, guard.spec, readRecord(guard.recordPath, guard.stack), guard.environment) === undefined) {
+        return { exitCode: 0, output: "", durationMs: 0, status: "skipped", reason: "installed meanwhile by another dwf run" };
+      }
+      dropRecord(guard);
+      const outcome = await run();
+      if (signal.aborted) return outcome;
+      if (outcome.exitCode === 0 && !outcome.error) {
+        await writeRecord(guard, outcome.durationMs);
+        return { ...outcome, reason: t.task.reason };
+      }
+      const why = outcome.error ?? `exit code ${outcome.exitCode}`;
+      return { ...outcome, reason: `installing ${guard.stack} dependencies failed (${why.replace(/\.$/, "")}); tasks that need them do not run` };
+    });
+  } catch (e) {
+    if (e instanceof InstallInterrupted) return { exitCode: 130, output: "", durationMs: 0, status: "cancelled", reason: "interrupted" };
+    throw e;
+  }
 }

@@ -1,5 +1,5 @@
 // Small filesystem helpers shared by the walkers (tree hash, cache prune, safe writes).
-import { lstatSync, utimesSync, type Stats } from "node:fs";
+import { lstatSync, lutimesSync, type Stats } from "node:fs";
 import { isAbsolute, relative, sep } from "node:path";
 
 /** lstat that answers null for a path that cannot be examined (gone, or unreadable). */
@@ -17,10 +17,10 @@ export function isInside(root: string, path: string): boolean {
   return rel === "" || (!rel.startsWith(`..${sep}`) && rel !== ".." && !isAbsolute(rel));
 }
 
-/** Mark a file as used now (caches are pruned by last use); a file that is gone is no error. */
+/** Mark a file as used now (caches are pruned by last use); a file that is gone is no error. A symlink's target is never touched. */
 export function touchNow(path: string): void {
   const now = Date.now() / 1000;
   try {
-    utimesSync(path, now, now);
+    lutimesSync(path, now, now);
   } catch {}
 }

@@ -18,6 +18,9 @@ export interface Listing {
   paths: string[];
 }
 
+/** A git helper that has not answered by then is stopped (and its answer done without). */
+const GIT_TIMEOUT_MS = 120_000;
+
 /** Files under root that git would show (tracked + untracked-not-ignored), or null outside git. */
 export async function gitVisibleFiles(root: string): Promise<string[] | null> {
   let proc: ReturnType<typeof Bun.spawn>;
@@ -32,7 +35,10 @@ export async function gitVisibleFiles(root: string): Promise<string[] | null> {
   } catch {
     return null;
   }
+  // A git that hangs (a stale lock, a network file system) must not hang the run: the tree is walked instead.
+  const timer = setTimeout(() => proc.kill("SIGKILL"), GIT_TIMEOUT_MS);
   const [text, code] = await Promise.all([new Response(proc.stdout as ReadableStream).text(), proc.exited]);
+  clearTimeout(timer);
   if (code !== 0) return null;
   const seen = new Set<string>();
   for (const p of text.split("\0")) if (p) seen.add(p);
@@ -147,7 +153,9 @@ async function gitIgnored(root: string, paths: string[]): Promise<Set<string> | 
       stderr: "ignore",
       env: { ...process.env, GIT_OPTIONAL_LOCKS: "0" },
     });
+    const timer = setTimeout(() => proc.kill("SIGKILL"), GIT_TIMEOUT_MS);
     const [text, code] = await Promise.all([new Response(proc.stdout as ReadableStream).text(), proc.exited]);
+    clearTimeout(timer);
     // 0: some are ignored, 1: none are.
     if (code !== 0 && code !== 1) return null;
     return new Set(text.split("\0").filter(Boolean));

@@ -9,6 +9,9 @@ import { KNOWN_SELECTORS, formatRef, parseCommandRef } from "./command-ref.ts";
 import { didYouMean } from "./suggest.ts";
 import { UserError } from "./errors.ts";
 import { cacheMountHostPath, resolveCacheRoot } from "./cache-root.ts";
+import { dependencySpec, lockPath, readRecord, recordPath, runtimeEnvironment, staleReason, type DependencyStatus, type InstallGuard } from "./deps.ts";
+import { log } from "../report/log.ts";
+import { touchNow } from "./fs.ts";
 import { dirname, resolve } from "node:path";
 
 /** Profiles used when a project has no devflow.toml (filtered to what the stacks can run). */
@@ -30,6 +33,8 @@ export interface PreparedTask {
   /** Absolute host working directory. */
   cwd: string;
   cacheable: boolean;
+  /** A `setup:deps` task: the install record it checks and writes, and the lock it holds. */
+  install?: InstallGuard;
 }
 
 export interface Prepared {
@@ -41,12 +46,19 @@ export interface Prepared {
   plan: Plan;
   cacheRoot: string;
   tasks: PreparedTask[];
+  /** Each stack's installed dependencies (empty unless asked for with `deps`). */
+  dependencies?: DependencyStatus[];
 }
 
 export interface PrepareOptions extends ProjectOptions {
   /** The commands the user asked for (profiles are expanded here). */
   commands: CommandRef[];
   runtime: RuntimeKind;
+  /**
+   * Keep installed dependencies current: `auto` adds a stack's setup:deps before its tasks when
+   * the install is missing or out of date. Without `deps`, dependencies are not looked at.
+   */
+  deps?: { auto: boolean };
   /** The project as loadProject returned it: the caller loaded it once, nothing reloads it. */
   project?: Project;
   /**
@@ -150,7 +162,95 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
     const stack = byName.get(task.stack)!;
     tasks.push(await prepareTask(task, stack, registry, () => envOf(stack)));
   }
-  return { loaded, registry, targets, implicit, plan, cacheRoot, tasks };
+  const dependencies = opts.deps ? await planInstalls({ plan, tasks, registry, loaded, cacheRoot, runtime: opts.runtime, auto: opts.deps.auto, envOf }) : [];
+  return { loaded, registry, targets, implicit, plan, cacheRoot, tasks, dependencies };
+}
+
+const SETUP_DEPS: CommandRef = { primary: "setup", selector: "deps" };
+
+/**
+ * For every stack with tasks that need its dependencies: check the install record, and when the
+ * install is missing or out of date put the stack's setup:deps first (auto) or say so (not auto).
+ * An explicit setup:deps task always runs, and records what it installed.
+ */
+async function planInstalls(p: {
+  plan: Plan;
+  tasks: PreparedTask[];
+  registry: Registry;
+  loaded: LoadedConfig;
+  cacheRoot: string;
+  runtime: RuntimeKind;
+  auto: boolean;
+  envOf: (stack: ActiveStack) => Promise<Record<string, string>>;
+}): Promise<DependencyStatus[]> {
+  const root = p.registry.ctx.root;
+  const statuses: DependencyStatus[] = [];
+  let environment: Promise<string> | undefined;
+  const environmentId = () => (environment ??= runtimeEnvironment(p.runtime, p.registry, p.loaded.config, p.loaded.root, p.registry.ctx.env));
+  const added: PreparedTask[] = [];
+  for (const stack of p.registry.stacks) {
+    const mine = p.tasks.filter((t) => t.task.stack === stack.name);
+    if (mine.length === 0 || !supports(stack.capabilities, SETUP_DEPS)) continue;
+    const spec = await dependencySpec(stack.ext, p.registry.ctx);
+    if (!spec) continue;
+    const refresh = async (): Promise<string[]> => {
+      const changed: string[] = [];
+      for (const t of mine) {
+        if (t.task.ref.primary === "setup") continue;
+        const fresh = await prepareTask(t.task, stack, p.registry, () => p.envOf(stack));
+        if (JSON.stringify([fresh.action, fresh.skip, fresh.env, fresh.cwd]) === JSON.stringify([t.action, t.skip, t.env, t.cwd])) continue;
+        Object.assign(t, { action: fresh.action, skip: fresh.skip, env: fresh.env, cwd: fresh.cwd });
+        changed.push(t.task.id);
+      }
+      return changed;
+    };
+    const guard = async (automatic: boolean): Promise<InstallGuard> => ({
+      stack: stack.name,
+      ext: stack.ext,
+      ctx: p.registry.ctx,
+      root,
+      cacheRoot: p.cacheRoot,
+      spec,
+      environment: await environmentId(),
+      recordPath: recordPath(p.cacheRoot, root, stack.name),
+      lockPath: lockPath(p.cacheRoot, root, stack.name),
+      automatic,
+      refresh,
+    });
+    const status = { stack: stack.name, inputs: spec.inputs, paths: spec.paths };
+    const explicit = mine.find((t) => t.task.ref.primary === "setup" && t.task.ref.selector === "deps");
+    if (explicit) {
+      if (explicit.action) explicit.install = await guard(false);
+      statuses.push({ ...status, install: explicit.action !== undefined, reason: explicit.action ? "requested" : undefined });
+      continue;
+    }
+    const needing = mine.filter((t) => t.action && t.task.ref.primary !== "setup");
+    if (needing.length === 0) continue;
+    const record = recordPath(p.cacheRoot, root, stack.name);
+    const reason = staleReason(root, spec, readRecord(record, stack.name), await environmentId());
+    // `dwf cache prune` ages entries by last use: a record that keeps a tree's install current is in use.
+    if (!reason) touchNow(record);
+    if (!reason || !p.auto) {
+      statuses.push({ ...status, install: false, reason, ...(p.auto ? {} : { disabled: true }) });
+      continue;
+    }
+    const task: Task = { id: `setup:deps@${stack.name}`, ref: SETUP_DEPS, stack: stack.name, deps: [], exclusive: false, reason };
+    const install = await prepareTask(task, stack, p.registry, () => p.envOf(stack));
+    if (!install.action) {
+      log.debug(`dependencies: ${stack.name} would install (${reason}), but its setup:deps is skipped: ${install.skip}`);
+      statuses.push({ ...status, install: false, reason, skipped: install.skip });
+      continue;
+    }
+    install.install = await guard(true);
+    // First among the edges: a failed install is what a blocked task names, not a task it blocked.
+    for (const t of mine) if (t.task.ref.primary !== "setup") t.task.deps.unshift(task.id);
+    added.push(install);
+    statuses.push({ ...status, install: true, reason });
+  }
+  // Installs come first in the plan, as they do in the run.
+  p.plan.tasks.unshift(...added.map((t) => t.task));
+  p.tasks.unshift(...added);
+  return statuses;
 }
 
 /** Env an extension contributes: its own variables plus its cache directories. */

@@ -555,7 +555,7 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
           found++;
           events.push({ sessionId, source: "REMOTE", event: "HIT", hash, duration: hit.durationMs });
           // A remote hit is kept locally: the next run needs no round trip.
-          await inner.store(t, runner, { exitCode: 0, output: hit.output, durationMs: hit.durationMs }).catch((e) => log.debug(`remote cache: could not keep ${t.task.id} locally: ${(e as Error).message}`));
+          await inner.store(t, runner, { exitCode: 0, output: hit.output, durationMs: hit.durationMs }, true).catch((e) => log.debug(`remote cache: could not keep ${t.task.id} locally: ${(e as Error).message}`));
         }
       });
     } finally {
@@ -616,11 +616,14 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
 
   return {
     lookupMany,
+    // An install changed these tasks' actions: their keys (local and remote alike) are recomputed.
+    forget: (taskIds) => inner.forget?.(taskIds),
     async lookup(t, runner) {
       return (await lookupMany([t], runner)).get(t.task.id) ?? null;
     },
-    async store(t, runner, outcome) {
-      await inner.store(t, runner, outcome);
+    async store(t, runner, outcome, replayed) {
+      // What was not kept locally (the tree changed while the task ran) is not shared either.
+      if ((await inner.store(t, runner, outcome, replayed)) === false) return false;
       if (s.mode !== "readwrite" || disabled || localOnlyReason(t, await inner.keyedAs(runner), opts.root)) return;
       track(upload(t, runner, outcome).catch((e) => log.debug(`remote cache: upload of ${t.task.id} failed: ${(e as Error).message}`)));
     },

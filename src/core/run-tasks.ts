@@ -6,7 +6,7 @@ import { loadProject, prepare, type Prepared, type PreparedTask } from "./pipeli
 import type { ToolProbe } from "../runtime/tool-probe.ts";
 import { executePrepared, type TaskCache } from "./execute.ts";
 import { loadConfig } from "./config.ts";
-import { EXIT } from "./errors.ts";
+import { EXIT, signalExit } from "./errors.ts";
 import { requestedProfile, selectRuntime } from "../runtime/select.ts";
 import { createTerminalReporter } from "../report/terminal.ts";
 import { planJson, resultJson } from "../report/json.ts";
@@ -14,6 +14,7 @@ import { renderPlan } from "../report/plan.ts";
 import { log } from "../report/log.ts";
 import { accessSync, constants } from "node:fs";
 import { ensureCacheRoot, resolveCacheRoot } from "./cache-root.ts";
+import { RunReaper, reapAbandonedRuns, setActiveReaper } from "../runtime/reaper.ts";
 import type { TaskResult } from "./scheduler.ts";
 import { writeStdout, writeStderr, isTerminal } from "../report/out.ts";
 
@@ -30,6 +31,8 @@ export interface RunTasksOptions {
   json: boolean;
   verbose: boolean;
   noCache: boolean;
+  /** --no-install: never add a stack's setup:deps on its own. */
+  noInstall?: boolean;
   /** --remote-cache: off, read or readwrite (default: from devflow.toml and the environment). */
   remoteCache?: string;
   report?: string;
@@ -49,6 +52,7 @@ interface RunState {
   abort: AbortController;
   interruptedBy?: NodeJS.Signals;
   runner?: Runner;
+  reaper?: RunReaper;
   stopReporter(): void;
 }
 
@@ -63,7 +67,7 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
     }
     state.interruptedBy = sig;
     state.stopReporter();
-    writeStderr(`\n${sig === "SIGINT" ? "Interrupted" : "Terminated"}: stopping running tasks…\n`);
+    writeStderr(`\n${sig === "SIGINT" ? "Interrupted" : sig === "SIGHUP" ? "Hung up" : "Terminated"}: stopping running tasks…\n`);
     state.abort.abort();
   };
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
@@ -71,23 +75,28 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
   try {
     return await run(opts, state);
   } finally {
+    // After the summary: removing finished containers need not delay the report.
+    await state.runner?.close?.();
     for (const sig of signals) process.off(sig, onSignal);
+    await state.reaper?.finish();
+    setActiveReaper(undefined);
   }
 }
 
 async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   const abort = state.abort;
-  const interruptedExit = () => (state.interruptedBy === "SIGTERM" ? EXIT.terminated : EXIT.interrupted);
+  const interruptedExit = () => signalExit(state.interruptedBy);
   // The project is loaded once, from the file the user chose, and handed to everything below.
   const loaded = loadConfig({ cwd: opts.cwd, explicit: opts.config });
   const profile = requestedProfile(opts.profile, loaded.config);
   const choice = await selectRuntime({ profile, loaded, cwd: opts.cwd, dryRun: opts.dryRun });
   const project = choice.project ?? (await loadProject({ cwd: opts.cwd, loaded, runtime: choice.kind }));
+  const autoInstall = !opts.noInstall && loaded.config.deps?.install !== false;
   const runner = choice.runner;
   state.runner = runner;
   const cacheRoot = resolveCacheRoot(project.loaded.root, project.loaded.config);
   const tools = await runner.toolProbe?.(project, cacheRoot);
-  const prepareTasks = () => prepare({ cwd: opts.cwd, project, commands: opts.commands, runtime: choice.kind, which: tools?.which });
+  const prepareTasks = () => prepare({ cwd: opts.cwd, project, commands: opts.commands, runtime: choice.kind, which: tools?.which, deps: { auto: autoInstall } });
   let prepared = await prepareTasks();
   if (abort.signal.aborted) return interruptedExit();
   await runner.prepare?.(prepared, { dryRun: opts.dryRun });
@@ -102,7 +111,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
 
   // Where extensions' tool lookups were answered: the host, the image, or (a dry run before the image exists) nowhere yet.
   const toolsFrom = !tools ? "host" : tools.settled() ? "image" : "unknown";
-  const meta = { version: 1, command: opts.title, runtime: choice.kind, tools: toolsFrom, root: prepared.loaded.root, config: prepared.loaded.path };
+  const meta = { version: 1, command: opts.title, runtime: choice.kind, tools: toolsFrom, root: prepared.loaded.root, config: prepared.loaded.path, dependencies: prepared.dependencies ?? [] };
   if (opts.dryRun) {
     if (opts.json) writeStdout(JSON.stringify(planJson(prepared.tasks, meta, (t) => (t.action ? commandLine(t) : undefined)), null, 2) + "\n");
     else out(renderPlan(prepared, `Plan for ${opts.title} (runtime: ${choice.kind}, ${prepared.tasks.length} task${prepared.tasks.length === 1 ? "" : "s"}, jobs ${opts.jobs})`, commandLine));
@@ -111,11 +120,19 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
 
   if (abort.signal.aborted) return interruptedExit();
   const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false && cacheRootUsable(prepared.cacheRoot);
+  // Processes of an earlier run killed with -9 are stopped before this one starts its own;
+  // this run is recorded (in a cache root dwf made) once it starts a task.
+  const recordRoot = cacheEnabled || quietlyUsable(prepared.cacheRoot) ? prepared.cacheRoot : undefined;
+  if (recordRoot) reapAbandonedRuns(recordRoot);
+  const reaper = new RunReaper(recordRoot);
+  setActiveReaper(reaper);
+  state.reaper = reaper;
   const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared, remote: opts.remoteCache, verbose: opts.verbose });
 
   // One task at a time can stream live; parallel tasks print as blocks when they finish.
   const live = !opts.json && (opts.jobs === 1 || prepared.tasks.filter((t) => t.action).length <= 1);
-  const skipped = new Set(prepared.tasks.filter((t) => !t.action).map((t) => t.task.id));
+  // Asked when a task starts: an install can give a task its action (or take it) after planning.
+  const byId = new Map(prepared.tasks.map((t) => [t.task.id, t]));
   const reporter = createTerminalReporter({
     write: out,
     tty: isTerminal(2) && !process.env.CI && !opts.json,
@@ -133,7 +150,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
       jobs: opts.jobs,
       failFast: opts.failFast,
       signal: abort.signal,
-      events: { ...reporter.events, start: (t) => skipped.has(t.id) || reporter.events.start?.(t) },
+      events: { ...reporter.events, start: (t) => !byId.get(t.id)?.action || reporter.events.start?.(t) },
       onOutput: live ? (_t, chunk) => reporter.output(chunk) : undefined,
       cache,
     });
@@ -146,10 +163,41 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   const elapsed = performance.now() - started;
   reporter.summary(results, elapsed);
   const failed = results.some((r) => r.status === "failed");
-  const exitCode = state.interruptedBy ? interruptedExit() : failed ? EXIT.failed : EXIT.ok;
+  const idle = state.interruptedBy || failed ? undefined : nothingRan(opts.commands, prepared, results);
+  if (idle) log.error(idle);
+  const exitCode = state.interruptedBy ? interruptedExit() : failed || idle ? EXIT.failed : EXIT.ok;
   await runHooks.finished?.({ title: opts.title, report: opts.report, results, exitCode });
-  if (opts.json) writeStdout(JSON.stringify({ ...resultJson(results, meta), exitCode, durationMs: Math.round(elapsed) }, null, 2) + "\n");
+  if (opts.json) {
+    const doc = resultJson(results, meta);
+    writeStdout(JSON.stringify({ ...doc, ...(idle ? { ok: false, reason: idle } : {}), exitCode, durationMs: Math.round(elapsed) }, null, 2) + "\n");
+  }
   return exitCode;
+}
+
+/**
+ * A profile written in devflow.toml that checked nothing is not a pass: every task was
+ * skipped (no tool, no target, an extension declined), so nothing was verified.
+ */
+function nothingRan(commands: CommandRef[], prepared: Prepared, results: TaskResult[]): string | undefined {
+  const [only] = commands;
+  if (commands.length !== 1 || only!.primary !== "check" || prepared.implicit) return undefined;
+  const profile = only!.selector;
+  if (!prepared.loaded.config.targets?.[profile]) return undefined;
+  if (results.some((r) => r.status !== "skipped")) return undefined;
+  const why = results.map((r) => `${r.task.id}: ${r.reason ?? "skipped"}`);
+  const shown = why.length > 5 ? [...why.slice(0, 5), `and ${why.length - 5} more`] : why;
+  return `profile '${profile}' in ${prepared.loaded.path} ran nothing: ${results.length ? `all ${results.length} of its tasks were skipped (${shown.join("; ")})` : "it lists no commands"}. A profile that checks nothing does not pass.`;
+}
+
+/** The cache root for dwf's own run records under --no-cache: used when it can be, without a warning. */
+function quietlyUsable(cacheRoot: string): boolean {
+  try {
+    ensureCacheRoot(cacheRoot);
+    accessSync(cacheRoot, constants.W_OK);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

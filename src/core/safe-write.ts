@@ -1,7 +1,7 @@
 // Writing generated files without losing user work or escaping the project: every target
 // must resolve inside the project (no symlinked folder or file leading out of it), and
 // files are replaced atomically (temp file in the same folder + rename).
-import { mkdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, realpathSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { isInside, lstatOrNull } from "./fs.ts";
 import { dirname, join, resolve, basename } from "node:path";
 import { UserError } from "./errors.ts";
@@ -52,4 +52,30 @@ export function writeFileAtomic(path: string, text: string): void {
     rmSync(tmp, { force: true });
     throw new UserError(`cannot write ${path}: ${(e as Error).message}`);
   }
+}
+
+const TEMP_NAME = /^\..+\.dwf-[0-9a-f]{12}\.tmp$/;
+/** A temp file this old is no write in progress (those take milliseconds) but one a kill -9 cut short. */
+export const STALE_TEMP_MS = 60_000;
+
+/** Remove temp files writeFileAtomic left in `dir` when its process was killed mid-write. */
+export function removeStaleTemps(dir: string, now = Date.now()): number {
+  let removed = 0;
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (!TEMP_NAME.test(name)) continue;
+    const path = join(dir, name);
+    const st = lstatOrNull(path);
+    if (!st || !st.isFile() || now - st.mtimeMs < STALE_TEMP_MS) continue;
+    try {
+      rmSync(path, { force: true });
+      removed++;
+    } catch {}
+  }
+  return removed;
 }

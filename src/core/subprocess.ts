@@ -11,6 +11,7 @@ import { formatRef, isMutating } from "./command-ref.ts";
 import { log } from "../report/log.ts";
 import { redactText } from "./redact.ts";
 import { childEnv, signalGroup } from "../runtime/host.ts";
+import { validateDependencySpec } from "./deps.ts";
 
 /** The --describe api_version this build understands. */
 export const API_VERSION = 1;
@@ -36,6 +37,8 @@ export const DescribeSchema = v.object({
   cache_mounts: v.optional(v.array(MountSchema), []),
   env: v.optional(v.record(v.string(), v.string()), {}),
   fingerprint_inputs: v.optional(v.array(v.string()), []),
+  /** `{"inputs": [...], "paths": [...]}`; checked by validateDependencySpec for a message that names the problem. */
+  dependencies: v.optional(v.unknown()),
 });
 export type Describe = v.InferOutput<typeof DescribeSchema>;
 
@@ -296,13 +299,34 @@ function toAction(c: Caller, stdout: string): ExecutionAction {
   return action;
 }
 
-async function buildAction(c: Caller, ref: CommandRef): Promise<ActionResult> {
+const SIGNAL_NAMES: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 15: "SIGTERM" };
+
+/**
+ * Exit non-zero to decline a command, but not every non-zero exit is a decline: a crash (a
+ * signal, or a shell reporting 128 + n for a program it ran) and a refusal of a command the
+ * extension listed by name in --discover are broken extensions, never a skipped task.
+ */
+async function buildAction(c: Caller, ref: CommandRef, claimed: readonly string[]): Promise<ActionResult> {
   const input = JSON.stringify({ primary: ref.primary, selector: ref.selector });
+  const shown = formatRef(ref);
   const r = await checked(c, "--build-action", input);
-  if (r.signal) throw fail(c, `--build-action for ${formatRef(ref)}`, exitText(r), r.stderr);
+  if (r.signal) throw fail(c, `--build-action for ${shown}`, exitText(r), r.stderr);
+  if (r.exitCode > 128 && r.exitCode < 160) {
+    const sig = SIGNAL_NAMES[r.exitCode - 128] ?? `signal ${r.exitCode - 128}`;
+    throw fail(c, `--build-action for ${shown}`, `crashed (exit ${r.exitCode}: something it ran was killed by ${sig})`, r.stderr);
+  }
   if (r.exitCode !== 0) {
     const why = excerpt(redactText(r.stderr).split("\n").find((l) => l.trim()) ?? "", 200);
-    return { skip: `${c.name} declined ${formatRef(ref)} (exit ${r.exitCode})${why ? `: ${why}` : ""}` };
+    if (claimed.includes(shown)) {
+      throw fail(
+        c,
+        `--build-action for ${shown}`,
+        `exited with code ${r.exitCode}, but its --discover lists ${shown} by name`,
+        r.stderr,
+        `An extension may decline only commands it does not list exactly (list the bare '${ref.primary}' to decline some selectors). Fix the extension, or remove ${shown} from its capabilities.`,
+      );
+    }
+    return { skip: `${c.name} declined ${shown} (exit ${r.exitCode})${why ? `: ${why}` : ""}` };
   }
   try {
     return { action: toAction(c, r.stdout) };
@@ -338,14 +362,17 @@ export async function loadExternalExtension(
   else if ("caps" in discovered) capabilities = discovered.caps;
   else throw discovered.error;
   const d = described;
+  // A wrong answer here would make every run install (or never): say so now, naming the extension.
+  const dependencies = d?.dependencies === undefined || d.dependencies === null ? undefined : validateDependencySpec(d.dependencies, name, `(${real}) --describe: invalid 'dependencies'`);
   const mounts: CacheMount[] = (d?.cache_mounts ?? []).map((m) => (m.env ? { path: m.path, container: m.container, env: m.env } : { path: m.path, container: m.container }));
   return {
     name,
     description: `external extension ${located}${d ? ` (api_version ${d.api_version})` : ""}`,
     detect: () => true,
     capabilities: () => [...capabilities],
-    buildAction: (ref) => buildAction(c, ref),
+    buildAction: (ref) => buildAction(c, ref, capabilities),
     cacheMounts: () => mounts,
+    dependencies: () => (dependencies ? { inputs: [...dependencies.inputs], paths: [...dependencies.paths] } : undefined),
     env: () => ({ ...(d?.env ?? {}) }),
     fingerprintInputs: () => [...(d?.fingerprint_inputs ?? []), relative(ctx.root, real).startsWith("..") ? [] : [relative(ctx.root, real)]].flat(),
     // Same rule as the builtin stacks: commands that change files or the world are never reused.

@@ -19,6 +19,8 @@ export function closest(input: string, candidates: Iterable<string>): string | u
   let best: string | undefined;
   let bestDistance = Infinity;
   for (const c of candidates) {
+    // Suggesting the very word the user wrote helps nobody.
+    if (c === input) continue;
     const d = c.startsWith(input) && input.length >= 2 ? 0.5 : editDistance(input, c);
     if (d < bestDistance) {
       best = c;

@@ -1,7 +1,7 @@
 // The task result cache: a passing task's output stored under a key that covers everything
 // its result depends on, so an unchanged task is replayed instead of re-run.
-import { readFileSync, realpathSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { lstatSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import type { Prepared, PreparedTask } from "./pipeline.ts";
 import type { TaskCache, TaskCacheHit } from "./execute.ts";
 import type { RunHooks } from "./run-tasks.ts";
@@ -11,7 +11,7 @@ import { resolveProgram } from "../runtime/host.ts";
 import { hashTree, treeDigest, type FileDigests } from "./tree-hash.ts";
 import { redactText, secretValues } from "./redact.ts";
 import { log } from "../report/log.ts";
-import { writeFileAtomic } from "./safe-write.ts";
+import { removeStaleTemps, writeFileAtomic } from "./safe-write.ts";
 import { touchNow } from "./fs.ts";
 import { cacheMountHostPath } from "./cache-root.ts";
 import { insideContainer } from "../runtime/select.ts";
@@ -104,25 +104,35 @@ export function toolIdentity(program: string, cwd: string, pathVar: string): str
 }
 
 /**
- * Inherited variables that describe the session, not the build (shell bookkeeping, terminal,
- * desktop, CI run ids, dwf's own switches): left out of the key so they do not defeat the cache.
+ * Inherited variables that describe the session, not the build: shell bookkeeping, the
+ * terminal or login session, CI run ids and per-step files, dwf's own switches. Exact names
+ * only (README: "What the key leaves out"). They are left out of the key so they do not defeat
+ * the cache, and for the same reason a cacheable host task does not get them: what a task
+ * can see is what its key covers. Everything else it inherits (TERM, GITHUB_REF, …) is hashed.
  */
-const VOLATILE_NAMES = new Set([
-  "_", "PWD", "OLDPWD", "SHLVL", "HOSTNAME", "TERM", "COLORTERM", "COLUMNS", "LINES", "NO_COLOR", "FORCE_COLOR", "LS_COLORS",
-  "PS1", "PS2", "PS3", "PS4", "PROMPT_COMMAND", "MAIL", "MAILCHECK", "PAGER", "EDITOR", "VISUAL", "GPG_TTY",
-  "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY", "WINDOWID", "XDG_RUNTIME_DIR", "XDG_VTNR", "STY", "WINDOW",
-  "INVOCATION_ID", "JOURNAL_STREAM", "SYSTEMD_EXEC_PID", "MANAGERPID", "SECURITYSESSIONID",
-]);
-const VOLATILE_PREFIXES = ["TERM_", "CLICOLOR", "HIST", "LESS", "SSH_", "DBUS_", "XDG_SESSION_", "XDG_SEAT", "TMUX", "VSCODE_", "ITERM_", "KITTY_", "WT_", "LC_TERMINAL", "GITHUB_", "RUNNER_", "ACTIONS_", "DWF_"];
-
-/** A set and a prefix list rather than one large regular expression: compiling that cost ~0.25 ms a run. */
-function isVolatile(name: string): boolean {
-  return VOLATILE_NAMES.has(name) || VOLATILE_PREFIXES.some((p) => name.startsWith(p));
-}
+export const KEY_EXCLUDED_ENV: readonly string[] = [
+  // shell bookkeeping
+  "_", "PWD", "OLDPWD", "SHLVL", "PS1", "PS2", "PS3", "PS4", "PROMPT_COMMAND", "MAIL", "MAILCHECK",
+  "HISTFILE", "HISTSIZE", "HISTFILESIZE", "HISTCONTROL", "HISTIGNORE", "HISTTIMEFORMAT", "COLUMNS", "LINES",
+  // terminal and login session
+  "TERM_SESSION_ID", "WINDOWID", "STY", "WINDOW", "TMUX", "TMUX_PANE", "KITTY_WINDOW_ID", "ITERM_SESSION_ID", "WT_SESSION",
+  "SECURITYSESSIONID", "XDG_SESSION_ID", "XDG_VTNR", "INVOCATION_ID", "JOURNAL_STREAM", "SYSTEMD_EXEC_PID", "MANAGERPID",
+  "SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY", "SSH_AUTH_SOCK", "SSH_AGENT_PID", "GPG_TTY",
+  // CI: ids and files that change with every run or step, and the run's credentials
+  "GITHUB_RUN_ID", "GITHUB_RUN_NUMBER", "GITHUB_RUN_ATTEMPT", "GITHUB_JOB", "GITHUB_ACTION", "GITHUB_ENV", "GITHUB_OUTPUT",
+  "GITHUB_PATH", "GITHUB_STATE", "GITHUB_STEP_SUMMARY", "GITHUB_TOKEN", "RUNNER_TRACKING_ID", "ACTIONS_RUNTIME_TOKEN",
+  "ACTIONS_RUNTIME_URL", "ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL",
+  // dwf's own switches
+  "DWF_LOG", "DWF_PROFILE", "DWF_ENGINE", "DWF_CACHE_ROOT", "DWF_DOWNLOAD_BASE", "DWF_INSTALL_DIR", "DWF_RUN",
+  // the remote cache's settings and credentials (dwf's own names and the turbo ones it accepts)
+  "DWF_REMOTE_CACHE", "DWF_REMOTE_CACHE_URL", "DWF_REMOTE_CACHE_TOKEN", "DWF_REMOTE_CACHE_TEAM", "DWF_REMOTE_CACHE_SIGNATURE_KEY",
+  "TURBO_API", "TURBO_TOKEN", "TURBO_TEAM", "TURBO_REMOTE_CACHE_SIGNATURE_KEY",
+];
+const EXCLUDED = new Set(KEY_EXCLUDED_ENV);
 
 /**
  * The part of the inherited environment a task's result can depend on. Host tasks inherit the
- * whole environment (a changed `FOO=…` must re-run them); containers only get CI (see baseEnv).
+ * whole environment but KEY_EXCLUDED_ENV (a changed `FOO=…` must re-run them); containers only get CI (see baseEnv).
  */
 export function inheritedKeyEnv(env: Record<string, string | undefined>, runner: "host" | "container"): Record<string, string> {
   const out: Record<string, string> = {};
@@ -130,7 +140,7 @@ export function inheritedKeyEnv(env: Record<string, string | undefined>, runner:
     if (env.CI) out.CI = env.CI;
     return out;
   }
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && !isVolatile(k)) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && !EXCLUDED.has(k)) out[k] = v;
   return out;
 }
 
@@ -155,10 +165,23 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
   // Hashed once per run, on the first lookup: every task sees the tree as it was when the run began.
   const tree = memo(async (): Promise<FileDigests> => {
     const started = performance.now();
-    const { files, stats } = await hashTree(root, { cacheRoot, exclude: [cacheRoot] });
+    // Installed dependencies are not sources: what is installed is known from the stack's
+    // fingerprint inputs (its lockfile), and hashing a modules folder would cost more than the run.
+    const installed = (prepared.dependencies ?? []).flatMap((d) => d.paths.map((p) => join(root, p)));
+    const { files, stats } = await hashTree(root, { cacheRoot, exclude: [cacheRoot, ...installed] });
     log.debug(`task cache: hashed ${stats.listed} files (${stats.read} read, ${stats.reused} unchanged${stats.listReused ? ", git listing reused" : ""}) in ${Math.round(performance.now() - started)}ms`);
     return files;
   });
+  // The tree again, after a task: a hash started after the task ended shows what the task left,
+  // so tasks that end while one is under way wait for the next; one hash serves all that ended before it.
+  let rehash: { started: number; files: Promise<FileDigests> } | undefined;
+  const treeAfter = (endedAt: number): Promise<FileDigests> => {
+    if (rehash && rehash.started >= endedAt) return rehash.files;
+    const started = performance.now();
+    const files = hashTree(root, { cacheRoot, exclude: [cacheRoot] }).then((r) => r.files);
+    rehash = { started, files };
+    return files;
+  };
   // Most tasks see the whole tree: one digest per distinct set of input prefixes.
   const digests = new Map<string, string>();
   const digestOf = (files: FileDigests, inputs: string[] | undefined) => {
@@ -249,10 +272,14 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
     const mounts = kind === "container" && runner.kind === "host" ? await mountPaths() : undefined;
     return { files, extension: new Map(names.map((n, i) => [n, hashes[i]!])), image: image && (await image), kind, mounts };
   };
+  /** What each task's key saw of the tree (its input prefixes and their digest), checked again before storing. */
+  const treeSeen = new Map<string, { inputs: string[] | undefined; digest: string }>();
   const keyOf = (t: PreparedTask, runner: Runner, s: Shared): string => {
     const action = t.action!;
     const inputs = t.stack.ext.taskInputs?.(t.task.ref, registry.ctx);
     const environment = s.image !== undefined ? `image:${s.image}` : `tool:${tool(action.program, t.cwd, t.env.PATH ?? process.env.PATH ?? "")}`;
+    const tree = digestOf(s.files, inputs);
+    treeSeen.set(`${runner.kind}\0${t.task.id}`, { inputs, digest: tree });
     return taskKey({
       task: t.task.id,
       program: action.program,
@@ -263,7 +290,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
       runner: s.kind,
       environment,
       extension: s.extension.get(t.stack.name)!,
-      tree: digestOf(s.files, inputs),
+      tree,
     });
   };
   const keyFor = (t: PreparedTask, runner: Runner) => {
@@ -282,6 +309,11 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
     // One small file: a sync read is cheaper than an async round trip per task.
     let text: string;
     try {
+      // Only a file dwf wrote: a symlink planted in the cache is neither read nor touched.
+      if (!lstatSync(path).isFile()) {
+        log.debug(`task cache: ignoring ${path}: not a regular file; the task runs and replaces it`);
+        return null;
+      }
       text = readFileSync(path, "utf8");
     } catch {
       return null;
@@ -324,15 +356,32 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
 
   return {
     keyFor,
+    unsetEnv: KEY_EXCLUDED_ENV,
     keyedAs: kindOf,
     lookupMany,
+    forget(taskIds) {
+      for (const id of taskIds) for (const kind of ["host", "container"]) keys.delete(`${kind}\0${id}`);
+    },
     async lookup(t, runner): Promise<TaskCacheHit | null> {
       return (await lookupMany([t], runner)).get(t.task.id) ?? null;
     },
-    async store(t, runner, outcome: RunOutcome): Promise<void> {
-      if (outcome.exitCode !== 0 || outcome.error) return;
+    async store(t, runner, outcome: RunOutcome, replayed = false): Promise<boolean> {
+      if (outcome.exitCode !== 0 || outcome.error) return false;
+      const endedAt = performance.now();
       const key = await keyFor(t, runner);
+      // A file edited while the task ran: the result belongs to neither version of the tree,
+      // so storing it under the key of the old one could replay a pass for a failing tree.
+      // (A result fetched for this very key ran nowhere here: nothing to check.)
+      if (!replayed) {
+        const seen = treeSeen.get(`${runner.kind}\0${t.task.id}`);
+        if (!seen) return false;
+        if (treeDigest(await treeAfter(endedAt), seen.inputs) !== seen.digest) {
+          log.debug(`task cache: not storing ${t.task.id}: files it can see changed while it ran`);
+          return false;
+        }
+      }
       const path = entryPath(cacheRoot, key);
+      removeStaleTemps(dirname(path));
       const entry: CacheEntry = {
         version: ENTRY_VERSION,
         key,
@@ -343,6 +392,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
         created: new Date().toISOString(),
       };
       writeFileAtomic(path, JSON.stringify(entry));
+      return true;
     },
   };
 }

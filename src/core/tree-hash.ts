@@ -2,8 +2,8 @@
 // not ignore (or a plain walk outside git). Stat data cached under the cache root skips re-reading.
 import { readdirSync, readlinkSync, readFileSync } from "node:fs";
 import { isInside, lstatOrNull, touchNow } from "./fs.ts";
-import { join, relative, sep } from "node:path";
-import { writeFileAtomic } from "./safe-write.ts";
+import { dirname, join, relative, sep } from "node:path";
+import { removeStaleTemps, writeFileAtomic } from "./safe-write.ts";
 import { statCachePath } from "./cache-root.ts";
 import { LONG_LOOP, expectLongWork } from "./jit.ts";
 import { gitVisibleFiles, listAndRemember, listingEnvKey, parseListing, reuseListing, underPrefix, type Listing } from "./git-listing.ts";
@@ -28,7 +28,12 @@ export interface HashTreeOptions {
   exclude?: string[];
   /** Files whose inode changed this recently are re-read next time (default RACY_MS). */
   racyMs?: number;
+  /** How many submodules deep this tree is (internal). */
+  depth?: number;
 }
+
+/** Submodules inside submodules are followed this deep. */
+const MAX_SUBMODULE_DEPTH = 8;
 
 const STAT_VERSION = 1;
 const LARGE = 8 * 1024 * 1024;
@@ -108,6 +113,8 @@ function rowOf(rows: Record<string, unknown>, path: string): StatRow | undefined
 
 function saveStatCache(path: string, root: string, rows: Map<string, StatRow>, listing: Listing | undefined): void {
   try {
+    // A run killed while writing leaves its temp file: the next write clears it.
+    removeStaleTemps(dirname(path));
     writeFileAtomic(path, JSON.stringify({ version: STAT_VERSION, root, count: rows.size, files: Object.fromEntries(rows), ...(listing ? { listing } : {}) }));
   } catch {
     // A stat cache is only an accelerator: failing to write it must not fail the run.
@@ -151,6 +158,7 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
   const stats: TreeHashStats = { listed: paths.length, read: 0, reused: 0, bytesRead: 0, git: gitList != null, listReused };
   const racyAfter = Date.now() - racyMs;
   const toRead: { path: string; abs: string; size: number; mtimeMs: number; ino: number; ctimeMs: number; x: string }[] = [];
+  const submodules: string[] = [];
 
   // Listed paths are relative and `/`-separated: plain concatenation, no per-file normalising.
   const base = root.endsWith(sep) ? root : root + sep;
@@ -170,7 +178,9 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
       continue;
     }
     if (!st.isFile()) {
-      // A submodule or other special entry: its presence counts, its contents belong to it.
+      // A checked-out submodule counts by everything its task can see there: its commit's
+      // files and any uncommitted change, hashed like a tree of its own (nested ones too).
+      if (st.isDirectory() && lstatOrNull(join(abs, ".git"))) submodules.push(path);
       files.set(path, st.isDirectory() ? "dir" : "special");
       continue;
     }
@@ -202,6 +212,24 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
       stats.bytesRead += f.size;
       if (f.ctimeMs < racyAfter && f.mtimeMs < racyAfter) fresh.push([f.path, [f.size, f.mtimeMs, f.ino, f.ctimeMs, d]]);
     });
+  }
+
+  const depth = opts.depth ?? 0;
+  for (const path of submodules) {
+    if (depth >= MAX_SUBMODULE_DEPTH) {
+      files.set(path, "submodule:too-deep");
+      continue;
+    }
+    try {
+      const sub = await hashTree(base + path, { ...opts, exclude, depth: depth + 1 });
+      files.set(path, `submodule:${treeDigest(sub.files)}`);
+      stats.listed += sub.stats.listed;
+      stats.read += sub.stats.read;
+      stats.reused += sub.stats.reused;
+      stats.bytesRead += sub.stats.bytesRead;
+    } catch {
+      files.set(path, "submodule:unreadable");
+    }
   }
 
   const listingChanged = !listReused && (listing !== undefined || cached.listing !== undefined);

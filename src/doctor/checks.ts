@@ -72,7 +72,7 @@ async function engineChecks(config: Config, env: Record<string, string | undefin
     const p = probes[i]!;
     const chosen = picked?.name === name;
     const wanted = setting === name || (setting === "auto" && chosen);
-    if (p.ok) checks.push({ group: "container engine", name, status: "ok", detail: `${p.engine.path}, answers${chosen ? ` (${setting === "auto" ? "auto picks this one" : `chosen by ${source}`})` : ""}`, needed: needEngine && wanted });
+    if (p.ok) checks.push({ group: "container engine", name, status: "ok", detail: `${p.engine.path}, answers${p.engine.rootless ? ", rootless" : ""}${chosen ? ` (${setting === "auto" ? "auto picks this one" : `chosen by ${source}`})` : ""}`, needed: needEngine && wanted });
     else {
       const notInstalled = p.reason.includes("not found on PATH");
       checks.push({
@@ -298,10 +298,12 @@ export function parseVersions(text: string): Map<number, { code: number; text: s
  * the image the way a task is run, in parallel.
  */
 async function imageToolChecks(registry: Registry, loaded: LoadedConfig, engine: Engine, spec: ImageSpec, planned: Map<string, CommandRef[]> | null, env: Record<string, string | undefined>): Promise<Check[]> {
-  const [{ createToolProbe }, { userArgs }] = await Promise.all([import("../runtime/tool-probe.ts"), import("../runtime/container.ts")]);
+  const [{ createToolProbe }, { containerLabels, labelArgs, randomToken, userArgs }] = await Promise.all([import("../runtime/tool-probe.ts"), import("../runtime/container.ts")]);
   const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env);
   const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: loaded.config.container?.user });
-  const probe = createToolProbe({ engine, ref: spec.ref, fingerprint: spec.fingerprint, cacheRoot, root: loaded.root, runArgs: [...user.args, "-e", "DWF_IN_CONTAINER=1"], env });
+  // Like a task's containers: a killed doctor's are found and removed by the next run.
+  const labels = labelArgs(containerLabels(spec.project, randomToken()));
+  const probe = createToolProbe({ engine, ref: spec.ref, fingerprint: spec.fingerprint, cacheRoot, root: loaded.root, runArgs: [...labels, ...user.args, "-e", "DWF_IN_CONTAINER=1"], env });
   const toolsOf = async () => {
     const ctx = createContext(loaded.root, env, probe.which);
     const out: { stack: string; tool: ToolRequirement }[] = [];
@@ -315,7 +317,7 @@ async function imageToolChecks(registry: Registry, loaded: LoadedConfig, engine:
   }
   const envArgs = Object.entries(user.env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
   // One container runs every version command (argv words joined by US, split back by the script).
-  const argv = [engine.path, "run", "--rm", ...user.args, ...envArgs, "-e", "DWF_IN_CONTAINER=1", "-v", `${loaded.root}:/workspace`, "-w", "/workspace", spec.ref];
+  const argv = [engine.path, "run", "--rm", ...labels, ...user.args, ...envArgs, "-e", "DWF_IN_CONTAINER=1", "-v", `${loaded.root}:/workspace`, "-w", "/workspace", spec.ref];
   const specs = tools.map(({ tool }) => tool.version.join(UNIT_SEPARATOR));
   let results: Map<number, { code: number; text: string }>;
   try {

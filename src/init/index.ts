@@ -10,7 +10,7 @@ import { DOCKERFILE } from "../core/fingerprint.ts";
 import { chooseStacks, initTargets } from "./detect.ts";
 import { renderConfig, renderDockerfile } from "./render.ts";
 import { log } from "../report/log.ts";
-import { checkWritable, writeAtomic, type PlannedFile } from "./write.ts";
+import { checkWritable, writeAllOrNothing, type PlannedFile } from "./write.ts";
 
 export interface InitOptions {
   root: string;
@@ -96,10 +96,8 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
   }
   if (opts.dryRun) return result;
   checkWritable(opts.root, files, opts.force);
-  for (const f of files) {
-    writeAtomic(opts.root, f);
-    result.written.push(f.path);
-  }
+  writeAllOrNothing(opts.root, files);
+  result.written.push(...files.map((f) => f.path));
   return result;
 }
 
@@ -107,7 +105,7 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
 export function gitTopLevel(root: string): string | null {
   try {
     // No git on PATH, or not a work tree: nothing to warn about.
-    const r = Bun.spawnSync(["git", "rev-parse", "--show-toplevel"], { cwd: root, stdout: "pipe", stderr: "ignore" });
+    const r = Bun.spawnSync(["git", "rev-parse", "--show-toplevel"], { cwd: root, stdout: "pipe", stderr: "ignore", timeout: 10_000 });
     const top = r.exitCode === 0 ? r.stdout.toString().trim() : "";
     return top && realpathSync(top) !== realpathSync(root) ? top : null;
   } catch {

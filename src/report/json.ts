@@ -18,6 +18,7 @@ export function planJson(tasks: PreparedTask[], meta: Record<string, unknown>, c
       command: formatRef(t.task.ref),
       stack: t.task.stack,
       after: t.task.deps,
+      ...(t.task.reason ? { reason: t.task.reason } : {}),
       ...(t.action
         ? { program: t.action.program, args: maskAll(t.action.args, t), env: redactEnv(t.env), argv: maskAll(commandLine(t), t) }
         : { skip: t.skip }),

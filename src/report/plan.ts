@@ -14,7 +14,8 @@ export function renderPlan(prepared: Prepared, header: string, commandLine: (t: 
   if (prepared.implicit) out += style.dim("no devflow.toml: using default profiles (run 'dwf init' to write one)\n");
   out += "\n";
   order.forEach((t, i) => {
-    const head = `${String(i + 1).padStart(2)}. ${formatRef(t.task.ref)} ${style.dim(`[${t.task.stack}]`)}`;
+    const why = t.task.reason ? `  ${style.yellow(`install: ${t.task.reason}`)}` : "";
+    const head = `${String(i + 1).padStart(2)}. ${formatRef(t.task.ref)} ${style.dim(`[${t.task.stack}]`)}${why}`;
     if (!t.action) {
       out += `${head}  ${style.gray(`skip: ${t.skip}`)}\n`;
       return;
@@ -23,5 +24,13 @@ export function renderPlan(prepared: Prepared, header: string, commandLine: (t: 
     out += `${head}\n      ${style.cyan("$")} ${cmd}\n`;
     if (t.task.deps.length) out += `      ${style.dim(`after: ${t.task.deps.join(", ")}`)}\n`;
   });
+  for (const d of prepared.dependencies ?? []) {
+    if (d.install) continue;
+    const where = d.paths.length ? d.paths.join(", ") : d.inputs.join(", ");
+    if (d.skipped) out += style.dim(`\ndependencies: ${d.stack}: ${d.reason}, but its setup:deps is skipped: ${d.skipped}\n`);
+    else if (d.disabled && d.reason) out += style.dim(`\ndependencies: ${d.stack}: not installed automatically (--no-install or [deps] install = false), although ${d.reason}\n`);
+    else if (d.disabled) out += style.dim(`\ndependencies: ${d.stack}: up to date (${where}); automatic installs are off\n`);
+    else if (!d.reason) out += style.dim(`\ndependencies: ${d.stack}: up to date (${where})\n`);
+  }
   return out;
 }

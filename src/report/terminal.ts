@@ -79,15 +79,17 @@ export function createTerminalReporter(opts: TerminalOptions) {
       running.set(task.id, task);
       // In GitHub Actions each task's output folds into a ::group:: (closed in finish).
       if (opts.live && github) print(`::group::${formatRef(task.ref)} [${task.stack}]\n`);
-      else if (opts.live) print(`${style.bold("▶")} ${taskLabel(task)}\n`);
-      else if (!opts.tty) print(`${style.dim("started")} ${formatRef(task.ref)} [${task.stack}]\n`);
+      else if (opts.live) print(`${style.bold("▶")} ${taskLabel(task)}${task.reason ? style.dim(` (${task.reason})`) : ""}\n`);
+      else if (!opts.tty) print(`${style.dim("started")} ${formatRef(task.ref)} [${task.stack}]${task.reason ? ` (${task.reason})` : ""}\n`);
       if (opts.tty && !timer && !opts.live) timer = setInterval(drawLine, 100);
       drawLine();
     },
     finish(r) {
       const started = running.delete(r.task.id);
       done++;
-      const head = `${COLOR[r.status](`${ICON[r.status]} ${r.status}${r.origin === "remote" ? " (remote)" : ""}`)} ${taskLabel(r.task)}${r.durationMs ? style.dim(` ${formatDuration(r.durationMs)}`) : ""}${r.reason ? style.dim(` — ${r.reason}`) : ""}\n`;
+      // A failure without a reason says how the task's process ended.
+      const reason = r.reason ?? (r.status === "failed" && r.exitCode ? `exit code ${r.exitCode}` : undefined);
+      const head = `${COLOR[r.status](`${ICON[r.status]} ${r.status}${r.origin === "remote" ? " (remote)" : ""}`)} ${taskLabel(r.task)}${r.durationMs ? style.dim(` ${formatDuration(r.durationMs)}`) : ""}${reason ? style.dim(` — ${reason}`) : ""}\n`;
       let block = opts.live && github && started ? `::endgroup::\n${head}` : head;
       // Live mode streamed the output of what ran; a cached task's stored output shows as a block.
       const streamed = opts.live && r.status !== "cached";

@@ -1,5 +1,8 @@
-// The container runner: each ExecutionAction becomes `<engine> run --rm --name … <image>
-// <program> <args…>` with the project at /workspace and every active stack's cache mounts.
+// The container runner: each ExecutionAction becomes `<engine> run [--rm] --name … --label …
+// <image> <program> <args…>` with the project at /workspace and every active stack's cache
+// mounts. Under docker there is no --rm (podman's Docker API loses the exit code with it): dwf
+// reads the exit code the engine recorded, then removes the container itself. Containers are
+// removed by name on cancel; the labels let a later run remove what a killed dwf left (owner.ts).
 import { mkdirSync } from "node:fs";
 import { relative, sep } from "node:path";
 import type { Config } from "../core/config.ts";
@@ -10,7 +13,9 @@ import { extensionEnv } from "../core/pipeline.ts";
 import { DOCKERFILE } from "../core/fingerprint.ts";
 import { cacheMountHostPath, ensureCacheRoot } from "../core/cache-root.ts";
 import { childEnv, spawnTracked, type SpawnedProcess } from "./host.ts";
-import { removeContainers, resolveEngine, type Engine, type EngineName } from "./engine.ts";
+import { containerExit, removeContainers, resolveEngine, trustsAutoRemove, type ContainerEnd, type Engine, type EngineName } from "./engine.ts";
+import { ownerLabels, sweepOrphans } from "./owner.ts";
+import { log } from "../report/log.ts";
 import { ensureImage, imageSpecFor, projectName, slug, type ImageSpec } from "./image.ts";
 import { createToolProbe } from "./tool-probe.ts";
 
@@ -25,6 +30,10 @@ export interface ProxySpec {
   /** Engine CLI (path or name). */
   engine: string;
   name: string;
+  /** `--rm`: the engine removes the container when it exits (only where the exit code survives it). */
+  autoRemove?: boolean;
+  /** Container labels: the project, the run and the owning dwf process. */
+  labels?: Record<string, string>;
   /** Host project root, mounted at /workspace. */
   workspace: string;
   /** Working directory inside the container. */
@@ -42,7 +51,9 @@ export interface ProxySpec {
 
 /** The full engine argv for one action. Pure: the same spec always gives the same argv. */
 export function buildProxyArgs(spec: ProxySpec): string[] {
-  const argv = [spec.engine, "run", "--rm", "--name", spec.name, ...bindArgs(spec.workspace, WORKSPACE), "-w", spec.workdir];
+  const argv = [spec.engine, "run", ...(spec.autoRemove ? ["--rm"] : []), "--name", spec.name];
+  argv.push(...labelArgs(spec.labels ?? {}));
+  argv.push(...bindArgs(spec.workspace, WORKSPACE), "-w", spec.workdir);
   for (const m of spec.mounts) argv.push(...bindArgs(m.host, m.container));
   for (const [k, v] of Object.entries(spec.env)) argv.push("-e", `${k}=${v}`);
   argv.push(...spec.user);
@@ -63,17 +74,25 @@ export function bindArgs(host: string, container: string): string[] {
 }
 
 /**
- * How files written to /workspace stay owned by the invoking user: rootless podman maps the
- * user with keep-id; docker and rootful podman run as `--user uid:gid` (HOME=/tmp so tools
- * have somewhere writable); `[container] user` overrides both.
+ * How files written to /workspace stay owned by the invoking user: docker and rootful podman
+ * run as `--user uid:gid`; rootless podman the same with the user mapped by keep-id (HOME=/tmp
+ * for non-root, so tools have somewhere writable); rootless Docker runs as the container's root,
+ * which is that user; `[container] user` overrides them all.
  */
 export function userArgs(opts: { engine: EngineName; rootless: boolean; configured?: string; uid?: number; gid?: number }): { args: string[]; env: Record<string, string> } {
   if (opts.configured) return { args: ["--user", opts.configured], env: {} };
-  if (opts.engine === "podman" && opts.rootless) return { args: ["--userns=keep-id"], env: {} };
   // Default: the invoking user (0 where the platform has no uids).
   const uid = opts.uid ?? process.getuid?.() ?? 0;
   const gid = opts.gid ?? process.getgid?.() ?? 0;
-  return { args: ["--user", `${uid}:${gid}`], env: uid === 0 ? {} : { HOME: "/tmp" } };
+  // keep-id maps the invoking user to the same ids inside; --user makes the task run as them
+  // whatever the image's USER says (`USER 1001` alone would run as 1001 with group 0, both
+  // subordinate ids on the host).
+  const home: Record<string, string> = uid === 0 ? {} : { HOME: "/tmp" };
+  if (opts.engine === "podman" && opts.rootless) return { args: ["--userns=keep-id", "--user", `${uid}:${gid}`], env: home };
+  // Rootless Docker: the container's root is the invoking user; any other uid is a subordinate
+  // id that cannot write the workspace. Explicit, so an image's USER does not win.
+  if (opts.engine === "docker" && opts.rootless) return { args: ["--user", "0:0"], env: {} };
+  return { args: ["--user", `${uid}:${gid}`], env: home };
 }
 
 /** `dwf-<project>-<task>-<token>`: unique per run and task, recognisable in `ps -a`. */
@@ -120,6 +139,32 @@ export function baseEnv(env: Record<string, string | undefined>): Record<string,
   return out;
 }
 
+export function labelArgs(labels: Record<string, string>): string[] {
+  return Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
+}
+
+/** Labels of every container a run starts: the project (as on its image), the run, the owning dwf. */
+export function containerLabels(project: string, run: string): Record<string, string> {
+  return { "dev.devflow.project": project, ...ownerLabels(run) };
+}
+
+/** Remove what earlier dwf runs left behind when they were killed; says what it removed. */
+export async function removeOrphans(engine: Engine, env: Record<string, string | undefined>): Promise<void> {
+  const removed = await sweepOrphans(engine, env);
+  if (removed.length) log.info(`Removed ${removed.length} container${removed.length === 1 ? "" : "s"} left behind by a dwf run that was killed: ${removed.join(", ")}`);
+}
+
+/**
+ * After the engine CLI has exited, for a container that was not auto-removed: how it really
+ * ended. The engine's record of the exit code wins over the CLI's own code.
+ */
+export async function settleContainer(engine: Engine, name: string, cliCode: number, env: Record<string, string | undefined>): Promise<ContainerEnd | undefined> {
+  if (trustsAutoRemove(engine)) return undefined;
+  const end = await containerExit(engine, name, env);
+  if (end?.ran && end.exitCode !== cliCode) log.debug(`[container] ${engine.name} exited ${cliCode}, but container ${name} exited ${end.exitCode}; using ${end.exitCode}`);
+  return end;
+}
+
 /**
  * The engine's own words when the action's program could not be started in the image (runc,
  * crun, docker): not found or not executable. A program that started and then exited 127
@@ -139,6 +184,12 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
   const project = projectName(opts.config, opts.root);
   const live = new Set<SpawnedProcess>();
   const names = new Set<string>();
+  /** Removals of finished containers (and the orphan sweep) still in flight; close() waits for them. */
+  const removing = new Set<Promise<unknown>>();
+  const background = (p: Promise<unknown>) => {
+    const q = p.finally(() => removing.delete(q));
+    removing.add(q);
+  };
   let engine = opts.engine;
   let image: ImageSpec | undefined;
   let setup: ContainerSetup = { mounts: [], env: {} };
@@ -148,6 +199,8 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
     return buildProxyArgs({
       engine: engine?.path ?? "podman",
       name: containerName(project, req.id, token),
+      autoRemove: trustsAutoRemove(engine ?? { name: "podman" }),
+      labels: containerLabels(project, token),
       workspace: opts.root,
       workdir: containerWorkdir(opts.root, req.cwd),
       mounts: setup.mounts,
@@ -159,9 +212,19 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
     });
   };
 
+  // One removal per name at a time: a second `rm -f` while the first is in flight fails at once
+  // ("removal already in progress"), and dwf must not exit before the first has finished.
+  const inFlight = new Map<string, Promise<unknown>>();
   const remove = async (list: string[]) => {
     if (!engine || list.length === 0) return;
-    await removeContainers(engine, list, env);
+    const fresh = list.filter((n) => !inFlight.has(n));
+    if (fresh.length) {
+      const p = removeContainers(engine, fresh, env).finally(() => {
+        for (const n of fresh) if (inFlight.get(n) === p) inFlight.delete(n);
+      });
+      for (const n of fresh) inFlight.set(n, p);
+    }
+    await Promise.all(list.map((n) => inFlight.get(n)));
   };
 
   let present: boolean | undefined;
@@ -182,13 +245,15 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       const { engine, image } = await resolve(p.registry, p.loaded.config, p.loaded.root);
       const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: opts.config.container?.user });
       const name = containerName(project, "probe", token);
-      return createToolProbe({ engine, ref: image.ref, fingerprint: image.fingerprint, cacheRoot, root: opts.root, runArgs: ["--name", name, ...user.args, "-e", "DWF_IN_CONTAINER=1"], env });
+      return createToolProbe({ engine, ref: image.ref, fingerprint: image.fingerprint, cacheRoot, root: opts.root, runArgs: ["--name", name, ...labelArgs(containerLabels(project, token)), ...user.args, "-e", "DWF_IN_CONTAINER=1"], env });
     },
     async prepare(prepared: Prepared, { dryRun }) {
       const { engine, image } = await resolve(prepared.registry, prepared.loaded.config, prepared.loaded.root);
       setup = await collectSetup(prepared.registry, prepared.cacheRoot);
       if (dryRun) return;
       createMounts(setup, prepared.cacheRoot);
+      // Leftovers of killed runs go while this run works; they never delay its first task.
+      background(removeOrphans(engine, env));
       if (prepared.tasks.some((t) => t.action)) {
         await ensureImage(engine, image, { knownPresent: present });
         present = true;
@@ -202,23 +267,45 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       // remove it by name as soon as the task is cancelled.
       const onAbort = () => void remove([name]);
       req.signal.addEventListener("abort", onAbort, { once: true });
+      let settled = false;
+      let end: ContainerEnd | undefined;
       try {
         const outcome = await spawnTracked(argv, { cwd: opts.root, env: childEnv({}, env), signal: req.signal, onOutput: req.onOutput, live });
+        if (engine && !req.signal.aborted && trustsAutoRemove(engine)) {
+          // --rm: the engine removes the container when it ends. An engine CLI killed by a
+          // signal may have left it running, so that one is removed below.
+          settled = !outcome.error?.startsWith("killed by");
+        } else if (engine && !req.signal.aborted) {
+          end = await settleContainer(engine, name, outcome.exitCode, env);
+          if (end?.ran) {
+            outcome.exitCode = end.exitCode;
+            if (outcome.error?.startsWith("killed by")) outcome.error = undefined;
+          } else if (end && outcome.exitCode === 0) outcome.exitCode = 125; // never started: not a pass
+          // The result is known: remove the container in the background (close() waits).
+          background(remove([name]));
+          settled = true;
+        }
         if (!outcome.error && outcome.exitCode === 125) outcome.error = `${engine?.name ?? "the engine"} could not start the container (exit code 125; see the output above).`;
         else if (!outcome.error && (outcome.exitCode === 126 || outcome.exitCode === 127) && programDidNotStart(outcome.output)) {
           outcome.error = `'${req.action.program}' could not be run inside image ${image?.ref ?? ""} (exit code ${outcome.exitCode}). Add it to ${opts.config.container?.dockerfile ?? DOCKERFILE} and rebuild.`;
+        } else if (!outcome.error && end && !end.ran) {
+          outcome.error = `${engine?.name ?? "the engine"} created the container but could not start it (exit code ${outcome.exitCode}; see the output above).`;
         }
         return outcome;
       } finally {
         req.signal.removeEventListener("abort", onAbort);
-        // Covers a cancel that raced container creation.
-        if (req.signal.aborted) await remove([name]);
+        // Covers a cancel that raced container creation, and an engine that failed mid-way.
+        if (!settled) await remove([name]);
         names.delete(name);
       }
     },
     async stopAll() {
       await remove([...names]);
       for (const p of live) p.kill("SIGTERM");
+      await Promise.all(removing);
+    },
+    async close() {
+      await Promise.all(removing);
     },
   };
 }

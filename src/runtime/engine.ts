@@ -4,6 +4,7 @@ import type { Config } from "../core/config.ts";
 import { UserError } from "../core/errors.ts";
 import { findOnPath } from "../core/context.ts";
 import { childEnv } from "./host.ts";
+import { statSync } from "node:fs";
 
 export type EngineName = "docker" | "podman";
 export type EngineSetting = EngineName | "auto";
@@ -12,7 +13,10 @@ export interface Engine {
   name: EngineName;
   /** Absolute path of the engine CLI. */
   path: string;
-  /** Rootless podman maps the invoking user with --userns=keep-id instead of --user. */
+  /**
+   * The engine runs as the invoking (non-root) user: rootless podman maps that user with
+   * --userns=keep-id; under a rootless Docker daemon the container's root is that user.
+   */
   rootless: boolean;
 }
 
@@ -70,7 +74,7 @@ export async function probeEngine(name: EngineName, env: Record<string, string |
   const timeoutMs = opts.timeoutMs ?? PROBE_TIMEOUT_MS;
   const path = findOnPath(name, env.PATH ?? "");
   if (!path) return { ok: false, reason: `'${name}' was not found on PATH` };
-  const engine: Engine = { name, path, rootless: name === "podman" && process.getuid?.() !== 0 };
+  const engine: Engine = { name, path, rootless: name === "podman" ? process.getuid?.() !== 0 : await dockerRootless(path, env) };
   if (opts.imageRef) {
     const inspect = await engineCommand(inspectArgv(engine, opts.imageRef), { timeoutMs, env });
     if (inspect.code === 0) return { ok: true, engine, imagePresent: true };
@@ -85,6 +89,26 @@ export async function probeEngine(name: EngineName, env: Record<string, string |
   return { ok: true, engine, imagePresent: opts.imageRef ? false : undefined };
 }
 
+/**
+ * Does the Docker daemon run as the invoking (non-root) user: rootless dockerd, or podman's
+ * Docker API served by this user? Then the container's root is this user, and any other uid is
+ * one of its subordinate ids that cannot write the workspace. Rootless dockerd says so in its
+ * security options; either daemon keeps its data in a folder this user owns.
+ */
+export async function dockerRootless(path: string, env: Record<string, string | undefined> = process.env): Promise<boolean> {
+  const uid = process.getuid?.();
+  if (uid === undefined || uid === 0 || process.platform !== "linux") return false;
+  const r = await engineCommand([path, "info", "--format", "{{json .SecurityOptions}}\t{{.DockerRootDir}}"], { timeoutMs: PROBE_TIMEOUT_MS, env });
+  if (r.code !== 0) return false;
+  const [options = "", root = ""] = r.stdout.trim().split("\t");
+  if (options.includes("name=rootless")) return true;
+  try {
+    return root.startsWith("/") && statSync(root).uid === uid;
+  } catch {
+    return false;
+  }
+}
+
 export function inspectArgv(engine: Pick<Engine, "path">, ref: string): string[] {
   return [engine.path, "image", "inspect", "--format", "{{.Id}}", ref];
 }
@@ -97,6 +121,39 @@ export function removeArgv(engine: Pick<Engine, "name" | "path">, names: string[
 /** Remove containers by name with a deadline: on cancel, on stop, and when a shell exits by signal. */
 export function removeContainers(engine: Pick<Engine, "name" | "path">, names: string[], env?: Record<string, string | undefined>): Promise<CommandResult> {
   return engineCommand(removeArgv(engine, names), { timeoutMs: 30_000, env });
+}
+
+/**
+ * Whether `run --rm` can be trusted to report the container's exit code. The podman CLI does;
+ * the docker CLI cannot know which daemon answers, and podman 4.3's Docker API (`podman system
+ * service`, podman-docker, podman machine) makes `docker run --rm` exit 0 whatever the container
+ * returned. So docker containers run without --rm: dwf reads the code (containerExit) and
+ * removes them itself.
+ */
+export function trustsAutoRemove(engine: Pick<Engine, "name">): boolean {
+  return engine.name === "podman";
+}
+
+/** How a finished container ended, as the engine recorded it. */
+export function exitArgv(engine: Pick<Engine, "path">, name: string): string[] {
+  return [engine.path, "container", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name];
+}
+
+export type ContainerEnd = { ran: true; exitCode: number } | { ran: false };
+
+/**
+ * How a container ended: the exit code of its process once it has stopped, or that it never
+ * ran (created only: the engine could not start it). Undefined when it still runs or the engine
+ * cannot say. This, not the engine CLI's own exit code, is the task's result under the docker
+ * engine (see trustsAutoRemove).
+ */
+export async function containerExit(engine: Pick<Engine, "path">, name: string, env?: Record<string, string | undefined>): Promise<ContainerEnd | undefined> {
+  const r = await engineCommand(exitArgv(engine, name), { timeoutMs: 30_000, env });
+  if (r.code !== 0) return undefined;
+  const text = r.stdout.trim();
+  if (/^created\b/.test(text)) return { ran: false };
+  const m = /^(exited|stopped)\s+(-?\d+)$/.exec(text);
+  return m ? { ran: true, exitCode: Number(m[2]) } : undefined;
 }
 
 /** End with a full stop, unless the text (an engine's own question, say) already ends a sentence. */

@@ -4,6 +4,7 @@ import { isAbsolute, resolve } from "node:path";
 import type { Runner, RunOutcome, RunRequest } from "./runner.ts";
 import { OutputBuffer } from "./runner.ts";
 import { findOnPath } from "../core/context.ts";
+import { RUN_ENV, activeReaper, type RunReaper } from "./reaper.ts";
 
 const KILL_GRACE_MS = 3000;
 const DRAIN_MS = 500;
@@ -63,9 +64,16 @@ export interface SpawnedProcess {
  */
 export async function spawnTracked(
   argv: string[],
-  opts: { cwd: string; env: Record<string, string>; signal: AbortSignal; onOutput?: (t: string) => void; live: Set<SpawnedProcess> },
+  opts: { cwd: string; env: Record<string, string>; signal: AbortSignal; onOutput?: (t: string) => void; live: Set<SpawnedProcess>; reaper?: RunReaper },
 ): Promise<RunOutcome> {
   const started = performance.now();
+  // Everything the task starts carries its marker, so what leaves the group is found too (reaper.ts).
+  let marker: string | undefined;
+  if (opts.reaper) {
+    await opts.reaper.beforeSpawn();
+    marker = opts.reaper.nextMarker();
+    opts = { ...opts, env: { ...opts.env, [RUN_ENV]: marker } };
+  }
   const out = new OutputBuffer();
   const sink = (t: string) => {
     out.push(t);
@@ -102,8 +110,10 @@ export async function spawnTracked(
   } finally {
     opts.signal.removeEventListener("abort", onAbort);
     if (killTimer) clearTimeout(killTimer);
-    // Grandchildren that outlived the direct child would keep running: stop the group.
+    // Grandchildren that outlived the direct child would keep running: stop the group,
+    // and whatever left it (setsid) but still carries the task's marker.
     signalGroup(proc.pid, "SIGKILL");
+    if (marker) opts.reaper!.taskEnded(marker, proc.pid);
     opts.live.delete(handle);
   }
   const exitCode = proc.exitCode ?? (proc.signalCode ? 128 + signalNumber(String(proc.signalCode)) : 1);
@@ -128,12 +138,14 @@ export function createHostRunner(): Runner {
     },
     async run(req: RunRequest): Promise<RunOutcome> {
       const env = childEnv(req.env);
+      // The action's own env wins; only what the task would inherit is withheld.
+      for (const name of req.unset ?? []) if (!Object.hasOwn(req.env, name)) delete env[name];
       const program = resolveProgram(req.action.program, req.cwd, env.PATH);
       if (!program) {
         const where = req.action.program.includes("/") ? `at ${resolve(req.cwd, req.action.program)}` : "on PATH";
         return { exitCode: 127, output: "", durationMs: 0, error: `'${req.action.program}' was not found ${where} (or is not executable). Install it, or run 'dwf doctor' to see what is missing.` };
       }
-      return spawnTracked([program, ...req.action.args], { cwd: req.cwd, env, signal: req.signal, onOutput: req.onOutput, live });
+      return spawnTracked([program, ...req.action.args], { cwd: req.cwd, env, signal: req.signal, onOutput: req.onOutput, live, reaper: activeReaper() });
     },
     async stopAll() {
       for (const p of live) p.kill("SIGTERM");

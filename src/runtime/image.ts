@@ -6,7 +6,7 @@ import type { Config } from "../core/config.ts";
 import type { Registry } from "../core/registry.ts";
 import { DOCKERFILE, computeFingerprint, fingerprintInputs, type FingerprintInput } from "../core/fingerprint.ts";
 import { loadProject } from "../core/pipeline.ts";
-import { FailedError, UserError } from "../core/errors.ts";
+import { FailedError, InterruptedError, UserError } from "../core/errors.ts";
 import { summariseBuildFailure, type BuildFailureKind } from "./build-failure.ts";
 import { childEnv, pump } from "./host.ts";
 import { engineCommand, firstLine, inspectArgv, type Engine } from "./engine.ts";
@@ -56,17 +56,37 @@ export async function imageExists(engine: Engine, ref: string): Promise<boolean>
   return r.code === 0;
 }
 
-/** Run an engine command with its output streamed to our stderr (build logs, pull progress). */
+const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/**
+ * Run an engine command with its output streamed to our stderr (build logs, pull progress).
+ * A SIGINT, SIGTERM or SIGHUP sent to dwf meanwhile is passed on to the engine (Ctrl-C reaches
+ * it through the terminal anyway; `kill <dwf>` would not), and dwf then stops with 128 + n.
+ */
 export async function streamEngine(argv: string[], opts: { quiet?: boolean; cwd?: string } = {}): Promise<{ code: number; output: string }> {
   const proc = Bun.spawn(argv, { cwd: opts.cwd, env: childEnv({}), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let received: NodeJS.Signals | undefined;
+  const forward = (sig: NodeJS.Signals) => {
+    received ??= sig;
+    try {
+      proc.kill(sig);
+    } catch {}
+  };
+  for (const sig of FORWARDED) process.on(sig, forward);
   let output = "";
   const sink = (text: string) => {
     output += text;
     if (output.length > 1_000_000) output = output.slice(-500_000);
     if (!opts.quiet) writeStderr(text);
   };
-  await Promise.all([pump(proc.stdout as ReadableStream<Uint8Array>, sink), pump(proc.stderr as ReadableStream<Uint8Array>, sink)]);
-  return { code: await proc.exited, output };
+  try {
+    await Promise.all([pump(proc.stdout as ReadableStream<Uint8Array>, sink), pump(proc.stderr as ReadableStream<Uint8Array>, sink)]);
+    const code = await proc.exited;
+    if (received) throw new InterruptedError(`${basename(argv[0]!)} ${argv[1] ?? ""} stopped by ${received}.`, received);
+    return { code, output };
+  } finally {
+    for (const sig of FORWARDED) process.off(sig, forward);
+  }
 }
 
 export async function pullImage(engine: Engine, ref: string, opts: { quiet?: boolean } = {}): Promise<{ ok: boolean; detail: string }> {

@@ -12,6 +12,8 @@ export interface RunRequest {
   cwd: string;
   /** Env the core adds on top of the inherited environment (extension + cache env + action env). */
   env: Record<string, string>;
+  /** Inherited variables the task must not see (those its cache key leaves out). */
+  unset?: readonly string[];
   signal: AbortSignal;
   /** Called with output as it arrives, when the caller streams live. */
   onOutput?: (chunk: string) => void;
@@ -42,6 +44,8 @@ export interface Runner {
   run(req: RunRequest): Promise<RunOutcome>;
   /** Stop every process (and container) this runner started that is still alive. */
   stopAll(): Promise<void>;
+  /** Called once after the run, whatever its end: finish clean-up still in flight (container removal). */
+  close?(): Promise<void>;
 }
 
 /** Keep the head and tail of very large output so memory stays bounded. */

@@ -1,10 +1,11 @@
 // The engine side of `dwf shell`: same image, mounts, env and user as a task, with the
-// terminal attached. The container is removed by name on exit, signal or error.
+// terminal attached. The container is removed by name on exit, signal or error; its exit
+// code is read from the engine first (see settleContainer).
 import { resolveCacheRoot } from "../core/cache-root.ts";
 import { childEnv } from "./host.ts";
-import { removeContainers, resolveEngine } from "./engine.ts";
+import { removeContainers, resolveEngine, trustsAutoRemove } from "./engine.ts";
 import { ensureImage, loadImageSpec } from "./image.ts";
-import { baseEnv, buildProxyArgs, collectSetup, containerName, containerWorkdir, createMounts, randomToken, userArgs } from "./container.ts";
+import { baseEnv, buildProxyArgs, collectSetup, containerLabels, containerName, containerWorkdir, createMounts, randomToken, removeOrphans, settleContainer, userArgs } from "./container.ts";
 import { UserError } from "../core/errors.ts";
 import { insideContainer } from "./select.ts";
 import { quoteCommand } from "../core/shell-quote.ts";
@@ -24,14 +25,17 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
   const cacheRoot = resolveCacheRoot(root, config, env);
   const setup = await collectSetup(project.registry, cacheRoot);
   createMounts(setup, cacheRoot);
-  await ensureImage(engine, spec);
+  await Promise.all([ensureImage(engine, spec), removeOrphans(engine, env)]);
   const tty = isTerminal(0) && isTerminal(1);
   const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: config.container?.user });
-  const name = containerName(spec.project, "shell", randomToken());
+  const run = randomToken();
+  const name = containerName(spec.project, "shell", run);
   const [program, ...args] = opts.command.length ? opts.command : DEFAULT_SHELL;
   const argv = buildProxyArgs({
     engine: engine.path,
     name,
+    autoRemove: trustsAutoRemove(engine),
+    labels: containerLabels(spec.project, run),
     workspace: root,
     workdir: containerWorkdir(root, opts.cwd),
     mounts: setup.mounts,
@@ -61,7 +65,12 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
   try {
     const proc = Bun.spawn(argv, { cwd: root, env: childEnv({}, env), stdin: "inherit", stdout: "inherit", stderr: "inherit" });
     const code = await proc.exited;
-    if (!stopped) return code;
+    if (!stopped) {
+      if (trustsAutoRemove(engine)) return code;
+      const end = await settleContainer(engine, name, code, env);
+      await removeContainers(engine, [name], env);
+      return end?.ran ? end.exitCode : end && code === 0 ? 125 : code;
+    }
     // A signal that raced container creation: remove again once the engine CLI is gone.
     await stopped.removing;
     await removeContainers(engine, [name], env);

@@ -35,7 +35,7 @@ function hostPathWithRuff(): string {
   return `${join(dir, "bin")}:${process.env.PATH}`;
 }
 
-/** The argv of a task as --dry-run --json shows it, without the per-run container name. */
+/** The argv of a task as --dry-run --json shows it, without the per-run container name and owner labels. */
 async function planned(dir: string, env: Record<string, string> = {}): Promise<{ json: any; argv: Record<string, string[]> }> {
   const r = await runDwf(["verify", "--dry-run", "--json"], { cwd: dir, env });
   expect(r.code).toBe(0);
@@ -44,8 +44,13 @@ async function planned(dir: string, env: Record<string, string> = {}): Promise<{
 }
 
 function withoutName(argv: string[]): string[] {
-  const i = argv.indexOf("--name");
-  return i < 0 ? argv : [...argv.slice(0, i), ...argv.slice(i + 2)];
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    // The name and the labels naming the run and its dwf process differ from one run to the next.
+    if (argv[i] === "--name" || (argv[i] === "--label" && /^dev\.devflow\.(run|pid|pid-start|hostname|kernel)=/.test(argv[i + 1] ?? ""))) i++;
+    else out.push(argv[i]!);
+  }
+  return out;
 }
 
 /** The argv DWF_LOG=debug printed for each task of a real run (shell-quoted words → argv). */

@@ -4,12 +4,13 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
-import { containerProject, containersNamed, ensureBaseImage, removeContainers, removeImages, startDockerSocket, TEST_DOCKERFILE, MAKE_SHIM } from "../support/podman.ts";
+import { BASE_IMAGE, containerProject, containersNamed, dockerApiUnusable, ensureBaseImage, removeContainers, removeImages, startDockerSocket, TEST_DOCKERFILE, MAKE_SHIM } from "../support/podman.ts";
 import { createContainerRunner } from "../../src/runtime/container.ts";
 import type { Prepared, PreparedTask } from "../../src/core/pipeline.ts";
 import type { Extension } from "../../src/core/types.ts";
 import { createContext } from "../../src/core/context.ts";
 import { UserError } from "../../src/core/errors.ts";
+import { LABEL, ownerLabels } from "../../src/runtime/owner.ts";
 
 const run = describe;
 const TOKEN = Math.random().toString(36).slice(2, 8);
@@ -79,9 +80,10 @@ run("container profile (podman)", () => {
       expect(line).toBeDefined();
       const cmd = line!.slice(line!.indexOf("] ") + 2);
       expect(cmd).toContain(`${IMAGE}:`);
-      const pasted = Bun.spawnSync(["sh", "-c", cmd], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+      const pasted = Bun.spawnSync(["sh", "-c", cmd], { cwd: dir, env: process.env, stdout: "pipe", stderr: "pipe" });
       expect(pasted.stdout.toString()).toContain("marker=1");
       expect(pasted.exitCode).toBe(0);
+      expect(containersNamed(PREFIX)).toEqual([]);
     },
     SLOW,
   );
@@ -169,7 +171,8 @@ run("container profile (podman)", () => {
     SLOW,
   );
 
-  test(
+  // Shown as skipped (never passed) where it cannot work at all; docker-engine.test.ts says why.
+  test.skipIf(dockerApiUnusable() !== undefined)(
     "engine = docker runs through the real docker CLI against podman's Docker API",
     async () => {
       if (!Bun.which("docker")) return;
@@ -177,11 +180,77 @@ run("container profile (podman)", () => {
       try {
         const dir = fixture(files());
         const r = await runDwf(["test:integration", "--no-cache"], { cwd: dir, env: { DWF_ENGINE: "docker", DOCKER_HOST: sock.dockerHost, DWF_LOG: "debug" } });
-        expect(r.all).toMatch(/docker run --rm --name dwf-/);
+        // No --rm under docker: the daemon may be podman's Docker API, which loses the exit code with it.
+        expect(r.all).toMatch(/docker run --name dwf-\S+ --label dev\.devflow\.project=/);
         expect(r.all).toContain("marker=1");
         expect(r.code).toBe(0);
       } finally {
         await sock.stop();
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "a failing task shows its own exit code; a container that exited is never left behind",
+    async () => {
+      const r = await runDwf(["verify", "fail", "--no-cache"], { cwd: fixture(files()) });
+      expect(r.all).toMatch(/✖ failed lint:static.* — exit code 3/);
+      expect(r.code).toBe(1);
+      expect(containersNamed(PREFIX)).toEqual([]);
+    },
+    SLOW,
+  );
+
+  test(
+    "after kill -9 of dwf its container keeps running; the next run removes it and says so",
+    async () => {
+      const dir = fixture(files());
+      const proc = Bun.spawn([dwfBinary(), "verify", "slow"], { cwd: dir, env: cleanEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      try {
+        for (let i = 0; i < 300 && containersNamed(PREFIX).length === 0; i++) await Bun.sleep(100);
+        const [orphan] = containersNamed(PREFIX);
+        expect(orphan).toBeDefined();
+        const labels = Bun.spawnSync(["podman", "inspect", "--format", '{{index .Config.Labels "dev.devflow.pid"}} {{index .Config.Labels "dev.devflow.project"}}', orphan!]);
+        expect(labels.stdout.toString().trim()).toBe(`${proc.pid} ${PROJECT}`);
+        proc.kill("SIGKILL");
+        await proc.exited;
+        await Bun.sleep(300);
+        expect(containersNamed(PREFIX)).toEqual([orphan!]);
+        const next = await runDwf(["test:integration", "--no-cache"], { cwd: dir });
+        expect(next.all).toContain(`Removed 1 container left behind by a dwf run that was killed: ${orphan}`);
+        expect(next.code).toBe(0);
+        expect(containersNamed(PREFIX)).toEqual([]);
+      } finally {
+        proc.kill("SIGKILL");
+        removeContainers(PREFIX);
+      }
+    },
+    SLOW,
+  );
+
+  test(
+    "the sweep removes a container whose pid now belongs to a later process, and keeps a live owner's and another namespace's",
+    async () => {
+      ensureBaseImage();
+      const mine = ownerLabels("live");
+      const start = (name: string, labels: Record<string, string>) => {
+        const flags = Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
+        const r = Bun.spawnSync(["podman", "run", "-d", "--name", `${PREFIX}${name}`, ...flags, BASE_IMAGE, "sleep", "60"], { env: process.env, stdout: "pipe", stderr: "pipe" });
+        expect({ code: r.exitCode, stderr: r.exitCode ? r.stderr.toString() : "" }).toEqual({ code: 0, stderr: "" });
+      };
+      try {
+        // This test process is alive: its containers are kept. The same pid with another start
+        // time is a reused pid, so that run's dwf is gone. A dead pid in another namespace is not ours to judge.
+        start("alive", mine);
+        start("reused", { ...mine, [LABEL.started]: "1" });
+        start("foreign", { ...mine, [LABEL.pid]: "999999", [LABEL.kernel]: "00000000-0000-0000-0000-000000000000/1" });
+        const r = await runDwf(["test:integration", "--no-cache"], { cwd: fixture(files()) });
+        expect(r.all).toContain(`Removed 1 container left behind by a dwf run that was killed: ${PREFIX}reused`);
+        expect(r.code).toBe(0);
+        expect(containersNamed(PREFIX).sort()).toEqual([`${PREFIX}alive`, `${PREFIX}foreign`]);
+      } finally {
+        removeContainers(PREFIX);
       }
     },
     SLOW,
@@ -260,8 +329,10 @@ run("container runner (podman, driven directly)", () => {
       await runner.prepare!(prepared, { dryRun: false });
       const t = prepared.tasks[0]!;
       const outcome = await runner.run({ id: t.task.id, action: t.action!, cwd: root, env: t.env, signal: new AbortController().signal });
+      await runner.close!();
       expect(outcome.output).toContain("on /cache/alpha /cache/beta task value");
       expect(outcome.exitCode).toBe(5);
+      expect(containersNamed(PREFIX)).toEqual([]);
       expect(readFileSync(join(cacheRoot, "alpha/store/a.txt"), "utf8")).toBe("a\n");
       expect(readFileSync(join(cacheRoot, "beta/deep/dir/b.txt"), "utf8")).toBe("b\n");
       expect(statSync(join(cacheRoot, "alpha/store/a.txt")).uid).toBe(process.getuid!());

@@ -119,9 +119,13 @@ describe("external extensions", () => {
 
   test("an extension that exits 3 on --build-action declines that command", async () => {
     const ext = `#!/bin/sh\ncase "$1" in --discover) echo '["test"]';; --build-action) echo 'not for this repo' >&2; exit 3;; *) exit 1;; esac\n`;
-    const r = await runDwf(["verify"], { cwd: project(ext) });
+    const r = await runDwf(["test:unit"], { cwd: project(ext) });
     expect(r.code).toBe(0);
     expect(r.all).toContain("acme declined test:unit (exit 3): not for this repo");
+    // The profile had nothing else: it checked nothing, which is not a pass.
+    const profile = await runDwf(["verify"], { cwd: project(ext) });
+    expect(profile.code).toBe(1);
+    expect(profile.all).toContain("ran nothing");
   });
 
   test("a file that is not executable is named, with the fix", async () => {

@@ -5,7 +5,7 @@ import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rea
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, dwfBinary, which } from "../support/dwf.ts";
-import { currentVersion, nativeAsset, packArchive, sumsFile, startReleaseServer, type ReleaseServer } from "../support/release-server.ts";
+import { currentVersion, dwfBuiltAs, nativeAsset, packArchive, sha256, sumsFile, startReleaseServer, type ReleaseServer } from "../support/release-server.ts";
 
 const INSTALL_SH = join(ROOT, "install.sh");
 const dirs: string[] = [];
@@ -23,17 +23,24 @@ beforeAll(() => {
   version = currentVersion();
   asset = nativeAsset();
   const archive = packArchive(dwfBinary());
+  const mislabelled = packArchive(dwfBuiltAs("9.9.9"));
+  // Stands in for the arm64 build: this machine's binary, reporting the release's version.
+  const arm = packArchive(dwfBuiltAs("7.7.9"));
   const good = { [asset]: archive, SHA256SUMS: sumsFile({ [asset]: archive }) };
   server = startReleaseServer(
     {
       [`v${version}`]: good,
       "v7.7.7": { [asset]: archive, SHA256SUMS: `${"0".repeat(64)}  ${asset}\n` },
       "v7.7.8": { [asset]: archive, SHA256SUMS: sumsFile({ "dwf-other-os.tar.gz": archive }) },
-      "v7.7.9": { "dwf-linux-arm64.tar.gz": archive, SHA256SUMS: sumsFile({ "dwf-linux-arm64.tar.gz": archive }) },
+      "v7.7.9": { "dwf-linux-arm64.tar.gz": arm, SHA256SUMS: sumsFile({ "dwf-linux-arm64.tar.gz": arm }) },
+      // The right line first, a conflicting one after: once resolved by "first wins" here and "last wins" by upgrade.
+      "v6.6.6": { [asset]: archive, SHA256SUMS: `${sha256(archive)}  ${asset}\n${"e".repeat(64)} *${asset}\n` },
+      "v6.6.7": { [asset]: archive, SHA256SUMS: `${sha256(archive)}  ${asset}\r\n${sha256(archive).toUpperCase()} *${asset}\r\n` },
+      "v0.5.0": { [asset]: mislabelled, SHA256SUMS: sumsFile({ [asset]: mislabelled }) },
     },
     `v${version}`,
   );
-});
+}, 180_000); // builds two more versions of dwf
 
 afterAll(() => {
   server?.stop();
@@ -43,7 +50,7 @@ afterAll(() => {
 /** A PATH holding only the tools install.sh may use, minus `without`, plus fakes. */
 function toolPath(opts: { without?: string[]; fakes?: Record<string, string> } = {}): string {
   const bin = tempDir();
-  const tools = ["sh", "uname", "mktemp", "curl", "wget", "awk", "sha256sum", "shasum", "cut", "tar", "gzip", "mkdir", "cp", "chmod", "mv", "rm", "sed", "head", "tail", "grep", "cat", "dirname", "pwd"];
+  const tools = ["sh", "uname", "mktemp", "curl", "wget", "awk", "sha256sum", "shasum", "cut", "tar", "gzip", "mkdir", "cp", "chmod", "mv", "rm", "sed", "head", "tail", "grep", "cat", "dirname", "pwd", "timeout", "sleep"];
   for (const t of tools) {
     if (opts.without?.includes(t)) continue;
     const real = which(t);
@@ -131,6 +138,35 @@ describe("install.sh", () => {
   }, 60_000);
 
   for (const tool of ["curl", "wget"]) {
+    test(`SHA256SUMS listing the asset twice with different checksums installs nothing (via ${tool})`, async () => {
+      const dir = join(tempDir(), "bin");
+      const r = await install({ DWF_DOWNLOAD_BASE: server.base, DWF_INSTALL_DIR: dir, DWF_VERSION: "6.6.6", PATH: toolPath({ without: [tool === "curl" ? "wget" : "curl"] }) });
+      expect(r.code).not.toBe(0);
+      expect(r.all).toContain(`SHA256SUMS of v6.6.6 lists ${asset} more than once with different checksums`);
+      expect(existsSync(dir)).toBe(false);
+    }, 60_000);
+
+    test(`a release whose binary reports another version installs nothing (via ${tool})`, async () => {
+      const dir = tempDir();
+      const old = "#!/bin/sh\necho 'dwf 0.0.1'\n";
+      writeFileSync(join(dir, "dwf"), old, { mode: 0o755 });
+      const r = await install({ DWF_DOWNLOAD_BASE: server.base, DWF_INSTALL_DIR: dir, DWF_VERSION: "0.5.0", PATH: toolPath({ without: [tool === "curl" ? "wget" : "curl"] }) });
+      expect(r.code).not.toBe(0);
+      expect(r.all).toContain("release v0.5.0 holds a dwf that reports 'dwf 9.9.9'");
+      expect(readFileSync(join(dir, "dwf"), "utf8")).toBe(old);
+      expect(readdirSync(dir)).toEqual(["dwf"]);
+    }, 60_000);
+  }
+
+  test("the same digest listed twice (any case, CRLF, with '*') is not ambiguous", async () => {
+    const dir = tempDir();
+    const r = await install({ DWF_DOWNLOAD_BASE: server.base, DWF_INSTALL_DIR: dir, DWF_VERSION: "6.6.7" });
+    // The archive is this build, which reports its own version, not 6.6.7: the digest check passed.
+    expect(r.all).toContain("release v6.6.7 holds a dwf that reports");
+    expect(r.all).not.toContain("more than once");
+  }, 60_000);
+
+  for (const tool of ["curl", "wget"]) {
     test(`an unknown version (via ${tool}) is a clear error`, async () => {
       const dir = join(tempDir(), "bin");
       const r = await install({ DWF_DOWNLOAD_BASE: server.base, DWF_INSTALL_DIR: dir, DWF_VERSION: "9.9.9", PATH: toolPath({ without: [tool === "curl" ? "wget" : "curl"] }) });
@@ -155,7 +191,7 @@ describe("install.sh", () => {
     const dir = tempDir();
     const r = await install({ DWF_DOWNLOAD_BASE: server.base, DWF_INSTALL_DIR: dir, DWF_VERSION: "7.7.9", PATH: toolPath({ fakes: { uname } }) });
     // The archive holds this machine's binary, so it runs: what matters is which file was fetched.
-    expect(r.all).toContain("installed dwf");
+    expect(r.all).toContain("installed dwf 7.7.9");
     expect(r.code).toBe(0);
     expect(server.requests).toContain("/v7.7.9/dwf-linux-arm64.tar.gz");
   }, 60_000);

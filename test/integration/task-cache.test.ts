@@ -81,15 +81,18 @@ describe("task result cache", () => {
     expect(counts(counter)).toEqual({ lint: 3, unit: 3 });
   });
 
-  test("a changed inherited env var re-runs host tasks; session noise (PWD, TERM) does not", async () => {
+  test("a changed inherited env var re-runs host tasks; session noise (OLDPWD, SHLVL, SSH_AUTH_SOCK) does not", async () => {
     const counter = counterFile();
     const cwd = project(counter);
-    await runDwf(["verify"], { cwd, env: { FOO: "1", TERM: "xterm" } });
-    await runDwf(["verify"], { cwd, env: { FOO: "1", TERM: "dumb", OLDPWD: "/elsewhere" } });
+    await runDwf(["verify"], { cwd, env: { FOO: "1", TERM: "xterm", SHLVL: "1", SSH_AUTH_SOCK: "/tmp/a" } });
+    await runDwf(["verify"], { cwd, env: { FOO: "1", TERM: "xterm", SHLVL: "4", SSH_AUTH_SOCK: "/tmp/b", OLDPWD: "/elsewhere" } });
     expect(counts(counter)).toEqual({ lint: 1, unit: 1 });
-    const changed = await runDwf(["verify", "--json"], { cwd, env: { FOO: "2", TERM: "dumb" } });
+    const changed = await runDwf(["verify", "--json"], { cwd, env: { FOO: "2", TERM: "xterm" } });
     expect(statuses(changed.stdout)).toEqual({ "lint:static": "passed", "test:unit": "passed" });
     expect(counts(counter)).toEqual({ lint: 2, unit: 2 });
+    // TERM is not noise: a task can see it (and tools change their output by it), so it is hashed.
+    await runDwf(["verify"], { cwd, env: { FOO: "2", TERM: "dumb" } });
+    expect(counts(counter)).toEqual({ lint: 3, unit: 3 });
   });
 
   test("a failing task is never cached; --no-cache and [cache] tasks = false run everything", async () => {

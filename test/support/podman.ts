@@ -1,7 +1,7 @@
 // Test support for the real container engine: the local busybox base image (no registry),
 // a fixture project whose tasks run in it, a podman Docker-API socket for the docker CLI,
 // and cleanup of every container and image a test made.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -33,8 +33,21 @@ export function podmanAvailable(): boolean {
 /** Build the busybox base image the way TESTING.md shows, unless this content's tag exists. */
 export function ensureBaseImage(): void {
   if (sh(["podman", "image", "exists", BASE_IMAGE]).code === 0) return;
+  const dir = mkdtempSync(join(tmpdir(), "dwf-base-"));
+  try {
+    const tar = join(dir, "rootfs.tar");
+    writeBaseRootfs(tar);
+    const r = sh(["podman", "import", tar, BASE_IMAGE]);
+    if (r.code !== 0) throw new Error(`podman import failed: ${r.out}`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** BASE_IMAGE's root file system as a tarball (busybox and its applet links), for any engine's import. */
+export function writeBaseRootfs(tar: string): void {
   if (!BUSYBOX) throw new Error("busybox (busybox-static) is needed to build the test base image");
-  const root = mkdtempSync(join(tmpdir(), "dwf-base-"));
+  const root = mkdtempSync(join(tmpdir(), "dwf-base-root-"));
   try {
     // mkdtemp makes the folder 0700, and it becomes the image's `/`: a task running as an
     // ordinary user (rootless podman maps it to the invoking user) could not reach /bin.
@@ -42,12 +55,8 @@ export function ensureBaseImage(): void {
     mkdirSync(join(root, "bin"));
     copyFileSync(BUSYBOX, join(root, "bin/busybox"));
     for (const c of APPLETS) symlinkSync("busybox", join(root, "bin", c));
-    const tar = join(root, "..", `${root.split("/").pop()}.tar`);
     const t = sh(["tar", "-C", root, "-cf", tar, "."]);
     if (t.code !== 0) throw new Error(`tar failed: ${t.out}`);
-    const r = sh(["podman", "import", tar, BASE_IMAGE]);
-    rmSync(tar, { force: true });
-    if (r.code !== 0) throw new Error(`podman import failed: ${r.out}`);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
@@ -132,4 +141,21 @@ export async function startDockerSocket(): Promise<DockerSocket> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Why podman's Docker API cannot run a container for this user here, or undefined. Rootless
+ * podman networks containers through slirp4netns, which needs /dev/net/tun. The podman CLI can be
+ * told to use no network (setup.ts does), but the docker CLI always asks podman's Docker API for
+ * the default network, so where an ordinary user cannot open /dev/net/tun (some sandboxes) every
+ * container fails to start ("unable to upgrade to tcp, received 409").
+ */
+export function dockerApiUnusable(): string | undefined {
+  if (process.getuid?.() === 0) return undefined;
+  try {
+    closeSync(openSync("/dev/net/tun", "r+"));
+    return undefined;
+  } catch (e) {
+    return `podman's Docker API cannot start containers for an ordinary user who cannot open /dev/net/tun (${(e as NodeJS.ErrnoException).code}); run as root, or where /dev/net/tun is usable`;
+  }
 }

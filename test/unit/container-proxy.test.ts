@@ -2,11 +2,13 @@
 import { describe, expect, test } from "bun:test";
 import { bindArgs, buildProxyArgs, containerName, containerWorkdir, createContainerRunner, userArgs } from "../../src/runtime/container.ts";
 import { debugCommandLine } from "../../src/core/execute.ts";
+import { trustsAutoRemove } from "../../src/runtime/engine.ts";
 import type { PreparedTask } from "../../src/core/pipeline.ts";
 
 const spec = {
   engine: "podman",
   name: "dwf-demo-test-unit-custom-abc123",
+  labels: { "dev.devflow.run": "abc123", "dev.devflow.pid": "42" },
   workspace: "/home/me/my project",
   workdir: "/workspace/sub",
   mounts: [
@@ -21,15 +23,20 @@ const spec = {
 };
 
 describe("buildProxyArgs", () => {
-  test("engine run --rm --name, workspace, workdir, mounts, env, user, image, program and args in order", () => {
+  test("engine run --name, labels, workspace, workdir, mounts, env, user, image, program and args in order; no --rm", () => {
     expect(buildProxyArgs(spec)).toEqual([
-      "podman", "run", "--rm", "--name", "dwf-demo-test-unit-custom-abc123",
+      "podman", "run", "--name", "dwf-demo-test-unit-custom-abc123",
+      "--label", "dev.devflow.run=abc123", "--label", "dev.devflow.pid=42",
       "-v", "/home/me/my project:/workspace", "-w", "/workspace/sub",
       "-v", "/home/me/my project/.cache/devflow/alpha/store:/cache/alpha", "-v", "/c/beta:/cache/beta",
       "-e", "ALPHA_CACHE=/cache/alpha", "-e", "MODE=a b",
       "--user", "1000:1000",
       "ghcr.io/org/repo-ci:abc", "make", "test-unit", "--flag=x y",
     ]);
+  });
+
+  test("autoRemove adds --rm right after run (podman, whose CLI reports the exit code itself)", () => {
+    expect(buildProxyArgs({ ...spec, autoRemove: true }).slice(0, 5)).toEqual(["podman", "run", "--rm", "--name", "dwf-demo-test-unit-custom-abc123"]);
   });
 
   test("interactive TTYs get -i and -t before the image; tasks get neither", () => {
@@ -45,7 +52,7 @@ describe("bindArgs", () => {
     expect(bindArgs("/home/me/my project", "/workspace")).toEqual(["-v", "/home/me/my project:/workspace"]);
     expect(bindArgs("/tmp/a:b", "/workspace")).toEqual(["--mount", "type=bind,source=/tmp/a:b,target=/workspace"]);
     expect(bindArgs('/tmp/a:b,c"d', "/cache/x")).toEqual(["--mount", 'type=bind,"source=/tmp/a:b,c""d",target=/cache/x']);
-    expect(buildProxyArgs({ ...spec, workspace: "/w/x:y", mounts: [] }).slice(5, 7)).toEqual(["--mount", "type=bind,source=/w/x:y,target=/workspace"]);
+    expect(buildProxyArgs({ ...spec, workspace: "/w/x:y", mounts: [] }).slice(8, 10)).toEqual(["--mount", "type=bind,source=/w/x:y,target=/workspace"]);
   });
 });
 
@@ -55,7 +62,7 @@ describe("userArgs", () => {
     expect(userArgs({ engine: "podman", rootless: false, uid: 0, gid: 0 })).toEqual({ args: ["--user", "0:0"], env: {} });
   });
   test("rootless podman keeps the user's id; [container] user overrides everything", () => {
-    expect(userArgs({ engine: "podman", rootless: true, uid: 1000, gid: 1000 }).args).toEqual(["--userns=keep-id"]);
+    expect(userArgs({ engine: "podman", rootless: true, uid: 1000, gid: 1000 })).toEqual({ args: ["--userns=keep-id", "--user", "1000:1000"], env: { HOME: "/tmp" } });
     expect(userArgs({ engine: "podman", rootless: true, configured: "1001:1001", uid: 1000, gid: 1000 }).args).toEqual(["--user", "1001:1001"]);
   });
 });
@@ -90,5 +97,25 @@ describe("debug command line", () => {
     expect(line).toContain("'PLAIN=visible value'");
     expect(line).toContain("'test unit'");
     expect(line).toMatch(/--name dwf-demo-test-unit-custom-[a-z0-9]+ /);
+    expect(line).toContain(`--label dev.devflow.pid=${process.pid} `);
+    expect(line).toContain("podman run --rm --name");
+  });
+});
+
+describe("trustsAutoRemove", () => {
+  test("podman's CLI keeps --rm; docker never gets it (podman's Docker API exits 0 with --rm)", () => {
+    expect(trustsAutoRemove({ name: "podman" })).toBe(true);
+    expect(trustsAutoRemove({ name: "docker" })).toBe(false);
+    const runner = createContainerRunner({ config: { project: { name: "demo" } }, root: "/srv/demo", engine: { name: "docker", path: "/usr/bin/docker", rootless: false } });
+    const argv = runner.commandLine({ id: "test:unit@custom", action: { program: "make", args: [] }, cwd: "/srv/demo", env: {} });
+    expect(argv.slice(0, 3)).toEqual(["/usr/bin/docker", "run", "--name"]);
+    expect(argv).not.toContain("--rm");
+  });
+});
+
+describe("userArgs under rootless Docker", () => {
+  test("the container's root is the invoking user, so dwf asks for 0:0 whatever the image's USER", () => {
+    expect(userArgs({ engine: "docker", rootless: true, uid: 1000, gid: 1000 })).toEqual({ args: ["--user", "0:0"], env: {} });
+    expect(userArgs({ engine: "docker", rootless: true, configured: "1001:1001" }).args).toEqual(["--user", "1001:1001"]);
   });
 });

@@ -269,7 +269,7 @@ describe("node", () => {
 
   test("packageManager field decides when there is no lockfile", async () => {
     const c = ctx(project({ "package.json": pkg({}, { packageManager: "pnpm@9.15.0" }) }));
-    expect(await argv(node, "setup:deps", c)).toEqual(["pnpm", "install"]);
+    expect(await argv(node, "setup:deps", c)).toEqual(["pnpm", "install", "--no-frozen-lockfile"]);
   });
 
   test("malformed package.json is a user error", () => {
@@ -428,11 +428,11 @@ describe("python", () => {
     expect(await argv(python, "lint:fix", withRuff)).toEqual([".venv/bin/python", "-m", "ruff", "check", "--fix", "."]);
   });
 
-  test("a .venv whose interpreter is a dangling link is skipped with the fix, not run", async () => {
+  test("a .venv whose interpreter does not resolve here is still the project's (it may be the container's); setup:deps repairs it", async () => {
     const root = project({ "requirements.txt": "", "tests/": "", ".venv/bin/": "" });
     symlinkSync("/nonexistent/host-only/python3.11", join(root, ".venv/bin/python"));
     const c = ctx(root, ["python", "ruff"]);
-    expect(await skipOf(python, "test:unit", c)).toContain("dwf setup:deps");
+    expect(await argv(python, "test:unit", c)).toEqual([".venv/bin/python", "-m", "pytest", "tests"]);
     expect(await argv(python, "lint:static", c)).toEqual(["ruff", "check", "."]);
     expect((await argv(python, "setup:deps", c))[0]).toBe("sh");
   });
@@ -566,5 +566,72 @@ describe("custom", () => {
     const c = ctx(project({ Makefile: "", justfile: "" }));
     expect(await custom.fingerprintInputs!(c)).toEqual(["Makefile", "justfile"]);
     expect(await custom.cacheMounts!(c)).toEqual([]);
+  });
+});
+
+describe("dependencies: what setup:deps installs and what makes it stale", () => {
+  const deps = async (name: string, files: Record<string, string>, onPath: string[] = [], env: Record<string, string> = {}) =>
+    ext(name).dependencies!(ctx(project(files), onPath, env));
+
+  test("node: package.json and the lockfile define node_modules; the lockfile npm will write when there is none", async () => {
+    const manifest = JSON.stringify({ devDependencies: { mocha: "^10" } });
+    expect(await deps("node", { "package.json": manifest, "package-lock.json": "{}" })).toEqual({ inputs: ["package.json", "package-lock.json"], paths: ["node_modules"] });
+    expect(await deps("node", { "package.json": manifest })).toEqual({ inputs: ["package.json", "package-lock.json"], paths: ["node_modules"] });
+    expect(await deps("node", { "package.json": manifest, "pnpm-lock.yaml": "", "pnpm-workspace.yaml": "" })).toEqual({
+      inputs: ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"],
+      paths: ["node_modules"],
+    });
+    expect(await deps("node", { "package.json": manifest, "yarn.lock": "" })).toEqual({ inputs: ["package.json", "yarn.lock"], paths: ["node_modules"] });
+  });
+
+  test("node: yarn 2+ with Plug'n'Play installs a loader, not node_modules", async () => {
+    const manifest = JSON.stringify({ dependencies: { a: "1" } });
+    expect((await deps("node", { "package.json": manifest, "yarn.lock": "", ".yarnrc.yml": "yarnPath: x\n" }))?.paths).toEqual([".pnp.cjs"]);
+    expect((await deps("node", { "package.json": manifest, "yarn.lock": "", ".yarnrc.yml": "nodeLinker: node-modules\n" }))?.paths).toEqual(["node_modules"]);
+  });
+
+  test("node and bun: nothing to install without dependencies or workspaces", async () => {
+    expect(await deps("node", { "package.json": JSON.stringify({ scripts: { test: "node t.js" }, dependencies: {} }) })).toBeUndefined();
+    expect(await deps("node", { "package.json": JSON.stringify({ workspaces: ["packages/*"] }) })).toEqual({ inputs: ["package.json", "package-lock.json"], paths: ["node_modules"] });
+    expect(await deps("bun", { "package.json": "{}", "bun.lock": "" })).toBeUndefined();
+    expect(await deps("bun", { "package.json": JSON.stringify({ dependencies: { a: "1" } }), "bun.lockb": "", "bunfig.toml": "" })).toEqual({
+      inputs: ["package.json", "bun.lockb", "bunfig.toml"],
+      paths: ["node_modules"],
+    });
+  });
+
+  test("node: without a lockfile pnpm and yarn 2+ may write one even under CI", async () => {
+    const manifest = JSON.stringify({ packageManager: "yarn@4.5.0", dependencies: { a: "1" } });
+    expect(await argv(ext("node"), "setup:deps", ctx(project({ "package.json": manifest, ".yarnrc.yml": "" })))).toEqual(["yarn", "install", "--no-immutable"]);
+    expect(await argv(ext("node"), "setup:deps", ctx(project({ "package.json": manifest, ".yarnrc.yml": "", "yarn.lock": "" })))).toEqual(["yarn", "install", "--immutable"]);
+  });
+
+  test("python: pip fills .venv from requirements and the package metadata; uv syncs it from uv.lock", async () => {
+    expect(await deps("python", { "requirements-dev.txt": "pytest\n", "tests/test_x.py": "" })).toEqual({ inputs: ["requirements-dev.txt"], paths: [".venv"] });
+    expect(await deps("python", { "pyproject.toml": '[project]\nname = "x"\n', "requirements.txt": "" })).toEqual({ inputs: ["requirements.txt", "pyproject.toml"], paths: [".venv"] });
+    expect(await deps("python", { "pyproject.toml": '[project]\nname = "x"\n', "uv.lock": "" }, ["uv"])).toEqual({ inputs: ["pyproject.toml", "uv.lock"], paths: [".venv"] });
+    expect((await deps("python", { "pyproject.toml": "", "uv.lock": "" }, ["uv"], { UV_PROJECT_ENVIRONMENT: "/opt/venv" }))?.paths).toEqual([]);
+    // A folder of scripts with only a tool config: nothing for pip to install.
+    expect(await deps("python", { "pyproject.toml": "[tool.ruff]\n" })).toBeUndefined();
+  });
+
+  test("rust: Cargo.lock and Cargo.toml decide, nothing in the workspace; no registry dependency, nothing to fetch", async () => {
+    const crate = '[package]\nname = "x"\nversion = "0.1.0"\n';
+    expect(await deps("rust", { "Cargo.toml": `${crate}[dependencies]\nserde = "1"\n` })).toEqual({ inputs: ["Cargo.toml", "Cargo.lock"], paths: [] });
+    expect(await deps("rust", { "Cargo.toml": `${crate}[dependencies]\n` })).toBeUndefined();
+    expect(await deps("rust", { "Cargo.toml": `${crate}[dependencies]\nlocal = { path = "../local" }\n` })).toBeUndefined();
+    expect(await deps("rust", { "Cargo.toml": `${crate}[target.'cfg(unix)'.dev-dependencies]\nlibc = "0.2"\n` })).toBeDefined();
+    expect(await deps("rust", { "Cargo.toml": crate, "Cargo.lock": '[[package]]\nname = "x"\nversion = "0.1.0"\n' })).toBeUndefined();
+    expect(await deps("rust", { "Cargo.toml": crate, "Cargo.lock": '[[package]]\nname = "serde"\nsource = "registry+x"\n' })).toBeDefined();
+  });
+
+  test("go: go.mod and go.sum decide; a module without requirements or with vendor/ downloads nothing", async () => {
+    expect(await deps("go", { "go.mod": "module x\n\ngo 1.22\n\nrequire example.com/a v1.0.0\n" })).toEqual({ inputs: ["go.mod", "go.sum"], paths: [] });
+    expect(await deps("go", { "go.mod": "module x\n\ngo 1.22\n" })).toBeUndefined();
+    expect(await deps("go", { "go.mod": "module x\nrequire example.com/a v1.0.0\n", "vendor/modules.txt": "" })).toBeUndefined();
+  });
+
+  test("custom: a Makefile's own setup target is not something dwf can keep current", () => {
+    expect(ext("custom").dependencies).toBeUndefined();
   });
 });

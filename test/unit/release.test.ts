@@ -2,7 +2,8 @@
 // the download URL layout, and staging install.sh.
 import { describe, expect, test } from "bun:test";
 import { assetName, bunTarget, detectPlatform, hasAvx2, RELEASE_TARGETS } from "../../src/release/platform.ts";
-import { checkDigest, formatSha256Sums, parseSha256Sums } from "../../src/release/checksums.ts";
+import { checkDigest, formatSha256Sums, parseSha256Sums, sumsEntry } from "../../src/release/checksums.ts";
+import { compareVersions } from "../../src/release/upgrade.ts";
 import { assetUrl, releaseTag, versionFromUrl } from "../../src/release/urls.ts";
 import { stageInstaller, REPO_MARKER } from "../../src/release/installer.ts";
 
@@ -79,5 +80,22 @@ describe("stageInstaller", () => {
     expect(() => stageInstaller("nothing", "o/r")).toThrow("exactly once");
     expect(() => stageInstaller(`${REPO_MARKER}\n${REPO_MARKER}`, "o/r")).toThrow("exactly once");
     expect(() => stageInstaller(REPO_MARKER, 'o/r"; rm -rf /; "')).toThrow("not owner/name");
+  });
+});
+
+describe("SHA256SUMS entries and version order", () => {
+  const a = "a".repeat(64);
+  test("one digest per asset, or a reason", () => {
+    expect(sumsEntry(`${a}  x.tar.gz\n${a.toUpperCase()} *x.tar.gz\r\n`, "x.tar.gz")).toEqual({ ok: true, hex: a });
+    expect(sumsEntry(`${a}  x.tar.gz\n${"b".repeat(64)}  x.tar.gz\n`, "x.tar.gz")).toEqual({ ok: false, reason: "SHA256SUMS lists x.tar.gz 2 times with different checksums" });
+    expect(sumsEntry(`xyz  x.tar.gz\n`, "x.tar.gz").ok).toBe(false);
+    expect(sumsEntry(`${a}  y.tar.gz\n`, "x.tar.gz")).toEqual({ ok: false, reason: "SHA256SUMS has no entry for x.tar.gz" });
+  });
+  test("versions compare numerically, pre-releases first", () => {
+    expect(compareVersions("0.0.1", "0.1.0")).toBe(-1);
+    expect(compareVersions("0.10.0", "0.9.9")).toBe(1);
+    expect(compareVersions("1.2.0-rc.1", "1.2.0")).toBe(-1);
+    expect(compareVersions("1.2.0-rc.10", "1.2.0-rc.9")).toBe(1);
+    expect(compareVersions("v1.2.0", "1.2")).toBe(0);
   });
 });

@@ -113,4 +113,21 @@ describe("loadExternalExtension", () => {
     expect(await ext.cacheMounts!(ctx)).toEqual([{ path: "c", container: "/c", env: "C_DIR" }]);
     expect(await ext.fingerprintInputs!(ctx)).toContain("deps.txt");
   });
+
+  test("--describe may name the dependencies setup:deps installs; a path outside the project is refused by name", async () => {
+    const dir = tmp();
+    script(dir, "ext", `case "$1" in --describe) echo '{"api_version":1,"dependencies":{"inputs":["deps.lock"],"paths":["vendor/deps"]}}';; --discover) echo '["test"]';; *) exit 1;; esac`);
+    const ctx = createContext(dir, process.env);
+    const ext = await loadExternalExtension("acme", { path: "./ext" }, ctx, { file: "devflow.toml" });
+    expect(await ext.dependencies!(ctx)).toEqual({ inputs: ["deps.lock"], paths: ["vendor/deps"] });
+
+    script(dir, "bad", `case "$1" in --describe) echo '{"api_version":1,"dependencies":{"inputs":["deps.lock"],"paths":["../elsewhere"]}}';; --discover) echo '["test"]';; *) exit 1;; esac`);
+    const err = await loadExternalExtension("bad", { path: "./bad" }, ctx, { file: "devflow.toml" }).catch((e: Error) => e);
+    expect(err).toBeInstanceOf(UserError);
+    expect((err as Error).message).toContain(`--describe: invalid 'dependencies': 'paths' holds "../elsewhere"`);
+
+    script(dir, "none", `case "$1" in --describe) echo '{"api_version":1}';; --discover) echo '["test"]';; *) exit 1;; esac`);
+    const none = await loadExternalExtension("none", { path: "./none" }, ctx, { file: "devflow.toml" });
+    expect(await none.dependencies!(ctx)).toBeUndefined();
+  });
 });

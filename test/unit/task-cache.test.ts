@@ -69,14 +69,14 @@ describe("taskKey", () => {
 describe("inheritedKeyEnv", () => {
   test("host tasks key on the inherited env minus session noise; containers only on CI", () => {
     const env = { FOO: "1", PATH: "/bin", PWD: "/x", SHLVL: "2", TERM: "xterm", GITHUB_RUN_ID: "9", DWF_LOG: "debug", CI: "true", GONE: undefined };
-    expect(inheritedKeyEnv(env, "host")).toEqual({ FOO: "1", PATH: "/bin", CI: "true" });
+    expect(inheritedKeyEnv(env, "host")).toEqual({ FOO: "1", PATH: "/bin", TERM: "xterm", CI: "true" });
     expect(inheritedKeyEnv(env, "container")).toEqual({ CI: "true" });
     expect(inheritedKeyEnv({}, "container")).toEqual({});
   });
 
-  test("whole names and name families are session noise; look-alikes are not", () => {
-    const noise = ["TERM_PROGRAM", "CLICOLOR_FORCE", "LS_COLORS", "PS1", "HISTFILE", "LESSOPEN", "SSH_AUTH_SOCK", "XDG_SEAT_PATH", "TMUX_PANE", "LC_TERMINAL_VERSION", "RUNNER_TEMP", "_"];
-    const kept = ["TERMINAL", "PS5", "MAILER", "EDITORCONFIG", "XDG_CONFIG_HOME", "LC_ALL", "WINDOWS", "DISPLAY_NAME", "LD_LIBRARY_PATH"];
+  test("only exact names are session noise; look-alikes and build-describing CI variables are hashed", () => {
+    const noise = ["PS1", "HISTFILE", "SSH_AUTH_SOCK", "TMUX_PANE", "GITHUB_RUN_ID", "GITHUB_OUTPUT", "ACTIONS_RUNTIME_TOKEN", "_"];
+    const kept = ["HISTOGRAM_MODE", "LESSON", "WT_PROFILE", "GITHUB_REF", "GITHUB_SHA", "RUNNER_TEMP", "TERM", "TERM_PROGRAM", "LS_COLORS", "SSH_KEY_PATH", "DWF_TEST_BINARY", "PS5", "LD_LIBRARY_PATH"];
     const env = Object.fromEntries([...noise, ...kept].map((k) => [k, "v"]));
     expect(Object.keys(inheritedKeyEnv(env, "host")).sort()).toEqual([...kept].sort());
   });
