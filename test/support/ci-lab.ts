@@ -72,7 +72,8 @@ export async function startCiLab(): Promise<CiLab> {
     runner() {
       const cacheDir = mkdtempSync(join(tmpdir(), "dwf-lab-cache-"));
       caches.push(cacheDir);
-      return { cacheDir, registry: registry.host, dockerHost, releaseBase: release.base, env, secrets: { DWF_REGISTRY_USERNAME: "ci", DWF_REGISTRY_PASSWORD: "emulated" } };
+      const workspace = join(cacheDir, "work", "repo");
+      return { cacheDir: join(cacheDir, "cache"), workspace, registry: registry.host, dockerHost, releaseBase: release.base, env, secrets: { DWF_REGISTRY_USERNAME: "ci", DWF_REGISTRY_PASSWORD: "emulated" } };
     },
     stop,
   };

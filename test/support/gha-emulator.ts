@@ -216,8 +216,14 @@ export interface Runner {
   env: Record<string, string>;
   /** Use dwf's docker engine instead of podman in the jobs (see the header). */
   dockerEngine?: boolean;
-  /** Jobs run at once when their needs allow (default 2: the machine's cores). */
+  /** Jobs run at once when their needs allow (default 2: the machine's cores; 1 with `workspace`). */
   parallel?: number;
+  /**
+   * One GITHUB_WORKSPACE path for every job, emptied before each, as on GitHub (where it is
+   * /home/runner/work/<repo>/<repo> in every job): what dwf keys by the tree's path (install
+   * records, stat caches) then carries from job to job. Jobs run one at a time.
+   */
+  workspace?: string;
   /** Every cache lookup misses and nothing is saved (a cold baseline for benchmarks). */
   noCache?: boolean;
   /** Repository secrets (GITHUB_TOKEN is always there). */
@@ -318,7 +324,7 @@ export async function runWorkflow(runner: Runner, opts: RunOptions): Promise<Run
   try {
     while (pending.size > 0 || running.size > 0) {
       for (const id of [...pending]) {
-        if (running.size >= (runner.parallel ?? 2)) break;
+        if (running.size >= (runner.workspace ? 1 : (runner.parallel ?? 2))) break;
         const needs: string[] = [doc.jobs[id].needs ?? []].flat();
         if (!needs.every((n) => jobs[n])) continue;
         pending.delete(id);
@@ -371,7 +377,8 @@ async function runJob(runner: Runner, j: JobInput): Promise<JobResult> {
   const anyFailed = Object.values(j.needs).some((n) => n.result === "failure");
   const allOk = Object.values(j.needs).every((n) => n.result === "success");
   const dir = join(j.runDir, j.id);
-  const workspace = join(dir, "work");
+  const workspace = runner.workspace ?? join(dir, "work");
+  if (runner.workspace) rmSync(workspace, { recursive: true, force: true });
   const temp = join(dir, "temp");
   const home = join(dir, "home");
   for (const d of [workspace, temp, home]) mkdirSync(d, { recursive: true });
@@ -521,6 +528,7 @@ async function runJob(runner: Runner, j: JobInput): Promise<JobResult> {
   } finally {
     result.ms = Math.round(performance.now() - started);
     rmSync(dir, { recursive: true, force: true });
+    if (runner.workspace) rmSync(runner.workspace, { recursive: true, force: true });
   }
   return result;
 }
