@@ -48,7 +48,8 @@ export const bun: Extension = {
     declaresDependencies(ctx.root) ? { inputs: ["package.json", firstFile(ctx.root, LOCKFILES) ?? "bun.lock", ...existingFiles(ctx.root, ["bunfig.toml"])], paths: ["node_modules"] } : undefined,
   cacheMounts: () => [{ path: "install", container: "/home/dwf/.bun/install/cache", env: "BUN_INSTALL_CACHE_DIR" }],
   env: () => ({}),
-  fingerprintInputs: (ctx) => existingFiles(ctx.root, ["package.json", ...LOCKFILES, "bunfig.toml"]),
+  // Toolchain pins only; the lockfile keys the installed modules, not the image.
+  fingerprintInputs: (ctx) => [...existingFiles(ctx.root, [".bun-version"]), "package.json#json=packageManager"],
   taskInputs: () => undefined,
   cacheable: defaultCacheable,
   tools: () => [{ name: "bun", version: ["bun", "--version"], install: "curl -fsSL https://bun.sh/install | bash" }],

@@ -75,7 +75,8 @@ export const go: Extension = {
     { path: "build", container: "/home/dwf/.cache/go-build", env: "GOCACHE" },
   ],
   env: () => ({}),
-  fingerprintInputs: (ctx) => existingFiles(ctx.root, ["go.mod", "go.sum", "go.work", "go.work.sum"]),
+  // The go and toolchain lines pin the toolchain; go.sum keys the module cache, not the image.
+  fingerprintInputs: () => ["go.mod#lines=^(go|toolchain)\\s", "go.work#lines=^(go|toolchain)\\s"],
   taskInputs: () => undefined,
   cacheable: defaultCacheable,
   tools: () => [{ name: "go", version: ["go", "version"], install: "install Go from https://go.dev/dl/ (or your OS packages)" }],

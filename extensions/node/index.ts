@@ -128,9 +128,9 @@ export function nodeDependencies(root: string, choice: PackageManagerChoice): De
   return { inputs: ["package.json", lockfile, ...extra], paths };
 }
 
+/** Toolchain pins only (what goes into the image); the lockfile keys the installed modules. */
 function fingerprintInputs(ctx: ExtensionContext): string[] {
-  const { lockfile } = detectPackageManager(ctx.root);
-  return existingFiles(ctx.root, ["package.json", ...(lockfile ? [lockfile] : []), ".nvmrc", ".node-version"]);
+  return [...existingFiles(ctx.root, [".nvmrc", ".node-version"]), "package.json#json=packageManager"];
 }
 
 const PM_HINT: Record<PackageManager, string> = {

@@ -3,7 +3,7 @@
 import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
 import { formatRef } from "../../src/core/command-ref.ts";
 import { VENV, VENV_PYTHON, devExtras, venvHasModule, venvSetupArgs, venvState } from "./venv.ts";
-import { DEBIAN_BASE, defaultCacheable, existingFiles, firstFile, isDir, isFile, listRoot, readText, run, skip, unsupported } from "../shared.ts";
+import { DEBIAN_BASE, defaultCacheable, existingFiles, firstFile, isDir, isFile, readText, run, skip, unsupported } from "../shared.ts";
 
 const UV_VERSION = "0.5.11";
 const RUFF_VERSION = "0.8.4";
@@ -147,10 +147,9 @@ function buildAction(ref: CommandRef, ctx: ExtensionContext): ActionResult {
   }
 }
 
+/** Toolchain pins only (what goes into the image); lockfiles and requirements key the venv. */
 function fingerprintInputs(ctx: ExtensionContext): string[] {
-  const requirements = listRoot(ctx.root).filter((name) => /^requirements.*\.txt$/.test(name) && isFile(ctx.root, name));
-  const fixed = existingFiles(ctx.root, ["pyproject.toml", "setup.py", "setup.cfg", "uv.lock", "poetry.lock", ".python-version"]);
-  return [...fixed, ...requirements];
+  return [...existingFiles(ctx.root, [".python-version"]), "pyproject.toml#lines=^\\s*requires-python\\s*="];
 }
 
 /** The argv of an action (for a version check that runs the tool the way the task will). */

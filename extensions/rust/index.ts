@@ -138,6 +138,17 @@ function taskInputs(ref: CommandRef, ctx: ExtensionContext): string[] | undefine
   return ["src", "tests", "benches", "examples", "build.rs", "Cargo.toml", "rustfmt.toml", ".rustfmt.toml"];
 }
 
+const TOOLCHAIN_PINS = ["rust-toolchain.toml", "rust-toolchain"];
+
+/**
+ * The target folder, keyed by the lockfile (the dependency crates compiled into it) and the
+ * toolchain pins; cargo itself decides which of the project's own crates are stale.
+ */
+function buildOutputs(ctx: ExtensionContext) {
+  const lock = existingFiles(ctx.root, ["Cargo.lock"]);
+  return { paths: ["target"], inputs: [...(lock.length ? lock : ["Cargo.toml"]), ...existingFiles(ctx.root, [...TOOLCHAIN_PINS, ".cargo/config.toml"])] };
+}
+
 const CARGO_HOME = "/home/dwf/.cargo";
 const RUSTUP_HOME = "/home/dwf/.rustup";
 
@@ -181,7 +192,9 @@ export const rust: Extension = {
   ],
   // Incremental artifacts only pay off on a machine that rebuilds the same tree; CI does not.
   env: (ctx): Record<string, string> => (isCI(ctx) ? { CARGO_INCREMENTAL: "0" } : {}),
-  fingerprintInputs: (ctx) => existingFiles(ctx.root, ["Cargo.toml", "Cargo.lock", "rust-toolchain.toml", "rust-toolchain", ".cargo/config.toml"]),
+  // The toolchain pins make the image; Cargo.lock keys the cached target folder instead.
+  fingerprintInputs: (ctx) => existingFiles(ctx.root, TOOLCHAIN_PINS),
+  buildOutputs,
   taskInputs,
   // What `cargo build` leaves for the tests to reuse: the profile's folder (not the other profile's).
   taskOutputs: (ref) => (ref.selector === "debug" && ref.primary === "build" ? ["target/debug"] : ref.primary === "build" && ref.selector === "release" ? ["target/release"] : []),

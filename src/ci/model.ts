@@ -4,46 +4,53 @@ import { imageHost } from "../core/image-name.ts";
 
 export type CiMode = "jobs" | "single";
 
+/** Where CI runs the tasks: in the fingerprinted image (container, auto) or on the runner (host). */
+export type CiRuntime = "container" | "host";
+
 export interface CiSettings {
   /** Profile under [targets] the workflow runs. */
   profile: string;
   /** Every profile, expanded to `primary:selector` commands in profile order. */
   profiles: Record<string, string[]>;
   mode: CiMode;
+  runtime: CiRuntime;
   /** Image name without tag; null = derived in CI as ghcr.io/<owner>/<repo>-ci. */
   image: string | null;
   platforms: string[];
   /** dwf release the workflow installs. */
   dwfVersion: string;
+  /** SHA-256 of that release's linux-x64 archive, written into the workflow at generate time. */
+  dwfSha256: string;
   /** `owner/name` of the repository dwf releases come from. */
   repository: string;
-  /** Default branch: pushes to it run the workflow. */
+  /** Default branch: pushes to it run the workflow, build the image and export the build cache. */
   branch: string;
   dockerfile: string;
-  /** DWF_CACHE_ROOT relative to the repository root: what actions/cache saves. */
+  /** DWF_CACHE_ROOT relative to the repository root. */
   cacheDir: string;
+  /** Workspace paths the warm job hands to the verify jobs: the cache root, installed dependencies, build outputs. */
+  cachePaths: string[];
+  /** Commands the warm job runs before the profile's own setup/build commands (e.g. setup:deps). */
+  warmFirst: string[];
   bakeFile: string;
 }
 
-export type JobKind = "prep" | "build" | "verify" | "single";
+export type JobKind = "image" | "image-pr" | "rescan" | "warm" | "verify" | "single";
 
 export interface CiJob {
   id: string;
   name: string;
   kind: JobKind;
   needs: string[];
-  /** Runs inside the fingerprinted image. */
-  container: boolean;
-  /** dwf commands run one after the other. */
+  /** dwf commands run one after the other (`verify <profile>` in single mode). */
   sequential: string[];
-  /** dwf commands run at once (single mode only). */
-  parallel: string[];
+  /** restore+save (only when the key is new), restore only, or none. */
   cache: "save" | "restore" | "none";
 }
 
 export const DERIVED_IMAGE = "ghcr.io/<owner>/<repo>-ci";
 
-/** Setup and build commands warm the cache in the build job; everything else verifies. */
+/** Setup and build commands warm the workspace in the warm job; everything else verifies. */
 export function isBuildPhase(command: string): boolean {
   const primary = command.split(":")[0];
   return primary === "setup" || primary === "build";
@@ -53,21 +60,30 @@ export function jobId(command: string): string {
   return command.replace(/[^a-z0-9_-]+/g, "-");
 }
 
+export const IMAGE_JOBS = ["image", "image-pr"] as const;
+
 /** Jobs for one profile's commands, in the order they run. */
-export function planJobs(commands: string[], mode: CiMode): CiJob[] {
-  const build = commands.filter(isBuildPhase);
+export function planJobs(s: Pick<CiSettings, "mode" | "runtime" | "warmFirst" | "profile">, commands: string[], profile = s.profile): CiJob[] {
+  const jobs: CiJob[] = [];
+  const container = s.runtime === "container";
+  if (container) {
+    jobs.push(
+      { id: "image", name: "image: build, scan, push", kind: "image", needs: [], sequential: [], cache: "none" },
+      { id: "image-pr", name: "image: build and scan (pull request, no push)", kind: "image-pr", needs: [], sequential: [], cache: "none" },
+      { id: "rescan", name: "image: weekly rescan", kind: "rescan", needs: [], sequential: [], cache: "none" },
+    );
+  }
+  const imageNeeds = container ? [...IMAGE_JOBS] : [];
+  if (s.mode === "single") {
+    jobs.push({ id: "verify", name: `dwf verify ${profile}`, kind: "single", needs: imageNeeds, sequential: [`verify ${profile}`], cache: "save" });
+    return jobs;
+  }
+  const build = [...s.warmFirst.filter((c) => !commands.includes(c)), ...commands.filter(isBuildPhase)];
   const checks = commands.filter((c) => !isBuildPhase(c));
-  const prep: CiJob = { id: "prep", name: "prep: CI image", kind: "prep", needs: [], container: false, sequential: ["fingerprint"], parallel: [], cache: "none" };
-  if (mode === "single") {
-    return [prep, { id: "verify", name: "verify", kind: "single", needs: ["prep"], container: true, sequential: build, parallel: checks, cache: "save" }];
-  }
-  const jobs: CiJob[] = [prep];
-  if (build.length > 0) {
-    jobs.push({ id: "build", name: `build (${build.join(", ")})`, kind: "build", needs: ["prep"], container: true, sequential: build, parallel: [], cache: "save" });
-  }
-  const needs = build.length > 0 ? ["prep", "build"] : ["prep"];
+  if (build.length > 0) jobs.push({ id: "warm", name: `warm: ${build.map((c) => `dwf ${c}`).join(", ")}`, kind: "warm", needs: imageNeeds, sequential: build, cache: "save" });
+  const needs = build.length > 0 ? [...imageNeeds, "warm"] : imageNeeds;
   for (const c of checks) {
-    jobs.push({ id: jobId(c), name: c, kind: "verify", needs, container: true, sequential: [c], parallel: [], cache: build.length > 0 ? "restore" : "none" });
+    jobs.push({ id: jobId(c), name: `dwf ${c}`, kind: "verify", needs, sequential: [c], cache: build.length > 0 ? "restore" : "none" });
   }
   return jobs;
 }

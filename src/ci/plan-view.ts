@@ -1,54 +1,94 @@
-// `dwf ci plan` output: per profile, the jobs in order with the exact dwf commands, as
-// text or JSON. Pure over CiSettings.
+// `dwf ci plan` output: per profile, the jobs in order with the exact dwf commands and, per
+// job, the resolved argv of every task those commands run in the image — what
+// `dwf verify --dry-run --json --profile container` shows locally. As text or JSON.
 import { DERIVED_IMAGE, jobStages, planJobs, type CiJob, type CiSettings } from "./model.ts";
 
+export interface PlannedTask {
+  id: string;
+  command: string;
+  stack: string;
+  /** program and args as the action runs inside the image; absent when skipped. */
+  argv?: string[];
+  skip?: string;
+}
+
+/** Resolves a job's dwf commands to the tasks they run (the CLI passes one backed by the real plan). */
+export type TaskResolver = (commands: string[]) => Promise<PlannedTask[]>;
+
 function commandsOf(job: CiJob): string[] {
-  return [...job.sequential, ...job.parallel].map((c) => `dwf ${c}`);
+  return job.sequential.map((c) => `dwf ${c}`);
 }
 
 function imageName(s: CiSettings): string {
   return s.image ?? DERIVED_IMAGE;
 }
 
-export function ciPlanJson(s: CiSettings, workflow: string) {
+/** The commands a job runs, as `primary:selector` refs (single mode: the whole profile). */
+function jobRefs(s: CiSettings, job: CiJob, profile: string): string[] {
+  if (job.kind === "single") return s.profiles[profile] ?? [];
+  return job.sequential;
+}
+
+function describe(j: CiJob): string {
+  switch (j.kind) {
+    case "image":
+      return "push: dwf fingerprint; if <image>:<fingerprint> is missing: bake every platform, push by digest, Trivy (fixed CRITICAL,HIGH block), tag";
+    case "image-pr":
+      return "pull request: dwf fingerprint; if missing: build linux/amd64, Trivy, hand over as an artifact (nothing pushed)";
+    case "rescan":
+      return "weekly: Trivy on the current image by digest";
+    default:
+      return commandsOf(j).join(" -> ");
+  }
+}
+
+export async function ciPlanJson(s: CiSettings, workflow: string, resolve?: TaskResolver) {
+  const profiles = [];
+  for (const [name, commands] of Object.entries(s.profiles)) {
+    const jobs = planJobs(s, commands, name);
+    const stages = jobStages(jobs);
+    const out = [];
+    for (const j of jobs) {
+      const work = j.kind !== "image" && j.kind !== "image-pr" && j.kind !== "rescan";
+      out.push({
+        id: j.id,
+        kind: j.kind,
+        stage: stages.get(j.id)!,
+        needs: j.needs,
+        image: s.runtime === "container" ? `${imageName(s)}@<digest of :<fingerprint>>` : null,
+        commands: commandsOf(j),
+        cache: j.cache,
+        tasks: work && resolve ? await resolve(jobRefs(s, j, name)) : [],
+      });
+    }
+    profiles.push({ name, workflow: name === s.profile, commands, jobs: out });
+  }
   return {
-    version: 1,
+    version: 2,
     workflow,
     profile: s.profile,
     mode: s.mode,
-    image: imageName(s),
-    imageRef: `${imageName(s)}:<fingerprint>`,
+    runtime: s.runtime,
+    image: s.runtime === "container" ? imageName(s) : null,
+    imageRef: s.runtime === "container" ? `${imageName(s)}:<fingerprint>` : null,
     platforms: s.platforms,
     dwfVersion: s.dwfVersion,
-    profiles: Object.entries(s.profiles).map(([name, commands]) => {
-      const jobs = planJobs(commands, s.mode);
-      const stages = jobStages(jobs);
-      return {
-        name,
-        workflow: name === s.profile,
-        jobs: jobs.map((j) => ({
-          id: j.id,
-          stage: stages.get(j.id)!,
-          needs: j.needs,
-          image: j.container ? `${imageName(s)}:<fingerprint>` : null,
-          commands: commandsOf(j),
-          parallel: j.parallel.length > 0,
-          cache: j.cache,
-        })),
-      };
-    }),
+    cachePaths: s.cachePaths,
+    profiles,
   };
 }
 
-export function renderCiPlan(s: CiSettings, workflow: string): string {
-  let out = `CI plan for ${workflow} (profile '${s.profile}', mode '${s.mode}')\n`;
-  out += `image:     ${imageName(s)}:<fingerprint>  (${s.platforms.join(", ")})\n`;
-  out += `dwf:       ${s.dwfVersion}, from ${s.repository} releases, checksum-verified in every job\n`;
+export async function renderCiPlan(s: CiSettings, workflow: string, resolve?: TaskResolver): Promise<string> {
+  let out = `CI plan for ${workflow} (profile '${s.profile}', mode '${s.mode}', runtime '${s.runtime}')\n`;
+  if (s.runtime === "container") out += `image:     ${imageName(s)}:<fingerprint>, run by digest  (${s.platforms.join(", ")})\n`;
+  else out += "image:     none (runtime 'host': tasks run on the runner, which needs the toolchains)\n";
+  out += `dwf:       ${s.dwfVersion}, from ${s.repository} releases, checked against the SHA-256 in the workflow\n`;
+  out += `cache:     ${s.cachePaths.join(", ")}  (keyed by fingerprint + dependency inputs)\n`;
   const order = [s.profile, ...Object.keys(s.profiles).filter((p) => p !== s.profile)];
   for (const name of order) {
     const commands = s.profiles[name];
     if (!commands) continue;
-    const jobs = planJobs(commands, s.mode);
+    const jobs = planJobs(s, commands, name);
     const stages = jobStages(jobs);
     const width = Math.max(...jobs.map((j) => j.id.length));
     out += `\nprofile '${name}'${name === s.profile ? " (the workflow runs this one)" : ""}:\n`;
@@ -57,12 +97,11 @@ export function renderCiPlan(s: CiSettings, workflow: string): string {
       const stage = stages.get(j.id)!;
       const num = stage !== last ? `${stage}.` : "  ";
       last = stage;
-      let what: string;
-      if (j.kind === "prep") what = "dwf fingerprint; if the image is missing: bake, Trivy scan (CRITICAL,HIGH), push";
-      else if (j.kind === "single") what = [...j.sequential.map((c) => `dwf ${c}`), j.parallel.length ? `in parallel: ${j.parallel.map((c) => `dwf ${c}`).join(", ")}` : ""].filter(Boolean).join(" -> ");
-      else what = commandsOf(j).join(" -> ");
-      const cache = j.cache === "save" ? "  [saves cache]" : j.cache === "restore" ? "  [restores cache]" : "";
-      out += `  ${num} ${j.id.padEnd(width)}  ${what}${cache}\n`;
+      const cache = j.cache === "save" ? "  [restores, saves the cache when its key is new]" : j.cache === "restore" ? "  [restores the warm cache]" : "";
+      out += `  ${num} ${j.id.padEnd(width)}  ${describe(j)}${cache}\n`;
+      if (resolve && name === s.profile && (j.kind === "warm" || j.kind === "verify" || j.kind === "single")) {
+        for (const t of await resolve(jobRefs(s, j, name))) out += `       ${" ".repeat(width)}    ${t.argv ? t.argv.join(" ") : `(skipped: ${t.skip})`}\n`;
+      }
     }
   }
   return out;

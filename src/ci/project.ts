@@ -8,25 +8,46 @@ import { formatRef } from "../core/command-ref.ts";
 import { DEFAULT_CACHE_ROOT } from "../core/cache-root.ts";
 import { checkInsideProject, writeFileAtomic } from "../core/safe-write.ts";
 import { UserError } from "../core/errors.ts";
-import { DOCKERFILE } from "../core/fingerprint.ts";
+import { BAKE_FILE, DOCKERFILE, dependencyPart, dockerfileCopySources, imagePlatforms } from "../core/fingerprint.ts";
+import { supports } from "../core/plan.ts";
 import { repository, VERSION } from "../version.ts";
 import type { CiSettings } from "./model.ts";
-import { MARKER, renderWorkflow } from "./workflow.ts";
+import { MARKER, RELEASE_ASSET, renderDockerignore, renderWorkflow } from "./workflow.ts";
+import { assetUrl, releaseTag } from "../release/urls.ts";
 import { renderBakeFile } from "./bake.ts";
 import { unifiedDiff } from "./diff.ts";
 
 export const DEFAULT_WORKFLOW = ".github/workflows/ci.yml";
-export const BAKE_FILE = "docker-bake.hcl";
+export { BAKE_FILE };
+export const DOCKERIGNORE = ".dockerignore";
 
 export interface CiProject {
   root: string;
   configPath: string | null;
   settings: CiSettings;
-  /** The Dockerfile the prep job builds is missing. */
+  /** The Dockerfile the image job builds is missing. */
   dockerfileMissing: boolean;
+  /** Build-context sources Dockerfile.devflow copies (for the .dockerignore). */
+  copies: string[];
+  /** Where each setting came from when it is not obvious (the dwf checksum). */
+  sha256From: string;
 }
 
-export async function loadCiProject(opts: { cwd: string; config?: string }): Promise<CiProject> {
+export interface CiLoadOptions {
+  cwd: string;
+  config?: string;
+  /** Workflow path, to reuse the checksum it carries for the same dwf version. */
+  output?: string;
+  /** --dwf-sha256 */
+  sha256?: string;
+  /** Resolve the dwf checksum (generate and check need it; plan does not). */
+  needSha256?: boolean;
+  /** The workflow file whose checksum may be reused, when it is not `output` under the root (dwf init renders elsewhere). */
+  existingWorkflow?: string;
+  env?: Record<string, string | undefined>;
+}
+
+export async function loadCiProject(opts: CiLoadOptions): Promise<CiProject> {
   const { loaded, registry, targets } = await loadProject({ cwd: opts.cwd, config: opts.config });
   const file = loaded.path ?? "the built-in defaults (no devflow.toml found)";
   const cfg = loaded.config;
@@ -56,21 +77,73 @@ export async function loadCiProject(opts: { cwd: string; config?: string }): Pro
   const cacheRoot = cfg.cache?.root ?? DEFAULT_CACHE_ROOT;
   const cacheDir = isAbsolute(cacheRoot) ? cacheRoot : relative(loaded.root, resolve(loaded.root, cacheRoot)) || ".";
   const dockerfile = cfg.container?.dockerfile ?? DOCKERFILE;
+  const deps = await dependencyPart(registry, loaded.root);
+  // A stack that installs into the workspace gets `setup:deps` in the warm job when the profile has no setup command.
+  const installs = deps.paths.some((p) => p.kind === "dependencies");
+  const setupSupported = registry.stacks.some((st) => supports(st.capabilities, { primary: "setup", selector: "deps" }));
+  const hasSetup = (profiles[profile] ?? []).some((c) => c.startsWith("setup:"));
+  const dwfVersion = (cfg.ci?.dwf_version ?? VERSION).replace(/^v/, "");
+  const workflowPath = opts.existingWorkflow ?? resolve(loaded.root, opts.output ?? DEFAULT_WORKFLOW);
+  const sha = opts.needSha256 ? await resolveSha256({ flag: opts.sha256, config: cfg.ci?.dwf_sha256, configFile: loaded.path, workflowPath, version: dwfVersion, env: opts.env ?? process.env }) : { sha256: "", from: "not needed" };
   const settings: CiSettings = {
     profile,
     profiles,
     mode: cfg.ci?.mode ?? "jobs",
+    // auto means "the container when it can be had": on the runner it can.
+    runtime: (cfg.runtime?.profile ?? "host") === "host" ? "host" : "container",
     // Both names were checked when devflow.toml was loaded (core/image-name.ts).
     image: cfg.ci?.registry_image ?? cfg.container?.image ?? null,
-    platforms: cfg.ci?.platforms ?? cfg.container?.platforms ?? ["linux/amd64"],
-    dwfVersion: (cfg.ci?.dwf_version ?? VERSION).replace(/^v/, ""),
+    platforms: imagePlatforms(cfg),
+    dwfVersion,
+    dwfSha256: sha.sha256,
     repository: repository(),
     branch: cfg.ci?.branch ?? "main",
     dockerfile,
     cacheDir,
+    cachePaths: [...new Set([cacheDir, ...deps.paths.map((p) => p.path)])],
+    warmFirst: installs && setupSupported && !hasSetup ? ["setup:deps"] : [],
     bakeFile: BAKE_FILE,
   };
-  return { root: loaded.root, configPath: loaded.path, settings, dockerfileMissing: !existsSync(resolve(loaded.root, dockerfile)) };
+  const dockerfileText = readText(resolve(loaded.root, dockerfile)) ?? "";
+  return {
+    root: loaded.root,
+    configPath: loaded.path,
+    settings,
+    dockerfileMissing: !existsSync(resolve(loaded.root, dockerfile)),
+    copies: dockerfileCopySources(dockerfileText),
+    sha256From: sha.from,
+  };
+}
+
+const SHA256 = /^[0-9a-f]{64}$/;
+
+/**
+ * The SHA-256 the workflow checks dwf against, in this order: --dwf-sha256, [ci] dwf_sha256,
+ * the workflow on disk when it pins the same version (so regenerating needs no network), and
+ * last the pinned release's SHA256SUMS, read now, at generate time — never in CI.
+ */
+async function resolveSha256(o: { flag?: string; config?: string; configFile: string | null; workflowPath: string; version: string; env: Record<string, string | undefined> }): Promise<{ sha256: string; from: string }> {
+  if (o.flag !== undefined) {
+    const v = o.flag.trim().toLowerCase();
+    if (!SHA256.test(v)) throw new UserError(`--dwf-sha256: '${o.flag}' is not a SHA-256 (64 hex digits).`, `Pass the checksum of ${RELEASE_ASSET} from the release's SHA256SUMS.`);
+    return { sha256: v, from: "--dwf-sha256" };
+  }
+  if (o.config) return { sha256: o.config, from: `${o.configFile}: ci.dwf_sha256` };
+  const current = readText(o.workflowPath);
+  if (current && isGenerated(current, MARKER)) {
+    const version = /^\s*DWF_VERSION:\s*"?([^"\s]+)"?\s*$/m.exec(current)?.[1];
+    const sha = /^\s*DWF_SHA256:\s*"?([0-9a-f]{64})"?\s*$/m.exec(current)?.[1];
+    if (version === o.version && sha) return { sha256: sha, from: `${o.workflowPath} (same dwf version)` };
+  }
+  const base = o.env.DWF_DOWNLOAD_BASE || undefined;
+  const url = assetUrl({ base, repository: repository(), tag: releaseTag(o.version), asset: "SHA256SUMS" });
+  const { fetchBytes } = await import("../release/download.ts");
+  const { parseSha256Sums } = await import("../release/checksums.ts");
+  const hint = `Pass --dwf-sha256 <hex> or set [ci] dwf_sha256 (the ${RELEASE_ASSET} line of the release's SHA256SUMS), or set [ci] dwf_version to a published release.`;
+  const sums = parseSha256Sums(new TextDecoder().decode((await fetchBytes(url, `the checksums of dwf ${o.version}`, hint)).data));
+  const sha = sums.get(RELEASE_ASSET);
+  if (!sha) throw new UserError(`${url} lists no ${RELEASE_ASSET}.`, hint);
+  return { sha256: sha, from: url };
 }
 
 export interface GeneratedFile {
@@ -84,10 +157,15 @@ export interface GeneratedFile {
 
 export function ciFiles(project: CiProject, output?: string): GeneratedFile[] {
   const workflow = resolve(project.root, output ?? DEFAULT_WORKFLOW);
-  return [
-    { path: workflow, text: renderWorkflow(project.settings), marker: MARKER, optional: false },
-    { path: join(project.root, BAKE_FILE), text: renderBakeFile(project.settings), marker: MARKER, optional: true },
-  ];
+  const files: GeneratedFile[] = [{ path: workflow, text: renderWorkflow(project.settings), marker: MARKER, optional: false }];
+  // A host workflow builds no image.
+  if (project.settings.runtime === "container") {
+    files.push(
+      { path: join(project.root, BAKE_FILE), text: renderBakeFile(project.settings), marker: MARKER, optional: true },
+      { path: join(project.root, DOCKERIGNORE), text: renderDockerignore(project.settings, project.copies), marker: MARKER, optional: true },
+    );
+  }
+  return files;
 }
 
 export function isGenerated(text: string, marker: string): boolean {

@@ -6,6 +6,8 @@ export type Yaml = string | number | boolean | null | Yaml[] | { [key: string]: 
 export interface EmitOptions {
   /** Put a blank line between the entries of the mapping at this key path ("" = top level). */
   spaced?: (path: string) => boolean;
+  /** A trailing `# comment` for a scalar entry (e.g. the release beside a pinned `uses:`). */
+  comment?: (key: string, value: string) => string | undefined;
 }
 
 // Words YAML 1.1 parsers (GitHub's included) read as booleans or null.
@@ -51,7 +53,10 @@ function entry(k: string, v: Yaml, indent: string, path: string, opts: EmitOptio
   const head = `${indent}${key(k)}:`;
   if (isBlockString(v)) return `${head} ${literal(v, indent + "  ")}`;
   if (v === null) return `${head}\n`;
-  if (typeof v !== "object") return `${head} ${scalar(v)}\n`;
+  if (typeof v !== "object") {
+    const note = typeof v === "string" ? opts.comment?.(k, v) : undefined;
+    return `${head} ${scalar(v)}${note ? ` # ${note}` : ""}\n`;
+  }
   if (isEmpty(v)) return `${head} ${Array.isArray(v) ? "[]" : "{}"}\n`;
   return `${head}\n${node(v, indent + "  ", path, opts)}`;
 }

@@ -11,9 +11,13 @@ const outputArg = {
   output: { type: "string", description: "Workflow path (default: .github/workflows/ci.yml)", valueHint: "path" },
 } as const;
 
-async function load(args: { config?: string }) {
+const shaArg = {
+  "dwf-sha256": { type: "string", description: "SHA-256 of the pinned release's dwf-linux-x64.tar.gz (default: [ci] dwf_sha256, the workflow on disk, else the release's SHA256SUMS)", valueHint: "hex" },
+} as const;
+
+async function load(args: { config?: string; output?: string; "dwf-sha256"?: string }, needSha256: boolean) {
   const { loadCiProject } = await import("../ci/project.ts");
-  return loadCiProject({ cwd: process.cwd(), config: args.config });
+  return loadCiProject({ cwd: process.cwd(), config: args.config, output: args.output, sha256: args["dwf-sha256"], needSha256 });
 }
 
 const generate = defineCommand({
@@ -21,11 +25,12 @@ const generate = defineCommand({
   args: {
     ...configArgs,
     ...outputArg,
+    ...shaArg,
     stdout: { type: "boolean", description: "Print the workflow instead of writing files" },
     force: { type: "boolean", description: "Replace files that dwf did not generate" },
   },
   async run({ args }) {
-    const project = await load(args);
+    const project = await load(args, true);
     const { ciFiles, writeGenerated } = await import("../ci/project.ts");
     const files = ciFiles(project, args.output);
     if (args.stdout) {
@@ -39,7 +44,7 @@ const generate = defineCommand({
       else log.info(`${outcome} ${display}`);
     }
     if (project.dockerfileMissing) {
-      log.warn(`${project.settings.dockerfile} does not exist; the workflow's prep job builds the CI image from it. Run 'dwf init' to create it.`);
+      log.warn(`${project.settings.dockerfile} does not exist; the workflow's image jobs build the CI image from it. Run 'dwf init' to create it.`);
     }
     return EXIT.ok;
   },
@@ -47,9 +52,9 @@ const generate = defineCommand({
 
 const check = defineCommand({
   meta: { name: "check", description: "Exit 1 with a diff when the workflow on disk differs from what 'dwf ci generate' writes" },
-  args: { ...configArgs, ...outputArg },
+  args: { ...configArgs, ...outputArg, ...shaArg },
   async run({ args }) {
-    const project = await load(args);
+    const project = await load(args, true);
     const { ciFiles, checkDrift } = await import("../ci/project.ts");
     const drift = checkDrift(ciFiles(project, args.output), process.cwd());
     // A file without dwf's marker is refused by generate unless forced: say so up front.
@@ -75,17 +80,57 @@ const plan = defineCommand({
   meta: { name: "plan", description: "Show the CI jobs per profile, their order, the dwf commands and the image" },
   args: { ...configArgs, ...outputArg, json: { type: "boolean", description: "Machine-readable plan on stdout" } },
   async run({ args }) {
-    const project = await load(args);
+    const project = await load(args, false);
     const { ciPlanJson, renderCiPlan } = await import("../ci/plan-view.ts");
     const { DEFAULT_WORKFLOW } = await import("../ci/project.ts");
     const workflow = args.output ?? DEFAULT_WORKFLOW;
-    if (args.json) writeStdout(JSON.stringify(ciPlanJson(project.settings, workflow), null, 2) + "\n");
-    else writeStdout(renderCiPlan(project.settings, workflow));
+    const resolve = await taskResolver(args.config, project.settings.runtime);
+    if (args.json) writeStdout(JSON.stringify(await ciPlanJson(project.settings, workflow, resolve), null, 2) + "\n");
+    else writeStdout(await renderCiPlan(project.settings, workflow, resolve));
+    return EXIT.ok;
+  },
+});
+
+/** The tasks `dwf <commands>` plans in CI, resolved exactly as `dwf verify --dry-run` resolves them. */
+async function taskResolver(config: string | undefined, runtime: "container" | "host") {
+  const [{ prepare }, { parseCommandRef, formatRef }] = await Promise.all([import("../core/pipeline.ts"), import("../core/command-ref.ts")]);
+  const { loadConfig } = await import("../core/config.ts");
+  const loaded = loadConfig({ cwd: process.cwd(), explicit: config });
+  return async (commands: string[]) => {
+    if (commands.length === 0) return [];
+    const refs = commands.map((c) => parseCommandRef(c, `command '${c}'`));
+    const prepared = await prepare({ cwd: process.cwd(), loaded, commands: refs, runtime });
+    return prepared.tasks.map((t) => ({
+      id: t.task.id,
+      command: formatRef(t.task.ref),
+      stack: t.task.stack,
+      ...(t.action ? { argv: [t.action.program, ...t.action.args] } : { skip: t.skip }),
+    }));
+  };
+}
+
+const mtimes = defineCommand({
+  meta: { name: "mtimes", description: "CI only: record (save) or give back (restore) the file times of unchanged tracked files beside the workspace cache" },
+  args: { ...configArgs, action: { type: "positional", description: "save or restore", required: true } },
+  async run({ args }) {
+    const [{ loadConfig }, { resolveCacheRoot }, { saveMtimes, restoreMtimes }] = await Promise.all([import("../core/config.ts"), import("../core/cache-root.ts"), import("../ci/mtimes.ts")]);
+    const loaded = loadConfig({ cwd: process.cwd(), explicit: args.config });
+    const cacheRoot = resolveCacheRoot(loaded.root, loaded.config);
+    if (args.action === "save") {
+      log.info(`recorded the times of ${saveMtimes(loaded.root, cacheRoot)} tracked files`);
+      return EXIT.ok;
+    }
+    if (args.action !== "restore") {
+      const { UserError } = await import("../core/errors.ts");
+      throw new UserError(`dwf ci mtimes: '${args.action}' is not an action.`, "Use 'dwf ci mtimes save' or 'dwf ci mtimes restore'.");
+    }
+    const r = restoreMtimes(loaded.root, cacheRoot);
+    log.info(r.stamped ? `${r.restored} unchanged files keep the times of the cached build; ${r.changed} changed or new` : "no recorded file times in the cache (a cold cache): nothing to restore");
     return EXIT.ok;
   },
 });
 
 export default defineCommand({
   meta: { name: "ci", description: "GitHub Actions workflow that mirrors 'dwf verify': generate, check, plan" },
-  subCommands: { generate, check, plan },
+  subCommands: { generate, check, plan, mtimes },
 });

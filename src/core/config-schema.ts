@@ -61,6 +61,7 @@ const CiSchema = v.strictObject({
   dwf_version: v.optional(v.string()),
   branch: v.optional(v.string()),
   registry_image: v.optional(v.string()),
+  dwf_sha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "the 64 lower-case hex digits of the SHA-256 of the release's dwf-linux-x64.tar.gz"))),
 });
 
 export const ConfigSchema = v.strictObject({

@@ -1,6 +1,8 @@
-// The environment fingerprint: SHA-256 over the sorted union of the active extensions'
-// fingerprint inputs plus Dockerfile.devflow, as (relative path, content hash | missing).
-// Independent of checkout path and file order, so every machine computes the same tag.
+// The environment fingerprint: SHA-256 over what goes into the image — Dockerfile.devflow, the
+// files it copies, the toolchain pins the active extensions name, the bake file and the image
+// platforms — as (relative path, content hash | missing). Independent of checkout path and file
+// order, so every machine computes the same tag. Lockfiles are not in it: they key the
+// dependency caches (dependencyKey), so a dependency bump never rebuilds an identical image.
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
 import { isInside, READ_CAPS, readOwnFile } from "./fs.ts";
 import { UserError } from "./errors.ts";
@@ -10,6 +12,21 @@ import type { Registry } from "./registry.ts";
 import type { Config } from "./config.ts";
 
 export const DOCKERFILE = "Dockerfile.devflow";
+/** The bake file CI builds the image with (written by `dwf ci generate`). */
+export const BAKE_FILE = "docker-bake.hcl";
+export const DEFAULT_PLATFORMS = ["linux/amd64"];
+
+/** Image platforms: [ci] platforms, else [container] platforms, else linux/amd64. */
+export function imagePlatforms(config: Config): string[] {
+  return config.ci?.platforms ?? config.container?.platforms ?? DEFAULT_PLATFORMS;
+}
+
+/**
+ * A fingerprint input names a file, or a part of one: `file#json=<key>` (one top-level JSON
+ * key, e.g. a manifest's toolchain field) or `file#lines=<regex>` (the lines matching it,
+ * e.g. the version lines of a module file). A part hashes only what it selects.
+ */
+const PART = /^(.*)#(json|lines)=(.+)$/;
 
 export interface FingerprintInput {
   path: string;
@@ -50,6 +67,9 @@ async function collectInputs(registry: Registry, config: Config, root: string, i
     add(dockerfile, "container");
     // Files the Dockerfile copies into the image are part of it: editing one must rebuild.
     for (const p of dockerfileCopySources(readText(join(root, dockerfile)))) await expandSource(p, root, (f) => add(f, "container"));
+    // The bake file decides how the image is built; the platforms, which images exist.
+    add(BAKE_FILE, "container");
+    wanted.set(`platforms=${imagePlatforms(config).join(",")}`, ["container"]);
   }
   for (const s of registry.stacks) {
     const inputs = (await s.ext.fingerprintInputs?.(registry.ctx)) ?? [];
@@ -92,7 +112,7 @@ function checkProjectPath(p: string, root: string, key: string, owner: string | 
 }
 
 async function expand(pattern: string, root: string, add: (p: string) => void): Promise<void> {
-  if (!/[*?[{]/.test(pattern)) return add(pattern);
+  if (PART.test(pattern) || !/[*?[{]/.test(pattern)) return add(pattern);
   let matches: string[];
   try {
     matches = [...new Bun.Glob(pattern).scanSync({ cwd: root, onlyFiles: true, dot: true, followSymlinks: false })];
@@ -162,6 +182,11 @@ async function expandSource(source: string, root: string, add: (p: string) => vo
 
 /** Inputs are project-relative; anything outside the project is ignored. */
 function normaliseInput(path: string, root: string): string | null {
+  const part = PART.exec(path);
+  if (part) {
+    const file = normaliseInput(part[1]!, root);
+    return file === null ? null : `${file}#${part[2]}=${part[3]}`;
+  }
   const rel = isAbsolute(path) ? relative(root, path) : path;
   const clean = rel.split(sep).filter((p) => p !== "" && p !== ".").join("/");
   if (clean === "" || clean.startsWith("..")) return null;
@@ -214,17 +239,92 @@ export function hashFileSync(path: string): string | null {
   }
 }
 
+/** Hash of one input: a file, a part of one (see PART), or a literal `name=value` (the platforms). */
+function hashInput(root: string, input: string): string | null {
+  const part = PART.exec(input);
+  if (part) {
+    const [, file, kind, selector] = part as unknown as [string, string, string, string];
+    if (hashFileSync(join(root, file)) === null) return null;
+    const text = readText(join(root, file));
+    let selected: string;
+    if (kind === "json") {
+      let value: unknown;
+      try {
+        value = (JSON.parse(text) as Record<string, unknown>)?.[selector];
+      } catch {
+        value = text;
+      }
+      if (value === undefined) return null;
+      selected = JSON.stringify(value);
+    } else {
+      const re = new RegExp(selector);
+      selected = text.split(/\r?\n/).filter((l) => re.test(l)).join("\n");
+      if (selected === "") return null;
+    }
+    return new Bun.CryptoHasher("sha256").update(selected).digest("hex");
+  }
+  if (input.startsWith("platforms=")) return new Bun.CryptoHasher("sha256").update(input).digest("hex");
+  return hashFileSync(join(root, input));
+}
+
 export async function computeFingerprint(root: string, wanted: Map<string, string[]>): Promise<Fingerprint> {
   const paths = [...wanted.keys()].sort();
   if (paths.length > LONG_LOOP) expectLongWork();
   // A missing input counts as "missing"; an unreadable one is an error, never silently missing.
-  const hashes = paths.map((p) => hashFileSync(join(root, p)));
+  const hashes = paths.map((p) => hashInput(root, p));
   const total = new Bun.CryptoHasher("sha256");
-  total.update("dwf-fingerprint-v1\n");
+  total.update("dwf-fingerprint-v2\n");
   const inputs = paths.map((path, i) => {
     const hash = hashes[i] ?? null;
     total.update(`${path}\0${hash ?? "missing"}\n`);
     return { path, hash, from: wanted.get(path)! };
   });
   return { hash: total.digest("hex"), inputs };
+}
+
+/**
+ * The second part of the environment: what the stacks install into the workspace and build
+ * there. Its key is the hash of the files the extensions name (lockfiles, manifests, toolchain
+ * pins): CI's dependency cache is keyed by the image fingerprint plus this, so a lockfile change
+ * refreshes the cache without touching the image.
+ */
+export interface DependencyPart {
+  hash: string;
+  inputs: FingerprintInput[];
+  /** Workspace paths that hold installed dependencies and build outputs, with who named them. */
+  paths: { path: string; from: string[]; kind: "dependencies" | "build-outputs" }[];
+}
+
+export async function dependencyPart(registry: Registry, root: string): Promise<DependencyPart> {
+  const wanted = new Map<string, string[]>();
+  const paths: DependencyPart["paths"] = [];
+  const addPath = (p: string, from: string, kind: DependencyPart["paths"][number]["kind"]) => {
+    const rel = normaliseInput(p, root);
+    if (rel === null) return;
+    const known = paths.find((x) => x.path === rel);
+    if (known) known.from.includes(from) || known.from.push(from);
+    else paths.push({ path: rel, from: [from], kind });
+  };
+  for (const s of registry.stacks) {
+    const deps = await s.ext.dependencies?.(registry.ctx);
+    const outputs = await s.ext.buildOutputs?.(registry.ctx);
+    for (const spec of [deps, outputs]) {
+      for (const p of spec?.inputs ?? []) {
+        await expand(p, root, (f) => {
+          const rel = normaliseInput(f, root);
+          if (rel !== null) wanted.set(rel, [...new Set([...(wanted.get(rel) ?? []), s.name])]);
+        });
+      }
+    }
+    for (const p of deps?.paths ?? []) addPath(p, s.name, "dependencies");
+    for (const p of outputs?.paths ?? []) addPath(p, s.name, "build-outputs");
+  }
+  const fp = await computeFingerprint(root, wanted);
+  return { hash: fp.hash, inputs: fp.inputs, paths };
+}
+
+/** CI's cache key for the warm workspace, and the prefix that restores an older one. */
+export function cacheKey(imageFingerprint: string, dependencyHash: string): { key: string; restorePrefix: string } {
+  const restorePrefix = `dwf-${imageFingerprint.slice(0, 16)}-`;
+  return { key: `${restorePrefix}${dependencyHash.slice(0, 16)}`, restorePrefix };
 }

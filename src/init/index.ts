@@ -43,11 +43,11 @@ export function engineOnPath(env: Record<string, string | undefined>): string | 
  * new config in a private temp folder (stacks are declared, so nothing there is detected).
  */
 async function ciFilesFor(config: string, root: string, force: boolean): Promise<PlannedFile[]> {
-  const { loadCiProject, ciFiles, isGenerated } = await import("../ci/project.ts");
+  const { loadCiProject, ciFiles, isGenerated, DEFAULT_WORKFLOW } = await import("../ci/project.ts");
   const scratch = mkdtempSync(join(tmpdir(), "dwf-init-"));
   try {
     writeFileSync(join(scratch, CONFIG_FILE), config);
-    const project = await loadCiProject({ cwd: scratch, config: join(scratch, CONFIG_FILE) });
+    const project = await loadCiProject({ cwd: scratch, config: join(scratch, CONFIG_FILE), needSha256: true, existingWorkflow: join(root, DEFAULT_WORKFLOW) });
     return ciFiles(project).flatMap((f) => {
       const path = relative(scratch, f.path);
       // A CI file the user wrote is theirs: keep it (without --force) instead of refusing the rest.

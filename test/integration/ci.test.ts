@@ -1,10 +1,19 @@
 // `dwf ci generate | check | plan` against fixture repositories, through the compiled binary.
 // Every generated workflow must lint clean (actionlint) and its shell must pass shellcheck.
-import { describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { fixture, runDwf } from "../support/dwf.ts";
+import { fixture, runDwf as runDwfRaw } from "../support/dwf.ts";
+import { currentVersion, startReleaseServer } from "../support/release-server.ts";
 import { actionlint, shellcheckRuns } from "../unit/ci-support.ts";
+
+// The release the workflow pins, on loopback: generate reads its SHA256SUMS (never CI).
+const VERSION = currentVersion();
+const ARCHIVE_SHA = "c".repeat(64);
+const release = startReleaseServer({ [`v${VERSION}`]: { SHA256SUMS: `${"d".repeat(64)}  dwf-darwin-arm64.tar.gz\n${ARCHIVE_SHA}  dwf-linux-x64.tar.gz\n` } });
+afterAll(() => release.stop());
+const runDwf = (args: string[], opts: { cwd: string; env?: Record<string, string | undefined> }) => runDwfRaw(args, { ...opts, env: { DWF_DOWNLOAD_BASE: release.base, ...opts.env } });
+const CONTAINER = '[runtime]\nprofile = "container"\n';
 
 const WORKFLOW = ".github/workflows/ci.yml";
 
@@ -40,24 +49,27 @@ describe("dwf ci generate: every stack lints clean", () => {
       const dir = fixture({
         ...STACKS.rust,
         ...STACKS.custom,
-        "devflow.toml": `[project]\nstack = ["rust", "custom"]\n[container]\nimage = "ghcr.io/acme/app-ci"\nplatforms = ["linux/amd64", "linux/arm64"]\n[targets]\nnightly = ["setup:deps", "check:quick", "test:all"]\nquick = ["fmt:check", "lint:static"]\n[ci]\nmode = "${mode}"\nprofile = "nightly"\ndwf_version = "v2.0.1"\nbranch = "trunk"\n`,
+        "devflow.toml": `${CONTAINER}[project]\nstack = ["rust", "custom"]\n[container]\nimage = "ghcr.io/acme/app-ci"\nplatforms = ["linux/amd64", "linux/arm64"]\n[targets]\nnightly = ["setup:deps", "check:quick", "test:all"]\nquick = ["fmt:check", "lint:static"]\n[ci]\nmode = "${mode}"\nprofile = "nightly"\ndwf_version = "v2.0.1"\nbranch = "trunk"\n`,
       });
-      const r = await runDwf(["ci", "generate", "--stdout"], { cwd: dir });
+      const r = await runDwf(["ci", "generate", "--stdout", "--dwf-sha256", "E".repeat(64)], { cwd: dir });
       expect(r.code).toBe(0);
       await expectClean(r.stdout);
       const doc = Bun.YAML.parse(r.stdout) as any;
       expect(doc.env.DWF_VERSION).toBe("2.0.1");
+      expect(doc.env.DWF_SHA256).toBe("e".repeat(64));
       expect(doc.on.push.branches).toEqual(["trunk"]);
-      expect(r.stdout).toContain('name="ghcr.io/acme/app-ci"');
+      expect(r.stdout).toContain('echo "name=ghcr.io/acme/app-ci"');
       expect(r.stdout).toContain("docker/setup-qemu-action@");
-      if (mode === "jobs") expect(Object.keys(doc.jobs)).toEqual(["prep", "build", "fmt-check", "lint-static", "test-all"]);
-      else expect(r.stdout).toContain("commands=(fmt:check lint:static test:all)");
+      if (mode === "jobs") expect(Object.keys(doc.jobs)).toEqual(["image", "image-pr", "rescan", "warm", "fmt-check", "lint-static", "test-all"]);
+      else expect(Object.keys(doc.jobs)).toEqual(["image", "image-pr", "rescan", "verify"]);
+      // Rust builds into target/: it is cached beside the cache root.
+      expect(r.stdout).toContain("            .cache/devflow\n            target\n");
     }
   });
 });
 
 describe("dwf ci generate / check", () => {
-  const files = { ...STACKS.custom, "devflow.toml": '[targets]\npr = ["lint:static", "build:debug", "test:unit"]\n' };
+  const files = { ...STACKS.custom, "devflow.toml": `${CONTAINER}[targets]\npr = ["lint:static", "build:debug", "test:unit"]\n` };
 
   test("generate writes the workflow and bake file; same config gives byte-identical output; check passes", async () => {
     const dir = fixture(files, { git: true });
@@ -81,11 +93,11 @@ describe("dwf ci generate / check", () => {
     const dir = fixture(files, { git: true });
     expect((await runDwf(["ci", "generate"], { cwd: dir })).code).toBe(0);
     const path = join(dir, WORKFLOW);
-    writeFileSync(path, readFileSync(path, "utf8").replace("run: dwf test:unit", "run: dwf test:unit || true"));
+    writeFileSync(path, readFileSync(path, "utf8").replace("  dwf test:unit\n", "  dwf test:unit || true\n"));
     const check = await runDwf(["ci:check"], { cwd: dir });
     expect(check.code).toBe(1);
     expect(check.stdout).toContain(`--- ${WORKFLOW} (on disk)`);
-    expect(check.stdout).toContain("-        run: dwf test:unit || true\n+        run: dwf test:unit\n");
+    expect(check.stdout).toContain("-          dwf test:unit || true\n+          dwf test:unit\n");
     expect(check.stderr).toContain("Run 'dwf ci generate' to bring");
     expect((await runDwf(["ci", "generate"], { cwd: dir })).code).toBe(0);
     expect((await runDwf(["ci", "check"], { cwd: dir })).code).toBe(0);
@@ -94,11 +106,11 @@ describe("dwf ci generate / check", () => {
   test("check fails after a config change", async () => {
     const dir = fixture(files, { git: true });
     expect((await runDwf(["ci", "generate"], { cwd: dir })).code).toBe(0);
-    writeFileSync(join(dir, "devflow.toml"), '[targets]\npr = ["lint:static", "build:debug", "test:unit"]\n[ci]\nmode = "single"\n');
+    writeFileSync(join(dir, "devflow.toml"), `${CONTAINER}[targets]\npr = ["lint:static", "build:debug", "test:unit"]\n[ci]\nmode = "single"\n`);
     const check = await runDwf(["ci", "check"], { cwd: dir });
     expect(check.code).toBe(1);
-    expect(check.stdout).toContain("+# Generated by `dwf ci generate` from devflow.toml (profile 'pr', mode 'single')");
-    expect(check.stdout).toContain("pids=()");
+    expect(check.stdout).toContain("+# Generated by `dwf ci generate` from devflow.toml (profile 'pr', mode 'single', runtime 'container')");
+    expect(check.stdout).toContain("+          dwf verify pr\n");
   });
 
   test("check on a missing workflow says so and exits 1", async () => {
@@ -161,7 +173,7 @@ describe("dwf ci plan", () => {
   test("per profile: jobs in order, exact dwf commands, image ref (--json)", async () => {
     const dir = fixture({
       ...STACKS.custom,
-      "devflow.toml": '[container]\nimage = "ghcr.io/acme/app-ci"\n[targets]\npr = ["lint:static", "build:debug", "test:unit"]\nmain = ["check:pr", "fmt:check"]\n',
+      "devflow.toml": `${CONTAINER}[container]\nimage = "ghcr.io/acme/app-ci"\n[targets]\npr = ["lint:static", "build:debug", "test:unit"]\nmain = ["check:pr", "fmt:check"]\n`,
     });
     const r = await runDwf(["ci", "plan", "--json"], { cwd: dir });
     expect(r.code).toBe(0);
@@ -171,17 +183,116 @@ describe("dwf ci plan", () => {
     const pr = plan.profiles.find((p: any) => p.name === "pr");
     expect(pr.workflow).toBe(true);
     expect(pr.jobs.map((j: any) => [j.id, j.stage, j.commands])).toEqual([
-      ["prep", 1, ["dwf fingerprint"]],
-      ["build", 2, ["dwf build:debug"]],
+      ["image", 1, []],
+      ["image-pr", 1, []],
+      ["rescan", 1, []],
+      ["warm", 2, ["dwf build:debug"]],
       ["lint-static", 3, ["dwf lint:static"]],
       ["test-unit", 3, ["dwf test:unit"]],
     ]);
+    // Each job lists the argv its tasks run in the image.
+    expect(pr.jobs.find((j: any) => j.id === "lint-static").tasks).toEqual([{ id: "lint:static@custom", command: "lint:static", stack: "custom", argv: ["make", "lint-static"] }]);
     const main = plan.profiles.find((p: any) => p.name === "main");
-    expect(main.jobs.map((j: any) => j.id)).toEqual(["prep", "build", "lint-static", "test-unit", "fmt-check"]);
+    expect(main.jobs.map((j: any) => j.id)).toEqual(["image", "image-pr", "rescan", "warm", "lint-static", "test-unit", "fmt-check"]);
     const text = await runDwf(["ci", "plan"], { cwd: dir });
     expect(text.code).toBe(0);
     expect(text.stdout).toContain("ghcr.io/acme/app-ci:<fingerprint>");
     expect(text.stdout).toContain("profile 'pr' (the workflow runs this one)");
     expect(text.stdout).toMatch(/3\. lint-static\s+dwf lint:static/);
   });
+});
+
+describe("dwf ci generate: the dwf checksum", () => {
+  const files = { ...STACKS.custom, "devflow.toml": `${CONTAINER}[targets]\npr = ["lint:static", "test:unit"]\n` };
+  const shaOf = (text: string) => (Bun.YAML.parse(text) as any).env.DWF_SHA256;
+
+  test("read from the pinned release's SHA256SUMS at generate time; reused from the workflow on disk after that", async () => {
+    const dir = fixture(files, { git: true });
+    const asked = release.requests.length;
+    expect((await runDwf(["ci", "generate"], { cwd: dir })).code).toBe(0);
+    expect(release.requests.slice(asked)).toEqual([`/v${VERSION}/SHA256SUMS`]);
+    expect(shaOf(readFileSync(join(dir, WORKFLOW), "utf8"))).toBe(ARCHIVE_SHA);
+    // Offline from here: check and a second generate read the checksum from the file.
+    const offline = { DWF_DOWNLOAD_BASE: "http://127.0.0.1:9" };
+    expect((await runDwf(["ci", "check"], { cwd: dir, env: offline })).code).toBe(0);
+    const again = await runDwf(["ci", "generate"], { cwd: dir, env: offline });
+    expect(again.code).toBe(0);
+    expect(again.stderr).toContain(`unchanged ${WORKFLOW}`);
+  });
+
+  test("[ci] dwf_sha256 and --dwf-sha256 win; a bad value is a user error", async () => {
+    const dir = fixture({ ...files, "devflow.toml": files["devflow.toml"] + `[ci]\ndwf_sha256 = "${"1".repeat(64)}"\n` }, { git: true });
+    expect(shaOf((await runDwf(["ci", "generate", "--stdout"], { cwd: dir })).stdout)).toBe("1".repeat(64));
+    expect(shaOf((await runDwf(["ci", "generate", "--stdout", "--dwf-sha256", "2".repeat(64)], { cwd: dir })).stdout)).toBe("2".repeat(64));
+    const bad = await runDwf(["ci", "generate", "--stdout", "--dwf-sha256", "xyz"], { cwd: dir });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("--dwf-sha256: 'xyz' is not a SHA-256");
+  });
+
+  test("a release that does not exist is a user error with the fix", async () => {
+    const dir = fixture({ ...files, "devflow.toml": files["devflow.toml"] + '[ci]\ndwf_version = "9.9.9"\n' }, { git: true });
+    const r = await runDwf(["ci", "generate", "--stdout"], { cwd: dir });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("/v9.9.9/SHA256SUMS answered 404");
+    expect(r.stderr).toContain("--dwf-sha256");
+    expect(r.stderr).not.toContain("    at ");
+  });
+});
+
+describe("dwf ci generate: runtime profile and build context", () => {
+  test("host: no image jobs, no bake file, no .dockerignore", async () => {
+    const dir = fixture({ ...STACKS.custom, "devflow.toml": '[runtime]\nprofile = "host"\n[targets]\npr = ["lint:static"]\n' }, { git: true });
+    expect((await runDwf(["ci", "generate"], { cwd: dir })).code).toBe(0);
+    const doc = Bun.YAML.parse(readFileSync(join(dir, WORKFLOW), "utf8")) as any;
+    expect(Object.keys(doc.jobs)).toEqual(["lint-static"]);
+    expect(existsSync(join(dir, "docker-bake.hcl"))).toBe(false);
+    expect(existsSync(join(dir, ".dockerignore"))).toBe(false);
+  });
+
+  test("container and auto: image jobs and a .dockerignore that lets in only what the Dockerfile copies", async () => {
+    for (const profile of ["container", "auto"]) {
+      const dir = fixture(
+        { ...STACKS.custom, "tools/pin.txt": "1\n", "Dockerfile.devflow": "FROM scratch\nCOPY tools/pin.txt /pin.txt\n", "devflow.toml": `[runtime]\nprofile = "${profile}"\n[targets]\npr = ["lint:static"]\n` },
+        { git: true },
+      );
+      expect((await runDwf(["ci", "generate"], { cwd: dir })).code).toBe(0);
+      const doc = Bun.YAML.parse(readFileSync(join(dir, WORKFLOW), "utf8")) as any;
+      expect(Object.keys(doc.jobs)).toEqual(["image", "image-pr", "rescan", "lint-static"]);
+      const ignore = readFileSync(join(dir, ".dockerignore"), "utf8");
+      expect(ignore.split("\n").filter((l) => l && !l.startsWith("#"))).toEqual(["*", "!Dockerfile.devflow", "!tools/pin.txt"]);
+    }
+  });
+});
+
+describe("local = CI", () => {
+  // What each CI job runs in the image, per task, must be exactly what a developer's
+  // `dwf verify --dry-run --profile container` shows for the same profile.
+  const projects: Record<string, Record<string, string>> = {
+    ...STACKS,
+    "node+rust": { ...STACKS.rust, ...STACKS.node, "devflow.toml": '[project]\nstack = ["node", "rust"]\n[targets]\npr = ["fmt:check", "lint:static", "build:debug", "test:unit"]\n' },
+  };
+  for (const [name, files] of Object.entries(projects)) {
+    test(`${name}: dwf ci plan --json argv = dwf verify --dry-run --json --profile container`, async () => {
+      const dir = fixture(files, { git: true });
+      const plan = await runDwf(["ci", "plan", "--json"], { cwd: dir });
+      expect(plan.code).toBe(0);
+      const p = JSON.parse(plan.stdout);
+      const profile = p.profiles.find((x: any) => x.workflow);
+      // The profile's own commands (the warm job may add setup:deps in front of them).
+      const commands = new Set<string>(profile.commands);
+      const ci = profile.jobs
+        .flatMap((j: any) => j.tasks)
+        .filter((t: any) => commands.has(t.command))
+        .map((t: any) => ({ id: t.id, argv: t.argv ?? null, skip: t.skip ?? null }))
+        .sort((a: any, b: any) => a.id.localeCompare(b.id));
+      const verify = await runDwf(["verify", "--dry-run", "--json", "--profile", "container", p.profile], { cwd: dir });
+      expect(verify.code).toBe(0);
+      const local = JSON.parse(verify.stdout)
+        .tasks.filter((t: any) => commands.has(t.command))
+        .map((t: any) => ({ id: t.id, argv: t.program ? [t.program, ...t.args] : null, skip: t.skip ?? null }))
+        .sort((a: any, b: any) => a.id.localeCompare(b.id));
+      expect(ci.length).toBeGreaterThan(0);
+      expect(ci).toEqual(local);
+    });
+  }
 });

@@ -169,7 +169,8 @@ describe("filesystem safety", () => {
     const dir = project();
     symlinkSync(out.dir, join(dir, ".github"));
     const before = out.snapshot();
-    const r = await runDwf(["ci", "generate"], { cwd: dir });
+    const r = await runDwf(["ci", "generate", "--dwf-sha256", "0".repeat(64)], { cwd: dir });
+    expect(r.stderr).toContain(".github");
     expect(r.code).not.toBe(0);
     expect(r.code).not.toBe(1);
     expect(out.snapshot()).toEqual(before);
@@ -178,7 +179,7 @@ describe("filesystem safety", () => {
   test("ci generate --output outside the project is refused", async () => {
     const out = outside();
     const dir = project();
-    const r = await runDwf(["ci", "generate", "--output", join(out.dir, "wf.yml")], { cwd: dir });
+    const r = await runDwf(["ci", "generate", "--dwf-sha256", "0".repeat(64), "--output", join(out.dir, "wf.yml")], { cwd: dir });
     expect(r.code).toBe(2);
     expect(existsSync(join(out.dir, "wf.yml"))).toBe(false);
   });
@@ -188,7 +189,8 @@ describe("filesystem safety", () => {
     const dir = fixture({ Makefile: "test-unit:\n\t@true\n" });
     symlinkSync(join(out.dir, "keep.txt"), join(dir, "Dockerfile.devflow"));
     for (const args of [["init"], ["init", "--force"]]) {
-      await runDwf(args, { cwd: dir });
+      // No release to read the dwf checksum from: init writes everything but the workflow.
+      await runDwf(args, { cwd: dir, env: { DWF_DOWNLOAD_BASE: "http://127.0.0.1:9" } });
       expect(readFileSync(join(out.dir, "keep.txt"), "utf8")).toBe("user data\n");
     }
     expect(out.snapshot()).toEqual(["keep.txt"]);

@@ -167,9 +167,10 @@ describe("rust", () => {
     expect(mounts.some((m) => m.env === "CARGO_HOME")).toBe(false);
   });
 
-  test("fingerprint lists the existing manifest, lockfile and toolchain files", async () => {
+  test("fingerprint lists the toolchain pins; Cargo.lock keys the cached target folder", async () => {
     const c = ctx(project({ ...crate, "Cargo.lock": "", "rust-toolchain.toml": "" }));
-    expect(await rust.fingerprintInputs!(c)).toEqual(["Cargo.toml", "Cargo.lock", "rust-toolchain.toml"]);
+    expect(await rust.fingerprintInputs!(c)).toEqual(["rust-toolchain.toml"]);
+    expect(await rust.buildOutputs!(c)).toEqual({ paths: ["target"], inputs: ["Cargo.lock", "rust-toolchain.toml"] });
   });
 
   test("fmt inputs are the crate's sources; workspaces and other commands mean every file", () => {
@@ -284,9 +285,9 @@ describe("node", () => {
     expect(yarn[0]?.env).toBe("YARN_CACHE_FOLDER");
   });
 
-  test("fingerprint is package.json plus the lockfile in use", async () => {
+  test("fingerprint is the toolchain pins: .nvmrc and package.json's packageManager", async () => {
     const c = ctx(project({ "package.json": "{}", "package-lock.json": "{}", "yarn.lock": "", ".nvmrc": "22" }));
-    expect(await node.fingerprintInputs!(c)).toEqual(["package.json", "package-lock.json", ".nvmrc"]);
+    expect(await node.fingerprintInputs!(c)).toEqual([".nvmrc", "package.json#json=packageManager"]);
   });
 
   test("doctor checks node and the package manager", async () => {
@@ -322,7 +323,7 @@ describe("bun", () => {
   test("cache, fingerprint and tools", async () => {
     const c = ctx(project({ "package.json": "{}", "bun.lock": "" }));
     expect(await bun.cacheMounts!(c)).toEqual([{ path: "install", container: "/home/dwf/.bun/install/cache", env: "BUN_INSTALL_CACHE_DIR" }]);
-    expect(await bun.fingerprintInputs!(c)).toEqual(["package.json", "bun.lock"]);
+    expect(await bun.fingerprintInputs!(c)).toEqual(["package.json#json=packageManager"]);
     expect((await bun.tools!(c)).map((t) => t.name)).toEqual(["bun"]);
   });
 });
@@ -451,7 +452,7 @@ describe("python", () => {
     const c = ctx(project({ "pyproject.toml": "", "uv.lock": "", "requirements-test.txt": "", "poetry.lock": "", "README.md": "" }));
     const env = (await python.cacheMounts!(c)).map((m) => m.env);
     expect(env).toEqual(["PIP_CACHE_DIR", "UV_CACHE_DIR"]);
-    expect(await python.fingerprintInputs!(c)).toEqual(["pyproject.toml", "uv.lock", "poetry.lock", "requirements-test.txt"]);
+    expect(await python.fingerprintInputs!(c)).toEqual(["pyproject.toml#lines=^\\s*requires-python\\s*="]);
   });
 });
 
@@ -485,7 +486,7 @@ describe("go", () => {
   test("cache mounts, fingerprint", async () => {
     const c = ctx(project({ "go.mod": "", "go.sum": "" }));
     expect((await go.cacheMounts!(c)).map((m) => m.env)).toEqual(["GOMODCACHE", "GOCACHE"]);
-    expect(await go.fingerprintInputs!(c)).toEqual(["go.mod", "go.sum"]);
+    expect(await go.fingerprintInputs!(c)).toEqual(["go.mod#lines=^(go|toolchain)\\s", "go.work#lines=^(go|toolchain)\\s"]);
     expect(go.taskInputs!(ref("test:unit"), c)).toBeUndefined();
   });
 });

@@ -1,0 +1,128 @@
+// Everything the emulated CI runs need, started once per test file and stopped after it: a real
+// registry on loopback, podman's Docker API on a private socket (with the registry marked
+// insecure), a release server holding the freshly built dwf and its checksum, and fixture
+// repositories whose workflow `dwf ci generate` wrote.
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { dwfBinary, fixture, runDwf } from "./dwf.ts";
+import { currentVersion, packArchive, sumsFile, startReleaseServer, type ReleaseServer } from "./release-server.ts";
+import { startRegistry, type LocalRegistry } from "./registry.ts";
+import { runWorkflow, type Event, type RunResult, type Runner } from "./gha-emulator.ts";
+
+export interface CiLab {
+  registry: LocalRegistry;
+  release: ReleaseServer;
+  dockerHost: string;
+  /** Env for podman and the docker CLI in this lab (registries.conf with the insecure registry). */
+  env: Record<string, string>;
+  /** A fresh Actions cache for one repository. */
+  runner(): Runner;
+  /** Remove this image repository's tags when the lab stops (what the jobs pulled or tagged). */
+  trackImages(repository: string): void;
+  stop(): Promise<void>;
+}
+
+export async function startCiLab(): Promise<CiLab> {
+  const registry = await startRegistry();
+  const version = currentVersion();
+  const archive = packArchive(dwfBinary());
+  const release = startReleaseServer({ [`v${version}`]: { "dwf-linux-x64.tar.gz": archive, SHA256SUMS: sumsFile({ "dwf-linux-x64.tar.gz": archive }) } });
+  const env: Record<string, string> = { CONTAINERS_REGISTRIES_CONF: registry.registriesConf };
+  for (const k of ["CONTAINERS_STORAGE_CONF", "CONTAINERS_CONF"]) if (process.env[k]) env[k] = process.env[k]!;
+  const sockDir = mkdtempSync(join(tmpdir(), "dwf-lab-sock-"));
+  const sock = join(sockDir, "podman.sock");
+  const service = Bun.spawn(["podman", "system", "service", "--time=0", `unix://${sock}`], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "ignore" });
+  const dockerHost = `unix://${sock}`;
+  let up = false;
+  for (let i = 0; i < 150 && !up; i++) {
+    up = Bun.spawnSync(["docker", "version", "--format", "{{.Server.Version}}"], { env: { ...process.env, DOCKER_HOST: dockerHost }, stdout: "pipe", stderr: "pipe" }).exitCode === 0;
+    if (!up) await Bun.sleep(100);
+  }
+  const caches: string[] = [];
+  const repositories = new Set<string>([registry.host + "/"]);
+  const removeImages = () => {
+    const list = Bun.spawnSync(["podman", "images", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"], { env: { ...process.env, ...env }, stdout: "pipe" }).stdout.toString().split("\n");
+    const mine = (r: string) => [...repositories].some((p) => r.startsWith(p.endsWith("/") ? p : `${p}:`));
+    // Tagged refs go by name. A ref pulled by digest has no tag: its image goes by id, but only
+    // when no other name (such as a toolchain stand-in with the same content) points at it.
+    const rows = list.map((l) => l.split(" ")).filter((r): r is [string, string] => r.length === 2 && r[1] !== "");
+    const refs = rows.filter(([, r]) => mine(r)).map(([id, r]) => (r.endsWith(":<none>") ? (rows.every(([i, x]) => i !== id || mine(x)) ? id : "") : r)).filter(Boolean);
+    if (refs.length) Bun.spawnSync(["podman", "rmi", "--force", ...new Set(refs)], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "ignore" });
+  };
+  const stop = async () => {
+    removeImages();
+    service.kill("SIGTERM");
+    await service.exited;
+    release.stop();
+    await registry.stop();
+    rmSync(sockDir, { recursive: true, force: true });
+    for (const c of caches) rmSync(c, { recursive: true, force: true });
+  };
+  if (!up) {
+    await stop();
+    throw new Error("podman's Docker API service did not answer");
+  }
+  return {
+    registry,
+    release,
+    dockerHost,
+    env,
+    trackImages: (repository) => void repositories.add(repository),
+    runner() {
+      const cacheDir = mkdtempSync(join(tmpdir(), "dwf-lab-cache-"));
+      caches.push(cacheDir);
+      const workspace = join(cacheDir, "work", "repo");
+      return { cacheDir: join(cacheDir, "cache"), workspace, registry: registry.host, dockerHost, releaseBase: release.base, env, secrets: { DWF_REGISTRY_USERNAME: "ci", DWF_REGISTRY_PASSWORD: "emulated" } };
+    },
+    stop,
+  };
+}
+
+function git(dir: string, ...args: string[]): string {
+  const r = Bun.spawnSync(["git", ...args], { cwd: dir, stdout: "pipe", stderr: "pipe", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" } });
+  if (r.exitCode !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr.toString()}`);
+  return r.stdout.toString();
+}
+
+export interface CiRepo {
+  dir: string;
+  /** Commit everything on the current branch. */
+  commit(message: string): void;
+  branch(name: string): void;
+  checkout(name: string): void;
+  run(event: Event, branch: string): Promise<RunResult>;
+}
+
+/** A fixture repository on branch main whose workflow and bake file `dwf ci generate` wrote, committed. */
+export async function ciRepo(lab: CiLab, files: Record<string, string>, runner: Runner, prepare?: (dir: string) => void): Promise<CiRepo> {
+  const dir = fixture(files);
+  git(dir, "init", "-q", "-b", "main");
+  prepare?.(dir);
+  const gen = await runDwf(["ci", "generate"], { cwd: dir, env: { DWF_DOWNLOAD_BASE: lab.release.base } });
+  if (gen.code !== 0) throw new Error(`dwf ci generate failed:\n${gen.all}`);
+  const fp = await runDwf(["fingerprint", "--json"], { cwd: dir });
+  lab.trackImages(String(JSON.parse(fp.stdout).image).replace(/:[^:/]+$/, ""));
+  const repo: CiRepo = {
+    dir,
+    commit(message) {
+      git(dir, "add", "-A");
+      git(dir, "commit", "-q", "--allow-empty", "-m", message);
+    },
+    branch: (name) => void git(dir, "checkout", "-q", "-b", name),
+    checkout: (name) => void git(dir, "checkout", "-q", name),
+    run: (event, branch) => runWorkflow(runner, { repo: dir, branch, event }),
+  };
+  repo.commit("initial");
+  return repo;
+}
+
+/** A readable account of a run for failure messages: each job's result, and the log of failed ones. */
+export function describeRun(r: RunResult): string {
+  let out = "";
+  for (const j of Object.values(r.jobs)) {
+    out += `${j.id}: ${j.result} (${j.ms} ms)${j.error ? ` — ${j.error}` : ""}\n`;
+    if (j.result === "failure") out += j.log.slice(-6000) + "\n";
+  }
+  return out;
+}
