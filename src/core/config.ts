@@ -1,7 +1,7 @@
 // devflow.toml: discovery (nearest file upwards, like git), reading, and validation
 // (config-schema.ts). A config that passed validation is remembered by its exact text (in a
 // signed memo), so an unchanged devflow.toml is not parsed and checked again on every run.
-import { closeSync, constants as fsConstants, existsSync, fstatSync, linkSync, lstatSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Config } from "./config-schema.ts";
 import { UserError } from "./errors.ts";
@@ -90,15 +90,17 @@ const MEMO_VERSION = 2;
  * forged or altered memo is ignored and the text is validated as if there were none.
  */
 function validatedConfig(text: string, path: string, root: string, env: Record<string, string | undefined>): Config {
-  const secret = BUILD_ID === undefined ? undefined : memoSecret(env);
-  if (secret === undefined) return parseConfigText(text, path);
+  if (BUILD_ID === undefined) return parseConfigText(text, path);
   let cacheRoot: string;
   try {
     cacheRoot = resolveCacheRoot(root, {}, env);
   } catch {
-    // A cache root dwf refuses is reported where it is used; the memo just is not kept.
+    // A cache root dwf refuses is reported where it is used; the memo just is not kept (and no
+    // memo key is made for it).
     return parseConfigText(text, path);
   }
+  const secret = memoSecret(env);
+  if (secret === undefined) return parseConfigText(text, path);
   const memo = configMemoPath(cacheRoot, root);
   const mac = (configJson: string) => new Bun.CryptoHasher("sha256", secret).update(`dwf-config\0${VERSION}\0${BUILD_ID}\0${path}\0${text}\0${configJson}`).digest("hex");
   try {
@@ -123,33 +125,6 @@ function validatedConfig(text: string, path: string, root: string, env: Record<s
   return config;
 }
 
-const O_NOFOLLOW = fsConstants.O_NOFOLLOW ?? 0;
-const O_NONBLOCK = fsConstants.O_NONBLOCK ?? 0;
-
-/** A regular file's text (no symlink, FIFO or device; at most `max` bytes), or undefined. */
-function readSmallFile(path: string, max: number): string | undefined {
-  let fd: number;
-  try {
-    fd = openSync(path, fsConstants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
-  } catch {
-    return undefined;
-  }
-  try {
-    const st = fstatSync(fd);
-    if (!st.isFile() || st.size > max) return undefined;
-    const buf = Buffer.alloc(st.size);
-    let off = 0;
-    while (off < st.size) {
-      const n = readSync(fd, buf, off, st.size - off, off);
-      if (n === 0) break;
-      off += n;
-    }
-    return buf.subarray(0, off).toString("utf8");
-  } finally {
-    closeSync(fd);
-  }
-}
-
 /**
  * The key the config memo is signed with: 32 random bytes in `<XDG_STATE_HOME or
  * ~/.local/state>/dwf/memo-key` (0600, folder 0700), outside any project, so no task
@@ -162,7 +137,7 @@ function memoSecret(env: Record<string, string | undefined>): string | undefined
   const dir = join(base, "dwf");
   const file = join(dir, "memo-key");
   const valid = (k: string | undefined) => (k !== undefined && /^[0-9a-f]{64}$/.test(k.trim()) ? k.trim() : undefined);
-  const known = valid(readSmallFile(file, 256));
+  const known = valid(readOwnText(file, 256));
   if (known) return known;
   try {
     // Something else is there (garbage, a link, a FIFO): neither trusted nor replaced.
@@ -176,7 +151,7 @@ function memoSecret(env: Record<string, string | undefined>): string | undefined
       linkSync(tmp, file);
     } catch {}
     rmSync(tmp, { force: true });
-    return valid(readSmallFile(file, 256));
+    return valid(readOwnText(file, 256));
   } catch {
     return undefined;
   }
