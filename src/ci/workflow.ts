@@ -173,8 +173,13 @@ function resultStep(source: "registry" | "artifact"): Yaml {
 }
 
 /** Push to the default branch or a tag: build every platform, push by digest, scan that digest, then tag it. */
+/** What every image job starts with: the checkout, dwf, the fingerprint, a login and the registry lookup. */
+function imageLookupSteps(s: CiSettings): Yaml[] {
+  return [checkout, installStep(s), fingerprintStep(s, false), loginStep(s), lookupStep];
+}
+
 function imageJob(s: CiSettings): Yaml {
-  const steps: Yaml[] = [checkout, installStep(s), fingerprintStep(s, false), loginStep(s), lookupStep];
+  const steps: Yaml[] = imageLookupSteps(s);
   if (s.platforms.some((p) => p !== "linux/amd64")) steps.push({ name: "Set up QEMU", if: MISSING, uses: uses("qemu") });
   steps.push(
     { name: "Set up Buildx", if: MISSING, uses: uses("buildx") },
@@ -210,11 +215,7 @@ function imagePrJob(s: CiSettings): Yaml {
     permissions: { contents: "read", packages: "read" },
     outputs: imageOutputs,
     steps: [
-      checkout,
-      installStep(s),
-      fingerprintStep(s, false),
-      loginStep(s),
-      lookupStep,
+      ...imageLookupSteps(s),
       { name: "Set up Buildx", if: MISSING, uses: uses("buildx") },
       { name: "Build for this run (linux/amd64, not pushed)", id: "build", if: MISSING, env: bakeEnv, run: prBuildScript(s) },
       trivyStep(s, "${{ steps.fp.outputs.name }}:${{ steps.fp.outputs.fingerprint }}", MISSING),
@@ -247,11 +248,7 @@ function rescanJob(s: CiSettings): Yaml {
     "timeout-minutes": TIMEOUTS.rescan,
     permissions: { contents: "read", packages: "read" },
     steps: [
-      checkout,
-      installStep(s),
-      fingerprintStep(s, false),
-      loginStep(s),
-      lookupStep,
+      ...imageLookupSteps(s),
       {
         name: "The current image must exist",
         if: MISSING,

@@ -15,6 +15,7 @@ import { writeCacheFile } from "./safe-write.ts";
 import { READ_CAPS, readOwnText } from "./fs.ts";
 import { ensureCacheRoot } from "./cache-root.ts";
 import { log } from "../report/log.ts";
+import { pidExists } from "./pid.ts";
 
 export const DEPS_DIR = "deps";
 export const RECORD_VERSION = 1;
@@ -222,15 +223,6 @@ interface LockOwner {
   started: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** A lock whose owner is gone (killed, crashed) may be taken over. */
 function staleLock(path: string): { stale: boolean; owner?: LockOwner } {
   let owner: LockOwner;
@@ -240,7 +232,7 @@ function staleLock(path: string): { stale: boolean; owner?: LockOwner } {
     // Half-written by a process that died between create and write, or removed meanwhile.
     return { stale: !existsSync(path) || Date.now() - (Bun.file(path).lastModified || 0) > 60_000 };
   }
-  if (owner.host === hostname()) return { stale: !alive(owner.pid), owner };
+  if (owner.host === hostname()) return { stale: !pidExists(owner.pid), owner };
   // Another machine sharing the cache root: trust it for a day.
   return { stale: Date.now() - Date.parse(owner.started) > 24 * 3600_000, owner };
 }

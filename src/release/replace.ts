@@ -5,6 +5,7 @@ import { accessSync, constants, lstatSync, mkdtempSync, readdirSync, readFileSyn
 import { basename, dirname, join } from "node:path";
 import { FailedError, UserError } from "../core/errors.ts";
 import { CallError, callBounded } from "../core/subprocess.ts";
+import { pidExists } from "../core/pid.ts";
 
 /** The staged binary must answer --version within this (it takes milliseconds). */
 export const PROBE_TIMEOUT_MS = 10_000;
@@ -30,15 +31,6 @@ export function installedBinary(): string {
 }
 
 const stagingPrefix = (target: string) => `.${basename(target)}-upgrade-`;
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
 
 /**
  * Remove what an upgrade killed before it could clean up left beside `target`: staging
@@ -66,7 +58,7 @@ export function removeStaleStaging(target: string, now = Date.now()): string[] {
     if (!st.isDirectory()) continue;
     const pid = Number(/^(\d+)-/.exec(name.slice(prefix.length))?.[1]);
     if (pid === process.pid) continue;
-    const running = Number.isInteger(pid) && pid > 0 && alive(pid);
+    const running = Number.isInteger(pid) && pid > 0 && pidExists(pid);
     if (running && now - st.mtimeMs < STALE_STAGING_MS) continue;
     // The killed upgrade's probe may still be running from there (a binary that hangs).
     stopProcessesRunningFrom(path);

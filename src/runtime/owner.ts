@@ -6,6 +6,7 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { engineCommand, removeContainers, type Engine } from "./engine.ts";
+import { pidExists } from "../core/pid.ts";
 
 export const LABEL = {
   run: "dev.devflow.run",
@@ -51,16 +52,6 @@ export function processState(pid: number): ProcessState {
   const started = processStart(pid);
   if (started !== undefined) return { alive: true, started };
   return pidExists(pid) ? { alive: true } : { alive: false };
-}
-
-/** kill(pid, 0): ESRCH means no such process; EPERM means one exists that is not ours. */
-function pidExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Which kernel (boot) and pid namespace pids are counted in; "" when unknown (never swept). */
