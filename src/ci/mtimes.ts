@@ -5,12 +5,14 @@
 // files whose content is the same blob, so unchanged sources look as old as the build that
 // used them, and every changed file keeps its new time and is rebuilt. Content decides, never
 // a clock: no stale output is ever taken for fresh.
-import { lstatSync, readFileSync, utimesSync } from "node:fs";
+import { lstatSync, utimesSync } from "node:fs";
 import { join } from "node:path";
-import { writeFileAtomic } from "../core/safe-write.ts";
+import { writeCacheFile } from "../core/safe-write.ts";
+import { READ_CAPS, readOwnText } from "../core/fs.ts";
 import { UserError } from "../core/errors.ts";
 
-export const STAMP = "ci-mtimes.json";
+/** Below the cache root, in a folder of its own like every group dwf keeps there. */
+export const STAMP = join("ci", "mtimes.json");
 
 interface Stamp {
   version: 1;
@@ -39,14 +41,14 @@ export function saveMtimes(root: string, cacheRoot: string): number {
       // Deleted in the working tree: nothing to record.
     }
   }
-  writeFileAtomic(join(cacheRoot, STAMP), JSON.stringify({ version: 1, files } satisfies Stamp) + "\n");
+  writeCacheFile(cacheRoot, join(cacheRoot, STAMP), JSON.stringify({ version: 1, files } satisfies Stamp) + "\n");
   return Object.keys(files).length;
 }
 
 export function restoreMtimes(root: string, cacheRoot: string): { restored: number; changed: number; stamped: boolean } {
   let stamp: Stamp;
   try {
-    stamp = JSON.parse(readFileSync(join(cacheRoot, STAMP), "utf8")) as Stamp;
+    stamp = JSON.parse(readOwnText(join(cacheRoot, STAMP), READ_CAPS.statCache) ?? "null") as Stamp;
     if (stamp.version !== 1 || typeof stamp.files !== "object") throw new Error("unknown format");
   } catch {
     return { restored: 0, changed: 0, stamped: false };

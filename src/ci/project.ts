@@ -176,7 +176,9 @@ function readText(path: string): string | null {
   try {
     return readFileSync(path, "utf8");
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null;
+    // ENOTDIR: a parent is a file, so there is no such file either.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return null;
     throw new UserError(`cannot read ${path}: ${(e as Error).message}`);
   }
 }

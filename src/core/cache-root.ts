@@ -143,7 +143,7 @@ export function isDwfCacheRoot(dir: string): boolean {
 function knownGroups(extra: Iterable<string>): Set<string> {
   // Loaded only here (a root tagged by an earlier dwf, or one refused): no cost on a normal run.
   const { builtinExtensions } = require("../../extensions/index.ts") as typeof import("../../extensions/index.ts");
-  return new Set(["tasks", "images", "deps", "runs", ...builtinExtensions.map((e) => e.name), ...extra]);
+  return new Set(["tasks", "images", "deps", "runs", "ci", ...builtinExtensions.map((e) => e.name), ...extra]);
 }
 
 /** Top-level entries of a cache root that dwf did not make: not a marker, `tasks`, an extension folder or a temp file. */

@@ -7,6 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from "node:path";
 import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
 import { BASE_IMAGE, ensureBaseImage, podmanAvailable, removeImages } from "../support/podman.ts";
+import { currentVersion, startReleaseServer } from "../support/release-server.ts";
 
 setDefaultTimeout(60_000);
 
@@ -111,12 +112,19 @@ describe("signals", () => {
 describe("all or nothing", () => {
   test("dwf init writes every file or none when a later one cannot be written", async () => {
     const dir = fixture({ Makefile: "test:\n\t@true\n", ".github": "a file where a folder should be\n" });
-    const plan = await runDwf(["init", "--dry-run"], { cwd: dir });
-    expect(plan.all).toContain(".github/workflows/ci.yml");
-    const r = await runDwf(["init"], { cwd: dir });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain("dwf init wrote nothing");
-    expect(readdirSync(dir).sort()).toEqual([".github", "Makefile"]);
+    // The workflow pins dwf by checksum: a loopback release supplies it, so init writes the workflow too.
+    const release = startReleaseServer({ [`v${currentVersion()}`]: { SHA256SUMS: `${"c".repeat(64)}  dwf-linux-x64.tar.gz\n` } });
+    const env = { DWF_DOWNLOAD_BASE: release.base };
+    try {
+      const plan = await runDwf(["init", "--dry-run"], { cwd: dir, env });
+      expect(plan.all).toContain(".github/workflows/ci.yml");
+      const r = await runDwf(["init"], { cwd: dir, env });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("dwf init wrote nothing");
+      expect(readdirSync(dir).sort()).toEqual([".github", "Makefile"]);
+    } finally {
+      release.stop();
+    }
   });
 
   test("two `cache prune --all` at once both succeed", async () => {

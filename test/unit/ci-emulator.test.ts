@@ -126,7 +126,7 @@ describe("dwf ci mtimes", () => {
       expect(restoreMtimes(dir, cache)).toEqual({ restored: 1, changed: 1, stamped: true });
       expect(statSync(join(dir, "same.rs")).mtimeMs).toBe(old.getTime());
       expect(statSync(join(dir, "edited.rs")).mtimeMs).toBe(now.getTime());
-      expect(readFileSync(join(cache, "ci-mtimes.json"), "utf8")).toContain("same.rs");
+      expect(readFileSync(join(cache, "ci", "mtimes.json"), "utf8")).toContain("same.rs");
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
