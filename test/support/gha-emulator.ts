@@ -11,9 +11,9 @@
 // - every `uses:` must be a commit SHA of the pinned table (an unknown action or ref fails the
 //   job at "Set up job", as on GitHub);
 // - the dwf release download comes from a loopback server (DWF_DOWNLOAD_BASE).
-// One deviation, on purpose: podman 4.3's Docker API reports exit code 0 for `docker run --rm`
-// whatever the container did, so jobs run dwf with DWF_ENGINE=podman (same storage, same
-// socket's images) unless the caller asks for the docker engine.
+// Jobs run dwf with the engine the workflow names (docker), so its tasks go through the real
+// docker CLI and podman's Docker API, whose `docker run --rm` loses the exit code: dwf's docker
+// engine path does not rely on it.
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -214,8 +214,6 @@ export interface Runner {
   releaseBase: string;
   /** Extra env for every job (CONTAINERS_* for podman). */
   env: Record<string, string>;
-  /** Use dwf's docker engine instead of podman in the jobs (see the header). */
-  dockerEngine?: boolean;
   /** Jobs run at once when their needs allow (default 2: the machine's cores; 1 with `workspace`). */
   parallel?: number;
   /**
@@ -479,8 +477,6 @@ async function runJob(runner: Runner, j: JobInput): Promise<JobResult> {
       const files = { GITHUB_OUTPUT: join(temp, `_out_${index}`), GITHUB_ENV: join(temp, `_env_${index}`), GITHUB_PATH: join(temp, `_path_${index}`), GITHUB_STEP_SUMMARY: join(temp, `_summary_${index}`) };
       for (const f of Object.values(files)) writeFileSync(f, "");
       const fullEnv: Record<string, string> = { ...base, ...env, ...stepEnv, ...files, PATH: [...path, base.PATH].join(":") };
-      // dwf's docker engine path relies on `docker run --rm` exit codes, which podman 4.3's API gets wrong.
-      if (!runner.dockerEngine && fullEnv.DWF_ENGINE === "docker") fullEnv.DWF_ENGINE = "podman";
       log(`##[group]${name}\n`);
       let ok = true;
       let outputs: Record<string, string> = {};
