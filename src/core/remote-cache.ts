@@ -25,6 +25,7 @@ import { isInside, lstatOrNull } from "./fs.ts";
 import { redactText, secretValues } from "./redact.ts";
 import { readTar, writeTar, TarError, type TarEntry } from "./tar.ts";
 import { log } from "../report/log.ts";
+import { storedResult } from "./task-cache.ts";
 
 export type RemoteMode = "off" | "read" | "readwrite";
 export const REMOTE_MODES: readonly RemoteMode[] = ["off", "read", "readwrite"];
@@ -591,15 +592,8 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
   const upload = async (t: PreparedTask, runner: Runner, outcome: RunOutcome) => {
     const key = await inner.keyFor(t, runner);
     const hash = remoteHash(key);
-    const entry: RemoteEntry = {
-      version: REMOTE_ENTRY_VERSION,
-      key,
-      task: t.task.id,
-      durationMs: Math.round(outcome.durationMs),
-      // Masked once more on the way out: nothing secret leaves the machine.
-      output: redactText(outcome.output, secretValues(process.env, t.env)),
-      outputs: taskOutputs(t, opts.config, opts.registry),
-    };
+    // Masked once more on the way out (storedResult): nothing secret leaves the machine.
+    const entry: RemoteEntry = { version: REMOTE_ENTRY_VERSION, ...storedResult(t, key, outcome), outputs: taskOutputs(t, opts.config, opts.registry) };
     let body: Uint8Array;
     try {
       body = packArtifact(opts.root, entry);

@@ -377,19 +377,16 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
       }
       const path = entryPath(cacheRoot, key);
       removeStaleTemps(dirname(path));
-      const entry: CacheEntry = {
-        version: ENTRY_VERSION,
-        key,
-        task: t.task.id,
-        durationMs: Math.round(outcome.durationMs),
-        // What lands on disk is masked like what lands on the terminal.
-        output: redactText(outcome.output, secretValues(process.env, t.env)),
-        created: new Date().toISOString(),
-      };
+      const entry: CacheEntry = { version: ENTRY_VERSION, ...storedResult(t, key, outcome), created: new Date().toISOString() };
       writeCacheFile(cacheRoot, path, JSON.stringify(entry));
       return true;
     },
   };
+}
+
+/** What a stored result holds, locally or on a remote: its output masked like the terminal's. */
+export function storedResult(t: PreparedTask, key: string, outcome: RunOutcome): { key: string; task: string; durationMs: number; output: string } {
+  return { key, task: t.task.id, durationMs: Math.round(outcome.durationMs), output: redactText(outcome.output, secretValues(process.env, t.env)) };
 }
 
 /** Plug the cache into the verify/run flow; a no-op when caching is off for this run. */
