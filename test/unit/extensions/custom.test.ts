@@ -71,6 +71,11 @@ describe("custom", () => {
     expect(await argv(custom, "test:unit", ctx(project({ justfile: "test:\n    true\n" })))).toEqual(["just", "test"]);
   });
 
+  test("capabilities list each command once, the project's own targets as exact commands", async () => {
+    const caps = await custom.capabilities(ctx(project({ Makefile: "setup-deps:\n\ttrue\ntest-e2e:\n\ttrue\n" })));
+    expect(caps).toEqual(["setup:deps", "fmt", "lint", "build", "test", "package", "release", "test:e2e"]);
+  });
+
   test("doctor requires the runner in use", async () => {
     const tools = await custom.tools!(ctx(project({ justfile: "" })));
     expect(tools.find((t) => t.name === "just")?.optional).toBe(false);
