@@ -1,5 +1,6 @@
 // The extension contract over every builtin stack (as extensions/index.ts lists them) and over
-// an external extension (test/fixtures/devflow-ext-demo, loaded by the real subprocess loader);
+// external extensions (test/fixtures/devflow-ext-demo and the README's example, loaded by the
+// real subprocess loader);
 // then the contract itself: each case, given an extension broken in its one way, must reject.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
@@ -55,7 +56,15 @@ const BUILTIN_FIXTURES: Record<string, Omit<ContractSubject, "name" | "load" | "
   custom: { fixture: { Makefile: makeTargets }, marker: { Makefile: "" } },
 };
 
-const builtinSubject = (ext: Extension): ContractSubject => ({ name: ext.name, load: () => ext, detection: "marker", image: true, ...BUILTIN_FIXTURES[ext.name]! });
+const builtinSubject = (ext: Extension): ContractSubject => ({
+  name: ext.name,
+  load: () => ext,
+  detection: "marker",
+  image: true,
+  // The Makefile/justfile stack keeps no install of its own.
+  installs: ext.name !== "custom",
+  ...BUILTIN_FIXTURES[ext.name]!,
+});
 
 const DEMO = join(import.meta.dir, "../../fixtures/devflow-ext-demo");
 
@@ -65,6 +74,16 @@ const demoSubject: ContractSubject = {
   name: "demo",
   load: (ctx) => loadExternalExtension("demo", { source: "path", path: DEMO }, ctx, { file: "devflow.toml" }),
   fixture: { "demo.toml": "", "demo.lock": "", "tests/": "", "tools/demo": "" },
+  detection: "configured",
+  installs: true,
+};
+
+/** The example the README points extension authors to: it must keep the contract too. */
+const EXAMPLE = join(import.meta.dir, "../../../examples/devflow-ext-python-example");
+const exampleSubject: ContractSubject = {
+  name: "python-example",
+  load: (ctx) => loadExternalExtension("python-example", { source: "path", path: EXAMPLE }, ctx, { file: "devflow.toml" }),
+  fixture: { "requirements.txt": "", "scripts/check-format": "", "tests/integration/": "" },
   detection: "configured",
 };
 
@@ -76,6 +95,7 @@ describe("every builtin stack has a contract fixture", () => {
 
 for (const ext of builtinExtensions) if (BUILTIN_FIXTURES[ext.name]) extensionContract(builtinSubject(ext));
 extensionContract(demoSubject);
+extensionContract(exampleSubject);
 
 describe("the external extension is what the subprocess loader made of the demo's answers", () => {
   test("capabilities from --describe, actions from --build-action, a decline is a skip naming the command", async () => {

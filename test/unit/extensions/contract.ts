@@ -31,6 +31,8 @@ export interface ContractSubject {
   detection: "marker" | "configured";
   /** The fewest files that make a marker stack apply (default: the whole fixture). */
   marker?: Record<string, string>;
+  /** Its fixture declares dependencies, so dependencies() must describe an install. */
+  installs?: boolean;
   /** Builtin stacks say how their toolchain gets into the image. */
   image?: boolean;
 }
@@ -43,7 +45,7 @@ export interface ContractCase {
 
 /** Values of secret-looking variables in the environment every contract context carries. */
 export const CONTRACT_SECRETS = { DWF_CONTRACT_TOKEN: "tok-contract-8c1f2e9a", DWF_CONTRACT_PASSWORD: "pw-contract-77d3b0c4" };
-const NONSENSE: CommandRef = { primary: "test", selector: "nonesuchcontract" };
+const NONSENSE_SELECTOR = "nonesuchcontract";
 const CAPABILITY = /^[a-z][a-z0-9_-]*(:[a-z][a-z0-9_-]*)?$/;
 const EXT_NAME = /^[a-z][a-z0-9_-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -194,25 +196,29 @@ export function contractCases(subject: ContractSubject): ContractCase[] {
     },
     {
       id: "unknown-command",
-      title: "a command it does not offer is a clear skip (or a user error), never an action or a crash",
+      title: "a command it does not offer is a clear skip (or a user error) naming it, never an action or a crash",
       check: withProject(async ({ ext, ctx }) => {
         const caps = await ext.capabilities(ctx);
-        const refs = [NONSENSE, ...knownCommands().filter((r) => !covers(caps, r))];
-        for (const ref of refs) {
+        // A bare primary offers every selector, even one the core does not know (the core rejects
+        // those before asking): the made-up selector goes under a primary it does not list bare.
+        const bare = new Set(caps.filter((c) => !c.includes(":")));
+        const free = TASK_PRIMARIES.find((p) => p !== "check" && !bare.has(p));
+        const nonsense: CommandRef = { primary: free ?? "test", selector: NONSENSE_SELECTOR };
+        for (const ref of [nonsense, ...knownCommands().filter((r) => !covers(caps, r))]) {
           const shown = formatRef(ref);
           let result: ActionResult;
           try {
             result = await ext.buildAction(ref, ctx);
           } catch (e) {
-            if (e instanceof UserError && e.message.trim() !== "") continue;
-            violated(`${shown} crashed instead of declining: ${(e as Error)?.stack ?? String(e)}`);
+            if (!(e instanceof UserError) || e.message.trim() === "") violated(`${shown} crashed instead of declining: ${(e as Error)?.stack ?? String(e)}`);
+            if (ref === nonsense && !e.message.includes(NONSENSE_SELECTOR)) violated(`the error for ${shown} does not name it: ${e.message}`);
+            continue;
           }
+          if (covers(caps, ref) && result && "action" in result) continue;
           if (!result || !("skip" in result)) violated(`${shown} is not offered but gave ${JSON.stringify(result)}`);
           if (typeof result.skip !== "string" || result.skip.trim() === "") violated(`${shown} is skipped without a reason`);
+          if (ref === nonsense && !result.skip.includes(NONSENSE_SELECTOR)) violated(`the reason for skipping ${shown} does not name it: ${result.skip}`);
         }
-        // The reason for a selector nobody knows says which command it was about.
-        const r = await Promise.resolve(ext.buildAction(NONSENSE, ctx)).catch((e: Error) => ({ skip: e.message }));
-        if (!("skip" in r) || !r.skip.includes(NONSENSE.selector)) violated(`the reason for ${formatRef(NONSENSE)} does not name it: ${JSON.stringify(r)}`);
       }),
     },
     {
@@ -262,10 +268,11 @@ export function contractCases(subject: ContractSubject): ContractCase[] {
       id: "dependencies",
       title: "dependencies: relative inputs that exist in its project, relative install paths",
       check: withProject(async ({ ext, ctx, root }) => {
-        if (!ext.dependencies) return;
-        const spec = await ext.dependencies(ctx);
-        // The fixture has everything its commands need, dependencies included.
-        if (spec === undefined) violated("dependencies() says nothing is installed in a project that declares dependencies");
+        const spec = await ext.dependencies?.(ctx);
+        if (spec === undefined) {
+          if (subject.installs) violated("dependencies() says nothing is installed in a project that declares dependencies");
+          return;
+        }
         checkPaths("dependencies().inputs", spec.inputs);
         checkPaths("dependencies().paths", spec.paths);
         if (spec.inputs.length === 0) violated("dependencies().inputs is empty: nothing could tell an install is out of date");
