@@ -153,7 +153,8 @@ export const custom: Extension = {
     const bare = ["setup:deps", "fmt", "lint", "build", "test", "package", "release"];
     const runner = chooseRunner(ctx);
     const own = runner ? targetsOf(ctx, runner).flatMap((t) => projectCommand(t) ?? []) : [];
-    return [...bare, ...own];
+    // A `setup-deps` target is already among the bare list: each command once (doctor lists them).
+    return [...new Set([...bare, ...own])];
   },
   buildAction,
   cacheMounts: () => [],
