@@ -9,6 +9,8 @@ export const NOT_FOUND_EXIT = 127;
 const PATTERNS: RegExp[] = [
   // dash `sh: 1: mocha: not found`, busybox `sh: mocha: not found`, bash `bash: line 1: mocha: command not found`
   /^(?:[^\s:]*sh|[^:\n]+): (?:line )?(?:\d+: )?([^\s:'"`]+): (?:command )?not found\s*$/m,
+  // dash when a folder on PATH cannot be searched: `sh: 1: mocha: Permission denied` (still exit 127)
+  /^[^\s:]*sh: (?:\d+: )?([^\s:'"`]+): Permission denied\s*$/m,
   // zsh `zsh:1: command not found: mocha`
   /^[^\s:]*sh:(?:\d+:)? command not found: ([^\s'"`]+)\s*$/m,
   // coreutils `env: 'mocha': No such file or directory`, busybox `env: can't execute 'mocha': …`

@@ -31,7 +31,7 @@ function hostIn(line: string | undefined): string | undefined {
 const MISSING_BASE = /manifest unknown|not found: manifest|repository does not exist|pull access denied|requested access to the resource is denied|name unknown|short-name .* did not resolve|image not known|: not found$/im;
 
 const STEP: RegExp[] = [
-  /building at STEP "(.+?)": while running runtime: exit status (\d+)/, // podman / buildah
+  /building at STEP "(.+?)": (?:while running runtime: )?exit status (\d+)/, // podman / buildah (the second form under chroot isolation)
   /The command '(.+?)' returned a non-zero code: (\d+)/, // docker classic builder
   /process "(.+?)" did not complete successfully: exit code: (\d+)/, // BuildKit
 ];
@@ -59,7 +59,7 @@ export function summariseBuildFailure(output: string, exitCode: number): BuildFa
     if (!m) continue;
     const at = all.findIndex((l) => re.test(l));
     // What the step printed: the lines before the engine's error, without the builder's own chatter.
-    const before = all.slice(0, at < 0 ? all.length : at).filter((l) => l.trim() !== "" && !/^(STEP \d+\/\d+:|#\d+ |-->|Step \d+\/\d+ :| ---> )/.test(l));
+    const before = all.slice(0, at < 0 ? all.length : at).filter((l) => l.trim() !== "" && !/^(STEP \d+\/\d+:|#\d+ |-->|Step \d+\/\d+ :| ---> |subprocess exited with status \d+$)/.test(l));
     const recent = before.slice(-40).join("\n");
     const network = NETWORK.find(([re]) => re.test(recent));
     const step = m[1]!.replace(/^\/bin\/sh -c /, "RUN ");

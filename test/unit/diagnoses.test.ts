@@ -21,6 +21,8 @@ describe("missingCommand", () => {
     ["env: can't execute 'mocha': No such file or directory", "mocha"],
     ["make: protoc: No such file or directory", "protoc"],
     ["make[1]: protoc: Command not found", "protoc"],
+    // dash, when a folder on PATH is not searchable by this user
+    ["sh: 1: mocha: Permission denied", "mocha"],
   ])("%s", (line, name) => {
     expect(missingCommand(`> x@1.0.0 test\n> something\n\n${line}\n`)).toBe(name);
   });
@@ -56,6 +58,9 @@ describe("summariseBuildFailure", () => {
   test("a failing RUN step, podman, docker classic and BuildKit: the step and its last lines", () => {
     const podman = summariseBuildFailure('STEP 1/2: FROM base\nSTEP 2/2: RUN make all\nbuilding…\nerror: cc not found\nError: building at STEP "RUN make all": while running runtime: exit status 2\n', 2);
     expect(podman).toEqual({ kind: "step", summary: "step 'RUN make all' failed (exit status 2)", tail: ["building…", "error: cc not found"] });
+    // buildah under chroot isolation (rootless without a usable /dev/net/tun) words it without "while running runtime"
+    const chroot = summariseBuildFailure('STEP 2/2: RUN make all\nerror: cc not found\nsubprocess exited with status 2\nsubprocess exited with status 2\nError: building at STEP "RUN make all": exit status 2\n', 2);
+    expect(chroot).toEqual({ kind: "step", summary: "step 'RUN make all' failed (exit status 2)", tail: ["error: cc not found"] });
     expect(summariseBuildFailure("Step 2/2 : RUN false\nThe command '/bin/sh -c false' returned a non-zero code: 1\n", 1).summary).toBe("step 'RUN false' failed (exit status 1)");
     expect(summariseBuildFailure('ERROR: failed to solve: process "/bin/sh -c false" did not complete successfully: exit code: 1\n', 1).summary).toBe("step 'RUN false' failed (exit status 1)");
   });
