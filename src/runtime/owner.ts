@@ -6,7 +6,7 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { engineCommand, removeContainers, type Engine } from "./engine.ts";
-import { pidExists } from "../core/pid.ts";
+import { pidExists, procStat } from "../core/pid.ts";
 
 export const LABEL = {
   run: "dev.devflow.run",
@@ -31,14 +31,8 @@ const PS_TIMEOUT_MS = 5000;
 export function processStart(pid: number): string | undefined {
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   if (process.platform === "linux") {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      // Field 22 (starttime); the command name (field 2) may contain spaces and parentheses.
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      return fields[19];
-    } catch {
-      return undefined;
-    }
+    // Field 22 (starttime).
+    return procStat(pid)?.[19];
   }
   const r = quietly(["ps", "-o", "lstart=", "-p", String(pid)]);
   const text = r?.out.trim().replace(/\s+/g, "_");

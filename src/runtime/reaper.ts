@@ -15,6 +15,7 @@ import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSy
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { log } from "../report/log.ts";
+import { procStat } from "../core/pid.ts";
 
 export const RUN_ENV = "DWF_RUN";
 const RUNS_DIR = "runs";
@@ -41,16 +42,6 @@ function pidNamespace(): string {
 
 function randomId(): string {
   return Array.from(crypto.getRandomValues(new Uint8Array(8)), (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Fields after the command name of /proc/<pid>/stat (state is [0], ppid [1], starttime [19]). */
-function statFields(pid: number | "self"): string[] | undefined {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, "latin1");
-    return s.slice(s.lastIndexOf(")") + 2).split(" ");
-  } catch {
-    return undefined;
-  }
 }
 
 /** The DWF_RUN value in a process's environment (as it was at exec), if any. */
@@ -226,7 +217,7 @@ export class RunReaper {
     this.firstPid = lastPid();
     await becomeSubreaper();
     if (!this.cacheRoot) return;
-    const start = statFields("self")?.[19];
+    const start = procStat("self")?.[19];
     if (!start) return;
     try {
       const dir = join(this.cacheRoot, RUNS_DIR);
@@ -272,7 +263,7 @@ export class RunReaper {
     // Orphans re-parented to dwf (the subreaper) that lost the marker: dwf waits for all its
     // own helpers before the run ends, so any child left now is one of them.
     for (const pid of pids(this.firstPid)) {
-      const f = statFields(pid);
+      const f = procStat(pid);
       if (f && Number(f[1]) === process.pid && f[0] !== "Z" && kill(pid)) n++;
     }
     if (n) log.debug(`reaper: stopped ${n} process${n === 1 ? "" : "es"} the run left behind`);
@@ -311,7 +302,7 @@ export function reapAbandonedRuns(cacheRoot: string): void {
     }
     // A run recorded on another machine or in another pid namespace cannot be judged from here.
     if (rec.host !== hostname() || rec.pidns !== pidNamespace()) continue;
-    const alive = statFields(rec.pid)?.[19] === rec.start;
+    const alive = procStat(rec.pid)?.[19] === rec.start;
     if (!alive) stale.push({ path, runId: rec.runId });
   }
   if (stale.length === 0) return;
