@@ -2,7 +2,7 @@
 // extensions can ask "is this tool installed?" without each spawning `which`.
 import { accessSync, constants, statSync } from "node:fs";
 import { delimiter, isAbsolute, join } from "node:path";
-import type { ExtensionContext } from "./types.ts";
+import type { ExtensionContext } from "../sdk/types.ts";
 
 export function findOnPath(program: string, pathVar = process.env.PATH ?? ""): string | null {
   if (program.includes("/")) return isExecutable(program) ? program : null;

@@ -6,16 +6,16 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { isAbsolute, join, normalize } from "node:path";
-import type { DependencySpec, Extension, ExtensionContext } from "./types.ts";
+import type { DependencySpec, Extension, ExtensionContext } from "../sdk/types.ts";
 import type { Config } from "./config.ts";
 import type { Registry } from "./registry.ts";
-import { UserError } from "./errors.ts";
+import { UserError } from "../lib/errors.ts";
 import { computeFingerprint, fingerprintInputs, hashFileSync } from "./fingerprint.ts";
-import { writeCacheFile } from "./safe-write.ts";
-import { READ_CAPS, readOwnText } from "./fs.ts";
+import { writeCacheFile } from "../lib/safe-write.ts";
+import { READ_CAPS, readOwnText } from "../lib/fs.ts";
 import { ensureCacheRoot } from "./cache-root.ts";
-import { log } from "../report/log.ts";
-import { pidExists } from "./pid.ts";
+import { log } from "../lib/log.ts";
+import { pidExists } from "../lib/pid.ts";
 
 export const DEPS_DIR = "deps";
 export const RECORD_VERSION = 1;

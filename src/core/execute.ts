@@ -1,12 +1,12 @@
 // Runs prepared tasks through a runner with the scheduler, wiring cancellation (Ctrl-C,
 // SIGTERM), debug tracing of every command line, and the optional task result cache.
-import type { Prepared, PreparedTask } from "./pipeline.ts";
-import type { Runner, RunOutcome } from "../runtime/runner.ts";
+import type { Prepared, PreparedTask } from "./prepare.ts";
+import type { Runner, RunOutcome } from "./runner.ts";
 import { schedule, type SchedulerEvents, type TaskResult, type TaskStatus } from "./scheduler.ts";
-import { quoteCommand } from "./shell-quote.ts";
-import { createStreamRedactor, redactEnv, redactText, secretValues } from "./redact.ts";
-import { debugEnabled, log } from "../report/log.ts";
-import { expectLongWork } from "./jit.ts";
+import { quoteCommand } from "../lib/shell-quote.ts";
+import { createStreamRedactor, redactEnv, redactText, secretValues } from "../lib/redact.ts";
+import { debugEnabled, log } from "../lib/log.ts";
+import { expectLongWork } from "../lib/jit.ts";
 import { dropRecord, InstallInterrupted, readRecord, staleReason, withInstallLock, writeRecord, type InstallGuard } from "./deps.ts";
 import { NOT_FOUND_EXIT, notFoundMessage } from "./diagnose.ts";
 

@@ -1,11 +1,11 @@
 // Which extensions are active for a project: builtin stacks that are declared or detected,
 // plus external `devflow-ext-*` executables, with capability overrides from devflow.toml.
-import type { Extension, ExtensionContext } from "./types.ts";
+import type { Extension, ExtensionContext } from "../sdk/types.ts";
 import type { ExtensionConfig, LoadedConfig } from "./config.ts";
-import { UserError } from "./errors.ts";
-import { didYouMean } from "./suggest.ts";
+import { UserError } from "../lib/errors.ts";
+import { didYouMean } from "../lib/suggest.ts";
 import { builtinExtensions } from "../../extensions/index.ts";
-import { log } from "../report/log.ts";
+import { log } from "../lib/log.ts";
 
 export interface ActiveStack {
   name: string;
@@ -76,7 +76,7 @@ export async function resolveRegistry(loaded: LoadedConfig, ctx: ExtensionContex
   const externals = new Set<string>(externalNames.filter((n) => cfgExt[n]?.enabled !== false));
   for (const name of declared ?? []) if (!builtinNames.includes(name)) externals.add(name);
   // The protocol (and its validator) loads only for projects that use an external extension.
-  const protocol = externals.size ? await import("./subprocess.ts") : undefined;
+  const protocol = externals.size ? await import("../../extensions/external/protocol.ts") : undefined;
   for (const name of externals) {
     const c = cfgExt[name] ?? {};
     try {

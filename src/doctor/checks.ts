@@ -7,12 +7,12 @@ import { loadConfig } from "../core/config.ts";
 import type { Registry } from "../core/registry.ts";
 import type { ImageSpec } from "../runtime/image.ts";
 import { createContext } from "../core/context.ts";
-import type { CommandRef, ToolRequirement } from "../core/types.ts";
-import { formatRef } from "../core/command-ref.ts";
-import { loadProject, prepare, type Project } from "../core/pipeline.ts";
+import type { CommandRef, ToolRequirement } from "../sdk/types.ts";
+import { formatRef } from "../sdk/command-ref.ts";
+import { loadProject, prepare, type Project } from "../core/prepare.ts";
 import { cacheRootRefusal, resolveCacheRoot } from "../core/cache-root.ts";
-import { UserError } from "../core/errors.ts";
-import { callBounded } from "../core/subprocess.ts";
+import { UserError } from "../lib/errors.ts";
+import { callBounded } from "../../extensions/external/protocol.ts";
 import { requestedProfile, selectRuntime, type ProfileSetting } from "../runtime/select.ts";
 import { firstLine, probeEngine, requestedEngine, type Engine, type EngineName } from "../runtime/engine.ts";
 

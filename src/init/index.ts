@@ -9,7 +9,7 @@ import { CONFIG_FILE } from "../core/config.ts";
 import { DOCKERFILE } from "../core/fingerprint.ts";
 import { chooseStacks, initTargets } from "./detect.ts";
 import { renderConfig, renderDockerfile } from "./render.ts";
-import { log } from "../report/log.ts";
+import { log } from "../lib/log.ts";
 import { checkWritable, writeAllOrNothing, type PlannedFile } from "./write.ts";
 
 export interface InitOptions {

@@ -1,8 +1,8 @@
 // Runs actions directly on the host. Each child gets its own process group so Ctrl-C,
 // SIGTERM and --fail-fast can stop the whole tree it spawned, not just the direct child.
 import { isAbsolute, resolve } from "node:path";
-import type { Runner, RunOutcome, RunRequest } from "./runner.ts";
-import { OutputBuffer } from "./runner.ts";
+import type { Runner, RunOutcome, RunRequest } from "../core/runner.ts";
+import { OutputBuffer } from "../core/runner.ts";
 import { findOnPath } from "../core/context.ts";
 import { RUN_ENV, activeReaper, type RunReaper } from "./reaper.ts";
 

@@ -6,7 +6,7 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { engineCommand, removeContainers, type Engine } from "./engine.ts";
-import { pidExists } from "../core/pid.ts";
+import { pidExists } from "../lib/pid.ts";
 
 export const LABEL = {
   run: "dev.devflow.run",

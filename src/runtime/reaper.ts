@@ -14,7 +14,7 @@
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { log } from "../report/log.ts";
+import { log } from "../lib/log.ts";
 
 export const RUN_ENV = "DWF_RUN";
 const RUNS_DIR = "runs";

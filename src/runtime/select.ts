@@ -1,10 +1,10 @@
 // Chooses where tasks run: the host, or a container engine. Explicit choices fail fast;
 // `auto` says what it picked; container modules load only when a container is wanted.
 import type { Config, LoadedConfig } from "../core/config.ts";
-import type { Project } from "../core/pipeline.ts";
-import type { Runner } from "./runner.ts";
+import type { Project } from "../core/prepare.ts";
+import type { Runner } from "../core/runner.ts";
 import { createHostRunner } from "./host.ts";
-import { FailedError, UserError } from "../core/errors.ts";
+import { FailedError, UserError } from "../lib/errors.ts";
 import { existsSync } from "node:fs";
 import { basename } from "node:path";
 
@@ -64,7 +64,7 @@ async function autoRuntime(opts: SelectOptions, env: Record<string, string | und
     import("./engine.ts"),
     import("./container.ts"),
     import("./image.ts"),
-    import("../core/pipeline.ts"),
+    import("../core/prepare.ts"),
     import("./image-state.ts"),
     import("../core/cache-root.ts"),
   ]);

@@ -6,12 +6,12 @@ import { childEnv } from "./host.ts";
 import { removeContainers, resolveEngine, trustsAutoRemove } from "./engine.ts";
 import { ensureImage, loadImageSpec } from "./image.ts";
 import { baseEnv, buildProxyCall, collectSetup, containerLabels, containerName, containerWorkdir, createMounts, randomToken, removeOrphans, settleContainer, userArgs } from "./container.ts";
-import { UserError } from "../core/errors.ts";
+import { UserError } from "../lib/errors.ts";
 import { insideContainer } from "./select.ts";
-import { quoteCommand } from "../core/shell-quote.ts";
-import { redactText, secretValues } from "../core/redact.ts";
-import { log } from "../report/log.ts";
-import { isTerminal } from "../report/out.ts";
+import { quoteCommand } from "../lib/shell-quote.ts";
+import { redactText, secretValues } from "../lib/redact.ts";
+import { log } from "../lib/log.ts";
+import { isTerminal } from "../lib/out.ts";
 
 /** bash when the image has it, else sh: a fixed program string, never user input. */
 const DEFAULT_SHELL = ["/bin/sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash || exec sh"];

@@ -8,7 +8,7 @@ import { isAbsolute, join } from "node:path";
 import { isExecutable } from "../core/context.ts";
 import { engineCommand, inspectArgv, type Engine } from "./engine.ts";
 import { readImageState, updateImageState } from "./image-state.ts";
-import { log } from "../report/log.ts";
+import { log } from "../lib/log.ts";
 
 /**
  * Prints `name<TAB>path` for each argument found, `name<TAB>` for each missing. Fixed text:

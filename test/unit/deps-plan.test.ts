@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { prepare } from "../../src/core/pipeline.ts";
+import { prepare } from "../../src/core/prepare.ts";
 import { hashInputs, recordPath, RECORD_VERSION } from "../../src/core/deps.ts";
 
 const dirs: string[] = [];

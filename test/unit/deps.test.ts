@@ -16,8 +16,8 @@ import {
   type InstallGuard,
   type InstallRecord,
 } from "../../src/core/deps.ts";
-import { UserError } from "../../src/core/errors.ts";
-import type { Extension } from "../../src/core/types.ts";
+import { UserError } from "../../src/lib/errors.ts";
+import type { Extension } from "../../src/sdk/types.ts";
 
 const dirs: string[] = [];
 afterEach(() => {

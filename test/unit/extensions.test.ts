@@ -4,11 +4,11 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { ActionResult, CommandRef, Extension, ExtensionContext } from "../../src/core/types.ts";
+import type { ActionResult, CommandRef, Extension, ExtensionContext } from "../../src/sdk/types.ts";
 import { builtinByName, builtinExtensions } from "../../extensions/index.ts";
 import { parseJustRecipes, parseMakeTargets } from "../../extensions/custom/index.ts";
 import { GOFMT_CHECK } from "../../extensions/go/index.ts";
-import { UserError } from "../../src/core/errors.ts";
+import { UserError } from "../../src/lib/errors.ts";
 import { chmodSync, symlinkSync } from "node:fs";
 import { SETUP_SCRIPT } from "../../extensions/python/venv.ts";
 
