@@ -5,20 +5,24 @@ import { realpathSync, statSync, accessSync, constants } from "node:fs";
 import { isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
 import * as v from "valibot";
 import type { ActionResult, CacheMount, CommandRef, ExecutionAction, Extension, ExtensionContext } from "../../src/sdk/types.ts";
-import type { ExtensionConfig } from "../../src/core/config.ts";
 import { UserError } from "../../src/lib/errors.ts";
 import { formatRef, isMutating } from "../../src/sdk/command-ref.ts";
 import { log } from "../../src/lib/log.ts";
 import { redactText } from "../../src/lib/redact.ts";
-import { childEnv, signalGroup } from "../../src/runtime/host.ts";
-import { validateDependencySpec } from "../../src/core/deps.ts";
+import { callBounded, CallError, type CallResult } from "../../src/lib/process.ts";
+import { validateDependencySpec } from "../../src/sdk/dependencies.ts";
+
+/** What [extensions.<name>] in devflow.toml says about an external extension (the fields read here). */
+export interface ExtensionConfig {
+  path?: string;
+  timeout?: number;
+  trusted?: boolean;
+}
 
 /** The --describe api_version this build understands. */
 export const API_VERSION = 1;
 export const DEFAULT_TIMEOUT_S = 10;
 /** stdout beyond this is not a protocol answer; the extension is stopped. */
-export const MAX_OUTPUT_BYTES = 1024 * 1024;
-const MAX_STDERR_BYTES = 64 * 1024;
 
 // --- shapes (valibot) ---
 
@@ -112,80 +116,6 @@ function exists(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-// --- one bounded call ---
-
-export interface CallResult {
-  exitCode: number;
-  signal?: string;
-  stdout: string;
-  stderr: string;
-}
-
-export class CallError extends Error {}
-
-/**
- * Run `argv` with `input` on stdin in its own process group. Kills the group and throws
- * CallError on timeout or when stdout exceeds the cap; never waits on escaped grandchildren.
- */
-export async function callBounded(argv: string[], opts: { cwd: string; input?: string; timeoutMs: number; maxBytes?: number; env?: Record<string, string | undefined> }): Promise<CallResult> {
-  const maxBytes = opts.maxBytes ?? MAX_OUTPUT_BYTES;
-  let proc: ReturnType<typeof Bun.spawn>;
-  try {
-    proc = Bun.spawn(argv, {
-      cwd: opts.cwd,
-      env: childEnv({}, opts.env ?? process.env),
-      stdin: opts.input !== undefined ? new TextEncoder().encode(opts.input) : "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      detached: true,
-    });
-  } catch (e) {
-    throw new CallError(`could not be started: ${(e as Error).message}`);
-  }
-  const killGroup = () => signalGroup(proc.pid, "SIGKILL");
-  let failure: string | undefined;
-  let stop: (why: string) => void = () => {};
-  const stopped = new Promise<void>((done) => {
-    stop = (why) => {
-      failure ??= why;
-      killGroup();
-      done();
-    };
-  });
-  const timer = setTimeout(() => stop(`did not answer within ${opts.timeoutMs / 1000} s and was stopped`), opts.timeoutMs);
-  const read = async (stream: ReadableStream<Uint8Array>, limit: number, hard: boolean): Promise<string> => {
-    const chunks: Uint8Array[] = [];
-    let size = 0;
-    for await (const chunk of stream) {
-      if (failure) break;
-      size += chunk.byteLength;
-      if (size > limit) {
-        if (hard) {
-          stop(`printed more than ${Math.round(limit / 1024)} KiB on stdout and was stopped`);
-          break;
-        }
-        continue; // stderr: keep the head, drain the rest so the child never blocks
-      }
-      chunks.push(chunk);
-    }
-    return Buffer.concat(chunks).toString("utf8");
-  };
-  // Once the extension exits, whatever it left in its group (holding our pipes open) goes too.
-  const exited = proc.exited.then((code) => {
-    killGroup();
-    return code;
-  });
-  const work = Promise.all([read(proc.stdout as ReadableStream<Uint8Array>, maxBytes, true), read(proc.stderr as ReadableStream<Uint8Array>, MAX_STDERR_BYTES, false), exited]);
-  const outcome = await Promise.race([work, stopped.then(() => null)]);
-  clearTimeout(timer);
-  if (failure || outcome === null) {
-    killGroup();
-    throw new CallError(failure ?? "was stopped");
-  }
-  const [stdout, stderr, exitCode] = outcome;
-  return { exitCode, signal: proc.signalCode ? String(proc.signalCode) : undefined, stdout, stderr };
 }
 
 function exitText(r: CallResult): string {

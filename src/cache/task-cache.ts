@@ -3,18 +3,17 @@
 import { realpathSync, statSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import type { Prepared, PreparedTask } from "../core/prepare.ts";
-import type { TaskCache, TaskCacheHit } from "../core/execute.ts";
-import type { RunHooks } from "../cli/verify-flow.ts";
+import type { TaskCache, TaskCacheFactory, TaskCacheHit } from "../core/execute.ts";
 import type { Runner, RunOutcome } from "../core/runner.ts";
 import { computeFingerprint, fingerprintInputs, stackFingerprintInputs } from "../core/fingerprint.ts";
-import { resolveProgram } from "../runtime/host.ts";
+import { resolveProgram } from "../lib/process.ts";
 import { hashTree, treeDigest, type FileDigests } from "./tree-hash.ts";
 import { redactText, secretValues } from "../lib/redact.ts";
 import { log } from "../lib/log.ts";
 import { removeStaleTemps, writeCacheFile } from "../lib/safe-write.ts";
 import { READ_CAPS, readOwnFile, touchNow } from "../lib/fs.ts";
 import { cacheMountHostPath } from "../core/cache-root.ts";
-import { insideContainer } from "../runtime/select.ts";
+import { insideContainer } from "../sdk/image.ts";
 
 export const ENTRY_VERSION = 1;
 export const TASKS_DIR = "tasks";
@@ -389,9 +388,9 @@ export function storedResult(t: PreparedTask, key: string, outcome: RunOutcome):
   return { key, task: t.task.id, durationMs: Math.round(outcome.durationMs), output: redactText(outcome.output, secretValues(process.env, t.env)) };
 }
 
-/** Plug the cache into the verify/run flow; a no-op when caching is off for this run. */
-export function installTaskCache(hooks: RunHooks): void {
-  hooks.cache = async (ctx) => {
+/** The task cache the verify/run flow opens; none when caching is off for this run. */
+export function taskCacheFactory(): TaskCacheFactory {
+  return async (ctx) => {
     if (!ctx.enabled || !ctx.prepared) return undefined;
     const local = createTaskCache({ cacheRoot: ctx.cacheRoot, prepared: ctx.prepared });
     // The remote layer (remote-cache.ts) wraps the local cache when one is configured.

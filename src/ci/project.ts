@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { loadProject } from "../core/prepare.ts";
+import type { ExtensionSource } from "../core/registry.ts";
 import { buildPlan, profileExpander } from "../core/plan.ts";
 import { formatRef } from "../sdk/command-ref.ts";
 import { DEFAULT_CACHE_ROOT } from "../core/cache-root.ts";
@@ -45,10 +46,11 @@ export interface CiLoadOptions {
   /** The workflow file whose checksum may be reused, when it is not `output` under the root (dwf init renders elsewhere). */
   existingWorkflow?: string;
   env?: Record<string, string | undefined>;
+  extensions: ExtensionSource;
 }
 
 export async function loadCiProject(opts: CiLoadOptions): Promise<CiProject> {
-  const { loaded, registry, targets } = await loadProject({ cwd: opts.cwd, config: opts.config });
+  const { loaded, registry, targets } = await loadProject({ cwd: opts.cwd, config: opts.config, extensions: opts.extensions });
   const file = loaded.path ?? "the built-in defaults (no devflow.toml found)";
   const cfg = loaded.config;
   if (registry.stacks.length === 0) {

@@ -3,8 +3,9 @@
 import type { CommandRef } from "../sdk/types.ts";
 import type { Runner } from "../core/runner.ts";
 import { loadProject, prepare, type Prepared, type PreparedTask } from "../core/prepare.ts";
-import type { ToolProbe } from "../runtime/tool-probe.ts";
-import { executePrepared, type TaskCache } from "../core/execute.ts";
+import type { ToolProbe } from "../core/runner.ts";
+import { executePrepared, type RunReporter, type TaskCacheFactory } from "../core/execute.ts";
+import type { ExtensionSource } from "../core/registry.ts";
 import { loadConfig } from "../core/config.ts";
 import { EXIT, signalExit } from "../lib/errors.ts";
 import { requestedProfile, selectRuntime } from "../runtime/select.ts";
@@ -14,7 +15,7 @@ import { renderPlan } from "../report/plan.ts";
 import { log } from "../lib/log.ts";
 import { accessSync, constants } from "node:fs";
 import { ensureCacheRoot, resolveCacheRoot } from "../core/cache-root.ts";
-import { RunReaper, reapAbandonedRuns, setActiveReaper } from "../runtime/reaper.ts";
+import { RunReaper, reapAbandonedRuns } from "../runtime/reaper.ts";
 import type { TaskResult } from "../core/scheduler.ts";
 import { writeStdout, writeStderr, isTerminal } from "../lib/out.ts";
 
@@ -38,27 +39,26 @@ export interface RunTasksOptions {
   report?: string;
 }
 
-/** Hooks later stages plug in (task cache, GitHub reporting) without the flow knowing them. */
-export interface RunHooks {
-  cache?: (ctx: { cacheRoot: string; enabled: boolean; prepared?: Prepared; remote?: string; verbose?: boolean }) => Promise<TaskCache | undefined>;
-  started?: (ctx: { title: string; report?: string }) => Promise<void>;
-  finished?: (ctx: { title: string; report?: string; results: TaskResult[]; exitCode: number }) => Promise<void>;
+/** The services a run uses, built by the CLI (wiring.ts) and handed in: the flow names none of them. */
+export interface RunServices {
+  extensions: ExtensionSource;
+  openCache?: TaskCacheFactory;
+  reporters?: RunReporter[];
 }
-
-export const runHooks: RunHooks = {};
 
 /** What the signal handler and the run share. */
 interface RunState {
   abort: AbortController;
   interruptedBy?: NodeJS.Signals;
   runner?: Runner;
-  reaper?: RunReaper;
+  reaper: RunReaper;
   stopReporter(): void;
 }
 
-export async function runTasks(opts: RunTasksOptions): Promise<number> {
+export async function runTasks(opts: RunTasksOptions, services: RunServices): Promise<number> {
   // Signals are handled from the start: an image pull or build can be interrupted too.
-  const state: RunState = { abort: new AbortController(), stopReporter() {} };
+  // The run's reaper exists from the start too; it records the run once a task starts.
+  const state: RunState = { abort: new AbortController(), reaper: new RunReaper(), stopReporter() {} };
   const onSignal = (sig: NodeJS.Signals) => {
     if (state.interruptedBy) {
       // A second Ctrl-C: stop waiting politely.
@@ -73,24 +73,23 @@ export async function runTasks(opts: RunTasksOptions): Promise<number> {
   const signals: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   for (const sig of signals) process.on(sig, onSignal);
   try {
-    return await run(opts, state);
+    return await run(opts, services, state);
   } finally {
     // After the summary: removing finished containers need not delay the report.
     await state.runner?.close?.();
     for (const sig of signals) process.off(sig, onSignal);
-    await state.reaper?.finish();
-    setActiveReaper(undefined);
+    await state.reaper.finish();
   }
 }
 
-async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
+async function run(opts: RunTasksOptions, services: RunServices, state: RunState): Promise<number> {
   const abort = state.abort;
   const interruptedExit = () => signalExit(state.interruptedBy);
   // The project is loaded once, from the file the user chose, and handed to everything below.
   const loaded = loadConfig({ cwd: opts.cwd, explicit: opts.config });
   const profile = requestedProfile(opts.profile, loaded.config);
-  const choice = await selectRuntime({ profile, loaded, cwd: opts.cwd, dryRun: opts.dryRun });
-  const project = choice.project ?? (await loadProject({ cwd: opts.cwd, loaded, runtime: choice.kind }));
+  const choice = await selectRuntime({ profile, loaded, cwd: opts.cwd, dryRun: opts.dryRun, extensions: services.extensions, reaper: state.reaper });
+  const project = choice.project ?? (await loadProject({ cwd: opts.cwd, loaded, runtime: choice.kind, extensions: services.extensions }));
   const autoInstall = !opts.noInstall && loaded.config.deps?.install !== false;
   const runner = choice.runner;
   state.runner = runner;
@@ -124,10 +123,8 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   // this run is recorded (in a cache root dwf made) once it starts a task.
   const recordRoot = cacheEnabled || quietlyUsable(prepared.cacheRoot) ? prepared.cacheRoot : undefined;
   if (recordRoot) reapAbandonedRuns(recordRoot);
-  const reaper = new RunReaper(recordRoot);
-  setActiveReaper(reaper);
-  state.reaper = reaper;
-  const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared, remote: opts.remoteCache, verbose: opts.verbose });
+  state.reaper.recordIn(recordRoot);
+  const cache = await services.openCache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared, remote: opts.remoteCache, verbose: opts.verbose });
 
   // One task at a time can stream live; parallel tasks print as blocks when they finish.
   const live = !opts.json && (opts.jobs === 1 || prepared.tasks.filter((t) => t.action).length <= 1);
@@ -142,7 +139,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   });
   state.stopReporter = () => reporter.stop();
 
-  await runHooks.started?.({ title: opts.title, report: opts.report });
+  for (const r of services.reporters ?? []) await r.started?.({ title: opts.title, report: opts.report });
   const started = performance.now();
   let results: TaskResult[];
   try {
@@ -166,7 +163,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   const idle = state.interruptedBy || failed ? undefined : nothingRan(opts.commands, prepared, results);
   if (idle) log.error(idle);
   const exitCode = state.interruptedBy ? interruptedExit() : failed || idle ? EXIT.failed : EXIT.ok;
-  await runHooks.finished?.({ title: opts.title, report: opts.report, results, exitCode });
+  for (const r of services.reporters ?? []) await r.finished?.({ title: opts.title, report: opts.report, results, exitCode });
   if (opts.json) {
     const doc = resultJson(results, meta);
     writeStdout(JSON.stringify({ ...doc, ...(idle ? { ok: false, reason: idle } : {}), exitCode, durationMs: Math.round(elapsed) }, null, 2) + "\n");

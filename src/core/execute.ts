@@ -35,6 +35,15 @@ export interface TaskCache {
   flush?(): Promise<void>;
 }
 
+/** Opens the task cache of one run (local, maybe wrapped by a remote); undefined runs uncached. */
+export type TaskCacheFactory = (ctx: { cacheRoot: string; enabled: boolean; prepared?: Prepared; remote?: string; verbose?: boolean }) => Promise<TaskCache | undefined>;
+
+/** Told when a run starts and ends (the GitHub status, annotations and step summary). */
+export interface RunReporter {
+  started?(ctx: { title: string; report?: string }): Promise<void>;
+  finished?(ctx: { title: string; report?: string; results: TaskResult[]; exitCode: number }): Promise<void>;
+}
+
 export interface ExecuteOptions {
   jobs: number;
   failFast: boolean;

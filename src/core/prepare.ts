@@ -3,7 +3,7 @@
 import type { CommandRef, ExecutionAction, Extension } from "../sdk/types.ts";
 import { loadConfig, type LoadedConfig } from "./config.ts";
 import { createContext } from "./context.ts";
-import { resolveRegistry, type ActiveStack, type Registry } from "./registry.ts";
+import { resolveRegistry, type ActiveStack, type ExtensionSource, type Registry } from "./registry.ts";
 import { buildPlan, capabilitySet, expandCommands, notRunnable, supports, type Plan, type Task } from "./plan.ts";
 import { KNOWN_SELECTORS, formatRef, parseCommandRef } from "../sdk/command-ref.ts";
 import { didYouMean } from "../lib/suggest.ts";
@@ -51,7 +51,9 @@ export interface Prepared {
   dependencies?: DependencyStatus[];
 }
 
-export interface PrepareOptions extends ProjectOptions {
+export interface PrepareOptions {
+  cwd: string;
+  env?: Record<string, string | undefined>;
   /** The commands the user asked for (profiles are expanded here). */
   commands: CommandRef[];
   runtime: RuntimeKind;
@@ -61,7 +63,7 @@ export interface PrepareOptions extends ProjectOptions {
    */
   deps?: { auto: boolean };
   /** The project as loadProject returned it: the caller loaded it once, nothing reloads it. */
-  project?: Project;
+  project: Project;
   /**
    * Where extensions' `which()` looks tools up while actions are built. Default: the host
    * PATH. Under the container profile: the image (runtime/tool-probe.ts).
@@ -74,6 +76,8 @@ export type Project = Awaited<ReturnType<typeof loadProject>>;
 
 export interface ProjectOptions {
   cwd: string;
+  /** The builtin stacks and the external loader (the CLI's wiring). */
+  extensions: ExtensionSource;
   config?: string;
   /** An already loaded config (skips reading devflow.toml again). */
   loaded?: LoadedConfig;
@@ -84,13 +88,13 @@ export interface ProjectOptions {
 export async function loadProject(opts: ProjectOptions) {
   let loaded = opts.loaded ?? loadConfig({ cwd: opts.cwd, explicit: opts.config });
   // The runtime decides whether untrusted external extensions may run on the host.
-  let registry = await resolveRegistry(loaded, createContext(loaded.root, opts.env ?? process.env), { profile: opts.runtime });
+  let registry = await resolveRegistry(loaded, createContext(loaded.root, opts.env ?? process.env), { profile: opts.runtime, source: opts.extensions });
   // Without devflow.toml the root is the git top level; in a monorepo the manifests live in a
   // subfolder, so fall back to the nearest folder from cwd upwards that has a stack.
   if (loaded.path === null && registry.stacks.length === 0) {
     for (let dir = resolve(opts.cwd); dir !== loaded.root && dir !== dirname(dir); dir = dirname(dir)) {
       const here = { ...loaded, root: dir };
-      const found = await resolveRegistry(here, createContext(dir, opts.env ?? process.env), { profile: opts.runtime });
+      const found = await resolveRegistry(here, createContext(dir, opts.env ?? process.env), { profile: opts.runtime, source: opts.extensions });
       if (found.stacks.length > 0) {
         loaded = here;
         registry = found;
@@ -114,7 +118,7 @@ export async function loadProject(opts: ProjectOptions) {
 
 export async function prepare(opts: PrepareOptions): Promise<Prepared> {
   const env = opts.env ?? process.env;
-  const project = opts.project ?? (await loadProject(opts));
+  const project = opts.project;
   const { loaded, targets, implicit } = project;
   // A fresh context for the actions when tools are looked up elsewhere: extensions may memoise
   // per context, and what they saw while detecting came from the host.

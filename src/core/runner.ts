@@ -2,7 +2,6 @@
 // Host and container runners implement it; the scheduler only ever sees this interface.
 import type { ExecutionAction } from "../sdk/types.ts";
 import type { Prepared, Project } from "./prepare.ts";
-import type { ToolProbe } from "../runtime/tool-probe.ts";
 
 export interface RunRequest {
   /** Task id, used for container names and messages. */
@@ -46,6 +45,21 @@ export interface Runner {
   stopAll(): Promise<void>;
   /** Called once after the run, whatever its end: finish clean-up still in flight (container removal). */
   close?(): Promise<void>;
+}
+
+/** Where extensions' `which()` finds tools when they are not looked up on the host (runtime/tool-probe.ts answers from the image). */
+export interface ToolProbe {
+  /** The image's answer, or null (and the name noted as pending) when not known yet. */
+  which(program: string): string | null;
+  /** Names asked that the image has not answered yet. */
+  pending(): string[];
+  /** Whether every answer given so far came from the image. */
+  settled(): boolean;
+  /**
+   * Look the pending names up in the image and remember the answers. With `ifPresent` (a dry
+   * run, which builds nothing) an absent image is no error: false, nothing learnt.
+   */
+  probe(opts?: { ifPresent?: boolean }): Promise<boolean>;
 }
 
 /** Keep the head and tail of very large output so memory stays bounded. */

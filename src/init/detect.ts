@@ -1,7 +1,6 @@
 // Which builtin stacks `dwf init` sets up: the ones named on the command line, else the ones
 // whose detect() recognises the repository, and which commands each can really run there.
 import type { Extension, ExtensionContext } from "../sdk/types.ts";
-import { builtinExtensions } from "../../extensions/index.ts";
 import { UserError } from "../lib/errors.ts";
 import { didYouMean } from "../lib/suggest.ts";
 import { parseCommandRef } from "../sdk/command-ref.ts";
@@ -14,7 +13,7 @@ export interface ChosenStacks {
   how: "detected" | "named";
 }
 
-export async function chooseStacks(names: string[], ctx: ExtensionContext): Promise<ChosenStacks> {
+export async function chooseStacks(names: string[], ctx: ExtensionContext, builtinExtensions: readonly Extension[]): Promise<ChosenStacks> {
   const known = builtinExtensions.map((e) => e.name);
   if (names.length) {
     const stacks: Extension[] = [];

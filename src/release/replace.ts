@@ -4,7 +4,7 @@
 import { accessSync, constants, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, chmodSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { FailedError, UserError } from "../lib/errors.ts";
-import { CallError, callBounded } from "../../extensions/external/protocol.ts";
+import { CallError, callBounded } from "../lib/process.ts";
 import { pidExists } from "../lib/pid.ts";
 
 /** The staged binary must answer --version within this (it takes milliseconds). */

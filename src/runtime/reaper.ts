@@ -210,7 +210,13 @@ export class RunReaper {
   private record: string | undefined;
   private started = false;
 
-  constructor(private readonly cacheRoot: string | undefined) {}
+  /** `cacheRoot`: where the run records itself for the next run's sweep (none: no record). */
+  constructor(private cacheRoot?: string) {}
+
+  /** Record the run in this cache root (known once the project is loaded), before any task starts. */
+  recordIn(cacheRoot: string | undefined): void {
+    this.cacheRoot = cacheRoot;
+  }
 
   private ready: Promise<void> | undefined;
 
@@ -321,13 +327,3 @@ export function reapAbandonedRuns(cacheRoot: string): void {
   for (const s of stale) rmSync(s.path, { force: true });
 }
 
-/** The reaper of the run in progress, if any (one run per process). */
-let active: RunReaper | undefined;
-
-export function setActiveReaper(r: RunReaper | undefined): void {
-  active = r;
-}
-
-export function activeReaper(): RunReaper | undefined {
-  return active;
-}

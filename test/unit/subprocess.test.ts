@@ -5,7 +5,8 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "bun:test";
-import { ActionSchema, DiscoverSchema, DescribeSchema, callBounded, clearCallCache, loadExternalExtension, parseAnswer, resolveRelativeProgram } from "../../extensions/external/protocol.ts";
+import { ActionSchema, DiscoverSchema, DescribeSchema, clearCallCache, loadExternalExtension, parseAnswer, resolveRelativeProgram } from "../../extensions/external/protocol.ts";
+import { callBounded } from "../../src/lib/process.ts";
 import { createContext } from "../../src/core/context.ts";
 import { UserError } from "../../src/lib/errors.ts";
 

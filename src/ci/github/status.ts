@@ -2,7 +2,7 @@
 // inside GitHub Actions, a step-summary table and `::error` annotations for failed tasks.
 import { appendFileSync, readFileSync } from "node:fs";
 import { statusCounts, type TaskResult, type TaskStatus } from "../../core/scheduler.ts";
-import { runHooks } from "../../cli/verify-flow.ts";
+import type { RunReporter } from "../../core/execute.ts";
 import { formatRef } from "../../sdk/command-ref.ts";
 import { redactText } from "../../lib/redact.ts";
 import { VERSION } from "../../lib/version.ts";
@@ -132,30 +132,25 @@ export function annotations(results: TaskResult[]): string {
   return out;
 }
 
-/** Plug GitHub reporting into the run flow; keeps hooks someone else installed. */
-let installed = false;
-export function installGithubHooks(env: Env = process.env): void {
-  if (installed) return;
-  installed = true;
-  const prevStarted = runHooks.started;
-  const prevFinished = runHooks.finished;
-  runHooks.started = async (ctx) => {
-    await prevStarted?.(ctx);
-    if (ctx.report) await postStatus(env, ctx.report, "pending", `dwf ${ctx.title} running`);
-  };
-  runHooks.finished = async (ctx) => {
-    await prevFinished?.(ctx);
-    if (inGithubActions(env)) {
-      // Annotations go to stderr so --json output on stdout stays parseable; the runner reads both.
-      writeStderr(annotations(ctx.results));
-      if (env.GITHUB_STEP_SUMMARY) {
-        try {
-          appendFileSync(env.GITHUB_STEP_SUMMARY, summaryMarkdown(ctx.title, ctx.results, ctx.exitCode));
-        } catch (e) {
-          log.warn(`could not write the step summary to ${env.GITHUB_STEP_SUMMARY}: ${(e as Error).message}`);
+/** GitHub reporting for the run flow: the commit status (--report), annotations and the step summary. */
+export function githubReporter(env: Env = process.env): RunReporter {
+  return {
+    started: async (ctx) => {
+      if (ctx.report) await postStatus(env, ctx.report, "pending", `dwf ${ctx.title} running`);
+    },
+    finished: async (ctx) => {
+      if (inGithubActions(env)) {
+        // Annotations go to stderr so --json output on stdout stays parseable; the runner reads both.
+        writeStderr(annotations(ctx.results));
+        if (env.GITHUB_STEP_SUMMARY) {
+          try {
+            appendFileSync(env.GITHUB_STEP_SUMMARY, summaryMarkdown(ctx.title, ctx.results, ctx.exitCode));
+          } catch (e) {
+            log.warn(`could not write the step summary to ${env.GITHUB_STEP_SUMMARY}: ${(e as Error).message}`);
+          }
         }
       }
-    }
-    if (ctx.report) await postStatus(env, ctx.report, stateFor(ctx.exitCode), statusDescription(ctx.results, ctx.exitCode));
+      if (ctx.report) await postStatus(env, ctx.report, stateFor(ctx.exitCode), statusDescription(ctx.results, ctx.exitCode));
+    },
   };
 }

@@ -46,13 +46,7 @@ export function parseJobs(raw: string | undefined): number {
 
 /** Run a task command with the parsed shared flags, the task cache and GitHub reporting. */
 export async function runWithFlags(args: Record<string, unknown>, commands: CommandRef[], title: string): Promise<number> {
-  const [{ runHooks, runTasks }, { installTaskCache }, { installGithubHooks }] = await Promise.all([
-    import("../verify-flow.ts"),
-    import("../../cache/task-cache.ts"),
-    import("../../ci/github/status.ts"),
-  ]);
-  installTaskCache(runHooks);
-  installGithubHooks();
+  const [{ runTasks }, { runServices }] = await Promise.all([import("../verify-flow.ts"), import("../wiring.ts")]);
   return runTasks({
     cwd: process.cwd(),
     commands,
@@ -68,5 +62,5 @@ export async function runWithFlags(args: Record<string, unknown>, commands: Comm
     noInstall: args.install === false,
     remoteCache: args["remote-cache"] as string | undefined,
     report: args.report as string | undefined,
-  });
+  }, await runServices());
 }

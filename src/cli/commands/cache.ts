@@ -3,6 +3,7 @@
 import { defineCommand } from "./args.ts";
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
+import { extensionSource } from "../wiring.ts";
 import { configArgs } from "./_shared.ts";
 import { loadProject } from "../../core/prepare.ts";
 import { TASKS_DIR } from "../../cache/task-cache.ts";
@@ -18,7 +19,7 @@ import {
   type CacheItem,
   type ProjectImage,
 } from "../../cache/prune.ts";
-import { findOnPath } from "../../core/context.ts";
+import { findOnPath } from "../../lib/process.ts";
 import { cacheRootRefusal, configMemoPath, resolveCacheRoot, statCachePath } from "../../core/cache-root.ts";
 import type { Config } from "../../core/config.ts";
 import { engineCommand, requestedEngine } from "../../runtime/engine.ts";
@@ -41,7 +42,7 @@ interface ProjectState {
 }
 
 async function projectState(cwd: string, config?: string): Promise<ProjectState> {
-  const { loaded, registry } = await loadProject({ cwd, config });
+  const { loaded, registry } = await loadProject({ cwd, config, extensions: extensionSource });
   const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, process.env, loaded.path ?? undefined);
   let fingerprint: Promise<string | null> | undefined;
   const rel = (path: string) => relative(cacheRoot, path).split("\\").join("/");

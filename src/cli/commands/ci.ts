@@ -3,6 +3,7 @@
 import { defineCommand } from "./args.ts";
 import { relative } from "node:path";
 import { configArgs } from "./_shared.ts";
+import { extensionSource } from "../wiring.ts";
 import { log } from "../../lib/log.ts";
 import { EXIT } from "../../lib/errors.ts";
 import { writeStdout, writeStderr } from "../../lib/out.ts";
@@ -17,7 +18,7 @@ const shaArg = {
 
 async function load(args: { config?: string; output?: string; "dwf-sha256"?: string }, needSha256: boolean) {
   const { loadCiProject } = await import("../../ci/project.ts");
-  return loadCiProject({ cwd: process.cwd(), config: args.config, output: args.output, sha256: args["dwf-sha256"], needSha256 });
+  return loadCiProject({ cwd: process.cwd(), config: args.config, output: args.output, sha256: args["dwf-sha256"], needSha256, extensions: extensionSource });
 }
 
 const generate = defineCommand({
@@ -93,13 +94,15 @@ const plan = defineCommand({
 
 /** The tasks `dwf <commands>` plans in CI, resolved exactly as `dwf verify --dry-run` resolves them. */
 async function taskResolver(config: string | undefined, runtime: "container" | "host") {
-  const [{ prepare }, { parseCommandRef, formatRef }] = await Promise.all([import("../../core/prepare.ts"), import("../../sdk/command-ref.ts")]);
+  const [{ loadProject, prepare }, { parseCommandRef, formatRef }] = await Promise.all([import("../../core/prepare.ts"), import("../../sdk/command-ref.ts")]);
   const { loadConfig } = await import("../../core/config.ts");
   const loaded = loadConfig({ cwd: process.cwd(), explicit: config });
+  let project: ReturnType<typeof loadProject> | undefined;
   return async (commands: string[]) => {
     if (commands.length === 0) return [];
     const refs = commands.map((c) => parseCommandRef(c, `command '${c}'`));
-    const prepared = await prepare({ cwd: process.cwd(), loaded, commands: refs, runtime });
+    project ??= loadProject({ cwd: process.cwd(), loaded, runtime, extensions: extensionSource });
+    const prepared = await prepare({ cwd: process.cwd(), project: await project, commands: refs, runtime });
     return prepared.tasks.map((t) => ({
       id: t.task.id,
       command: formatRef(t.task.ref),

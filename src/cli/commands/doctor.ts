@@ -2,6 +2,7 @@
 // profile. Exit 0 when everything needed is present, 1 otherwise.
 import { defineCommand } from "./args.ts";
 import { configArgs } from "./_shared.ts";
+import { extensionSource } from "../wiring.ts";
 import { runDoctor } from "../../doctor/checks.ts";
 import { renderDoctor } from "../../doctor/render.ts";
 import { EXIT } from "../../lib/errors.ts";
@@ -17,7 +18,7 @@ export default defineCommand({
     json: { type: "boolean", description: "Machine-readable result on stdout" },
   },
   async run({ args }) {
-    const report = await runDoctor({ cwd: process.cwd(), config: args.config, profile: args.profile, target: args.target as string | undefined });
+    const report = await runDoctor({ cwd: process.cwd(), config: args.config, profile: args.profile, target: args.target as string | undefined, extensions: extensionSource });
     writeStdout(args.json ? redactText(JSON.stringify(report, null, 2)) + "\n" : renderDoctor(report));
     return report.ok ? EXIT.ok : EXIT.failed;
   },

@@ -2,6 +2,7 @@
 // the image part (tag) and the dependency part (what keys CI's warm workspace cache).
 import { defineCommand } from "./args.ts";
 import { configArgs } from "./_shared.ts";
+import { extensionSource } from "../wiring.ts";
 import { loadImageSpec } from "../../runtime/image.ts";
 import { cacheKey, dependencyPart, type FingerprintInput } from "../../core/fingerprint.ts";
 import { style } from "../../lib/style.ts";
@@ -24,7 +25,7 @@ export default defineCommand({
     json: { type: "boolean", description: "Machine-readable output: fingerprint, image, inputs, dependencies, cache key" },
   },
   async run({ args }) {
-    const { project, spec } = await loadImageSpec({ cwd: process.cwd(), config: args.config });
+    const { project, spec } = await loadImageSpec({ cwd: process.cwd(), config: args.config, extensions: extensionSource });
     if (!args.explain && !args.json) {
       writeStdout(spec.fingerprint + "\n");
       return 0;

@@ -4,6 +4,7 @@ import { defineCommand } from "./args.ts";
 import { existsSync } from "node:fs";
 import { relative } from "node:path";
 import { configArgs } from "./_shared.ts";
+import { extensionSource } from "../wiring.ts";
 import { buildImage, imageExists, imageLabels, loadImageSpec } from "../../runtime/image.ts";
 import { findEngine, requestedEngine, resolveEngine } from "../../runtime/engine.ts";
 import { UserError } from "../../lib/errors.ts";
@@ -16,7 +17,7 @@ const show = defineCommand({
   meta: { name: "show", description: "Show the image reference for this fingerprint and whether it exists locally" },
   args: { ...configArgs, json: { type: "boolean", description: "Machine-readable output" } },
   async run({ args }) {
-    const { project, spec } = await loadImageSpec({ cwd: process.cwd(), config: args.config });
+    const { project, spec } = await loadImageSpec({ cwd: process.cwd(), config: args.config, extensions: extensionSource });
     const found = await findEngine(requestedEngine(project.loaded.config).setting);
     const engine = "engine" in found ? found.engine : undefined;
     const exists = engine ? await imageExists(engine, spec.ref) : null;
@@ -40,7 +41,7 @@ const build = defineCommand({
     "no-cache": { type: "boolean", description: "Pass --no-cache to the engine (rebuild every layer)" },
   },
   async run({ args }) {
-    const { project, spec } = await loadImageSpec({ cwd: process.cwd(), config: args.config });
+    const { project, spec } = await loadImageSpec({ cwd: process.cwd(), config: args.config, extensions: extensionSource });
     if (!existsSync(spec.dockerfile)) {
       throw new UserError(`no ${relative(project.loaded.root, spec.dockerfile)} in ${project.loaded.root} to build.`, "Write one (see 'dwf init'), or set [container] dockerfile in devflow.toml.");
     }

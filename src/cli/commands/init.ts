@@ -2,6 +2,7 @@
 // stacks found in (or named for) the current directory; --dry-run prints them instead.
 import { defineCommand } from "./args.ts";
 import { runInit } from "../../init/index.ts";
+import { extensionSource } from "../wiring.ts";
 import { style } from "../../lib/style.ts";
 import { writeStdout, writeStderr } from "../../lib/out.ts";
 
@@ -14,7 +15,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const dryRun = Boolean(args["dry-run"]);
-    const r = await runInit({ root: process.cwd(), stacks: args._.map(String), force: Boolean(args.force), dryRun, env: process.env });
+    const r = await runInit({ root: process.cwd(), stacks: args._.map(String), force: Boolean(args.force), dryRun, env: process.env, extensions: extensionSource });
     const out = (s: string) => writeStdout(s);
     if (dryRun) {
       const force = Boolean(args.force);
