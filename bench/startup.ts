@@ -25,8 +25,8 @@ function sh(argv: string[]): void {
   if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} failed:\n${r.stderr.toString()}`);
 }
 
-/** Build src/main.ts (or `entry`) with the given extra flags; checks the result runs. */
-function build(name: string, flags: string[], entry = join(root, "src/main.ts")): string {
+/** Build src/cli/main.ts (or `entry`) with the given extra flags; checks the result runs. */
+function build(name: string, flags: string[], entry = join(root, "src/cli/main.ts")): string {
   const out = join(work, name);
   sh([process.execPath, "build", "--compile", ...flags, "--outfile", out, entry]);
   sh([out, "--version"]);

@@ -7,7 +7,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { hashTree } from "../src/core/tree-hash.ts";
+import { hashTree } from "../src/cache/tree-hash.ts";
 import { buildDwf, median } from "./_util.ts";
 import { containerProject, ensureBaseImage, podmanAvailable, removeContainers, removeImages } from "../test/support/podman.ts";
 import { startRemoteCache } from "../test/support/remote-cache.ts";

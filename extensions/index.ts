@@ -1,6 +1,6 @@
 // The builtin stacks, in detection order: language stacks first, the Makefile/justfile
 // catch-all last so it reads as "and also" in listings.
-import type { Extension } from "../src/core/types.ts";
+import type { Extension } from "../src/sdk/types.ts";
 import { rust } from "./rust/index.ts";
 import { node } from "./node/index.ts";
 import { bun } from "./bun/index.ts";

@@ -2,9 +2,9 @@
 // shaping action results, and the package.json script lookup used by node and bun.
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { ActionResult, CommandRef } from "../src/core/types.ts";
-import { formatRef, isMutating } from "../src/core/command-ref.ts";
-import { UserError } from "../src/core/errors.ts";
+import type { ActionResult, CommandRef } from "../src/sdk/types.ts";
+import { formatRef, isMutating } from "../src/sdk/command-ref.ts";
+import { UserError } from "../src/lib/errors.ts";
 
 /** Every builtin Dockerfile fragment assumes this base (apt-get, dpkg, bash). */
 export const DEBIAN_BASE = "debian:bookworm-slim";

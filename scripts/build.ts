@@ -43,7 +43,7 @@ const argv = [
   `DWF_BUILD_ID=${JSON.stringify(`${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}`)}`,
   "--outfile",
   outfile,
-  resolve(root, "src/main.ts"),
+  resolve(root, "src/cli/main.ts"),
 ];
 const build = Bun.spawnSync(argv, { cwd: root, stdout: "inherit", stderr: "inherit" });
 if (build.exitCode !== 0) process.exit(build.exitCode ?? 1);

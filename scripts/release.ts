@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { repository } from "../src/version.ts";
+import { repository } from "../src/lib/version.ts";
 import { assetName, bunTarget, RELEASE_TARGETS, targetName } from "../src/release/platform.ts";
 import { formatSha256Sums, sha256Hex } from "../src/release/checksums.ts";
 import { stageInstaller } from "../src/release/installer.ts";

@@ -1,7 +1,7 @@
 // Bun stack: package.json scripts through `bun run`, with `bun test` as the unit-test fallback.
 // Applies when a Bun lockfile sits beside package.json.
-import type { CommandRef, Extension, ExtensionContext } from "../../src/core/types.ts";
-import { formatRef } from "../../src/core/command-ref.ts";
+import type { CommandRef, Extension, ExtensionContext } from "../../src/sdk/types.ts";
+import { formatRef } from "../../src/sdk/command-ref.ts";
 import {
   DEBIAN_BASE,
   declaresDependencies,

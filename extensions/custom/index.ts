@@ -1,7 +1,7 @@
 // Custom stack: a project's own Makefile or justfile, with targets named `<primary>-<selector>`
 // (fmt-check, test-unit, …) and the bare primary as a fallback for the usual selector.
-import type { ActionResult, CommandRef, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
-import { formatRef, KNOWN_SELECTORS } from "../../src/core/command-ref.ts";
+import type { ActionResult, CommandRef, Extension, ExtensionContext, ToolRequirement } from "../../src/sdk/types.ts";
+import { formatRef, KNOWN_SELECTORS } from "../../src/sdk/command-ref.ts";
 import { DEBIAN_BASE, defaultCacheable, isFile, listRoot, quoteList, readText, run, skip } from "../shared.ts";
 
 const JUST_VERSION = "1.38.0";

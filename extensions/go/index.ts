@@ -1,7 +1,7 @@
 // Go stack: gofmt, go vet, go build and go test over every package of the module.
 // Integration tests are the ones behind the `integration` build tag.
-import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext } from "../../src/core/types.ts";
-import { formatRef } from "../../src/core/command-ref.ts";
+import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext } from "../../src/sdk/types.ts";
+import { formatRef } from "../../src/sdk/command-ref.ts";
 import { DEBIAN_BASE, defaultCacheable, existingFiles, isFile, readText, run, unsupported } from "../shared.ts";
 
 const GO_VERSION = "1.24.1";

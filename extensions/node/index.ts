@@ -1,7 +1,7 @@
 // Node.js stack: runs package.json scripts through the package manager the lockfile names.
 // Projects whose only lockfile is Bun's belong to the bun extension instead.
-import type { CacheMount, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
-import { formatRef } from "../../src/core/command-ref.ts";
+import type { CacheMount, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/sdk/types.ts";
+import { formatRef } from "../../src/sdk/command-ref.ts";
 import {
   DEBIAN_BASE,
   defaultCacheable,

@@ -1,7 +1,7 @@
 // Python stack: ruff (or black) and pytest, run through uv when the project is locked with it,
 // else through the project's .venv. Missing tools still get an action: the container may have them.
-import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
-import { formatRef } from "../../src/core/command-ref.ts";
+import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/sdk/types.ts";
+import { formatRef } from "../../src/sdk/command-ref.ts";
 import { VENV, VENV_PYTHON, devExtras, venvHasModule, venvSetupArgs, venvState } from "./venv.ts";
 import { DEBIAN_BASE, defaultCacheable, existingFiles, firstFile, isDir, isFile, readText, run, skip, unsupported } from "../shared.ts";
 

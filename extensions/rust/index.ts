@@ -1,8 +1,8 @@
 // Rust stack: cargo fmt, clippy, build and tests, with cargo-nextest when it is installed.
 // Unit and integration selectors split the test targets so no test runs twice.
-import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/core/types.ts";
+import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/sdk/types.ts";
 import { parse } from "smol-toml";
-import { formatRef } from "../../src/core/command-ref.ts";
+import { formatRef } from "../../src/sdk/command-ref.ts";
 import { DEBIAN_BASE, defaultCacheable, existingFiles, isDir, isFile, listRoot, readText, run, skip, unsupported } from "../shared.ts";
 
 const RUST_VERSION = "1.95.0";

@@ -7,9 +7,9 @@
 // a clock: no stale output is ever taken for fresh.
 import { lstatSync, utimesSync } from "node:fs";
 import { join } from "node:path";
-import { writeCacheFile } from "../core/safe-write.ts";
-import { READ_CAPS, readOwnText } from "../core/fs.ts";
-import { UserError } from "../core/errors.ts";
+import { writeCacheFile } from "../lib/safe-write.ts";
+import { READ_CAPS, readOwnText } from "../lib/fs.ts";
+import { UserError } from "../lib/errors.ts";
 
 /** Below the cache root, in a folder of its own like every group dwf keeps there. */
 export const STAMP = join("ci", "mtimes.json");

@@ -2,17 +2,18 @@
 // CiSettings, and read/write the generated files (marker check, atomic write, drift).
 import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
-import { loadProject } from "../core/pipeline.ts";
+import { loadProject } from "../core/prepare.ts";
+import type { ExtensionSource } from "../core/registry.ts";
 import { buildPlan, profileExpander } from "../core/plan.ts";
-import { formatRef } from "../core/command-ref.ts";
+import { formatRef } from "../sdk/command-ref.ts";
 import { DEFAULT_CACHE_ROOT } from "../core/cache-root.ts";
-import { checkInsideProject, writeFileAtomic } from "../core/safe-write.ts";
-import { UserError } from "../core/errors.ts";
+import { checkInsideProject, writeFileAtomic } from "../lib/safe-write.ts";
+import { UserError } from "../lib/errors.ts";
 import { BAKE_FILE, DOCKERFILE, dependencyPart, dockerfileCopySources, imagePlatforms } from "../core/fingerprint.ts";
 import { supports } from "../core/plan.ts";
-import { repository, VERSION } from "../version.ts";
+import { repository, VERSION } from "../lib/version.ts";
 import type { CiSettings } from "./model.ts";
-import { MARKER, RELEASE_ASSET, renderDockerignore, renderWorkflow } from "./workflow.ts";
+import { MARKER, RELEASE_ASSET, renderDockerignore, renderWorkflow } from "./github/workflow.ts";
 import { assetUrl, releaseTag } from "../release/urls.ts";
 import { renderBakeFile } from "./bake.ts";
 import { unifiedDiff } from "./diff.ts";
@@ -45,10 +46,11 @@ export interface CiLoadOptions {
   /** The workflow file whose checksum may be reused, when it is not `output` under the root (dwf init renders elsewhere). */
   existingWorkflow?: string;
   env?: Record<string, string | undefined>;
+  extensions: ExtensionSource;
 }
 
 export async function loadCiProject(opts: CiLoadOptions): Promise<CiProject> {
-  const { loaded, registry, targets } = await loadProject({ cwd: opts.cwd, config: opts.config });
+  const { loaded, registry, targets } = await loadProject({ cwd: opts.cwd, config: opts.config, extensions: opts.extensions });
   const file = loaded.path ?? "the built-in defaults (no devflow.toml found)";
   const cfg = loaded.config;
   if (registry.stacks.length === 0) {

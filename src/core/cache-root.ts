@@ -10,12 +10,12 @@
 // shared by several projects.
 import { mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, linkSync, writeFileSync, type Stats } from "node:fs";
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
-import type { CacheMount } from "./types.ts";
+import type { CacheMount } from "../sdk/types.ts";
 import type { Config } from "./config.ts";
-import { UserError } from "./errors.ts";
-import { isInside, lstatOrNull, READ_CAPS, readOwnText, realPathOf } from "./fs.ts";
+import { UserError } from "../lib/errors.ts";
+import { isInside, lstatOrNull, READ_CAPS, readOwnText, realPathOf } from "../lib/fs.ts";
 
-export { realPathOf } from "./fs.ts";
+export { realPathOf } from "../lib/fs.ts";
 
 export const DEFAULT_CACHE_ROOT = ".cache/devflow";
 export const CACHEDIR_TAG = "CACHEDIR.TAG";

@@ -3,9 +3,9 @@
 // config must be validated (config.ts remembers configs that passed).
 import * as v from "valibot";
 import { parse, TomlError } from "smol-toml";
-import { UserError } from "./errors.ts";
-import { didYouMean } from "./suggest.ts";
-import { parseCommandRef } from "./command-ref.ts";
+import { UserError } from "../lib/errors.ts";
+import { didYouMean } from "../lib/suggest.ts";
+import { parseCommandRef } from "../sdk/command-ref.ts";
 import { checkImageName } from "./image-name.ts";
 
 const Name = v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_-]*$/, "a lower-case name such as 'pr'"));

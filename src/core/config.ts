@@ -4,11 +4,11 @@
 import { existsSync, linkSync, lstatSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join, resolve } from "node:path";
 import type { Config } from "./config-schema.ts";
-import { UserError } from "./errors.ts";
+import { UserError } from "../lib/errors.ts";
 import { configMemoPath, isDwfCacheRoot, resolveCacheRoot } from "./cache-root.ts";
-import { writeCacheFile } from "./safe-write.ts";
-import { READ_CAPS, readOwnText } from "./fs.ts";
-import { BUILD_ID, VERSION } from "../version.ts";
+import { writeCacheFile } from "../lib/safe-write.ts";
+import { READ_CAPS, readOwnText } from "../lib/fs.ts";
+import { BUILD_ID, VERSION } from "../lib/version.ts";
 
 export type { Config, ExtensionConfig } from "./config-schema.ts";
 

@@ -1,28 +1,8 @@
 // The extension context: project root, environment and a memoised PATH lookup, so
 // extensions can ask "is this tool installed?" without each spawning `which`.
-import { accessSync, constants, statSync } from "node:fs";
-import { delimiter, isAbsolute, join } from "node:path";
-import type { ExtensionContext } from "./types.ts";
-
-export function findOnPath(program: string, pathVar = process.env.PATH ?? ""): string | null {
-  if (program.includes("/")) return isExecutable(program) ? program : null;
-  for (const dir of pathVar.split(delimiter)) {
-    if (!dir) continue;
-    const candidate = join(dir, program);
-    if (isExecutable(candidate)) return candidate;
-  }
-  return null;
-}
-
-export function isExecutable(path: string): boolean {
-  try {
-    if (!statSync(path).isFile()) return false;
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { isAbsolute } from "node:path";
+import { findOnPath, isExecutable } from "../lib/process.ts";
+import type { ExtensionContext } from "../sdk/types.ts";
 
 /**
  * `lookup` replaces the host PATH search: under the container profile the core answers from

@@ -5,17 +5,18 @@
 // runtime it was made for, so an unchanged tree costs a few stats and hashes, never a process.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
-import { isAbsolute, join, normalize } from "node:path";
-import type { DependencySpec, Extension, ExtensionContext } from "./types.ts";
+import { join } from "node:path";
+import type { DependencySpec, Extension, ExtensionContext } from "../sdk/types.ts";
 import type { Config } from "./config.ts";
 import type { Registry } from "./registry.ts";
-import { UserError } from "./errors.ts";
+import { validateDependencySpec } from "../sdk/dependencies.ts";
 import { computeFingerprint, fingerprintInputs, hashFileSync } from "./fingerprint.ts";
-import { writeCacheFile } from "./safe-write.ts";
-import { READ_CAPS, readOwnText } from "./fs.ts";
+import { writeCacheFile } from "../lib/safe-write.ts";
+import { READ_CAPS, readOwnText } from "../lib/fs.ts";
 import { ensureCacheRoot } from "./cache-root.ts";
-import { log } from "../report/log.ts";
-import { pidExists } from "./pid.ts";
+import { log } from "../lib/log.ts";
+import { pidExists } from "../lib/pid.ts";
+import { insideContainer } from "../sdk/image.ts";
 
 export const DEPS_DIR = "deps";
 export const RECORD_VERSION = 1;
@@ -83,30 +84,6 @@ export function lockPath(cacheRoot: string, root: string, stack: string): string
   return join(depsDir(cacheRoot, root), `${stack}.lock`);
 }
 
-function relativeInside(path: unknown): path is string {
-  if (typeof path !== "string" || path.trim() === "" || path.includes("\0")) return false;
-  if (isAbsolute(path)) return false;
-  const n = normalize(path);
-  return n !== "." && n !== ".." && !n.startsWith("../") && !n.split(/[\\/]/).includes("..");
-}
-
-/** A spec comes from an extension, possibly an external one: check it before acting on it. */
-export function validateDependencySpec(spec: unknown, ext: string, where = "returned invalid dependencies"): DependencySpec {
-  const bad = (what: string) =>
-    new UserError(`extension '${ext}' ${where}: ${what}.`, "Each of 'inputs' and 'paths' must be a list of paths relative to the project root, without '..'.");
-  if (typeof spec !== "object" || spec === null || Array.isArray(spec)) throw bad("expected an object with 'inputs' and 'paths'");
-  const s = spec as Record<string, unknown>;
-  for (const key of ["inputs", "paths"] as const) {
-    const list = s[key];
-    if (!Array.isArray(list)) throw bad(`'${key}' must be a list of paths`);
-    const wrong = list.find((p) => !relativeInside(p));
-    if (wrong !== undefined) throw bad(`'${key}' holds ${JSON.stringify(wrong)}, which is not a path inside the project`);
-  }
-  const inputs = s.inputs as string[];
-  if (inputs.length === 0) throw bad("'inputs' is empty, so nothing could tell an install is out of date");
-  return { inputs: [...new Set(inputs.map((p) => normalize(p)))], paths: [...new Set((s.paths as string[]).map((p) => normalize(p)))] };
-}
-
 /** The extension's spec, validated; undefined when the stack installs nothing. */
 export async function dependencySpec(ext: Extension, ctx: ExtensionContext): Promise<DependencySpec | undefined> {
   const spec = await ext.dependencies?.(ctx);
@@ -121,7 +98,7 @@ export async function dependencySpec(ext: Extension, ctx: ExtensionContext): Pro
  * image dwf knows, so nothing is reused across that line.
  */
 export async function runtimeEnvironment(runtime: "host" | "container", registry: Registry, config: Config, root: string, env: Record<string, string | undefined> = process.env): Promise<string> {
-  const inside = env.IS_CONTAINER === "true" || env.DWF_IN_CONTAINER === "1";
+  const inside = insideContainer(env);
   if (runtime === "host" && !inside) return `host:${process.platform}-${process.arch}`;
   const fingerprint = (await computeFingerprint(root, await fingerprintInputs(registry, config, root))).hash;
   if (runtime === "container" || env.DWF_IMAGE?.trim().endsWith(`:${fingerprint}`)) return `container:${fingerprint}`;

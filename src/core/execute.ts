@@ -1,12 +1,12 @@
 // Runs prepared tasks through a runner with the scheduler, wiring cancellation (Ctrl-C,
 // SIGTERM), debug tracing of every command line, and the optional task result cache.
-import type { Prepared, PreparedTask } from "./pipeline.ts";
-import type { Runner, RunOutcome } from "../runtime/runner.ts";
+import type { Prepared, PreparedTask } from "./prepare.ts";
+import type { Runner, RunOutcome } from "./runner.ts";
 import { schedule, type SchedulerEvents, type TaskResult, type TaskStatus } from "./scheduler.ts";
-import { quoteCommand } from "./shell-quote.ts";
-import { createStreamRedactor, redactEnv, redactText, secretValues } from "./redact.ts";
-import { debugEnabled, log } from "../report/log.ts";
-import { expectLongWork } from "./jit.ts";
+import { quoteCommand } from "../lib/shell-quote.ts";
+import { createStreamRedactor, redactEnv, redactText, secretValues } from "../lib/redact.ts";
+import { debugEnabled, log } from "../lib/log.ts";
+import { expectLongWork } from "../lib/jit.ts";
 import { dropRecord, InstallInterrupted, readRecord, staleReason, withInstallLock, writeRecord, type InstallGuard } from "./deps.ts";
 import { NOT_FOUND_EXIT, notFoundMessage } from "./diagnose.ts";
 
@@ -33,6 +33,15 @@ export interface TaskCache {
   unsetEnv?: readonly string[];
   /** Wait (boundedly) for work still in the background, such as uploads; called once at the end. */
   flush?(): Promise<void>;
+}
+
+/** Opens the task cache of one run (local, maybe wrapped by a remote); undefined runs uncached. */
+export type TaskCacheFactory = (ctx: { cacheRoot: string; enabled: boolean; prepared?: Prepared; remote?: string; verbose?: boolean }) => Promise<TaskCache | undefined>;
+
+/** Told when a run starts and ends (the GitHub status, annotations and step summary). */
+export interface RunReporter {
+  started?(ctx: { title: string; report?: string }): Promise<void>;
+  finished?(ctx: { title: string; report?: string; results: TaskResult[]; exitCode: number }): Promise<void>;
 }
 
 export interface ExecuteOptions {

@@ -4,9 +4,9 @@
 // order, so every machine computes the same tag. Lockfiles are not in it: they key the
 // dependency caches (dependencyKey), so a dependency bump never rebuilds an identical image.
 import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, statSync } from "node:fs";
-import { isInside, READ_CAPS, readOwnFile } from "./fs.ts";
-import { UserError } from "./errors.ts";
-import { LONG_LOOP, expectLongWork } from "./jit.ts";
+import { isInside, READ_CAPS, readOwnFile } from "../lib/fs.ts";
+import { UserError } from "../lib/errors.ts";
+import { LONG_LOOP, expectLongWork } from "../lib/jit.ts";
 import { isAbsolute, join, relative, sep } from "node:path";
 import type { Registry } from "./registry.ts";
 import type { Config } from "./config.ts";

@@ -1,7 +1,7 @@
 // Image names as registries accept them: dwf tags `<name>:<fingerprint>` itself, and
 // repository paths must be lower case. Checked when devflow.toml is loaded, so every
 // command (not only CI generation) fails early with the corrected name.
-import { UserError } from "./errors.ts";
+import { UserError } from "../lib/errors.ts";
 
 const PATH = /^[a-z0-9]+(?:[._-]+[a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-]+[a-z0-9]+)*)*$/;
 

@@ -1,9 +1,9 @@
 // Planning: profile commands × applicable stacks → tasks with dependency edges.
 // Pure over plain data: the registry has already asked every extension what it can do.
-import type { ActionResult, CommandRef } from "./types.ts";
-import { formatRef, isMutating, parseCommandRef } from "./command-ref.ts";
-import { UserError } from "./errors.ts";
-import { didYouMean } from "./suggest.ts";
+import type { ActionResult, CommandRef } from "../sdk/types.ts";
+import { formatRef, isMutating, parseCommandRef } from "../sdk/command-ref.ts";
+import { UserError } from "../lib/errors.ts";
+import { didYouMean } from "../lib/suggest.ts";
 
 export interface PlannedStack {
   name: string;

@@ -1,11 +1,10 @@
 // Which extensions are active for a project: builtin stacks that are declared or detected,
 // plus external `devflow-ext-*` executables, with capability overrides from devflow.toml.
-import type { Extension, ExtensionContext } from "./types.ts";
+import type { Extension, ExtensionContext } from "../sdk/types.ts";
 import type { ExtensionConfig, LoadedConfig } from "./config.ts";
-import { UserError } from "./errors.ts";
-import { didYouMean } from "./suggest.ts";
-import { builtinExtensions } from "../../extensions/index.ts";
-import { log } from "../report/log.ts";
+import { UserError } from "../lib/errors.ts";
+import { didYouMean } from "../lib/suggest.ts";
+import { log } from "../lib/log.ts";
 
 export interface ActiveStack {
   name: string;
@@ -17,6 +16,15 @@ export interface ActiveStack {
   config?: ExtensionConfig;
 }
 
+/**
+ * Where extensions come from, handed in by the CLI: the builtin stacks, and the loader of an
+ * external `devflow-ext-*` (the JSON/stdio protocol), asked only for projects that use one.
+ */
+export interface ExtensionSource {
+  builtins: readonly Extension[];
+  loadExternal(name: string, config: ExtensionConfig, ctx: ExtensionContext, opts: { file: string; profile?: string }): Promise<Extension>;
+}
+
 export interface Registry {
   stacks: ActiveStack[];
   ctx: ExtensionContext;
@@ -24,7 +32,8 @@ export interface Registry {
   warnings: string[];
 }
 
-export async function resolveRegistry(loaded: LoadedConfig, ctx: ExtensionContext, opts: { profile?: string } = {}): Promise<Registry> {
+export async function resolveRegistry(loaded: LoadedConfig, ctx: ExtensionContext, opts: { profile?: string; source: ExtensionSource }): Promise<Registry> {
+  const builtinExtensions = opts.source.builtins;
   const file = loaded.path ?? "devflow.toml";
   const cfgExt = loaded.config.extensions ?? {};
   const declared = loaded.config.project?.stack;
@@ -75,12 +84,10 @@ export async function resolveRegistry(loaded: LoadedConfig, ctx: ExtensionContex
   // External extensions: configured with source = "path", or declared stacks found on PATH.
   const externals = new Set<string>(externalNames.filter((n) => cfgExt[n]?.enabled !== false));
   for (const name of declared ?? []) if (!builtinNames.includes(name)) externals.add(name);
-  // The protocol (and its validator) loads only for projects that use an external extension.
-  const protocol = externals.size ? await import("./subprocess.ts") : undefined;
   for (const name of externals) {
     const c = cfgExt[name] ?? {};
     try {
-      const ext = await protocol!.loadExternalExtension(name, c, ctx, { file, profile: opts.profile });
+      const ext = await opts.source.loadExternal(name, c, ctx, { file, profile: opts.profile });
       chosen.push({ name, ext, reason: "configured", external: true, config: c });
     } catch (e) {
       if (c.required || !(e instanceof UserError)) throw e;

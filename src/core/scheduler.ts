@@ -1,7 +1,7 @@
 // Runs a plan: dependency order, bounded concurrency, fail-fast, cancellation, and an
 // optional result cache. Emits events; printing is the reporter's business.
 import type { Task } from "./plan.ts";
-import type { RunOutcome } from "../runtime/runner.ts";
+import type { RunOutcome } from "./runner.ts";
 
 export type TaskStatus = "passed" | "failed" | "skipped" | "cached" | "cancelled";
 

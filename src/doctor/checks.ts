@@ -4,15 +4,15 @@ import { existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import type { Config, LoadedConfig } from "../core/config.ts";
 import { loadConfig } from "../core/config.ts";
-import type { Registry } from "../core/registry.ts";
+import type { ExtensionSource, Registry } from "../core/registry.ts";
 import type { ImageSpec } from "../runtime/image.ts";
 import { createContext } from "../core/context.ts";
-import type { CommandRef, ToolRequirement } from "../core/types.ts";
-import { formatRef } from "../core/command-ref.ts";
-import { loadProject, prepare, type Project } from "../core/pipeline.ts";
+import type { CommandRef, ToolRequirement } from "../sdk/types.ts";
+import { formatRef } from "../sdk/command-ref.ts";
+import { loadProject, prepare, type Project } from "../core/prepare.ts";
 import { cacheRootRefusal, resolveCacheRoot } from "../core/cache-root.ts";
-import { UserError } from "../core/errors.ts";
-import { callBounded } from "../core/subprocess.ts";
+import { UserError } from "../lib/errors.ts";
+import { callBounded } from "../lib/process.ts";
 import { requestedProfile, selectRuntime, type ProfileSetting } from "../runtime/select.ts";
 import { firstLine, probeEngine, requestedEngine, type Engine, type EngineName } from "../runtime/engine.ts";
 
@@ -113,7 +113,7 @@ export function writableDir(path: string): boolean {
   }
 }
 
-export async function runDoctor(opts: { cwd: string; config?: string; profile?: string; target?: string; env?: Record<string, string | undefined> }): Promise<DoctorReport> {
+export async function runDoctor(opts: { cwd: string; config?: string; profile?: string; target?: string; env?: Record<string, string | undefined>; extensions: ExtensionSource }): Promise<DoctorReport> {
   const env = opts.env ?? process.env;
   const checks: Check[] = [];
   let loaded: LoadedConfig;
@@ -138,7 +138,7 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
     // auto's own decision, as a dry run makes it (nothing is pulled or built): an engine alone
     // does not mean the container, e.g. when the image cannot be had.
     try {
-      const choice = await selectRuntime({ profile, loaded, cwd: opts.cwd, env, dryRun: true });
+      const choice = await selectRuntime({ profile, loaded, cwd: opts.cwd, env, dryRun: true, extensions: opts.extensions });
       runtime = choice.kind;
       if (choice.note) why = ` (${choice.note.replace(/^auto: /, "").replace(/; running on the host$/, "")})`;
     } catch (e) {
@@ -150,7 +150,7 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
   let registry: Registry | null = null;
   let project: Project | null = null;
   try {
-    project = await loadProject({ cwd: opts.cwd, loaded, env, runtime });
+    project = await loadProject({ cwd: opts.cwd, loaded, env, runtime, extensions: opts.extensions });
     registry = project.registry;
   } catch (e) {
     checks.push({ group: "extensions", name: "stacks", status: "failed", detail: message(e), fix: e instanceof UserError ? e.hint : undefined, needed: true });

@@ -1,7 +1,7 @@
 // The doctor table: one row per check, grouped, with the fix under anything missing.
 import type { DoctorReport, Status } from "./checks.ts";
-import { style } from "../report/style.ts";
-import { redactText } from "../core/redact.ts";
+import { style } from "../lib/style.ts";
+import { redactText } from "../lib/redact.ts";
 
 const MARK: Record<Status, (s: string) => string> = {
   ok: style.green,

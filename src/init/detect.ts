@@ -1,12 +1,11 @@
 // Which builtin stacks `dwf init` sets up: the ones named on the command line, else the ones
 // whose detect() recognises the repository, and which commands each can really run there.
-import type { Extension, ExtensionContext } from "../core/types.ts";
-import { builtinExtensions } from "../../extensions/index.ts";
-import { UserError } from "../core/errors.ts";
-import { didYouMean } from "../core/suggest.ts";
-import { parseCommandRef } from "../core/command-ref.ts";
+import type { Extension, ExtensionContext } from "../sdk/types.ts";
+import { UserError } from "../lib/errors.ts";
+import { didYouMean } from "../lib/suggest.ts";
+import { parseCommandRef } from "../sdk/command-ref.ts";
 import { supports } from "../core/plan.ts";
-import { DEFAULT_TARGETS } from "../core/pipeline.ts";
+import { DEFAULT_TARGETS } from "../core/prepare.ts";
 
 export interface ChosenStacks {
   stacks: Extension[];
@@ -14,7 +13,7 @@ export interface ChosenStacks {
   how: "detected" | "named";
 }
 
-export async function chooseStacks(names: string[], ctx: ExtensionContext): Promise<ChosenStacks> {
+export async function chooseStacks(names: string[], ctx: ExtensionContext, builtinExtensions: readonly Extension[]): Promise<ChosenStacks> {
   const known = builtinExtensions.map((e) => e.name);
   if (names.length) {
     const stacks: Extension[] = [];

@@ -1,15 +1,17 @@
 // `dwf init`: choose stacks, render devflow.toml, Dockerfile.devflow and (from the CI renderer)
 // the workflow, check every target, then write them all, or print them for --dry-run.
+import type { ExtensionSource } from "../core/registry.ts";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { realpathSync } from "node:fs";
 import { basename, join, relative } from "node:path";
-import { createContext, findOnPath } from "../core/context.ts";
+import { createContext } from "../core/context.ts";
+import { findOnPath } from "../lib/process.ts";
 import { CONFIG_FILE } from "../core/config.ts";
 import { DOCKERFILE } from "../core/fingerprint.ts";
 import { chooseStacks, initTargets } from "./detect.ts";
 import { renderConfig, renderDockerfile } from "./render.ts";
-import { log } from "../report/log.ts";
+import { log } from "../lib/log.ts";
 import { checkWritable, writeAllOrNothing, type PlannedFile } from "./write.ts";
 
 export interface InitOptions {
@@ -18,6 +20,8 @@ export interface InitOptions {
   force: boolean;
   dryRun: boolean;
   env: Record<string, string | undefined>;
+  /** The stacks dwf init can set up (the builtins) and the external loader, from the CLI. */
+  extensions: ExtensionSource;
 }
 
 export interface InitResult {
@@ -42,12 +46,12 @@ export function engineOnPath(env: Record<string, string | undefined>): string | 
  * The CI files come from the CI renderer, which reads a devflow.toml from disk: render the
  * new config in a private temp folder (stacks are declared, so nothing there is detected).
  */
-async function ciFilesFor(config: string, root: string, force: boolean): Promise<PlannedFile[]> {
+async function ciFilesFor(config: string, root: string, force: boolean, extensions: ExtensionSource): Promise<PlannedFile[]> {
   const { loadCiProject, ciFiles, isGenerated, DEFAULT_WORKFLOW } = await import("../ci/project.ts");
   const scratch = mkdtempSync(join(tmpdir(), "dwf-init-"));
   try {
     writeFileSync(join(scratch, CONFIG_FILE), config);
-    const project = await loadCiProject({ cwd: scratch, config: join(scratch, CONFIG_FILE), needSha256: true, existingWorkflow: join(root, DEFAULT_WORKFLOW) });
+    const project = await loadCiProject({ cwd: scratch, config: join(scratch, CONFIG_FILE), needSha256: true, existingWorkflow: join(root, DEFAULT_WORKFLOW), extensions });
     return ciFiles(project).flatMap((f) => {
       const path = relative(scratch, f.path);
       // A CI file the user wrote is theirs: keep it (without --force) instead of refusing the rest.
@@ -77,7 +81,7 @@ function readIfFile(path: string): string | null {
 
 export async function runInit(opts: InitOptions): Promise<InitResult> {
   const ctx = createContext(opts.root, opts.env);
-  const chosen = await chooseStacks(opts.stacks, ctx);
+  const chosen = await chooseStacks(opts.stacks, ctx, opts.extensions.builtins);
   const targets = await initTargets(chosen.stacks, ctx);
   const engine = engineOnPath(opts.env);
   const stacks = chosen.stacks.map((s) => s.name);
@@ -85,7 +89,7 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
   const files: PlannedFile[] = [
     { path: CONFIG_FILE, content: config },
     { path: DOCKERFILE, content: renderDockerfile(chosen.stacks) },
-    ...(await ciFilesFor(config, opts.root, opts.force)),
+    ...(await ciFilesFor(config, opts.root, opts.force, opts.extensions)),
   ];
   const existing = files.filter((f) => existsSync(join(opts.root, f.path))).map((f) => f.path);
   const result: InitResult = { root: opts.root, stacks, how: chosen.how, engine, files, existing, written: [], targets };

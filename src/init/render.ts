@@ -1,6 +1,6 @@
 // The files `dwf init` writes, rendered from plain data: a commented devflow.toml and a
 // hardened Dockerfile.devflow assembled from each stack's dockerfile() fragment.
-import type { Extension } from "../core/types.ts";
+import type { Extension } from "../sdk/types.ts";
 
 export interface ConfigInput {
   project: string;

@@ -2,9 +2,9 @@
 // never follow a symlink out of the project, and replace atomically (temp file + rename).
 import { linkSync, mkdirSync, renameSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { UserError } from "../core/errors.ts";
-import { lstatOrNull } from "../core/fs.ts";
-import { checkInsideProject } from "../core/safe-write.ts";
+import { UserError } from "../lib/errors.ts";
+import { lstatOrNull } from "../lib/fs.ts";
+import { checkInsideProject } from "../lib/safe-write.ts";
 
 export interface PlannedFile {
   /** Path relative to the project root. */

@@ -1,7 +1,7 @@
 // Network edge of `dwf upgrade`: fetch SHA256SUMS and an asset from the release layout
 // (see urls.ts) with ofetch, turning HTTP failures into messages a user can act on.
 import { ofetch, FetchError } from "ofetch";
-import { UserError } from "../core/errors.ts";
+import { UserError } from "../lib/errors.ts";
 
 export interface Fetched {
   data: Uint8Array;

@@ -2,7 +2,7 @@
 // CPUs without AVX2. detectPlatform is pure over its inputs so tests can feed any
 // uname/cpuinfo; thisPlatform feeds it the running machine.
 import { readFileSync } from "node:fs";
-import { UserError } from "../core/errors.ts";
+import { UserError } from "../lib/errors.ts";
 
 export type ReleaseOs = "linux" | "darwin";
 export type ReleaseArch = "x64" | "arm64";

@@ -3,9 +3,9 @@
 // user has is touched; any failure removes the staging directory and leaves the old binary.
 import { accessSync, constants, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, chmodSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { FailedError, UserError } from "../core/errors.ts";
-import { CallError, callBounded } from "../core/subprocess.ts";
-import { pidExists } from "../core/pid.ts";
+import { FailedError, UserError } from "../lib/errors.ts";
+import { CallError, callBounded } from "../lib/process.ts";
+import { pidExists } from "../lib/pid.ts";
 
 /** The staged binary must answer --version within this (it takes milliseconds). */
 export const PROBE_TIMEOUT_MS = 10_000;

@@ -1,7 +1,7 @@
 // The flow of `dwf upgrade`: pick the asset for this machine, read the release's
 // SHA256SUMS, download and verify the archive, prove the new binary runs, swap it in.
-import { FailedError, signalExit } from "../core/errors.ts";
-import { log } from "../report/log.ts";
+import { FailedError, signalExit } from "../lib/errors.ts";
+import { log } from "../lib/log.ts";
 import { checkDigest, sha256Hex, sumsEntry } from "./checksums.ts";
 import { fetchBytes } from "./download.ts";
 import { assetName, thisPlatform } from "./platform.ts";

@@ -1,8 +1,8 @@
 // The --json result document: stable field names for scripts and CI.
 import { statusCounts, type TaskResult } from "../core/scheduler.ts";
-import type { PreparedTask } from "../core/pipeline.ts";
-import { formatRef } from "../core/command-ref.ts";
-import { redactEnv, redactText, secretValues } from "../core/redact.ts";
+import type { PreparedTask } from "../core/prepare.ts";
+import { formatRef } from "../sdk/command-ref.ts";
+import { redactEnv, redactText, secretValues } from "../lib/redact.ts";
 
 /** Arguments may carry a secret value (`--token=…`): mask it as the text plan does. */
 function maskAll(args: string[] | undefined, t: PreparedTask): string[] | undefined {

@@ -1,10 +1,10 @@
 // --dry-run output: tasks in execution order with stack, exact command and dependencies.
-import type { Prepared, PreparedTask } from "../core/pipeline.ts";
+import type { Prepared, PreparedTask } from "../core/prepare.ts";
 import { executionOrder } from "../core/plan.ts";
-import { formatRef } from "../core/command-ref.ts";
-import { quoteCommand } from "../core/shell-quote.ts";
-import { redactText, secretValues } from "../core/redact.ts";
-import { style } from "./style.ts";
+import { formatRef } from "../sdk/command-ref.ts";
+import { quoteCommand } from "../lib/shell-quote.ts";
+import { redactText, secretValues } from "../lib/redact.ts";
+import { style } from "../lib/style.ts";
 
 export function renderPlan(prepared: Prepared, header: string, commandLine: (t: PreparedTask) => string[]): string {
   const byId = new Map(prepared.tasks.map((t) => [t.task.id, t]));

@@ -2,10 +2,10 @@
 // as one uninterleaved block, and a summary table.
 import type { Task } from "../core/plan.ts";
 import { statusCounts, type SchedulerEvents, type TaskResult, type TaskStatus } from "../core/scheduler.ts";
-import { formatRef } from "../core/command-ref.ts";
-import { redactText } from "../core/redact.ts";
-import { style } from "./style.ts";
-import { writeStderr } from "./out.ts";
+import { formatRef } from "../sdk/command-ref.ts";
+import { redactText } from "../lib/redact.ts";
+import { style } from "../lib/style.ts";
+import { writeStderr } from "../lib/out.ts";
 
 export interface TerminalOptions {
   write: (text: string) => void;

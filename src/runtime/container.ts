@@ -5,18 +5,19 @@
 // removed by name on cancel; the labels let a later run remove what a killed dwf left (owner.ts).
 import { relative, sep } from "node:path";
 import type { Config } from "../core/config.ts";
-import type { Prepared, Project } from "../core/pipeline.ts";
+import type { Prepared, Project } from "../core/prepare.ts";
 import type { Registry } from "../core/registry.ts";
-import type { Runner, RunOutcome, RunRequest } from "./runner.ts";
-import { extensionEnv } from "../core/pipeline.ts";
+import type { Runner, RunOutcome, RunRequest } from "../core/runner.ts";
+import { extensionEnv } from "../core/prepare.ts";
 import { DOCKERFILE } from "../core/fingerprint.ts";
 import { cacheMountHostPath, ensureCacheRoot, ensureMountSource } from "../core/cache-root.ts";
-import { isSecretName } from "../core/redact.ts";
-import { UserError } from "../core/errors.ts";
-import { childEnv, spawnTracked, type SpawnedProcess } from "./host.ts";
+import { isSecretName } from "../lib/redact.ts";
+import { UserError } from "../lib/errors.ts";
+import { spawnTracked, type SpawnedProcess } from "./host.ts";
+import { childEnv } from "../lib/process.ts";
 import { containerExit, removeContainers, resolveEngine, trustsAutoRemove, type ContainerEnd, type Engine, type EngineName } from "./engine.ts";
 import { ownerLabels, sweepOrphans } from "./owner.ts";
-import { log } from "../report/log.ts";
+import { log } from "../lib/log.ts";
 import { ensureImage, imageSpecFor, projectName, slug, type ImageSpec } from "./image.ts";
 import { createToolProbe } from "./tool-probe.ts";
 

@@ -1,9 +1,8 @@
 // Container engine detection and health: which of docker/podman to drive, and whether it
 // answers. An explicit engine never falls back to another one or to the host.
 import type { Config } from "../core/config.ts";
-import { UserError } from "../core/errors.ts";
-import { findOnPath } from "../core/context.ts";
-import { childEnv } from "./host.ts";
+import { UserError } from "../lib/errors.ts";
+import { childEnv, findOnPath } from "../lib/process.ts";
 import { statSync } from "node:fs";
 
 export type EngineName = "docker" | "podman";

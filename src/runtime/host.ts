@@ -1,10 +1,10 @@
 // Runs actions directly on the host. Each child gets its own process group so Ctrl-C,
 // SIGTERM and --fail-fast can stop the whole tree it spawned, not just the direct child.
-import { isAbsolute, resolve } from "node:path";
-import type { Runner, RunOutcome, RunRequest } from "./runner.ts";
-import { OutputBuffer } from "./runner.ts";
-import { findOnPath } from "../core/context.ts";
-import { RUN_ENV, activeReaper, type RunReaper } from "./reaper.ts";
+import { resolve } from "node:path";
+import type { Runner, RunOutcome, RunRequest } from "../core/runner.ts";
+import { OutputBuffer } from "../core/runner.ts";
+import { childEnv, resolveProgram, signalGroup } from "../lib/process.ts";
+import { RUN_ENV, type RunReaper } from "./reaper.ts";
 
 const KILL_GRACE_MS = 3000;
 const DRAIN_MS = 500;
@@ -16,31 +16,6 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
     return await Promise.race([p.then(() => true, () => true), timeout]);
   } finally {
     clearTimeout(timer);
-  }
-}
-
-export function resolveProgram(program: string, cwd: string, pathVar: string | undefined): string | null {
-  if (program.includes("/")) {
-    const abs = isAbsolute(program) ? program : resolve(cwd, program);
-    return findOnPath(abs);
-  }
-  return findOnPath(program, pathVar);
-}
-
-export function childEnv(extra: Record<string, string>, base: Record<string, string | undefined> = process.env): Record<string, string> {
-  const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(base)) if (v !== undefined) env[k] = v;
-  return Object.assign(env, extra);
-}
-
-/** Send a signal to a process group, ignoring groups that are already gone. */
-export function signalGroup(pid: number, signal: NodeJS.Signals): void {
-  // Children are session leaders (detached), so the group id is their pid. Never fall back
-  // to the bare pid: after exit it may already belong to an unrelated process.
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    /* group already gone */
   }
 }
 
@@ -129,7 +104,8 @@ function signalNumber(sig: string): number {
   return ({ SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGPIPE: 13, SIGTERM: 15 } as Record<string, number>)[sig] ?? 1;
 }
 
-export function createHostRunner(): Runner {
+/** `reaper`: the run's, which marks every process a task starts and stops what outlives it (none: the process group only). */
+export function createHostRunner(opts: { reaper?: RunReaper } = {}): Runner {
   const live = new Set<SpawnedProcess>();
   return {
     kind: "host",
@@ -145,7 +121,7 @@ export function createHostRunner(): Runner {
         const where = req.action.program.includes("/") ? `at ${resolve(req.cwd, req.action.program)}` : "on PATH";
         return { exitCode: 127, output: "", durationMs: 0, error: `'${req.action.program}' was not found ${where} (or is not executable). Install it, or run 'dwf doctor' to see what is missing.` };
       }
-      return spawnTracked([program, ...req.action.args], { cwd: req.cwd, env, signal: req.signal, onOutput: req.onOutput, live, reaper: activeReaper() });
+      return spawnTracked([program, ...req.action.args], { cwd: req.cwd, env, signal: req.signal, onOutput: req.onOutput, live, reaper: opts.reaper });
     },
     async stopAll() {
       for (const p of live) p.kill("SIGTERM");

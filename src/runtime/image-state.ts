@@ -3,10 +3,10 @@
 // for profile = auto, that it could not be had lately. Written atomically; a missing,
 // unreadable or foreign file is simply "nothing remembered".
 import { join } from "node:path";
-import { writeCacheFile } from "../core/safe-write.ts";
-import { READ_CAPS, readOwnText } from "../core/fs.ts";
+import { writeCacheFile } from "../lib/safe-write.ts";
+import { READ_CAPS, readOwnText } from "../lib/fs.ts";
 import { ensureCacheRoot } from "../core/cache-root.ts";
-import { log } from "../report/log.ts";
+import { log } from "../lib/log.ts";
 
 export const IMAGES_DIR = "images";
 

@@ -1,18 +1,20 @@
 // The environment image: its reference `<container.image>:<fingerprint>`, and making sure it
 // exists locally (inspect, pull, or build Dockerfile.devflow with dwf's labels).
 import { existsSync } from "node:fs";
-import { READ_CAPS, readOwnFile } from "../core/fs.ts";
+import { READ_CAPS, readOwnFile } from "../lib/fs.ts";
 import { basename, isAbsolute, join, relative } from "node:path";
 import type { Config } from "../core/config.ts";
 import type { Registry } from "../core/registry.ts";
 import { DOCKERFILE, computeFingerprint, fingerprintInputs, type FingerprintInput } from "../core/fingerprint.ts";
-import { loadProject } from "../core/pipeline.ts";
-import { FailedError, InterruptedError, UserError } from "../core/errors.ts";
+import type { ExtensionSource } from "../core/registry.ts";
+import { loadProject } from "../core/prepare.ts";
+import { FailedError, InterruptedError, UserError } from "../lib/errors.ts";
 import { summariseBuildFailure, type BuildFailureKind } from "./build-failure.ts";
-import { childEnv, pump } from "./host.ts";
+import { pump } from "./host.ts";
+import { childEnv } from "../lib/process.ts";
 import { engineCommand, firstLine, inspectArgv, type Engine } from "./engine.ts";
-import { log } from "../report/log.ts";
-import { writeStderr } from "../report/out.ts";
+import { log } from "../lib/log.ts";
+import { writeStderr } from "../lib/out.ts";
 
 /** Project name for labels and container names: [project] name, else the root folder's name. */
 export function projectName(config: Config, root: string): string {
@@ -217,7 +219,7 @@ export async function imageSpecFor(registry: Registry, config: Config, root: str
 }
 
 /** Load the project at cwd and compute its image spec (for fingerprint, image and shell). */
-export async function loadImageSpec(opts: { cwd: string; config?: string; env?: Record<string, string | undefined> }) {
+export async function loadImageSpec(opts: { cwd: string; config?: string; env?: Record<string, string | undefined>; extensions: ExtensionSource }) {
   const project = await loadProject(opts);
   const spec = await imageSpecFor(project.registry, project.loaded.config, project.loaded.root);
   return { project, spec };

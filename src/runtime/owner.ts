@@ -6,7 +6,7 @@
 import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 import { engineCommand, removeContainers, type Engine } from "./engine.ts";
-import { pidExists, procStat } from "../core/pid.ts";
+import { pidExists, procStat } from "../lib/pid.ts";
 
 export const LABEL = {
   run: "dev.devflow.run",

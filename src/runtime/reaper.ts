@@ -14,8 +14,8 @@
 import { mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { log } from "../report/log.ts";
-import { procStat } from "../core/pid.ts";
+import { log } from "../lib/log.ts";
+import { procStat } from "../lib/pid.ts";
 
 export const RUN_ENV = "DWF_RUN";
 const RUNS_DIR = "runs";
@@ -201,7 +201,13 @@ export class RunReaper {
   private record: string | undefined;
   private started = false;
 
-  constructor(private readonly cacheRoot: string | undefined) {}
+  /** `cacheRoot`: where the run records itself for the next run's sweep (none: no record). */
+  constructor(private cacheRoot?: string) {}
+
+  /** Record the run in this cache root (known once the project is loaded), before any task starts. */
+  recordIn(cacheRoot: string | undefined): void {
+    this.cacheRoot = cacheRoot;
+  }
 
   private ready: Promise<void> | undefined;
 
@@ -312,13 +318,3 @@ export function reapAbandonedRuns(cacheRoot: string): void {
   for (const s of stale) rmSync(s.path, { force: true });
 }
 
-/** The reaper of the run in progress, if any (one run per process). */
-let active: RunReaper | undefined;
-
-export function setActiveReaper(r: RunReaper | undefined): void {
-  active = r;
-}
-
-export function activeReaper(): RunReaper | undefined {
-  return active;
-}

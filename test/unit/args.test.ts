@@ -1,7 +1,7 @@
 import { describe, expect, test } from "bun:test";
 import type { ArgsDef } from "citty";
-import { parseFlags } from "../../src/commands/args.ts";
-import { UserError } from "../../src/core/errors.ts";
+import { parseFlags } from "../../src/cli/commands/args.ts";
+import { UserError } from "../../src/lib/errors.ts";
 
 const def = {
   target: { type: "positional", required: false },

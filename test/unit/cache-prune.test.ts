@@ -4,8 +4,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { applyPrune, checkPrunableRoot, parseAge, parseImagesJson, planImagePrune, planPrune, scanCacheRoot, TAG_SIGNATURE, type CacheItem } from "../../src/core/cache-prune.ts";
-import { UserError } from "../../src/core/errors.ts";
+import { applyPrune, checkPrunableRoot, parseAge, parseImagesJson, planImagePrune, planPrune, scanCacheRoot, TAG_SIGNATURE, type CacheItem } from "../../src/cache/prune.ts";
+import { UserError } from "../../src/lib/errors.ts";
 import { ensureCacheRoot } from "../../src/core/cache-root.ts";
 
 const dirs: string[] = [];

@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync,
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { badContainerPath, ensureCacheRoot, inspectCacheRoot, resolveCacheRoot } from "../../src/core/cache-root.ts";
-import { readOwnFile } from "../../src/core/fs.ts";
-import { UserError } from "../../src/core/errors.ts";
+import { readOwnFile } from "../../src/lib/fs.ts";
+import { UserError } from "../../src/lib/errors.ts";
 import { imageStatePath, readImageState } from "../../src/runtime/image-state.ts";
 
 const dirs: string[] = [];

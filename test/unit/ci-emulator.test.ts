@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync, statSync, re
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { evaluate, interpolate, runWorkflow, type Runner } from "../support/gha-emulator.ts";
-import { uses } from "../../src/ci/actions.ts";
+import { uses } from "../../src/ci/github/actions.ts";
 import { restoreMtimes, saveMtimes } from "../../src/ci/mtimes.ts";
 
 const ctx = (values: Record<string, unknown>, status = { success: true, failure: false, cancelled: false }) => ({

@@ -1,6 +1,6 @@
 // Pure parts of GitHub reporting: which request is made, states, summary and annotations.
 import { describe, expect, test } from "bun:test";
-import { annotations, stateFor, statusRequest, summaryMarkdown } from "../../src/report/github.ts";
+import { annotations, stateFor, statusRequest, summaryMarkdown } from "../../src/ci/github/status.ts";
 import type { TaskResult } from "../../src/core/scheduler.ts";
 
 const result = (selector: string, status: TaskResult["status"], output = "", exitCode?: number): TaskResult => ({

@@ -1,8 +1,8 @@
 import { describe, expect, test } from "bun:test";
-import { parseCommandRef, formatRef, isMutating } from "../../src/core/command-ref.ts";
-import { closest } from "../../src/core/suggest.ts";
-import { UserError } from "../../src/core/errors.ts";
-import { resolveWord } from "../../src/router.ts";
+import { parseCommandRef, formatRef, isMutating } from "../../src/sdk/command-ref.ts";
+import { closest } from "../../src/lib/suggest.ts";
+import { UserError } from "../../src/lib/errors.ts";
+import { resolveWord } from "../../src/cli/router.ts";
 
 describe("command refs", () => {
   test("a bare primary takes the original's default selector", () => {

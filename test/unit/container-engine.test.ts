@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync, chmodSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { probeEngine, requestedEngine, resolveEngine } from "../../src/runtime/engine.ts";
-import { UserError } from "../../src/core/errors.ts";
+import { UserError } from "../../src/lib/errors.ts";
 
 /** A PATH holding only fake engine scripts. */
 const made: string[] = [];

@@ -3,7 +3,7 @@ import { describe, expect, test } from "bun:test";
 import { bindArgs, buildProxyArgs, buildProxyCall, containerName, containerWorkdir, createContainerRunner, userArgs } from "../../src/runtime/container.ts";
 import { debugCommandLine } from "../../src/core/execute.ts";
 import { trustsAutoRemove } from "../../src/runtime/engine.ts";
-import type { PreparedTask } from "../../src/core/pipeline.ts";
+import type { PreparedTask } from "../../src/core/prepare.ts";
 
 const spec = {
   engine: "podman",

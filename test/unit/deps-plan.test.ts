@@ -4,7 +4,8 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { prepare } from "../../src/core/pipeline.ts";
+import { loadProject, prepare } from "../../src/core/prepare.ts";
+import { extensionSource } from "../../src/cli/wiring.ts";
 import { hashInputs, recordPath, RECORD_VERSION } from "../../src/core/deps.ts";
 
 const dirs: string[] = [];
@@ -28,7 +29,9 @@ const env = (root: string) => ({ ...process.env, DWF_CACHE_ROOT: join(root, ".ca
 
 async function plan(root: string, opts: { auto?: boolean; command?: string; runtime?: "host" | "container" } = {}) {
   const [primary, selector] = (opts.command ?? "check:pr").split(":") as [string, string];
-  return prepare({ cwd: root, commands: [{ primary, selector }], runtime: opts.runtime ?? "host", env: env(root), deps: { auto: opts.auto ?? true } });
+  const runtime = opts.runtime ?? "host";
+  const project = await loadProject({ cwd: root, runtime, env: env(root), extensions: extensionSource });
+  return prepare({ cwd: root, project, commands: [{ primary, selector }], runtime, env: env(root), deps: { auto: opts.auto ?? true } });
 }
 
 describe("planning installs", () => {
@@ -64,8 +67,11 @@ describe("planning installs", () => {
 
   test("a dwf inside a container installs for the image DWF_IMAGE claims, else for neither host nor image", async () => {
     const root = project({ "package.json": MANIFEST, "devflow.toml": '[targets]\npr = ["test:unit"]\n' });
-    const inside = (extra: Record<string, string>) =>
-      prepare({ cwd: root, commands: [{ primary: "check", selector: "pr" }], runtime: "host", env: { ...env(root), DWF_IN_CONTAINER: "1", ...extra }, deps: { auto: true } });
+    const inside = async (extra: Record<string, string>) => {
+      const e = { ...env(root), DWF_IN_CONTAINER: "1", ...extra };
+      const project = await loadProject({ cwd: root, runtime: "host", env: e, extensions: extensionSource });
+      return prepare({ cwd: root, project, commands: [{ primary: "check", selector: "pr" }], runtime: "host", env: e, deps: { auto: true } });
+    };
     const outside = (await plan(root, { runtime: "container" })).tasks[0]!.install!.environment;
     expect(outside).toMatch(/^container:[0-9a-f]{64}$/);
     expect((await inside({ DWF_IMAGE: `ghcr.io/acme/x-ci:${outside.slice("container:".length)}` })).tasks[0]!.install!.environment).toBe(outside);

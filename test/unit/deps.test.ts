@@ -10,14 +10,14 @@ import {
   readRecord,
   recordPath,
   staleReason,
-  validateDependencySpec,
   withInstallLock,
   writeRecord,
   type InstallGuard,
   type InstallRecord,
 } from "../../src/core/deps.ts";
-import { UserError } from "../../src/core/errors.ts";
-import type { Extension } from "../../src/core/types.ts";
+import { UserError } from "../../src/lib/errors.ts";
+import { validateDependencySpec } from "../../src/sdk/dependencies.ts";
+import type { Extension } from "../../src/sdk/types.ts";
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -1,7 +1,7 @@
 // When doctor calls a tool needed: the profile's planned commands against the tool's usedBy.
 import { expect, test } from "bun:test";
 import { toolNeeded } from "../../src/doctor/checks.ts";
-import type { ToolRequirement } from "../../src/core/types.ts";
+import type { ToolRequirement } from "../../src/sdk/types.ts";
 
 const tool = (t: Partial<ToolRequirement>): ToolRequirement => ({ name: "t", version: ["t", "--version"], install: "", ...t });
 const refs = (...names: string[]) => names.map((n) => ({ primary: n.split(":")[0]!, selector: n.split(":")[1]! }));

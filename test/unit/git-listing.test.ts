@@ -4,7 +4,7 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { hashTree } from "../../src/core/tree-hash.ts";
+import { hashTree } from "../../src/cache/tree-hash.ts";
 
 const dirs: string[] = [];
 afterEach(() => {

@@ -1,12 +1,12 @@
 // Hostile extension outputs checked by the core before anything runs: NUL bytes, env names
 // that are not identifiers, cwd and cache mounts escaping their roots, huge or deep JSON.
 import { describe, expect, test } from "bun:test";
-import { validateAction } from "../../src/core/pipeline.ts";
+import { validateAction } from "../../src/core/prepare.ts";
 import { cacheMountHostPath } from "../../src/core/cache-root.ts";
-import { ActionSchema, parseAnswer } from "../../src/core/subprocess.ts";
-import { UserError } from "../../src/core/errors.ts";
-import { createStreamRedactor } from "../../src/core/redact.ts";
-import type { ExecutionAction } from "../../src/core/types.ts";
+import { ActionSchema, parseAnswer } from "../../extensions/external/protocol.ts";
+import { UserError } from "../../src/lib/errors.ts";
+import { createStreamRedactor } from "../../src/lib/redact.ts";
+import type { ExecutionAction } from "../../src/sdk/types.ts";
 import type { Task } from "../../src/core/plan.ts";
 
 const task = { ref: { primary: "test", selector: "unit" } } as unknown as Task;

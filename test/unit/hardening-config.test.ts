@@ -6,8 +6,8 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/core/config.ts";
-import { UserError } from "../../src/core/errors.ts";
-import { clipMessage } from "../../src/router.ts";
+import { UserError } from "../../src/lib/errors.ts";
+import { clipMessage } from "../../src/cli/router.ts";
 import { MUTATORS, makeCase, messageProblem, type FuzzCase } from "../stress/fuzz-gen.ts";
 
 const SEED = 20240808;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { buildPlan, expandCommands, executionOrder, type Task } from "../../src/core/plan.ts";
-import { parseCommandRef } from "../../src/core/command-ref.ts";
+import { parseCommandRef } from "../../src/sdk/command-ref.ts";
 import { schedule } from "../../src/core/scheduler.ts";
 
 const refs = (...r: string[]) => r.map((x) => parseCommandRef(x));

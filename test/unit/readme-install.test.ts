@@ -1,9 +1,9 @@
 // The README's install command names the repository package.json names, so the one source of
-// the repository (package.json `repository`, read by src/version.ts) and the manual agree.
+// the repository (package.json `repository`, read by src/lib/version.ts) and the manual agree.
 import { expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { repository } from "../../src/version.ts";
+import { repository } from "../../src/lib/version.ts";
 
 const ROOT = join(import.meta.dir, "../..");
 

@@ -18,10 +18,10 @@ import {
   tagMatches,
   unpackArtifact,
   type RemoteEntry,
-} from "../../src/core/remote-cache.ts";
-import { readTar, writeTar, TarError, type TarEntry } from "../../src/core/tar.ts";
+} from "../../src/cache/remote-cache.ts";
+import { readTar, writeTar, TarError, type TarEntry } from "../../src/cache/tar.ts";
 import { parseConfigText } from "../../src/core/config-schema.ts";
-import { UserError } from "../../src/core/errors.ts";
+import { UserError } from "../../src/lib/errors.ts";
 import { node } from "../../extensions/node/index.ts";
 import { rust } from "../../extensions/rust/index.ts";
 import { createContext } from "../../src/core/context.ts";

@@ -5,9 +5,10 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "bun:test";
-import { ActionSchema, DiscoverSchema, DescribeSchema, callBounded, clearCallCache, loadExternalExtension, parseAnswer, resolveRelativeProgram } from "../../src/core/subprocess.ts";
+import { ActionSchema, DiscoverSchema, DescribeSchema, clearCallCache, loadExternalExtension, parseAnswer, resolveRelativeProgram } from "../../extensions/external/protocol.ts";
+import { callBounded } from "../../src/lib/process.ts";
 import { createContext } from "../../src/core/context.ts";
-import { UserError } from "../../src/core/errors.ts";
+import { UserError } from "../../src/lib/errors.ts";
 
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));

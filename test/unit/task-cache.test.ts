@@ -4,11 +4,11 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { CommandRef, Extension } from "../../src/core/types.ts";
-import type { Prepared, PreparedTask } from "../../src/core/pipeline.ts";
-import type { Runner } from "../../src/runtime/runner.ts";
-import { createTaskCache, entryPath, inheritedKeyEnv, parseEntry, taskKey, type KeyParts } from "../../src/core/task-cache.ts";
-import { hashTree, treeDigest } from "../../src/core/tree-hash.ts";
+import type { CommandRef, Extension } from "../../src/sdk/types.ts";
+import type { Prepared, PreparedTask } from "../../src/core/prepare.ts";
+import type { Runner } from "../../src/core/runner.ts";
+import { createTaskCache, entryPath, inheritedKeyEnv, parseEntry, taskKey, type KeyParts } from "../../src/cache/task-cache.ts";
+import { hashTree, treeDigest } from "../../src/cache/tree-hash.ts";
 import { createContext } from "../../src/core/context.ts";
 
 const dirs: string[] = [];

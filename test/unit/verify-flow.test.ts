@@ -2,19 +2,20 @@
 // planner, scheduler, task cache and reporters, and a fake runner in place of processes: what
 // ran, in which order, what the report and the exit code say.
 //
-// Everything the flow needs from outside comes through `flow()` below: the runner (today by
-// replacing the runtime selection), the task cache (today the runHooks global) and the output
-// (today out.ts). When the flow takes its services as parameters, only `flow()` changes.
+// Everything the flow needs from outside comes through `flow()` below: the runner (by replacing
+// the runtime selection), the services the CLI wires in (the real task cache, the builtin stacks)
+// and the output (out.ts).
 import { afterAll, afterEach, beforeAll, describe, expect, spyOn, test } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { runHooks, runTasks, type RunTasksOptions } from "../../src/core/run-tasks.ts";
-import { installTaskCache } from "../../src/core/task-cache.ts";
-import { parseCommandRef } from "../../src/core/command-ref.ts";
+import { runTasks, type RunTasksOptions } from "../../src/cli/verify-flow.ts";
+import { extensionSource } from "../../src/cli/wiring.ts";
+import { taskCacheFactory } from "../../src/cache/task-cache.ts";
+import { parseCommandRef } from "../../src/sdk/command-ref.ts";
 import * as select from "../../src/runtime/select.ts";
-import * as out from "../../src/report/out.ts";
-import type { RunOutcome, RunRequest, Runner } from "../../src/runtime/runner.ts";
+import * as out from "../../src/lib/out.ts";
+import type { RunOutcome, RunRequest, Runner } from "../../src/core/runner.ts";
 
 // --- the fake runner ---
 
@@ -75,11 +76,9 @@ function fakeRunner(scripts: Record<string, Script> = {}): FakeRunner {
 // --- the project and the flow ---
 
 const dirs: string[] = [];
-const savedHooks = { ...runHooks };
 const savedEnv = { DWF_CACHE_ROOT: process.env.DWF_CACHE_ROOT, CI: process.env.CI };
 
 beforeAll(() => {
-  installTaskCache(runHooks);
   // Plain lines, not a status bar; the task cache under a temp folder of its own.
   process.env.CI = "true";
 });
@@ -89,8 +88,6 @@ afterEach(() => {
 });
 
 afterAll(() => {
-  for (const k of Object.keys(runHooks) as (keyof typeof runHooks)[]) delete runHooks[k];
-  Object.assign(runHooks, savedHooks);
   for (const [k, v] of Object.entries(savedEnv)) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
@@ -152,7 +149,7 @@ async function flow(root: string, runner: Runner, commands: string[], flags: Par
       verbose: false,
       noCache: false,
       ...flags,
-    });
+    }, { extensions: extensionSource, openCache: taskCacheFactory() });
     const text = stdout.join("");
     return { exitCode, stdout: text, stderr: stderr.join(""), doc: flags.json && !flags.dryRun ? JSON.parse(text) : undefined };
   } finally {

@@ -4,9 +4,9 @@
 // then the contract itself: each case, given an extension broken in its one way, must reject.
 import { afterEach, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import type { Extension } from "../../../src/core/types.ts";
+import type { Extension } from "../../../src/sdk/types.ts";
 import { builtinExtensions } from "../../../extensions/index.ts";
-import { loadExternalExtension } from "../../../src/core/subprocess.ts";
+import { loadExternalExtension } from "../../../extensions/external/protocol.ts";
 import { run, skip } from "../../../extensions/shared.ts";
 import { ContractViolation, contractCases, extensionContract, type ContractSubject } from "./contract.ts";
 import { cleanup, ctx, project, ref } from "./helpers.ts";
@@ -72,7 +72,7 @@ afterEach(cleanup);
 
 const demoSubject: ContractSubject = {
   name: "demo",
-  load: (ctx) => loadExternalExtension("demo", { source: "path", path: DEMO }, ctx, { file: "devflow.toml" }),
+  load: (ctx) => loadExternalExtension("demo", { path: DEMO }, ctx, { file: "devflow.toml" }),
   fixture: { "demo.toml": "", "demo.lock": "", "tests/": "", "tools/demo": "" },
   detection: "configured",
   installs: true,
@@ -82,7 +82,7 @@ const demoSubject: ContractSubject = {
 const EXAMPLE = join(import.meta.dir, "../../../examples/devflow-ext-python-example");
 const exampleSubject: ContractSubject = {
   name: "python-example",
-  load: (ctx) => loadExternalExtension("python-example", { source: "path", path: EXAMPLE }, ctx, { file: "devflow.toml" }),
+  load: (ctx) => loadExternalExtension("python-example", { path: EXAMPLE }, ctx, { file: "devflow.toml" }),
   fixture: { "requirements.txt": "", "scripts/check-format": "", "tests/integration/": "" },
   detection: "configured",
 };

@@ -7,9 +7,9 @@ import { describe, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, normalize } from "node:path";
-import type { ActionResult, CommandRef, Extension, ExtensionContext } from "../../../src/core/types.ts";
-import { formatRef, isMutating, KNOWN_SELECTORS, TASK_PRIMARIES } from "../../../src/core/command-ref.ts";
-import { UserError } from "../../../src/core/errors.ts";
+import type { ActionResult, CommandRef, Extension, ExtensionContext } from "../../../src/sdk/types.ts";
+import { formatRef, isMutating, KNOWN_SELECTORS, TASK_PRIMARIES } from "../../../src/sdk/command-ref.ts";
+import { UserError } from "../../../src/lib/errors.ts";
 import { writeFiles } from "./helpers.ts";
 
 export interface ContractSubject {

@@ -3,7 +3,7 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext } from "../../../src/core/types.ts";
+import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext } from "../../../src/sdk/types.ts";
 import { builtinByName } from "../../../extensions/index.ts";
 
 const roots: string[] = [];

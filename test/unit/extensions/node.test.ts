@@ -1,7 +1,7 @@
 // The node stack against throwaway packages: detection beside Bun's lockfile, script lookup,
 // the package manager the lockfile names, cache mounts, fingerprint and installed dependencies.
 import { afterEach, describe, expect, test } from "bun:test";
-import { UserError } from "../../../src/core/errors.ts";
+import { UserError } from "../../../src/lib/errors.ts";
 import { argv, cleanup, ctx, deps, ext, pkg, project, ref, skipOf } from "./helpers.ts";
 
 afterEach(cleanup);

@@ -1,0 +1,311 @@
+// External extensions: `devflow-ext-<name>` executables speaking JSON on stdio (the original
+// devflow protocol: --discover, --build-action; plus the optional --describe). Each call is
+// bounded in time and output so a broken extension costs one clear error, never a hang.
+import { realpathSync, statSync, accessSync, constants } from "node:fs";
+import { isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
+import * as v from "valibot";
+import type { ActionResult, CacheMount, CommandRef, ExecutionAction, Extension, ExtensionContext } from "../../src/sdk/types.ts";
+import { UserError } from "../../src/lib/errors.ts";
+import { formatRef, isMutating } from "../../src/sdk/command-ref.ts";
+import { log } from "../../src/lib/log.ts";
+import { redactText } from "../../src/lib/redact.ts";
+import { callBounded, CallError, type CallResult } from "../../src/lib/process.ts";
+import { validateDependencySpec } from "../../src/sdk/dependencies.ts";
+
+/** What [extensions.<name>] in devflow.toml says about an external extension (the fields read here). */
+export interface ExtensionConfig {
+  path?: string;
+  timeout?: number;
+  trusted?: boolean;
+}
+
+/** The --describe api_version this build understands. */
+export const API_VERSION = 1;
+export const DEFAULT_TIMEOUT_S = 10;
+/** stdout beyond this is not a protocol answer; the extension is stopped. */
+
+// --- shapes (valibot) ---
+
+const Capability = v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_-]*(:[a-z][a-z0-9_-]*)?$/, "a command such as 'test' or 'test:unit'"));
+export const DiscoverSchema = v.array(Capability);
+export const ActionSchema = v.object({
+  program: v.pipe(v.string(), v.minLength(1, "a non-empty string")),
+  args: v.optional(v.array(v.string()), []),
+  env: v.optional(v.nullable(v.record(v.string(), v.string()))),
+  cwd: v.optional(v.nullable(v.string())),
+});
+const MountSchema = v.object({ path: v.string(), container: v.string(), env: v.optional(v.nullable(v.string())) });
+export const DescribeSchema = v.object({
+  api_version: v.pipe(v.number(), v.integer()),
+  capabilities: v.optional(DiscoverSchema),
+  cache_mounts: v.optional(v.array(MountSchema), []),
+  env: v.optional(v.record(v.string(), v.string()), {}),
+  fingerprint_inputs: v.optional(v.array(v.string()), []),
+  /** `{"inputs": [...], "paths": [...]}`; checked by validateDependencySpec for a message that names the problem. */
+  dependencies: v.optional(v.unknown()),
+});
+export type Describe = v.InferOutput<typeof DescribeSchema>;
+
+function issuePath(issue: v.BaseIssue<unknown>): string {
+  return (issue.path ?? []).map((p) => (typeof p.key === "number" ? `[${p.key}]` : `.${String(p.key)}`)).join("");
+}
+
+/** Parse stdout as JSON and check it against a schema; the error says what was printed. */
+export function parseAnswer<T extends v.GenericSchema>(schema: T, stdout: string, what: string): v.InferOutput<T> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(stdout);
+  } catch {
+    const shown = stdout.trim() === "" ? "nothing" : `${JSON.stringify(excerpt(stdout))}`;
+    throw new Error(`printed ${shown} on stdout, which is not JSON; ${what}`);
+  }
+  const r = v.safeParse(schema, raw);
+  if (!r.success) {
+    const issue = r.issues[0];
+    const where = issue ? issuePath(issue) : "";
+    throw new Error(`printed JSON of the wrong shape${where ? ` at ${where}` : ""}: ${issue?.message ?? "invalid"}; ${what}`);
+  }
+  return r.output;
+}
+
+function excerpt(text: string, max = 80): string {
+  const t = text.trim();
+  return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+
+// --- locating the executable ---
+
+/**
+ * `path` relative to the project root (or absolute), else a bare name on PATH, else
+ * `devflow-ext-<name>` on PATH. A bare name that exists in the root is taken from there.
+ */
+export function locateExtension(name: string, config: ExtensionConfig, ctx: ExtensionContext, file: string): string {
+  const configured = config.path;
+  const key = `${file}: extensions.${name}.path`;
+  if (configured !== undefined && configured.trim() === "") throw new UserError(`${key} is empty.`, `Set it to the extension's file, e.g. path = "tools/devflow-ext-${name}".`);
+  const candidate = configured ?? `devflow-ext-${name}`;
+  let path: string | null = null;
+  if (isAbsolute(candidate) || candidate.includes("/")) path = resolve(ctx.root, candidate);
+  else if (configured !== undefined && exists(join(ctx.root, candidate))) path = join(ctx.root, candidate);
+  else path = ctx.which(candidate) ?? null;
+  if (path === null) {
+    throw new UserError(
+      `extension '${name}': '${candidate}' was not found ${configured !== undefined ? "in the project root or on PATH" : "on PATH"}.`,
+      configured !== undefined ? `Fix ${key}, or install the extension.` : `Put devflow-ext-${name} on PATH, or set [extensions.${name}] source = "path" and path = "…" in ${file}.`,
+    );
+  }
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new UserError(`extension '${name}': ${path} does not exist.`, `Fix ${key}.`);
+  }
+  if (!st.isFile()) throw new UserError(`extension '${name}': ${path} is not a file.`, `Fix ${key}.`);
+  try {
+    accessSync(path, constants.X_OK);
+  } catch {
+    throw new UserError(`extension '${name}': ${path} is not executable.`, `Make it executable: chmod +x ${path}`);
+  }
+  return path;
+}
+
+function exists(path: string): boolean {
+  try {
+    statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function exitText(r: CallResult): string {
+  return r.signal ? `crashed (killed by ${r.signal})` : `exited with code ${r.exitCode}`;
+}
+
+// --- the extension ---
+
+/** Calls are answered once per process: the same extension, flag and input give the same answer. */
+const callCache = new Map<string, Promise<CallResult>>();
+
+export function clearCallCache(): void {
+  callCache.clear();
+}
+
+interface Caller {
+  name: string;
+  path: string;
+  root: string;
+  timeoutMs: number;
+  env: Record<string, string | undefined>;
+}
+
+function call(c: Caller, flag: string, input?: string): Promise<CallResult> {
+  const key = `${c.path}\0${c.root}\0${flag}\0${input ?? ""}\0${c.timeoutMs}`;
+  let p = callCache.get(key);
+  if (!p) {
+    p = callBounded([c.path, flag], { cwd: c.root, input, timeoutMs: c.timeoutMs, env: c.env });
+    callCache.set(key, p);
+  }
+  return p;
+}
+
+function fail(c: Caller, flag: string, what: string, stderr = "", hint?: string): UserError {
+  const err = stderr.trim() ? ` stderr: ${excerpt(redactText(stderr), 300)}` : "";
+  return new UserError(
+    `extension '${c.name}' (${c.path}) ${flag}: ${what}.${err}`,
+    hint ??
+      (what.startsWith("did not answer")
+        ? `Raise [extensions.${c.name}] timeout (seconds, default ${DEFAULT_TIMEOUT_S}) if it is just slow; otherwise fix it or set enabled = false.`
+        : `Try it by hand: ${c.path} ${flag.split(" ")[0]}. Fix the extension, or set enabled = false under [extensions.${c.name}].`),
+  );
+}
+
+async function checked(c: Caller, flag: string, input?: string): Promise<CallResult> {
+  try {
+    return await call(c, flag, input);
+  } catch (e) {
+    if (e instanceof CallError) throw fail(c, flag, e.message);
+    throw e;
+  }
+}
+
+async function discover(c: Caller): Promise<string[]> {
+  const r = await checked(c, "--discover");
+  if (r.exitCode !== 0 || r.signal) throw fail(c, "--discover", exitText(r), r.stderr);
+  try {
+    return parseAnswer(DiscoverSchema, r.stdout, 'expected a JSON array of capabilities such as ["test", "lint:static"]');
+  } catch (e) {
+    throw fail(c, "--discover", (e as Error).message, r.stderr);
+  }
+}
+
+/** The optional --describe: undefined when the extension does not implement it (or answers badly). */
+async function describe(c: Caller): Promise<Describe | undefined> {
+  let r: CallResult;
+  try {
+    r = await call(c, "--describe");
+  } catch (e) {
+    log.debug(`extension '${c.name}': --describe ${(e as Error).message}; using --discover`);
+    return undefined;
+  }
+  if (r.exitCode !== 0 || r.signal) return undefined;
+  try {
+    const d = parseAnswer(DescribeSchema, r.stdout, "expected the --describe object");
+    if (d.api_version > API_VERSION) {
+      log.warn(`extension '${c.name}' speaks --describe api_version ${d.api_version}; this dwf knows ${API_VERSION}. Using --discover only; upgrade dwf for the rest.`);
+      return undefined;
+    }
+    return d;
+  } catch (e) {
+    log.debug(`extension '${c.name}': --describe ${(e as Error).message}; using --discover`);
+    return undefined;
+  }
+}
+
+/**
+ * A relative program ("./run-tests", "bin/x") names a file in the project: it is resolved
+ * against the project root, must stay inside it, and is rewritten relative to the action's
+ * cwd so the host and the container runner (both start in that cwd) find the same file.
+ */
+export function resolveRelativeProgram(program: string, cwd: string | undefined, root: string): string {
+  if (isAbsolute(program) || !program.includes("/")) return program;
+  const target = normalize(join(root, program));
+  const rel = relative(root, target);
+  if (rel === "" || rel === ".." || rel.startsWith(`..${sep}`) || isAbsolute(rel)) {
+    throw new Error(`program '${program}' points outside the project root; relative programs are resolved against the project root`);
+  }
+  const from = resolve(root, cwd ?? ".");
+  const out = relative(from, target);
+  return out.startsWith("..") ? out : `./${out}`;
+}
+
+function toAction(c: Caller, stdout: string): ExecutionAction {
+  const a = parseAnswer(ActionSchema, stdout, 'expected an action such as {"program":"make","args":["test"],"env":{}}');
+  if (a.cwd && (isAbsolute(a.cwd) || a.cwd.split("/").includes(".."))) throw new Error(`'cwd' ${JSON.stringify(a.cwd)} must be a path inside the project`);
+  const program = resolveRelativeProgram(a.program, a.cwd ?? undefined, c.root);
+  const action: ExecutionAction = { program, args: a.args };
+  if (a.env && Object.keys(a.env).length) action.env = a.env;
+  if (a.cwd) action.cwd = a.cwd;
+  return action;
+}
+
+const SIGNAL_NAMES: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 15: "SIGTERM" };
+
+/**
+ * Exit non-zero to decline a command, but not every non-zero exit is a decline: a crash (a
+ * signal, or a shell reporting 128 + n for a program it ran) and a refusal of a command the
+ * extension listed by name in --discover are broken extensions, never a skipped task.
+ */
+async function buildAction(c: Caller, ref: CommandRef, claimed: readonly string[]): Promise<ActionResult> {
+  const input = JSON.stringify({ primary: ref.primary, selector: ref.selector });
+  const shown = formatRef(ref);
+  const r = await checked(c, "--build-action", input);
+  if (r.signal) throw fail(c, `--build-action for ${shown}`, exitText(r), r.stderr);
+  if (r.exitCode > 128 && r.exitCode < 160) {
+    const sig = SIGNAL_NAMES[r.exitCode - 128] ?? `signal ${r.exitCode - 128}`;
+    throw fail(c, `--build-action for ${shown}`, `crashed (exit ${r.exitCode}: something it ran was killed by ${sig})`, r.stderr);
+  }
+  if (r.exitCode !== 0) {
+    const why = excerpt(redactText(r.stderr).split("\n").find((l) => l.trim()) ?? "", 200);
+    if (claimed.includes(shown)) {
+      throw fail(
+        c,
+        `--build-action for ${shown}`,
+        `exited with code ${r.exitCode}, but its --discover lists ${shown} by name`,
+        r.stderr,
+        `An extension may decline only commands it does not list exactly (list the bare '${ref.primary}' to decline some selectors). Fix the extension, or remove ${shown} from its capabilities.`,
+      );
+    }
+    return { skip: `${c.name} declined ${shown} (exit ${r.exitCode})${why ? `: ${why}` : ""}` };
+  }
+  try {
+    return { action: toAction(c, r.stdout) };
+  } catch (e) {
+    throw fail(c, `--build-action for ${formatRef(ref)}`, (e as Error).message, r.stderr);
+  }
+}
+
+export async function loadExternalExtension(
+  name: string,
+  config: ExtensionConfig,
+  ctx: ExtensionContext,
+  opts: { file: string; profile?: string },
+): Promise<Extension> {
+  const located = locateExtension(name, config, ctx, opts.file);
+  if (opts.profile === "container" && config.trusted !== true) {
+    throw new UserError(
+      `extension '${name}' (${located}) is not trusted, and the container profile does not run untrusted extensions on the host.`,
+      `If you trust it, set trusted = true under [extensions.${name}] in ${opts.file}; or use --profile host.`,
+    );
+  }
+  let real = located;
+  try {
+    real = realpathSync(located);
+  } catch {
+    /* keep the path as found */
+  }
+  const c: Caller = { name, path: real, root: ctx.root, timeoutMs: Math.round((config.timeout ?? DEFAULT_TIMEOUT_S) * 1000), env: ctx.env };
+  // Both at once: an extension without --describe costs no extra round trip.
+  const [described, discovered] = await Promise.all([describe(c), discover(c).then((caps) => ({ caps }), (error: unknown) => ({ error }))]);
+  let capabilities: string[];
+  if (described?.capabilities) capabilities = described.capabilities;
+  else if ("caps" in discovered) capabilities = discovered.caps;
+  else throw discovered.error;
+  const d = described;
+  // A wrong answer here would make every run install (or never): say so now, naming the extension.
+  const dependencies = d?.dependencies === undefined || d.dependencies === null ? undefined : validateDependencySpec(d.dependencies, name, `(${real}) --describe: invalid 'dependencies'`);
+  const mounts: CacheMount[] = (d?.cache_mounts ?? []).map((m) => (m.env != null ? { path: m.path, container: m.container, env: m.env } : { path: m.path, container: m.container }));
+  return {
+    name,
+    description: `external extension ${located}${d ? ` (api_version ${d.api_version})` : ""}`,
+    detect: () => true,
+    capabilities: () => [...capabilities],
+    buildAction: (ref) => buildAction(c, ref, capabilities),
+    cacheMounts: () => mounts,
+    dependencies: () => (dependencies ? { inputs: [...dependencies.inputs], paths: [...dependencies.paths] } : undefined),
+    env: () => ({ ...(d?.env ?? {}) }),
+    fingerprintInputs: () => [...(d?.fingerprint_inputs ?? []), relative(ctx.root, real).startsWith("..") ? [] : [relative(ctx.root, real)]].flat(),
+    // Same rule as the builtin stacks: commands that change files or the world are never reused.
+    cacheable: (ref) => !isMutating(ref) && ref.primary !== "setup",
+  };
+}
