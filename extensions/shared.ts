@@ -2,7 +2,7 @@
 // shaping action results, and the package.json script lookup used by node and bun.
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import type { ActionResult, CommandRef } from "../src/sdk/types.ts";
+import type { ActionResult, CommandRef, ToolRequirement } from "../src/sdk/types.ts";
 import { formatRef, isMutating } from "../src/sdk/command-ref.ts";
 import { UserError } from "../src/lib/errors.ts";
 
@@ -143,4 +143,62 @@ export function pickScript(scripts: Record<string, string>, candidates: readonly
 
 export function missingScript(candidates: readonly string[]): ActionResult {
   return skip(`no script ${quoteList(candidates)} in package.json`);
+}
+
+// --- Biome (node and bun) ---
+
+/** The configuration files Biome itself looks for in a folder; one of them is the project's say-so. */
+export const BIOME_CONFIGS = ["biome.json", "biome.jsonc", ".biome.json", ".biome.jsonc"];
+
+/** `check` lints and checks formatting in one pass; `format` alone is the formatter. */
+const BIOME_ARGS: Record<string, string[]> = {
+  "fmt:check": ["format"],
+  "fmt:fix": ["format", "--write"],
+  "lint:static": ["check"],
+  "lint:fix": ["check", "--write"],
+};
+
+/**
+ * Not handed to Biome: dwf's cache root (.cache/devflow by default; Biome does not read the
+ * .gitignore dwf puts inside it), other tools' caches, and what Biome skips anyway.
+ */
+const BIOME_SKIPPED = new Set([".cache", ".git", "node_modules"]);
+
+/**
+ * Biome's argv for a command, when the project configures Biome and Biome has a meaning for it:
+ * the root's entries one by one, which is `.` less the folders above.
+ */
+export function biomeArgs(ref: CommandRef, root: string): string[] | undefined {
+  const args = BIOME_ARGS[formatRef(ref)];
+  if (!args || firstFile(root, BIOME_CONFIGS) === undefined) return undefined;
+  return [...args, ...listRoot(root).filter((name) => !BIOME_SKIPPED.has(name))];
+}
+
+/** The project's own Biome (a dependency, put in node_modules by setup:deps) before one on PATH. */
+export function biomeProgram(root: string): string {
+  const manifest = readJsonObject(root, "package.json") ?? {};
+  const declared = DEPENDENCY_FIELDS.some((f) => {
+    const deps = manifest[f];
+    return isRecord(deps) && Object.hasOwn(deps, "@biomejs/biome");
+  });
+  return declared ? "node_modules/.bin/biome" : "biome";
+}
+
+/**
+ * Biome for doctor, when the project configures it and has no script of its own for some of
+ * Biome's commands: `argv` runs Biome as the tasks do, `usedBy` names the commands that run it.
+ */
+export function biomeTool(root: string, argv: string[]): ToolRequirement | undefined {
+  const scripts = packageScripts(root);
+  const usedBy = Object.keys(BIOME_ARGS).filter((cmd) => {
+    const [primary = "", selector = ""] = cmd.split(":");
+    const ref = { primary, selector };
+    return biomeArgs(ref, root) !== undefined && pickScript(scripts, scriptCandidates(ref)) === undefined;
+  });
+  if (usedBy.length === 0) return undefined;
+  const install =
+    argv[0] === "biome"
+      ? "add @biomejs/biome to the devDependencies (npm install -D -E @biomejs/biome), then run 'dwf setup:deps'"
+      : "run 'dwf setup:deps' (@biomejs/biome is in package.json)";
+  return { name: "biome", version: [...argv, "--version"], install, usedBy };
 }

@@ -1,9 +1,13 @@
-// Bun stack: package.json scripts through `bun run`, with `bun test` as the unit-test fallback.
+// Bun stack: package.json scripts through `bun run`, with `bun test` as the unit-test fallback
+// and Biome for formatting and linting when the project configures it.
 // Applies when a Bun lockfile sits beside package.json.
 import type { CommandRef, Extension, ExtensionContext } from "../../src/sdk/types.ts";
 import { formatRef } from "../../src/sdk/command-ref.ts";
 import {
   DEBIAN_BASE,
+  biomeArgs,
+  biomeProgram,
+  biomeTool,
   declaresDependencies,
   defaultCacheable,
   existingFiles,
@@ -32,6 +36,9 @@ function buildAction(ref: CommandRef, ctx: ExtensionContext) {
   const candidates = scriptCandidates(ref);
   const script = pickScript(packageScripts(ctx.root), candidates);
   if (script) return run("bun", ["run", script]);
+  // A Biome configuration says how the project formats and lints when no script says otherwise.
+  const biome = biomeArgs(ref, ctx.root);
+  if (biome) return run(biomeProgram(ctx.root), biome);
   // Bun has a test runner built in, so a project needs no script to have unit tests.
   if (key === "test:unit") return run("bun", ["test"]);
   return missingScript(candidates);
@@ -52,7 +59,10 @@ export const bun: Extension = {
   fingerprintInputs: (ctx) => [...existingFiles(ctx.root, [".bun-version"]), "package.json#json=packageManager"],
   taskInputs: () => undefined,
   cacheable: defaultCacheable,
-  tools: () => [{ name: "bun", version: ["bun", "--version"], install: "curl -fsSL https://bun.sh/install | bash" }],
+  tools: (ctx) => {
+    const biome = biomeTool(ctx.root, [biomeProgram(ctx.root)]);
+    return [{ name: "bun", version: ["bun", "--version"], install: "curl -fsSL https://bun.sh/install | bash" }, ...(biome ? [biome] : [])];
+  },
   dockerfile: () => ({
     base: DEBIAN_BASE,
     install: [

@@ -1,9 +1,13 @@
-// Node.js stack: runs package.json scripts through the package manager the lockfile names.
+// Node.js stack: runs package.json scripts through the package manager the lockfile names, and
+// Biome for formatting and linting when the project configures it and has no script for them.
 // Projects whose only lockfile is Bun's belong to the bun extension instead.
 import type { CacheMount, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/sdk/types.ts";
 import { formatRef } from "../../src/sdk/command-ref.ts";
 import {
   DEBIAN_BASE,
+  biomeArgs,
+  biomeProgram,
+  biomeTool,
   defaultCacheable,
   declaresDependencies,
   existingFiles,
@@ -88,7 +92,20 @@ function buildAction(ref: CommandRef, ctx: ExtensionContext) {
   if (formatRef(ref) === "setup:deps") return run(choice.pm, installArgs(choice, ctx.root));
   const candidates = scriptCandidates(ref);
   const script = pickScript(packageScripts(ctx.root), candidates);
-  return script ? run(choice.pm, ["run", script]) : missingScript(candidates);
+  if (script) return run(choice.pm, ["run", script]);
+  // A Biome configuration says how the project formats and lints when no script says otherwise.
+  const biome = biomeArgs(ref, ctx.root);
+  if (biome) {
+    const [program = "biome", ...prefix] = biomeArgv(ctx.root);
+    return run(program, [...prefix, ...biome]);
+  }
+  return missingScript(candidates);
+}
+
+/** How tasks start Biome: Plug'n'Play installs have no node_modules/.bin, so yarn resolves it. */
+function biomeArgv(root: string): string[] {
+  const program = biomeProgram(root);
+  return program !== "biome" && usesPnp(root) ? ["yarn", "biome"] : [program];
 }
 
 /** Only the detected manager's cache: the others would be empty directories. */
@@ -143,7 +160,8 @@ const PM_HINT: Record<PackageManager, string> = {
 function tools(ctx: ExtensionContext): ToolRequirement[] {
   const node: ToolRequirement = { name: "node", version: ["node", "--version"], install: "install Node.js 20+ (e.g. with fnm, nvm or your OS packages)" };
   const { pm } = detectPackageManager(ctx.root);
-  return [node, { name: pm, version: [pm, "--version"], install: PM_HINT[pm] }];
+  const biome = biomeTool(ctx.root, biomeArgv(ctx.root));
+  return [node, { name: pm, version: [pm, "--version"], install: PM_HINT[pm] }, ...(biome ? [biome] : [])];
 }
 
 export const node: Extension = {
