@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { loadProject } from "../core/pipeline.ts";
 import { buildPlan, profileExpander } from "../core/plan.ts";
-import { formatRef } from "../core/command-ref.ts";
+import { formatRef, parseCommandRef } from "../core/command-ref.ts";
 import { DEFAULT_CACHE_ROOT } from "../core/cache-root.ts";
 import { checkInsideProject, writeFileAtomic } from "../core/safe-write.ts";
 import { UserError } from "../core/errors.ts";
@@ -74,6 +74,20 @@ export async function loadCiProject(opts: CiLoadOptions): Promise<CiProject> {
     buildPlan(refs, registry.stacks, (ref) => `${file}: targets.${name} ('${formatRef(ref)}')`);
     profiles[name] = refs.map(formatRef);
   }
+  // Commands a stack has a warm action for (asked with the project's own view of the tools;
+  // `dwf warm` resolves them again in the image when the warm job runs).
+  const warmable: string[] = [];
+  for (const c of new Set(Object.values(profiles).flat())) {
+    const ref = parseCommandRef(c);
+    for (const st of registry.stacks) {
+      if (!st.ext.warmAction || !supports(st.capabilities, ref)) continue;
+      const r = await st.ext.warmAction(ref, registry.ctx);
+      if (r && "action" in r) {
+        warmable.push(c);
+        break;
+      }
+    }
+  }
   const cacheRoot = cfg.cache?.root ?? DEFAULT_CACHE_ROOT;
   const cacheDir = isAbsolute(cacheRoot) ? cacheRoot : relative(loaded.root, resolve(loaded.root, cacheRoot)) || ".";
   const dockerfile = cfg.container?.dockerfile ?? DOCKERFILE;
@@ -102,6 +116,7 @@ export async function loadCiProject(opts: CiLoadOptions): Promise<CiProject> {
     cacheDir,
     cachePaths: [...new Set([cacheDir, ...deps.paths.map((p) => p.path)])],
     warmFirst: installs && setupSupported && !hasSetup ? ["setup:deps"] : [],
+    warmable: warmable.sort(),
     bakeFile: BAKE_FILE,
   };
   const dockerfileText = readText(resolve(loaded.root, dockerfile)) ?? "";

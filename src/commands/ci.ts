@@ -91,15 +91,15 @@ const plan = defineCommand({
   },
 });
 
-/** The tasks `dwf <commands>` plans in CI, resolved exactly as `dwf verify --dry-run` resolves them. */
+/** The tasks `dwf <commands>` (or `dwf warm <commands>`) plans in CI, resolved exactly as `--dry-run` resolves them. */
 async function taskResolver(config: string | undefined, runtime: "container" | "host") {
   const [{ prepare }, { parseCommandRef, formatRef }] = await Promise.all([import("../core/pipeline.ts"), import("../core/command-ref.ts")]);
   const { loadConfig } = await import("../core/config.ts");
   const loaded = loadConfig({ cwd: process.cwd(), explicit: config });
-  return async (commands: string[]) => {
+  return async (commands: string[], opts: { warm?: boolean } = {}) => {
     if (commands.length === 0) return [];
     const refs = commands.map((c) => parseCommandRef(c, `command '${c}'`));
-    const prepared = await prepare({ cwd: process.cwd(), loaded, commands: refs, runtime });
+    const prepared = await prepare({ cwd: process.cwd(), loaded, commands: refs, runtime, warm: opts.warm });
     return prepared.tasks.map((t) => ({
       id: t.task.id,
       command: formatRef(t.task.ref),
