@@ -111,10 +111,10 @@ describe("emulated CI", () => {
       warmedBy: [/Compiling helper/, /Checking helper/],
       secondPush: true,
     });
-    // The lint and format jobs did run their tools (in the image, from the warm workspace).
+    // The lint and format jobs ran their tools in the image (passed, not skipped for a missing tool).
     for (const run of Object.values(runs)) {
-      expect(run.jobs["lint-static"]!.log).toMatch(/cargo clippy --workspace --all-targets -- -D warnings/);
-      expect(run.jobs["fmt-check"]!.log).toMatch(/cargo fmt --all -- --check/);
+      expect(run.jobs["lint-static"]!.log).toContain("passed lint:static [rust]");
+      expect(run.jobs["fmt-check"]!.log).toContain("passed fmt:check [rust]");
     }
   }, 900_000);
 
