@@ -1,8 +1,8 @@
 // The generated workflows, run end to end in the emulated hosted runner (test/support/
 // gha-emulator.ts) against a real registry, podman's Docker API and the freshly built dwf:
 // every job green on a pull request and on a push to main; the verify jobs start warm (no
-// dependency download, no dependency crate compiled); a second push builds no image; a pull
-// request pushes nothing.
+// dependency download, no dependency crate compiled or checked again, lint jobs included); a
+// second push builds no image; a pull request pushes nothing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
