@@ -1,4 +1,5 @@
-// Emulated CI wall time for the Rust workspace fixture (test/support/ci-fixtures.ts), through
+// Emulated CI wall time for the Rust workspace fixture (test/support/ci-fixtures.ts: fmt, clippy,
+// build, unit and integration tests), through
 // the GitHub-runner emulator: a cold run (empty registry, caching off: every job compiles
 // everything, the image is built) against a warm run (image in the registry, the warm cache
 // restored), and the sum of the verify jobs' times in each. It needs the test support (real
@@ -8,7 +9,7 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { ciRepo, describeRun, startCiLab, type CiLab } from "../test/support/ci-lab.ts";
 import { toolchainImage } from "../test/support/images.ts";
-import { RUST_TARGETS, ciDevflow, rustWorkspace } from "../test/support/ci-fixtures.ts";
+import { RUST_TARGETS, RUST_VERIFY_JOBS, ciDevflow, rustWorkspace } from "../test/support/ci-fixtures.ts";
 import type { RunResult } from "../test/support/gha-emulator.ts";
 
 let lab: CiLab;
@@ -19,7 +20,7 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-const VERIFY = ["test-unit", "test-integration"];
+const VERIFY = RUST_VERIFY_JOBS;
 const verifyMs = (r: RunResult) => VERIFY.reduce((sum, id) => sum + r.jobs[id]!.ms, 0);
 
 function green(r: RunResult): RunResult {

@@ -96,6 +96,18 @@ function buildAction(ref: CommandRef, ctx: ExtensionContext): ActionResult {
   }
 }
 
+/**
+ * clippy checks every crate again under its own driver and settings, so the dependency crates
+ * `cargo build` compiled are "Checking" again in a lint job. Warming runs the lint command's own
+ * argv: cargo's fingerprints of the dependencies (plain rustc under clippy) and of workspace
+ * members (clippy-driver, keyed by the clippy arguments) then match the lint job's exactly,
+ * which a `cargo check` or a clippy with other arguments does not for members. Formatting and
+ * tests compile nothing the build has not: nothing to warm.
+ */
+function warmAction(ref: CommandRef, ctx: ExtensionContext): ActionResult | undefined {
+  return formatRef(ref) === "lint:static" ? buildAction(ref, ctx) : undefined;
+}
+
 const DEPENDENCY_TABLES = ["dependencies", "dev-dependencies", "build-dependencies"];
 
 function isTable(v: unknown): v is Record<string, unknown> {
@@ -183,6 +195,7 @@ export const rust: Extension = {
   detect: (ctx) => isFile(ctx.root, "Cargo.toml"),
   capabilities: () => [...CAPABILITIES],
   buildAction,
+  warmAction,
   dependencies,
   // Only registry and git: mounting all of CARGO_HOME would hide the container's toolchain bin dir.
   // They have no variables of their own, so the host keeps its ~/.cargo and only the container mounts them.

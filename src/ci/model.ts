@@ -32,6 +32,12 @@ export interface CiSettings {
   cachePaths: string[];
   /** Commands the warm job runs before the profile's own setup/build commands (e.g. setup:deps). */
   warmFirst: string[];
+  /**
+   * Commands (of any profile) some stack has a warm action for: the warm job runs
+   * `dwf warm <those of the profile's checks>` after the build, so their verify jobs find the
+   * tool's outputs for the dependencies in the cache (a linter's, which a build does not leave).
+   */
+  warmable: string[];
   bakeFile: string;
 }
 
@@ -44,6 +50,8 @@ export interface CiJob {
   needs: string[];
   /** dwf commands run one after the other (`verify <profile>` in single mode). */
   sequential: string[];
+  /** Commands whose warm actions the job runs after `sequential`, as one `dwf warm …` (warm job only). */
+  warm: string[];
   /** restore+save (only when the key is new), restore only, or none. */
   cache: "save" | "restore" | "none";
 }
@@ -63,29 +71,39 @@ export function jobId(command: string): string {
 export const IMAGE_JOBS = ["image", "image-pr"] as const;
 
 /** Jobs for one profile's commands, in the order they run. */
-export function planJobs(s: Pick<CiSettings, "mode" | "runtime" | "warmFirst" | "profile">, commands: string[], profile = s.profile): CiJob[] {
+export function planJobs(s: Pick<CiSettings, "mode" | "runtime" | "warmFirst" | "warmable" | "profile">, commands: string[], profile = s.profile): CiJob[] {
   const jobs: CiJob[] = [];
   const container = s.runtime === "container";
   if (container) {
     jobs.push(
-      { id: "image", name: "image: build, scan, push", kind: "image", needs: [], sequential: [], cache: "none" },
-      { id: "image-pr", name: "image: build and scan (pull request, no push)", kind: "image-pr", needs: [], sequential: [], cache: "none" },
-      { id: "rescan", name: "image: weekly rescan", kind: "rescan", needs: [], sequential: [], cache: "none" },
+      { id: "image", name: "image: build, scan, push", kind: "image", needs: [], sequential: [], warm: [], cache: "none" },
+      { id: "image-pr", name: "image: build and scan (pull request, no push)", kind: "image-pr", needs: [], sequential: [], warm: [], cache: "none" },
+      { id: "rescan", name: "image: weekly rescan", kind: "rescan", needs: [], sequential: [], warm: [], cache: "none" },
     );
   }
   const imageNeeds = container ? [...IMAGE_JOBS] : [];
   if (s.mode === "single") {
-    jobs.push({ id: "verify", name: `dwf verify ${profile}`, kind: "single", needs: imageNeeds, sequential: [`verify ${profile}`], cache: "save" });
+    jobs.push({ id: "verify", name: `dwf verify ${profile}`, kind: "single", needs: imageNeeds, sequential: [`verify ${profile}`], warm: [], cache: "save" });
     return jobs;
   }
   const build = [...s.warmFirst.filter((c) => !commands.includes(c)), ...commands.filter(isBuildPhase)];
   const checks = commands.filter((c) => !isBuildPhase(c));
-  if (build.length > 0) jobs.push({ id: "warm", name: `warm: ${build.map((c) => `dwf ${c}`).join(", ")}`, kind: "warm", needs: imageNeeds, sequential: build, cache: "save" });
-  const needs = build.length > 0 ? [...imageNeeds, "warm"] : imageNeeds;
+  const warm = checks.filter((c) => s.warmable.includes(c));
+  const warmed = build.length > 0 || warm.length > 0;
+  if (warmed) {
+    const name = [...build.map((c) => `dwf ${c}`), ...(warm.length ? [warmCommand(warm)] : [])].join(", ");
+    jobs.push({ id: "warm", name: `warm: ${name}`, kind: "warm", needs: imageNeeds, sequential: build, warm, cache: "save" });
+  }
+  const needs = warmed ? [...imageNeeds, "warm"] : imageNeeds;
   for (const c of checks) {
-    jobs.push({ id: jobId(c), name: `dwf ${c}`, kind: "verify", needs, sequential: [c], cache: build.length > 0 ? "restore" : "none" });
+    jobs.push({ id: jobId(c), name: `dwf ${c}`, kind: "verify", needs, sequential: [c], warm: [], cache: warmed ? "restore" : "none" });
   }
   return jobs;
+}
+
+/** The step that runs the warm actions of these commands. */
+export function warmCommand(commands: string[]): string {
+  return `dwf warm ${commands.join(" ")}`;
 }
 
 /** Stage of each job (1 = first), from its `needs`. */

@@ -1,7 +1,7 @@
 // `dwf ci plan` output: per profile, the jobs in order with the exact dwf commands and, per
 // job, the resolved argv of every task those commands run in the image — what
 // `dwf verify --dry-run --json --profile container` shows locally. As text or JSON.
-import { DERIVED_IMAGE, jobStages, planJobs, type CiJob, type CiSettings } from "./model.ts";
+import { DERIVED_IMAGE, jobStages, planJobs, warmCommand, type CiJob, type CiSettings } from "./model.ts";
 
 export interface PlannedTask {
   id: string;
@@ -10,13 +10,25 @@ export interface PlannedTask {
   /** program and args as the action runs inside the image; absent when skipped. */
   argv?: string[];
   skip?: string;
+  /** A warm action (`dwf warm <command>`), not the command itself. */
+  warm?: true;
 }
 
-/** Resolves a job's dwf commands to the tasks they run (the CLI passes one backed by the real plan). */
-export type TaskResolver = (commands: string[]) => Promise<PlannedTask[]>;
+/**
+ * Resolves a job's dwf commands to the tasks they run (the CLI passes one backed by the real
+ * plan); `warm`: the commands' warm actions, as `dwf warm` plans them.
+ */
+export type TaskResolver = (commands: string[], opts?: { warm?: boolean }) => Promise<PlannedTask[]>;
 
 function commandsOf(job: CiJob): string[] {
-  return job.sequential.map((c) => `dwf ${c}`);
+  return [...job.sequential.map((c) => `dwf ${c}`), ...(job.warm.length ? [warmCommand(job.warm)] : [])];
+}
+
+/** Every task a job runs: its commands', then its warm actions. */
+async function jobTasks(s: CiSettings, job: CiJob, profile: string, resolve: TaskResolver): Promise<PlannedTask[]> {
+  const tasks = await resolve(jobRefs(s, job, profile));
+  if (job.warm.length === 0) return tasks;
+  return [...tasks, ...(await resolve(job.warm, { warm: true })).map((t) => ({ ...t, warm: true as const }))];
 }
 
 function imageName(s: CiSettings): string {
@@ -58,7 +70,7 @@ export async function ciPlanJson(s: CiSettings, workflow: string, resolve?: Task
         image: s.runtime === "container" ? `${imageName(s)}@<digest of :<fingerprint>>` : null,
         commands: commandsOf(j),
         cache: j.cache,
-        tasks: work && resolve ? await resolve(jobRefs(s, j, name)) : [],
+        tasks: work && resolve ? await jobTasks(s, j, name, resolve) : [],
       });
     }
     profiles.push({ name, workflow: name === s.profile, commands, jobs: out });
@@ -100,7 +112,7 @@ export async function renderCiPlan(s: CiSettings, workflow: string, resolve?: Ta
       const cache = j.cache === "save" ? "  [restores, saves the cache when its key is new]" : j.cache === "restore" ? "  [restores the warm cache]" : "";
       out += `  ${num} ${j.id.padEnd(width)}  ${describe(j)}${cache}\n`;
       if (resolve && name === s.profile && (j.kind === "warm" || j.kind === "verify" || j.kind === "single")) {
-        for (const t of await resolve(jobRefs(s, j, name))) out += `       ${" ".repeat(width)}    ${t.argv ? t.argv.join(" ") : `(skipped: ${t.skip})`}\n`;
+        for (const t of await jobTasks(s, j, name, resolve)) out += `       ${" ".repeat(width)}    ${t.warm ? "warm: " : ""}${t.argv ? t.argv.join(" ") : `(skipped: ${t.skip})`}\n`;
       }
     }
   }

@@ -5,7 +5,7 @@ import { isAbsolute, join, relative, resolve } from "node:path";
 import { loadProject } from "../core/prepare.ts";
 import type { ExtensionSource } from "../core/registry.ts";
 import { buildPlan, profileExpander } from "../core/plan.ts";
-import { formatRef } from "../sdk/command-ref.ts";
+import { formatRef, parseCommandRef } from "../sdk/command-ref.ts";
 import { DEFAULT_CACHE_ROOT } from "../core/cache-root.ts";
 import { checkInsideProject, writeFileAtomic } from "../lib/safe-write.ts";
 import { UserError } from "../lib/errors.ts";
@@ -76,6 +76,20 @@ export async function loadCiProject(opts: CiLoadOptions): Promise<CiProject> {
     buildPlan(refs, registry.stacks, (ref) => `${file}: targets.${name} ('${formatRef(ref)}')`);
     profiles[name] = refs.map(formatRef);
   }
+  // Commands a stack has a warm action for (asked with the project's own view of the tools;
+  // `dwf warm` resolves them again in the image when the warm job runs).
+  const warmable: string[] = [];
+  for (const c of new Set(Object.values(profiles).flat())) {
+    const ref = parseCommandRef(c);
+    for (const st of registry.stacks) {
+      if (!st.ext.warmAction || !supports(st.capabilities, ref)) continue;
+      const r = await st.ext.warmAction(ref, registry.ctx);
+      if (r && "action" in r) {
+        warmable.push(c);
+        break;
+      }
+    }
+  }
   const cacheRoot = cfg.cache?.root ?? DEFAULT_CACHE_ROOT;
   const cacheDir = isAbsolute(cacheRoot) ? cacheRoot : relative(loaded.root, resolve(loaded.root, cacheRoot)) || ".";
   const dockerfile = cfg.container?.dockerfile ?? DOCKERFILE;
@@ -104,6 +118,7 @@ export async function loadCiProject(opts: CiLoadOptions): Promise<CiProject> {
     cacheDir,
     cachePaths: [...new Set([cacheDir, ...deps.paths.map((p) => p.path)])],
     warmFirst: installs && setupSupported && !hasSetup ? ["setup:deps"] : [],
+    warmable: warmable.sort(),
     bakeFile: BAKE_FILE,
   };
   const dockerfileText = readText(resolve(loaded.root, dockerfile)) ?? "";

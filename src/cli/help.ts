@@ -13,6 +13,8 @@ Run checks
   <primary> <selector>       primaries: setup fmt lint build test package check release
                              defaults: fmt→check lint→static build→debug test→unit
                              package→artifact check→pr
+  warm <command…>            Prepare build outputs the commands need later (CI's
+                             warm job): their stacks' warm actions, not the commands
 
 Set up
   init [stack…]              Write devflow.toml and Dockerfile.devflow for this repository

@@ -37,6 +37,11 @@ export interface RunTasksOptions {
   /** --remote-cache: off, read or readwrite (default: from devflow.toml and the environment). */
   remoteCache?: string;
   report?: string;
+  /**
+   * `dwf warm`: run the commands' warm actions. A failed one is a warning, not a failure: the
+   * command itself runs later and reports it.
+   */
+  warm?: boolean;
 }
 
 /** The services a run uses, built by the CLI (wiring.ts) and handed in: the flow names none of them. */
@@ -95,7 +100,7 @@ async function run(opts: RunTasksOptions, services: RunServices, state: RunState
   state.runner = runner;
   const cacheRoot = resolveCacheRoot(project.loaded.root, project.loaded.config);
   const tools = await runner.toolProbe?.(project, cacheRoot);
-  const prepareTasks = () => prepare({ cwd: opts.cwd, project, commands: opts.commands, runtime: choice.kind, which: tools?.which, deps: { auto: autoInstall } });
+  const prepareTasks = () => prepare({ cwd: opts.cwd, project, commands: opts.commands, runtime: choice.kind, which: tools?.which, deps: { auto: autoInstall }, warm: opts.warm });
   let prepared = await prepareTasks();
   if (abort.signal.aborted) return interruptedExit();
   await runner.prepare?.(prepared, { dryRun: opts.dryRun });
@@ -159,7 +164,14 @@ async function run(opts: RunTasksOptions, services: RunServices, state: RunState
   }
   const elapsed = performance.now() - started;
   reporter.summary(results, elapsed);
-  const failed = results.some((r) => r.status === "failed");
+  let failed = results.some((r) => r.status === "failed");
+  if (failed && opts.warm) {
+    // An install that failed is still a failure; a warm action is best effort.
+    const installs = results.filter((r) => r.status === "failed" && r.task.ref.primary === "setup");
+    const warmed = results.filter((r) => r.status === "failed" && r.task.ref.primary !== "setup");
+    for (const r of warmed) log.warn(`warming ${r.task.id} failed; 'dwf ${r.task.ref.primary}:${r.task.ref.selector}' reports it where it runs.`);
+    failed = installs.length > 0;
+  }
   const idle = state.interruptedBy || failed ? undefined : nothingRan(opts.commands, prepared, results);
   if (idle) log.error(idle);
   const exitCode = state.interruptedBy ? interruptedExit() : failed || idle ? EXIT.failed : EXIT.ok;

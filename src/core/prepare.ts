@@ -69,6 +69,8 @@ export interface PrepareOptions {
    * PATH. Under the container profile: the image (runtime/tool-probe.ts).
    */
   which?: (program: string) => string | null;
+  /** Plan the commands' warm actions (Extension.warmAction) instead of the commands themselves. */
+  warm?: boolean;
 }
 
 /** A loaded project: config, active stacks, target profiles. */
@@ -165,9 +167,9 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
   const tasks: PreparedTask[] = [];
   for (const task of plan.tasks) {
     const stack = byName.get(task.stack)!;
-    tasks.push(await prepareTask(task, stack, registry, () => envOf(stack)));
+    tasks.push(await prepareTask(task, stack, registry, () => envOf(stack), opts.warm));
   }
-  const dependencies = opts.deps ? await planInstalls({ plan, tasks, registry, loaded, cacheRoot, runtime: opts.runtime, auto: opts.deps.auto, envOf }) : [];
+  const dependencies = opts.deps ? await planInstalls({ plan, tasks, registry, loaded, cacheRoot, runtime: opts.runtime, auto: opts.deps.auto, envOf, warm: opts.warm }) : [];
   return { loaded, registry, targets, implicit, plan, cacheRoot, tasks, dependencies };
 }
 
@@ -187,6 +189,7 @@ async function planInstalls(p: {
   runtime: RuntimeKind;
   auto: boolean;
   envOf: (stack: ActiveStack) => Promise<Record<string, string>>;
+  warm?: boolean;
 }): Promise<DependencyStatus[]> {
   const root = p.registry.ctx.root;
   const statuses: DependencyStatus[] = [];
@@ -202,7 +205,7 @@ async function planInstalls(p: {
       const changed: string[] = [];
       for (const t of mine) {
         if (t.task.ref.primary === "setup") continue;
-        const fresh = await prepareTask(t.task, stack, p.registry, () => p.envOf(stack));
+        const fresh = await prepareTask(t.task, stack, p.registry, () => p.envOf(stack), p.warm);
         if (JSON.stringify([fresh.action, fresh.skip, fresh.env, fresh.cwd]) === JSON.stringify([t.action, t.skip, t.env, t.cwd])) continue;
         Object.assign(t, { action: fresh.action, skip: fresh.skip, env: fresh.env, cwd: fresh.cwd });
         changed.push(t.task.id);
@@ -273,10 +276,16 @@ export async function extensionEnv(ext: Extension, registry: Registry, cacheRoot
   return env;
 }
 
-async function prepareTask(task: Task, stack: ActiveStack, registry: Registry, stackEnv: () => Promise<Record<string, string>>): Promise<PreparedTask> {
+/** Why a warm task does nothing: the stack has no warm action for the command. */
+export const NOTHING_TO_WARM = "nothing to warm (its build outputs cover it)";
+
+async function prepareTask(task: Task, stack: ActiveStack, registry: Registry, stackEnv: () => Promise<Record<string, string>>, warm = false): Promise<PreparedTask> {
   const ext = stack.ext;
-  const result = await ext.buildAction(task.ref, registry.ctx);
-  const cacheable = ext.cacheable ? ext.cacheable(task.ref) : true;
+  // A warm action exists for its side effects on build outputs: never cached. An install
+  // (setup:deps, added before the tasks that need it) is itself, not a warm action.
+  const warming = warm && task.ref.primary !== "setup";
+  const result = warming ? ((await ext.warmAction?.(task.ref, registry.ctx)) ?? { skip: NOTHING_TO_WARM }) : await ext.buildAction(task.ref, registry.ctx);
+  const cacheable = warming ? false : ext.cacheable ? ext.cacheable(task.ref) : true;
   const base = { task, stack, cacheable, cwd: registry.ctx.root };
   if ("skip" in result) return { ...base, skip: result.skip, env: {} };
   const action = result.action;

@@ -111,6 +111,15 @@ export interface Extension {
    * restores them on a hit; only these paths are ever written from a cache entry.
    */
   taskOutputs?(ref: CommandRef, ctx: ExtensionContext): string[];
+  /**
+   * What a job that prepares the workspace runs ahead of `ref`, so that `ref` run later (in
+   * another job, from the saved workspace) finds its tool's outputs for the dependencies
+   * already there: e.g. a linter that analyses every dependency with its own settings, which a
+   * plain build does not leave behind. Run by `dwf warm <command>`, never cached, and a failure
+   * there is only a warning: the command itself reports it where it runs. undefined = nothing
+   * to warm (the build outputs already cover it).
+   */
+  warmAction?(ref: CommandRef, ctx: ExtensionContext): ActionResult | undefined | Promise<ActionResult | undefined>;
   /** Whether a passing result may be reused (false for commands with side effects). */
   cacheable?(ref: CommandRef): boolean;
   tools?(ctx: ExtensionContext): ToolRequirement[] | Promise<ToolRequirement[]>;

@@ -1,14 +1,14 @@
 // The generated workflows, run end to end in the emulated hosted runner (test/support/
 // gha-emulator.ts) against a real registry, podman's Docker API and the freshly built dwf:
 // every job green on a pull request and on a push to main; the verify jobs start warm (no
-// dependency download, no dependency crate compiled); a second push builds no image; a pull
-// request pushes nothing.
+// dependency download, no dependency crate compiled or checked again, lint jobs included); a
+// second push builds no image; a pull request pushes nothing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ciRepo, describeRun, startCiLab, type CiLab } from "../support/ci-lab.ts";
 import { toolchainImage } from "../support/images.ts";
-import { RUST_TARGETS, ciDevflow, rustWorkspace } from "../support/ci-fixtures.ts";
+import { RUST_TARGETS, RUST_VERIFY_JOBS, ciDevflow, rustWorkspace } from "../support/ci-fixtures.ts";
 import type { RunResult } from "../support/gha-emulator.ts";
 
 let lab: CiLab;
@@ -42,7 +42,7 @@ interface Scenario {
   /** Output that means a dependency was downloaded or compiled; never in a verify job. */
   cold: RegExp[];
   /** Printed by the warm job on the cold cache (proves the patterns above can match). */
-  warmedBy?: RegExp;
+  warmedBy?: RegExp[];
   /** Also run a second push with no change: it must build no image. */
   secondPush?: boolean;
   /**
@@ -92,7 +92,7 @@ async function scenario(sc: Scenario) {
     for (const job of verifyJobs(run)) for (const re of sc.cold) expect([job.id, job.log]).not.toEqual([job.id, expect.stringMatching(re)]);
   }
   // The first run's warm job, on a cold cache, did the work (so the patterns above can match).
-  if (sc.warmedBy) expect((early ?? push).jobs.warm!.log).toMatch(sc.warmedBy);
+  for (const re of sc.warmedBy ?? []) expect((early ?? push).jobs.warm!.log).toMatch(re);
   console.log(`${sc.name}: ${Object.entries(runs).map(([n, r]) => `${n} ${r.ms} ms`).join(", ")}`);
   return runs;
 }
@@ -102,7 +102,20 @@ describe("emulated CI", () => {
     const image = await toolchainImage("rust");
     const name = "rustapp";
     const files = rustWorkspace(image, devflow(name, RUST_TARGETS));
-    await scenario({ name, files, verify: ["test-unit", "test-integration"], cold: [/Compiling helper/, /Download(ing|ed) /], warmedBy: /Compiling helper/, secondPush: true });
+    const runs = await scenario({
+      name,
+      files,
+      verify: RUST_VERIFY_JOBS,
+      // helper is the path-dependency crate: built for the tests and checked again by clippy, both only in the warm job.
+      cold: [/Compiling helper/, /Checking helper/, /Download(ing|ed) /],
+      warmedBy: [/Compiling helper/, /Checking helper/],
+      secondPush: true,
+    });
+    // The lint and format jobs ran their tools in the image (passed, not skipped for a missing tool).
+    for (const run of Object.values(runs)) {
+      expect(run.jobs["lint-static"]!.log).toContain("passed lint:static [rust]");
+      expect(run.jobs["fmt-check"]!.log).toContain("passed fmt:check [rust]");
+    }
   }, 900_000);
 
   test("a Node project with a real devDependency (a file: tarball): PR and push", async () => {
@@ -114,7 +127,7 @@ describe("emulated CI", () => {
       prepare: packTool,
       verify: ["fmt-check", "test-unit"],
       cold: [/added \d+ package/, /npm (ci|install)/, /tidy-check: not found/],
-      warmedBy: /added \d+ package/,
+      warmedBy: [/added \d+ package/],
     });
   }, 900_000);
 
@@ -170,13 +183,13 @@ describe("emulated CI", () => {
         "helper/Cargo.toml": '[package]\nname = "helper"\nversion = "0.1.0"\nedition = "2021"\n',
         "helper/src/lib.rs": "pub fn answer() -> u32 {\n    42\n}\n",
         "Dockerfile.devflow": `FROM ${rust}\nCOPY --from=${node} / /\n`,
-        "devflow.toml": devflow(name, ["setup:deps", "build:debug", "test:unit"], ["node", "rust"]),
+        "devflow.toml": devflow(name, ["setup:deps", "fmt:check", "lint:static", "build:debug", "test:unit"], ["node", "rust"]),
         ".gitignore": "node_modules/\n.cache/\ntarget/\ndist/\n",
       },
       prepare: packTool,
-      verify: ["test-unit"],
-      cold: [/Compiling helper/, /added \d+ package/, /tidy-check: not found/],
-      warmedBy: /Compiling helper/,
+      verify: ["fmt-check", "lint-static", "test-unit"],
+      cold: [/Compiling helper/, /Checking helper/, /added \d+ package/, /tidy-check: not found/],
+      warmedBy: [/Compiling helper/, /Checking helper/],
       // Its image is the largest: the pull request reuses the pushed one instead of moving it as an artifact.
       pushFirst: true,
     });

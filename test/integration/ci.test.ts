@@ -282,7 +282,7 @@ describe("local = CI", () => {
       const commands = new Set<string>(profile.commands);
       const ci = profile.jobs
         .flatMap((j: any) => j.tasks)
-        .filter((t: any) => commands.has(t.command))
+        .filter((t: any) => commands.has(t.command) && !t.warm)
         .map((t: any) => ({ id: t.id, argv: t.argv ?? null, skip: t.skip ?? null }))
         .sort((a: any, b: any) => a.id.localeCompare(b.id));
       const verify = await runDwf(["verify", "--dry-run", "--json", "--profile", "container", p.profile], { cwd: dir });
@@ -293,6 +293,17 @@ describe("local = CI", () => {
         .sort((a: any, b: any) => a.id.localeCompare(b.id));
       expect(ci.length).toBeGreaterThan(0);
       expect(ci).toEqual(local);
+      // The warm job's `dwf warm …` plans what a developer's `dwf warm … --dry-run` plans.
+      const warmStep = profile.jobs.find((j: any) => j.id === "warm")?.commands.find((c: string) => c.startsWith("dwf warm "));
+      const warmCi = profile.jobs.flatMap((j: any) => j.tasks).filter((t: any) => t.warm);
+      expect(warmCi.length > 0).toBe(warmStep !== undefined);
+      if (warmStep) {
+        const dry = await runDwf([...warmStep.split(" ").slice(1), "--dry-run", "--json", "--profile", "container"], { cwd: dir });
+        expect(dry.code).toBe(0);
+        const shown = (ts: any[]) => ts.map((t: any) => ({ id: t.id, argv: t.argv ?? null, skip: t.skip ?? null })).sort((a, b) => a.id.localeCompare(b.id));
+        const local = JSON.parse(dry.stdout).tasks.map((t: any) => ({ ...t, argv: t.program ? [t.program, ...t.args] : null }));
+        expect(shown(warmCi)).toEqual(shown(local));
+      }
     });
   }
 });

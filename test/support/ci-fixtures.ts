@@ -1,7 +1,11 @@
 // Fixture projects for the emulated CI runs (test/integration/ci-emulated.test.ts, bench/ci.ts).
 // Everything they need is offline: a Cargo path dependency, no registry crates.
 
-export const RUST_TARGETS = ["build:debug", "test:unit", "test:integration"];
+/** A Rust project's whole gate: the lint job's clippy checks every crate again, so it needs warming too. */
+export const RUST_TARGETS = ["fmt:check", "lint:static", "build:debug", "test:unit", "test:integration"];
+
+/** The verify jobs RUST_TARGETS gives (build:debug runs in the warm job). */
+export const RUST_VERIFY_JOBS = ["fmt-check", "lint-static", "test-unit", "test-integration"];
 
 /** A Rust workspace: `app` (a member) depends on `helper` through a path, outside the members. */
 export function rustWorkspace(image: string, devflowToml: string): Record<string, string> {

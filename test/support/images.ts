@@ -15,7 +15,7 @@ export type ToolchainKind = "node" | "rust" | "python";
 /** Debian packages per toolchain; what the tests' fixtures run in the container. */
 const TOOLCHAIN_PACKAGES: Record<ToolchainKind, string[]> = {
   node: ["nodejs", "npm"],
-  rust: ["cargo", "rustc"],
+  rust: ["cargo", "rustc", "rust-clippy", "rustfmt"],
   python: ["python3", "python3-pytest", "python3-venv", "python3-pip"],
 };
 

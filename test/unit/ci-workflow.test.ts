@@ -28,6 +28,7 @@ const base: CiSettings = {
   cacheDir: ".cache/devflow",
   cachePaths: [".cache/devflow", "target"],
   warmFirst: [],
+  warmable: [],
   bakeFile: "docker-bake.hcl",
 };
 
@@ -40,6 +41,8 @@ const variants: [string, Partial<CiSettings>][] = [
   ["docker hub image, custom branch", { image: "acme/app-ci", branch: "trunk" }],
   ["custom profile without build commands", { profile: "quick", profiles: { quick: ["lint:static", "test:smoke"] } }],
   ["warm job from setup:deps alone", { profile: "quick", profiles: { quick: ["lint:static"] }, warmFirst: ["setup:deps"] }],
+  ["warm job with the checks' warm actions", { warmable: ["lint:static", "test:unit"] }],
+  ["warm job from warm actions alone", { profile: "quick", profiles: { quick: ["lint:static", "test:smoke"] }, warmable: ["lint:static"] }],
   ["single mode without build commands", { mode: "single", profile: "quick", profiles: { quick: ["fmt:check"] } }],
   ["release profile with package", { profile: "release", profiles: { release: ["build:release", "test:all", "package:artifact"] }, cacheDir: "ci-cache", cachePaths: ["ci-cache"] }],
 ];
@@ -219,6 +222,31 @@ describe("planJobs", () => {
       ["fmt-check", ["image", "image-pr"], "none"],
       ["test-unit", ["image", "image-pr"], "none"],
     ]);
+  });
+});
+
+describe("warm actions", () => {
+  test("the warm job runs one `dwf warm` of the profile's checks that have a warm action, after the build", () => {
+    const doc = parse({ warmable: ["lint:static", "test:unit", "test:all"] });
+    const runs = doc.jobs.warm.steps.map((s: any) => s.run).filter((r: string) => /^dwf (warm |[a-z]+:)/.test(r ?? ""));
+    expect(runs).toEqual(["dwf setup:deps\n", "dwf build:debug\n", "dwf warm lint:static test:unit\n"]);
+    // The verify jobs still run the commands themselves, from the warm cache.
+    expect(stepNamed(doc.jobs["lint-static"], "dwf lint:static").run).toBe("dwf lint:static\n");
+    expect(stepNamed(doc.jobs["lint-static"], "Restore the warm workspace")).toBeDefined();
+  });
+
+  test("warm actions alone make a warm job that the verify jobs wait for", () => {
+    const jobs = planJobs({ ...base, warmable: ["lint:static"] }, ["fmt:check", "lint:static"]);
+    expect(jobs.filter((j) => j.kind !== "image" && j.kind !== "image-pr" && j.kind !== "rescan").map((j) => [j.id, j.sequential, j.warm, j.needs, j.cache])).toEqual([
+      ["warm", [], ["lint:static"], ["image", "image-pr"], "save"],
+      ["fmt-check", ["fmt:check"], [], ["image", "image-pr", "warm"], "restore"],
+      ["lint-static", ["lint:static"], [], ["image", "image-pr", "warm"], "restore"],
+    ]);
+  });
+
+  test("single mode has no warm step: `dwf verify` builds what it needs itself", () => {
+    const doc = parse({ mode: "single", warmable: ["lint:static"] });
+    expect(JSON.stringify(doc)).not.toContain("dwf warm");
   });
 });
 

@@ -45,7 +45,7 @@ export function parseJobs(raw: string | undefined): number {
 }
 
 /** Run a task command with the parsed shared flags, the task cache and GitHub reporting. */
-export async function runWithFlags(args: Record<string, unknown>, commands: CommandRef[], title: string): Promise<number> {
+export async function runWithFlags(args: Record<string, unknown>, commands: CommandRef[], title: string, extra: { warm?: boolean } = {}): Promise<number> {
   const [{ runTasks }, { runServices }] = await Promise.all([import("../verify-flow.ts"), import("../wiring.ts")]);
   return runTasks({
     cwd: process.cwd(),
@@ -62,5 +62,6 @@ export async function runWithFlags(args: Record<string, unknown>, commands: Comm
     noInstall: args.install === false,
     remoteCache: args["remote-cache"] as string | undefined,
     report: args.report as string | undefined,
+    warm: extra.warm,
   }, await runServices());
 }

@@ -92,17 +92,17 @@ const plan = defineCommand({
   },
 });
 
-/** The tasks `dwf <commands>` plans in CI, resolved exactly as `dwf verify --dry-run` resolves them. */
+/** The tasks `dwf <commands>` (or `dwf warm <commands>`) plans in CI, resolved exactly as `--dry-run` resolves them. */
 async function taskResolver(config: string | undefined, runtime: "container" | "host") {
   const [{ loadProject, prepare }, { parseCommandRef, formatRef }] = await Promise.all([import("../../core/prepare.ts"), import("../../sdk/command-ref.ts")]);
   const { loadConfig } = await import("../../core/config.ts");
   const loaded = loadConfig({ cwd: process.cwd(), explicit: config });
   let project: ReturnType<typeof loadProject> | undefined;
-  return async (commands: string[]) => {
+  return async (commands: string[], opts: { warm?: boolean } = {}) => {
     if (commands.length === 0) return [];
     const refs = commands.map((c) => parseCommandRef(c, `command '${c}'`));
     project ??= loadProject({ cwd: process.cwd(), loaded, runtime, extensions: extensionSource });
-    const prepared = await prepare({ cwd: process.cwd(), project: await project, commands: refs, runtime });
+    const prepared = await prepare({ cwd: process.cwd(), project: await project, commands: refs, runtime, warm: opts.warm });
     return prepared.tasks.map((t) => ({
       id: t.task.id,
       command: formatRef(t.task.ref),

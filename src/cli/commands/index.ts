@@ -6,6 +6,7 @@ type Loader = () => Promise<CommandDef<any>>;
 export const commands: Record<string, Loader> = {
   verify: () => import("./verify.ts").then((m) => m.default),
   run: () => import("./run.ts").then((m) => m.default),
+  warm: () => import("./warm.ts").then((m) => m.default),
   init: () => import("./init.ts").then((m) => m.default),
   doctor: () => import("./doctor.ts").then((m) => m.default),
   fingerprint: () => import("./fingerprint.ts").then((m) => m.default),
