@@ -14,7 +14,7 @@ import { log } from "../report/log.ts";
 import { removeStaleTemps, writeCacheFile } from "./safe-write.ts";
 import { READ_CAPS, readOwnFile, touchNow } from "./fs.ts";
 import { cacheMountHostPath } from "./cache-root.ts";
-import { insideContainer } from "../runtime/select.ts";
+import { CONTAINER_ENV, insideContainer } from "../runtime/select.ts";
 
 export const ENTRY_VERSION = 1;
 export const TASKS_DIR = "tasks";
@@ -132,14 +132,12 @@ const EXCLUDED = new Set(KEY_EXCLUDED_ENV);
 
 /**
  * The part of the inherited environment a task's result can depend on. Host tasks inherit the
- * whole environment but KEY_EXCLUDED_ENV (a changed `FOO=…` must re-run them); containers only get CI (see baseEnv).
+ * whole environment but KEY_EXCLUDED_ENV (a changed `FOO=…` must re-run them); containers get a fixed CI=true, whatever the host has.
  */
 export function inheritedKeyEnv(env: Record<string, string | undefined>, runner: "host" | "container"): Record<string, string> {
   const out: Record<string, string> = {};
-  if (runner === "container") {
-    if (env.CI) out.CI = env.CI;
-    return out;
-  }
+  // A container inherits nothing from the host: it always gets CI=true (CONTAINER_ENV).
+  if (runner === "container") return { CI: CONTAINER_ENV.CI! };
   for (const [k, v] of Object.entries(env)) if (v !== undefined && !EXCLUDED.has(k)) out[k] = v;
   return out;
 }
@@ -224,10 +222,12 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
 
   // --- Inside the dwf image (CI's container jobs run dwf there with IS_CONTAINER=true) ---
   // Actions run directly, but the environment is the image: when DWF_IMAGE names the image of
-  // this tree's fingerprint, keys are made as a container run's would be (image identity, only
-  // CI inherited, cache env by its in-container path), so a laptop's container run and CI share
-  // results. Without that claim, or when it names another fingerprint, host keys as usual.
-  const claimedImage = insideContainer(process.env) ? process.env.DWF_IMAGE?.trim() : undefined;
+  // this tree's fingerprint and CI=true is set (as the container runner sets it for every task),
+  // keys are made as a container run's would be (image identity, CI=true the only inherited
+  // variable, cache env by its in-container path), so a laptop's container run and CI share
+  // results. Without that claim, when it names another fingerprint, or without CI=true (the
+  // tasks would not see what a container's see), host keys as usual.
+  const claimedImage = insideContainer(process.env) && process.env.CI === CONTAINER_ENV.CI ? process.env.DWF_IMAGE?.trim() : undefined;
   const keyedAs = memo(async (): Promise<"host" | "container"> => {
     if (!claimedImage) return "host";
     try {

@@ -28,6 +28,14 @@ export function requestedProfile(flag: string | undefined, config: Config, env: 
   return raw;
 }
 
+/**
+ * The environment every container task gets from dwf besides its own: the nesting marker, and
+ * CI=true whether or not the host is CI. A container task behaves the same on a laptop as in a
+ * CI job (tools that change under CI change everywhere), so its key, which holds this and no
+ * other inherited variable, is the same on both and a result CI verified is reused on a laptop.
+ */
+export const CONTAINER_ENV: Readonly<Record<string, string>> = Object.freeze({ DWF_IN_CONTAINER: "1", CI: "true" });
+
 /** True inside a dwf container (or CI's container jobs): run actions directly, never nest. */
 export function insideContainer(env: Record<string, string | undefined> = process.env): boolean {
   return env.IS_CONTAINER === "true" || env.DWF_IN_CONTAINER === "1";

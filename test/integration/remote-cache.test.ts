@@ -29,7 +29,7 @@ function files(url: string, marker: string, extra = ""): Record<string, string> 
       targets: { pr: ["build:debug", "test:unit"] },
       makefile: {
         "build-debug": ["mkdir -p out/bin", 'echo "built from $(cat src.txt)" > out/app.txt', "ln -sf ../app.txt out/bin/latest", "echo building"],
-        "test-unit": ["cat out/bin/latest", "echo unit-ok"],
+        "test-unit": ["cat out/bin/latest", 'echo "ci is $CI"', "echo unit-ok"],
       },
       extra: `[cache.remote]\nurl = "${url}"\nteam = "${TEAM}"\n\n[cache.outputs]\n"build:debug" = ["out"]\n${extra}`,
     }),
@@ -108,6 +108,35 @@ describe("remote task cache (turborepo-remote-cache)", () => {
       expect(again.tasks).toEqual({ "build:debug": "cached (local)", "test:unit": "cached (local)" });
       // Local first: a local hit asks the server nothing.
       expect(count(server.requests(), "GET /v8/artifacts/")).toBe(gets);
+    },
+    SLOW,
+  );
+
+  test(
+    "what CI (CI=true) verified is reused on a laptop without CI, at another path: every container task cached (remote)",
+    async () => {
+      const project = repo(`laptop-ci-${ID}`);
+      const puts = count(server.requests(), "PUT /v8/artifacts/");
+      const ci = await statuses(project.origin, [], { CI: "true" });
+      expect(ci.tasks).toEqual({ "build:debug": "passed", "test:unit": "passed" });
+      expect(count(server.requests(), "PUT /v8/artifacts/") - puts).toBe(2);
+
+      const laptop = await verify(project.clone(), ["--verbose"], { CI: undefined });
+      expect(laptop.code).toBe(0);
+      expect(laptop.stdout).toContain("◆ cached (remote) build:debug [custom]");
+      expect(laptop.stdout).toContain("◆ cached (remote) test:unit [custom]");
+      expect(laptop.stdout).toContain("ci is true");
+      expect(warnings(laptop)).toEqual([]);
+
+      // The other way round: a laptop's container run (no CI on the host) is what CI gets, and
+      // its tasks saw CI=true, as CI's do.
+      const other = repo(`laptop-up-${ID}`);
+      const up = await verify(other.origin, ["--verbose"], { CI: undefined });
+      expect(up.code).toBe(0);
+      expect(up.stdout).toContain("ci is true");
+      expect((await statuses(other.clone(), [], { CI: "true" })).tasks).toEqual({ "build:debug": "cached (remote)", "test:unit": "cached (remote)" });
+      // Whatever the host's CI says (CI=false, CI=1), the container's is CI=true: the same key.
+      expect((await statuses(other.clone(), [], { CI: "false" })).tasks).toEqual({ "build:debug": "cached (remote)", "test:unit": "cached (remote)" });
     },
     SLOW,
   );
@@ -314,7 +343,7 @@ describe("remote task cache (turborepo-remote-cache)", () => {
       const project = repo(`in-image-${ID}`);
       const fp = (await runDwf(["fingerprint"], { cwd: project.origin })).stdout.trim();
       expect(fp).toMatch(/^[0-9a-f]{64}$/);
-      const inImage = { IS_CONTAINER: "true", DWF_IMAGE: `${IMAGE}:${fp}` };
+      const inImage = { IS_CONTAINER: "true", DWF_IMAGE: `${IMAGE}:${fp}`, CI: "true" };
       // A container run uploads; a run "in the image" (as CI's container jobs) reuses it.
       expect((await verify(project.origin)).code).toBe(0);
       const ci = await statuses(project.clone(), [], inImage);
@@ -322,16 +351,21 @@ describe("remote task cache (turborepo-remote-cache)", () => {
 
       // And the other way: what runs in the image is what a laptop's container run gets.
       const other = repo(`in-image-up-${ID}`);
-      const up = await statuses(other.origin, [], { IS_CONTAINER: "true", DWF_IMAGE: `${IMAGE}:${fp}` });
+      const up = await statuses(other.origin, [], inImage);
       expect(up.tasks).toEqual({ "build:debug": "passed", "test:unit": "passed" });
       const laptop = await statuses(other.clone());
       expect(laptop.tasks).toEqual({ "build:debug": "cached (remote)", "test:unit": "cached (remote)" });
 
       // A claim naming another image is not believed: host keys, local only.
-      const wrong = await verify(project.clone(), ["--verbose"], { IS_CONTAINER: "true", DWF_IMAGE: `${IMAGE}:${"0".repeat(64)}` });
+      const wrong = await verify(project.clone(), ["--verbose"], { ...inImage, DWF_IMAGE: `${IMAGE}:${"0".repeat(64)}` });
       expect(wrong.code).toBe(0);
       expect(wrong.stderr).toContain("remote cache: test:unit [custom]: local only: host task");
       expect(wrong.stdout).not.toContain("(remote)");
+      // Nor one without CI=true: its tasks would not see what a container's see.
+      const noCi = await verify(project.clone(), ["--verbose"], { ...inImage, CI: undefined });
+      expect(noCi.code).toBe(0);
+      expect(noCi.stderr).toContain("remote cache: test:unit [custom]: local only: host task");
+      expect(noCi.stdout).not.toContain("(remote)");
     },
     SLOW,
   );

@@ -169,3 +169,33 @@ describe("task result cache", () => {
     expect((JSON.parse(third.stdout) as { tasks: { status: string }[] }).tasks.map((t) => t.status)).toEqual(["passed", "passed"]);
   });
 });
+
+/** The value a container gets for NAME from a shown engine call: `-e NAME=v`, or `-e NAME` taken from the `env …` prefix or the host. */
+function containerValue(argv: string[], name: string, host: Record<string, string | undefined>): string | undefined {
+  for (let i = 0; i < argv.length - 1; i++) {
+    if (argv[i] !== "-e") continue;
+    if (argv[i + 1] === name) return argv.find((a, j) => j < argv.indexOf("run") && a.startsWith(`${name}=`))?.slice(name.length + 1) ?? host[name];
+    if (argv[i + 1]!.startsWith(`${name}=`)) return argv[i + 1]!.slice(name.length + 1);
+  }
+  return undefined;
+}
+
+describe("container env does not depend on the host's", () => {
+  test("a stack's env and the container's CI are the same with and without CI on the host; host runs still follow the host", async () => {
+    const cwd = fixture({ "Cargo.toml": '[package]\nname = "x"\nversion = "0.1.0"\nedition = "2021"\n', "src/main.rs": "fn main() {}\n" }, { git: true });
+    const plan = async (profile: string, env: Record<string, string | undefined>) => {
+      const r = await runDwf(["build:debug", "--dry-run", "--json", "--profile", profile], { cwd, env });
+      expect(r.code).toBe(0);
+      const t = JSON.parse(r.stdout).tasks[0];
+      return { env: t.env, ci: containerValue(t.argv, "CI", env) };
+    };
+    const laptop = await plan("container", { CI: undefined });
+    // The rust stack turns off incremental builds under CI: a container is always CI.
+    expect(laptop.env).toEqual({ CARGO_INCREMENTAL: "0" });
+    expect(laptop.ci).toBe("true");
+    expect(await plan("container", { CI: "true" })).toEqual(laptop);
+    expect(await plan("container", { CI: "false" })).toEqual(laptop);
+    expect((await plan("host", { CI: undefined })).env).toEqual({});
+    expect((await plan("host", { CI: "true" })).env).toEqual({ CARGO_INCREMENTAL: "0" });
+  });
+});

@@ -67,11 +67,13 @@ describe("taskKey", () => {
 });
 
 describe("inheritedKeyEnv", () => {
-  test("host tasks key on the inherited env minus session noise; containers only on CI", () => {
+  test("host tasks key on the inherited env minus session noise; containers on a fixed CI=true, whatever the host has", () => {
     const env = { FOO: "1", PATH: "/bin", PWD: "/x", SHLVL: "2", TERM: "xterm", GITHUB_RUN_ID: "9", DWF_LOG: "debug", CI: "true", GONE: undefined };
     expect(inheritedKeyEnv(env, "host")).toEqual({ FOO: "1", PATH: "/bin", TERM: "xterm", CI: "true" });
     expect(inheritedKeyEnv(env, "container")).toEqual({ CI: "true" });
-    expect(inheritedKeyEnv({}, "container")).toEqual({});
+    expect(inheritedKeyEnv({ FOO: "1" }, "container")).toEqual({ CI: "true" });
+    expect(inheritedKeyEnv({ CI: "1" }, "container")).toEqual({ CI: "true" });
+    expect(inheritedKeyEnv({}, "container")).toEqual({ CI: "true" });
   });
 
   test("only exact names are session noise; look-alikes and build-describing CI variables are hashed", () => {
