@@ -25,7 +25,9 @@ import { isInside, lstatOrNull } from "./fs.ts";
 import { redactText, secretValues } from "./redact.ts";
 import { readTar, writeTar, TarError, type TarEntry } from "./tar.ts";
 import { log } from "../report/log.ts";
-import { storedResult } from "./task-cache.ts";
+import { normaliseOutputs, storedResult, taskOutputs } from "./task-cache.ts";
+
+export { normaliseOutputs, taskOutputs };
 
 export type RemoteMode = "off" | "read" | "readwrite";
 export const REMOTE_MODES: readonly RemoteMode[] = ["off", "read", "readwrite"];
@@ -152,17 +154,6 @@ export interface RemoteEntry {
   outputs: string[];
 }
 
-/** Normalised relative output paths, as prefixes: `dist`, `target/debug`. */
-function normaliseOutputs(paths: string[]): string[] {
-  const out = new Set<string>();
-  for (const p of paths) {
-    const n = posix.normalize(p.replace(/\/+$/, ""));
-    if (!n || n === "." || n.startsWith("../") || n === ".." || n.startsWith("/")) continue;
-    out.add(n);
-  }
-  return [...out].sort();
-}
-
 function underOutputs(path: string, outputs: string[]): boolean {
   return outputs.some((o) => path === o || path.startsWith(`${o}/`));
 }
@@ -173,7 +164,7 @@ export class ArtifactError extends Error {}
  * The artifact for a result: a gzipped tar of the entry and the declared outputs as they are
  * on disk now. Symlinks are kept when they stay inside the project, left out otherwise.
  */
-export function packArtifact(root: string, entry: RemoteEntry): Uint8Array {
+export function packArtifact(root: string, entry: RemoteEntry, opts: { level?: number } = {}): Uint8Array {
   const files: TarEntry[] = [{ type: "file", path: ENTRY_NAME, mode: 0o644, data: new TextEncoder().encode(JSON.stringify(entry)) }];
   let bytes = 0;
   const realRoot = realpathSync(root);
@@ -199,7 +190,7 @@ export function packArtifact(root: string, entry: RemoteEntry): Uint8Array {
     }
   };
   for (const o of entry.outputs) walk(o);
-  const body = Bun.gzipSync(writeTar(files) as Uint8Array<ArrayBuffer>);
+  const body = Bun.gzipSync(writeTar(files) as Uint8Array<ArrayBuffer>, opts.level === undefined ? undefined : { level: opts.level as 1 });
   if (body.length > MAX_ARTIFACT_BYTES) throw new ArtifactError(`artifact is ${Math.round(body.length / 1024 / 1024)} MiB, over the ${MAX_ARTIFACT_BYTES / 1024 / 1024} MiB cap`);
   return body;
 }
@@ -464,13 +455,6 @@ export function localOnlyReason(t: PreparedTask, kind: "host" | "container", roo
   // A key naming this checkout's path would never match on another machine (or would lie there).
   if (JSON.stringify([action.program, action.args, t.env]).includes(root)) return "its command names a host path";
   return undefined;
-}
-
-/** Declared outputs of a task: the extension's, plus [cache.outputs] for its command. */
-export function taskOutputs(t: PreparedTask, config: Config, registry: Registry): string[] {
-  const fromExt = t.stack.ext.taskOutputs?.(t.task.ref, registry.ctx) ?? [];
-  const fromConfig = config.cache?.outputs?.[formatRef(t.task.ref)] ?? [];
-  return normaliseOutputs([...fromExt, ...fromConfig]);
 }
 
 /** Run fn over items with at most n in flight. */

@@ -1,7 +1,7 @@
 // The task result cache: a passing task's output stored under a key that covers everything
 // its result depends on, so an unchanged task is replayed instead of re-run.
-import { realpathSync, statSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { dirname, join, posix, relative } from "node:path";
 import type { Prepared, PreparedTask } from "./pipeline.ts";
 import type { TaskCache, TaskCacheHit } from "./execute.ts";
 import type { RunHooks } from "./run-tasks.ts";
@@ -12,7 +12,10 @@ import { hashTree, treeDigest, type FileDigests } from "./tree-hash.ts";
 import { redactText, secretValues } from "./redact.ts";
 import { log } from "../report/log.ts";
 import { removeStaleTemps, writeCacheFile } from "./safe-write.ts";
-import { READ_CAPS, readOwnFile, touchNow } from "./fs.ts";
+import { READ_CAPS, isInside, lstatOrNull, readOwnFile, touchNow } from "./fs.ts";
+import { formatRef } from "./command-ref.ts";
+import type { Config } from "./config.ts";
+import type { Registry } from "./registry.ts";
 import { cacheMountHostPath } from "./cache-root.ts";
 import { CONTAINER_ENV, insideContainer } from "../runtime/select.ts";
 
@@ -45,6 +48,104 @@ export interface CacheEntry {
   durationMs: number;
   output: string;
   created: string;
+  /** For a task with declared outputs: what it left, and whether they are kept beside the entry. */
+  outputs?: OutputRecord;
+}
+
+/** A task's declared outputs as they were when its result was stored. */
+export interface OutputRecord {
+  /** The declared output paths then. */
+  paths: string[];
+  /** Those of them that existed. */
+  present: string[];
+  /** Every file (its size) and kept symlink (-1) under them; null when there were more than MANIFEST_MAX. */
+  files: [string, number][] | null;
+  /** Whether `<key>.outputs.tgz` beside the entry holds them. */
+  packed: boolean;
+}
+
+/** Outputs bigger than this (unpacked) are listed with the result but not kept: deleting them means a re-run. */
+export const LOCAL_OUTPUTS_MAX = 128 * 1024 * 1024;
+/** Outputs of more files than this are checked by their top-level paths only. */
+export const MANIFEST_MAX = 50_000;
+
+export function outputsPath(cacheRoot: string, key: string): string {
+  return join(cacheRoot, TASKS_DIR, key.slice(0, 2), `${key}.outputs.tgz`);
+}
+
+/** Normalised relative output paths, as prefixes: `dist`, `target/debug`. */
+export function normaliseOutputs(paths: string[]): string[] {
+  const out = new Set<string>();
+  for (const p of paths) {
+    const n = posix.normalize(p.replace(/\/+$/, ""));
+    if (!n || n === "." || n.startsWith("../") || n === ".." || n.startsWith("/")) continue;
+    out.add(n);
+  }
+  return [...out].sort();
+}
+
+/** Declared outputs of a task: the extension's, plus [cache.outputs] for its command. */
+export function taskOutputs(t: PreparedTask, config: Config, registry: Registry): string[] {
+  const fromExt = t.stack.ext.taskOutputs?.(t.task.ref, registry.ctx) ?? [];
+  const fromConfig = config.cache?.outputs?.[formatRef(t.task.ref)] ?? [];
+  return normaliseOutputs([...fromExt, ...fromConfig]);
+}
+
+/**
+ * What is under the declared outputs now, by the rules the artifact is packed with (packArtifact):
+ * files with their sizes, symlinks that stay inside the project; folders are walked.
+ */
+export function listOutputs(root: string, outputs: string[]): { present: string[]; files: [string, number][]; bytes: number } {
+  const files: [string, number][] = [];
+  const present: string[] = [];
+  let bytes = 0;
+  let realRoot: string | undefined;
+  const walk = (rel: string) => {
+    const abs = join(root, rel);
+    const st = lstatOrNull(abs);
+    if (!st) return;
+    if (st.isSymbolicLink()) {
+      let real: string | null = null;
+      try {
+        real = realpathSync(abs);
+      } catch {}
+      realRoot ??= realpathSync(root);
+      if (!readlinkSync(abs).startsWith("/") && real && isInside(realRoot, real)) files.push([rel, -1]);
+    } else if (st.isDirectory()) {
+      for (const name of readdirSync(abs).sort()) walk(`${rel}/${name}`);
+    } else if (st.isFile()) {
+      bytes += st.size;
+      files.push([rel, st.size]);
+    }
+  };
+  for (const o of outputs) {
+    if (!lstatOrNull(join(root, o))) continue;
+    present.push(o);
+    walk(o);
+  }
+  return { present, files, bytes };
+}
+
+/** Whether what a stored result left is still in the workspace (every listed file, same size). */
+export function outputsIntact(root: string, rec: OutputRecord): boolean {
+  for (const p of rec.present) if (!lstatOrNull(join(root, p))) return false;
+  for (const [rel, size] of rec.files ?? []) {
+    const st = lstatOrNull(join(root, rel));
+    if (!st || (size === -1 ? !st.isSymbolicLink() : !st.isFile() || st.size !== size)) return false;
+  }
+  return true;
+}
+
+function validRecord(v: unknown): v is OutputRecord {
+  if (typeof v !== "object" || v === null) return false;
+  const r = v as Record<string, unknown>;
+  const strings = (a: unknown) => Array.isArray(a) && a.every((x) => typeof x === "string");
+  return (
+    strings(r.paths) &&
+    strings(r.present) &&
+    typeof r.packed === "boolean" &&
+    (r.files === null || (Array.isArray(r.files) && r.files.every((f) => Array.isArray(f) && typeof f[0] === "string" && typeof f[1] === "number")))
+  );
 }
 
 function sortedPairs(env: Record<string, string>): [string, string | undefined][] {
@@ -86,6 +187,7 @@ export function parseEntry(text: string, key: string, task: string): CacheEntry 
   if (e.version !== ENTRY_VERSION || e.key !== key || e.task !== task) return null;
   if (typeof e.durationMs !== "number" || !Number.isFinite(e.durationMs) || e.durationMs < 0) return null;
   if (typeof e.output !== "string" || typeof e.created !== "string") return null;
+  if (e.outputs !== undefined && !validRecord(e.outputs)) return null;
   return e as unknown as CacheEntry;
 }
 
@@ -303,8 +405,39 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
     return k;
   };
 
+  const outputsOf = (t: PreparedTask) => taskOutputs(t, config, registry);
+
+  /**
+   * A hit for a task with declared outputs only when they are in the workspace: as listed, or
+   * put back from the copy kept beside the entry. Otherwise a miss, and the task runs.
+   */
+  const outputsReady = async (t: PreparedTask, key: string, entry: CacheEntry, declared: string[]): Promise<boolean> => {
+    const rec = entry.outputs;
+    if (!rec || rec.paths.join("\0") !== declared.join("\0")) {
+      log.debug(`task cache: ${t.task.id}: the stored result does not record its outputs (${declared.join(", ")}); it runs`);
+      return false;
+    }
+    if (outputsIntact(root, rec)) return true;
+    const path = outputsPath(cacheRoot, key);
+    const read = rec.packed ? readOwnFile(path, READ_CAPS.outputs, { binary: true }) : {};
+    if (!read.bytes) {
+      log.debug(`task cache: ${t.task.id}: its outputs (${declared.join(", ")}) are gone and no copy is kept; it runs`);
+      return false;
+    }
+    try {
+      const { restoreOutputs, unpackArtifact } = await import("./remote-cache.ts");
+      restoreOutputs(root, unpackArtifact(read.bytes, { key, task: t.task.id, outputs: declared }).files);
+    } catch (e) {
+      log.debug(`task cache: ${t.task.id}: could not restore its outputs from ${path}: ${(e as Error).message}; it runs`);
+      return false;
+    }
+    touchNow(path);
+    log.debug(`task cache: ${t.task.id}: restored ${declared.join(", ")} from the cache`);
+    return outputsIntact(root, rec);
+  };
+
   /** The stored result under this key, trusted only when it is intact and names this task. */
-  const readEntry = (t: PreparedTask, key: string): TaskCacheHit | null => {
+  const readEntry = async (t: PreparedTask, key: string): Promise<TaskCacheHit | null> => {
     const path = entryPath(cacheRoot, key);
     // One small file: a sync read is cheaper than an async round trip per task. Whatever a
     // container or another process put in its place (FIFO, device, symlink, huge file) is refused.
@@ -318,9 +451,36 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
       log.debug(`task cache: ignoring damaged entry ${path}; the task runs and rewrites it`);
       return null;
     }
+    const declared = outputsOf(t);
+    if (declared.length > 0 && !(await outputsReady(t, key, entry, declared))) return null;
     // Prune ages entries by last use, not creation.
     touchNow(path);
+    if (entry.outputs?.packed) touchNow(outputsPath(cacheRoot, key));
     return { durationMs: entry.durationMs, output: entry.output };
+  };
+
+  /**
+   * List the outputs a passing task left and keep a copy beside its entry (the remote cache's
+   * artifact format, fast compression) when they fit under LOCAL_OUTPUTS_MAX. Written before the
+   * entry, so an entry never names a copy that is not there.
+   */
+  const keepOutputs = async (key: string, result: ReturnType<typeof storedResult>, declared: string[]): Promise<OutputRecord> => {
+    const listing = listOutputs(root, declared);
+    const rec: OutputRecord = { paths: declared, present: listing.present, files: listing.files.length <= MANIFEST_MAX ? listing.files : null, packed: false };
+    if (listing.files.length === 0) return rec;
+    if (listing.bytes > LOCAL_OUTPUTS_MAX) {
+      log.debug(`task cache: ${result.task}: outputs are ${Math.round(listing.bytes / 1024 / 1024)} MiB, over the ${LOCAL_OUTPUTS_MAX / 1024 / 1024} MiB kept locally: listed, not kept`);
+      return rec;
+    }
+    try {
+      const { packArtifact, REMOTE_ENTRY_VERSION } = await import("./remote-cache.ts");
+      const body = packArtifact(root, { version: REMOTE_ENTRY_VERSION, ...result, outputs: declared }, { level: 1 });
+      writeCacheFile(cacheRoot, outputsPath(cacheRoot, key), body);
+      rec.packed = true;
+    } catch (e) {
+      log.debug(`task cache: ${result.task}: outputs not kept: ${(e as Error).message}`);
+    }
+    return rec;
   };
 
   const lookupMany = async (tasks: PreparedTask[], runner: Runner): Promise<Map<string, TaskCacheHit>> => {
@@ -343,7 +503,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
         continue;
       }
       keys.set(`${runner.kind}\0${t.task.id}`, Promise.resolve(key));
-      const hit = readEntry(t, key);
+      const hit = await readEntry(t, key);
       if (hit) hits.set(t.task.id, hit);
     }
     return hits;
@@ -377,7 +537,10 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
       }
       const path = entryPath(cacheRoot, key);
       removeStaleTemps(dirname(path));
-      const entry: CacheEntry = { version: ENTRY_VERSION, ...storedResult(t, key, outcome), created: new Date().toISOString() };
+      const result = storedResult(t, key, outcome);
+      const entry: CacheEntry = { version: ENTRY_VERSION, ...result, created: new Date().toISOString() };
+      const declared = outputsOf(t);
+      if (declared.length > 0) entry.outputs = await keepOutputs(key, result, declared);
       writeCacheFile(cacheRoot, path, JSON.stringify(entry));
       return true;
     },
