@@ -25,7 +25,7 @@ import { isInside, lstatOrNull } from "./fs.ts";
 import { redactText, secretValues } from "./redact.ts";
 import { readTar, writeTar, TarError, type TarEntry } from "./tar.ts";
 import { log } from "../report/log.ts";
-import { normaliseOutputs, storedResult, taskOutputs } from "./task-cache.ts";
+import { normaliseOutputs, storedResult, taskOutputs, type Sharing } from "./task-cache.ts";
 
 export { normaliseOutputs, taskOutputs };
 
@@ -438,6 +438,8 @@ export interface LocalTaskCache extends TaskCache {
   keyFor(t: PreparedTask, runner: Runner): Promise<string>;
   /** Whether this run's keys are a container's (also inside the claimed dwf image) or the host's. */
   keyedAs(runner: Runner): Promise<"host" | "container">;
+  /** Whether a task's key means the same on other machines (container, pinned host tool), and why. */
+  sharing(t: PreparedTask, runner: Runner): Promise<Sharing>;
 }
 
 export interface RemoteLayerOptions {
@@ -446,15 +448,6 @@ export interface RemoteLayerOptions {
   config: Config;
   registry: Registry;
   verbose: boolean;
-}
-
-/** Why a task's result stays on this machine, or undefined when it may be shared. */
-export function localOnlyReason(t: PreparedTask, kind: "host" | "container", root: string): string | undefined {
-  if (kind !== "container") return "host task (its key holds this machine's tool paths and environment)";
-  const action = t.action!;
-  // A key naming this checkout's path would never match on another machine (or would lie there).
-  if (JSON.stringify([action.program, action.args, t.env]).includes(root)) return "its command names a host path";
-  return undefined;
 }
 
 /** Run fn over items with at most n in flight. */
@@ -499,14 +492,13 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
 
   const lookupMany = async (tasks: PreparedTask[], runner: Runner): Promise<Map<string, TaskCacheHit>> => {
     const hits = await inner.lookupMany(tasks, runner);
-    const kind = await inner.keyedAs(runner);
     const started = performance.now();
     const localOnly: string[] = [];
     const wanted: { t: PreparedTask; key: string }[] = [];
     for (const t of tasks) {
-      const why = localOnlyReason(t, kind, opts.root);
-      if (why) {
-        localOnly.push(`${label(t)}: local only: ${why}`);
+      const share = await inner.sharing(t, runner).catch((e: Error) => ({ shared: false, why: `no key (${e.message})` }));
+      if (!share.shared) {
+        localOnly.push(`${label(t)}: local only: ${share.why}`);
         continue;
       }
       if (hits.has(t.task.id)) continue;
@@ -602,7 +594,7 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
     async store(t, runner, outcome, replayed) {
       // What was not kept locally (the tree changed while the task ran) is not shared either.
       if ((await inner.store(t, runner, outcome, replayed)) === false) return false;
-      if (s.mode !== "readwrite" || disabled || localOnlyReason(t, await inner.keyedAs(runner), opts.root)) return;
+      if (s.mode !== "readwrite" || disabled || !(await inner.sharing(t, runner)).shared) return;
       track(upload(t, runner, outcome).catch((e) => log.debug(`remote cache: upload of ${t.task.id} failed: ${(e as Error).message}`)));
     },
     async flush() {

@@ -35,12 +35,14 @@ export interface RunTasksOptions {
   noInstall?: boolean;
   /** --remote-cache: off, read or readwrite (default: from devflow.toml and the environment). */
   remoteCache?: string;
+  /** --explain: say for each task whether its cached result is shared with other machines, and why. */
+  explain?: boolean;
   report?: string;
 }
 
 /** Hooks later stages plug in (task cache, GitHub reporting) without the flow knowing them. */
 export interface RunHooks {
-  cache?: (ctx: { cacheRoot: string; enabled: boolean; prepared?: Prepared; remote?: string; verbose?: boolean }) => Promise<TaskCache | undefined>;
+  cache?: (ctx: { cacheRoot: string; enabled: boolean; prepared?: Prepared; remote?: string; verbose?: boolean; explain?: boolean }) => Promise<TaskCache | undefined>;
   started?: (ctx: { title: string; report?: string }) => Promise<void>;
   finished?: (ctx: { title: string; report?: string; results: TaskResult[]; exitCode: number }) => Promise<void>;
 }
@@ -127,7 +129,7 @@ async function run(opts: RunTasksOptions, state: RunState): Promise<number> {
   const reaper = new RunReaper(recordRoot);
   setActiveReaper(reaper);
   state.reaper = reaper;
-  const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared, remote: opts.remoteCache, verbose: opts.verbose });
+  const cache = await runHooks.cache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared, remote: opts.remoteCache, verbose: opts.verbose, explain: opts.explain });
 
   // One task at a time can stream live; parallel tasks print as blocks when they finish.
   const live = !opts.json && (opts.jobs === 1 || prepared.tasks.filter((t) => t.action).length <= 1);

@@ -16,6 +16,7 @@ import { READ_CAPS, isInside, lstatOrNull, readOwnFile, touchNow } from "./fs.ts
 import { formatRef } from "./command-ref.ts";
 import type { Config } from "./config.ts";
 import type { Registry } from "./registry.ts";
+import type { ToolPin } from "./types.ts";
 import { cacheMountHostPath } from "./cache-root.ts";
 import { CONTAINER_ENV, insideContainer } from "../runtime/select.ts";
 
@@ -244,6 +245,43 @@ export function inheritedKeyEnv(env: Record<string, string | undefined>, runner:
   return out;
 }
 
+/**
+ * Inherited variables that name this machine or user rather than the build: left out of the key
+ * of a host task whose tool is pinned (its portable key), so another machine can compute it. The
+ * pin stands for the toolchain PATH would find; every other variable (FOO, RUSTFLAGS, …) is kept.
+ */
+export const MACHINE_ENV: readonly string[] = [
+  "HOME", "USER", "LOGNAME", "USERNAME", "PATH", "SHELL", "HOSTNAME", "HOST", "TMPDIR", "TMP", "TEMP", "MAIL",
+  "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "LC_COLLATE", "LC_NUMERIC", "LC_TIME", "LC_MONETARY",
+  "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_DIRS", "XDG_DATA_DIRS",
+  "XDG_SESSION_TYPE", "XDG_SESSION_CLASS", "XDG_CURRENT_DESKTOP", "DESKTOP_SESSION", "DISPLAY", "WAYLAND_DISPLAY",
+  "DBUS_SESSION_BUS_ADDRESS", "LS_COLORS", "EDITOR", "VISUAL", "PAGER", "MANPATH", "INFOPATH", "MOTD_SHOWN",
+  "CARGO_HOME", "RUSTUP_HOME", "NVM_DIR", "NVM_BIN", "NVM_INC", "VOLTA_HOME", "FNM_DIR", "PYENV_ROOT", "GOPATH", "GOROOT", "BUN_INSTALL",
+];
+const MACHINE = new Set(MACHINE_ENV);
+
+/** The inherited part of a pinned host task's portable key. */
+export function portableInheritedEnv(inherited: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(inherited)) if (!MACHINE.has(k)) out[k] = v;
+  return out;
+}
+
+/** An exact version: x.y.z with an optional pre-release or build suffix. A channel (`stable`, `22`, `lts/*`) is not. */
+export const EXACT_VERSION = /^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/;
+
+/** Whether a tool's version output names exactly this version (`cargo 1.95.0 (…)`, `v20.1.0`, `go1.23.4`). */
+export function reportsVersion(output: string, version: string): boolean {
+  const v = version.replace(/[.+*?^$()[\]{}|\\]/g, "\\$&");
+  return new RegExp(`(^|[^0-9.])${v}($|[^0-9.+-])`, "m").test(output);
+}
+
+/** Whether a task's result may be shared with other machines, and why (shown by --explain and --verbose). */
+export interface Sharing {
+  shared: boolean;
+  why: string;
+}
+
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {
   let p: Promise<T> | undefined;
   return () => (p ??= fn());
@@ -252,9 +290,15 @@ function memo<T>(fn: () => Promise<T>): () => Promise<T> {
 export interface TaskCacheOptions {
   cacheRoot: string;
   prepared: Prepared;
+  /** --explain: say for each task looked up whether its result is shared, and why. */
+  explain?: boolean;
 }
 
-export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t: PreparedTask, runner: Runner): Promise<string>; keyedAs(runner: Runner): Promise<"host" | "container"> } {
+export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
+  keyFor(t: PreparedTask, runner: Runner): Promise<string>;
+  keyedAs(runner: Runner): Promise<"host" | "container">;
+  sharing(t: PreparedTask, runner: Runner): Promise<Sharing>;
+} {
   const { cacheRoot, prepared } = opts;
   const root = prepared.loaded.root;
   const config = prepared.loaded.config;
@@ -374,20 +418,106 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
     const mounts = kind === "container" && runner.kind === "host" ? await mountPaths() : undefined;
     return { files, extension: new Map(names.map((n, i) => [n, hashes[i]!])), image: image && (await image), kind, mounts };
   };
+  // --- Host tasks with a pinned tool: a portable identity instead of this machine's binary ---
+  interface HostIdentity {
+    /** The pins with what the tool reports, when every pin is exact and matches. */
+    portable?: string;
+    why: string;
+  }
+  const pinned = new Map<string, Promise<HostIdentity>>();
+  const hostIdentity = (t: PreparedTask): Promise<HostIdentity> => {
+    const program = t.action!.program;
+    const pathVar = t.env.PATH ?? process.env.PATH ?? "";
+    const id = `${t.stack.name}\0${program}\0${t.cwd}\0${pathVar}`;
+    let p = pinned.get(id);
+    if (!p) pinned.set(id, (p = identify(t, program, pathVar)));
+    return p;
+  };
+  const identify = async (t: PreparedTask, program: string, pathVar: string): Promise<HostIdentity> => {
+    const found = resolveProgram(program, t.cwd, pathVar);
+    const shown = found ?? program;
+    let pins: ToolPin[] = [];
+    try {
+      pins = t.stack.ext.toolPins?.(program, registry.ctx) ?? [];
+    } catch (e) {
+      log.debug(`task cache: ${t.stack.name}: toolPins failed: ${(e as Error).message}`);
+    }
+    if (pins.length === 0) return { why: `host tool ${shown} is not pinned` };
+    if (!found) return { why: `host tool ${program} is not on PATH` };
+    const inexact = pins.find((p) => !EXACT_VERSION.test(p.version));
+    if (inexact) return { why: `host tool ${shown} is pinned by ${inexact.file} to '${inexact.version}', not an exact version` };
+    const { callBounded } = await import("./subprocess.ts");
+    const reports = await Promise.all(
+      pins.map(async (pin) => {
+        try {
+          const r = await callBounded(pin.probe, { cwd: root, timeoutMs: 15_000, maxBytes: 64 * 1024, env: { ...process.env, ...t.env } });
+          if (r.exitCode !== 0) return undefined;
+          const lines = `${r.stdout}\n${r.stderr}`.split("\n").map((l) => l.trim()).filter(Boolean);
+          return (lines.find((l) => reportsVersion(l, pin.version)) ?? lines[0])?.slice(0, 200);
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    for (const [i, pin] of pins.entries()) {
+      const got = reports[i];
+      if (got === undefined) return { why: `host tool ${shown}: '${pin.probe.join(" ")}' did not report a version (${pin.file} pins ${pin.version})` };
+      if (!reportsVersion(got, pin.version)) return { why: `host tool ${shown} reports '${got}', ${pin.file} pins ${pin.version}` };
+    }
+    return {
+      portable: JSON.stringify(pins.map((pin, i) => [pin.file, pin.version, reports[i]])),
+      why: `host tool pinned by ${pins.map((pin) => `${pin.file} (${pin.version})`).join(" and ")}`,
+    };
+  };
+  const identities = new Map<string, HostIdentity>();
+  /** Host cache folders by a name that is the same on every machine (`$DWF_CACHE_ROOT/<stack>/<path>`). */
+  const hostMounts = memo(async () => {
+    const out = new Map<string, string>();
+    for (const st of registry.stacks) {
+      for (const m of (await st.ext.cacheMounts?.(registry.ctx)) ?? []) {
+        const host = cacheMountHostPath(cacheRoot, st.name, m);
+        out.set(host, `$DWF_CACHE_ROOT/${relative(cacheRoot, host)}`);
+      }
+    }
+    return out;
+  });
+  let portableMounts: Map<string, string> | undefined;
+  const portableInherited = portableInheritedEnv(inherited.host);
+  /** Before keyOf for host keys: each task's tool identity (pins are probed once per tool). */
+  const identifyHost = async (tasks: PreparedTask[], s: Shared) => {
+    if (s.kind !== "host") return;
+    portableMounts ??= await hostMounts();
+    await Promise.all(tasks.map(async (t) => identities.set(t.task.id, await hostIdentity(t))));
+  };
+  // --- end of the pinned host identity ---
+
   /** What each task's key saw of the tree (its input prefixes and their digest), checked again before storing. */
   const treeSeen = new Map<string, { inputs: string[] | undefined; digest: string }>();
+  const sharings = new Map<string, Sharing>();
   const keyOf = (t: PreparedTask, runner: Runner, s: Shared): string => {
     const action = t.action!;
     const inputs = t.stack.ext.taskInputs?.(t.task.ref, registry.ctx);
-    const environment = s.image !== undefined ? `image:${s.image}` : `tool:${tool(action.program, t.cwd, t.env.PATH ?? process.env.PATH ?? "")}`;
+    const host = s.kind === "host" ? identities.get(t.task.id) : undefined;
+    const portable = host?.portable;
+    const environment = s.image !== undefined ? `image:${s.image}` : portable !== undefined ? `pin:${portable}` : `tool:${tool(action.program, t.cwd, t.env.PATH ?? process.env.PATH ?? "")}`;
+    const env = s.mounts ? containerEnv(t.env, s.mounts) : portable !== undefined && portableMounts ? containerEnv(t.env, portableMounts) : t.env;
+    const inheritedPart = portable !== undefined ? portableInherited : inherited[s.kind];
     const tree = digestOf(s.files, inputs);
-    treeSeen.set(`${runner.kind}\0${t.task.id}`, { inputs, digest: tree });
+    const id = `${runner.kind}\0${t.task.id}`;
+    treeSeen.set(id, { inputs, digest: tree });
+    let share: Sharing =
+      s.kind === "container"
+        ? { shared: true, why: runner.kind === "container" ? `container image ${s.image!.slice(0, 12)}` : `dwf image ${s.image!.slice(0, 12)} (dwf runs inside it)` }
+        : { shared: portable !== undefined, why: host?.why ?? "host task" };
+    // A key naming this checkout's path would never match on another machine (or would lie there).
+    if (share.shared && JSON.stringify([action.program, action.args, env, inheritedPart]).includes(root)) share = { shared: false, why: `its command or environment names this checkout's path (${root})` };
+    sharings.set(id, share);
     return taskKey({
       task: t.task.id,
       program: action.program,
       args: action.args,
-      env: s.mounts ? containerEnv(t.env, s.mounts) : t.env,
-      inherited: inherited[s.kind],
+      env,
+      inherited: inheritedPart,
       cwd: relativeCwd(t.cwd),
       runner: s.kind,
       environment,
@@ -399,11 +529,19 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
     const id = `${runner.kind}\0${t.task.id}`;
     let k = keys.get(id);
     if (!k) {
-      k = shared([t.stack.name], runner).then((s) => keyOf(t, runner, s));
+      k = shared([t.stack.name], runner).then(async (s) => {
+        await identifyHost([t], s);
+        return keyOf(t, runner, s);
+      });
       keys.set(id, k);
     }
     return k;
   };
+  const sharing = async (t: PreparedTask, runner: Runner): Promise<Sharing> => {
+    await keyFor(t, runner);
+    return sharings.get(`${runner.kind}\0${t.task.id}`) ?? { shared: false, why: "no key" };
+  };
+  const label = (t: PreparedTask) => `${formatRef(t.task.ref)} [${t.stack.name}]`;
 
   const outputsOf = (t: PreparedTask) => taskOutputs(t, config, registry);
 
@@ -493,6 +631,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
       log.debug(`task cache: cannot compute keys: ${(e as Error).message}`);
       return hits;
     }
+    await identifyHost(tasks, s);
     // Every key from the same shared inputs, in one pass: no per-task round trips.
     for (const t of tasks) {
       let key: string;
@@ -503,6 +642,10 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
         continue;
       }
       keys.set(`${runner.kind}\0${t.task.id}`, Promise.resolve(key));
+      if (opts.explain) {
+        const share = sharings.get(`${runner.kind}\0${t.task.id}`)!;
+        log.info(`cache: ${label(t)} key ${key.slice(0, 12)}: ${share.shared ? "shared" : "local only"}: ${share.why}`);
+      }
       const hit = await readEntry(t, key);
       if (hit) hits.set(t.task.id, hit);
     }
@@ -511,6 +654,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
 
   return {
     keyFor,
+    sharing,
     unsetEnv: KEY_EXCLUDED_ENV,
     keyedAs: kindOf,
     lookupMany,
@@ -556,7 +700,7 @@ export function storedResult(t: PreparedTask, key: string, outcome: RunOutcome):
 export function installTaskCache(hooks: RunHooks): void {
   hooks.cache = async (ctx) => {
     if (!ctx.enabled || !ctx.prepared) return undefined;
-    const local = createTaskCache({ cacheRoot: ctx.cacheRoot, prepared: ctx.prepared });
+    const local = createTaskCache({ cacheRoot: ctx.cacheRoot, prepared: ctx.prepared, explain: ctx.explain });
     // The remote layer (remote-cache.ts) wraps the local cache when one is configured.
     const { loaded, registry } = ctx.prepared;
     if (!loaded.config.cache?.remote && !process.env.DWF_REMOTE_CACHE_URL && !process.env.TURBO_API && !ctx.remote) return local;

@@ -44,6 +44,20 @@ export interface ToolRequirement {
   usedBy?: string[];
 }
 
+/**
+ * A tool version pinned by a file in the project (a toolchain file, a version file, a manifest
+ * field). When the tool here reports exactly that version, a host task's key names the pin
+ * instead of this machine's binary, and its result may be shared with other machines.
+ */
+export interface ToolPin {
+  /** The file that pins it, relative to the root (`rust-toolchain.toml`, `.nvmrc`, `package.json`). */
+  file: string;
+  /** The version as pinned, without a leading `v` (`1.95.0`). Only an exact version (x.y.z) counts. */
+  version: string;
+  /** argv that prints the version of the tool as it runs here (`["cargo", "--version"]`), run at the root. */
+  probe: string[];
+}
+
 /** Result of asking an extension for a command: an action, or a reason it is skipped. */
 export type ActionResult = { action: ExecutionAction } | { skip: string };
 
@@ -111,6 +125,12 @@ export interface Extension {
    * restores them on a hit; only these paths are ever written from a cache entry.
    */
   taskOutputs?(ref: CommandRef, ctx: ExtensionContext): string[];
+  /**
+   * Host runs: the pins naming the version of what `program` runs (every one must match what
+   * the tool reports), or undefined/[] when nothing pins it: its key then holds this machine's
+   * binary and stays local.
+   */
+  toolPins?(program: string, ctx: ExtensionContext): ToolPin[] | undefined;
   /** Whether a passing result may be reused (false for commands with side effects). */
   cacheable?(ref: CommandRef): boolean;
   tools?(ctx: ExtensionContext): ToolRequirement[] | Promise<ToolRequirement[]>;

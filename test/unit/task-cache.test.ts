@@ -7,7 +7,11 @@ import { dirname, join } from "node:path";
 import type { CommandRef, Extension } from "../../src/core/types.ts";
 import type { Prepared, PreparedTask } from "../../src/core/pipeline.ts";
 import type { Runner } from "../../src/runtime/runner.ts";
-import { createTaskCache, entryPath, inheritedKeyEnv, parseEntry, taskKey, type KeyParts } from "../../src/core/task-cache.ts";
+import { EXACT_VERSION, createTaskCache, entryPath, inheritedKeyEnv, parseEntry, reportsVersion, taskKey, type KeyParts } from "../../src/core/task-cache.ts";
+import { rust } from "../../extensions/rust/index.ts";
+import { node } from "../../extensions/node/index.ts";
+import { go } from "../../extensions/go/index.ts";
+import { python } from "../../extensions/python/index.ts";
 import { hashTree, treeDigest } from "../../src/core/tree-hash.ts";
 import { createContext } from "../../src/core/context.ts";
 
@@ -246,5 +250,41 @@ describe("createTaskCache keys", () => {
     expect(existsSync(path)).toBe(true);
     writeFileSync(path, readFileSync(path, "utf8").slice(0, 30));
     expect(await cache.lookup(t, r)).toBeNull();
+  });
+});
+
+describe("tool pins", () => {
+  test("a version report matches only the exact version pinned", () => {
+    expect(reportsVersion("cargo 1.95.0 (f2d3ce0bd 2026-03-21)", "1.95.0")).toBe(true);
+    expect(reportsVersion("v20.20.2", "20.20.2")).toBe(true);
+    expect(reportsVersion("go version go1.23.4 linux/amd64", "1.23.4")).toBe(true);
+    expect(reportsVersion("Python 3.11.7", "3.11.7")).toBe(true);
+    expect(reportsVersion("cargo 1.95.1 (…)", "1.95.0")).toBe(false);
+    expect(reportsVersion("v20.20.21", "20.20.2")).toBe(false);
+    expect(reportsVersion("v120.20.2", "20.20.2")).toBe(false);
+    expect(reportsVersion("cargo 1.95.0-nightly (…)", "1.95.0")).toBe(false);
+    expect(EXACT_VERSION.test("1.95.0")).toBe(true);
+    expect(EXACT_VERSION.test("3.12.1rc1")).toBe(false);
+    for (const loose of ["stable", "22", "lts/*", "1.95", "^20.1.0", ">=18"]) expect(EXACT_VERSION.test(loose)).toBe(false);
+  });
+
+  test("each stack names its pin file and the tool's own version command", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dwf-pins-"));
+    const ctx = { root: dir, env: {}, which: () => null };
+    writeFileSync(join(dir, "rust-toolchain.toml"), '[toolchain]\nchannel = "1.95.0"\ncomponents = ["rustfmt"]\n');
+    expect(rust.toolPins!("cargo", ctx)).toEqual([{ file: "rust-toolchain.toml", version: "1.95.0", probe: ["cargo", "--version"] }]);
+    expect(rust.toolPins!("sh", ctx)).toBeUndefined();
+    writeFileSync(join(dir, ".nvmrc"), "# node\nv22.12.0\n");
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ packageManager: "pnpm@9.15.0+sha512.abc" }));
+    expect(node.toolPins!("pnpm", ctx)).toEqual([
+      { file: ".nvmrc", version: "22.12.0", probe: ["node", "--version"] },
+      { file: "package.json", version: "9.15.0", probe: ["pnpm", "--version"] },
+    ]);
+    // npm is not what packageManager pins: not pinned.
+    expect(node.toolPins!("npm", ctx)).toBeUndefined();
+    writeFileSync(join(dir, "go.mod"), "module x\n\ngo 1.23\ntoolchain go1.23.4\n");
+    expect(go.toolPins!("go", ctx)).toEqual([{ file: "go.mod", version: "1.23.4", probe: ["go", "version"] }]);
+    writeFileSync(join(dir, ".python-version"), "3.11.7\n");
+    expect(python.toolPins!("python3", ctx)).toEqual([{ file: ".python-version", version: "3.11.7", probe: ["python3", "--version"] }]);
   });
 });
