@@ -313,7 +313,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
     // fingerprint inputs (its lockfile), and hashing a modules folder would cost more than the run.
     const installed = (prepared.dependencies ?? []).flatMap((d) => d.paths.map((p) => join(root, p)));
     const { files, stats } = await hashTree(root, { cacheRoot, exclude: [cacheRoot, ...installed] });
-    log.debug(`task cache: hashed ${stats.listed} files (${stats.read} read, ${stats.reused} unchanged${stats.listReused ? ", git listing reused" : ""}) in ${Math.round(performance.now() - started)}ms`);
+    log.debug(`task cache: hashed ${stats.listed} files (${stats.read} read, ${stats.reused} unchanged${stats.readOnWorker ? `, ${stats.readOnWorker} on a second thread` : ""}${stats.listReused ? ", git listing reused" : ""}) in ${Math.round(performance.now() - started)}ms`);
     return files;
   });
   // The tree again, after a task: a hash started after the task ended shows what the task left,
@@ -485,7 +485,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
   const portableInherited = portableInheritedEnv(inherited.host);
   /** Before keyOf for host keys: each task's tool identity (pins are probed once per tool). */
   const identifyHost = async (tasks: PreparedTask[], s: Shared) => {
-    if (s.kind !== "host") return;
+    if (s.kind !== "host" || tasks.every((t) => identities.has(t.task.id))) return;
     portableMounts ??= await hostMounts();
     await Promise.all(tasks.map(async (t) => identities.set(t.task.id, await hostIdentity(t))));
   };
@@ -575,7 +575,8 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
   };
 
   /** The stored result under this key, trusted only when it is intact and names this task. */
-  const readEntry = async (t: PreparedTask, key: string): Promise<TaskCacheHit | null> => {
+  /** Sync for a task without declared outputs (no promise per task on an all-cached run); a promise when its outputs must be checked. */
+  const readEntry = (t: PreparedTask, key: string): TaskCacheHit | null | Promise<TaskCacheHit | null> => {
     const path = entryPath(cacheRoot, key);
     // One small file: a sync read is cheaper than an async round trip per task. Whatever a
     // container or another process put in its place (FIFO, device, symlink, huge file) is refused.
@@ -589,12 +590,15 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
       log.debug(`task cache: ignoring damaged entry ${path}; the task runs and rewrites it`);
       return null;
     }
+    const hit = (): TaskCacheHit => {
+      // Prune ages entries by last use, not creation.
+      touchNow(path);
+      if (entry.outputs?.packed) touchNow(outputsPath(cacheRoot, key));
+      return { durationMs: entry.durationMs, output: entry.output };
+    };
     const declared = outputsOf(t);
-    if (declared.length > 0 && !(await outputsReady(t, key, entry, declared))) return null;
-    // Prune ages entries by last use, not creation.
-    touchNow(path);
-    if (entry.outputs?.packed) touchNow(outputsPath(cacheRoot, key));
-    return { durationMs: entry.durationMs, output: entry.output };
+    if (declared.length === 0) return hit();
+    return outputsReady(t, key, entry, declared).then((ready) => (ready ? hit() : null));
   };
 
   /**
@@ -646,7 +650,8 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
         const share = sharings.get(`${runner.kind}\0${t.task.id}`)!;
         log.info(`cache: ${label(t)} key ${key.slice(0, 12)}: ${share.shared ? "shared" : "local only"}: ${share.why}`);
       }
-      const hit = await readEntry(t, key);
+      const read = readEntry(t, key);
+      const hit = read instanceof Promise ? await read : read;
       if (hit) hits.set(t.task.id, hit);
     }
     return hits;

@@ -106,6 +106,34 @@ describe("parseEntry", () => {
 });
 
 describe("hashTree", () => {
+  test("a cold tree of thousands of files hashed on two threads gives exactly the digests one thread gives", async () => {
+    const files: Record<string, string> = { "link-target.txt": "t", "empty.txt": "" };
+    for (let i = 0; i < 2600; i++) files[`d${i % 40}/f${i}.txt`] = `file ${i}\n`.repeat(1 + (i % 50));
+    const root = tree(files);
+    writeFileSync(join(root, "run.sh"), "#!/bin/sh\n", { mode: 0o755 });
+    Bun.spawnSync(["ln", "-s", "link-target.txt", join(root, "link")]);
+    // Big enough to be streamed rather than read in one go.
+    writeFileSync(join(root, "big.bin"), Buffer.alloc(9 * 1024 * 1024, 7));
+    const one = await hashTree(root, { parallel: false });
+    const two = await hashTree(root, { parallel: true });
+    expect(one.stats.read).toBe(2600 + 4);
+    expect(one.stats.readOnWorker).toBeUndefined();
+    expect(two.stats.readOnWorker).toBeGreaterThan(1000);
+    expect({ ...two.stats, readOnWorker: undefined }).toEqual({ ...one.stats, readOnWorker: undefined });
+    expect([...two.files]).toEqual([...one.files]);
+    expect(two.files.get("run.sh")!.startsWith("x")).toBe(true);
+    expect(two.files.get("link")).toBe("link:link-target.txt");
+    expect(treeDigest(two.files)).toBe(treeDigest(one.files));
+    // And with a stat cache: cold on two threads, then warm, then one changed file re-read.
+    const cacheRoot = mkdtempSync(join(tmpdir(), "dwf-tc-"));
+    const cold = await hashTree(root, { cacheRoot, parallel: true, racyMs: 0 });
+    expect(treeDigest(cold.files)).toBe(treeDigest(one.files));
+    writeFileSync(join(root, "d3/f3.txt"), "changed\n");
+    const warm = await hashTree(root, { cacheRoot, parallel: true, racyMs: 0 });
+    expect(warm.stats.read).toBe(1);
+    expect(warm.files.get("d3/f3.txt")).not.toBe(one.files.get("d3/f3.txt"));
+  });
+
   test("lists tracked and untracked files but not ignored ones nor the cache root", async () => {
     const root = tree({ "a.txt": "a", ".gitignore": "out/\n", "out/x": "x", "src/b.txt": "b", ".cache/devflow/tasks/z.json": "{}" });
     const { files, stats } = await hashTree(root, { exclude: [join(root, ".cache/devflow")] });
