@@ -62,6 +62,7 @@ export const bun: Extension = {
   // Toolchain pins only; the lockfile keys the installed modules, not the image.
   fingerprintInputs: (ctx) => [...existingFiles(ctx.root, [".bun-version"]), "package.json#json=packageManager"],
   toolPins,
+  machineEnv: ["BUN_INSTALL"],
   taskInputs: () => undefined,
   cacheable: defaultCacheable,
   tools: () => [{ name: "bun", version: ["bun", "--version"], install: "curl -fsSL https://bun.sh/install | bash" }],

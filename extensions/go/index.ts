@@ -85,6 +85,7 @@ export const go: Extension = {
   // The go and toolchain lines pin the toolchain; go.sum keys the module cache, not the image.
   fingerprintInputs: () => ["go.mod#lines=^(go|toolchain)\\s", "go.work#lines=^(go|toolchain)\\s"],
   toolPins,
+  machineEnv: ["GOPATH", "GOROOT"],
   taskInputs: () => undefined,
   cacheable: defaultCacheable,
   tools: () => [{ name: "go", version: ["go", "version"], install: "install Go from https://go.dev/dl/ (or your OS packages)" }],

@@ -183,6 +183,7 @@ export const node: Extension = {
   env: () => ({ npm_config_audit: "false", npm_config_fund: "false" }),
   fingerprintInputs,
   toolPins,
+  machineEnv: ["NVM_DIR", "NVM_BIN", "NVM_INC", "VOLTA_HOME", "FNM_DIR", "FNM_MULTISHELL_PATH"],
   taskInputs: () => undefined,
   // The usual home of a package's build (tsc, vite, rollup, tsup); a project building elsewhere adds [cache.outputs].
   taskOutputs: (ref) => (ref.primary === "build" ? ["dist"] : []),

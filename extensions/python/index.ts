@@ -216,6 +216,7 @@ export const python: Extension = {
   env: () => ({ PIP_DISABLE_PIP_VERSION_CHECK: "1" }),
   fingerprintInputs,
   toolPins,
+  machineEnv: ["PYENV_ROOT", "PYENV_SHELL"],
   taskInputs: () => undefined,
   cacheable: defaultCacheable,
   tools,

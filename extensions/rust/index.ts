@@ -218,6 +218,7 @@ export const rust: Extension = {
   buildOutputs,
   taskInputs,
   toolPins,
+  machineEnv: ["CARGO_HOME", "RUSTUP_HOME"],
   // What `cargo build` leaves for the tests to reuse: the profile's folder (not the other profile's).
   taskOutputs: (ref) => (ref.selector === "debug" && ref.primary === "build" ? ["target/debug"] : ref.primary === "build" && ref.selector === "release" ? ["target/release"] : []),
   cacheable: defaultCacheable,

@@ -256,21 +256,20 @@ export const MACHINE_ENV: readonly string[] = [
   "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_DIRS", "XDG_DATA_DIRS",
   "XDG_SESSION_TYPE", "XDG_SESSION_CLASS", "XDG_CURRENT_DESKTOP", "DESKTOP_SESSION", "DISPLAY", "WAYLAND_DISPLAY",
   "DBUS_SESSION_BUS_ADDRESS", "LS_COLORS", "EDITOR", "VISUAL", "PAGER", "MANPATH", "INFOPATH", "MOTD_SHOWN",
-  "CARGO_HOME", "RUSTUP_HOME", "NVM_DIR", "NVM_BIN", "NVM_INC", "VOLTA_HOME", "FNM_DIR", "PYENV_ROOT", "GOPATH", "GOROOT", "BUN_INSTALL",
 ];
-const MACHINE = new Set(MACHINE_ENV);
 
-/** The inherited part of a pinned host task's portable key. */
-export function portableInheritedEnv(inherited: Record<string, string>): Record<string, string> {
+/** The inherited part of a pinned host task's portable key: without MACHINE_ENV and the stacks' own (Extension.machineEnv). */
+export function portableInheritedEnv(inherited: Record<string, string>, stackNames: Iterable<string> = []): Record<string, string> {
+  const machine = new Set([...MACHINE_ENV, ...stackNames]);
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(inherited)) if (!MACHINE.has(k)) out[k] = v;
+  for (const [k, v] of Object.entries(inherited)) if (!machine.has(k)) out[k] = v;
   return out;
 }
 
 /** An exact version: x.y.z with an optional pre-release or build suffix. A channel (`stable`, `22`, `lts/*`) is not. */
 export const EXACT_VERSION = /^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/;
 
-/** Whether a tool's version output names exactly this version (`cargo 1.95.0 (…)`, `v20.1.0`, `go1.23.4`). */
+/** Whether a tool's version output names exactly this version (`tool 1.95.0 (…)`, `v20.1.0`, `go1.23.4`). */
 export function reportsVersion(output: string, version: string): boolean {
   const v = version.replace(/[.+*?^$()[\]{}|\\]/g, "\\$&");
   return new RegExp(`(^|[^0-9.])${v}($|[^0-9.+-])`, "m").test(output);
@@ -482,7 +481,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
     return out;
   });
   let portableMounts: Map<string, string> | undefined;
-  const portableInherited = portableInheritedEnv(inherited.host);
+  const portableInherited = portableInheritedEnv(inherited.host, registry.stacks.flatMap((st) => st.ext.machineEnv ?? []));
   /** Before keyOf for host keys: each task's tool identity (pins are probed once per tool). */
   const identifyHost = async (tasks: PreparedTask[], s: Shared) => {
     if (s.kind !== "host" || tasks.every((t) => identities.has(t.task.id))) return;

@@ -54,7 +54,7 @@ export interface ToolPin {
   file: string;
   /** The version as pinned, without a leading `v` (`1.95.0`). Only an exact version (x.y.z) counts. */
   version: string;
-  /** argv that prints the version of the tool as it runs here (`["cargo", "--version"]`), run at the root. */
+  /** argv that prints the version of the tool as it runs here (`["node", "--version"]`), run at the root. */
   probe: string[];
 }
 
@@ -131,6 +131,8 @@ export interface Extension {
    * binary and stays local.
    */
   toolPins?(program: string, ctx: ExtensionContext): ToolPin[] | undefined;
+  /** Variables naming where this stack's tools live on this machine (a toolchain's home folder): left out of a pinned host task's portable key. */
+  machineEnv?: string[];
   /** Whether a passing result may be reused (false for commands with side effects). */
   cacheable?(ref: CommandRef): boolean;
   tools?(ctx: ExtensionContext): ToolRequirement[] | Promise<ToolRequirement[]>;
