@@ -1,5 +1,5 @@
 // Benchmark: an all-cached `dwf verify` of 20 tasks beside turbo's fully cached run of the same
-// 20 tasks, and hashing a 10,000-file tree cold and warm. Prints ratios measured in this run.
+// 20 tasks (hashing a 10,000-file tree cold and warm: bench/tree-hash.ts). Prints ratios measured in this run.
 // Also: a fully remote-cached verify of 20 container tasks on a fresh clone against the same run
 // with a warm local cache, and against turbo on a fresh clone using the same server.
 // Usage: bun run bench/task-cache.ts [--runs 30] [--remote-runs 10]   (installs turbo into a temp prefix with npm)
@@ -7,7 +7,6 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from "node:
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { hashTree } from "../src/cache/tree-hash.ts";
 import { buildDwf, median } from "./_util.ts";
 import { containerProject, ensureBaseImage, podmanAvailable, removeContainers, removeImages } from "../test/support/podman.ts";
 import { startRemoteCache } from "../test/support/remote-cache.ts";
@@ -208,42 +207,7 @@ try {
 
   await remoteBench(dwf, turboBin);
 
-  // --- hashing a 10,000-file tree: cold (no stat cache) and warm (stat cache, nothing changed) ---
-  const big = join(work, "big");
-  for (let d = 0; d < 100; d++) {
-    mkdirSync(join(big, `d${d}`), { recursive: true });
-    for (let f = 0; f < 100; f++) writeFileSync(join(big, `d${d}`, `f${f}.txt`), `${d}/${f}\n`.repeat(100 + ((d * 7 + f) % 400)));
-  }
-  git(big, "init", "-q");
-  git(big, "add", "-A");
-  git(big, "commit", "-q", "-m", "big");
-  // Let the files age past the racy window, as any tree that is not being edited this second.
-  await Bun.sleep(2100);
-  const cacheRoot = join(work, "cache");
-  const colds: number[] = [];
-  const warms: number[] = [];
-  let bytes = 0;
-  for (let i = 0; i < 5; i++) {
-    rmSync(cacheRoot, { recursive: true, force: true });
-    let t = performance.now();
-    const c = await hashTree(big, { cacheRoot });
-    colds.push(performance.now() - t);
-    bytes = c.stats.bytesRead;
-    t = performance.now();
-    const w = await hashTree(big, { cacheRoot });
-    warms.push(performance.now() - t);
-    if (w.stats.read !== 0) throw new Error(`warm hash re-read ${w.stats.read} files`);
-  }
-  const xargs = (() => {
-    const t = performance.now();
-    sh(["sh", "-c", "git ls-files -z | xargs -0 -P2 -n 500 sha256sum > /dev/null"], big);
-    return performance.now() - t;
-  })();
-  const coldMs = median(colds);
-  const warmMs = median(warms);
-  console.log(`\nHashing 10,000 files (${(bytes / 1e6).toFixed(1)} MB), median of 5:`);
-  console.log(`  cold: ${coldMs.toFixed(1)} ms (${(bytes / 1e6 / (coldMs / 1000)).toFixed(0)} MB/s)   baseline 'git ls-files | xargs -P2 sha256sum': ${xargs.toFixed(1)} ms   ratio cold/baseline ${(coldMs / xargs).toFixed(2)}`);
-  console.log(`  warm: ${warmMs.toFixed(1)} ms   ratio warm/cold ${(warmMs / coldMs).toFixed(2)}`);
+  // Hashing a 10,000-file tree cold and warm against `git ls-files | xargs -P2 sha256sum`: bench/tree-hash.ts.
 } finally {
   rmSync(work, { recursive: true, force: true });
 }

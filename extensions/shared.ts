@@ -202,3 +202,25 @@ export function biomeTool(root: string, argv: string[]): ToolRequirement | undef
       : "run 'dwf setup:deps' (@biomejs/biome is in package.json)";
   return { name: "biome", version: [...argv, "--version"], install, usedBy };
 }
+
+/** A version as a pin file writes it: trimmed, without a leading `v`; undefined when empty. */
+export function pinnedVersion(raw: unknown): string | undefined {
+  if (typeof raw !== "string") return undefined;
+  const v = raw.trim().replace(/^v(?=\d)/, "");
+  return v || undefined;
+}
+
+/** The first line of a file that is neither empty nor a comment (`.nvmrc`, `.python-version`). */
+export function firstLine(root: string, rel: string): string | undefined {
+  return readText(root, rel)
+    ?.split("\n")
+    .map((l) => l.trim())
+    .find((l) => l && !l.startsWith("#"));
+}
+
+/** `name@1.2.3` from package.json's packageManager (corepack's field; a `+sha…` suffix is dropped). */
+export function packageManagerPin(root: string, name: string): string | undefined {
+  const field = readJsonObject(root, "package.json")?.packageManager;
+  if (typeof field !== "string" || !field.startsWith(`${name}@`)) return undefined;
+  return pinnedVersion(field.slice(name.length + 1).split("+")[0]);
+}

@@ -1,7 +1,7 @@
 // Bun stack: package.json scripts through `bun run`, with `bun test` as the unit-test fallback
 // and Biome for formatting and linting when the project configures it.
 // Applies when a Bun lockfile sits beside package.json.
-import type { CommandRef, Extension, ExtensionContext } from "../../src/sdk/types.ts";
+import type { CommandRef, Extension, ExtensionContext, ToolPin } from "../../src/sdk/types.ts";
 import { formatRef } from "../../src/sdk/command-ref.ts";
 import {
   DEBIAN_BASE,
@@ -12,10 +12,13 @@ import {
   defaultCacheable,
   existingFiles,
   firstFile,
+  firstLine,
   isFile,
   missingScript,
+  packageManagerPin,
   packageScripts,
   pickScript,
+  pinnedVersion,
   run,
   scriptCandidates,
 } from "../shared.ts";
@@ -44,6 +47,14 @@ function buildAction(ref: CommandRef, ctx: ExtensionContext) {
   return missingScript(candidates);
 }
 
+/** .bun-version, else packageManager `bun@x.y.z` in package.json. */
+function toolPins(program: string, ctx: ExtensionContext): ToolPin[] | undefined {
+  if (program !== "bun") return undefined;
+  const fromFile = pinnedVersion(firstLine(ctx.root, ".bun-version"));
+  const version = fromFile ?? packageManagerPin(ctx.root, "bun");
+  return version ? [{ file: fromFile ? ".bun-version" : "package.json", version, probe: ["bun", "--version"] }] : undefined;
+}
+
 export const bun: Extension = {
   name: "bun",
   description: "Bun projects (package.json scripts via bun run, bun test)",
@@ -57,6 +68,8 @@ export const bun: Extension = {
   env: () => ({}),
   // Toolchain pins only; the lockfile keys the installed modules, not the image.
   fingerprintInputs: (ctx) => [...existingFiles(ctx.root, [".bun-version"]), "package.json#json=packageManager"],
+  toolPins,
+  machineEnv: ["BUN_INSTALL"],
   taskInputs: () => undefined,
   cacheable: defaultCacheable,
   tools: (ctx) => {

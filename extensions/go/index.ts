@@ -1,6 +1,6 @@
 // Go stack: gofmt, go vet, go build and go test over every package of the module.
 // Integration tests are the ones behind the `integration` build tag.
-import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext } from "../../src/sdk/types.ts";
+import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolPin } from "../../src/sdk/types.ts";
 import { formatRef } from "../../src/sdk/command-ref.ts";
 import { DEBIAN_BASE, defaultCacheable, existingFiles, isFile, readText, run, unsupported } from "../shared.ts";
 
@@ -63,6 +63,13 @@ function dependencies(ctx: ExtensionContext): DependencySpec | undefined {
   return { inputs: ["go.mod", "go.sum", ...existingFiles(ctx.root, ["go.work", "go.work.sum"])], paths: [] };
 }
 
+/** go.mod's `toolchain go1.x.y` line: the toolchain `go` selects and reports (`go version go1.x.y …`). */
+function toolPins(program: string, ctx: ExtensionContext): ToolPin[] | undefined {
+  if (program !== "go") return undefined;
+  const m = /^\s*toolchain\s+go(\S+)\s*$/m.exec(readText(ctx.root, "go.mod") ?? "");
+  return m ? [{ file: "go.mod", version: m[1]!, probe: ["go", "version"] }] : undefined;
+}
+
 export const go: Extension = {
   name: "go",
   description: "Go modules (gofmt, go vet, go build, go test)",
@@ -77,6 +84,8 @@ export const go: Extension = {
   env: () => ({}),
   // The go and toolchain lines pin the toolchain; go.sum keys the module cache, not the image.
   fingerprintInputs: () => ["go.mod#lines=^(go|toolchain)\\s", "go.work#lines=^(go|toolchain)\\s"],
+  toolPins,
+  machineEnv: ["GOPATH", "GOROOT"],
   taskInputs: () => undefined,
   cacheable: defaultCacheable,
   tools: () => [{ name: "go", version: ["go", "version"], install: "install Go from https://go.dev/dl/ (or your OS packages)" }],

@@ -1,7 +1,7 @@
 // Node.js stack: runs package.json scripts through the package manager the lockfile names, and
 // Biome for formatting and linting when the project configures it and has no script for them.
 // Projects whose only lockfile is Bun's belong to the bun extension instead.
-import type { CacheMount, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/sdk/types.ts";
+import type { CacheMount, CommandRef, DependencySpec, Extension, ExtensionContext, ToolPin, ToolRequirement } from "../../src/sdk/types.ts";
 import { formatRef } from "../../src/sdk/command-ref.ts";
 import {
   DEBIAN_BASE,
@@ -11,10 +11,13 @@ import {
   defaultCacheable,
   declaresDependencies,
   existingFiles,
+  firstLine,
   isFile,
   missingScript,
+  packageManagerPin,
   packageScripts,
   pickScript,
+  pinnedVersion,
   readJsonObject,
   readText,
   run,
@@ -150,6 +153,28 @@ function fingerprintInputs(ctx: ExtensionContext): string[] {
   return [...existingFiles(ctx.root, [".nvmrc", ".node-version"]), "package.json#json=packageManager"];
 }
 
+/** Node's version: .nvmrc, .node-version, else package.json's engines.node. */
+function nodePin(root: string): ToolPin | undefined {
+  for (const file of [".nvmrc", ".node-version"]) {
+    const version = pinnedVersion(firstLine(root, file));
+    if (version) return { file, version, probe: ["node", "--version"] };
+  }
+  const engines = readJsonObject(root, "package.json")?.engines as Record<string, unknown> | undefined;
+  const version = pinnedVersion(engines?.node);
+  return version ? { file: "package.json", version, probe: ["node", "--version"] } : undefined;
+}
+
+/** node: its version; a package manager: node's and its own (packageManager in package.json). */
+function toolPins(program: string, ctx: ExtensionContext): ToolPin[] | undefined {
+  const node = nodePin(ctx.root);
+  if (!node) return undefined;
+  if (program === "node") return [node];
+  const pm = program === "npx" ? "npm" : program;
+  if (pm !== "npm" && pm !== "pnpm" && pm !== "yarn") return undefined;
+  const version = packageManagerPin(ctx.root, pm);
+  return version ? [node, { file: "package.json", version, probe: [program, "--version"] }] : undefined;
+}
+
 const PM_HINT: Record<PackageManager, string> = {
   npm: "npm ships with Node.js",
   pnpm: "corepack enable (or: npm install -g pnpm)",
@@ -175,6 +200,8 @@ export const node: Extension = {
   // Audit and funding notices cost a network round trip and bury the output that matters.
   env: () => ({ npm_config_audit: "false", npm_config_fund: "false" }),
   fingerprintInputs,
+  toolPins,
+  machineEnv: ["NVM_DIR", "NVM_BIN", "NVM_INC", "VOLTA_HOME", "FNM_DIR", "FNM_MULTISHELL_PATH"],
   taskInputs: () => undefined,
   // The usual home of a package's build (tsc, vite, rollup, tsup); a project building elsewhere adds [cache.outputs].
   taskOutputs: (ref) => (ref.primary === "build" ? ["dist"] : []),

@@ -1,9 +1,9 @@
 // Python stack: ruff (or black) and pytest, run through uv when the project is locked with it,
 // else through the project's .venv. Missing tools still get an action: the container may have them.
-import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/sdk/types.ts";
+import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolPin, ToolRequirement } from "../../src/sdk/types.ts";
 import { formatRef } from "../../src/sdk/command-ref.ts";
 import { VENV, VENV_PYTHON, devExtras, venvHasModule, venvSetupArgs, venvState } from "./venv.ts";
-import { DEBIAN_BASE, defaultCacheable, existingFiles, firstFile, isDir, isFile, readText, run, skip, unsupported } from "../shared.ts";
+import { DEBIAN_BASE, defaultCacheable, existingFiles, firstFile, firstLine, isDir, isFile, pinnedVersion, readText, run, skip, unsupported } from "../shared.ts";
 
 const UV_VERSION = "0.5.11";
 const RUFF_VERSION = "0.8.4";
@@ -194,6 +194,13 @@ function tools(ctx: ExtensionContext): ToolRequirement[] {
   ];
 }
 
+/** The interpreter (the machine's or the venv's) against .python-version; uv and bare tools are not pinned. */
+function toolPins(program: string, ctx: ExtensionContext): ToolPin[] | undefined {
+  if (program !== "python" && program !== "python3" && program !== VENV_PYTHON) return undefined;
+  const version = pinnedVersion(firstLine(ctx.root, ".python-version"));
+  return version ? [{ file: ".python-version", version, probe: [program, "--version"] }] : undefined;
+}
+
 export const python: Extension = {
   name: "python",
   description: "Python projects (ruff or black, pytest; uv when uv.lock exists, else a project .venv)",
@@ -208,6 +215,8 @@ export const python: Extension = {
   // pip's version check is a network call on every install and only adds noise to the log.
   env: () => ({ PIP_DISABLE_PIP_VERSION_CHECK: "1" }),
   fingerprintInputs,
+  toolPins,
+  machineEnv: ["PYENV_ROOT", "PYENV_SHELL"],
   taskInputs: () => undefined,
   cacheable: defaultCacheable,
   tools,

@@ -1,9 +1,9 @@
 // Rust stack: cargo fmt, clippy, build and tests, with cargo-nextest when it is installed.
 // Unit and integration selectors split the test targets so no test runs twice.
-import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolRequirement } from "../../src/sdk/types.ts";
+import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolPin, ToolRequirement } from "../../src/sdk/types.ts";
 import { parse } from "smol-toml";
 import { formatRef } from "../../src/sdk/command-ref.ts";
-import { DEBIAN_BASE, defaultCacheable, existingFiles, isDir, isFile, listRoot, readText, run, skip, unsupported } from "../shared.ts";
+import { DEBIAN_BASE, defaultCacheable, existingFiles, firstLine, isDir, isFile, listRoot, pinnedVersion, readText, run, skip, unsupported } from "../shared.ts";
 
 const RUST_VERSION = "1.95.0";
 
@@ -175,6 +175,27 @@ export function proxyWrappers(cargoHome: string, rustupHome: string, binDir: str
   return `for p in ${cargoHome}/bin/*; do printf '${script}' "$p" > "${binDir}/\${p##*/}" && chmod 755 "${binDir}/\${p##*/}" || exit 1; done`;
 }
 
+/**
+ * The toolchain rustup picks from rust-toolchain.toml (`[toolchain] channel`) or the older
+ * rust-toolchain file (a bare channel, or the same TOML): cargo and rustc report its version.
+ */
+function toolPins(program: string, ctx: ExtensionContext): ToolPin[] | undefined {
+  if (program !== "cargo" && program !== "rustc") return undefined;
+  for (const file of TOOLCHAIN_PINS) {
+    const text = readText(ctx.root, file);
+    if (text === undefined) continue;
+    let channel: unknown;
+    try {
+      channel = (parse(text) as { toolchain?: { channel?: unknown } }).toolchain?.channel;
+    } catch {
+      channel = file === "rust-toolchain" ? firstLine(ctx.root, file) : undefined;
+    }
+    const version = pinnedVersion(channel);
+    return version ? [{ file, version, probe: [program, "--version"] }] : undefined;
+  }
+  return undefined;
+}
+
 function isCI(ctx: ExtensionContext): boolean {
   const ci = ctx.env.CI;
   return ci !== undefined && ci !== "" && ci !== "0" && ci.toLowerCase() !== "false";
@@ -209,6 +230,8 @@ export const rust: Extension = {
   fingerprintInputs: (ctx) => existingFiles(ctx.root, TOOLCHAIN_PINS),
   buildOutputs,
   taskInputs,
+  toolPins,
+  machineEnv: ["CARGO_HOME", "RUSTUP_HOME"],
   // What `cargo build` leaves for the tests to reuse: the profile's folder (not the other profile's).
   taskOutputs: (ref) => (ref.selector === "debug" && ref.primary === "build" ? ["target/debug"] : ref.primary === "build" && ref.selector === "release" ? ["target/release"] : []),
   cacheable: defaultCacheable,

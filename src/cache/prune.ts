@@ -163,8 +163,8 @@ export interface ScanOptions {
 const TEMP_GRACE_MS = 3_600_000;
 const fresh = (mtimeMs: number) => Date.now() - mtimeMs < TEMP_GRACE_MS;
 
-/** A task result `tasks/<xx>/<xx…64 hex>.json`. */
-const ENTRY_FILE = /^[0-9a-f]{64}\.json$/;
+/** A task result `tasks/<xx>/<xx…64 hex>.json`, and the outputs kept with it (`….outputs.tgz`). */
+const ENTRY_FILE = /^[0-9a-f]{64}(\.json|\.outputs\.tgz)$/;
 /** A tree's stat cache or remembered config: `tasks/stat/<24 hex>[-config].json`. */
 const STAT_FILE = /^[0-9a-f]{24}(-config)?\.json$/;
 const SHARD = /^[0-9a-f]{2}$/;

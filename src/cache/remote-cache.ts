@@ -25,7 +25,9 @@ import { isInside, lstatOrNull } from "../lib/fs.ts";
 import { redactText, secretValues } from "../lib/redact.ts";
 import { readTar, writeTar, TarError, type TarEntry } from "./tar.ts";
 import { log } from "../lib/log.ts";
-import { storedResult } from "./task-cache.ts";
+import { normaliseOutputs, storedResult, taskOutputs, type Sharing } from "./task-cache.ts";
+
+export { normaliseOutputs, taskOutputs };
 
 export type RemoteMode = "off" | "read" | "readwrite";
 export const REMOTE_MODES: readonly RemoteMode[] = ["off", "read", "readwrite"];
@@ -152,17 +154,6 @@ export interface RemoteEntry {
   outputs: string[];
 }
 
-/** Normalised relative output paths, as prefixes: `dist`, `target/debug`. */
-function normaliseOutputs(paths: string[]): string[] {
-  const out = new Set<string>();
-  for (const p of paths) {
-    const n = posix.normalize(p.replace(/\/+$/, ""));
-    if (!n || n === "." || n.startsWith("../") || n === ".." || n.startsWith("/")) continue;
-    out.add(n);
-  }
-  return [...out].sort();
-}
-
 function underOutputs(path: string, outputs: string[]): boolean {
   return outputs.some((o) => path === o || path.startsWith(`${o}/`));
 }
@@ -173,7 +164,7 @@ export class ArtifactError extends Error {}
  * The artifact for a result: a gzipped tar of the entry and the declared outputs as they are
  * on disk now. Symlinks are kept when they stay inside the project, left out otherwise.
  */
-export function packArtifact(root: string, entry: RemoteEntry): Uint8Array {
+export function packArtifact(root: string, entry: RemoteEntry, opts: { level?: number } = {}): Uint8Array {
   const files: TarEntry[] = [{ type: "file", path: ENTRY_NAME, mode: 0o644, data: new TextEncoder().encode(JSON.stringify(entry)) }];
   let bytes = 0;
   const realRoot = realpathSync(root);
@@ -199,7 +190,7 @@ export function packArtifact(root: string, entry: RemoteEntry): Uint8Array {
     }
   };
   for (const o of entry.outputs) walk(o);
-  const body = Bun.gzipSync(writeTar(files) as Uint8Array<ArrayBuffer>);
+  const body = Bun.gzipSync(writeTar(files) as Uint8Array<ArrayBuffer>, opts.level === undefined ? undefined : { level: opts.level as 1 });
   if (body.length > MAX_ARTIFACT_BYTES) throw new ArtifactError(`artifact is ${Math.round(body.length / 1024 / 1024)} MiB, over the ${MAX_ARTIFACT_BYTES / 1024 / 1024} MiB cap`);
   return body;
 }
@@ -447,6 +438,8 @@ export interface LocalTaskCache extends TaskCache {
   keyFor(t: PreparedTask, runner: Runner): Promise<string>;
   /** Whether this run's keys are a container's (also inside the claimed dwf image) or the host's. */
   keyedAs(runner: Runner): Promise<"host" | "container">;
+  /** Whether a task's key means the same on other machines (container, pinned host tool), and why. */
+  sharing(t: PreparedTask, runner: Runner): Promise<Sharing>;
 }
 
 export interface RemoteLayerOptions {
@@ -455,22 +448,6 @@ export interface RemoteLayerOptions {
   config: Config;
   registry: Registry;
   verbose: boolean;
-}
-
-/** Why a task's result stays on this machine, or undefined when it may be shared. */
-export function localOnlyReason(t: PreparedTask, kind: "host" | "container", root: string): string | undefined {
-  if (kind !== "container") return "host task (its key holds this machine's tool paths and environment)";
-  const action = t.action!;
-  // A key naming this checkout's path would never match on another machine (or would lie there).
-  if (JSON.stringify([action.program, action.args, t.env]).includes(root)) return "its command names a host path";
-  return undefined;
-}
-
-/** Declared outputs of a task: the extension's, plus [cache.outputs] for its command. */
-export function taskOutputs(t: PreparedTask, config: Config, registry: Registry): string[] {
-  const fromExt = t.stack.ext.taskOutputs?.(t.task.ref, registry.ctx) ?? [];
-  const fromConfig = config.cache?.outputs?.[formatRef(t.task.ref)] ?? [];
-  return normaliseOutputs([...fromExt, ...fromConfig]);
 }
 
 /** Run fn over items with at most n in flight. */
@@ -515,14 +492,13 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
 
   const lookupMany = async (tasks: PreparedTask[], runner: Runner): Promise<Map<string, TaskCacheHit>> => {
     const hits = await inner.lookupMany(tasks, runner);
-    const kind = await inner.keyedAs(runner);
     const started = performance.now();
     const localOnly: string[] = [];
     const wanted: { t: PreparedTask; key: string }[] = [];
     for (const t of tasks) {
-      const why = localOnlyReason(t, kind, opts.root);
-      if (why) {
-        localOnly.push(`${label(t)}: local only: ${why}`);
+      const share = await inner.sharing(t, runner).catch((e: Error) => ({ shared: false, why: `no key (${e.message})` }));
+      if (!share.shared) {
+        localOnly.push(`${label(t)}: local only: ${share.why}`);
         continue;
       }
       if (hits.has(t.task.id)) continue;
@@ -618,7 +594,7 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
     async store(t, runner, outcome, replayed) {
       // What was not kept locally (the tree changed while the task ran) is not shared either.
       if ((await inner.store(t, runner, outcome, replayed)) === false) return false;
-      if (s.mode !== "readwrite" || disabled || localOnlyReason(t, await inner.keyedAs(runner), opts.root)) return;
+      if (s.mode !== "readwrite" || disabled || !(await inner.sharing(t, runner)).shared) return;
       track(upload(t, runner, outcome).catch((e) => log.debug(`remote cache: upload of ${t.task.id} failed: ${(e as Error).message}`)));
     },
     async flush() {

@@ -1,7 +1,7 @@
 // The task result cache: a passing task's output stored under a key that covers everything
 // its result depends on, so an unchanged task is replayed instead of re-run.
-import { realpathSync, statSync } from "node:fs";
-import { dirname, join, relative } from "node:path";
+import { readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { dirname, join, posix, relative } from "node:path";
 import type { Prepared, PreparedTask } from "../core/prepare.ts";
 import type { TaskCache, TaskCacheFactory, TaskCacheHit } from "../core/execute.ts";
 import type { Runner, RunOutcome } from "../core/runner.ts";
@@ -11,9 +11,13 @@ import { hashTree, treeDigest, type FileDigests } from "./tree-hash.ts";
 import { redactText, secretValues } from "../lib/redact.ts";
 import { log } from "../lib/log.ts";
 import { removeStaleTemps, writeCacheFile } from "../lib/safe-write.ts";
-import { READ_CAPS, readOwnFile, touchNow } from "../lib/fs.ts";
+import { READ_CAPS, isInside, lstatOrNull, readOwnFile, touchNow } from "../lib/fs.ts";
+import { formatRef } from "../sdk/command-ref.ts";
+import type { Config } from "../core/config.ts";
+import type { Registry } from "../core/registry.ts";
+import type { ToolPin } from "../sdk/types.ts";
 import { cacheMountHostPath } from "../core/cache-root.ts";
-import { insideContainer } from "../sdk/image.ts";
+import { CONTAINER_ENV, insideContainer } from "../sdk/image.ts";
 
 export const ENTRY_VERSION = 1;
 export const TASKS_DIR = "tasks";
@@ -44,6 +48,104 @@ export interface CacheEntry {
   durationMs: number;
   output: string;
   created: string;
+  /** For a task with declared outputs: what it left, and whether they are kept beside the entry. */
+  outputs?: OutputRecord;
+}
+
+/** A task's declared outputs as they were when its result was stored. */
+export interface OutputRecord {
+  /** The declared output paths then. */
+  paths: string[];
+  /** Those of them that existed. */
+  present: string[];
+  /** Every file (its size) and kept symlink (-1) under them; null when there were more than MANIFEST_MAX. */
+  files: [string, number][] | null;
+  /** Whether `<key>.outputs.tgz` beside the entry holds them. */
+  packed: boolean;
+}
+
+/** Outputs bigger than this (unpacked) are listed with the result but not kept: deleting them means a re-run. */
+export const LOCAL_OUTPUTS_MAX = 128 * 1024 * 1024;
+/** Outputs of more files than this are checked by their top-level paths only. */
+export const MANIFEST_MAX = 50_000;
+
+export function outputsPath(cacheRoot: string, key: string): string {
+  return join(cacheRoot, TASKS_DIR, key.slice(0, 2), `${key}.outputs.tgz`);
+}
+
+/** Normalised relative output paths, as prefixes: `dist`, `target/debug`. */
+export function normaliseOutputs(paths: string[]): string[] {
+  const out = new Set<string>();
+  for (const p of paths) {
+    const n = posix.normalize(p.replace(/\/+$/, ""));
+    if (!n || n === "." || n.startsWith("../") || n === ".." || n.startsWith("/")) continue;
+    out.add(n);
+  }
+  return [...out].sort();
+}
+
+/** Declared outputs of a task: the extension's, plus [cache.outputs] for its command. */
+export function taskOutputs(t: PreparedTask, config: Config, registry: Registry): string[] {
+  const fromExt = t.stack.ext.taskOutputs?.(t.task.ref, registry.ctx) ?? [];
+  const fromConfig = config.cache?.outputs?.[formatRef(t.task.ref)] ?? [];
+  return normaliseOutputs([...fromExt, ...fromConfig]);
+}
+
+/**
+ * What is under the declared outputs now, by the rules the artifact is packed with (packArtifact):
+ * files with their sizes, symlinks that stay inside the project; folders are walked.
+ */
+export function listOutputs(root: string, outputs: string[]): { present: string[]; files: [string, number][]; bytes: number } {
+  const files: [string, number][] = [];
+  const present: string[] = [];
+  let bytes = 0;
+  let realRoot: string | undefined;
+  const walk = (rel: string) => {
+    const abs = join(root, rel);
+    const st = lstatOrNull(abs);
+    if (!st) return;
+    if (st.isSymbolicLink()) {
+      let real: string | null = null;
+      try {
+        real = realpathSync(abs);
+      } catch {}
+      realRoot ??= realpathSync(root);
+      if (!readlinkSync(abs).startsWith("/") && real && isInside(realRoot, real)) files.push([rel, -1]);
+    } else if (st.isDirectory()) {
+      for (const name of readdirSync(abs).sort()) walk(`${rel}/${name}`);
+    } else if (st.isFile()) {
+      bytes += st.size;
+      files.push([rel, st.size]);
+    }
+  };
+  for (const o of outputs) {
+    if (!lstatOrNull(join(root, o))) continue;
+    present.push(o);
+    walk(o);
+  }
+  return { present, files, bytes };
+}
+
+/** Whether what a stored result left is still in the workspace (every listed file, same size). */
+export function outputsIntact(root: string, rec: OutputRecord): boolean {
+  for (const p of rec.present) if (!lstatOrNull(join(root, p))) return false;
+  for (const [rel, size] of rec.files ?? []) {
+    const st = lstatOrNull(join(root, rel));
+    if (!st || (size === -1 ? !st.isSymbolicLink() : !st.isFile() || st.size !== size)) return false;
+  }
+  return true;
+}
+
+function validRecord(v: unknown): v is OutputRecord {
+  if (typeof v !== "object" || v === null) return false;
+  const r = v as Record<string, unknown>;
+  const strings = (a: unknown) => Array.isArray(a) && a.every((x) => typeof x === "string");
+  return (
+    strings(r.paths) &&
+    strings(r.present) &&
+    typeof r.packed === "boolean" &&
+    (r.files === null || (Array.isArray(r.files) && r.files.every((f) => Array.isArray(f) && typeof f[0] === "string" && typeof f[1] === "number")))
+  );
 }
 
 function sortedPairs(env: Record<string, string>): [string, string | undefined][] {
@@ -85,6 +187,7 @@ export function parseEntry(text: string, key: string, task: string): CacheEntry 
   if (e.version !== ENTRY_VERSION || e.key !== key || e.task !== task) return null;
   if (typeof e.durationMs !== "number" || !Number.isFinite(e.durationMs) || e.durationMs < 0) return null;
   if (typeof e.output !== "string" || typeof e.created !== "string") return null;
+  if (e.outputs !== undefined && !validRecord(e.outputs)) return null;
   return e as unknown as CacheEntry;
 }
 
@@ -131,16 +234,50 @@ const EXCLUDED = new Set(KEY_EXCLUDED_ENV);
 
 /**
  * The part of the inherited environment a task's result can depend on. Host tasks inherit the
- * whole environment but KEY_EXCLUDED_ENV (a changed `FOO=…` must re-run them); containers only get CI (see baseEnv).
+ * whole environment but KEY_EXCLUDED_ENV (a changed `FOO=…` must re-run them); containers get a fixed CI=true, whatever the host has.
  */
 export function inheritedKeyEnv(env: Record<string, string | undefined>, runner: "host" | "container"): Record<string, string> {
   const out: Record<string, string> = {};
-  if (runner === "container") {
-    if (env.CI) out.CI = env.CI;
-    return out;
-  }
+  // A container inherits nothing from the host: it always gets CI=true (CONTAINER_ENV).
+  if (runner === "container") return { CI: CONTAINER_ENV.CI! };
   for (const [k, v] of Object.entries(env)) if (v !== undefined && !EXCLUDED.has(k)) out[k] = v;
   return out;
+}
+
+/**
+ * Inherited variables that name this machine or user rather than the build: left out of the key
+ * of a host task whose tool is pinned (its portable key), so another machine can compute it. The
+ * pin stands for the toolchain PATH would find; every other variable (FOO, RUSTFLAGS, …) is kept.
+ */
+export const MACHINE_ENV: readonly string[] = [
+  "HOME", "USER", "LOGNAME", "USERNAME", "PATH", "SHELL", "HOSTNAME", "HOST", "TMPDIR", "TMP", "TEMP", "MAIL",
+  "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "LC_COLLATE", "LC_NUMERIC", "LC_TIME", "LC_MONETARY",
+  "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_DIRS", "XDG_DATA_DIRS",
+  "XDG_SESSION_TYPE", "XDG_SESSION_CLASS", "XDG_CURRENT_DESKTOP", "DESKTOP_SESSION", "DISPLAY", "WAYLAND_DISPLAY",
+  "DBUS_SESSION_BUS_ADDRESS", "LS_COLORS", "EDITOR", "VISUAL", "PAGER", "MANPATH", "INFOPATH", "MOTD_SHOWN",
+];
+
+/** The inherited part of a pinned host task's portable key: without MACHINE_ENV and the stacks' own (Extension.machineEnv). */
+export function portableInheritedEnv(inherited: Record<string, string>, stackNames: Iterable<string> = []): Record<string, string> {
+  const machine = new Set([...MACHINE_ENV, ...stackNames]);
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(inherited)) if (!machine.has(k)) out[k] = v;
+  return out;
+}
+
+/** An exact version: x.y.z with an optional pre-release or build suffix. A channel (`stable`, `22`, `lts/*`) is not. */
+export const EXACT_VERSION = /^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/;
+
+/** Whether a tool's version output names exactly this version (`tool 1.95.0 (…)`, `v20.1.0`, `go1.23.4`). */
+export function reportsVersion(output: string, version: string): boolean {
+  const v = version.replace(/[.+*?^$()[\]{}|\\]/g, "\\$&");
+  return new RegExp(`(^|[^0-9.])${v}($|[^0-9.+-])`, "m").test(output);
+}
+
+/** Whether a task's result may be shared with other machines, and why (shown by --explain and --verbose). */
+export interface Sharing {
+  shared: boolean;
+  why: string;
 }
 
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {
@@ -151,9 +288,15 @@ function memo<T>(fn: () => Promise<T>): () => Promise<T> {
 export interface TaskCacheOptions {
   cacheRoot: string;
   prepared: Prepared;
+  /** --explain: say for each task looked up whether its result is shared, and why. */
+  explain?: boolean;
 }
 
-export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t: PreparedTask, runner: Runner): Promise<string>; keyedAs(runner: Runner): Promise<"host" | "container"> } {
+export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
+  keyFor(t: PreparedTask, runner: Runner): Promise<string>;
+  keyedAs(runner: Runner): Promise<"host" | "container">;
+  sharing(t: PreparedTask, runner: Runner): Promise<Sharing>;
+} {
   const { cacheRoot, prepared } = opts;
   const root = prepared.loaded.root;
   const config = prepared.loaded.config;
@@ -168,7 +311,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
     // fingerprint inputs (its lockfile), and hashing a modules folder would cost more than the run.
     const installed = (prepared.dependencies ?? []).flatMap((d) => d.paths.map((p) => join(root, p)));
     const { files, stats } = await hashTree(root, { cacheRoot, exclude: [cacheRoot, ...installed] });
-    log.debug(`task cache: hashed ${stats.listed} files (${stats.read} read, ${stats.reused} unchanged${stats.listReused ? ", git listing reused" : ""}) in ${Math.round(performance.now() - started)}ms`);
+    log.debug(`task cache: hashed ${stats.listed} files (${stats.read} read, ${stats.reused} unchanged${stats.readOnWorker ? `, ${stats.readOnWorker} on a second thread` : ""}${stats.listReused ? ", git listing reused" : ""}) in ${Math.round(performance.now() - started)}ms`);
     return files;
   });
   // The tree again, after a task: a hash started after the task ended shows what the task left,
@@ -223,10 +366,12 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
 
   // --- Inside the dwf image (CI's container jobs run dwf there with IS_CONTAINER=true) ---
   // Actions run directly, but the environment is the image: when DWF_IMAGE names the image of
-  // this tree's fingerprint, keys are made as a container run's would be (image identity, only
-  // CI inherited, cache env by its in-container path), so a laptop's container run and CI share
-  // results. Without that claim, or when it names another fingerprint, host keys as usual.
-  const claimedImage = insideContainer(process.env) ? process.env.DWF_IMAGE?.trim() : undefined;
+  // this tree's fingerprint and CI=true is set (as the container runner sets it for every task),
+  // keys are made as a container run's would be (image identity, CI=true the only inherited
+  // variable, cache env by its in-container path), so a laptop's container run and CI share
+  // results. Without that claim, when it names another fingerprint, or without CI=true (the
+  // tasks would not see what a container's see), host keys as usual.
+  const claimedImage = insideContainer(process.env) && process.env.CI === CONTAINER_ENV.CI ? process.env.DWF_IMAGE?.trim() : undefined;
   const keyedAs = memo(async (): Promise<"host" | "container"> => {
     if (!claimedImage) return "host";
     try {
@@ -271,20 +416,106 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
     const mounts = kind === "container" && runner.kind === "host" ? await mountPaths() : undefined;
     return { files, extension: new Map(names.map((n, i) => [n, hashes[i]!])), image: image && (await image), kind, mounts };
   };
+  // --- Host tasks with a pinned tool: a portable identity instead of this machine's binary ---
+  interface HostIdentity {
+    /** The pins with what the tool reports, when every pin is exact and matches. */
+    portable?: string;
+    why: string;
+  }
+  const pinned = new Map<string, Promise<HostIdentity>>();
+  const hostIdentity = (t: PreparedTask): Promise<HostIdentity> => {
+    const program = t.action!.program;
+    const pathVar = t.env.PATH ?? process.env.PATH ?? "";
+    const id = `${t.stack.name}\0${program}\0${t.cwd}\0${pathVar}`;
+    let p = pinned.get(id);
+    if (!p) pinned.set(id, (p = identify(t, program, pathVar)));
+    return p;
+  };
+  const identify = async (t: PreparedTask, program: string, pathVar: string): Promise<HostIdentity> => {
+    const found = resolveProgram(program, t.cwd, pathVar);
+    const shown = found ?? program;
+    let pins: ToolPin[] = [];
+    try {
+      pins = t.stack.ext.toolPins?.(program, registry.ctx) ?? [];
+    } catch (e) {
+      log.debug(`task cache: ${t.stack.name}: toolPins failed: ${(e as Error).message}`);
+    }
+    if (pins.length === 0) return { why: `host tool ${shown} is not pinned` };
+    if (!found) return { why: `host tool ${program} is not on PATH` };
+    const inexact = pins.find((p) => !EXACT_VERSION.test(p.version));
+    if (inexact) return { why: `host tool ${shown} is pinned by ${inexact.file} to '${inexact.version}', not an exact version` };
+    const { callBounded } = await import("../lib/process.ts");
+    const reports = await Promise.all(
+      pins.map(async (pin) => {
+        try {
+          const r = await callBounded(pin.probe, { cwd: root, timeoutMs: 15_000, maxBytes: 64 * 1024, env: { ...process.env, ...t.env } });
+          if (r.exitCode !== 0) return undefined;
+          const lines = `${r.stdout}\n${r.stderr}`.split("\n").map((l) => l.trim()).filter(Boolean);
+          return (lines.find((l) => reportsVersion(l, pin.version)) ?? lines[0])?.slice(0, 200);
+        } catch {
+          return undefined;
+        }
+      }),
+    );
+    for (const [i, pin] of pins.entries()) {
+      const got = reports[i];
+      if (got === undefined) return { why: `host tool ${shown}: '${pin.probe.join(" ")}' did not report a version (${pin.file} pins ${pin.version})` };
+      if (!reportsVersion(got, pin.version)) return { why: `host tool ${shown} reports '${got}', ${pin.file} pins ${pin.version}` };
+    }
+    return {
+      portable: JSON.stringify(pins.map((pin, i) => [pin.file, pin.version, reports[i]])),
+      why: `host tool pinned by ${pins.map((pin) => `${pin.file} (${pin.version})`).join(" and ")}`,
+    };
+  };
+  const identities = new Map<string, HostIdentity>();
+  /** Host cache folders by a name that is the same on every machine (`$DWF_CACHE_ROOT/<stack>/<path>`). */
+  const hostMounts = memo(async () => {
+    const out = new Map<string, string>();
+    for (const st of registry.stacks) {
+      for (const m of (await st.ext.cacheMounts?.(registry.ctx)) ?? []) {
+        const host = cacheMountHostPath(cacheRoot, st.name, m);
+        out.set(host, `$DWF_CACHE_ROOT/${relative(cacheRoot, host)}`);
+      }
+    }
+    return out;
+  });
+  let portableMounts: Map<string, string> | undefined;
+  const portableInherited = portableInheritedEnv(inherited.host, registry.stacks.flatMap((st) => st.ext.machineEnv ?? []));
+  /** Before keyOf for host keys: each task's tool identity (pins are probed once per tool). */
+  const identifyHost = async (tasks: PreparedTask[], s: Shared) => {
+    if (s.kind !== "host" || tasks.every((t) => identities.has(t.task.id))) return;
+    portableMounts ??= await hostMounts();
+    await Promise.all(tasks.map(async (t) => identities.set(t.task.id, await hostIdentity(t))));
+  };
+  // --- end of the pinned host identity ---
+
   /** What each task's key saw of the tree (its input prefixes and their digest), checked again before storing. */
   const treeSeen = new Map<string, { inputs: string[] | undefined; digest: string }>();
+  const sharings = new Map<string, Sharing>();
   const keyOf = (t: PreparedTask, runner: Runner, s: Shared): string => {
     const action = t.action!;
     const inputs = t.stack.ext.taskInputs?.(t.task.ref, registry.ctx);
-    const environment = s.image !== undefined ? `image:${s.image}` : `tool:${tool(action.program, t.cwd, t.env.PATH ?? process.env.PATH ?? "")}`;
+    const host = s.kind === "host" ? identities.get(t.task.id) : undefined;
+    const portable = host?.portable;
+    const environment = s.image !== undefined ? `image:${s.image}` : portable !== undefined ? `pin:${portable}` : `tool:${tool(action.program, t.cwd, t.env.PATH ?? process.env.PATH ?? "")}`;
+    const env = s.mounts ? containerEnv(t.env, s.mounts) : portable !== undefined && portableMounts ? containerEnv(t.env, portableMounts) : t.env;
+    const inheritedPart = portable !== undefined ? portableInherited : inherited[s.kind];
     const tree = digestOf(s.files, inputs);
-    treeSeen.set(`${runner.kind}\0${t.task.id}`, { inputs, digest: tree });
+    const id = `${runner.kind}\0${t.task.id}`;
+    treeSeen.set(id, { inputs, digest: tree });
+    let share: Sharing =
+      s.kind === "container"
+        ? { shared: true, why: runner.kind === "container" ? `container image ${s.image!.slice(0, 12)}` : `dwf image ${s.image!.slice(0, 12)} (dwf runs inside it)` }
+        : { shared: portable !== undefined, why: host?.why ?? "host task" };
+    // A key naming this checkout's path would never match on another machine (or would lie there).
+    if (share.shared && JSON.stringify([action.program, action.args, env, inheritedPart]).includes(root)) share = { shared: false, why: `its command or environment names this checkout's path (${root})` };
+    sharings.set(id, share);
     return taskKey({
       task: t.task.id,
       program: action.program,
       args: action.args,
-      env: s.mounts ? containerEnv(t.env, s.mounts) : t.env,
-      inherited: inherited[s.kind],
+      env,
+      inherited: inheritedPart,
       cwd: relativeCwd(t.cwd),
       runner: s.kind,
       environment,
@@ -296,14 +527,54 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
     const id = `${runner.kind}\0${t.task.id}`;
     let k = keys.get(id);
     if (!k) {
-      k = shared([t.stack.name], runner).then((s) => keyOf(t, runner, s));
+      k = shared([t.stack.name], runner).then(async (s) => {
+        await identifyHost([t], s);
+        return keyOf(t, runner, s);
+      });
       keys.set(id, k);
     }
     return k;
   };
+  const sharing = async (t: PreparedTask, runner: Runner): Promise<Sharing> => {
+    await keyFor(t, runner);
+    return sharings.get(`${runner.kind}\0${t.task.id}`) ?? { shared: false, why: "no key" };
+  };
+  const label = (t: PreparedTask) => `${formatRef(t.task.ref)} [${t.stack.name}]`;
+
+  const outputsOf = (t: PreparedTask) => taskOutputs(t, config, registry);
+
+  /**
+   * A hit for a task with declared outputs only when they are in the workspace: as listed, or
+   * put back from the copy kept beside the entry. Otherwise a miss, and the task runs.
+   */
+  const outputsReady = async (t: PreparedTask, key: string, entry: CacheEntry, declared: string[]): Promise<boolean> => {
+    const rec = entry.outputs;
+    if (!rec || rec.paths.join("\0") !== declared.join("\0")) {
+      log.debug(`task cache: ${t.task.id}: the stored result does not record its outputs (${declared.join(", ")}); it runs`);
+      return false;
+    }
+    if (outputsIntact(root, rec)) return true;
+    const path = outputsPath(cacheRoot, key);
+    const read = rec.packed ? readOwnFile(path, READ_CAPS.outputs, { binary: true }) : {};
+    if (!read.bytes) {
+      log.debug(`task cache: ${t.task.id}: its outputs (${declared.join(", ")}) are gone and no copy is kept; it runs`);
+      return false;
+    }
+    try {
+      const { restoreOutputs, unpackArtifact } = await import("./remote-cache.ts");
+      restoreOutputs(root, unpackArtifact(read.bytes, { key, task: t.task.id, outputs: declared }).files);
+    } catch (e) {
+      log.debug(`task cache: ${t.task.id}: could not restore its outputs from ${path}: ${(e as Error).message}; it runs`);
+      return false;
+    }
+    touchNow(path);
+    log.debug(`task cache: ${t.task.id}: restored ${declared.join(", ")} from the cache`);
+    return outputsIntact(root, rec);
+  };
 
   /** The stored result under this key, trusted only when it is intact and names this task. */
-  const readEntry = (t: PreparedTask, key: string): TaskCacheHit | null => {
+  /** Sync for a task without declared outputs (no promise per task on an all-cached run); a promise when its outputs must be checked. */
+  const readEntry = (t: PreparedTask, key: string): TaskCacheHit | null | Promise<TaskCacheHit | null> => {
     const path = entryPath(cacheRoot, key);
     // One small file: a sync read is cheaper than an async round trip per task. Whatever a
     // container or another process put in its place (FIFO, device, symlink, huge file) is refused.
@@ -317,9 +588,39 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
       log.debug(`task cache: ignoring damaged entry ${path}; the task runs and rewrites it`);
       return null;
     }
-    // Prune ages entries by last use, not creation.
-    touchNow(path);
-    return { durationMs: entry.durationMs, output: entry.output };
+    const hit = (): TaskCacheHit => {
+      // Prune ages entries by last use, not creation.
+      touchNow(path);
+      if (entry.outputs?.packed) touchNow(outputsPath(cacheRoot, key));
+      return { durationMs: entry.durationMs, output: entry.output };
+    };
+    const declared = outputsOf(t);
+    if (declared.length === 0) return hit();
+    return outputsReady(t, key, entry, declared).then((ready) => (ready ? hit() : null));
+  };
+
+  /**
+   * List the outputs a passing task left and keep a copy beside its entry (the remote cache's
+   * artifact format, fast compression) when they fit under LOCAL_OUTPUTS_MAX. Written before the
+   * entry, so an entry never names a copy that is not there.
+   */
+  const keepOutputs = async (key: string, result: ReturnType<typeof storedResult>, declared: string[]): Promise<OutputRecord> => {
+    const listing = listOutputs(root, declared);
+    const rec: OutputRecord = { paths: declared, present: listing.present, files: listing.files.length <= MANIFEST_MAX ? listing.files : null, packed: false };
+    if (listing.files.length === 0) return rec;
+    if (listing.bytes > LOCAL_OUTPUTS_MAX) {
+      log.debug(`task cache: ${result.task}: outputs are ${Math.round(listing.bytes / 1024 / 1024)} MiB, over the ${LOCAL_OUTPUTS_MAX / 1024 / 1024} MiB kept locally: listed, not kept`);
+      return rec;
+    }
+    try {
+      const { packArtifact, REMOTE_ENTRY_VERSION } = await import("./remote-cache.ts");
+      const body = packArtifact(root, { version: REMOTE_ENTRY_VERSION, ...result, outputs: declared }, { level: 1 });
+      writeCacheFile(cacheRoot, outputsPath(cacheRoot, key), body);
+      rec.packed = true;
+    } catch (e) {
+      log.debug(`task cache: ${result.task}: outputs not kept: ${(e as Error).message}`);
+    }
+    return rec;
   };
 
   const lookupMany = async (tasks: PreparedTask[], runner: Runner): Promise<Map<string, TaskCacheHit>> => {
@@ -332,6 +633,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
       log.debug(`task cache: cannot compute keys: ${(e as Error).message}`);
       return hits;
     }
+    await identifyHost(tasks, s);
     // Every key from the same shared inputs, in one pass: no per-task round trips.
     for (const t of tasks) {
       let key: string;
@@ -342,7 +644,12 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
         continue;
       }
       keys.set(`${runner.kind}\0${t.task.id}`, Promise.resolve(key));
-      const hit = readEntry(t, key);
+      if (opts.explain) {
+        const share = sharings.get(`${runner.kind}\0${t.task.id}`)!;
+        log.info(`cache: ${label(t)} key ${key.slice(0, 12)}: ${share.shared ? "shared" : "local only"}: ${share.why}`);
+      }
+      const read = readEntry(t, key);
+      const hit = read instanceof Promise ? await read : read;
       if (hit) hits.set(t.task.id, hit);
     }
     return hits;
@@ -350,6 +657,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
 
   return {
     keyFor,
+    sharing,
     unsetEnv: KEY_EXCLUDED_ENV,
     keyedAs: kindOf,
     lookupMany,
@@ -376,7 +684,10 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & { keyFor(t:
       }
       const path = entryPath(cacheRoot, key);
       removeStaleTemps(dirname(path));
-      const entry: CacheEntry = { version: ENTRY_VERSION, ...storedResult(t, key, outcome), created: new Date().toISOString() };
+      const result = storedResult(t, key, outcome);
+      const entry: CacheEntry = { version: ENTRY_VERSION, ...result, created: new Date().toISOString() };
+      const declared = outputsOf(t);
+      if (declared.length > 0) entry.outputs = await keepOutputs(key, result, declared);
       writeCacheFile(cacheRoot, path, JSON.stringify(entry));
       return true;
     },
@@ -392,7 +703,7 @@ export function storedResult(t: PreparedTask, key: string, outcome: RunOutcome):
 export function taskCacheFactory(): TaskCacheFactory {
   return async (ctx) => {
     if (!ctx.enabled || !ctx.prepared) return undefined;
-    const local = createTaskCache({ cacheRoot: ctx.cacheRoot, prepared: ctx.prepared });
+    const local = createTaskCache({ cacheRoot: ctx.cacheRoot, prepared: ctx.prepared, explain: ctx.explain });
     // The remote layer (remote-cache.ts) wraps the local cache when one is configured.
     const { loaded, registry } = ctx.prepared;
     if (!loaded.config.cache?.remote && !process.env.DWF_REMOTE_CACHE_URL && !process.env.TURBO_API && !ctx.remote) return local;

@@ -36,6 +36,8 @@ export interface RunTasksOptions {
   noInstall?: boolean;
   /** --remote-cache: off, read or readwrite (default: from devflow.toml and the environment). */
   remoteCache?: string;
+  /** --explain: say for each task whether its cached result is shared with other machines, and why. */
+  explain?: boolean;
   report?: string;
   /**
    * `dwf warm`: run the commands' warm actions. A failed one is a warning, not a failure: the
@@ -129,7 +131,7 @@ async function run(opts: RunTasksOptions, services: RunServices, state: RunState
   const recordRoot = cacheEnabled || quietlyUsable(prepared.cacheRoot) ? prepared.cacheRoot : undefined;
   if (recordRoot) reapAbandonedRuns(recordRoot);
   state.reaper.recordIn(recordRoot);
-  const cache = await services.openCache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared, remote: opts.remoteCache, verbose: opts.verbose });
+  const cache = await services.openCache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared, remote: opts.remoteCache, verbose: opts.verbose, explain: opts.explain });
 
   // One task at a time can stream live; parallel tasks print as blocks when they finish.
   const live = !opts.json && (opts.jobs === 1 || prepared.tasks.filter((t) => t.action).length <= 1);

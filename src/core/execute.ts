@@ -36,7 +36,7 @@ export interface TaskCache {
 }
 
 /** Opens the task cache of one run (local, maybe wrapped by a remote); undefined runs uncached. */
-export type TaskCacheFactory = (ctx: { cacheRoot: string; enabled: boolean; prepared?: Prepared; remote?: string; verbose?: boolean }) => Promise<TaskCache | undefined>;
+export type TaskCacheFactory = (ctx: { cacheRoot: string; enabled: boolean; prepared?: Prepared; remote?: string; verbose?: boolean; explain?: boolean }) => Promise<TaskCache | undefined>;
 
 /** Told when a run starts and ends (the GitHub status, annotations and step summary). */
 export interface RunReporter {

@@ -14,6 +14,7 @@ import { log } from "../lib/log.ts";
 import { realpathSync } from "node:fs";
 import { isInside, touchNow } from "../lib/fs.ts";
 import { dirname, relative, resolve } from "node:path";
+import { CONTAINER_ENV } from "../sdk/image.ts";
 
 /** Profiles used when a project has no devflow.toml (filtered to what the stacks can run). */
 export const DEFAULT_TARGETS: Record<string, string[]> = {
@@ -263,7 +264,10 @@ async function planInstalls(p: {
 
 /** Env an extension contributes: its own variables plus its cache directories. */
 export async function extensionEnv(ext: Extension, registry: Registry, cacheRoot: string, runtime: RuntimeKind): Promise<Record<string, string>> {
-  const env: Record<string, string> = { ...((await ext.env?.(registry.ctx)) ?? {}) };
+  // A container task's env never depends on the host's: the extension sees the container's
+  // fixed environment (CONTAINER_ENV), so a laptop and a CI job give it the same env and key.
+  const ctx = runtime === "container" ? { ...registry.ctx, env: { ...CONTAINER_ENV } } : registry.ctx;
+  const env: Record<string, string> = { ...((await ext.env?.(ctx)) ?? {}) };
   // External extensions name these in --describe: the same rules as an action's env.
   for (const [k, v] of Object.entries(env)) {
     if (!ENV_NAME.test(k)) throw new UserError(`extension '${ext.name}' set env name ${JSON.stringify(k)}, which is not a variable name.`, "Env names are letters, digits and '_', not starting with a digit.");

@@ -47,6 +47,8 @@ export type RefusedRead = "missing" | "not-a-file" | "too-large" | "unreadable";
 
 export interface OwnRead {
   text?: string;
+  /** The bytes instead of text, when asked for (`binary`). */
+  bytes?: Uint8Array;
   refused?: RefusedRead;
 }
 
@@ -62,7 +64,7 @@ const OPEN_FLAGS = constants.O_RDONLY | (constants.O_NONBLOCK ?? 0) | (constants
  * that grows while read). Reads of a regular file never wait on another process, so a signal
  * is handled as soon as the read returns.
  */
-export function readOwnFile(path: string, maxBytes: number, opts: { followSymlinks?: boolean } = {}): OwnRead {
+export function readOwnFile(path: string, maxBytes: number, opts: { followSymlinks?: boolean; binary?: boolean } = {}): OwnRead {
   let st: Stats;
   try {
     st = opts.followSymlinks ? statSync(path) : lstatSync(path);
@@ -94,7 +96,7 @@ export function readOwnFile(path: string, maxBytes: number, opts: { followSymlin
       total += n;
       if (total > maxBytes) return { refused: "too-large" };
     }
-    return { text: buf.toString("utf8", 0, total) };
+    return opts.binary ? { bytes: buf.subarray(0, total) } : { text: buf.toString("utf8", 0, total) };
   } catch {
     return { refused: "unreadable" };
   } finally {
@@ -111,6 +113,8 @@ export function readOwnText(path: string, maxBytes: number): string | undefined 
 export const READ_CAPS = {
   /** One task's stored result (its output is capped at 8 MiB before JSON escaping). */
   entry: 64 * 1024 * 1024,
+  /** A task's declared outputs kept beside its result (gzipped tar; written only up to a lower cap). */
+  outputs: 256 * 1024 * 1024,
   /** A tree's stat cache and remembered git listing (~100 bytes per file). */
   statCache: 256 * 1024 * 1024,
   /** The remembered validated devflow.toml. */

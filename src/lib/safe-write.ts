@@ -43,7 +43,7 @@ function randomSuffix(): string {
 }
 
 /** Write via a temp file in the same folder and rename over the target (a symlink is replaced, not followed). */
-export function writeFileAtomic(path: string, text: string): void {
+export function writeFileAtomic(path: string, text: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = join(dirname(path), `.${basename(path)}.dwf-${randomSuffix()}.tmp`);
   try {
@@ -86,7 +86,7 @@ export function removeStaleTemps(dir: string, now = Date.now()): number {
  * followed, is inside the cache root (a task that can write the cache root, e.g. through
  * /workspace, could otherwise point `tasks/ab` at any host folder).
  */
-export function writeCacheFile(cacheRoot: string, path: string, text: string): void {
+export function writeCacheFile(cacheRoot: string, path: string, text: string | Uint8Array): void {
   const realRoot = realPathOf(cacheRoot);
   const check = () => {
     const realDir = realPathOf(dirname(path));

@@ -20,6 +20,7 @@ import { ownerLabels, sweepOrphans } from "./owner.ts";
 import { log } from "../lib/log.ts";
 import { ensureImage, imageSpecFor, projectName, slug, type ImageSpec } from "./image.ts";
 import { createToolProbe } from "./tool-probe.ts";
+import { CONTAINER_ENV } from "../sdk/image.ts";
 
 export const WORKSPACE = "/workspace";
 
@@ -188,11 +189,9 @@ export function createMounts(setup: ContainerSetup, cacheRoot: string): void {
   for (const m of setup.mounts) ensureMountSource(cacheRoot, m.host);
 }
 
-/** Env every container gets besides the task's own: the nesting marker, and CI when set. */
-export function baseEnv(env: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = { DWF_IN_CONTAINER: "1" };
-  if (env.CI) out.CI = env.CI;
-  return out;
+/** Env every container gets besides the task's own (CONTAINER_ENV): the same whatever the host's environment. */
+export function baseEnv(): Record<string, string> {
+  return { ...CONTAINER_ENV };
 }
 
 export function labelArgs(labels: Record<string, string>): string[] {
@@ -260,7 +259,7 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       workspace: opts.root,
       workdir: containerWorkdir(opts.root, req.cwd),
       mounts: setup.mounts,
-      env: { ...setup.env, ...user.env, ...req.env, ...baseEnv(env) },
+      env: { ...setup.env, ...user.env, ...req.env, ...baseEnv() },
       engineEnv: env,
       user: user.args,
       image: image?.ref ?? "<image>",

@@ -40,7 +40,7 @@ export async function runShell(opts: { cwd: string; config?: string; command: st
     workspace: root,
     workdir: containerWorkdir(root, opts.cwd),
     mounts: setup.mounts,
-    env: { ...setup.env, ...user.env, ...baseEnv(env), ...(tty && env.TERM ? { TERM: env.TERM } : {}) },
+    env: { ...setup.env, ...user.env, ...baseEnv(), ...(tty && env.TERM ? { TERM: env.TERM } : {}) },
     engineEnv: env,
     user: user.args,
     interactive: true,

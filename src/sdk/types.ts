@@ -44,6 +44,20 @@ export interface ToolRequirement {
   usedBy?: string[];
 }
 
+/**
+ * A tool version pinned by a file in the project (a toolchain file, a version file, a manifest
+ * field). When the tool here reports exactly that version, a host task's key names the pin
+ * instead of this machine's binary, and its result may be shared with other machines.
+ */
+export interface ToolPin {
+  /** The file that pins it, relative to the root (`rust-toolchain.toml`, `.nvmrc`, `package.json`). */
+  file: string;
+  /** The version as pinned, without a leading `v` (`1.95.0`). Only an exact version (x.y.z) counts. */
+  version: string;
+  /** argv that prints the version of the tool as it runs here (`["node", "--version"]`), run at the root. */
+  probe: string[];
+}
+
 /** Result of asking an extension for a command: an action, or a reason it is skipped. */
 export type ActionResult = { action: ExecutionAction } | { skip: string };
 
@@ -120,6 +134,14 @@ export interface Extension {
    * to warm (the build outputs already cover it).
    */
   warmAction?(ref: CommandRef, ctx: ExtensionContext): ActionResult | undefined | Promise<ActionResult | undefined>;
+  /**
+   * Host runs: the pins naming the version of what `program` runs (every one must match what
+   * the tool reports), or undefined/[] when nothing pins it: its key then holds this machine's
+   * binary and stays local.
+   */
+  toolPins?(program: string, ctx: ExtensionContext): ToolPin[] | undefined;
+  /** Variables naming where this stack's tools live on this machine (a toolchain's home folder): left out of a pinned host task's portable key. */
+  machineEnv?: string[];
   /** Whether a passing result may be reused (false for commands with side effects). */
   cacheable?(ref: CommandRef): boolean;
   tools?(ctx: ExtensionContext): ToolRequirement[] | Promise<ToolRequirement[]>;

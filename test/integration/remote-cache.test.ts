@@ -29,7 +29,7 @@ function files(url: string, marker: string, extra = ""): Record<string, string> 
       targets: { pr: ["build:debug", "test:unit"] },
       makefile: {
         "build-debug": ["mkdir -p out/bin", 'echo "built from $(cat src.txt)" > out/app.txt', "ln -sf ../app.txt out/bin/latest", "echo building"],
-        "test-unit": ["cat out/bin/latest", "echo unit-ok"],
+        "test-unit": ["cat out/bin/latest", 'echo "ci is $CI"', "echo unit-ok"],
       },
       extra: `[cache.remote]\nurl = "${url}"\nteam = "${TEAM}"\n\n[cache.outputs]\n"build:debug" = ["out"]\n${extra}`,
     }),
@@ -108,6 +108,39 @@ describe("remote task cache (turborepo-remote-cache)", () => {
       expect(again.tasks).toEqual({ "build:debug": "cached (local)", "test:unit": "cached (local)" });
       // Local first: a local hit asks the server nothing.
       expect(count(server.requests(), "GET /v8/artifacts/")).toBe(gets);
+    },
+    SLOW,
+  );
+
+  test(
+    "what CI (CI=true) verified is reused on a laptop without CI, at another path: every container task cached (remote)",
+    async () => {
+      const project = repo(`laptop-ci-${ID}`);
+      const puts = count(server.requests(), "PUT /v8/artifacts/");
+      const ci = await statuses(project.origin, [], { CI: "true" });
+      expect(ci.tasks).toEqual({ "build:debug": "passed", "test:unit": "passed" });
+      expect(count(server.requests(), "PUT /v8/artifacts/") - puts).toBe(2);
+
+      const laptop = await verify(project.clone(), ["--verbose"], { CI: undefined });
+      expect(laptop.code).toBe(0);
+      expect(laptop.stdout).toContain("◆ cached (remote) build:debug [custom]");
+      expect(laptop.stdout).toContain("◆ cached (remote) test:unit [custom]");
+      expect(laptop.stdout).toContain("ci is true");
+      expect(warnings(laptop)).toEqual([]);
+      const fp = (await runDwf(["fingerprint"], { cwd: project.origin })).stdout.trim();
+      const explained = await verify(project.clone(), ["--explain"], { CI: undefined });
+      expect(explained.stderr).toContain(`test:unit [custom] key`);
+      expect(explained.stderr).toContain(`shared: container image ${fp.slice(0, 12)}`);
+
+      // The other way round: a laptop's container run (no CI on the host) is what CI gets, and
+      // its tasks saw CI=true, as CI's do.
+      const other = repo(`laptop-up-${ID}`);
+      const up = await verify(other.origin, ["--verbose"], { CI: undefined });
+      expect(up.code).toBe(0);
+      expect(up.stdout).toContain("ci is true");
+      expect((await statuses(other.clone(), [], { CI: "true" })).tasks).toEqual({ "build:debug": "cached (remote)", "test:unit": "cached (remote)" });
+      // Whatever the host's CI says (CI=false, CI=1), the container's is CI=true: the same key.
+      expect((await statuses(other.clone(), [], { CI: "false" })).tasks).toEqual({ "build:debug": "cached (remote)", "test:unit": "cached (remote)" });
     },
     SLOW,
   );
@@ -314,7 +347,7 @@ describe("remote task cache (turborepo-remote-cache)", () => {
       const project = repo(`in-image-${ID}`);
       const fp = (await runDwf(["fingerprint"], { cwd: project.origin })).stdout.trim();
       expect(fp).toMatch(/^[0-9a-f]{64}$/);
-      const inImage = { IS_CONTAINER: "true", DWF_IMAGE: `${IMAGE}:${fp}` };
+      const inImage = { IS_CONTAINER: "true", DWF_IMAGE: `${IMAGE}:${fp}`, CI: "true" };
       // A container run uploads; a run "in the image" (as CI's container jobs) reuses it.
       expect((await verify(project.origin)).code).toBe(0);
       const ci = await statuses(project.clone(), [], inImage);
@@ -322,16 +355,21 @@ describe("remote task cache (turborepo-remote-cache)", () => {
 
       // And the other way: what runs in the image is what a laptop's container run gets.
       const other = repo(`in-image-up-${ID}`);
-      const up = await statuses(other.origin, [], { IS_CONTAINER: "true", DWF_IMAGE: `${IMAGE}:${fp}` });
+      const up = await statuses(other.origin, [], inImage);
       expect(up.tasks).toEqual({ "build:debug": "passed", "test:unit": "passed" });
       const laptop = await statuses(other.clone());
       expect(laptop.tasks).toEqual({ "build:debug": "cached (remote)", "test:unit": "cached (remote)" });
 
       // A claim naming another image is not believed: host keys, local only.
-      const wrong = await verify(project.clone(), ["--verbose"], { IS_CONTAINER: "true", DWF_IMAGE: `${IMAGE}:${"0".repeat(64)}` });
+      const wrong = await verify(project.clone(), ["--verbose"], { ...inImage, DWF_IMAGE: `${IMAGE}:${"0".repeat(64)}` });
       expect(wrong.code).toBe(0);
-      expect(wrong.stderr).toContain("remote cache: test:unit [custom]: local only: host task");
+      expect(wrong.stderr).toContain("remote cache: test:unit [custom]: local only: host tool");
       expect(wrong.stdout).not.toContain("(remote)");
+      // Nor one without CI=true: its tasks would not see what a container's see.
+      const noCi = await verify(project.clone(), ["--verbose"], { ...inImage, CI: undefined });
+      expect(noCi.code).toBe(0);
+      expect(noCi.stderr).toContain("remote cache: test:unit [custom]: local only: host tool");
+      expect(noCi.stdout).not.toContain("(remote)");
     },
     SLOW,
   );
@@ -343,9 +381,118 @@ describe("remote task cache (turborepo-remote-cache)", () => {
       const puts = count(server.requests(), "PUT ");
       const r = await verify(project.origin, ["--profile", "host", "--verbose"]);
       expect(r.code).toBe(0);
-      expect(r.stderr).toContain("remote cache: build:debug [custom]: local only: host task");
-      expect(r.stderr).toContain("remote cache: test:unit [custom]: local only: host task");
+      expect(r.stderr).toContain("remote cache: build:debug [custom]: local only: host tool");
+      expect(r.stderr).toContain("remote cache: test:unit [custom]: local only: host tool");
       expect(count(server.requests(), "PUT ")).toBe(puts);
+    },
+    SLOW,
+  );
+
+  /** A host-profile git repository with these files and the remote cache configured, and a way to clone it elsewhere. */
+  function hostRepo(files: Record<string, string>, targets: string[]) {
+    const origin = fixture(
+      { ...files, "devflow.toml": `[runtime]\nprofile = "host"\n\n[targets]\npr = ${JSON.stringify(targets)}\n\n[cache.remote]\nurl = "${server.url}"\nteam = "${TEAM}"\n` },
+      { git: true },
+    );
+    return {
+      origin,
+      clone(): string {
+        const dir = join(fixture({}), `clone-${Math.random().toString(36).slice(2, 6)}`);
+        const r = Bun.spawnSync(["git", "clone", "-q", origin, dir]);
+        if (r.exitCode !== 0) throw new Error(r.stderr.toString());
+        return dir;
+      },
+    };
+  }
+  const version = (argv: string[]) => Bun.spawnSync(argv).stdout.toString().trim();
+  const NODE = version(["node", "--version"]).replace(/^v/, "");
+  const NPM = version(["npm", "--version"]);
+  function nodeFiles(marker: string, pins: { nvmrc?: string; npm?: string }): Record<string, string> {
+    const pkg = {
+      name: "pinned",
+      version: "1.0.0",
+      ...(pins.npm ? { packageManager: `npm@${pins.npm}` } : {}),
+      scripts: { build: `node -e "require('fs').mkdirSync('dist',{recursive:true});require('fs').writeFileSync('dist/app.txt','${marker}')"`, test: "node -e \"console.log(require('fs').readFileSync('dist/app.txt','utf8'))\"" },
+    };
+    return { "package.json": JSON.stringify(pkg, null, 2), ".gitignore": "dist/\n", ...(pins.nvmrc ? { ".nvmrc": `${pins.nvmrc}\n` } : {}) };
+  }
+
+  test(
+    "host tasks whose tool matches an exact pin (.nvmrc + packageManager, real node and npm) are shared; --explain says so",
+    async () => {
+      const project = hostRepo(nodeFiles(`node-pinned-${ID}`, { nvmrc: `v${NODE}`, npm: NPM }), ["build:debug", "test:unit"]);
+      const puts = count(server.requests(), "PUT /v8/artifacts/");
+      const first = await verify(project.origin, ["--explain"]);
+      expect(first.code).toBe(0);
+      expect(first.stderr).toContain(`build:debug [node] key`);
+      expect(first.stderr).toContain(`shared: host tool pinned by .nvmrc (${NODE}) and package.json (${NPM})`);
+      expect(count(server.requests(), "PUT /v8/artifacts/") - puts).toBe(2);
+
+      const clone = project.clone();
+      const second = await statuses(clone);
+      expect(second.tasks).toEqual({ "build:debug": "cached (remote)", "test:unit": "cached (remote)" });
+      expect(readFileSync(join(clone, "dist/app.txt"), "utf8")).toBe(`node-pinned-${ID}`);
+      expect(warnings(second.r)).toEqual([]);
+    },
+    SLOW,
+  );
+
+  test(
+    "a pin the host tool does not match, one that is not exact, or none: local only, said per task, nothing uploaded",
+    async () => {
+      const puts = count(server.requests(), "PUT ");
+      const mismatch = hostRepo(nodeFiles(`node-mismatch-${ID}`, { nvmrc: "18.0.0", npm: NPM }), ["build:debug"]);
+      const a = await verify(mismatch.origin, ["--explain"]);
+      expect(a.code).toBe(0);
+      expect(a.stderr).toMatch(new RegExp(`build:debug \\[node\\] key [0-9a-f]{12}: local only: host tool \\S+/npm reports 'v${NODE.replaceAll(".", "\\.")}', \\.nvmrc pins 18\\.0\\.0`));
+      const loose = hostRepo(nodeFiles(`node-loose-${ID}`, { nvmrc: "20", npm: NPM }), ["build:debug"]);
+      const b = await verify(loose.origin, ["--explain"]);
+      expect(b.stderr).toContain("is pinned by .nvmrc to '20', not an exact version");
+      const none = hostRepo(nodeFiles(`node-none-${ID}`, {}), ["build:debug"]);
+      const c = await verify(none.origin, ["--explain"]);
+      expect(c.stderr).toMatch(/build:debug \[node\] key [0-9a-f]{12}: local only: host tool \S+\/npm is not pinned/);
+      expect(count(server.requests(), "PUT ")).toBe(puts);
+      // Another clone of the mismatched one gets nothing from the server.
+      expect((await statuses(mismatch.clone())).tasks).toEqual({ "build:debug": "passed" });
+    },
+    SLOW,
+  );
+
+  test(
+    "rust: cargo reporting the version rust-toolchain.toml pins shares fmt:check and build:debug (target/debug restored)",
+    async () => {
+      const cargo = version(["cargo", "--version"]);
+      const pinned = /^cargo (\d+\.\d+\.\d+)/.exec(cargo)?.[1];
+      expect(pinned).toBeDefined();
+      const manifest = `[package]\nname = "pinned"\nversion = "0.1.0"\nedition = "2021"\n`;
+      // Committed, as it should be: a build that writes Cargo.lock into the tree is not cached.
+      const lockDir = fixture({ "Cargo.toml": manifest, "src/main.rs": "fn main() {}\n" });
+      expect(Bun.spawnSync(["cargo", "generate-lockfile", "--offline"], { cwd: lockDir }).exitCode).toBe(0);
+      const project = hostRepo(
+        {
+          "Cargo.toml": manifest,
+          "Cargo.lock": readFileSync(join(lockDir, "Cargo.lock"), "utf8"),
+          "src/main.rs": `fn main() {\n    println!("rust-pinned-${ID}");\n}\n`,
+          "rust-toolchain.toml": `[toolchain]\nchannel = "${pinned}"\n`,
+          ".gitignore": "target/\n",
+        },
+        ["fmt:check", "build:debug"],
+      );
+      // This machine's rustup has the release installed as "stable": name it for the pinned file too.
+      const env = { RUSTUP_TOOLCHAIN: "stable" };
+      const first = await verify(project.origin, ["--explain"], env);
+      expect(first.code).toBe(0);
+      expect(first.stderr).toContain(`build:debug [rust] key`);
+      expect(first.stderr).toContain(`shared: host tool pinned by rust-toolchain.toml (${pinned})`);
+      const clone = project.clone();
+      const second = await statuses(clone, [], env);
+      expect(second.tasks).toEqual({ "fmt:check": "cached (remote)", "build:debug": "cached (remote)" });
+      expect(Bun.spawnSync([join(clone, "target/debug/pinned")]).stdout.toString()).toBe(`rust-pinned-${ID}\n`);
+
+      // A channel is no exact version: local only, and said so.
+      writeFileSync(join(clone, "rust-toolchain.toml"), `[toolchain]\nchannel = "stable"\n`);
+      const loose = await verify(clone, ["--explain"], env);
+      expect(loose.stderr).toContain("is pinned by rust-toolchain.toml to 'stable', not an exact version");
     },
     SLOW,
   );

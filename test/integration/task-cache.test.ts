@@ -169,3 +169,107 @@ describe("task result cache", () => {
     expect((JSON.parse(third.stdout) as { tasks: { status: string }[] }).tasks.map((t) => t.status)).toEqual(["passed", "passed"]);
   });
 });
+
+/** The value a container gets for NAME from a shown engine call: `-e NAME=v`, or `-e NAME` taken from the `env …` prefix or the host. */
+function containerValue(argv: string[], name: string, host: Record<string, string | undefined>): string | undefined {
+  for (let i = 0; i < argv.length - 1; i++) {
+    if (argv[i] !== "-e") continue;
+    if (argv[i + 1] === name) return argv.find((a, j) => j < argv.indexOf("run") && a.startsWith(`${name}=`))?.slice(name.length + 1) ?? host[name];
+    if (argv[i + 1]!.startsWith(`${name}=`)) return argv[i + 1]!.slice(name.length + 1);
+  }
+  return undefined;
+}
+
+describe("container env does not depend on the host's", () => {
+  test("a stack's env and the container's CI are the same with and without CI on the host; host runs still follow the host", async () => {
+    const cwd = fixture({ "Cargo.toml": '[package]\nname = "x"\nversion = "0.1.0"\nedition = "2021"\n', "src/main.rs": "fn main() {}\n" }, { git: true });
+    const plan = async (profile: string, env: Record<string, string | undefined>) => {
+      const r = await runDwf(["build:debug", "--dry-run", "--json", "--profile", profile], { cwd, env });
+      expect(r.code).toBe(0);
+      const t = JSON.parse(r.stdout).tasks[0];
+      return { env: t.env, ci: containerValue(t.argv, "CI", env) };
+    };
+    const laptop = await plan("container", { CI: undefined });
+    // The rust stack turns off incremental builds under CI: a container is always CI.
+    expect(laptop.env).toEqual({ CARGO_INCREMENTAL: "0" });
+    expect(laptop.ci).toBe("true");
+    expect(await plan("container", { CI: "true" })).toEqual(laptop);
+    expect(await plan("container", { CI: "false" })).toEqual(laptop);
+    expect((await plan("host", { CI: undefined })).env).toEqual({});
+    expect((await plan("host", { CI: "true" })).env).toEqual({ CARGO_INCREMENTAL: "0" });
+  });
+});
+
+describe("declared outputs in the local cache", () => {
+  /** build:debug writes out/ (declared under [cache.outputs]) and counts its runs; test:unit reads it. */
+  function buildProject(counter: string): string {
+    return fixture(
+      {
+        Makefile: [
+          "build-debug:",
+          `\t@echo build >> ${counter}; mkdir -p out/bin; cat src/app.txt > out/app.txt; ln -sf ../app.txt out/bin/latest; echo built`,
+          "test-unit:",
+          "\t@cat out/bin/latest",
+          "",
+        ].join("\n"),
+        "devflow.toml": '[targets]\npr = ["build:debug", "test:unit"]\n[cache.outputs]\n"build:debug" = ["out"]\n',
+        ".gitignore": "out/\n",
+        "src/app.txt": "v1\n",
+      },
+      { git: true },
+    );
+  }
+  const rm = (path: string) => Bun.spawnSync(["rm", "-rf", path]);
+
+  test("a local hit whose outputs were deleted or changed puts them back; it never reports cached with them missing", async () => {
+    const counter = counterFile();
+    const cwd = buildProject(counter);
+    expect((await runDwf(["verify"], { cwd })).code).toBe(0);
+    expect(counts(counter)).toEqual({ build: 1 });
+    const kept = readdirSync(join(cwd, ".cache/devflow/tasks"), { recursive: true }).map(String).filter((f) => f.endsWith(".outputs.tgz"));
+    expect(kept).toHaveLength(1);
+
+    rm(join(cwd, "out"));
+    const r = await runDwf(["verify", "--json"], { cwd });
+    expect(r.code).toBe(0);
+    expect(statuses(r.stdout)).toEqual({ "build:debug": "cached", "test:unit": "cached" });
+    expect(readFileSync(join(cwd, "out/app.txt"), "utf8")).toBe("v1\n");
+    expect(readFileSync(join(cwd, "out/bin/latest"), "utf8")).toBe("v1\n");
+    expect(counts(counter)).toEqual({ build: 1 });
+
+    // One file gone, or cut short: the same.
+    rm(join(cwd, "out/bin"));
+    writeFileSync(join(cwd, "out/app.txt"), "");
+    expect(statuses((await runDwf(["verify", "--json"], { cwd })).stdout)["build:debug"]).toBe("cached");
+    expect(readFileSync(join(cwd, "out/bin/latest"), "utf8")).toBe("v1\n");
+    expect(counts(counter)).toEqual({ build: 1 });
+  });
+
+  test("without the kept copy (pruned, damaged) a hit with missing outputs is a miss: the task runs again", async () => {
+    const counter = counterFile();
+    const cwd = buildProject(counter);
+    expect((await runDwf(["verify"], { cwd })).code).toBe(0);
+    const tasks = join(cwd, ".cache/devflow/tasks");
+    const kept = readdirSync(tasks, { recursive: true }).map(String).filter((f) => f.endsWith(".outputs.tgz"));
+    expect(kept).toHaveLength(1);
+    // Outputs in place: a plain hit.
+    expect(statuses((await runDwf(["verify", "--json"], { cwd })).stdout)["build:debug"]).toBe("cached");
+
+    writeFileSync(join(tasks, kept[0]!), "not a gzip stream");
+    rm(join(cwd, "out"));
+    const damaged = await runDwf(["verify", "--json"], { cwd });
+    expect(damaged.code).toBe(0);
+    expect(statuses(damaged.stdout)).toEqual({ "build:debug": "passed", "test:unit": "cached" });
+    expect(readFileSync(join(cwd, "out/app.txt"), "utf8")).toBe("v1\n");
+    expect(counts(counter)).toEqual({ build: 2 });
+
+    rm(join(tasks, kept[0]!));
+    rm(join(cwd, "out"));
+    const pruned = await runDwf(["verify", "--json"], { cwd });
+    expect(statuses(pruned.stdout)["build:debug"]).toBe("passed");
+    expect(counts(counter)).toEqual({ build: 3 });
+    // `dwf cache prune --all` removes kept outputs with their entries.
+    expect((await runDwf(["cache", "prune", "--all"], { cwd })).code).toBe(0);
+    expect(readdirSync(tasks, { recursive: true }).map(String).filter((f) => f.endsWith(".outputs.tgz") || /[0-9a-f]{64}\.json$/.test(f))).toEqual([]);
+  });
+});

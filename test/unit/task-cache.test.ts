@@ -7,7 +7,11 @@ import { dirname, join } from "node:path";
 import type { CommandRef, Extension } from "../../src/sdk/types.ts";
 import type { Prepared, PreparedTask } from "../../src/core/prepare.ts";
 import type { Runner } from "../../src/core/runner.ts";
-import { createTaskCache, entryPath, inheritedKeyEnv, parseEntry, taskKey, type KeyParts } from "../../src/cache/task-cache.ts";
+import { EXACT_VERSION, createTaskCache, entryPath, inheritedKeyEnv, parseEntry, reportsVersion, taskKey, type KeyParts } from "../../src/cache/task-cache.ts";
+import { rust } from "../../extensions/rust/index.ts";
+import { node } from "../../extensions/node/index.ts";
+import { go } from "../../extensions/go/index.ts";
+import { python } from "../../extensions/python/index.ts";
 import { hashTree, treeDigest } from "../../src/cache/tree-hash.ts";
 import { createContext } from "../../src/core/context.ts";
 
@@ -67,11 +71,13 @@ describe("taskKey", () => {
 });
 
 describe("inheritedKeyEnv", () => {
-  test("host tasks key on the inherited env minus session noise; containers only on CI", () => {
+  test("host tasks key on the inherited env minus session noise; containers on a fixed CI=true, whatever the host has", () => {
     const env = { FOO: "1", PATH: "/bin", PWD: "/x", SHLVL: "2", TERM: "xterm", GITHUB_RUN_ID: "9", DWF_LOG: "debug", CI: "true", GONE: undefined };
     expect(inheritedKeyEnv(env, "host")).toEqual({ FOO: "1", PATH: "/bin", TERM: "xterm", CI: "true" });
     expect(inheritedKeyEnv(env, "container")).toEqual({ CI: "true" });
-    expect(inheritedKeyEnv({}, "container")).toEqual({});
+    expect(inheritedKeyEnv({ FOO: "1" }, "container")).toEqual({ CI: "true" });
+    expect(inheritedKeyEnv({ CI: "1" }, "container")).toEqual({ CI: "true" });
+    expect(inheritedKeyEnv({}, "container")).toEqual({ CI: "true" });
   });
 
   test("only exact names are session noise; look-alikes and build-describing CI variables are hashed", () => {
@@ -100,6 +106,34 @@ describe("parseEntry", () => {
 });
 
 describe("hashTree", () => {
+  test("a cold tree of thousands of files hashed on two threads gives exactly the digests one thread gives", async () => {
+    const files: Record<string, string> = { "link-target.txt": "t", "empty.txt": "" };
+    for (let i = 0; i < 2600; i++) files[`d${i % 40}/f${i}.txt`] = `file ${i}\n`.repeat(1 + (i % 50));
+    const root = tree(files);
+    writeFileSync(join(root, "run.sh"), "#!/bin/sh\n", { mode: 0o755 });
+    Bun.spawnSync(["ln", "-s", "link-target.txt", join(root, "link")]);
+    // Big enough to be streamed rather than read in one go.
+    writeFileSync(join(root, "big.bin"), Buffer.alloc(9 * 1024 * 1024, 7));
+    const one = await hashTree(root, { parallel: false });
+    const two = await hashTree(root, { parallel: true });
+    expect(one.stats.read).toBe(2600 + 4);
+    expect(one.stats.readOnWorker).toBeUndefined();
+    expect(two.stats.readOnWorker).toBeGreaterThan(1000);
+    expect({ ...two.stats, readOnWorker: undefined }).toEqual({ ...one.stats, readOnWorker: undefined });
+    expect([...two.files]).toEqual([...one.files]);
+    expect(two.files.get("run.sh")!.startsWith("x")).toBe(true);
+    expect(two.files.get("link")).toBe("link:link-target.txt");
+    expect(treeDigest(two.files)).toBe(treeDigest(one.files));
+    // And with a stat cache: cold on two threads, then warm, then one changed file re-read.
+    const cacheRoot = mkdtempSync(join(tmpdir(), "dwf-tc-"));
+    const cold = await hashTree(root, { cacheRoot, parallel: true, racyMs: 0 });
+    expect(treeDigest(cold.files)).toBe(treeDigest(one.files));
+    writeFileSync(join(root, "d3/f3.txt"), "changed\n");
+    const warm = await hashTree(root, { cacheRoot, parallel: true, racyMs: 0 });
+    expect(warm.stats.read).toBe(1);
+    expect(warm.files.get("d3/f3.txt")).not.toBe(one.files.get("d3/f3.txt"));
+  });
+
   test("lists tracked and untracked files but not ignored ones nor the cache root", async () => {
     const root = tree({ "a.txt": "a", ".gitignore": "out/\n", "out/x": "x", "src/b.txt": "b", ".cache/devflow/tasks/z.json": "{}" });
     const { files, stats } = await hashTree(root, { exclude: [join(root, ".cache/devflow")] });
@@ -244,5 +278,41 @@ describe("createTaskCache keys", () => {
     expect(existsSync(path)).toBe(true);
     writeFileSync(path, readFileSync(path, "utf8").slice(0, 30));
     expect(await cache.lookup(t, r)).toBeNull();
+  });
+});
+
+describe("tool pins", () => {
+  test("a version report matches only the exact version pinned", () => {
+    expect(reportsVersion("cargo 1.95.0 (f2d3ce0bd 2026-03-21)", "1.95.0")).toBe(true);
+    expect(reportsVersion("v20.20.2", "20.20.2")).toBe(true);
+    expect(reportsVersion("go version go1.23.4 linux/amd64", "1.23.4")).toBe(true);
+    expect(reportsVersion("Python 3.11.7", "3.11.7")).toBe(true);
+    expect(reportsVersion("cargo 1.95.1 (…)", "1.95.0")).toBe(false);
+    expect(reportsVersion("v20.20.21", "20.20.2")).toBe(false);
+    expect(reportsVersion("v120.20.2", "20.20.2")).toBe(false);
+    expect(reportsVersion("cargo 1.95.0-nightly (…)", "1.95.0")).toBe(false);
+    expect(EXACT_VERSION.test("1.95.0")).toBe(true);
+    expect(EXACT_VERSION.test("3.12.1rc1")).toBe(false);
+    for (const loose of ["stable", "22", "lts/*", "1.95", "^20.1.0", ">=18"]) expect(EXACT_VERSION.test(loose)).toBe(false);
+  });
+
+  test("each stack names its pin file and the tool's own version command", () => {
+    const dir = mkdtempSync(join(tmpdir(), "dwf-pins-"));
+    const ctx = { root: dir, env: {}, which: () => null };
+    writeFileSync(join(dir, "rust-toolchain.toml"), '[toolchain]\nchannel = "1.95.0"\ncomponents = ["rustfmt"]\n');
+    expect(rust.toolPins!("cargo", ctx)).toEqual([{ file: "rust-toolchain.toml", version: "1.95.0", probe: ["cargo", "--version"] }]);
+    expect(rust.toolPins!("sh", ctx)).toBeUndefined();
+    writeFileSync(join(dir, ".nvmrc"), "# node\nv22.12.0\n");
+    writeFileSync(join(dir, "package.json"), JSON.stringify({ packageManager: "pnpm@9.15.0+sha512.abc" }));
+    expect(node.toolPins!("pnpm", ctx)).toEqual([
+      { file: ".nvmrc", version: "22.12.0", probe: ["node", "--version"] },
+      { file: "package.json", version: "9.15.0", probe: ["pnpm", "--version"] },
+    ]);
+    // npm is not what packageManager pins: not pinned.
+    expect(node.toolPins!("npm", ctx)).toBeUndefined();
+    writeFileSync(join(dir, "go.mod"), "module x\n\ngo 1.23\ntoolchain go1.23.4\n");
+    expect(go.toolPins!("go", ctx)).toEqual([{ file: "go.mod", version: "1.23.4", probe: ["go", "version"] }]);
+    writeFileSync(join(dir, ".python-version"), "3.11.7\n");
+    expect(python.toolPins!("python3", ctx)).toEqual([{ file: ".python-version", version: "3.11.7", probe: ["python3", "--version"] }]);
   });
 });

@@ -32,6 +32,7 @@ export const runArgs = {
     description: "Use the remote task cache: off, read (no uploads) or readwrite (env DWF_REMOTE_CACHE; default from [cache.remote])",
     valueHint: "off|read|readwrite",
   },
+  explain: { type: "boolean", description: "Say for each task whether its cached result is shared with other machines, and why" },
   report: { type: "string", description: "Post a GitHub commit status under this context", valueHint: "context" },
   ...outputArgs,
 } as const satisfies ArgsDef;
@@ -61,6 +62,7 @@ export async function runWithFlags(args: Record<string, unknown>, commands: Comm
     noCache: args.cache === false,
     noInstall: args.install === false,
     remoteCache: args["remote-cache"] as string | undefined,
+    explain: Boolean(args.explain),
     report: args.report as string | undefined,
     warm: extra.warm,
   }, await runServices());
