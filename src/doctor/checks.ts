@@ -182,7 +182,7 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
   }
   checks.push(...engines.checks);
   if (registry && runtime === "container" && engines.picked) {
-    const image = await imageCheck(registry, loaded, engines.picked);
+    const image = await imageCheck(project!, engines.picked);
     checks.push(image.check);
     if (image.spec && image.present) {
       const inImage = await imageToolChecks(registry, loaded, engines.picked, image.spec, planned, env);
@@ -256,10 +256,10 @@ async function toolChecks(registry: Registry, runtime: "host" | "container", env
   return Promise.all(jobs);
 }
 
-async function imageCheck(registry: Registry, loaded: LoadedConfig, engine: Engine): Promise<{ check: Check; spec?: ImageSpec; present?: boolean }> {
+async function imageCheck(project: Project, engine: Engine): Promise<{ check: Check; spec?: ImageSpec; present?: boolean }> {
   try {
     const { imageSpecFor, imageExists } = await import("../runtime/image.ts");
-    const spec = await imageSpecFor(registry, loaded.config, loaded.root);
+    const spec = await imageSpecFor(project);
     if (await imageExists(engine, spec.ref)) return { spec, present: true, check: { group: "container engine", name: "image", status: "ok", detail: `${spec.ref} is present`, needed: false } };
     const buildable = existsSync(spec.dockerfile);
     return {

@@ -10,6 +10,7 @@ import type { Runner } from "../../src/core/runner.ts";
 import { createTaskCache, entryPath, inheritedKeyEnv, parseEntry, taskKey, type KeyParts } from "../../src/cache/task-cache.ts";
 import { hashTree, treeDigest } from "../../src/cache/tree-hash.ts";
 import { createContext } from "../../src/core/context.ts";
+import { imageFingerprint } from "../../src/core/fingerprint.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -169,6 +170,7 @@ function fakePrepared(root: string): { prepared: Prepared; task: (ref: CommandRe
   const ctx = createContext(root);
   const stack = { name: "fake", ext, capabilities: ["fmt", "test"], reason: "declared" as const, external: false };
   const prepared = { loaded: { root, config: {}, path: null, text: "" }, registry: { stacks: [stack], ctx, warnings: [] }, cacheRoot: join(root, ".cache/devflow") } as unknown as Prepared;
+  prepared.fingerprint = () => imageFingerprint(prepared.registry, prepared.loaded.config, root);
   const task = (ref: CommandRef): PreparedTask => ({
     task: { id: `${ref.primary}:${ref.selector}@fake`, ref, stack: "fake", deps: [] } as unknown as PreparedTask["task"],
     stack,

@@ -42,7 +42,8 @@ interface ProjectState {
 }
 
 async function projectState(cwd: string, config?: string): Promise<ProjectState> {
-  const { loaded, registry } = await loadProject({ cwd, config, extensions: extensionSource });
+  const project = await loadProject({ cwd, config, extensions: extensionSource });
+  const { loaded } = project;
   const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, process.env, loaded.path ?? undefined);
   let fingerprint: Promise<string | null> | undefined;
   const rel = (path: string) => relative(cacheRoot, path).split("\\").join("/");
@@ -51,14 +52,14 @@ async function projectState(cwd: string, config?: string): Promise<ProjectState>
     cacheRoot,
     project: projectName(loaded.config, loaded.root),
     fingerprint: () =>
-      (fingerprint ??= imageSpecFor(registry, loaded.config, loaded.root).then(
+      (fingerprint ??= imageSpecFor(project).then(
         (spec) => spec.fingerprint,
         (e) => {
           log.debug(`cache: no current fingerprint: ${(e as Error).message}`);
           return null;
         },
       )),
-    groups: new Set(registry.stacks.map((s) => s.name)),
+    groups: new Set(project.registry.stacks.map((s) => s.name)),
     currentStat: new Set([rel(statCachePath(cacheRoot, loaded.root)), rel(configMemoPath(cacheRoot, loaded.root))]),
     config: loaded.config,
     configPath: loaded.path,
