@@ -125,10 +125,10 @@ async function run(opts: RunTasksOptions, services: RunServices, state: RunState
   }
 
   if (abort.signal.aborted) return interruptedExit();
-  const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false && cacheRootUsable(prepared.cacheRoot, prepared.registry.stacks.map((s) => s.name));
+  const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false && cacheRootUsable(prepared.cacheRoot, prepared.registry.cacheGroups);
   // Processes of an earlier run killed with -9 are stopped before this one starts its own;
   // this run is recorded (in a cache root dwf made) once it starts a task.
-  const recordRoot = cacheEnabled || quietlyUsable(prepared.cacheRoot) ? prepared.cacheRoot : undefined;
+  const recordRoot = cacheEnabled || quietlyUsable(prepared.cacheRoot, prepared.registry.cacheGroups) ? prepared.cacheRoot : undefined;
   if (recordRoot) reapAbandonedRuns(recordRoot);
   state.reaper.recordIn(recordRoot);
   const cache = await services.openCache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared, remote: opts.remoteCache, verbose: opts.verbose });
@@ -194,9 +194,9 @@ function nothingRan(commands: CommandRef[], prepared: Prepared, results: TaskRes
 }
 
 /** The cache root for dwf's own run records under --no-cache: used when it can be, without a warning. */
-function quietlyUsable(cacheRoot: string): boolean {
+function quietlyUsable(cacheRoot: string, groups: string[]): boolean {
   try {
-    ensureCacheRoot(cacheRoot);
+    ensureCacheRoot(cacheRoot, groups);
     accessSync(cacheRoot, constants.W_OK);
     return true;
   } catch {

@@ -139,11 +139,12 @@ export function isDwfCacheRoot(dir: string): boolean {
   return dwfTag(dir) === "ours";
 }
 
-/** Folder names an earlier dwf could have made at the top of its cache root. */
-function knownGroups(extra: Iterable<string>): Set<string> {
-  // Loaded only here (a root tagged by an earlier dwf, or one refused): no cost on a normal run.
-  const { builtinExtensions } = require("../../extensions/index.ts") as typeof import("../../extensions/index.ts");
-  return new Set(["tasks", "images", "deps", "runs", "ci", ...builtinExtensions.map((e) => e.name), ...extra]);
+/**
+ * Folder names an earlier dwf could have made at the top of its cache root: dwf's own, and the
+ * stacks' the caller names (Registry.cacheGroups: every builtin stack, handed in by the CLI).
+ */
+function knownGroups(stacks: Iterable<string>): Set<string> {
+  return new Set(["tasks", "images", "deps", "runs", "ci", ...stacks]);
 }
 
 /** Top-level entries of a cache root that dwf did not make: not a marker, `tasks`, an extension folder or a temp file. */

@@ -192,21 +192,21 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
     }
   }
 
-  checks.push(cacheRootCheck(loaded, env));
+  checks.push(cacheRootCheck(loaded, env, registry?.cacheGroups ?? opts.extensions.builtins.map((e) => e.name)));
 
   const ok = !checks.some((c) => c.needed && (c.status === "failed" || c.status === "missing"));
   return { ok, profile, runtime, root: loaded.root, checks };
 }
 
 /** The cache root: one dwf may use (see cache-root.ts), and writable. */
-function cacheRootCheck(loaded: LoadedConfig, env: Record<string, string | undefined>): Check {
+function cacheRootCheck(loaded: LoadedConfig, env: Record<string, string | undefined>, groups: string[]): Check {
   let cacheRoot: string;
   try {
     cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env, loaded.path ?? undefined);
   } catch (e) {
     return { group: "project", name: "cache root", status: "failed", detail: message(e), fix: e instanceof UserError ? e.hint : undefined, needed: true };
   }
-  const refused = existsSync(cacheRoot) ? cacheRootRefusal(cacheRoot) : undefined;
+  const refused = existsSync(cacheRoot) ? cacheRootRefusal(cacheRoot, groups) : undefined;
   if (refused) return { group: "project", name: "cache root", status: "failed", detail: message(refused), fix: refused.hint, needed: true };
   const writable = writableDir(cacheRoot);
   return { group: "project", name: "cache root", status: writable ? "ok" : "failed", detail: `${cacheRoot} ${writable ? "is writable" : "is not writable"}`, fix: writable ? undefined : "fix its permissions, or set DWF_CACHE_ROOT / [cache] root", needed: true };

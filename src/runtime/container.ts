@@ -179,7 +179,7 @@ export async function collectSetup(registry: Registry, cacheRoot: string): Promi
     }
     Object.assign(env, await extensionEnv(s.ext, registry, cacheRoot, "container"));
   }
-  return { mounts, env, groups: registry.stacks.map((s) => s.name) };
+  return { mounts, env, groups: registry.cacheGroups };
 }
 
 /** Create every mount source, each proven (symlinks followed) to be inside the cache root. */

@@ -298,7 +298,7 @@ function preparedFor(root: string, cacheRoot: string, exts: Extension[], task: {
     cacheable: false,
   };
   const loaded = { config: { project: { name: PROJECT }, container: { image: IMAGE } }, path: join(root, "devflow.toml"), root, text: "" };
-  const registry = { stacks, ctx: createContext(root), warnings: [] };
+  const registry = { stacks, ctx: createContext(root), warnings: [], cacheGroups: stacks.map((s) => s.name) };
   return {
     loaded,
     registry,

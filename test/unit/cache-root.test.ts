@@ -7,6 +7,8 @@ import { badContainerPath, ensureCacheRoot, inspectCacheRoot, resolveCacheRoot }
 import { readOwnFile } from "../../src/lib/fs.ts";
 import { UserError } from "../../src/lib/errors.ts";
 import { imageStatePath, readImageState } from "../../src/runtime/image-state.ts";
+import { loadProject } from "../../src/core/prepare.ts";
+import { extensionSource } from "../../src/cli/wiring.ts";
 
 const dirs: string[] = [];
 afterEach(() => {
@@ -83,6 +85,23 @@ describe("resolveCacheRoot", () => {
 });
 
 describe("ensureCacheRoot", () => {
+  test("an earlier dwf's root is adopted when it holds only folders of stacks the registry names (every builtin, active or not)", async () => {
+    const root = tmp();
+    writeFileSync(join(root, "CACHEDIR.TAG"), "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by dwf (Devflow).\n");
+    mkdirSync(join(root, "tasks"));
+    mkdirSync(join(root, "go"));
+    // Without the stacks' names handed in, a stack folder is not known to be dwf's.
+    expect(() => ensureCacheRoot(root)).toThrow("entries dwf never makes ('go/')");
+    // A Makefile project: go is not active, but the builtins the CLI hands in include it.
+    const project = tmp();
+    writeFileSync(join(project, "Makefile"), "test-unit:\n\ttrue\n");
+    const { registry } = await loadProject({ cwd: project, extensions: extensionSource });
+    expect(registry.stacks.map((s) => s.name)).toEqual(["custom"]);
+    ensureCacheRoot(root, registry.cacheGroups);
+    expect(inspectCacheRoot(root).state).toBe("ours");
+    expect(readdirSync(root).sort()).toEqual([".gitignore", "CACHEDIR.TAG", "go", "tasks"]);
+  });
+
   test("creates a tagged root with no temp folder left; tags an empty folder; refuses a full one", () => {
     const parent = tmp();
     const root = join(parent, "a/b");

@@ -35,6 +35,8 @@ interface ProjectState {
   /** The current image fingerprint, worked out when first asked (only info and --images need it). */
   fingerprint(): Promise<string | null>;
   groups: Set<string>;
+  /** Every stack folder an earlier dwf may have made (recognising its cache root). */
+  cacheGroups: string[];
   /** This tree's stat cache and remembered config, relative to the cache root. */
   currentStat: Set<string>;
   config: Config;
@@ -60,6 +62,7 @@ async function projectState(cwd: string, config?: string): Promise<ProjectState>
         },
       )),
     groups: new Set(project.registry.stacks.map((s) => s.name)),
+    cacheGroups: project.registry.cacheGroups,
     currentStat: new Set([rel(statCachePath(cacheRoot, loaded.root)), rel(configMemoPath(cacheRoot, loaded.root))]),
     config: loaded.config,
     configPath: loaded.path,
@@ -144,7 +147,7 @@ const info = defineCommand({
   async run({ args }) {
     const state = await projectState(process.cwd(), args.config);
     // A folder dwf would refuse to use is not described as a cache: say why instead.
-    const refused = existsSync(state.cacheRoot) ? cacheRootRefusal(state.cacheRoot, state.groups) : undefined;
+    const refused = existsSync(state.cacheRoot) ? cacheRootRefusal(state.cacheRoot, state.cacheGroups) : undefined;
     if (refused) throw refused;
     const exists = existsSync(state.cacheRoot);
     const items = exists ? scanCacheRoot(state.cacheRoot, { currentGroups: state.groups, currentStat: state.currentStat }) : [];
@@ -214,7 +217,7 @@ const prune = defineCommand({
     let bytes = 0;
     const errors: string[] = [];
     if (existsSync(state.cacheRoot)) {
-      const real = checkPrunableRoot(state.cacheRoot, { home: process.env.HOME, projectRoot: state.root, groups: state.groups });
+      const real = checkPrunableRoot(state.cacheRoot, { home: process.env.HOME, projectRoot: state.root, groups: state.cacheGroups });
       const items = scanCacheRoot(real, { currentGroups: state.groups, currentStat: state.currentStat });
       const plan = planPrune(items, { now: Date.now(), olderThanMs, all: Boolean(args.all) });
       if (dryRun) {
