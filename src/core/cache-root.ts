@@ -11,6 +11,7 @@
 import { mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, linkSync, writeFileSync, type Stats } from "node:fs";
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
 import type { CacheMount } from "../sdk/types.ts";
+import { IMAGE_HOME, WORKSPACE } from "../sdk/image.ts";
 import type { Config } from "./config.ts";
 import { UserError } from "../lib/errors.ts";
 import { isInside, lstatOrNull, READ_CAPS, readOwnText, realPathOf } from "../lib/fs.ts";
@@ -344,7 +345,7 @@ function writeMarker(dir: string, name: string, body: string): void {
 }
 
 /** Container paths a cache mount may never cover: the system's own folders and the project. */
-const RESERVED_CONTAINER_PATHS = ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin", "/sys", "/usr", "/var", "/tmp", "/home", "/root", "/home/dwf"];
+const RESERVED_CONTAINER_PATHS = ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin", "/sys", "/usr", "/var", "/tmp", "/home", "/root", IMAGE_HOME];
 const UNDER_FORBIDDEN = ["/dev", "/proc", "/sys"];
 
 /**
@@ -353,7 +354,7 @@ const UNDER_FORBIDDEN = ["/dev", "/proc", "/sys"];
  * mount options can be smuggled in), not `/`, not the project (`/workspace` and below) and not
  * a system folder.
  */
-export function badContainerPath(p: unknown, workspace = "/workspace"): string | undefined {
+export function badContainerPath(p: unknown, workspace = WORKSPACE): string | undefined {
   if (typeof p !== "string" || p === "") return "it is empty";
   if (!p.startsWith("/")) return "it is not absolute";
   // eslint-disable-next-line no-control-regex
@@ -389,7 +390,7 @@ export function cacheMountHostPath(cacheRoot: string, extension: string, mount: 
   if (bad) {
     throw new UserError(
       `extension '${extension}' gave cache mount '${mount.path}' the container path ${JSON.stringify(mount.container)}: ${bad}.`,
-      "Use an absolute, normalised folder for the tool's cache, such as /home/dwf/.cache/<tool>.",
+      `Use an absolute, normalised folder for the tool's cache, such as ${IMAGE_HOME}/.cache/<tool>.`,
     );
   }
   if (mount.env !== undefined && mount.env !== null && !ENV_NAME.test(mount.env)) {

@@ -20,8 +20,9 @@ import { ownerLabels, sweepOrphans } from "./owner.ts";
 import { log } from "../lib/log.ts";
 import { ensureImage, imageSpecFor, projectName, slug, type ImageSpec } from "./image.ts";
 import { createToolProbe } from "./tool-probe.ts";
+import { IN_CONTAINER_ENV, IN_CONTAINER_VALUE, WORKSPACE, inContainerArgs } from "../sdk/image.ts";
 
-export const WORKSPACE = "/workspace";
+export { WORKSPACE };
 
 export interface Mount {
   host: string;
@@ -190,7 +191,7 @@ export function createMounts(setup: ContainerSetup, cacheRoot: string): void {
 
 /** Env every container gets besides the task's own: the nesting marker, and CI when set. */
 export function baseEnv(env: Record<string, string | undefined>): Record<string, string> {
-  const out: Record<string, string> = { DWF_IN_CONTAINER: "1" };
+  const out: Record<string, string> = { [IN_CONTAINER_ENV]: IN_CONTAINER_VALUE };
   if (env.CI) out.CI = env.CI;
   return out;
 }
@@ -308,7 +309,7 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       const { engine, image } = await resolve(p);
       const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: opts.config.container?.user });
       const name = containerName(project, "probe", token);
-      return createToolProbe({ engine, ref: image.ref, fingerprint: image.fingerprint, cacheRoot, root: opts.root, runArgs: ["--name", name, ...labelArgs(containerLabels(project, token)), ...user.args, "-e", "DWF_IN_CONTAINER=1"], env });
+      return createToolProbe({ engine, ref: image.ref, fingerprint: image.fingerprint, cacheRoot, root: opts.root, runArgs: ["--name", name, ...labelArgs(containerLabels(project, token)), ...user.args, ...inContainerArgs()], env });
     },
     async prepare(prepared: Prepared, { dryRun }) {
       const { engine, image } = await resolve(prepared);

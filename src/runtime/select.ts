@@ -4,17 +4,17 @@ import type { Config, LoadedConfig } from "../core/config.ts";
 import type { Project } from "../core/prepare.ts";
 import type { ExtensionSource } from "../core/registry.ts";
 import type { RunReaper } from "./reaper.ts";
-import type { Runner } from "../core/runner.ts";
+import type { Runner, RuntimeKind } from "../core/runner.ts";
 import { createHostRunner } from "./host.ts";
 import { FailedError, UserError } from "../lib/errors.ts";
 import { insideContainer } from "../sdk/image.ts";
 import { existsSync } from "node:fs";
 import { basename } from "node:path";
 
-export type ProfileSetting = "host" | "container" | "auto";
+export type ProfileSetting = RuntimeKind | "auto";
 
 export interface RuntimeChoice {
-  kind: "host" | "container";
+  kind: RuntimeKind;
   runner: Runner;
   /** Why this runtime was chosen (shown for auto). */
   note?: string;

@@ -22,7 +22,7 @@ import {
 import { findOnPath } from "../../lib/process.ts";
 import { cacheRootRefusal, configMemoPath, resolveCacheRoot, statCachePath } from "../../core/cache-root.ts";
 import type { Config } from "../../core/config.ts";
-import { engineCommand, requestedEngine } from "../../runtime/engine.ts";
+import { engineCommand, enginesFor, requestedEngine } from "../../runtime/engine.ts";
 import { imageSpecFor, projectName } from "../../runtime/image.ts";
 import { EXIT } from "../../lib/errors.ts";
 import { log } from "../../lib/log.ts";
@@ -73,8 +73,7 @@ type ImageList = { engine: string | null; available: boolean; reason?: string; i
 
 async function listImages(state: ProjectState): Promise<ImageList & { path?: string }> {
   const { setting } = requestedEngine(state.config);
-  const names = setting === "auto" ? (["podman", "docker"] as const) : [setting];
-  for (const name of names) {
+  for (const name of enginesFor(setting)) {
     const path = findOnPath(name, process.env.PATH ?? "");
     if (!path) continue;
     const r = await engineCommand([path, "images", "--filter", `label=dev.devflow.project=${state.project}`, "--format", "json"], { timeoutMs: 30_000 });
