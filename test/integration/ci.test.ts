@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, runDwf as runDwfRaw } from "../support/dwf.ts";
 import { currentVersion, startReleaseServer } from "../support/release-server.ts";
-import { actionlint, shellcheckRuns } from "../unit/ci-support.ts";
+import { actionlint, shellcheckRuns } from "../unit/ci/support.ts";
 
 // The release the workflow pins, on loopback: generate reads its SHA256SUMS (never CI).
 const VERSION = currentVersion();
