@@ -7,7 +7,7 @@ import { formatRef, isMutating } from "../src/sdk/command-ref.ts";
 import { UserError } from "../src/lib/errors.ts";
 
 /** Every builtin Dockerfile fragment assumes this base (apt-get, dpkg, bash). */
-export const DEBIAN_BASE = "debian:bookworm-slim";
+export { DEBIAN_BASE } from "../src/sdk/image.ts";
 
 export function isFile(root: string, rel: string): boolean {
   try {

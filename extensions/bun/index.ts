@@ -22,6 +22,7 @@ import {
   run,
   scriptCandidates,
 } from "../shared.ts";
+import { IMAGE_HOME } from "../../src/sdk/image.ts";
 
 const BUN_VERSION = "1.4.5";
 const LOCKFILES = ["bun.lock", "bun.lockb"];
@@ -64,7 +65,7 @@ export const bun: Extension = {
   // Bun installs into node_modules from its global cache; bun.lock is what it writes when absent.
   dependencies: (ctx) =>
     declaresDependencies(ctx.root) ? { inputs: ["package.json", firstFile(ctx.root, LOCKFILES) ?? "bun.lock", ...existingFiles(ctx.root, ["bunfig.toml"])], paths: ["node_modules"] } : undefined,
-  cacheMounts: () => [{ path: "install", container: "/home/dwf/.bun/install/cache", env: "BUN_INSTALL_CACHE_DIR" }],
+  cacheMounts: () => [{ path: "install", container: `${IMAGE_HOME}/.bun/install/cache`, env: "BUN_INSTALL_CACHE_DIR" }],
   env: () => ({}),
   // Toolchain pins only; the lockfile keys the installed modules, not the image.
   fingerprintInputs: (ctx) => [...existingFiles(ctx.root, [".bun-version"]), "package.json#json=packageManager"],

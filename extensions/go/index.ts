@@ -3,6 +3,7 @@
 import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolPin } from "../../src/sdk/types.ts";
 import { formatRef } from "../../src/sdk/command-ref.ts";
 import { DEBIAN_BASE, defaultCacheable, existingFiles, isFile, readText, run, unsupported } from "../shared.ts";
+import { IMAGE_HOME } from "../../src/sdk/image.ts";
 
 const GO_VERSION = "1.24.1";
 
@@ -78,8 +79,8 @@ export const go: Extension = {
   buildAction,
   dependencies,
   cacheMounts: () => [
-    { path: "mod", container: "/home/dwf/go/pkg/mod", env: "GOMODCACHE" },
-    { path: "build", container: "/home/dwf/.cache/go-build", env: "GOCACHE" },
+    { path: "mod", container: `${IMAGE_HOME}/go/pkg/mod`, env: "GOMODCACHE" },
+    { path: "build", container: `${IMAGE_HOME}/.cache/go-build`, env: "GOCACHE" },
   ],
   env: () => ({}),
   // The go and toolchain lines pin the toolchain; go.sum keys the module cache, not the image.

@@ -23,6 +23,7 @@ import {
   run,
   scriptCandidates,
 } from "../shared.ts";
+import { IMAGE_HOME } from "../../src/sdk/image.ts";
 
 const NODE_VERSION = "22.12.0";
 const COREPACK_VERSION = "0.31.0";
@@ -115,17 +116,17 @@ function biomeArgv(root: string): string[] {
 function cacheMounts(ctx: ExtensionContext): CacheMount[] {
   switch (detectPackageManager(ctx.root).pm) {
     case "npm":
-      return [{ path: "npm", container: "/home/dwf/.npm", env: "npm_config_cache" }];
+      return [{ path: "npm", container: `${IMAGE_HOME}/.npm`, env: "npm_config_cache" }];
     case "pnpm":
       // pnpm reads its settings from npm_config_* variables as well.
-      return [{ path: "pnpm-store", container: "/home/dwf/.local/share/pnpm/store", env: "npm_config_store_dir" }];
+      return [{ path: "pnpm-store", container: `${IMAGE_HOME}/.local/share/pnpm/store`, env: "npm_config_store_dir" }];
     case "yarn":
       // Berry keeps its shared cache under the global folder; classic honours YARN_CACHE_FOLDER.
       return isYarnBerry(ctx.root)
-        ? [{ path: "yarn-berry", container: "/home/dwf/.yarn/berry", env: "YARN_GLOBAL_FOLDER" }]
-        : [{ path: "yarn", container: "/home/dwf/.cache/yarn", env: "YARN_CACHE_FOLDER" }];
+        ? [{ path: "yarn-berry", container: `${IMAGE_HOME}/.yarn/berry`, env: "YARN_GLOBAL_FOLDER" }]
+        : [{ path: "yarn", container: `${IMAGE_HOME}/.cache/yarn`, env: "YARN_CACHE_FOLDER" }];
     case "bun":
-      return [{ path: "bun", container: "/home/dwf/.bun/install/cache", env: "BUN_INSTALL_CACHE_DIR" }];
+      return [{ path: "bun", container: `${IMAGE_HOME}/.bun/install/cache`, env: "BUN_INSTALL_CACHE_DIR" }];
   }
 }
 

@@ -4,6 +4,7 @@ import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionCont
 import { formatRef } from "../../src/sdk/command-ref.ts";
 import { VENV, VENV_PYTHON, devExtras, venvHasModule, venvSetupArgs, venvState } from "./venv.ts";
 import { DEBIAN_BASE, defaultCacheable, existingFiles, firstFile, firstLine, isDir, isFile, pinnedVersion, readText, run, skip, unsupported } from "../shared.ts";
+import { IMAGE_HOME } from "../../src/sdk/image.ts";
 
 const UV_VERSION = "0.5.11";
 const RUFF_VERSION = "0.8.4";
@@ -209,8 +210,8 @@ export const python: Extension = {
   buildAction,
   dependencies,
   cacheMounts: () => [
-    { path: "pip", container: "/home/dwf/.cache/pip", env: "PIP_CACHE_DIR" },
-    { path: "uv", container: "/home/dwf/.cache/uv", env: "UV_CACHE_DIR" },
+    { path: "pip", container: `${IMAGE_HOME}/.cache/pip`, env: "PIP_CACHE_DIR" },
+    { path: "uv", container: `${IMAGE_HOME}/.cache/uv`, env: "UV_CACHE_DIR" },
   ],
   // pip's version check is a network call on every install and only adds noise to the log.
   env: () => ({ PIP_DISABLE_PIP_VERSION_CHECK: "1" }),

@@ -4,6 +4,7 @@ import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionCont
 import { parse } from "smol-toml";
 import { formatRef } from "../../src/sdk/command-ref.ts";
 import { DEBIAN_BASE, defaultCacheable, existingFiles, firstLine, isDir, isFile, listRoot, pinnedVersion, readText, run, skip, unsupported } from "../shared.ts";
+import { IMAGE_HOME } from "../../src/sdk/image.ts";
 
 const RUST_VERSION = "1.95.0";
 
@@ -161,8 +162,8 @@ function buildOutputs(ctx: ExtensionContext) {
   return { paths: ["target"], inputs: [...(lock.length ? lock : ["Cargo.toml"]), ...existingFiles(ctx.root, [...TOOLCHAIN_PINS, ".cargo/config.toml"])] };
 }
 
-const CARGO_HOME = "/home/dwf/.cargo";
-const RUSTUP_HOME = "/home/dwf/.rustup";
+const CARGO_HOME = `${IMAGE_HOME}/.cargo`;
+const RUSTUP_HOME = `${IMAGE_HOME}/.rustup`;
 
 /**
  * Shell that puts a wrapper for each rustup proxy (cargo, rustc, rustfmt, …) in binDir. A bare
@@ -221,8 +222,8 @@ export const rust: Extension = {
   // Only registry and git: mounting all of CARGO_HOME would hide the container's toolchain bin dir.
   // They have no variables of their own, so the host keeps its ~/.cargo and only the container mounts them.
   cacheMounts: () => [
-    { path: "registry", container: "/home/dwf/.cargo/registry" },
-    { path: "git", container: "/home/dwf/.cargo/git" },
+    { path: "registry", container: `${IMAGE_HOME}/.cargo/registry` },
+    { path: "git", container: `${IMAGE_HOME}/.cargo/git` },
   ],
   // Incremental artifacts only pay off on a machine that rebuilds the same tree; CI does not.
   env: (ctx): Record<string, string> => (isCI(ctx) ? { CARGO_INCREMENTAL: "0" } : {}),
@@ -242,7 +243,7 @@ export const rust: Extension = {
     install: [
       // CARGO_HOME and RUSTUP_HOME are the container defaults for HOME=/home/dwf, so the cache
       // mounts land under the cargo the image installs; the proxies are linked onto PATH.
-      `mkdir -p /home/dwf && export CARGO_HOME=${CARGO_HOME} RUSTUP_HOME=${RUSTUP_HOME} && curl --proto '=https' --tlsv1.2 -fsSL https://sh.rustup.rs | sh -s -- -y --no-modify-path --profile minimal --default-toolchain ${RUST_VERSION} --component rustfmt,clippy && ${proxyWrappers(CARGO_HOME, RUSTUP_HOME, "/usr/local/bin")} && chmod -R a+rwX ${CARGO_HOME} ${RUSTUP_HOME}`,
+      `mkdir -p ${IMAGE_HOME} && export CARGO_HOME=${CARGO_HOME} RUSTUP_HOME=${RUSTUP_HOME} && curl --proto '=https' --tlsv1.2 -fsSL https://sh.rustup.rs | sh -s -- -y --no-modify-path --profile minimal --default-toolchain ${RUST_VERSION} --component rustfmt,clippy && ${proxyWrappers(CARGO_HOME, RUSTUP_HOME, "/usr/local/bin")} && chmod -R a+rwX ${CARGO_HOME} ${RUSTUP_HOME}`,
     ],
   }),
 };

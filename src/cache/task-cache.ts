@@ -5,7 +5,7 @@ import { dirname, join, posix, relative } from "node:path";
 import type { Prepared, PreparedTask } from "../core/prepare.ts";
 import type { TaskCache, TaskCacheFactory, TaskCacheHit } from "../core/execute.ts";
 import type { Runner, RunOutcome } from "../core/runner.ts";
-import { computeFingerprint, fingerprintInputs, stackFingerprintInputs } from "../core/fingerprint.ts";
+import { computeFingerprint, stackFingerprintInputs } from "../core/fingerprint.ts";
 import { resolveProgram } from "../lib/process.ts";
 import { hashTree, treeDigest, type FileDigests } from "./tree-hash.ts";
 import { redactText, secretValues } from "../lib/redact.ts";
@@ -332,7 +332,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
     if (d === undefined) digests.set(id, (d = treeDigest(files, inputs)));
     return d;
   };
-  const imageFingerprint = memo(async () => (await computeFingerprint(root, await fingerprintInputs(registry, config, root))).hash);
+  const imageFingerprint = memo(async () => (await prepared.fingerprint()).hash);
   // A stack's fingerprint never needs the Dockerfile: host runs do not read it at all.
   const stackInputs = memo(() => stackFingerprintInputs(registry, config, root));
   const stackFingerprints = new Map<string, Promise<string>>();

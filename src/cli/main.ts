@@ -1,8 +1,14 @@
 // Entry point: fast paths for --version/--help, routing of `primary:selector` words to
 // commands, and the exit-code policy (0 ok, 1 failed, 2 user error, 130 interrupted).
 import { VERSION } from "../lib/version.ts";
+import { valueFlags } from "./flags.ts" with { type: "macro" };
+import { findCommandWord } from "./command-word.ts";
 
-const STRING_FLAGS = new Set(["--config", "--profile", "--jobs", "-j", "--report", "--output", "--older-than", "--version-tag", "--engine"]);
+/**
+ * Flags whose next argument is their value: every string option of every command, derived from
+ * the command definitions when dwf is built (a macro: its awaited value is inlined here).
+ */
+const STRING_FLAGS = new Set(valueFlags() as unknown as string[]);
 
 async function main(argv: string[]): Promise<number> {
   const first = argv[0];
@@ -11,7 +17,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(`dwf ${VERSION}`);
     return 0;
   }
-  const { index, word } = findCommandWord(argv);
+  const { index, word } = findCommandWord(argv, STRING_FLAGS);
   if (word === undefined || word === "help") {
     const helpTarget = word === "help" ? argv[index + 1] : undefined;
     if (!helpTarget) {
@@ -24,20 +30,6 @@ async function main(argv: string[]): Promise<number> {
   const rest = [...argv.slice(0, index), ...argv.slice(index + 1)];
   const { route } = await import("./router.ts");
   return route(word, rest);
-}
-
-/** The first argument that is not a flag or a flag's value. */
-function findCommandWord(argv: string[]): { index: number; word?: string } {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === "--") return { index: i };
-    if (a.startsWith("-")) {
-      if (STRING_FLAGS.has(a)) i++;
-      continue;
-    }
-    return { index: i, word: a };
-  }
-  return { index: argv.length };
 }
 
 const code = await main(process.argv.slice(2));

@@ -2,8 +2,8 @@
 // choose the runtime, then print the plan (--dry-run) or run it and report.
 import type { CommandRef } from "../sdk/types.ts";
 import type { Runner } from "../core/runner.ts";
-import { loadProject, prepare, type Prepared, type PreparedTask } from "../core/prepare.ts";
-import type { ToolProbe } from "../core/runner.ts";
+import { loadProject, prepare, type Prepared, type PreparedTask, type Project } from "../core/prepare.ts";
+import type { RuntimeKind, ToolProbe } from "../core/runner.ts";
 import { executePrepared, type RunReporter, type TaskCacheFactory } from "../core/execute.ts";
 import type { ExtensionSource } from "../core/registry.ts";
 import { loadConfig } from "../core/config.ts";
@@ -102,11 +102,19 @@ async function run(opts: RunTasksOptions, services: RunServices, state: RunState
   state.runner = runner;
   const cacheRoot = resolveCacheRoot(project.loaded.root, project.loaded.config);
   const tools = await runner.toolProbe?.(project, cacheRoot);
-  const prepareTasks = () => prepare({ cwd: opts.cwd, project, commands: opts.commands, runtime: choice.kind, which: tools?.which, deps: { auto: autoInstall }, warm: opts.warm });
-  let prepared = await prepareTasks();
+  const prepared = await planTasks({
+    cwd: opts.cwd,
+    project,
+    commands: opts.commands,
+    runtime: choice.kind,
+    tools,
+    deps: { auto: autoInstall },
+    warm: opts.warm,
+    dryRun: opts.dryRun,
+    signal: abort.signal,
+    ready: (p) => runner.prepare?.(p, { dryRun: opts.dryRun }),
+  });
   if (abort.signal.aborted) return interruptedExit();
-  await runner.prepare?.(prepared, { dryRun: opts.dryRun });
-  if (tools) prepared = await settleTools(tools, prepared, prepareTasks, opts.dryRun);
   const commandLine = (t: PreparedTask) => runner.commandLine({ id: t.task.id, action: t.action!, cwd: t.cwd, env: t.env });
   const out = opts.json ? writeStderr : writeStdout;
   if (choice.note) log.info(choice.note);
@@ -125,10 +133,10 @@ async function run(opts: RunTasksOptions, services: RunServices, state: RunState
   }
 
   if (abort.signal.aborted) return interruptedExit();
-  const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false && cacheRootUsable(prepared.cacheRoot, prepared.registry.stacks.map((s) => s.name));
+  const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false && cacheRootUsable(prepared.cacheRoot, prepared.registry.cacheGroups);
   // Processes of an earlier run killed with -9 are stopped before this one starts its own;
   // this run is recorded (in a cache root dwf made) once it starts a task.
-  const recordRoot = cacheEnabled || quietlyUsable(prepared.cacheRoot) ? prepared.cacheRoot : undefined;
+  const recordRoot = cacheEnabled || quietlyUsable(prepared.cacheRoot, prepared.registry.cacheGroups) ? prepared.cacheRoot : undefined;
   if (recordRoot) reapAbandonedRuns(recordRoot);
   state.reaper.recordIn(recordRoot);
   const cache = await services.openCache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared, remote: opts.remoteCache, verbose: opts.verbose, explain: opts.explain });
@@ -201,14 +209,57 @@ function nothingRan(commands: CommandRef[], prepared: Prepared, results: TaskRes
 }
 
 /** The cache root for dwf's own run records under --no-cache: used when it can be, without a warning. */
-function quietlyUsable(cacheRoot: string): boolean {
+function quietlyUsable(cacheRoot: string, groups: string[]): boolean {
   try {
-    ensureCacheRoot(cacheRoot);
+    ensureCacheRoot(cacheRoot, groups);
     accessSync(cacheRoot, constants.W_OK);
     return true;
   } catch {
     return false;
   }
+}
+
+export interface PlanTasksOptions {
+  cwd: string;
+  project: Project;
+  commands: CommandRef[];
+  runtime: RuntimeKind;
+  /** Where extensions' which() is answered when not on the host PATH (the image's tool probe). */
+  tools?: ToolProbe;
+  deps?: { auto: boolean };
+  dryRun: boolean;
+  signal?: AbortSignal;
+  /** Called once with the first plan, before tools are looked up (the container runner makes sure of its image here). */
+  ready?: (prepared: Prepared) => Promise<void> | void;
+  /** Say at debug level only that the tools are unknown (the caller says so its own way). */
+  quiet?: boolean;
+  /** Plan the commands' warm actions instead of the commands (`dwf warm`). */
+  warm?: boolean;
+}
+
+/**
+ * The tasks of a run with their actions, built with the runtime's answers to which(). The one
+ * way a plan is made: `dwf verify` (and --dry-run) and `dwf ci plan` both call this, so what CI
+ * is shown to run is what a local run in the image runs.
+ */
+export async function planTasks(o: PlanTasksOptions): Promise<Prepared> {
+  const again = () => prepare({ cwd: o.cwd, project: o.project, commands: o.commands, runtime: o.runtime, which: o.tools?.which, deps: o.deps, warm: o.warm });
+  let prepared = await again();
+  if (o.signal?.aborted) return prepared;
+  await o.ready?.(prepared);
+  if (o.tools && !o.signal?.aborted) prepared = await settleTools(o.tools, prepared, again, o.dryRun, o.quiet);
+  return prepared;
+}
+
+/** A probe for when there is no image to ask (no engine answers): every tool unknown, as a dry run without the image shows it. */
+export function unknownTools(): ToolProbe {
+  const asked = new Set<string>();
+  return {
+    which: (program) => (asked.add(program), null),
+    pending: () => [...asked],
+    settled: () => asked.size === 0,
+    probe: async () => false,
+  };
 }
 
 /**
@@ -217,13 +268,13 @@ function quietlyUsable(cacheRoot: string): boolean {
  * per fingerprint) and the actions built again, until every answer came from the image. A dry
  * run builds no image: without one, tool-dependent commands are shown as if the tools were absent.
  */
-async function settleTools(tools: ToolProbe, prepared: Prepared, again: () => Promise<Prepared>, dryRun: boolean): Promise<Prepared> {
+async function settleTools(tools: ToolProbe, prepared: Prepared, again: () => Promise<Prepared>, dryRun: boolean, quiet = false): Promise<Prepared> {
   // A new answer can lead an extension down a branch that asks another name: a few rounds at most.
   for (let round = 0; round < 3 && !tools.settled(); round++) {
     if (!prepared.tasks.some((t) => t.action)) return prepared;
     const asked = tools.pending();
     if (!(await tools.probe({ ifPresent: dryRun }))) {
-      log.warn(`the image is not built yet, so where it has ${asked.join(", ")} is unknown: commands that depend on them are shown as if it lacked them. Run 'dwf image build' for the exact plan.`);
+      (quiet ? log.debug : log.warn)(`the image is not built yet, so where it has ${asked.join(", ")} is unknown: commands that depend on them are shown as if it lacked them. Run 'dwf image build' for the exact plan.`);
       return prepared;
     }
     prepared = await again();

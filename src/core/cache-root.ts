@@ -11,6 +11,7 @@
 import { mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, linkSync, writeFileSync, type Stats } from "node:fs";
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
 import type { CacheMount } from "../sdk/types.ts";
+import { IMAGE_HOME, WORKSPACE } from "../sdk/image.ts";
 import type { Config } from "./config.ts";
 import { UserError } from "../lib/errors.ts";
 import { isInside, lstatOrNull, READ_CAPS, readOwnText, realPathOf } from "../lib/fs.ts";
@@ -139,11 +140,12 @@ export function isDwfCacheRoot(dir: string): boolean {
   return dwfTag(dir) === "ours";
 }
 
-/** Folder names an earlier dwf could have made at the top of its cache root. */
-function knownGroups(extra: Iterable<string>): Set<string> {
-  // Loaded only here (a root tagged by an earlier dwf, or one refused): no cost on a normal run.
-  const { builtinExtensions } = require("../../extensions/index.ts") as typeof import("../../extensions/index.ts");
-  return new Set(["tasks", "images", "deps", "runs", "ci", ...builtinExtensions.map((e) => e.name), ...extra]);
+/**
+ * Folder names an earlier dwf could have made at the top of its cache root: dwf's own, and the
+ * stacks' the caller names (Registry.cacheGroups: every builtin stack, handed in by the CLI).
+ */
+function knownGroups(stacks: Iterable<string>): Set<string> {
+  return new Set(["tasks", "images", "deps", "runs", "ci", ...stacks]);
 }
 
 /** Top-level entries of a cache root that dwf did not make: not a marker, `tasks`, an extension folder or a temp file. */
@@ -343,7 +345,7 @@ function writeMarker(dir: string, name: string, body: string): void {
 }
 
 /** Container paths a cache mount may never cover: the system's own folders and the project. */
-const RESERVED_CONTAINER_PATHS = ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin", "/sys", "/usr", "/var", "/tmp", "/home", "/root", "/home/dwf"];
+const RESERVED_CONTAINER_PATHS = ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin", "/sys", "/usr", "/var", "/tmp", "/home", "/root", IMAGE_HOME];
 const UNDER_FORBIDDEN = ["/dev", "/proc", "/sys"];
 
 /**
@@ -352,7 +354,7 @@ const UNDER_FORBIDDEN = ["/dev", "/proc", "/sys"];
  * mount options can be smuggled in), not `/`, not the project (`/workspace` and below) and not
  * a system folder.
  */
-export function badContainerPath(p: unknown, workspace = "/workspace"): string | undefined {
+export function badContainerPath(p: unknown, workspace = WORKSPACE): string | undefined {
   if (typeof p !== "string" || p === "") return "it is empty";
   if (!p.startsWith("/")) return "it is not absolute";
   // eslint-disable-next-line no-control-regex
@@ -388,7 +390,7 @@ export function cacheMountHostPath(cacheRoot: string, extension: string, mount: 
   if (bad) {
     throw new UserError(
       `extension '${extension}' gave cache mount '${mount.path}' the container path ${JSON.stringify(mount.container)}: ${bad}.`,
-      "Use an absolute, normalised folder for the tool's cache, such as /home/dwf/.cache/<tool>.",
+      `Use an absolute, normalised folder for the tool's cache, such as ${IMAGE_HOME}/.cache/<tool>.`,
     );
   }
   if (mount.env !== undefined && mount.env !== null && !ENV_NAME.test(mount.env)) {

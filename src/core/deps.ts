@@ -7,10 +7,9 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { DependencySpec, Extension, ExtensionContext } from "../sdk/types.ts";
-import type { Config } from "./config.ts";
-import type { Registry } from "./registry.ts";
+import type { RuntimeKind } from "./runner.ts";
 import { validateDependencySpec } from "../sdk/dependencies.ts";
-import { computeFingerprint, fingerprintInputs, hashFileSync } from "./fingerprint.ts";
+import { hashFileSync } from "./fingerprint.ts";
 import { writeCacheFile } from "../lib/safe-write.ts";
 import { READ_CAPS, readOwnText } from "../lib/fs.ts";
 import { ensureCacheRoot } from "./cache-root.ts";
@@ -97,10 +96,10 @@ export async function dependencySpec(ext: Extension, ctx: ExtensionContext): Pro
  * task cache keys them), and otherwise for "some container", which is neither the host nor an
  * image dwf knows, so nothing is reused across that line.
  */
-export async function runtimeEnvironment(runtime: "host" | "container", registry: Registry, config: Config, root: string, env: Record<string, string | undefined> = process.env): Promise<string> {
+export async function runtimeEnvironment(runtime: RuntimeKind, imageFingerprint: () => Promise<string>, env: Record<string, string | undefined> = process.env): Promise<string> {
   const inside = insideContainer(env);
   if (runtime === "host" && !inside) return `host:${process.platform}-${process.arch}`;
-  const fingerprint = (await computeFingerprint(root, await fingerprintInputs(registry, config, root))).hash;
+  const fingerprint = await imageFingerprint();
   if (runtime === "container" || env.DWF_IMAGE?.trim().endsWith(`:${fingerprint}`)) return `container:${fingerprint}`;
   return `in-container:${process.platform}-${process.arch}`;
 }

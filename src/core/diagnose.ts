@@ -2,6 +2,7 @@
 // program that did start means a command *inside* the task (a script's tool, a test runner
 // from the project's dependencies) was not found. Shell and exec-wrapper wordings only: the
 // core knows no toolchain.
+import type { RuntimeKind } from "./runner.ts";
 
 /** The shell convention for "command not found". */
 export const NOT_FOUND_EXIT = 127;
@@ -32,7 +33,7 @@ export function missingCommand(output: string): string | undefined {
 }
 
 /** The message for a task that started and exited 127. */
-export function notFoundMessage(output: string, where: "host" | "container"): string {
+export function notFoundMessage(output: string, where: RuntimeKind): string {
   const name = missingCommand(output);
   const place = where === "container" ? "inside the image" : "on PATH";
   const what = name ? `a command inside the task was not found: '${name}' (exit code 127)` : "a command inside the task was not found (exit code 127; see the output above)";

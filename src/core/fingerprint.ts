@@ -41,6 +41,14 @@ export interface Fingerprint {
   inputs: FingerprintInput[];
 }
 
+/**
+ * The image fingerprint of a project. A run asks it through its loaded project
+ * (`project.fingerprint()`, computed once per load), not by calling this again.
+ */
+export async function imageFingerprint(registry: Registry, config: Config, root: string): Promise<Fingerprint> {
+  return computeFingerprint(root, await fingerprintInputs(registry, config, root));
+}
+
 /** Which paths make the fingerprint, with who asked for each. Globs are expanded. */
 export async function fingerprintInputs(registry: Registry, config: Config, root: string): Promise<Map<string, string[]>> {
   return collectInputs(registry, config, root, true);

@@ -10,7 +10,9 @@ import { didYouMean } from "../lib/suggest.ts";
 import { UserError } from "../lib/errors.ts";
 import { cacheMountHostPath, ENV_NAME, resolveCacheRoot } from "./cache-root.ts";
 import { dependencySpec, lockPath, readRecord, recordPath, runtimeEnvironment, staleReason, type DependencyStatus, type InstallGuard } from "./deps.ts";
+import { imageFingerprint, type Fingerprint } from "./fingerprint.ts";
 import { log } from "../lib/log.ts";
+import type { RuntimeKind } from "./runner.ts";
 import { realpathSync } from "node:fs";
 import { isInside, touchNow } from "../lib/fs.ts";
 import { dirname, relative, resolve } from "node:path";
@@ -23,7 +25,6 @@ export const DEFAULT_TARGETS: Record<string, string[]> = {
   release: ["fmt:check", "lint:static", "build:release", "test:all", "package:artifact"],
 };
 
-export type RuntimeKind = "host" | "container";
 
 export interface PreparedTask {
   task: Task;
@@ -50,6 +51,8 @@ export interface Prepared {
   tasks: PreparedTask[];
   /** Each stack's installed dependencies (empty unless asked for with `deps`). */
   dependencies?: DependencyStatus[];
+  /** The project's image fingerprint, computed on first use and then shared (see loadProject). */
+  fingerprint(): Promise<Fingerprint>;
 }
 
 export interface PrepareOptions {
@@ -116,13 +119,19 @@ export async function loadProject(opts: ProjectOptions) {
       });
     }
   }
-  return { loaded, registry, targets, implicit };
+  // The image fingerprint of this project, once per load: runtime selection, the container
+  // runner, install records and task-cache keys all ask this one (a run reads its inputs once).
+  let fingerprint: Promise<Fingerprint> | undefined;
+  const root = loaded.root;
+  const config = loaded.config;
+  const stacks = registry;
+  return { loaded, registry, targets, implicit, fingerprint: () => (fingerprint ??= imageFingerprint(stacks, config, root)) };
 }
 
 export async function prepare(opts: PrepareOptions): Promise<Prepared> {
   const env = opts.env ?? process.env;
   const project = opts.project;
-  const { loaded, targets, implicit } = project;
+  const { loaded, targets, implicit, fingerprint } = project;
   // A fresh context for the actions when tools are looked up elsewhere: extensions may memoise
   // per context, and what they saw while detecting came from the host.
   const registry = opts.which ? { ...project.registry, ctx: createContext(project.registry.ctx.root, env, opts.which) } : project.registry;
@@ -170,8 +179,8 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
     const stack = byName.get(task.stack)!;
     tasks.push(await prepareTask(task, stack, registry, () => envOf(stack), opts.warm));
   }
-  const dependencies = opts.deps ? await planInstalls({ plan, tasks, registry, loaded, cacheRoot, runtime: opts.runtime, auto: opts.deps.auto, envOf, warm: opts.warm }) : [];
-  return { loaded, registry, targets, implicit, plan, cacheRoot, tasks, dependencies };
+  const dependencies = opts.deps ? await planInstalls({ plan, tasks, registry, cacheRoot, runtime: opts.runtime, auto: opts.deps.auto, envOf, fingerprint, warm: opts.warm }) : [];
+  return { loaded, registry, targets, implicit, plan, cacheRoot, tasks, dependencies, fingerprint };
 }
 
 const SETUP_DEPS: CommandRef = { primary: "setup", selector: "deps" };
@@ -185,17 +194,17 @@ async function planInstalls(p: {
   plan: Plan;
   tasks: PreparedTask[];
   registry: Registry;
-  loaded: LoadedConfig;
   cacheRoot: string;
   runtime: RuntimeKind;
   auto: boolean;
   envOf: (stack: ActiveStack) => Promise<Record<string, string>>;
   warm?: boolean;
+  fingerprint: () => Promise<Fingerprint>;
 }): Promise<DependencyStatus[]> {
   const root = p.registry.ctx.root;
   const statuses: DependencyStatus[] = [];
   let environment: Promise<string> | undefined;
-  const environmentId = () => (environment ??= runtimeEnvironment(p.runtime, p.registry, p.loaded.config, p.loaded.root, p.registry.ctx.env));
+  const environmentId = () => (environment ??= runtimeEnvironment(p.runtime, async () => (await p.fingerprint()).hash, p.registry.ctx.env));
   const added: PreparedTask[] = [];
   for (const stack of p.registry.stacks) {
     const mine = p.tasks.filter((t) => t.task.stack === stack.name);

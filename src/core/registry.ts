@@ -30,6 +30,11 @@ export interface Registry {
   ctx: ExtensionContext;
   /** Extensions that failed to load and were skipped (not required). */
   warnings: string[];
+  /**
+   * Folder names this dwf's stacks use in a cache root, active or not (the builtins handed in,
+   * then the active stacks): what an earlier dwf may have made there (core/cache-root.ts).
+   */
+  cacheGroups: string[];
 }
 
 export async function resolveRegistry(loaded: LoadedConfig, ctx: ExtensionContext, opts: { profile?: string; source: ExtensionSource }): Promise<Registry> {
@@ -102,5 +107,6 @@ export async function resolveRegistry(loaded: LoadedConfig, ctx: ExtensionContex
     const capabilities = override && override.length ? override : await s.ext.capabilities(ctx);
     stacks.push({ ...s, capabilities });
   }
-  return { stacks, ctx, warnings };
+  const cacheGroups = [...new Set([...builtinExtensions.map((e) => e.name), ...stacks.map((s) => s.name)])];
+  return { stacks, ctx, warnings, cacheGroups };
 }

@@ -26,8 +26,11 @@ export interface RunOutcome {
   error?: string;
 }
 
+/** Where a run's actions run: on the host, or in the project's image through a container engine. */
+export type RuntimeKind = "host" | "container";
+
 export interface Runner {
-  kind: "host" | "container";
+  kind: RuntimeKind;
   /** The exact argv this request runs, for --dry-run and DWF_LOG=debug. */
   commandLine(req: Omit<RunRequest, "signal">): string[];
   /**

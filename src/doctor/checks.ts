@@ -9,12 +9,14 @@ import type { ImageSpec } from "../runtime/image.ts";
 import { createContext } from "../core/context.ts";
 import type { CommandRef, ToolRequirement } from "../sdk/types.ts";
 import { formatRef } from "../sdk/command-ref.ts";
+import type { RuntimeKind } from "../core/runner.ts";
+import { WORKSPACE, inContainerArgs } from "../sdk/image.ts";
 import { loadProject, prepare, type Project } from "../core/prepare.ts";
 import { cacheRootRefusal, resolveCacheRoot } from "../core/cache-root.ts";
 import { UserError } from "../lib/errors.ts";
 import { callBounded } from "../lib/process.ts";
 import { requestedProfile, selectRuntime, type ProfileSetting } from "../runtime/select.ts";
-import { firstLine, probeEngine, requestedEngine, type Engine, type EngineName } from "../runtime/engine.ts";
+import { ENGINE_ORDER, enginesFor, firstLine, probeEngine, requestedEngine, type Engine } from "../runtime/engine.ts";
 
 export type Status = "ok" | "missing" | "failed" | "warning" | "info";
 
@@ -31,7 +33,7 @@ export interface Check {
 export interface DoctorReport {
   ok: boolean;
   profile: ProfileSetting | null;
-  runtime: "host" | "container" | null;
+  runtime: RuntimeKind | null;
   root: string;
   checks: Check[];
 }
@@ -55,13 +57,12 @@ async function toolVersion(argv: string[], root: string, env: Record<string, str
 async function engineChecks(config: Config, env: Record<string, string | undefined>, needEngine: boolean): Promise<{ checks: Check[]; picked: Engine | null }> {
   const checks: Check[] = [];
   const { setting, source } = requestedEngine(config, env);
-  const names: EngineName[] = ["podman", "docker"];
+  const names = ENGINE_ORDER;
   const probes = await Promise.all(names.map((n) => probeEngine(n, env)));
   // findEngine's pick, from these probes rather than probing again: auto tries podman then
   // docker, an explicit engine only itself; the first that answers wins.
-  const order: EngineName[] = setting === "auto" ? ["podman", "docker"] : [setting];
   let picked: Engine | null = null;
-  for (const name of order) {
+  for (const name of enginesFor(setting)) {
     const p = probes[names.indexOf(name)]!;
     if (p.ok) {
       picked = p.engine;
@@ -132,7 +133,7 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
     return { ok: false, profile: null, runtime: null, root: loaded.root, checks };
   }
   const engines = await engineChecks(loaded.config, env, profile === "container");
-  let runtime: "host" | "container" = profile === "host" ? "host" : profile === "container" ? "container" : engines.picked ? "container" : "host";
+  let runtime: RuntimeKind = profile === "host" ? "host" : profile === "container" ? "container" : engines.picked ? "container" : "host";
   let why = "";
   if (profile === "auto" && engines.picked) {
     // auto's own decision, as a dry run makes it (nothing is pulled or built): an engine alone
@@ -182,7 +183,7 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
   }
   checks.push(...engines.checks);
   if (registry && runtime === "container" && engines.picked) {
-    const image = await imageCheck(registry, loaded, engines.picked);
+    const image = await imageCheck(project!, engines.picked);
     checks.push(image.check);
     if (image.spec && image.present) {
       const inImage = await imageToolChecks(registry, loaded, engines.picked, image.spec, planned, env);
@@ -192,21 +193,21 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
     }
   }
 
-  checks.push(cacheRootCheck(loaded, env));
+  checks.push(cacheRootCheck(loaded, env, registry?.cacheGroups ?? opts.extensions.builtins.map((e) => e.name)));
 
   const ok = !checks.some((c) => c.needed && (c.status === "failed" || c.status === "missing"));
   return { ok, profile, runtime, root: loaded.root, checks };
 }
 
 /** The cache root: one dwf may use (see cache-root.ts), and writable. */
-function cacheRootCheck(loaded: LoadedConfig, env: Record<string, string | undefined>): Check {
+function cacheRootCheck(loaded: LoadedConfig, env: Record<string, string | undefined>, groups: string[]): Check {
   let cacheRoot: string;
   try {
     cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env, loaded.path ?? undefined);
   } catch (e) {
     return { group: "project", name: "cache root", status: "failed", detail: message(e), fix: e instanceof UserError ? e.hint : undefined, needed: true };
   }
-  const refused = existsSync(cacheRoot) ? cacheRootRefusal(cacheRoot) : undefined;
+  const refused = existsSync(cacheRoot) ? cacheRootRefusal(cacheRoot, groups) : undefined;
   if (refused) return { group: "project", name: "cache root", status: "failed", detail: message(refused), fix: refused.hint, needed: true };
   const writable = writableDir(cacheRoot);
   return { group: "project", name: "cache root", status: writable ? "ok" : "failed", detail: `${cacheRoot} ${writable ? "is writable" : "is not writable"}`, fix: writable ? undefined : "fix its permissions, or set DWF_CACHE_ROOT / [cache] root", needed: true };
@@ -232,7 +233,7 @@ function whyNotNeeded(needed: boolean, tool: ToolRequirement, planned: Map<strin
   return tool.optional ? " (optional)" : "";
 }
 
-async function toolChecks(registry: Registry, runtime: "host" | "container", env: Record<string, string | undefined>, planned: Map<string, CommandRef[]> | null): Promise<Check[]> {
+async function toolChecks(registry: Registry, runtime: RuntimeKind, env: Record<string, string | undefined>, planned: Map<string, CommandRef[]> | null): Promise<Check[]> {
   const jobs: Promise<Check>[] = [];
   for (const s of registry.stacks) {
     for (const tool of (await s.ext.tools?.(registry.ctx)) ?? []) {
@@ -256,10 +257,10 @@ async function toolChecks(registry: Registry, runtime: "host" | "container", env
   return Promise.all(jobs);
 }
 
-async function imageCheck(registry: Registry, loaded: LoadedConfig, engine: Engine): Promise<{ check: Check; spec?: ImageSpec; present?: boolean }> {
+async function imageCheck(project: Project, engine: Engine): Promise<{ check: Check; spec?: ImageSpec; present?: boolean }> {
   try {
     const { imageSpecFor, imageExists } = await import("../runtime/image.ts");
-    const spec = await imageSpecFor(registry, loaded.config, loaded.root);
+    const spec = await imageSpecFor(project);
     if (await imageExists(engine, spec.ref)) return { spec, present: true, check: { group: "container engine", name: "image", status: "ok", detail: `${spec.ref} is present`, needed: false } };
     const buildable = existsSync(spec.dockerfile);
     return {
@@ -321,7 +322,7 @@ async function imageToolChecks(registry: Registry, loaded: LoadedConfig, engine:
   const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: loaded.config.container?.user });
   // Like a task's containers: a killed doctor's are found and removed by the next run.
   const labels = labelArgs(containerLabels(spec.project, randomToken()));
-  const probe = createToolProbe({ engine, ref: spec.ref, fingerprint: spec.fingerprint, cacheRoot, root: loaded.root, runArgs: [...labels, ...user.args, "-e", "DWF_IN_CONTAINER=1"], env });
+  const probe = createToolProbe({ engine, ref: spec.ref, fingerprint: spec.fingerprint, cacheRoot, root: loaded.root, runArgs: [...labels, ...user.args, ...inContainerArgs()], env });
   const toolsOf = async () => {
     const ctx = createContext(loaded.root, env, probe.which);
     const out: { stack: string; tool: ToolRequirement }[] = [];
@@ -335,7 +336,7 @@ async function imageToolChecks(registry: Registry, loaded: LoadedConfig, engine:
   }
   const envArgs = Object.entries(user.env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
   // One container runs every version command (argv words joined by US, split back by the script).
-  const argv = [engine.path, "run", "--rm", ...labels, ...user.args, ...envArgs, "-e", "DWF_IN_CONTAINER=1", ...bindArgs(loaded.root, "/workspace"), "-w", "/workspace", spec.ref];
+  const argv = [engine.path, "run", "--rm", ...labels, ...user.args, ...envArgs, ...inContainerArgs(), ...bindArgs(loaded.root, WORKSPACE), "-w", WORKSPACE, spec.ref];
   const specs = tools.map(({ tool }) => tool.version.join(UNIT_SEPARATOR));
   let results: Map<number, { code: number; text: string }>;
   try {

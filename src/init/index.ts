@@ -7,6 +7,7 @@ import { realpathSync } from "node:fs";
 import { basename, join, relative } from "node:path";
 import { createContext } from "../core/context.ts";
 import { findOnPath } from "../lib/process.ts";
+import { ENGINE_ORDER } from "../runtime/engine.ts";
 import { CONFIG_FILE } from "../core/config.ts";
 import { DOCKERFILE } from "../core/fingerprint.ts";
 import { chooseStacks, initTargets } from "./detect.ts";
@@ -38,7 +39,7 @@ export interface InitResult {
 
 /** The engine a fresh config should assume: podman first, like `auto` at run time. */
 export function engineOnPath(env: Record<string, string | undefined>): string | null {
-  for (const name of ["podman", "docker"]) if (findOnPath(name, env.PATH ?? "")) return name;
+  for (const name of ENGINE_ORDER) if (findOnPath(name, env.PATH ?? "")) return name;
   return null;
 }
 

@@ -1,6 +1,7 @@
 // The files `dwf init` writes, rendered from plain data: a commented devflow.toml and a
 // hardened Dockerfile.devflow assembled from each stack's dockerfile() fragment.
 import type { Extension } from "../sdk/types.ts";
+import { DEBIAN_BASE, IMAGE_HOME, IMAGE_UID, IMAGE_USER, WORKSPACE } from "../sdk/image.ts";
 
 export interface ConfigInput {
   project: string;
@@ -76,10 +77,8 @@ export function renderConfig(c: ConfigInput): string {
 
 /** Floating tags the builtin fragments name, pinned to a dated snapshot for reproducible builds. */
 export const PINNED_BASES: Record<string, string> = {
-  "debian:bookworm-slim": "debian:bookworm-20241016-slim",
+  [DEBIAN_BASE]: "debian:bookworm-20241016-slim",
 };
-const DEFAULT_BASE = "debian:bookworm-slim";
-export const DWF_UID = 1001;
 
 export function pinBase(base: string): string {
   return PINNED_BASES[base] ?? base;
@@ -104,7 +103,7 @@ function aptInstall(packages: string[]): string {
 export function renderDockerfile(stacks: Extension[]): string {
   const fragments = stacks.map((ext) => ({ name: ext.name, packages: [] as string[], ...(ext.dockerfile?.() ?? { install: [] }) }));
   const bases = [...new Set(fragments.map((f) => f.base).filter((b): b is string => Boolean(b)))];
-  const base = pinBase(bases[0] ?? DEFAULT_BASE);
+  const base = pinBase(bases[0] ?? DEBIAN_BASE);
   const runtime = [...new Set(fragments.flatMap((f) => f.packages ?? []))];
   const shellSetup = [
     `# Fail a RUN when any command of a pipe fails (curl | sh must not hide a failed download).`,
@@ -121,7 +120,7 @@ export function renderDockerfile(stacks: Extension[]): string {
     `FROM ${base} AS toolchains`,
     ...shellSetup,
     aptInstall([...new Set([...FETCH_PACKAGES, ...runtime])]),
-    `RUN mkdir -p /home/dwf /opt`,
+    `RUN mkdir -p ${IMAGE_HOME} /opt`,
     ``,
   ];
   for (const f of fragments) {
@@ -137,16 +136,16 @@ export function renderDockerfile(stacks: Extension[]): string {
     `# tini reaps zombies and forwards signals, so Ctrl-C stops the task inside the container.`,
     aptInstall(["tini", "ca-certificates", ...runtime.filter((p) => p !== "ca-certificates")]),
     ``,
-    `# The unprivileged user tasks run as by default (UID ${DWF_UID}); dwf usually runs them as the`,
+    `# The unprivileged user tasks run as by default (UID ${IMAGE_UID}); dwf usually runs them as the`,
     `# invoking user, so toolchains under HOME are left world-writable by their installers.`,
-    `RUN groupadd --gid ${DWF_UID} dwf && useradd --uid ${DWF_UID} --gid ${DWF_UID} --create-home --shell /bin/bash dwf`,
+    `RUN groupadd --gid ${IMAGE_UID} ${IMAGE_USER} && useradd --uid ${IMAGE_UID} --gid ${IMAGE_UID} --create-home --shell /bin/bash ${IMAGE_USER}`,
     `COPY --from=toolchains /usr/local /usr/local`,
     `COPY --from=toolchains /opt /opt`,
-    `COPY --from=toolchains --chown=${DWF_UID}:${DWF_UID} /home/dwf /home/dwf`,
+    `COPY --from=toolchains --chown=${IMAGE_UID}:${IMAGE_UID} ${IMAGE_HOME} ${IMAGE_HOME}`,
     ``,
-    `ENV HOME=/home/dwf`,
-    `USER dwf`,
-    `WORKDIR /workspace`,
+    `ENV HOME=${IMAGE_HOME}`,
+    `USER ${IMAGE_USER}`,
+    `WORKDIR ${WORKSPACE}`,
     `ENTRYPOINT ["/usr/bin/tini", "--"]`,
     `CMD ["bash"]`,
     ``,

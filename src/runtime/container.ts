@@ -20,9 +20,9 @@ import { ownerLabels, sweepOrphans } from "./owner.ts";
 import { log } from "../lib/log.ts";
 import { ensureImage, imageSpecFor, projectName, slug, type ImageSpec } from "./image.ts";
 import { createToolProbe } from "./tool-probe.ts";
-import { CONTAINER_ENV } from "../sdk/image.ts";
+import { CONTAINER_ENV, WORKSPACE, inContainerArgs } from "../sdk/image.ts";
 
-export const WORKSPACE = "/workspace";
+export { WORKSPACE };
 
 export interface Mount {
   host: string;
@@ -180,7 +180,7 @@ export async function collectSetup(registry: Registry, cacheRoot: string): Promi
     }
     Object.assign(env, await extensionEnv(s.ext, registry, cacheRoot, "container"));
   }
-  return { mounts, env, groups: registry.stacks.map((s) => s.name) };
+  return { mounts, env, groups: registry.cacheGroups };
 }
 
 /** Create every mount source, each proven (symlinks followed) to be inside the cache root. */
@@ -284,8 +284,8 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
   };
 
   let present: boolean | undefined;
-  const resolve = async (registry: Registry, config: Config, root: string): Promise<{ engine: Engine; image: ImageSpec }> => {
-    image ??= await imageSpecFor(registry, config, root);
+  const resolve = async (p: Pick<Project, "loaded" | "fingerprint">): Promise<{ engine: Engine; image: ImageSpec }> => {
+    image ??= await imageSpecFor(p);
     if (!engine) {
       const resolved = await resolveEngine(opts.config, env, { imageRef: image.ref });
       present = resolved.imagePresent;
@@ -304,13 +304,13 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       return pairs.length ? ["env", ...pairs, ...argv] : argv;
     },
     async toolProbe(p: Project, cacheRoot: string) {
-      const { engine, image } = await resolve(p.registry, p.loaded.config, p.loaded.root);
+      const { engine, image } = await resolve(p);
       const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: opts.config.container?.user });
       const name = containerName(project, "probe", token);
-      return createToolProbe({ engine, ref: image.ref, fingerprint: image.fingerprint, cacheRoot, root: opts.root, runArgs: ["--name", name, ...labelArgs(containerLabels(project, token)), ...user.args, "-e", "DWF_IN_CONTAINER=1"], env });
+      return createToolProbe({ engine, ref: image.ref, fingerprint: image.fingerprint, cacheRoot, root: opts.root, runArgs: ["--name", name, ...labelArgs(containerLabels(project, token)), ...user.args, ...inContainerArgs()], env });
     },
     async prepare(prepared: Prepared, { dryRun }) {
-      const { engine, image } = await resolve(prepared.registry, prepared.loaded.config, prepared.loaded.root);
+      const { engine, image } = await resolve(prepared);
       setup = await collectSetup(prepared.registry, prepared.cacheRoot);
       // Every task's env can be passed (a secret the engine would read itself is refused): known before anything runs.
       for (const t of prepared.tasks) if (t.action) callFor({ id: t.task.id, action: t.action, cwd: t.cwd, env: t.env });

@@ -8,6 +8,14 @@ import { statSync } from "node:fs";
 export type EngineName = "docker" | "podman";
 export type EngineSetting = EngineName | "auto";
 
+/** The engines `auto` tries, in order: podman first (no daemon, rootless by default), then docker. */
+export const ENGINE_ORDER: readonly EngineName[] = ["podman", "docker"];
+
+/** The engines a setting allows, in the order they are tried: an explicit engine is only itself. */
+export function enginesFor(setting: EngineSetting): readonly EngineName[] {
+  return setting === "auto" ? ENGINE_ORDER : [setting];
+}
+
 export interface Engine {
   name: EngineName;
   /** Absolute path of the engine CLI. */
@@ -187,9 +195,8 @@ export async function resolveEngine(config: Config, env: Record<string, string |
 
 /** Like resolveEngine, but reports instead of throwing (for profile = auto and doctor). */
 export async function findEngine(setting: EngineSetting, env: Record<string, string | undefined> = process.env, opts: { imageRef?: string } = {}): Promise<{ engine: Engine; imagePresent?: boolean } | { reasons: string[] }> {
-  const order: EngineName[] = setting === "auto" ? ["podman", "docker"] : [setting];
   const reasons: string[] = [];
-  for (const name of order) {
+  for (const name of enginesFor(setting)) {
     const p = await probeEngine(name, env, opts);
     if (p.ok) return { engine: p.engine, imagePresent: p.imagePresent };
     reasons.push(p.reason);

@@ -4,10 +4,9 @@ import { existsSync } from "node:fs";
 import { READ_CAPS, readOwnFile } from "../lib/fs.ts";
 import { basename, isAbsolute, join, relative } from "node:path";
 import type { Config } from "../core/config.ts";
-import type { Registry } from "../core/registry.ts";
-import { DOCKERFILE, computeFingerprint, fingerprintInputs, type FingerprintInput } from "../core/fingerprint.ts";
+import { DOCKERFILE, type FingerprintInput } from "../core/fingerprint.ts";
 import type { ExtensionSource } from "../core/registry.ts";
-import { loadProject } from "../core/prepare.ts";
+import { loadProject, type Project } from "../core/prepare.ts";
 import { FailedError, InterruptedError, UserError } from "../lib/errors.ts";
 import { summariseBuildFailure, type BuildFailureKind } from "./build-failure.ts";
 import { pump } from "./host.ts";
@@ -205,9 +204,10 @@ export async function ensureImage(engine: Engine, spec: ImageSpec, opts: { quiet
   return "built";
 }
 
-/** The image spec of a loaded project: fingerprint over its active stacks' inputs. */
-export async function imageSpecFor(registry: Registry, config: Config, root: string): Promise<ImageSpec> {
-  const fp = await computeFingerprint(root, await fingerprintInputs(registry, config, root));
+/** The image spec of a loaded project: its fingerprint (computed once per load) over its active stacks' inputs. */
+export async function imageSpecFor(project: Pick<Project, "loaded" | "fingerprint">): Promise<ImageSpec> {
+  const { config, root } = project.loaded;
+  const fp = await project.fingerprint();
   return {
     ref: imageRef(config, root, fp.hash),
     project: projectName(config, root),
@@ -221,6 +221,6 @@ export async function imageSpecFor(registry: Registry, config: Config, root: str
 /** Load the project at cwd and compute its image spec (for fingerprint, image and shell). */
 export async function loadImageSpec(opts: { cwd: string; config?: string; env?: Record<string, string | undefined>; extensions: ExtensionSource }) {
   const project = await loadProject(opts);
-  const spec = await imageSpecFor(project.registry, project.loaded.config, project.loaded.root);
+  const spec = await imageSpecFor(project);
   return { project, spec };
 }

@@ -4,21 +4,21 @@ import type { Config, LoadedConfig } from "../core/config.ts";
 import type { Project } from "../core/prepare.ts";
 import type { ExtensionSource } from "../core/registry.ts";
 import type { RunReaper } from "./reaper.ts";
-import type { Runner } from "../core/runner.ts";
+import type { Runner, RuntimeKind } from "../core/runner.ts";
 import { createHostRunner } from "./host.ts";
 import { FailedError, UserError } from "../lib/errors.ts";
 import { insideContainer } from "../sdk/image.ts";
 import { existsSync } from "node:fs";
 import { basename } from "node:path";
 
-export type ProfileSetting = "host" | "container" | "auto";
+export type ProfileSetting = RuntimeKind | "auto";
 
 export interface RuntimeChoice {
-  kind: "host" | "container";
+  kind: RuntimeKind;
   runner: Runner;
   /** Why this runtime was chosen (shown for auto). */
   note?: string;
-  /** The project as loaded for this runtime, when choosing needed it (auto): not loaded twice. */
+  /** The project as loaded while choosing (auto, once an engine answers): not loaded twice, also when auto falls back to the host. */
   project?: Project;
 }
 
@@ -69,14 +69,18 @@ async function autoRuntime(opts: SelectOptions, env: Record<string, string | und
     import("./image-state.ts"),
     import("../core/cache-root.ts"),
   ]);
-  const host = (why: string): RuntimeChoice => ({ kind: "host", runner: createHostRunner({ reaper: opts.reaper }), note: `auto: ${why}; running on the host` });
+  let project: Project | undefined;
+  const host = (why: string): RuntimeChoice => ({ kind: "host", runner: createHostRunner({ reaper: opts.reaper }), note: `auto: ${why}; running on the host`, project });
   const found = await findEngine(requestedEngine(config, env).setting, env);
   if (!("engine" in found)) return host(`no container engine answers (${found.reasons.join("; ")})`);
   const engine = found.engine;
   // Ask as the container would: untrusted extensions must not run on the host to pick the image.
-  const project = await loadProject({ cwd: opts.cwd, loaded: opts.loaded, env, runtime: "container", extensions: opts.extensions });
+  // The container's trust policy is the stricter one (it refuses untrusted external extensions,
+  // the host admits them), so a project loaded under it is also the host's: falling back to the
+  // host hands this one on instead of resolving the extensions (and the fingerprint) again.
+  project = await loadProject({ cwd: opts.cwd, loaded: opts.loaded, env, runtime: "container", extensions: opts.extensions });
   const { root } = project.loaded;
-  const spec = await image.imageSpecFor(project.registry, project.loaded.config, root);
+  const spec = await image.imageSpecFor(project);
   const runner = createContainerRunner({ config: project.loaded.config, root, env, engine });
   const chose = (how: string): RuntimeChoice => ({ kind: "container", runner, project, note: `auto: running in a container (${engine.name}, image ${spec.ref} ${how})` });
   if (await image.imageExists(engine, spec.ref)) return chose("present");

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, runDwf as runDwfRaw } from "../support/dwf.ts";
 import { currentVersion, startReleaseServer } from "../support/release-server.ts";
-import { actionlint, shellcheckRuns } from "../unit/ci-support.ts";
+import { actionlint, shellcheckRuns } from "../unit/ci/support.ts";
 
 // The release the workflow pins, on loopback: generate reads its SHA256SUMS (never CI).
 const VERSION = currentVersion();
@@ -265,14 +265,15 @@ describe("dwf ci generate: runtime profile and build context", () => {
 });
 
 describe("local = CI", () => {
-  // What each CI job runs in the image, per task, must be exactly what a developer's
-  // `dwf verify --dry-run --profile container` shows for the same profile.
+  // What each CI job runs, per task, must be exactly what a developer's
+  // `dwf verify --dry-run --profile <the CI runtime>` shows for the same profile: in the image
+  // under the container runtime, on the runner's own tools under the host runtime.
   const projects: Record<string, Record<string, string>> = {
     ...STACKS,
     "node+rust": { ...STACKS.rust, ...STACKS.node, "devflow.toml": '[project]\nstack = ["node", "rust"]\n[targets]\npr = ["fmt:check", "lint:static", "build:debug", "test:unit"]\n' },
   };
   for (const [name, files] of Object.entries(projects)) {
-    test(`${name}: dwf ci plan --json argv = dwf verify --dry-run --json --profile container`, async () => {
+    test(`${name}: dwf ci plan --json argv = dwf verify --dry-run --json --profile <CI runtime>`, async () => {
       const dir = fixture(files, { git: true });
       const plan = await runDwf(["ci", "plan", "--json"], { cwd: dir });
       expect(plan.code).toBe(0);
@@ -285,7 +286,7 @@ describe("local = CI", () => {
         .filter((t: any) => commands.has(t.command) && !t.warm)
         .map((t: any) => ({ id: t.id, argv: t.argv ?? null, skip: t.skip ?? null }))
         .sort((a: any, b: any) => a.id.localeCompare(b.id));
-      const verify = await runDwf(["verify", "--dry-run", "--json", "--profile", "container", p.profile], { cwd: dir });
+      const verify = await runDwf(["verify", "--dry-run", "--json", "--profile", p.runtime, p.profile], { cwd: dir });
       expect(verify.code).toBe(0);
       const local = JSON.parse(verify.stdout)
         .tasks.filter((t: any) => commands.has(t.command))
@@ -306,4 +307,22 @@ describe("local = CI", () => {
       }
     });
   }
+
+  test("container runtime: the host PATH does not change what ci plan shows (python3 alone on PATH)", async () => {
+    // Only python3 on PATH (no `python`): the host's answer would be `python3 -m pytest`, but
+    // both commands ask the image (or, without it, know nothing) and agree on the argv.
+    const path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    const has = (name: string) => path.split(":").some((d) => existsSync(join(d, name)));
+    expect(has("python3") && !has("python")).toBe(true);
+    const dir = fixture({ ...STACKS.python, "devflow.toml": `[project]\nstack = ["python"]\n${CONTAINER}[targets]\npr = ["test:unit"]\n` }, { git: true });
+    const plan = await runDwf(["ci", "plan", "--json"], { cwd: dir, env: { PATH: path } });
+    expect(plan.code).toBe(0);
+    expect(JSON.parse(plan.stdout).runtime).toBe("container");
+    const ci = JSON.parse(plan.stdout).profiles.find((x: any) => x.workflow).jobs.flatMap((j: any) => j.tasks).find((t: any) => t.id === "test:unit@python");
+    const verify = await runDwf(["verify", "--dry-run", "--json", "--profile", "container", "pr"], { cwd: dir, env: { PATH: path } });
+    expect(verify.code).toBe(0);
+    const local = JSON.parse(verify.stdout).tasks.find((t: any) => t.id === "test:unit@python");
+    expect(ci.argv).toEqual([local.program, ...local.args]);
+    expect(ci.argv.slice(1)).toEqual(["-m", "pytest"]);
+  });
 });

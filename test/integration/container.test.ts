@@ -9,6 +9,7 @@ import { createContainerRunner } from "../../src/runtime/container.ts";
 import type { Prepared, PreparedTask } from "../../src/core/prepare.ts";
 import type { Extension } from "../../src/sdk/types.ts";
 import { createContext } from "../../src/core/context.ts";
+import { imageFingerprint } from "../../src/core/fingerprint.ts";
 import { UserError } from "../../src/lib/errors.ts";
 import { LABEL, ownerLabels } from "../../src/runtime/owner.ts";
 
@@ -296,14 +297,17 @@ function preparedFor(root: string, cacheRoot: string, exts: Extension[], task: {
     cwd: root,
     cacheable: false,
   };
+  const loaded = { config: { project: { name: PROJECT }, container: { image: IMAGE } }, path: join(root, "devflow.toml"), root, text: "" };
+  const registry = { stacks, ctx: createContext(root), warnings: [], cacheGroups: stacks.map((s) => s.name) };
   return {
-    loaded: { config: { project: { name: PROJECT }, container: { image: IMAGE } }, path: join(root, "devflow.toml"), root, text: "" },
-    registry: { stacks, ctx: createContext(root), warnings: [] },
+    loaded,
+    registry,
     targets: {},
     implicit: false,
     plan: { tasks: [t.task] } as Prepared["plan"],
     cacheRoot,
     tasks: [t],
+    fingerprint: () => imageFingerprint(registry, loaded.config, root),
   };
 }
 

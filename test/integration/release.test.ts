@@ -55,7 +55,7 @@ describe("the release repository is named only in package.json", () => {
     const offenders: string[] = [];
     for await (const path of new Bun.Glob("**/*").scan({ cwd: ROOT, dot: true, onlyFiles: true })) {
       // Tests may feed the slug to a renderer and expect it back: sample data, not a download source.
-      // The README shows users the real install URL; test/unit/readme-install.test.ts holds it to package.json.
+      // The README shows users the real install URL; test/unit/release/readme-install.test.ts holds it to package.json.
       if (/^(node_modules|dist|\.git|\.cache|test)\//.test(path) || path === "package.json" || path === "bun.lock" || path === "README.md") continue;
       const file = Bun.file(join(ROOT, path));
       if (file.size > 2_000_000) continue;

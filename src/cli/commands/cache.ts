@@ -22,7 +22,7 @@ import {
 import { findOnPath } from "../../lib/process.ts";
 import { cacheRootRefusal, configMemoPath, resolveCacheRoot, statCachePath } from "../../core/cache-root.ts";
 import type { Config } from "../../core/config.ts";
-import { engineCommand, requestedEngine } from "../../runtime/engine.ts";
+import { engineCommand, enginesFor, requestedEngine } from "../../runtime/engine.ts";
 import { imageSpecFor, projectName } from "../../runtime/image.ts";
 import { EXIT } from "../../lib/errors.ts";
 import { log } from "../../lib/log.ts";
@@ -35,6 +35,8 @@ interface ProjectState {
   /** The current image fingerprint, worked out when first asked (only info and --images need it). */
   fingerprint(): Promise<string | null>;
   groups: Set<string>;
+  /** Every stack folder an earlier dwf may have made (recognising its cache root). */
+  cacheGroups: string[];
   /** This tree's stat cache and remembered config, relative to the cache root. */
   currentStat: Set<string>;
   config: Config;
@@ -42,7 +44,8 @@ interface ProjectState {
 }
 
 async function projectState(cwd: string, config?: string): Promise<ProjectState> {
-  const { loaded, registry } = await loadProject({ cwd, config, extensions: extensionSource });
+  const project = await loadProject({ cwd, config, extensions: extensionSource });
+  const { loaded } = project;
   const cacheRoot = resolveCacheRoot(loaded.root, loaded.config, process.env, loaded.path ?? undefined);
   let fingerprint: Promise<string | null> | undefined;
   const rel = (path: string) => relative(cacheRoot, path).split("\\").join("/");
@@ -51,14 +54,15 @@ async function projectState(cwd: string, config?: string): Promise<ProjectState>
     cacheRoot,
     project: projectName(loaded.config, loaded.root),
     fingerprint: () =>
-      (fingerprint ??= imageSpecFor(registry, loaded.config, loaded.root).then(
+      (fingerprint ??= imageSpecFor(project).then(
         (spec) => spec.fingerprint,
         (e) => {
           log.debug(`cache: no current fingerprint: ${(e as Error).message}`);
           return null;
         },
       )),
-    groups: new Set(registry.stacks.map((s) => s.name)),
+    groups: new Set(project.registry.stacks.map((s) => s.name)),
+    cacheGroups: project.registry.cacheGroups,
     currentStat: new Set([rel(statCachePath(cacheRoot, loaded.root)), rel(configMemoPath(cacheRoot, loaded.root))]),
     config: loaded.config,
     configPath: loaded.path,
@@ -69,8 +73,7 @@ type ImageList = { engine: string | null; available: boolean; reason?: string; i
 
 async function listImages(state: ProjectState): Promise<ImageList & { path?: string }> {
   const { setting } = requestedEngine(state.config);
-  const names = setting === "auto" ? (["podman", "docker"] as const) : [setting];
-  for (const name of names) {
+  for (const name of enginesFor(setting)) {
     const path = findOnPath(name, process.env.PATH ?? "");
     if (!path) continue;
     const r = await engineCommand([path, "images", "--filter", `label=dev.devflow.project=${state.project}`, "--format", "json"], { timeoutMs: 30_000 });
@@ -143,7 +146,7 @@ const info = defineCommand({
   async run({ args }) {
     const state = await projectState(process.cwd(), args.config);
     // A folder dwf would refuse to use is not described as a cache: say why instead.
-    const refused = existsSync(state.cacheRoot) ? cacheRootRefusal(state.cacheRoot, state.groups) : undefined;
+    const refused = existsSync(state.cacheRoot) ? cacheRootRefusal(state.cacheRoot, state.cacheGroups) : undefined;
     if (refused) throw refused;
     const exists = existsSync(state.cacheRoot);
     const items = exists ? scanCacheRoot(state.cacheRoot, { currentGroups: state.groups, currentStat: state.currentStat }) : [];
@@ -213,7 +216,7 @@ const prune = defineCommand({
     let bytes = 0;
     const errors: string[] = [];
     if (existsSync(state.cacheRoot)) {
-      const real = checkPrunableRoot(state.cacheRoot, { home: process.env.HOME, projectRoot: state.root, groups: state.groups });
+      const real = checkPrunableRoot(state.cacheRoot, { home: process.env.HOME, projectRoot: state.root, groups: state.cacheGroups });
       const items = scanCacheRoot(real, { currentGroups: state.groups, currentStat: state.currentStat });
       const plan = planPrune(items, { now: Date.now(), olderThanMs, all: Boolean(args.all) });
       if (dryRun) {

@@ -7,6 +7,8 @@ import { extensionSource } from "../wiring.ts";
 import { log } from "../../lib/log.ts";
 import { EXIT } from "../../lib/errors.ts";
 import { writeStdout, writeStderr } from "../../lib/out.ts";
+import type { RuntimeKind, ToolProbe } from "../../core/runner.ts";
+import type { Project } from "../../core/prepare.ts";
 
 const outputArg = {
   output: { type: "string", description: "Workflow path (default: .github/workflows/ci.yml)", valueHint: "path" },
@@ -92,17 +94,30 @@ const plan = defineCommand({
   },
 });
 
-/** The tasks `dwf <commands>` (or `dwf warm <commands>`) plans in CI, resolved exactly as `--dry-run` resolves them. */
-async function taskResolver(config: string | undefined, runtime: "container" | "host") {
-  const [{ loadProject, prepare }, { parseCommandRef, formatRef }] = await Promise.all([import("../../core/prepare.ts"), import("../../sdk/command-ref.ts")]);
-  const { loadConfig } = await import("../../core/config.ts");
+/**
+ * The tasks `dwf <commands>` (or `dwf warm <commands>`) plans in CI, made by the verify flow's own planTasks: under the
+ * container runtime extensions ask the image for their tools exactly as
+ * `dwf verify --dry-run --profile container` does (the image when it is here, else nothing).
+ */
+async function taskResolver(config: string | undefined, runtime: RuntimeKind) {
+  const [{ loadProject }, { parseCommandRef, formatRef }, { loadConfig }, { planTasks }] = await Promise.all([
+    import("../../core/prepare.ts"),
+    import("../../sdk/command-ref.ts"),
+    import("../../core/config.ts"),
+    import("../verify-flow.ts"),
+  ]);
   const loaded = loadConfig({ cwd: process.cwd(), explicit: config });
   let project: ReturnType<typeof loadProject> | undefined;
+  let tools: Promise<{ probe: ToolProbe; quiet: boolean } | undefined> | undefined;
   return async (commands: string[], opts: { warm?: boolean } = {}) => {
     if (commands.length === 0) return [];
     const refs = commands.map((c) => parseCommandRef(c, `command '${c}'`));
     project ??= loadProject({ cwd: process.cwd(), loaded, runtime, extensions: extensionSource });
-    const prepared = await prepare({ cwd: process.cwd(), project: await project, commands: refs, runtime, warm: opts.warm });
+    const p = await project;
+    tools ??= runtime === "container" ? imageTools(p) : Promise.resolve(undefined);
+    const t = await tools;
+    // One probe for every profile: its answers are the image's, whichever profile asked.
+    const prepared = await planTasks({ cwd: process.cwd(), project: p, commands: refs, runtime, tools: t?.probe, dryRun: true, quiet: t?.quiet, warm: opts.warm });
     return prepared.tasks.map((t) => ({
       id: t.task.id,
       command: formatRef(t.task.ref),
@@ -110,6 +125,25 @@ async function taskResolver(config: string | undefined, runtime: "container" | "
       ...(t.action ? { argv: [t.action.program, ...t.action.args] } : { skip: t.skip }),
     }));
   };
+}
+
+/** The image's tool probe, as a container dry run gets it; without an engine nothing is known (said at debug level). */
+async function imageTools(project: Project): Promise<{ probe: ToolProbe; quiet: boolean }> {
+  const [{ createContainerRunner }, { resolveCacheRoot }, { UserError }, { unknownTools }] = await Promise.all([
+    import("../../runtime/container.ts"),
+    import("../../core/cache-root.ts"),
+    import("../../lib/errors.ts"),
+    import("../verify-flow.ts"),
+  ]);
+  const { config, root } = project.loaded;
+  try {
+    const runner = createContainerRunner({ config, root });
+    return { probe: await runner.toolProbe!(project, resolveCacheRoot(root, config)), quiet: false };
+  } catch (e) {
+    if (!(e instanceof UserError)) throw e;
+    log.debug(`ci plan: tools are shown as if the image lacked them: ${e.message}`);
+    return { probe: unknownTools(), quiet: true };
+  }
 }
 
 const mtimes = defineCommand({
