@@ -148,7 +148,7 @@ export function missingScript(candidates: readonly string[]): ActionResult {
 // --- Biome (node and bun) ---
 
 /** The configuration files Biome itself looks for in a folder; one of them is the project's say-so. */
-export const BIOME_CONFIGS = ["biome.json", "biome.jsonc", ".biome.json", ".biome.jsonc"];
+const BIOME_CONFIGS = ["biome.json", "biome.jsonc", ".biome.json", ".biome.jsonc"];
 
 /** `check` lints and checks formatting in one pass; `format` alone is the formatter. */
 const BIOME_ARGS: Record<string, string[]> = {

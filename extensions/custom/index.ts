@@ -18,7 +18,7 @@ const BARE_FALLBACK: Record<string, string> = {
   "package:artifact": "package",
 };
 
-export interface Runner {
+interface Runner {
   tool: "make" | "just";
   file: string;
 }
@@ -120,7 +120,7 @@ function projectCommand(target: string): string | undefined {
   return m ? `${m[1]}:${m[2]}` : undefined;
 }
 
-export function targetCandidates(ref: CommandRef): string[] {
+function targetCandidates(ref: CommandRef): string[] {
   const bare = BARE_FALLBACK[formatRef(ref)];
   return [`${ref.primary}-${ref.selector}`, ...(bare ? [bare] : [])];
 }

@@ -13,15 +13,15 @@ import { callBounded, CallError, type CallResult } from "../../src/lib/process.t
 import { validateDependencySpec } from "../../src/sdk/dependencies.ts";
 
 /** What [extensions.<name>] in devflow.toml says about an external extension (the fields read here). */
-export interface ExtensionConfig {
+interface ExtensionConfig {
   path?: string;
   timeout?: number;
   trusted?: boolean;
 }
 
 /** The --describe api_version this build understands. */
-export const API_VERSION = 1;
-export const DEFAULT_TIMEOUT_S = 10;
+const API_VERSION = 1;
+const DEFAULT_TIMEOUT_S = 10;
 /** stdout beyond this is not a protocol answer; the extension is stopped. */
 
 // --- shapes (valibot) ---
@@ -44,7 +44,7 @@ export const DescribeSchema = v.object({
   /** `{"inputs": [...], "paths": [...]}`; checked by validateDependencySpec for a message that names the problem. */
   dependencies: v.optional(v.unknown()),
 });
-export type Describe = v.InferOutput<typeof DescribeSchema>;
+type Describe = v.InferOutput<typeof DescribeSchema>;
 
 function issuePath(issue: v.BaseIssue<unknown>): string {
   return (issue.path ?? []).map((p) => (typeof p.key === "number" ? `[${p.key}]` : `.${String(p.key)}`)).join("");
@@ -79,7 +79,7 @@ function excerpt(text: string, max = 80): string {
  * `path` relative to the project root (or absolute), else a bare name on PATH, else
  * `devflow-ext-<name>` on PATH. A bare name that exists in the root is taken from there.
  */
-export function locateExtension(name: string, config: ExtensionConfig, ctx: ExtensionContext, file: string): string {
+function locateExtension(name: string, config: ExtensionConfig, ctx: ExtensionContext, file: string): string {
   const configured = config.path;
   const key = `${file}: extensions.${name}.path`;
   if (configured !== undefined && configured.trim() === "") throw new UserError(`${key} is empty.`, `Set it to the extension's file, e.g. path = "tools/devflow-ext-${name}".`);

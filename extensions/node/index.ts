@@ -28,7 +28,7 @@ import { IMAGE_HOME } from "../../src/sdk/image.ts";
 const NODE_VERSION = "22.12.0";
 const COREPACK_VERSION = "0.31.0";
 
-export type PackageManager = "npm" | "pnpm" | "yarn" | "bun";
+type PackageManager = "npm" | "pnpm" | "yarn" | "bun";
 
 /** Lockfile → package manager, in the order ties are broken. */
 const LOCKFILES: readonly (readonly [string, PackageManager])[] = [
@@ -42,12 +42,12 @@ const LOCKFILES: readonly (readonly [string, PackageManager])[] = [
 
 const BUN_LOCKFILES = ["bun.lock", "bun.lockb"];
 
-export interface PackageManagerChoice {
+interface PackageManagerChoice {
   pm: PackageManager;
   lockfile?: string;
 }
 
-export function detectPackageManager(root: string): PackageManagerChoice {
+function detectPackageManager(root: string): PackageManagerChoice {
   for (const [lockfile, pm] of LOCKFILES) if (isFile(root, lockfile)) return { pm, lockfile };
   // Without a lockfile, corepack's `packageManager` field is the project's stated choice.
   const declared = readJsonObject(root, "package.json")?.packageManager;
@@ -68,7 +68,7 @@ function isYarnBerry(root: string): boolean {
  * and writes it. pnpm and yarn 2+ refuse that under CI (frozen/immutable by default there), so
  * the lockfile-less form says so explicitly.
  */
-export function installArgs(choice: PackageManagerChoice, root: string): string[] {
+function installArgs(choice: PackageManagerChoice, root: string): string[] {
   if (!choice.lockfile) {
     if (choice.pm === "pnpm") return ["install", "--no-frozen-lockfile"];
     if (choice.pm === "yarn" && isYarnBerry(root)) return ["install", "--no-immutable"];
@@ -141,7 +141,7 @@ function usesPnp(root: string): boolean {
 }
 
 /** package.json, the lockfile (the one the manager will write, when absent) and the manager's workspace config. */
-export function nodeDependencies(root: string, choice: PackageManagerChoice): DependencySpec | undefined {
+function nodeDependencies(root: string, choice: PackageManagerChoice): DependencySpec | undefined {
   if (!declaresDependencies(root)) return undefined;
   const lockfile = choice.lockfile ?? DEFAULT_LOCKFILE[choice.pm];
   const extra = existingFiles(root, choice.pm === "pnpm" ? ["pnpm-workspace.yaml"] : choice.pm === "yarn" ? [".yarnrc.yml"] : []);

@@ -15,7 +15,7 @@ const REQUIREMENTS = ["requirements.txt", "requirements-dev.txt", "requirements-
 const CAPABILITIES = ["setup:deps", "fmt:check", "fmt:fix", "lint:static", "lint:fix", "test:unit", "test:integration", "test:all", "package:artifact"];
 
 /** uv runs tools from the locked environment; without both uv and uv.lock we call tools directly. */
-export function usesUv(ctx: ExtensionContext): boolean {
+function usesUv(ctx: ExtensionContext): boolean {
   return ctx.which("uv") !== null && isFile(ctx.root, "uv.lock");
 }
 
@@ -50,7 +50,7 @@ function tool(ctx: ExtensionContext, name: string, args: string[]): ActionResult
  * The project's configuration names its formatter more reliably than the host PATH does;
  * with neither signal for ruff, black is the long-standing default.
  */
-export function formatter(ctx: ExtensionContext): "ruff" | "black" {
+function formatter(ctx: ExtensionContext): "ruff" | "black" {
   const pyproject = readText(ctx.root, "pyproject.toml") ?? "";
   const mentions = (name: string) => new RegExp(`\\[tool\\.${name}\\b|["']${name}\\b`).test(pyproject);
   if (mentions("ruff")) return "ruff";
@@ -74,7 +74,7 @@ function pytest(ctx: ExtensionContext, args: string[]): ActionResult {
 }
 
 /** Unit tests must not include the integration suite when both live under tests/. */
-export function unitTestArgs(root: string): string[] {
+function unitTestArgs(root: string): string[] {
   if (isDir(root, "tests/unit")) return ["tests/unit"];
   if (!isDir(root, "tests")) return [];
   return isDir(root, "tests/integration") ? ["tests", "--ignore=tests/integration"] : ["tests"];
@@ -95,7 +95,7 @@ function setupAction(ctx: ExtensionContext): ActionResult {
 }
 
 /** `-r` for each requirements file, then the project itself, editable, with its dev/test extras. */
-export function pipInstallArgs(root: string): string[] {
+function pipInstallArgs(root: string): string[] {
   const requirements = existingFiles(root, REQUIREMENTS).flatMap((file) => ["-r", file]);
   if (!isPackage(root)) return requirements;
   const extras = devExtras(root);

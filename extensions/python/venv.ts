@@ -9,7 +9,7 @@ export const VENV = ".venv";
 export const VENV_PYTHON = `${VENV}/bin/python`;
 
 /** Optional-dependency groups installed as extras with `-e .[...]`, in this order, when declared. */
-export const DEV_EXTRAS = ["dev", "test", "tests"];
+const DEV_EXTRAS = ["dev", "test", "tests"];
 
 /**
  * "ok": .venv/bin/python resolves to an executable. "broken": it exists as a link or file but

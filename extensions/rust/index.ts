@@ -47,7 +47,7 @@ const SCAN_SKIP = new Set(["target", "node_modules"]);
  * `tests/` directory beside the root manifest or, in a workspace, a member manifest up to
  * two levels down.
  */
-export function hasIntegrationTests(root: string, depth: number): boolean {
+function hasIntegrationTests(root: string, depth: number): boolean {
   if (isFile(root, "Cargo.toml") && isDir(root, "tests")) return true;
   if (depth === 0) return false;
   return listRoot(root).some(
@@ -125,7 +125,7 @@ function fetched(spec: unknown): boolean {
  * (no lockfile yet) the manifest declares a registry or git dependency. A workspace without a
  * lockfile, or a manifest that does not parse, counts as yes: cargo tells best.
  */
-export function fetchesDependencies(root: string): boolean {
+function fetchesDependencies(root: string): boolean {
   const lock = readText(root, "Cargo.lock");
   if (lock !== undefined) return /^source = "/m.test(lock);
   let doc: Record<string, unknown>;

@@ -10,10 +10,10 @@ export function underPrefix(path: string, prefix: string): boolean {
 }
 
 /** Stat data of a path the git listing depends on; just the path when it did not exist. */
-export type Stamp = [path: string, mtimeMs: number, ctimeMs: number, size: number, ino: number] | [path: string];
+type Stamp = [path: string, mtimeMs: number, ctimeMs: number, size: number, ino: number] | [path: string];
 
 /** Stat data without its path; empty when the file did not exist. */
-export type StampData = [mtimeMs: number, ctimeMs: number, size: number, ino: number] | [];
+type StampData = [mtimeMs: number, ctimeMs: number, size: number, ino: number] | [];
 
 /** A remembered `git ls-files` answer and the stat data that proves it still holds. */
 export interface Listing {

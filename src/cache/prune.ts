@@ -9,7 +9,7 @@ import { UserError } from "../lib/errors.ts";
 
 export { TAG_SIGNATURE } from "../core/cache-root.ts";
 /** Entries visited per directory before giving up on an exact size (then it counts as in use). */
-export const WALK_LIMIT = 200_000;
+const WALK_LIMIT = 200_000;
 
 export interface CacheItem {
   /** Path relative to the cache root, `/`-separated. */
@@ -26,7 +26,7 @@ export interface CacheItem {
   truncated?: boolean;
 }
 
-export interface PruneOptions {
+interface PruneOptions {
   now: number;
   /** Remove what was not used for this long. */
   olderThanMs: number;
@@ -34,7 +34,7 @@ export interface PruneOptions {
   all: boolean;
 }
 
-export interface PrunePlan {
+interface PrunePlan {
   remove: CacheItem[];
   keep: CacheItem[];
   bytes: number;
@@ -122,7 +122,7 @@ interface WalkResult {
 }
 
 /** Size and newest use below a path; symlinks are counted as links, never followed. */
-export function measure(path: string, limit = WALK_LIMIT): WalkResult {
+function measure(path: string, limit = WALK_LIMIT): WalkResult {
   const r: WalkResult = { bytes: 0, newest: 0, truncated: false };
   let seen = 0;
   const visit = (p: string) => {
@@ -151,7 +151,7 @@ export function measure(path: string, limit = WALK_LIMIT): WalkResult {
   return r;
 }
 
-export interface ScanOptions {
+interface ScanOptions {
   /** Extension directories of this project's active stacks. */
   currentGroups: Set<string>;
   /** This tree's stat cache and remembered config files, relative to the cache root. */
@@ -245,7 +245,7 @@ function scanTasks(dir: string, opts: ScanOptions): CacheItem[] {
   return items;
 }
 
-export interface ApplyResult {
+interface ApplyResult {
   removed: CacheItem[];
   bytes: number;
   errors: string[];

@@ -16,7 +16,7 @@ import { dirname, join, posix, resolve } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { PreparedTask } from "../core/prepare.ts";
 import type { TaskCache, TaskCacheHit } from "../core/execute.ts";
-import type { Runner, RunOutcome } from "../core/runner.ts";
+import type { Runner, RunOutcome, RuntimeKind } from "../core/runner.ts";
 import type { Config } from "../core/config.ts";
 import type { Registry } from "../core/registry.ts";
 import { formatRef } from "../sdk/command-ref.ts";
@@ -29,10 +29,10 @@ import { normaliseOutputs, storedResult, taskOutputs, type Sharing } from "./tas
 
 export { normaliseOutputs, taskOutputs };
 
-export type RemoteMode = "off" | "read" | "readwrite";
-export const REMOTE_MODES: readonly RemoteMode[] = ["off", "read", "readwrite"];
+type RemoteMode = "off" | "read" | "readwrite";
+const REMOTE_MODES: readonly RemoteMode[] = ["off", "read", "readwrite"];
 
-export interface RemoteSettings {
+interface RemoteSettings {
   url: string;
   team: string;
   token: string;
@@ -44,11 +44,11 @@ export interface RemoteSettings {
   timeoutMs: number;
 }
 
-export type RemoteResolution = { settings: RemoteSettings } | { off: string; configured: boolean; warn?: string };
+type RemoteResolution = { settings: RemoteSettings } | { off: string; configured: boolean; warn?: string };
 
-export const DEFAULT_TIMEOUT_S = 2;
+const DEFAULT_TIMEOUT_S = 2;
 /** Compressed artifact size cap: a bigger download is refused (a miss), a bigger upload skipped. */
-export const MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
+const MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
 /** Unpacked size cap: a small archive must not expand into a disk-filling one. */
 export const MAX_UNPACKED_BYTES = 1024 * 1024 * 1024;
 /** Where the result itself lives inside an artifact; everything else is a declared output. */
@@ -195,7 +195,7 @@ export function packArtifact(root: string, entry: RemoteEntry, opts: { level?: n
   return body;
 }
 
-export interface Unpacked {
+interface Unpacked {
   entry: RemoteEntry;
   /** Validated output entries, ready for restoreOutputs. */
   files: TarEntry[];
@@ -431,18 +431,16 @@ export function createRemoteClient(s: RemoteSettings, limits: { maxBytes?: numbe
   };
 }
 
-export type RemoteClient = ReturnType<typeof createRemoteClient>;
-
 /** The local task cache as the remote layer needs it. */
-export interface LocalTaskCache extends TaskCache {
+interface LocalTaskCache extends TaskCache {
   keyFor(t: PreparedTask, runner: Runner): Promise<string>;
   /** Whether this run's keys are a container's (also inside the claimed dwf image) or the host's. */
-  keyedAs(runner: Runner): Promise<"host" | "container">;
+  keyedAs(runner: Runner): Promise<RuntimeKind>;
   /** Whether a task's key means the same on other machines (container, pinned host tool), and why. */
   sharing(t: PreparedTask, runner: Runner): Promise<Sharing>;
 }
 
-export interface RemoteLayerOptions {
+interface RemoteLayerOptions {
   settings: RemoteSettings;
   root: string;
   config: Config;

@@ -4,7 +4,7 @@ import { readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { dirname, join, posix, relative } from "node:path";
 import type { Prepared, PreparedTask } from "../core/prepare.ts";
 import type { TaskCache, TaskCacheFactory, TaskCacheHit } from "../core/execute.ts";
-import type { Runner, RunOutcome } from "../core/runner.ts";
+import type { Runner, RunOutcome, RuntimeKind } from "../core/runner.ts";
 import { computeFingerprint, stackFingerprintInputs } from "../core/fingerprint.ts";
 import { resolveProgram } from "../lib/process.ts";
 import { hashTree, treeDigest, type FileDigests } from "./tree-hash.ts";
@@ -19,7 +19,7 @@ import type { ToolPin } from "../sdk/types.ts";
 import { cacheMountHostPath } from "../core/cache-root.ts";
 import { CONTAINER_ENV, insideContainer } from "../sdk/image.ts";
 
-export const ENTRY_VERSION = 1;
+const ENTRY_VERSION = 1;
 export const TASKS_DIR = "tasks";
 
 /** Everything a task's result depends on, as plain data; `taskKey` hashes it. */
@@ -32,7 +32,7 @@ export interface KeyParts {
   inherited: Record<string, string>;
   /** Working directory relative to the project root. */
   cwd: string;
-  runner: "host" | "container";
+  runner: RuntimeKind;
   /** Container: the image fingerprint. Host: the resolved program's identity. */
   environment: string;
   /** The stack's fingerprint inputs (manifests, lockfiles, toolchain pins). */
@@ -41,7 +41,7 @@ export interface KeyParts {
   tree: string;
 }
 
-export interface CacheEntry {
+interface CacheEntry {
   version: number;
   key: string;
   task: string;
@@ -53,7 +53,7 @@ export interface CacheEntry {
 }
 
 /** A task's declared outputs as they were when its result was stored. */
-export interface OutputRecord {
+interface OutputRecord {
   /** The declared output paths then. */
   paths: string[];
   /** Those of them that existed. */
@@ -65,11 +65,11 @@ export interface OutputRecord {
 }
 
 /** Outputs bigger than this (unpacked) are listed with the result but not kept: deleting them means a re-run. */
-export const LOCAL_OUTPUTS_MAX = 128 * 1024 * 1024;
+const LOCAL_OUTPUTS_MAX = 128 * 1024 * 1024;
 /** Outputs of more files than this are checked by their top-level paths only. */
-export const MANIFEST_MAX = 50_000;
+const MANIFEST_MAX = 50_000;
 
-export function outputsPath(cacheRoot: string, key: string): string {
+function outputsPath(cacheRoot: string, key: string): string {
   return join(cacheRoot, TASKS_DIR, key.slice(0, 2), `${key}.outputs.tgz`);
 }
 
@@ -95,7 +95,7 @@ export function taskOutputs(t: PreparedTask, config: Config, registry: Registry)
  * What is under the declared outputs now, by the rules the artifact is packed with (packArtifact):
  * files with their sizes, symlinks that stay inside the project; folders are walked.
  */
-export function listOutputs(root: string, outputs: string[]): { present: string[]; files: [string, number][]; bytes: number } {
+function listOutputs(root: string, outputs: string[]): { present: string[]; files: [string, number][]; bytes: number } {
   const files: [string, number][] = [];
   const present: string[] = [];
   let bytes = 0;
@@ -127,7 +127,7 @@ export function listOutputs(root: string, outputs: string[]): { present: string[
 }
 
 /** Whether what a stored result left is still in the workspace (every listed file, same size). */
-export function outputsIntact(root: string, rec: OutputRecord): boolean {
+function outputsIntact(root: string, rec: OutputRecord): boolean {
   for (const p of rec.present) if (!lstatOrNull(join(root, p))) return false;
   for (const [rel, size] of rec.files ?? []) {
     const st = lstatOrNull(join(root, rel));
@@ -192,7 +192,7 @@ export function parseEntry(text: string, key: string, task: string): CacheEntry 
 }
 
 /** Host runs: which binary the program resolves to, and whether it changed (path, size, mtime). */
-export function toolIdentity(program: string, cwd: string, pathVar: string): string {
+function toolIdentity(program: string, cwd: string, pathVar: string): string {
   // The same resolution the host runner uses, so the key names the binary that will run.
   const found = resolveProgram(program, cwd, pathVar);
   if (!found) return `missing:${program}`;
@@ -212,7 +212,7 @@ export function toolIdentity(program: string, cwd: string, pathVar: string): str
  * the cache, and for the same reason a cacheable host task does not get them: what a task
  * can see is what its key covers. Everything else it inherits (TERM, GITHUB_REF, …) is hashed.
  */
-export const KEY_EXCLUDED_ENV: readonly string[] = [
+const KEY_EXCLUDED_ENV: readonly string[] = [
   // shell bookkeeping
   "_", "PWD", "OLDPWD", "SHLVL", "PS1", "PS2", "PS3", "PS4", "PROMPT_COMMAND", "MAIL", "MAILCHECK",
   "HISTFILE", "HISTSIZE", "HISTFILESIZE", "HISTCONTROL", "HISTIGNORE", "HISTTIMEFORMAT", "COLUMNS", "LINES",
@@ -236,7 +236,7 @@ const EXCLUDED = new Set(KEY_EXCLUDED_ENV);
  * The part of the inherited environment a task's result can depend on. Host tasks inherit the
  * whole environment but KEY_EXCLUDED_ENV (a changed `FOO=…` must re-run them); containers get a fixed CI=true, whatever the host has.
  */
-export function inheritedKeyEnv(env: Record<string, string | undefined>, runner: "host" | "container"): Record<string, string> {
+export function inheritedKeyEnv(env: Record<string, string | undefined>, runner: RuntimeKind): Record<string, string> {
   const out: Record<string, string> = {};
   // A container inherits nothing from the host: it always gets CI=true (CONTAINER_ENV).
   if (runner === "container") return { CI: CONTAINER_ENV.CI! };
@@ -249,7 +249,7 @@ export function inheritedKeyEnv(env: Record<string, string | undefined>, runner:
  * of a host task whose tool is pinned (its portable key), so another machine can compute it. The
  * pin stands for the toolchain PATH would find; every other variable (FOO, RUSTFLAGS, …) is kept.
  */
-export const MACHINE_ENV: readonly string[] = [
+const MACHINE_ENV: readonly string[] = [
   "HOME", "USER", "LOGNAME", "USERNAME", "PATH", "SHELL", "HOSTNAME", "HOST", "TMPDIR", "TMP", "TEMP", "MAIL",
   "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "LC_COLLATE", "LC_NUMERIC", "LC_TIME", "LC_MONETARY",
   "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_DIRS", "XDG_DATA_DIRS",
@@ -258,7 +258,7 @@ export const MACHINE_ENV: readonly string[] = [
 ];
 
 /** The inherited part of a pinned host task's portable key: without MACHINE_ENV and the stacks' own (Extension.machineEnv). */
-export function portableInheritedEnv(inherited: Record<string, string>, stackNames: Iterable<string> = []): Record<string, string> {
+function portableInheritedEnv(inherited: Record<string, string>, stackNames: Iterable<string> = []): Record<string, string> {
   const machine = new Set([...MACHINE_ENV, ...stackNames]);
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(inherited)) if (!machine.has(k)) out[k] = v;
@@ -285,7 +285,7 @@ function memo<T>(fn: () => Promise<T>): () => Promise<T> {
   return () => (p ??= fn());
 }
 
-export interface TaskCacheOptions {
+interface TaskCacheOptions {
   cacheRoot: string;
   prepared: Prepared;
   /** --explain: say for each task looked up whether its result is shared, and why. */
@@ -294,7 +294,7 @@ export interface TaskCacheOptions {
 
 export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
   keyFor(t: PreparedTask, runner: Runner): Promise<string>;
-  keyedAs(runner: Runner): Promise<"host" | "container">;
+  keyedAs(runner: Runner): Promise<RuntimeKind>;
   sharing(t: PreparedTask, runner: Runner): Promise<Sharing>;
 } {
   const { cacheRoot, prepared } = opts;
@@ -372,7 +372,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
   // results. Without that claim, when it names another fingerprint, or without CI=true (the
   // tasks would not see what a container's see), host keys as usual.
   const claimedImage = insideContainer(process.env) && process.env.CI === CONTAINER_ENV.CI ? process.env.DWF_IMAGE?.trim() : undefined;
-  const keyedAs = memo(async (): Promise<"host" | "container"> => {
+  const keyedAs = memo(async (): Promise<RuntimeKind> => {
     if (!claimedImage) return "host";
     try {
       return claimedImage.endsWith(`:${await imageFingerprint()}`) ? "container" : "host";
@@ -399,7 +399,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
     files: FileDigests;
     extension: Map<string, string>;
     image?: string;
-    kind: "host" | "container";
+    kind: RuntimeKind;
     mounts?: Map<string, string>;
   }
   const shared = async (stacks: Iterable<string>, runner: Runner): Promise<Shared> => {

@@ -11,7 +11,7 @@ import { gitVisibleFiles, listAndRemember, listingEnvKey, parseListing, reuseLis
 /** Per-file digest: `x`/`-` (executable bit) + SHA-256 hex, or a marker for links, dirs, missing files. */
 export type FileDigests = Map<string, string>;
 
-export interface TreeHashStats {
+interface TreeHashStats {
   listed: number;
   read: number;
   reused: number;
@@ -23,7 +23,7 @@ export interface TreeHashStats {
   readOnWorker?: number;
 }
 
-export interface HashTreeOptions {
+interface HashTreeOptions {
   /** Where the stat cache lives (`<cacheRoot>/tasks/stat/`); no stat cache when undefined. */
   cacheRoot?: string;
   /** Absolute directories never hashed (the cache root when it sits inside the tree). */
@@ -67,7 +67,7 @@ interface StatCache {
 const EMPTY: StatCache = { rows: {}, count: 0 };
 
 /** Outside git: every file below root, skipping `.git` and excluded directories; symlinks are not followed. */
-export function walkFiles(root: string, exclude: string[] = []): string[] {
+function walkFiles(root: string, exclude: string[] = []): string[] {
   const out: string[] = [];
   const skip = new Set(exclude);
   const visit = (dir: string, rel: string) => {
@@ -407,7 +407,7 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
 }
 
 /** Normalise extension-given input prefixes: relative, `/`-separated, no `./` or trailing slash. */
-export function normalisePrefixes(prefixes: string[]): string[] {
+function normalisePrefixes(prefixes: string[]): string[] {
   return prefixes
     .map((p) => p.split(/[\\/]+/).filter((s) => s !== "" && s !== ".").join("/"))
     .filter((p) => p !== "" && !p.split("/").includes(".."));

@@ -1,11 +1,12 @@
 // The CI model: settings drawn from devflow.toml (plain data) and the job plan derived
 // from a profile's commands. Pure: the workflow renderer and `dwf ci plan` both read it.
 import { imageHost } from "../core/image-name.ts";
+import type { RuntimeKind } from "../core/runner.ts";
 
-export type CiMode = "jobs" | "single";
+type CiMode = "jobs" | "single";
 
 /** Where CI runs the tasks: in the fingerprinted image (container, auto) or on the runner (host). */
-export type CiRuntime = "container" | "host";
+type CiRuntime = RuntimeKind;
 
 export interface CiSettings {
   /** Profile under [targets] the workflow runs. */
@@ -41,7 +42,7 @@ export interface CiSettings {
   bakeFile: string;
 }
 
-export type JobKind = "image" | "image-pr" | "rescan" | "warm" | "verify" | "single";
+type JobKind = "image" | "image-pr" | "rescan" | "warm" | "verify" | "single";
 
 export interface CiJob {
   id: string;
@@ -59,12 +60,12 @@ export interface CiJob {
 export const DERIVED_IMAGE = "ghcr.io/<owner>/<repo>-ci";
 
 /** Setup and build commands warm the workspace in the warm job; everything else verifies. */
-export function isBuildPhase(command: string): boolean {
+function isBuildPhase(command: string): boolean {
   const primary = command.split(":")[0];
   return primary === "setup" || primary === "build";
 }
 
-export function jobId(command: string): string {
+function jobId(command: string): string {
   return command.replace(/[^a-z0-9_-]+/g, "-");
 }
 

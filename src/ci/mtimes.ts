@@ -12,7 +12,7 @@ import { READ_CAPS, readOwnText } from "../lib/fs.ts";
 import { UserError } from "../lib/errors.ts";
 
 /** Below the cache root, in a folder of its own like every group dwf keeps there. */
-export const STAMP = join("ci", "mtimes.json");
+const STAMP = join("ci", "mtimes.json");
 
 interface Stamp {
   version: 1;

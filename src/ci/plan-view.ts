@@ -3,7 +3,7 @@
 // `dwf verify --dry-run --json --profile container` shows locally. As text or JSON.
 import { DERIVED_IMAGE, jobStages, planJobs, warmCommand, type CiJob, type CiSettings } from "./model.ts";
 
-export interface PlannedTask {
+interface PlannedTask {
   id: string;
   command: string;
   stack: string;
@@ -18,7 +18,7 @@ export interface PlannedTask {
  * Resolves a job's dwf commands to the tasks they run (the CLI passes one backed by the real
  * plan); `warm`: the commands' warm actions, as `dwf warm` plans them.
  */
-export type TaskResolver = (commands: string[], opts?: { warm?: boolean }) => Promise<PlannedTask[]>;
+type TaskResolver = (commands: string[], opts?: { warm?: boolean }) => Promise<PlannedTask[]>;
 
 function commandsOf(job: CiJob): string[] {
   return [...job.sequential.map((c) => `dwf ${c}`), ...(job.warm.length ? [warmCommand(job.warm)] : [])];

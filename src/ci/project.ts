@@ -20,9 +20,9 @@ import { unifiedDiff } from "./diff.ts";
 
 export const DEFAULT_WORKFLOW = ".github/workflows/ci.yml";
 export { BAKE_FILE };
-export const DOCKERIGNORE = ".dockerignore";
+const DOCKERIGNORE = ".dockerignore";
 
-export interface CiProject {
+interface CiProject {
   root: string;
   configPath: string | null;
   settings: CiSettings;
@@ -34,7 +34,7 @@ export interface CiProject {
   sha256From: string;
 }
 
-export interface CiLoadOptions {
+interface CiLoadOptions {
   cwd: string;
   config?: string;
   /** Workflow path, to reuse the checksum it carries for the same dwf version. */
@@ -163,7 +163,7 @@ async function resolveSha256(o: { flag?: string; config?: string; configFile: st
   return { sha256: sha, from: url };
 }
 
-export interface GeneratedFile {
+interface GeneratedFile {
   /** Absolute path. */
   path: string;
   text: string;
@@ -200,7 +200,7 @@ function readText(path: string): string | null {
   }
 }
 
-export type WriteOutcome = "created" | "updated" | "unchanged" | "kept";
+type WriteOutcome = "created" | "updated" | "unchanged" | "kept";
 
 /** Write one generated file, refusing to replace a file dwf did not write unless forced. */
 export function writeGenerated(root: string, f: GeneratedFile, force: boolean, display: string): WriteOutcome {
@@ -215,7 +215,7 @@ export function writeGenerated(root: string, f: GeneratedFile, force: boolean, d
   return current === null ? "created" : "updated";
 }
 
-export interface Drift {
+interface Drift {
   display: string;
   missing: boolean;
   /** On disk without dwf's marker: generate refuses it unless --force. */

@@ -3,7 +3,7 @@
 
 export type Yaml = string | number | boolean | null | Yaml[] | { [key: string]: Yaml | undefined };
 
-export interface EmitOptions {
+interface EmitOptions {
   /** Put a blank line between the entries of the mapping at this key path ("" = top level). */
   spaced?: (path: string) => boolean;
   /** A trailing `# comment` for a scalar entry (e.g. the release beside a pinned `uses:`). */

@@ -90,7 +90,7 @@ async function usageOf(r: Resolved): Promise<string> {
   return (await renderCommandUsage(r.cmd, r.path)).trimEnd();
 }
 
-export function reportError(e: unknown): number {
+function reportError(e: unknown): number {
   const err = e as Error & { exitCode?: number; hint?: string; code?: string };
   if (err instanceof UserError || err?.name === "CLIError" || err?.code === "EARG") {
     log.error(clipMessage(stripAnsi(err.message)));

@@ -219,7 +219,7 @@ function quietlyUsable(cacheRoot: string, groups: string[]): boolean {
   }
 }
 
-export interface PlanTasksOptions {
+interface PlanTasksOptions {
   cwd: string;
   project: Project;
   commands: CommandRef[];

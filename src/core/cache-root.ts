@@ -40,10 +40,10 @@ export const DWF_TEMP = /^\..+\.dwf-[0-9a-f]{12}\.tmp$/;
 /** Top-level folders of a cache root: `tasks` and one per extension (extension names' shape). */
 export const CACHE_GROUP = /^[a-z][a-z0-9_-]*$/;
 
-export type CacheRootSource = "env" | "config" | "default";
+type CacheRootSource = "env" | "config" | "default";
 
 /** Where a cache root came from, for messages that name the setting to fix. */
-export interface CacheRootOrigin {
+interface CacheRootOrigin {
   source: CacheRootSource;
   /** The value as written (DWF_CACHE_ROOT's value, [cache] root, or the default). */
   raw: string;
@@ -55,7 +55,7 @@ const origins = new Map<string, CacheRootOrigin>();
 const checked = new Map<string, string>();
 
 /** How to name the setting in a message: `DWF_CACHE_ROOT=…`, `devflow.toml: cache.root = "…"`. */
-export function describeOrigin(o: CacheRootOrigin | undefined, path?: string): string {
+function describeOrigin(o: CacheRootOrigin | undefined, path?: string): string {
   if (!o) return `cache root ${path ?? ""}`.trimEnd();
   if (o.source === "env") return `DWF_CACHE_ROOT=${o.raw}`;
   if (o.source === "config") return `${o.file ?? "devflow.toml"}: cache.root = ${JSON.stringify(o.raw)}`;
@@ -129,7 +129,7 @@ export function configMemoPath(cacheRoot: string, root: string): string {
  * Which dwf tag `dir` carries (read safely: a FIFO or device in its place is no tag): "ours"
  * (this layout), "legacy" (an earlier dwf's) or false (none, or another tool's).
  */
-export function dwfTag(dir: string): "ours" | "legacy" | false {
+function dwfTag(dir: string): "ours" | "legacy" | false {
   const text = readOwnText(join(dir, CACHEDIR_TAG), READ_CAPS.small);
   if (text === undefined || !text.startsWith(TAG_SIGNATURE) || !text.includes(TAG_OWNER)) return false;
   return text.includes(TAG_LAYOUT) ? "ours" : "legacy";
@@ -149,7 +149,7 @@ function knownGroups(stacks: Iterable<string>): Set<string> {
 }
 
 /** Top-level entries of a cache root that dwf did not make: not a marker, `tasks`, an extension folder or a temp file. */
-export function foreignEntries(dir: string, limit = 5, known?: ReadonlySet<string>): string[] {
+function foreignEntries(dir: string, limit = 5, known?: ReadonlySet<string>): string[] {
   const out: string[] = [];
   let names: string[] = [];
   try {

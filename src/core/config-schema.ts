@@ -64,7 +64,7 @@ const CiSchema = v.strictObject({
   dwf_sha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "the 64 lower-case hex digits of the SHA-256 of the release's dwf-linux-x64.tar.gz"))),
 });
 
-export const ConfigSchema = v.strictObject({
+const ConfigSchema = v.strictObject({
   project: v.optional(ProjectSchema),
   runtime: v.optional(RuntimeSchema),
   container: v.optional(ContainerSchema),

@@ -37,7 +37,7 @@ export function findConfig(start: string): string | null {
 }
 
 /** Find the directory a project without devflow.toml is rooted at: the git top level, else cwd. */
-export function findProjectRoot(start: string): string {
+function findProjectRoot(start: string): string {
   let dir = resolve(start);
   for (;;) {
     if (existsSync(join(dir, ".git"))) return dir;

@@ -17,7 +17,7 @@ import { log } from "../lib/log.ts";
 import { pidExists } from "../lib/pid.ts";
 import { insideContainer } from "../sdk/image.ts";
 
-export const DEPS_DIR = "deps";
+const DEPS_DIR = "deps";
 export const RECORD_VERSION = 1;
 
 /** What the cache root remembers about the last successful install of one stack in one tree. */
@@ -70,7 +70,7 @@ export interface InstallGuard {
 }
 
 /** One folder per tree (a cache root may be shared by several checkouts). */
-export function depsDir(cacheRoot: string, root: string): string {
+function depsDir(cacheRoot: string, root: string): string {
   const id = Bun.CryptoHasher.hash("sha256", root, "hex").slice(0, 24);
   return join(cacheRoot, DEPS_DIR, id);
 }

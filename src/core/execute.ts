@@ -44,7 +44,7 @@ export interface RunReporter {
   finished?(ctx: { title: string; report?: string; results: TaskResult[]; exitCode: number }): Promise<void>;
 }
 
-export interface ExecuteOptions {
+interface ExecuteOptions {
   jobs: number;
   failFast: boolean;
   signal: AbortSignal;

@@ -14,7 +14,7 @@ import type { Config } from "./config.ts";
 export const DOCKERFILE = "Dockerfile.devflow";
 /** The bake file CI builds the image with (written by `dwf ci generate`). */
 export const BAKE_FILE = "docker-bake.hcl";
-export const DEFAULT_PLATFORMS = ["linux/amd64"];
+const DEFAULT_PLATFORMS = ["linux/amd64"];
 
 /** Image platforms: [ci] platforms, else [container] platforms, else linux/amd64. */
 export function imagePlatforms(config: Config): string[] {
@@ -296,7 +296,7 @@ export async function computeFingerprint(root: string, wanted: Map<string, strin
  * pins): CI's dependency cache is keyed by the image fingerprint plus this, so a lockfile change
  * refreshes the cache without touching the image.
  */
-export interface DependencyPart {
+interface DependencyPart {
   hash: string;
   inputs: FingerprintInput[];
   /** Workspace paths that hold installed dependencies and build outputs, with who named them. */

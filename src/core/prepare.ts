@@ -55,7 +55,7 @@ export interface Prepared {
   fingerprint(): Promise<Fingerprint>;
 }
 
-export interface PrepareOptions {
+interface PrepareOptions {
   cwd: string;
   env?: Record<string, string | undefined>;
   /** The commands the user asked for (profiles are expanded here). */
@@ -80,7 +80,7 @@ export interface PrepareOptions {
 /** A loaded project: config, active stacks, target profiles. */
 export type Project = Awaited<ReturnType<typeof loadProject>>;
 
-export interface ProjectOptions {
+interface ProjectOptions {
   cwd: string;
   /** The builtin stacks and the external loader (the CLI's wiring). */
   extensions: ExtensionSource;
@@ -290,7 +290,7 @@ export async function extensionEnv(ext: Extension, registry: Registry, cacheRoot
 }
 
 /** Why a warm task does nothing: the stack has no warm action for the command. */
-export const NOTHING_TO_WARM = "nothing to warm (its build outputs cover it)";
+const NOTHING_TO_WARM = "nothing to warm (its build outputs cover it)";
 
 async function prepareTask(task: Task, stack: ActiveStack, registry: Registry, stackEnv: () => Promise<Record<string, string>>, warm = false): Promise<PreparedTask> {
   const ext = stack.ext;

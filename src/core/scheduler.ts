@@ -33,9 +33,9 @@ export interface SchedulerEvents {
 }
 
 /** Executes one task; resolves to an outcome. Receives the run's abort signal. */
-export type Execute = (task: Task, signal: AbortSignal) => Promise<RunOutcome & { status?: TaskStatus; reason?: string }>;
+type Execute = (task: Task, signal: AbortSignal) => Promise<RunOutcome & { status?: TaskStatus; reason?: string }>;
 
-export interface ScheduleOptions {
+interface ScheduleOptions {
   jobs: number;
   failFast: boolean;
   /** Aborted on Ctrl-C/SIGTERM: running tasks are killed, the rest cancelled. */

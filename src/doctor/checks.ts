@@ -20,7 +20,7 @@ import { ENGINE_ORDER, enginesFor, firstLine, probeEngine, requestedEngine, type
 
 export type Status = "ok" | "missing" | "failed" | "warning" | "info";
 
-export interface Check {
+interface Check {
   group: string;
   name: string;
   status: Status;
@@ -98,7 +98,7 @@ async function engineChecks(config: Config, env: Record<string, string | undefin
  * Whether dwf could create and write the cache root: probe the nearest existing ancestor with a
  * real temp dir, since access() passes for root on read-only places and for a file in the way.
  */
-export function writableDir(path: string): boolean {
+function writableDir(path: string): boolean {
   let dir = path;
   while (!existsSync(dir)) {
     const up = dirname(dir);
@@ -286,7 +286,7 @@ const UNIT_SEPARATOR = "\x1f";
  * Runs each argument as a command (its words joined by US) and prints `index<TAB>code<TAB>first
  * line of its output`. Fixed text: the commands arrive only as positional parameters.
  */
-export const VERSIONS_SCRIPT = [
+const VERSIONS_SCRIPT = [
   "i=0",
   "for spec do",
   `  out=$(IFS="$(printf '\\037')"; set -f; set -- $spec; "$@" 2>&1 </dev/null); code=$?`,
@@ -296,7 +296,7 @@ export const VERSIONS_SCRIPT = [
   "done",
 ].join("\n");
 
-export function parseVersions(text: string): Map<number, { code: number; text: string }> {
+function parseVersions(text: string): Map<number, { code: number; text: string }> {
   const out = new Map<number, { code: number; text: string }>();
   for (const line of text.split("\n")) {
     const m = /^(\d+)\t(\d+)\t(.*)$/.exec(line);

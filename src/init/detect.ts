@@ -7,7 +7,7 @@ import { parseCommandRef } from "../sdk/command-ref.ts";
 import { supports } from "../core/plan.ts";
 import { DEFAULT_TARGETS } from "../core/prepare.ts";
 
-export interface ChosenStacks {
+interface ChosenStacks {
   stacks: Extension[];
   /** "detected" when read from the repository, "named" when given as arguments. */
   how: "detected" | "named";
@@ -44,7 +44,7 @@ export async function chooseStacks(names: string[], ctx: ExtensionContext, built
  * The profile's commands that at least one stack can run here: it claims the capability
  * and its buildAction gives an action rather than a skip (e.g. a missing script).
  */
-export async function runnableCommands(candidates: readonly string[], stacks: Extension[], ctx: ExtensionContext): Promise<string[]> {
+async function runnableCommands(candidates: readonly string[], stacks: Extension[], ctx: ExtensionContext): Promise<string[]> {
   const out: string[] = [];
   for (const raw of candidates) {
     const ref = parseCommandRef(raw);

@@ -15,7 +15,7 @@ import { renderConfig, renderDockerfile } from "./render.ts";
 import { log } from "../lib/log.ts";
 import { checkWritable, writeAllOrNothing, type PlannedFile } from "./write.ts";
 
-export interface InitOptions {
+interface InitOptions {
   root: string;
   stacks: string[];
   force: boolean;
@@ -25,7 +25,7 @@ export interface InitOptions {
   extensions: ExtensionSource;
 }
 
-export interface InitResult {
+interface InitResult {
   root: string;
   stacks: string[];
   how: "detected" | "named";
@@ -38,7 +38,7 @@ export interface InitResult {
 }
 
 /** The engine a fresh config should assume: podman first, like `auto` at run time. */
-export function engineOnPath(env: Record<string, string | undefined>): string | null {
+function engineOnPath(env: Record<string, string | undefined>): string | null {
   for (const name of ENGINE_ORDER) if (findOnPath(name, env.PATH ?? "")) return name;
   return null;
 }
@@ -107,7 +107,7 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
 }
 
 /** The enclosing git work tree's top level when root is strictly inside it, else null. */
-export function gitTopLevel(root: string): string | null {
+function gitTopLevel(root: string): string | null {
   try {
     // No git on PATH, or not a work tree: nothing to warn about.
     const r = Bun.spawnSync(["git", "rev-parse", "--show-toplevel"], { cwd: root, stdout: "pipe", stderr: "ignore", timeout: 10_000 });

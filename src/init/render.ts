@@ -3,7 +3,7 @@
 import type { Extension } from "../sdk/types.ts";
 import { DEBIAN_BASE, IMAGE_HOME, IMAGE_UID, IMAGE_USER, WORKSPACE } from "../sdk/image.ts";
 
-export interface ConfigInput {
+interface ConfigInput {
   project: string;
   stacks: string[];
   /** Manifest-style evidence per stack, for the comment (empty when named on the command line). */
@@ -76,11 +76,11 @@ export function renderConfig(c: ConfigInput): string {
 }
 
 /** Floating tags the builtin fragments name, pinned to a dated snapshot for reproducible builds. */
-export const PINNED_BASES: Record<string, string> = {
+const PINNED_BASES: Record<string, string> = {
   [DEBIAN_BASE]: "debian:bookworm-20241016-slim",
 };
 
-export function pinBase(base: string): string {
+function pinBase(base: string): string {
   return PINNED_BASES[base] ?? base;
 }
 

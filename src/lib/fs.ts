@@ -43,9 +43,9 @@ export function touchNow(path: string): void {
 }
 
 /** Why readOwnFile gave no text (for debug logs): the file is absent, or is not one dwf wrote. */
-export type RefusedRead = "missing" | "not-a-file" | "too-large" | "unreadable";
+type RefusedRead = "missing" | "not-a-file" | "too-large" | "unreadable";
 
-export interface OwnRead {
+interface OwnRead {
   text?: string;
   /** The bytes instead of text, when asked for (`binary`). */
   bytes?: Uint8Array;

@@ -2,7 +2,7 @@
 // dwf prints an env map, a command line or an error.
 
 const SECRET_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL/i;
-export const REDACTED = "***";
+const REDACTED = "***";
 
 export function isSecretName(name: string): boolean {
   return SECRET_NAME.test(name);

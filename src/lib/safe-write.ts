@@ -57,7 +57,7 @@ export function writeFileAtomic(path: string, text: string | Uint8Array): void {
 
 const TEMP_NAME = /^\..+\.dwf-[0-9a-f]{12}\.tmp$/;
 /** A temp file this old is no write in progress (those take milliseconds) but one a kill -9 cut short. */
-export const STALE_TEMP_MS = 60_000;
+const STALE_TEMP_MS = 60_000;
 
 /** Remove temp files writeFileAtomic left in `dir` when its process was killed mid-write. */
 export function removeStaleTemps(dir: string, now = Date.now()): number {

@@ -3,7 +3,7 @@
 
 const SAFE = /^[A-Za-z0-9_@%+=:,./-]+$/;
 
-export function quoteArg(arg: string): string {
+function quoteArg(arg: string): string {
   if (arg === "") return "''";
   if (SAFE.test(arg)) return arg;
   return `'${arg.replaceAll("'", `'\\''`)}'`;

@@ -15,7 +15,7 @@ export function repository(): string {
   return repoSlug(typeof pkg.repository === "string" ? pkg.repository : pkg.repository.url);
 }
 
-export function repoSlug(url: string): string {
+function repoSlug(url: string): string {
   const m = /github\.com[/:]([^/]+\/[^/]+?)(?:\.git)?\/?$/.exec(url) ?? /^(?:github:)?([^/:]+\/[^/]+)$/.exec(url);
   if (!m) throw new Error(`package.json repository '${url}' is not a GitHub repository`);
   return m[1]!;

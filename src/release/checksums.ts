@@ -17,7 +17,7 @@ export function formatSha256Sums(entries: Iterable<[name: string, hex: string]>)
   return [...entries].map(([name, hex]) => `${hex}  ${name}\n`).join("");
 }
 
-export type SumsEntry = { ok: true; hex: string } | { ok: false; reason: string };
+type SumsEntry = { ok: true; hex: string } | { ok: false; reason: string };
 
 /**
  * The one digest SHA256SUMS gives for `name`. Lines are split into fields on blanks like
@@ -37,7 +37,7 @@ export function sumsEntry(text: string, name: string): SumsEntry {
   return { ok: true, hex: [...found][0]! };
 }
 
-export type ChecksumVerdict = { ok: true } | { ok: false; reason: string };
+type ChecksumVerdict = { ok: true } | { ok: false; reason: string };
 
 /** Compare an asset's digest with its SHA256SUMS entry; a missing or ambiguous entry is a failure. */
 export function checkDigest(sums: string | Map<string, string>, name: string, actualHex: string): ChecksumVerdict {

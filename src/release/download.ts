@@ -3,7 +3,7 @@
 import { ofetch, FetchError } from "ofetch";
 import { UserError } from "../lib/errors.ts";
 
-export interface Fetched {
+interface Fetched {
   data: Uint8Array;
   /** The URL after redirects: a "latest" URL lands on the tagged one. */
   url: string;

@@ -4,10 +4,10 @@
 import { readFileSync } from "node:fs";
 import { UserError } from "../lib/errors.ts";
 
-export type ReleaseOs = "linux" | "darwin";
-export type ReleaseArch = "x64" | "arm64";
+type ReleaseOs = "linux" | "darwin";
+type ReleaseArch = "x64" | "arm64";
 
-export interface ReleasePlatform {
+interface ReleasePlatform {
   os: ReleaseOs;
   arch: ReleaseArch;
   /** x64 Linux without AVX2: the build that runs on older CPUs. */
@@ -24,7 +24,7 @@ export const RELEASE_TARGETS: readonly ReleasePlatform[] = [
 ];
 
 /** "linux-x64, linux-arm64, …": the baseline build is a variant, not a platform of its own. */
-export const SUPPORTED_TEXT = RELEASE_TARGETS.filter((t) => !t.baseline).map(targetName).join(", ");
+const SUPPORTED_TEXT = RELEASE_TARGETS.filter((t) => !t.baseline).map(targetName).join(", ");
 
 /** Normalise node-style (`process.platform`/`arch`) or uname-style names. */
 export function detectPlatform(input: { platform: string; arch: string; cpuFlags?: string }): ReleasePlatform {

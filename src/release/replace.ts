@@ -8,7 +8,7 @@ import { CallError, callBounded } from "../lib/process.ts";
 import { pidExists } from "../lib/pid.ts";
 
 /** The staged binary must answer --version within this (it takes milliseconds). */
-export const PROBE_TIMEOUT_MS = 10_000;
+const PROBE_TIMEOUT_MS = 10_000;
 /** A staging folder of an upgrade that is not running any more (kill -9, power loss) is removed after this. */
 const STALE_STAGING_MS = 60 * 60_000;
 

@@ -8,7 +8,7 @@ import { assetName, thisPlatform } from "./platform.ts";
 import { installedBinary, probeVersion, removeStaleStaging, stageBinary, swapInto } from "./replace.ts";
 import { assetUrl, releasesPage, releaseTag, versionFromUrl } from "./urls.ts";
 
-export interface UpgradeOptions {
+interface UpgradeOptions {
   current: string;
   repository: string;
   /** Wanted version (`1.2.3`, `v1.2.3`) or undefined for the latest release. */

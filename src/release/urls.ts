@@ -3,7 +3,7 @@
 // The default base is the repository's GitHub releases, whose "latest" URL is spelled
 // differently; DWF_DOWNLOAD_BASE points at a mirror laid out as above.
 
-export function defaultBase(repository: string): string {
+function defaultBase(repository: string): string {
   return `https://github.com/${repository}/releases/download`;
 }
 

@@ -7,7 +7,7 @@ import { redactText } from "../lib/redact.ts";
 import { style } from "../lib/style.ts";
 import { writeStderr } from "../lib/out.ts";
 
-export interface TerminalOptions {
+interface TerminalOptions {
   write: (text: string) => void;
   /** Whether to draw a live status line (interactive terminal, not CI). */
   tty: boolean;
@@ -27,7 +27,7 @@ const COLOR: Record<TaskStatus, (s: string) => string> = {
 };
 const SPIN = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
 
-export function formatDuration(ms: number): string {
+function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
   if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
   const m = Math.floor(ms / 60_000);
@@ -39,7 +39,7 @@ export function shownDuration(ms: number): string {
   return ms ? formatDuration(ms) : "-";
 }
 
-export function taskLabel(task: Task): string {
+function taskLabel(task: Task): string {
   return `${formatRef(task.ref)} ${style.dim(`[${task.stack}]`)}`;
 }
 
@@ -130,7 +130,7 @@ function indentBlock(text: string): string {
   return lines.map((l) => `${style.dim("│")} ${l}`).join("\n");
 }
 
-export function renderSummary(results: TaskResult[], elapsedMs: number): string {
+function renderSummary(results: TaskResult[], elapsedMs: number): string {
   if (results.length === 0) return "No tasks to run.\n";
   const rows = results.map((r) => [formatRef(r.task.ref), r.task.stack, r.status, shownDuration(r.durationMs)]);
   const head = ["TASK", "STACK", "STATUS", "TIME"];

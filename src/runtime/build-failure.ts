@@ -4,7 +4,7 @@
 
 export type BuildFailureKind = "network" | "base-image" | "step" | "other";
 
-export interface BuildFailure {
+interface BuildFailure {
   kind: BuildFailureKind;
   /** One sentence, no trailing period. */
   summary: string;

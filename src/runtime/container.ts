@@ -24,12 +24,12 @@ import { CONTAINER_ENV, WORKSPACE, inContainerArgs } from "../sdk/image.ts";
 
 export { WORKSPACE };
 
-export interface Mount {
+interface Mount {
   host: string;
   container: string;
 }
 
-export interface ProxySpec {
+interface ProxySpec {
   /** Engine CLI (path or name). */
   engine: string;
   name: string;
@@ -95,7 +95,7 @@ function engineReads(name: string): boolean {
 }
 
 /** `-e` flags for the container's env, and the values to hand over through the engine's environment. */
-export function envArgs(env: Record<string, string>, engineEnv: Record<string, string | undefined>): { args: string[]; viaEnv: Record<string, string> } {
+function envArgs(env: Record<string, string>, engineEnv: Record<string, string | undefined>): { args: string[]; viaEnv: Record<string, string> } {
   const args: string[] = [];
   const viaEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
@@ -161,7 +161,7 @@ export function containerWorkdir(root: string, cwd: string): string {
   return `${WORKSPACE}/${rel.split(sep).join("/")}`;
 }
 
-export interface ContainerSetup {
+interface ContainerSetup {
   mounts: Mount[];
   /** Env of every active stack, with container-side cache paths. */
   env: Record<string, string>;

@@ -6,7 +6,7 @@ import { childEnv, findOnPath } from "../lib/process.ts";
 import { statSync } from "node:fs";
 
 export type EngineName = "docker" | "podman";
-export type EngineSetting = EngineName | "auto";
+type EngineSetting = EngineName | "auto";
 
 /** The engines `auto` tries, in order: podman first (no daemon, rootless by default), then docker. */
 export const ENGINE_ORDER: readonly EngineName[] = ["podman", "docker"];
@@ -27,7 +27,7 @@ export interface Engine {
   rootless: boolean;
 }
 
-export const PROBE_TIMEOUT_MS = 5000;
+const PROBE_TIMEOUT_MS = 5000;
 
 export function requestedEngine(config: Config, env: Record<string, string | undefined> = process.env): { setting: EngineSetting; source: string } {
   const fromEnv = env.DWF_ENGINE;
@@ -40,11 +40,11 @@ export function requestedEngine(config: Config, env: Record<string, string | und
 }
 
 /** The argv that asks an engine whether it answers (docker: the daemon; podman: its storage/service). */
-export function healthArgv(engine: Pick<Engine, "name" | "path">): string[] {
+function healthArgv(engine: Pick<Engine, "name" | "path">): string[] {
   return engine.name === "docker" ? [engine.path, "version", "--format", "{{.Server.Version}}"] : [engine.path, "version", "--format", "{{.Client.Version}}"];
 }
 
-export interface CommandResult {
+interface CommandResult {
   code: number;
   stdout: string;
   stderr: string;
@@ -71,7 +71,7 @@ export async function engineCommand(argv: string[], opts: { timeoutMs?: number; 
   return { code, stdout, stderr, timedOut };
 }
 
-export type Probe = { ok: true; engine: Engine; imagePresent?: boolean } | { ok: false; reason: string };
+type Probe = { ok: true; engine: Engine; imagePresent?: boolean } | { ok: false; reason: string };
 
 /**
  * Is this engine installed, and does it answer within the deadline? With an image reference,
@@ -102,7 +102,7 @@ export async function probeEngine(name: EngineName, env: Record<string, string |
  * one of its subordinate ids that cannot write the workspace. Rootless dockerd says so in its
  * security options; either daemon keeps its data in a folder this user owns.
  */
-export async function dockerRootless(path: string, env: Record<string, string | undefined> = process.env): Promise<boolean> {
+async function dockerRootless(path: string, env: Record<string, string | undefined> = process.env): Promise<boolean> {
   const uid = process.getuid?.();
   if (uid === undefined || uid === 0 || process.platform !== "linux") return false;
   const r = await engineCommand([path, "info", "--format", "{{json .SecurityOptions}}\t{{.DockerRootDir}}"], { timeoutMs: PROBE_TIMEOUT_MS, env });
@@ -121,7 +121,7 @@ export function inspectArgv(engine: Pick<Engine, "path">, ref: string): string[]
 }
 
 /** Force-remove containers by name. podman's rm -f waits for the stop timeout unless told otherwise; docker's kills at once. */
-export function removeArgv(engine: Pick<Engine, "name" | "path">, names: string[]): string[] {
+function removeArgv(engine: Pick<Engine, "name" | "path">, names: string[]): string[] {
   return engine.name === "podman" ? [engine.path, "rm", "-f", "-t", "0", ...names] : [engine.path, "rm", "-f", ...names];
 }
 
@@ -142,7 +142,7 @@ export function trustsAutoRemove(engine: Pick<Engine, "name">): boolean {
 }
 
 /** How a finished container ended, as the engine recorded it. */
-export function exitArgv(engine: Pick<Engine, "path">, name: string): string[] {
+function exitArgv(engine: Pick<Engine, "path">, name: string): string[] {
   return [engine.path, "container", "inspect", "--format", "{{.State.Status}} {{.State.ExitCode}}", name];
 }
 
@@ -164,7 +164,7 @@ export async function containerExit(engine: Pick<Engine, "path">, name: string, 
 }
 
 /** End with a full stop, unless the text (an engine's own question, say) already ends a sentence. */
-export function sentence(text: string): string {
+function sentence(text: string): string {
   return /[.?!]$/.test(text) ? text : `${text}.`;
 }
 

@@ -8,12 +8,12 @@ import { READ_CAPS, readOwnText } from "../lib/fs.ts";
 import { ensureCacheRoot } from "../core/cache-root.ts";
 import { log } from "../lib/log.ts";
 
-export const IMAGES_DIR = "images";
+const IMAGES_DIR = "images";
 
 /** How long profile = auto trusts "no image could be had" before trying pull and build again. */
 export const UNAVAILABLE_TTL_MS = 60 * 60 * 1000;
 
-export interface ImageState {
+interface ImageState {
   version: 1;
   /** The image reference the facts are about (`<name>:<fingerprint>`). */
   ref: string;

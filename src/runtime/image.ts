@@ -31,15 +31,15 @@ export function slug(text: string, max = 40): string {
 }
 
 /** Image repository without tag: [container] image, else `localhost/dwf-<project>`. */
-export function imageName(config: Config, root: string): string {
+function imageName(config: Config, root: string): string {
   return config.container?.image ?? `localhost/dwf-${slug(projectName(config, root))}`;
 }
 
-export function imageRef(config: Config, root: string, fingerprint: string): string {
+function imageRef(config: Config, root: string, fingerprint: string): string {
   return `${imageName(config, root)}:${fingerprint}`;
 }
 
-export function dockerfilePath(config: Config, root: string): string {
+function dockerfilePath(config: Config, root: string): string {
   return join(root, config.container?.dockerfile ?? DOCKERFILE);
 }
 
@@ -48,7 +48,7 @@ export function imageLabels(project: string, fingerprint: string): Record<string
 }
 
 /** argv for building the image: tag, labels, Dockerfile, context = project root. */
-export function buildArgv(engine: Pick<Engine, "path">, opts: { ref: string; dockerfile: string; context: string; labels: Record<string, string>; noCache?: boolean }): string[] {
+function buildArgv(engine: Pick<Engine, "path">, opts: { ref: string; dockerfile: string; context: string; labels: Record<string, string>; noCache?: boolean }): string[] {
   const labels = Object.entries(opts.labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
   return [engine.path, "build", "-t", opts.ref, ...labels, ...(opts.noCache ? ["--no-cache"] : []), "-f", opts.dockerfile, opts.context];
 }
@@ -65,7 +65,7 @@ const FORWARDED: NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
  * A SIGINT, SIGTERM or SIGHUP sent to dwf meanwhile is passed on to the engine (Ctrl-C reaches
  * it through the terminal anyway; `kill <dwf>` would not), and dwf then stops with 128 + n.
  */
-export async function streamEngine(argv: string[], opts: { quiet?: boolean; cwd?: string } = {}): Promise<{ code: number; output: string }> {
+async function streamEngine(argv: string[], opts: { quiet?: boolean; cwd?: string } = {}): Promise<{ code: number; output: string }> {
   const proc = Bun.spawn(argv, { cwd: opts.cwd, env: childEnv({}), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
   let received: NodeJS.Signals | undefined;
   const forward = (sig: NodeJS.Signals) => {
@@ -91,7 +91,7 @@ export async function streamEngine(argv: string[], opts: { quiet?: boolean; cwd?
   }
 }
 
-export async function pullImage(engine: Engine, ref: string, opts: { quiet?: boolean } = {}): Promise<{ ok: boolean; detail: string }> {
+async function pullImage(engine: Engine, ref: string, opts: { quiet?: boolean } = {}): Promise<{ ok: boolean; detail: string }> {
   const r = await streamEngine([engine.path, "pull", ref], opts);
   return { ok: r.code === 0, detail: lastLine(r.output) };
 }
@@ -115,7 +115,7 @@ export async function buildImage(engine: Engine, opts: { ref: string; dockerfile
 }
 
 /** A failed build is a failed run (exit 1), described by its cause rather than "fix the Dockerfile". */
-export function buildError(ref: string, dockerfile: string, engineName: string, code: number, output: string): FailedError {
+function buildError(ref: string, dockerfile: string, engineName: string, code: number, output: string): FailedError {
   const f = summariseBuildFailure(output, code);
   const tail = f.tail.length ? `\nIts last lines:\n${f.tail.map((l) => `    ${l}`).join("\n")}` : "";
   const file = basename(dockerfile);
@@ -159,7 +159,7 @@ function readTextOrEmpty(path: string): string {
 }
 
 /** `localhost/…` names an image only this machine can have: no registry serves it. */
-export function isLocalOnly(ref: string): boolean {
+function isLocalOnly(ref: string): boolean {
   return ref.startsWith("localhost/");
 }
 

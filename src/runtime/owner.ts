@@ -42,7 +42,7 @@ export function processStart(pid: number): string | undefined {
 export type ProcessState = { alive: false } | { alive: true; started?: string };
 
 /** Whether a pid is in use, and by a process started when. */
-export function processState(pid: number): ProcessState {
+function processState(pid: number): ProcessState {
   const started = processStart(pid);
   if (started !== undefined) return { alive: true, started };
   return pidExists(pid) ? { alive: true } : { alive: false };

@@ -13,7 +13,7 @@ import { basename } from "node:path";
 
 export type ProfileSetting = RuntimeKind | "auto";
 
-export interface RuntimeChoice {
+interface RuntimeChoice {
   kind: RuntimeKind;
   runner: Runner;
   /** Why this runtime was chosen (shown for auto). */
@@ -31,7 +31,7 @@ export function requestedProfile(flag: string | undefined, config: Config, env: 
   return raw;
 }
 
-export interface SelectOptions {
+interface SelectOptions {
   profile: ProfileSetting;
   /** The config the user chose (--config or the nearest devflow.toml): nothing here reloads it. */
   loaded: LoadedConfig;

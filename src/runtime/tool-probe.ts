@@ -20,7 +20,7 @@ export const PROBE_SCRIPT = 'for p do if c=$(command -v "$p" 2>/dev/null); then 
 const PROBE_TIMEOUT_MS = 60_000;
 
 
-export interface ProbeTarget {
+interface ProbeTarget {
   engine: Engine;
   /** `<name>:<fingerprint>` */
   ref: string;

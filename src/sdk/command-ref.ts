@@ -7,7 +7,7 @@ import { didYouMean } from "../lib/suggest.ts";
 /** Primaries whose meaning comes from stack extensions. */
 export const TASK_PRIMARIES = ["setup", "fmt", "lint", "build", "test", "package", "check", "release"] as const;
 
-export const DEFAULT_SELECTOR: Record<string, string> = {
+const DEFAULT_SELECTOR: Record<string, string> = {
   setup: "deps",
   fmt: "check",
   lint: "static",

@@ -14,9 +14,9 @@ export const IMAGE_UID = 1001;
 export const DEBIAN_BASE = "debian:bookworm-slim";
 
 /** Set in every container dwf starts; CI's container jobs set IS_CONTAINER=true. */
-export const IN_CONTAINER_ENV = "DWF_IN_CONTAINER";
+const IN_CONTAINER_ENV = "DWF_IN_CONTAINER";
 /** The marker as a container's environment has it. */
-export const IN_CONTAINER_VALUE = "1";
+const IN_CONTAINER_VALUE = "1";
 
 /** True inside a dwf container (or CI's container jobs): run actions directly, never nest. */
 export function insideContainer(env: Record<string, string | undefined> = process.env): boolean {

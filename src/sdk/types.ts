@@ -92,7 +92,7 @@ export interface DependencySpec {
  * by the hash of `inputs` (lockfiles and toolchain pins, not sources: the build tool itself
  * decides what is stale).
  */
-export interface BuildOutputSpec {
+interface BuildOutputSpec {
   /** Paths relative to the root. */
   paths: string[];
   /** Files, relative to the root, that key the saved outputs. */

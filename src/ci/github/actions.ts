@@ -2,7 +2,7 @@
 // can be moved; a commit cannot), with the release in a comment beside each `uses:`. The one
 // table: the renderer, the tests and the emulator all read it. All run on node24 or are
 // composite (GitHub removed Node 20 from its runners in September 2026).
-export interface ActionPin {
+interface ActionPin {
   /** owner/name[/path] */
   action: string;
   sha: string;
@@ -27,7 +27,7 @@ export const ACTION_PINS = {
   setupBun: pin("oven-sh/setup-bun", "0c5077e51419868618aeaa5fe8019c62421857d6", "v2.2.0"),
 } as const;
 
-export type ActionName = keyof typeof ACTION_PINS;
+type ActionName = keyof typeof ACTION_PINS;
 
 /** The `uses:` value; the YAML emitter appends `# <version>` (see USES_COMMENT). */
 export function uses(name: ActionName): string {

@@ -11,14 +11,14 @@ import { shownDuration } from "../../report/terminal.ts";
 import { writeStderr } from "../../lib/out.ts";
 
 type Env = Record<string, string | undefined>;
-export type StatusState = "pending" | "success" | "failure" | "error";
+type StatusState = "pending" | "success" | "failure" | "error";
 
-export function inGithubActions(env: Env = process.env): boolean {
+function inGithubActions(env: Env = process.env): boolean {
   return env.GITHUB_ACTIONS === "true";
 }
 
 /** The commit to report on: a pull request's head (GITHUB_SHA is the merge commit there). */
-export function headSha(env: Env): string | undefined {
+function headSha(env: Env): string | undefined {
   if (env.GITHUB_EVENT_PATH) {
     try {
       const event = JSON.parse(readFileSync(env.GITHUB_EVENT_PATH, "utf8")) as { pull_request?: { head?: { sha?: unknown } } };
@@ -31,7 +31,7 @@ export function headSha(env: Env): string | undefined {
   return env.GITHUB_SHA || undefined;
 }
 
-export interface StatusRequest {
+interface StatusRequest {
   url: string;
   body: { state: StatusState; context: string; description: string; target_url?: string };
 }
@@ -50,7 +50,7 @@ export function statusRequest(env: Env, context: string, state: StatusState, des
 }
 
 /** Post a commit status. Never throws: a reporting problem must not change the run's result. */
-export async function postStatus(env: Env, context: string, state: StatusState, description: string): Promise<boolean> {
+async function postStatus(env: Env, context: string, state: StatusState, description: string): Promise<boolean> {
   const req = statusRequest(env, context, state, description);
   if ("skip" in req) {
     log.debug(`GitHub status '${context}' not posted: ${req.skip}.`);
@@ -89,7 +89,7 @@ function counts(results: TaskResult[]): string {
     .join(", ");
 }
 
-export function statusDescription(results: TaskResult[], exitCode: number): string {
+function statusDescription(results: TaskResult[], exitCode: number): string {
   if (exitCode >= 128) return "interrupted";
   return results.length ? counts(results) : "no tasks";
 }

@@ -26,7 +26,7 @@ const TIMEOUTS: Record<CiJob["kind"], number> = { image: 60, "image-pr": 60, res
  * (DWF_SHA256, written by `dwf ci generate`): a release that changed after the workflow was
  * written does not run. DWF_DOWNLOAD_BASE points at a mirror laid out like the releases.
  */
-export function installScript(repository: string): string {
+function installScript(repository: string): string {
   return `set -euo pipefail
 dir="$RUNNER_TEMP/dwf-$DWF_VERSION"
 base="\${DWF_DOWNLOAD_BASE:-https://github.com/${repository}/releases/download}"

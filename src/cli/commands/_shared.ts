@@ -8,7 +8,7 @@ export const configArgs = {
   config: { type: "string", description: "Path to devflow.toml (default: nearest one upwards)", valueHint: "path" },
 } as const satisfies ArgsDef;
 
-export const outputArgs = {
+const outputArgs = {
   json: { type: "boolean", description: "Machine-readable result on stdout" },
   verbose: { type: "boolean", alias: ["V"], description: "Show every task's output and more detail" },
 } as const satisfies ArgsDef;
@@ -37,7 +37,7 @@ export const runArgs = {
   ...outputArgs,
 } as const satisfies ArgsDef;
 
-export function parseJobs(raw: string | undefined): number {
+function parseJobs(raw: string | undefined): number {
   const cpus = navigator.hardwareConcurrency || 2;
   if (raw === undefined || raw === "") return cpus;
   const n = Number(raw);

@@ -12,7 +12,7 @@ export function defineCommand<const T extends ArgsDef = ArgsDef>(def: CommandDef
 }
 
 /** Parsed flags: `_` holds the positional words; a kebab-case name is also set in camelCase. */
-export type ParsedFlags = { _: string[] } & Record<string, unknown>;
+type ParsedFlags = { _: string[] } & Record<string, unknown>;
 
 export const camel = (name: string) => (name.includes("-") ? name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase()) : name);
 
