@@ -42,9 +42,10 @@ export async function startCiLab(): Promise<CiLab> {
   const env: Record<string, string> = { CONTAINERS_REGISTRIES_CONF: registry.registriesConf };
   for (const k of ["CONTAINERS_STORAGE_CONF", "CONTAINERS_CONF"]) if (process.env[k]) env[k] = process.env[k]!;
   const labDir = mkdtempSync(join(tmpdir(), "dwf-lab-"));
-  // Each job has a HOME of its own, and rootless podman keeps its images under HOME: pin the
-  // jobs' podman to the storage this process's podman uses (where the toolchain images are).
-  if (!env.CONTAINERS_STORAGE_CONF) env.CONTAINERS_STORAGE_CONF = pinStorage(labDir, env);
+  // Each job has a HOME of its own, and rootless podman keeps its images under HOME (it ignores
+  // a storage.conf's graphroot): pin the jobs' podman to the storage this process's podman uses,
+  // where the toolchain images are.
+  if (process.getuid?.() !== 0) env.CONTAINERS_STORAGE_CONF = pinStorage(labDir, env);
   const daemon: DockerDaemon = dockerApiUnusable() ? "dockerd" : "podman-api";
   let dockerd: Dockerd | undefined;
   let service: ReturnType<typeof Bun.spawn> | undefined;
@@ -115,7 +116,7 @@ export async function startCiLab(): Promise<CiLab> {
   };
 }
 
-/** A storage.conf naming the driver, graph root and run root podman uses here (whatever HOME says later). */
+/** A storage.conf naming the driver, graph root and run root podman uses here, whatever HOME says later. */
 function pinStorage(dir: string, env: Record<string, string>): string {
   const r = Bun.spawnSync(["podman", "info", "--format", "{{.Store.GraphDriverName}}\t{{.Store.GraphRoot}}\t{{.Store.RunRoot}}\t{{json .Store.GraphOptions}}"], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
   if (r.exitCode !== 0) throw new Error(`podman info failed: ${r.stderr.toString()}`);
@@ -123,7 +124,7 @@ function pinStorage(dir: string, env: Record<string, string>): string {
   const options = JSON.parse(optionsJson || "{}") as Record<string, unknown>;
   const mountProgram = options["overlay.mount_program"] as { Executable?: string } | undefined;
   const conf = join(dir, "storage.conf");
-  const lines = ["[storage]", `driver = ${JSON.stringify(driver)}`, `graphroot = ${JSON.stringify(graphroot)}`, `runroot = ${JSON.stringify(runroot)}`];
+  const lines = ["[storage]", `driver = ${JSON.stringify(driver)}`, `graphroot = ${JSON.stringify(graphroot)}`, `rootless_storage_path = ${JSON.stringify(graphroot)}`, `runroot = ${JSON.stringify(runroot)}`];
   if (mountProgram?.Executable) lines.push("[storage.options.overlay]", `mount_program = ${JSON.stringify(mountProgram.Executable)}`);
   writeFileSync(conf, lines.join("\n") + "\n");
   return conf;
