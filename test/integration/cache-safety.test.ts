@@ -7,7 +7,8 @@ import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
-import { BASE_IMAGE, containersNamed, ensureBaseImage, removeContainers, removeImages, startDockerSocket } from "../support/podman.ts";
+import { BASE_IMAGE, containersNamed, dockerApiUnusable, ensureBaseImage, removeContainers, removeImages, startDockerSocket } from "../support/podman.ts";
+import { startDockerd } from "../support/dockerd.ts";
 import { messageProblem } from "../stress/fuzz-gen.ts";
 
 const temps: string[] = [];
@@ -208,7 +209,26 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
     expect(existsSync(join(dir, "ran"))).toBe(false);
   });
 
-  describe("container tasks (podman, and docker through podman's API)", () => {
+  /**
+   * The Docker daemon for the docker case: podman's Docker API (one image store with podman)
+   * where it can start containers here, else a dockerd of this test's own (rootless for an
+   * ordinary user), whose images dwf builds through docker itself.
+   */
+  async function dockerDaemon(): Promise<{ dockerHost: string; ownStore: boolean; names(prefix: string): string[]; stop(): Promise<void> }> {
+    if (!dockerApiUnusable()) {
+      const sock = await startDockerSocket();
+      return { dockerHost: sock.dockerHost, ownStore: false, names: containersNamed, stop: sock.stop };
+    }
+    const d = await startDockerd();
+    const names = (prefix: string) =>
+      d
+        .docker(["ps", "-a", "--filter", `name=^${prefix}`, "--format", "{{.Names}}"])
+        .out.split("\n")
+        .filter((l) => l.startsWith(prefix));
+    return { dockerHost: d.dockerHost, ownStore: true, names, stop: d.stop };
+  }
+
+  describe("container tasks (podman, and docker through podman's API or a dockerd)", () => {
     const TOKEN = Math.random().toString(36).slice(2, 8);
     const IMAGE = `localhost/dwf-secret-${TOKEN}`;
     beforeAll(() => {
@@ -225,8 +245,8 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
       test(
         `${engine}: a secret reaches the container through the engine's environment, never its argv (ps shows no value)`,
         async () => {
-          const sock = engine === "docker" ? await startDockerSocket() : undefined;
-          const engineEnv = sock ? { DWF_ENGINE: "docker", DOCKER_HOST: sock.dockerHost } : {};
+          const daemon = engine === "docker" ? await dockerDaemon() : undefined;
+          const engineEnv = daemon ? { DWF_ENGINE: "docker", DOCKER_HOST: daemon.dockerHost } : {};
           try {
             const secret = `s3cr3t-${TOKEN}-VALUE`;
             const ext = `#!/bin/sh\ncase "$1" in\n--discover) echo '["test:unit"]' ;;\n--build-action) cat >/dev/null; echo '{"program":"sh","args":["-c","sleep 3; [ \\"$API_TOKEN\\" = \\"${secret.slice(0, 8)}\\"\\"${secret.slice(8)}\\" ] && echo secret-arrived; [ \\"$PLAIN_VALUE\\" = \\"a b\\" ] && echo plain-arrived"],"env":{"API_TOKEN":"${secret}","PLAIN_VALUE":"a b"}}' ;;\n*) exit 1 ;;\nesac\n`;
@@ -235,8 +255,10 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
               "devflow-ext-sec": ext,
               "Dockerfile.devflow": `FROM ${BASE_IMAGE}\n`,
             });
-            // Build the image first (with podman: one storage for both), so the watched run is only the task.
-            expect((await runDwf(["image", "build"], { cwd: dir, timeoutMs: 120_000 })).code).toBe(0);
+            // Build the image first (with podman where it is one store with the daemon, else with
+            // the daemon's own docker build), so the watched run is only the task.
+            const built = await runDwf(["image", "build"], { cwd: dir, env: daemon?.ownStore ? engineEnv : {}, timeoutMs: 120_000 });
+            expect({ code: built.code, output: built.code === 0 ? "" : built.all }).toEqual({ code: 0, output: "" });
             const proc = Bun.spawn([dwfBinary(), "verify", "--verbose"], { cwd: dir, env: cleanEnv(engineEnv), stdout: "pipe", stderr: "pipe" });
             const seen: string[] = [];
             const watch = (async () => {
@@ -260,9 +282,9 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
             // task's own script compares against the value split in two, so it never holds it either).
             expect(seen.some((c) => c.includes("-e API_TOKEN"))).toBe(true);
             expect(seen.filter((c) => c.includes(secret))).toEqual([]);
-            expect(containersNamed(`dwf-secret-${TOKEN}`)).toEqual([]);
+            expect((daemon?.names ?? containersNamed)(`dwf-secret-${TOKEN}`)).toEqual([]);
           } finally {
-            await sock?.stop();
+            await daemon?.stop();
             removeContainers(`dwf-secret-${TOKEN}`);
           }
         },

@@ -1,19 +1,30 @@
 // Everything the emulated CI runs need, started once per test file and stopped after it: a real
-// registry on loopback, podman's Docker API on a private socket (with the registry marked
-// insecure), a release server holding the freshly built dwf and its checksum, and fixture
-// repositories whose workflow `dwf ci generate` wrote.
-import { mkdtempSync, rmSync } from "node:fs";
+// registry on loopback, a Docker daemon on a private socket for the jobs' docker CLI, a release
+// server holding the freshly built dwf and its checksum, and fixture repositories whose workflow
+// `dwf ci generate` wrote.
+//
+// The daemon is podman's Docker API (with the registry marked insecure) where it can start
+// containers: it shares podman's storage, so the images the lab and the emulated bake build with
+// podman are there already. Where it cannot (an ordinary user without /dev/net/tun, see
+// dockerApiUnusable), it is a real dockerd (rootless for an ordinary user, test/support/dockerd.ts),
+// and the emulated bake hands what it builds to it (podman save | docker load); dockerd reaches
+// the loopback registry without TLS as it does any registry on 127.0.0.0/8.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { dwfBinary, fixture, runDwf } from "./dwf.ts";
+import { startDockerd, type Dockerd } from "./dockerd.ts";
+import { dockerApiUnusable } from "./podman.ts";
 import { currentVersion, packArchive, sumsFile, startReleaseServer, type ReleaseServer } from "./release-server.ts";
 import { startRegistry, type LocalRegistry } from "./registry.ts";
-import { runWorkflow, type Event, type RunResult, type Runner } from "./gha-emulator.ts";
+import { runWorkflow, type DockerDaemon, type Event, type RunResult, type Runner } from "./gha-emulator.ts";
 
 export interface CiLab {
   registry: LocalRegistry;
   release: ReleaseServer;
   dockerHost: string;
+  /** Which daemon answers on dockerHost. */
+  daemon: DockerDaemon;
   /** Env for podman and the docker CLI in this lab (registries.conf with the insecure registry). */
   env: Record<string, string>;
   /** A fresh Actions cache for one repository. */
@@ -30,14 +41,35 @@ export async function startCiLab(): Promise<CiLab> {
   const release = startReleaseServer({ [`v${version}`]: { "dwf-linux-x64.tar.gz": archive, SHA256SUMS: sumsFile({ "dwf-linux-x64.tar.gz": archive }) } });
   const env: Record<string, string> = { CONTAINERS_REGISTRIES_CONF: registry.registriesConf };
   for (const k of ["CONTAINERS_STORAGE_CONF", "CONTAINERS_CONF"]) if (process.env[k]) env[k] = process.env[k]!;
-  const sockDir = mkdtempSync(join(tmpdir(), "dwf-lab-sock-"));
-  const sock = join(sockDir, "podman.sock");
-  const service = Bun.spawn(["podman", "system", "service", "--time=0", `unix://${sock}`], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "ignore" });
-  const dockerHost = `unix://${sock}`;
+  const labDir = mkdtempSync(join(tmpdir(), "dwf-lab-"));
+  // Each job has a HOME of its own, and rootless podman keeps its images under HOME (it ignores
+  // a storage.conf's graphroot): pin the jobs' podman to the storage this process's podman uses,
+  // where the toolchain images are.
+  if (process.getuid?.() !== 0) env.CONTAINERS_STORAGE_CONF = pinStorage(labDir, env);
+  const daemon: DockerDaemon = dockerApiUnusable() ? "dockerd" : "podman-api";
+  let dockerd: Dockerd | undefined;
+  let service: ReturnType<typeof Bun.spawn> | undefined;
+  let dockerHost: string;
   let up = false;
-  for (let i = 0; i < 150 && !up; i++) {
-    up = Bun.spawnSync(["docker", "version", "--format", "{{.Server.Version}}"], { env: { ...process.env, DOCKER_HOST: dockerHost }, stdout: "pipe", stderr: "pipe" }).exitCode === 0;
-    if (!up) await Bun.sleep(100);
+  if (daemon === "dockerd") {
+    try {
+      dockerd = await startDockerd();
+    } catch (e) {
+      release.stop();
+      await registry.stop();
+      rmSync(labDir, { recursive: true, force: true });
+      throw e;
+    }
+    dockerHost = dockerd.dockerHost;
+    up = true;
+  } else {
+    const sock = join(labDir, "podman.sock");
+    service = Bun.spawn(["podman", "system", "service", "--time=0", `unix://${sock}`], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "ignore" });
+    dockerHost = `unix://${sock}`;
+    for (let i = 0; i < 150 && !up; i++) {
+      up = Bun.spawnSync(["docker", "version", "--format", "{{.Server.Version}}"], { env: { ...process.env, DOCKER_HOST: dockerHost }, stdout: "pipe", stderr: "pipe" }).exitCode === 0;
+      if (!up) await Bun.sleep(100);
+    }
   }
   const caches: string[] = [];
   const repositories = new Set<string>([registry.host + "/"]);
@@ -52,11 +84,15 @@ export async function startCiLab(): Promise<CiLab> {
   };
   const stop = async () => {
     removeImages();
-    service.kill("SIGTERM");
-    await service.exited;
+    if (service) {
+      service.kill("SIGTERM");
+      await service.exited;
+    }
+    // dockerd's images (what the jobs loaded, pulled and tagged) go with its data root.
+    await dockerd?.stop();
     release.stop();
     await registry.stop();
-    rmSync(sockDir, { recursive: true, force: true });
+    rmSync(labDir, { recursive: true, force: true });
     for (const c of caches) rmSync(c, { recursive: true, force: true });
   };
   if (!up) {
@@ -67,16 +103,31 @@ export async function startCiLab(): Promise<CiLab> {
     registry,
     release,
     dockerHost,
+    daemon,
     env,
     trackImages: (repository) => void repositories.add(repository),
     runner() {
       const cacheDir = mkdtempSync(join(tmpdir(), "dwf-lab-cache-"));
       caches.push(cacheDir);
       const workspace = join(cacheDir, "work", "repo");
-      return { cacheDir: join(cacheDir, "cache"), workspace, registry: registry.host, dockerHost, releaseBase: release.base, env, secrets: { DWF_REGISTRY_USERNAME: "ci", DWF_REGISTRY_PASSWORD: "emulated" } };
+      return { cacheDir: join(cacheDir, "cache"), workspace, registry: registry.host, dockerHost, daemon, releaseBase: release.base, env, secrets: { DWF_REGISTRY_USERNAME: "ci", DWF_REGISTRY_PASSWORD: "emulated" } };
     },
     stop,
   };
+}
+
+/** A storage.conf naming the driver, graph root and run root podman uses here, whatever HOME says later. */
+function pinStorage(dir: string, env: Record<string, string>): string {
+  const r = Bun.spawnSync(["podman", "info", "--format", "{{.Store.GraphDriverName}}\t{{.Store.GraphRoot}}\t{{.Store.RunRoot}}\t{{json .Store.GraphOptions}}"], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  if (r.exitCode !== 0) throw new Error(`podman info failed: ${r.stderr.toString()}`);
+  const [driver, graphroot, runroot, optionsJson] = r.stdout.toString().trim().split("\t");
+  const options = JSON.parse(optionsJson || "{}") as Record<string, unknown>;
+  const mountProgram = options["overlay.mount_program"] as { Executable?: string } | undefined;
+  const conf = join(dir, "storage.conf");
+  const lines = ["[storage]", `driver = ${JSON.stringify(driver)}`, `graphroot = ${JSON.stringify(graphroot)}`, `rootless_storage_path = ${JSON.stringify(graphroot)}`, `runroot = ${JSON.stringify(runroot)}`];
+  if (mountProgram?.Executable) lines.push("[storage.options.overlay]", `mount_program = ${JSON.stringify(mountProgram.Executable)}`);
+  writeFileSync(conf, lines.join("\n") + "\n");
+  return conf;
 }
 
 function git(dir: string, ...args: string[]): string {

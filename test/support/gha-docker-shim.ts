@@ -1,7 +1,8 @@
 // The `docker` a job of the CI emulator sees first on PATH. Everything is the real docker CLI
-// (against podman's Docker API socket) except `docker buildx`, which this machine does not
-// have: `bake` is emulated by a podman build of the target (and, for a pushing output, an
-// upload by digest to the registry over its HTTP API), `imagetools inspect|create` talk to
+// (against the runner's daemon: podman's Docker API socket, or a dockerd) except `docker
+// buildx`, which this machine does not have: `bake` is emulated by a podman build of the target
+// (and, for a pushing output, an upload by digest to the registry over its HTTP API; for a
+// loading one under dockerd, `podman save | docker load`), `imagetools inspect|create` talk to
 // the registry's HTTP API. Every build and push is logged for the tests (EMU_EVENTS).
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,6 +10,8 @@ import { join, resolve } from "node:path";
 
 const REAL_DOCKER = process.env.EMU_REAL_DOCKER ?? "/usr/bin/docker";
 const EVENTS = process.env.EMU_EVENTS;
+/** podman's Docker API shares podman's image store; a dockerd has its own. */
+const DOCKERD = process.env.EMU_DOCKER_DAEMON === "dockerd";
 
 function event(e: Record<string, unknown>): void {
   if (EVENTS) appendFileSync(EVENTS, JSON.stringify({ ...e, job: process.env.EMU_JOB }) + "\n");
@@ -179,8 +182,13 @@ async function bake(args: string[]): Promise<void> {
     const record: Record<string, unknown> = { kind: "build", target: name, ms: Math.round(performance.now() - started), cacheTo: t["cache-to"] ?? null };
     for (const o of outputs) {
       if (o.type === "docker") {
-        for (const tag of (t.tags as string[] | undefined) ?? []) run(["podman", "tag", local, tag]);
-        record.loaded = t.tags ?? [];
+        const tags = (t.tags as string[] | undefined) ?? [];
+        if (DOCKERD) {
+          run(["bash", "-c", 'set -o pipefail; podman save --format docker-archive "$1" | "$2" load', "load", local, REAL_DOCKER]);
+          for (const tag of tags) run([REAL_DOCKER, "tag", local, tag]);
+          run([REAL_DOCKER, "rmi", local]);
+        } else for (const tag of tags) run(["podman", "tag", local, tag]);
+        record.loaded = tags;
       } else if (o.type === "image" && o.push === "true") {
         if (o["push-by-digest"] !== "true") fail("emulated bake: only push-by-digest pushes are emulated");
         const digest = await pushByDigest(local, o.name!);

@@ -6,14 +6,15 @@
 // - actions/checkout, actions/cache (+restore/save: exact key, then restore-keys by newest; the
 //   combined action saves in a post step), upload/download-artifact, docker/login-action,
 //   emulated on local directories and a real local registry; `docker` is the real docker CLI
-//   against podman's Docker API socket, with `docker buildx` emulated (gha-docker-shim.ts);
+//   against the runner's daemon (podman's Docker API, or a dockerd where that cannot start
+//   containers), with `docker buildx` emulated (gha-docker-shim.ts);
 // - Trivy needs its vulnerability database from the internet: recorded as skipped;
 // - every `uses:` must be a commit SHA of the pinned table (an unknown action or ref fails the
 //   job at "Set up job", as on GitHub);
 // - the dwf release download comes from a loopback server (DWF_DOWNLOAD_BASE).
 // Jobs run dwf with the engine the workflow names (docker), so its tasks go through the real
-// docker CLI and podman's Docker API, whose `docker run --rm` loses the exit code: dwf's docker
-// engine path does not rely on it.
+// docker CLI and that daemon (podman's Docker API, whose `docker run --rm` loses the exit code:
+// dwf's docker engine path does not rely on it).
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -206,11 +207,19 @@ export interface RunResult {
   ok: boolean;
 }
 
+/**
+ * What answers on the runner's DOCKER_HOST: podman's Docker API (one image store with podman,
+ * which the emulated bake builds with) or a real dockerd (the bake loads what it builds into it).
+ */
+export type DockerDaemon = "podman-api" | "dockerd";
+
 export interface Runner {
   /** Shared state across runs of one "repository": the Actions cache. */
   cacheDir: string;
   registry: string;
   dockerHost: string;
+  /** Default podman-api. */
+  daemon?: DockerDaemon;
   releaseBase: string;
   /** Extra env for every job (CONTAINERS_* for podman). */
   env: Record<string, string>;
@@ -451,6 +460,7 @@ async function runJob(runner: Runner, j: JobInput): Promise<JobResult> {
       RUNNER_TEMP: temp,
       RUNNER_OS: "Linux",
       DOCKER_HOST: runner.dockerHost,
+      EMU_DOCKER_DAEMON: runner.daemon ?? "podman-api",
       DWF_DOWNLOAD_BASE: runner.releaseBase,
       EMU_REGISTRY: runner.registry,
       EMU_EVENTS: j.eventsFile,
