@@ -6,7 +6,12 @@ const ROOT = join(import.meta.dir, "..");
 
 export function timeOnce(argv: string[], opts: { cwd?: string; env?: Record<string, string> } = {}): number {
   const t = performance.now();
-  const r = Bun.spawnSync(argv, { cwd: opts.cwd, env: opts.env ?? (process.env as Record<string, string>), stdout: "ignore", stderr: "pipe" });
+  const r = Bun.spawnSync(argv, {
+    cwd: opts.cwd,
+    env: opts.env ?? (process.env as Record<string, string>),
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   const ms = performance.now() - t;
   if (r.exitCode !== 0) throw new Error(`${argv.join(" ")} exited ${r.exitCode}: ${r.stderr.toString().slice(0, 500)}`);
   return ms;
@@ -35,7 +40,9 @@ export function compare(a: () => number, b: () => number, runs: number, warmup =
 
 export function row(name: string, value: number, baselineName: string, baseline: number, target?: string): void {
   const ratio = value / baseline;
-  console.log(`${name.padEnd(44)} ${value.toFixed(2).padStart(9)} ms   ${baselineName.padEnd(26)} ${baseline.toFixed(2).padStart(9)} ms   ${ratio.toFixed(2)}x${target ? `   (${target})` : ""}`);
+  console.log(
+    `${name.padEnd(44)} ${value.toFixed(2).padStart(9)} ms   ${baselineName.padEnd(26)} ${baseline.toFixed(2).padStart(9)} ms   ${ratio.toFixed(2)}x${target ? `   (${target})` : ""}`,
+  );
 }
 
 export function dwfPath(): string {

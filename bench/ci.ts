@@ -51,10 +51,14 @@ test("emulated CI: cold vs warm, Rust workspace", async () => {
   const warmWall = median(warm.map((r) => r.ms));
   const coldVerify = median(cold.map(verifyMs));
   const warmVerify = median(warm.map(verifyMs));
-  const row = (what: string, c: number, w: number) => console.log(`${what.padEnd(34)} cold ${(c / 1000).toFixed(1).padStart(6)} s   warm ${(w / 1000).toFixed(1).padStart(6)} s   ${(c / w).toFixed(2)}x`);
+  const row = (what: string, c: number, w: number) =>
+    console.log(
+      `${what.padEnd(34)} cold ${(c / 1000).toFixed(1).padStart(6)} s   warm ${(w / 1000).toFixed(1).padStart(6)} s   ${(c / w).toFixed(2)}x`,
+    );
   console.log(`\nemulated CI, Rust workspace (median of ${runs}; jobs two at a time)`);
   row("workflow wall time", coldWall, warmWall);
   row(`verify jobs, summed (${VERIFY.join(", ")})`, coldVerify, warmVerify);
-  for (const id of ["image", "warm", ...VERIFY]) row(`  ${id}`, median(cold.map((r) => r.jobs[id]!.ms)), median(warm.map((r) => r.jobs[id]!.ms)));
+  for (const id of ["image", "warm", ...VERIFY])
+    row(`  ${id}`, median(cold.map((r) => r.jobs[id]!.ms)), median(warm.map((r) => r.jobs[id]!.ms)));
   expect(warmVerify).toBeLessThan(coldVerify);
 }, 3_600_000);

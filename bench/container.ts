@@ -27,11 +27,31 @@ const time = (argv: string[]) => timeOnce(argv, { cwd: dir, env });
 try {
   const ref = Bun.spawnSync([dwf, "image", "build"], { cwd: dir, env, stderr: "ignore" }).stdout.toString().trim();
   const uid = `${process.getuid!()}:${process.getgid!()}`;
-  const byHand = (i: number) => ["podman", "run", "--rm", "--name", `dwf-bench-hand-${token}-${i}`, "-v", `${dir}:/workspace`, "-w", "/workspace", "--user", uid, ref, "make", "test-unit"];
+  const byHand = (i: number) => [
+    "podman",
+    "run",
+    "--rm",
+    "--name",
+    `dwf-bench-hand-${token}-${i}`,
+    "-v",
+    `${dir}:/workspace`,
+    "-w",
+    "/workspace",
+    "--user",
+    uid,
+    ref,
+    "make",
+    "test-unit",
+  ];
   const viaDwf = [dwf, "verify", "--profile", "container", "--no-cache"];
   // A container name per run: podman refuses a name that is still in use.
   let n = 0;
-  const [handMs, dwfMs] = compare(() => time(byHand(n++)), () => time(viaDwf), runs, 3);
+  const [handMs, dwfMs] = compare(
+    () => time(byHand(n++)),
+    () => time(viaDwf),
+    runs,
+    3,
+  );
   const ratio = dwfMs / handMs;
   console.log(`podman run by hand: ${handMs.toFixed(1)} ms (median of ${runs})`);
   console.log(`dwf verify (1 container task): ${dwfMs.toFixed(1)} ms`);

@@ -13,9 +13,16 @@ const dwf = buildDwf();
 
 const dir = mkdtempSync(join(tmpdir(), "dwf-fpbench-"));
 function throughput(name: string, mb: number, ours: string[], base: string[], cwd: string, target: number): void {
-  const [baseMs, oursMs] = compare(() => timeOnce(base, { cwd }), () => timeOnce(ours, { cwd }), runs, 1);
+  const [baseMs, oursMs] = compare(
+    () => timeOnce(base, { cwd }),
+    () => timeOnce(ours, { cwd }),
+    runs,
+    1,
+  );
   const ratio = baseMs / oursMs;
-  console.log(`${name}: dwf ${(mb / (oursMs / 1000)).toFixed(0)} MB/s, ${base[0] === "sh" ? "xargs -P2 sha256sum" : "openssl"} ${(mb / (baseMs / 1000)).toFixed(0)} MB/s → ${ratio.toFixed(2)}× (target ≥ ${target}×) ${ratio >= target ? "OK" : "UNDER"}`);
+  console.log(
+    `${name}: dwf ${(mb / (oursMs / 1000)).toFixed(0)} MB/s, ${base[0] === "sh" ? "xargs -P2 sha256sum" : "openssl"} ${(mb / (baseMs / 1000)).toFixed(0)} MB/s → ${ratio.toFixed(2)}× (target ≥ ${target}×) ${ratio >= target ? "OK" : "UNDER"}`,
+  );
 }
 
 try {

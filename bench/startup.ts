@@ -43,7 +43,9 @@ function measure(commands: Record<string, string[]>): Record<string, { wall: num
     const argv = ["hyperfine", "-N", "--warmup", "5", "--runs", String(runs), "--export-json", json, "--style", "none"];
     for (const [name, cmd] of Object.entries(commands)) argv.push("-n", name, cmd.join(" "));
     sh(argv);
-    const results = (JSON.parse(readFileSync(json, "utf8")) as { results: { command: string; median: number; user: number; system: number }[] }).results;
+    const results = (
+      JSON.parse(readFileSync(json, "utf8")) as { results: { command: string; median: number; user: number; system: number }[] }
+    ).results;
     return Object.fromEntries(results.map((r) => [r.command, { wall: r.median * 1000, cpu: (r.user + r.system) * 1000 }]));
   }
   const medians: Record<string, { wall: number }> = {};
@@ -67,7 +69,16 @@ const emptyEntry = join(work, "empty.ts");
 writeFileSync(emptyEntry, "");
 const empty = join(work, "empty-bun");
 // The floor is built the way dwf is: without reading a .env or bunfig.toml from the cwd at start.
-sh([process.execPath, "build", "--compile", "--no-compile-autoload-dotenv", "--no-compile-autoload-bunfig", "--outfile", empty, emptyEntry]);
+sh([
+  process.execPath,
+  "build",
+  "--compile",
+  "--no-compile-autoload-dotenv",
+  "--no-compile-autoload-bunfig",
+  "--outfile",
+  empty,
+  emptyEntry,
+]);
 
 const dwf = values.binary ? resolve(values.binary) : buildDwf();
 
@@ -96,17 +107,25 @@ if (values.variants) {
 const ms = measure(commands);
 const floor = ms["/bin/true"]!;
 const bunFloor = ms["empty bun binary"]!;
-const cpuCol = (v: { cpu?: number }) => (v.cpu !== undefined && bunFloor.cpu ? ` ${v.cpu.toFixed(2)} | ${(v.cpu / bunFloor.cpu).toFixed(2)} |` : " – | – |");
+const cpuCol = (v: { cpu?: number }) =>
+  v.cpu !== undefined && bunFloor.cpu ? ` ${v.cpu.toFixed(2)} | ${(v.cpu / bunFloor.cpu).toFixed(2)} |` : " – | – |";
 console.log(`startup, median wall time of ${runs} runs and mean user+sys CPU (${Bun.which("hyperfine") ? "hyperfine -N" : "spawn loop"})`);
 console.log("| command | wall ms | × /bin/true | × empty bun | CPU ms | CPU × empty bun |");
 console.log("|---|---:|---:|---:|---:|---:|");
-for (const [name, v] of Object.entries(ms)) console.log(`| ${name} | ${v.wall.toFixed(2)} | ${(v.wall / floor.wall).toFixed(1)} | ${(v.wall / bunFloor.wall).toFixed(2)} |${cpuCol(v)}`);
+for (const [name, v] of Object.entries(ms))
+  console.log(
+    `| ${name} | ${v.wall.toFixed(2)} | ${(v.wall / floor.wall).toFixed(1)} | ${(v.wall / bunFloor.wall).toFixed(2)} |${cpuCol(v)}`,
+  );
 
 console.log("\nsize");
 console.log("| binary | raw | gzip -6 | × empty bun (raw) |");
 console.log("|---|---:|---:|---:|");
 const emptySize = statSync(empty).size;
-const sized: Record<string, string> = { "empty bun binary": empty, dwf, ...Object.fromEntries(Object.entries(variantBins).map(([k, v]) => [`[${k}]`, v])) };
+const sized: Record<string, string> = {
+  "empty bun binary": empty,
+  dwf,
+  ...Object.fromEntries(Object.entries(variantBins).map(([k, v]) => [`[${k}]`, v])),
+};
 for (const [name, path] of Object.entries(sized)) {
   const raw = statSync(path).size;
   console.log(`| ${name} | ${mb(raw)} | ${mb(gz(path))} | ${(raw / emptySize).toFixed(3)} |`);

@@ -72,16 +72,35 @@ async function remoteBench(dwf: string, turbo: string | undefined): Promise<void
       extra: `[cache.remote]\nurl = "${server.url}"\nteam = "bench"\n`,
     });
     mkdirSync(join(origin, "src"), { recursive: true });
-    for (const [name, content] of Object.entries(files)) writeFileSync(join(origin, name), content, { mode: content.startsWith("#!") ? 0o755 : 0o644 });
+    for (const [name, content] of Object.entries(files))
+      writeFileSync(join(origin, name), content, { mode: content.startsWith("#!") ? 0o755 : 0o644 });
     for (let i = 0; i < 50; i++) writeFileSync(join(origin, "src", `f${i}.txt`), `file ${i}\n`.repeat(20));
-    writeFileSync(join(origin, "package.json"), JSON.stringify({ name: "bench", private: true, packageManager: "npm@10.0.0", scripts: Object.fromEntries(targets.map((t) => [t, "true"])) }));
-    writeFileSync(join(origin, "turbo.json"), JSON.stringify({ remoteCache: { signature: true }, tasks: Object.fromEntries(targets.map((t) => [t, { outputs: [] }])) }));
+    writeFileSync(
+      join(origin, "package.json"),
+      JSON.stringify({
+        name: "bench",
+        private: true,
+        packageManager: "npm@10.0.0",
+        scripts: Object.fromEntries(targets.map((t) => [t, "true"])),
+      }),
+    );
+    writeFileSync(
+      join(origin, "turbo.json"),
+      JSON.stringify({ remoteCache: { signature: true }, tasks: Object.fromEntries(targets.map((t) => [t, { outputs: [] }])) }),
+    );
     writeFileSync(join(origin, ".gitignore"), ".turbo/\nnode_modules/\n.cache/\n");
     git(origin, "init", "-q");
     git(origin, "add", "-A");
     git(origin, "commit", "-q", "-m", "bench");
     const env = { NO_COLOR: "1", DWF_REMOTE_CACHE_TOKEN: token, DWF_REMOTE_CACHE_SIGNATURE_KEY: `sign-${id}` };
-    const turboEnv = { TURBO_TELEMETRY_DISABLED: "1", DO_NOT_TRACK: "1", TURBO_API: server.url, TURBO_TOKEN: token, TURBO_TEAM: "bench", TURBO_REMOTE_CACHE_SIGNATURE_KEY: `sign-${id}` };
+    const turboEnv = {
+      TURBO_TELEMETRY_DISABLED: "1",
+      DO_NOT_TRACK: "1",
+      TURBO_API: server.url,
+      TURBO_TOKEN: token,
+      TURBO_TEAM: "bench",
+      TURBO_REMOTE_CACHE_SIGNATURE_KEY: `sign-${id}`,
+    };
     const seed = sh([dwf, "verify", "bench"], origin, env);
     if (seed.code !== 0) throw new Error(`seeding the remote cache failed:\n${seed.out}`);
     const turboArgv = turbo ? [turbo, "run", ...targets, "--output-logs=errors-only"] : undefined;
@@ -100,7 +119,8 @@ async function remoteBench(dwf: string, turbo: string | undefined): Promise<void
       const t = performance.now();
       const r = sh(argv, cwd, e);
       const ms = performance.now() - t;
-      if (r.code !== 0 || !expect.test(r.out)) throw new Error(`${argv.slice(0, 2).join(" ")} in ${cwd}: not what was expected:\n${r.out.slice(-1500)}`);
+      if (r.code !== 0 || !expect.test(r.out))
+        throw new Error(`${argv.slice(0, 2).join(" ")} in ${cwd}: not what was expected:\n${r.out.slice(-1500)}`);
       return ms;
     };
     const remote: number[] = [];
@@ -121,18 +141,24 @@ async function remoteBench(dwf: string, turbo: string | undefined): Promise<void
     const rtts: number[] = [];
     for (let i = 0; i < 10; i++) {
       const t = performance.now();
-      await fetch(`${server.url}/v8/artifacts/status?slug=bench`, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.arrayBuffer());
+      await fetch(`${server.url}/v8/artifacts/status?slug=bench`, { headers: { Authorization: `Bearer ${token}` } }).then((r) =>
+        r.arrayBuffer(),
+      );
       rtts.push(performance.now() - t);
     }
     const [r, l, rtt] = [median(remote), median(local), median(rtts)];
     const target = 1.5 * l + rtt;
     console.log(`\nRemote cache, ${TASKS} container tasks (median of ${REMOTE_RUNS} fresh clones):`);
     console.log(`  fresh clone, all remote hits: ${r.toFixed(1)} ms`);
-    console.log(`  same clone, warm local cache: ${l.toFixed(1)} ms   ratio remote/local ${(r / l).toFixed(2)}   round trip ${rtt.toFixed(1)} ms`);
+    console.log(
+      `  same clone, warm local cache: ${l.toFixed(1)} ms   ratio remote/local ${(r / l).toFixed(2)}   round trip ${rtt.toFixed(1)} ms`,
+    );
     console.log(`  target ≤ 1.5 × local + one round trip = ${target.toFixed(1)} ms: ${r <= target ? "met" : "NOT met"}`);
     if (turboFresh.length) {
       const t = median(turboFresh);
-      console.log(`  turbo run, fresh clone, same server: ${t.toFixed(1)} ms   ratio dwf/turbo ${(r / t).toFixed(2)}  (target ≤ 1.00: ${r <= t ? "met" : "NOT met"})`);
+      console.log(
+        `  turbo run, fresh clone, same server: ${t.toFixed(1)} ms   ratio dwf/turbo ${(r / t).toFixed(2)}  (target ≤ 1.00: ${r <= t ? "met" : "NOT met"})`,
+      );
     }
   } finally {
     await server.stop();
@@ -151,8 +177,19 @@ try {
   for (let i = 0; refs.length < TASKS; i++) refs.push(`${primaries[i % 4]}:s${i}`);
   const targets = refs.map((r) => r.replace(":", "-"));
   writeFileSync(join(proj, "Makefile"), targets.map((t) => `${t}:\n\t@true\n`).join(""));
-  writeFileSync(join(proj, "devflow.toml"), `[project]\nstack = ["custom"]\n[targets]\nbench = [${refs.map((r) => JSON.stringify(r)).join(", ")}]\n`);
-  writeFileSync(join(proj, "package.json"), JSON.stringify({ name: "bench", private: true, packageManager: "npm@10.0.0", scripts: Object.fromEntries(targets.map((t) => [t, "true"])) }));
+  writeFileSync(
+    join(proj, "devflow.toml"),
+    `[project]\nstack = ["custom"]\n[targets]\nbench = [${refs.map((r) => JSON.stringify(r)).join(", ")}]\n`,
+  );
+  writeFileSync(
+    join(proj, "package.json"),
+    JSON.stringify({
+      name: "bench",
+      private: true,
+      packageManager: "npm@10.0.0",
+      scripts: Object.fromEntries(targets.map((t) => [t, "true"])),
+    }),
+  );
   writeFileSync(join(proj, "turbo.json"), JSON.stringify({ tasks: Object.fromEntries(targets.map((t) => [t, { outputs: [] }])) }));
   writeFileSync(join(proj, ".gitignore"), ".turbo/\nnode_modules/\n.cache/\n");
   git(proj, "init", "-q");
@@ -174,7 +211,11 @@ try {
   const npm = sh(["npm", "install", "--prefix", prefix, "--no-audit", "--no-fund", "--silent", "turbo"], work);
   // The native binary, not the node shim, so the comparison is tool vs tool.
   const plat = `${process.platform}-${process.arch === "x64" ? "64" : "arm64"}`;
-  const candidates = [join(prefix, "node_modules", "@turbo", plat, "bin", "turbo"), join(prefix, "node_modules", `turbo-${plat}`, "bin", "turbo"), join(prefix, "node_modules", ".bin", "turbo")];
+  const candidates = [
+    join(prefix, "node_modules", "@turbo", plat, "bin", "turbo"),
+    join(prefix, "node_modules", `turbo-${plat}`, "bin", "turbo"),
+    join(prefix, "node_modules", ".bin", "turbo"),
+  ];
   const bin = candidates.find((c) => existsSync(c));
   turboBin = npm.code === 0 ? bin : undefined;
   if (npm.code === 0 && bin) {

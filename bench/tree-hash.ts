@@ -12,7 +12,9 @@ import { parseArgs } from "node:util";
 import { hashTree } from "../src/cache/tree-hash.ts";
 import { median } from "./_util.ts";
 
-const { values } = parseArgs({ options: { runs: { type: "string", default: "15" }, compare: { type: "string" }, parallel: { type: "string", default: "auto" } } });
+const { values } = parseArgs({
+  options: { runs: { type: "string", default: "15" }, compare: { type: "string" }, parallel: { type: "string", default: "auto" } },
+});
 /** --parallel on|off forces dwf's second thread on or off; auto is what dwf does (on with more than one core). */
 const parallel = values.parallel === "on" ? true : values.parallel === "off" ? false : undefined;
 const RUNS = Number(values.runs);
@@ -83,15 +85,23 @@ try {
   const base = median(runs.base);
   const cold = median(runs.cold);
   const warm = median(runs.warm);
-  console.log(`Hashing 10,000 files (${(bytes / 1e6).toFixed(1)} MB), ${navigator.hardwareConcurrency} cores, median of ${RUNS} interleaved rounds:`);
-  console.log(`  second thread: ${onWorker ? `used (${onWorker} files)` : "not used"}; load average now ${loadavg()[0]!.toFixed(1)} on ${navigator.hardwareConcurrency} cores`);
+  console.log(
+    `Hashing 10,000 files (${(bytes / 1e6).toFixed(1)} MB), ${navigator.hardwareConcurrency} cores, median of ${RUNS} interleaved rounds:`,
+  );
+  console.log(
+    `  second thread: ${onWorker ? `used (${onWorker} files)` : "not used"}; load average now ${loadavg()[0]!.toFixed(1)} on ${navigator.hardwareConcurrency} cores`,
+  );
   console.log(`  baseline 'git ls-files | xargs -P2 sha256sum': ${base.toFixed(1)} ms`);
-  console.log(`  cold (no stat cache):   ${cold.toFixed(1).padStart(7)} ms   ratio cold/baseline ${(cold / base).toFixed(2)}   (target <= 1.00: ${cold <= base ? "met" : "NOT met"})`);
+  console.log(
+    `  cold (no stat cache):   ${cold.toFixed(1).padStart(7)} ms   ratio cold/baseline ${(cold / base).toFixed(2)}   (target <= 1.00: ${cold <= base ? "met" : "NOT met"})`,
+  );
   console.log(`  warm (nothing changed): ${warm.toFixed(1).padStart(7)} ms   ratio warm/baseline ${(warm / base).toFixed(2)}`);
   if (other) {
     const oc = median(runs.otherCold);
     const ow = median(runs.otherWarm);
-    console.log(`  --compare cold:         ${oc.toFixed(1).padStart(7)} ms   ratio ${(oc / base).toFixed(2)} of baseline; this tree's cold/compare ${(cold / oc).toFixed(2)}`);
+    console.log(
+      `  --compare cold:         ${oc.toFixed(1).padStart(7)} ms   ratio ${(oc / base).toFixed(2)} of baseline; this tree's cold/compare ${(cold / oc).toFixed(2)}`,
+    );
     console.log(`  --compare warm:         ${ow.toFixed(1).padStart(7)} ms   this tree's warm/compare ${(warm / ow).toFixed(2)}`);
   }
 } finally {

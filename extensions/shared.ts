@@ -93,7 +93,6 @@ export function quoteList(names: readonly string[]): string {
   return `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}`;
 }
 
-
 // --- package.json scripts (node and bun) ---
 
 /** Script names tried per command, the project's own naming first, then common alternatives. */

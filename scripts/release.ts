@@ -25,7 +25,8 @@ if (!/^\d+\.\d+\.\d+(?:[-+][0-9A-Za-z.-]+)?$/.test(version)) fail(`--version mus
 const out = resolve(root, values.out!);
 const wanted = values.targets?.split(",").map((t) => t.trim());
 const targets = RELEASE_TARGETS.filter((t) => !wanted || wanted.includes(targetName(t)));
-if (wanted && targets.length !== wanted.length) fail(`--targets: unknown target in '${values.targets}'; known: ${RELEASE_TARGETS.map(targetName).join(", ")}`);
+if (wanted && targets.length !== wanted.length)
+  fail(`--targets: unknown target in '${values.targets}'; known: ${RELEASE_TARGETS.map(targetName).join(", ")}`);
 const level = Number(values.level) as 1 | 2 | 3 | 4 | 5 | 6 | 7 | 8 | 9;
 
 rmSync(out, { recursive: true, force: true });
@@ -34,14 +35,31 @@ mkdirSync(out, { recursive: true });
 const sums: [string, string][] = [];
 for (const target of targets) {
   const dir = join(out, targetName(target));
-  const build = Bun.spawnSync([process.execPath, "run", join(root, "scripts/build.ts"), "--target", bunTarget(target), "--version", version, "--outfile", join(dir, "dwf")], {
-    cwd: root,
-    stdout: "inherit",
-    stderr: "inherit",
-  });
+  const build = Bun.spawnSync(
+    [
+      process.execPath,
+      "run",
+      join(root, "scripts/build.ts"),
+      "--target",
+      bunTarget(target),
+      "--version",
+      version,
+      "--outfile",
+      join(dir, "dwf"),
+    ],
+    {
+      cwd: root,
+      stdout: "inherit",
+      stderr: "inherit",
+    },
+  );
   if (build.exitCode !== 0) fail(`building ${targetName(target)} failed`);
   // Owner and mode are fixed so the archive does not depend on who built it.
-  const tar = Bun.spawnSync(["tar", "-C", dir, "--owner=0", "--group=0", "--numeric-owner", "--mode=0755", "-cf", "-", "dwf"], { stdout: "pipe", stderr: "pipe", maxBuffer: 1 << 30 });
+  const tar = Bun.spawnSync(["tar", "-C", dir, "--owner=0", "--group=0", "--numeric-owner", "--mode=0755", "-cf", "-", "dwf"], {
+    stdout: "pipe",
+    stderr: "pipe",
+    maxBuffer: 1 << 30,
+  });
   if (tar.exitCode !== 0) fail(`packing ${targetName(target)} failed: ${tar.stderr.toString()}`);
   const archive = Bun.gzipSync(tar.stdout as Uint8Array<ArrayBuffer>, { level });
   const name = assetName(target);

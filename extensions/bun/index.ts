@@ -64,7 +64,12 @@ export const bun: Extension = {
   buildAction,
   // Bun installs into node_modules from its global cache; bun.lock is what it writes when absent.
   dependencies: (ctx) =>
-    declaresDependencies(ctx.root) ? { inputs: ["package.json", firstFile(ctx.root, LOCKFILES) ?? "bun.lock", ...existingFiles(ctx.root, ["bunfig.toml"])], paths: ["node_modules"] } : undefined,
+    declaresDependencies(ctx.root)
+      ? {
+          inputs: ["package.json", firstFile(ctx.root, LOCKFILES) ?? "bun.lock", ...existingFiles(ctx.root, ["bunfig.toml"])],
+          paths: ["node_modules"],
+        }
+      : undefined,
   cacheMounts: () => [{ path: "install", container: `${IMAGE_HOME}/.bun/install/cache`, env: "BUN_INSTALL_CACHE_DIR" }],
   env: () => ({}),
   // Toolchain pins only; the lockfile keys the installed modules, not the image.
@@ -79,8 +84,6 @@ export const bun: Extension = {
   },
   dockerfile: () => ({
     base: DEBIAN_BASE,
-    install: [
-      `curl -fsSL https://bun.sh/install | BUN_INSTALL=/usr/local bash -s "bun-v${BUN_VERSION}"`,
-    ],
+    install: [`curl -fsSL https://bun.sh/install | BUN_INSTALL=/usr/local bash -s "bun-v${BUN_VERSION}"`],
   }),
 };

@@ -137,8 +137,18 @@ function buildAction(ref: CommandRef, ctx: ExtensionContext): ActionResult {
 function tools(ctx: ExtensionContext): ToolRequirement[] {
   const runner = chooseRunner(ctx);
   return [
-    { name: "make", version: ["make", "--version"], install: "apt-get install make (or your OS packages)", optional: runner?.tool !== "make" },
-    { name: "just", version: ["just", "--version"], install: "see https://just.systems for install options", optional: runner?.tool !== "just" },
+    {
+      name: "make",
+      version: ["make", "--version"],
+      install: "apt-get install make (or your OS packages)",
+      optional: runner?.tool !== "make",
+    },
+    {
+      name: "just",
+      version: ["just", "--version"],
+      install: "see https://just.systems for install options",
+      optional: runner?.tool !== "just",
+    },
   ];
 }
 

@@ -82,7 +82,8 @@ function excerpt(text: string, max = 80): string {
 function locateExtension(name: string, config: ExtensionConfig, ctx: ExtensionContext, file: string): string {
   const configured = config.path;
   const key = `${file}: extensions.${name}.path`;
-  if (configured !== undefined && configured.trim() === "") throw new UserError(`${key} is empty.`, `Set it to the extension's file, e.g. path = "tools/devflow-ext-${name}".`);
+  if (configured !== undefined && configured.trim() === "")
+    throw new UserError(`${key} is empty.`, `Set it to the extension's file, e.g. path = "tools/devflow-ext-${name}".`);
   const candidate = configured ?? `devflow-ext-${name}`;
   let path: string | null = null;
   if (isAbsolute(candidate) || candidate.includes("/")) path = resolve(ctx.root, candidate);
@@ -91,7 +92,9 @@ function locateExtension(name: string, config: ExtensionConfig, ctx: ExtensionCo
   if (path === null) {
     throw new UserError(
       `extension '${name}': '${candidate}' was not found ${configured !== undefined ? "in the project root or on PATH" : "on PATH"}.`,
-      configured !== undefined ? `Fix ${key}, or install the extension.` : `Put devflow-ext-${name} on PATH, or set [extensions.${name}] source = "path" and path = "…" in ${file}.`,
+      configured !== undefined
+        ? `Fix ${key}, or install the extension.`
+        : `Put devflow-ext-${name} on PATH, or set [extensions.${name}] source = "path" and path = "…" in ${file}.`,
     );
   }
   let st;
@@ -192,7 +195,9 @@ async function describe(c: Caller): Promise<Describe | undefined> {
   try {
     const d = parseAnswer(DescribeSchema, r.stdout, "expected the --describe object");
     if (d.api_version > API_VERSION) {
-      log.warn(`extension '${c.name}' speaks --describe api_version ${d.api_version}; this dwf knows ${API_VERSION}. Using --discover only; upgrade dwf for the rest.`);
+      log.warn(
+        `extension '${c.name}' speaks --describe api_version ${d.api_version}; this dwf knows ${API_VERSION}. Using --discover only; upgrade dwf for the rest.`,
+      );
       return undefined;
     }
     return d;
@@ -221,7 +226,8 @@ export function resolveRelativeProgram(program: string, cwd: string | undefined,
 
 function toAction(c: Caller, stdout: string): ExecutionAction {
   const a = parseAnswer(ActionSchema, stdout, 'expected an action such as {"program":"make","args":["test"],"env":{}}');
-  if (a.cwd && (isAbsolute(a.cwd) || a.cwd.split("/").includes(".."))) throw new Error(`'cwd' ${JSON.stringify(a.cwd)} must be a path inside the project`);
+  if (a.cwd && (isAbsolute(a.cwd) || a.cwd.split("/").includes("..")))
+    throw new Error(`'cwd' ${JSON.stringify(a.cwd)} must be a path inside the project`);
   const program = resolveRelativeProgram(a.program, a.cwd ?? undefined, c.root);
   const action: ExecutionAction = { program, args: a.args };
   if (a.env && Object.keys(a.env).length) action.env = a.env;
@@ -229,7 +235,19 @@ function toAction(c: Caller, stdout: string): ExecutionAction {
   return action;
 }
 
-const SIGNAL_NAMES: Record<number, string> = { 1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 6: "SIGABRT", 7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 11: "SIGSEGV", 13: "SIGPIPE", 15: "SIGTERM" };
+const SIGNAL_NAMES: Record<number, string> = {
+  1: "SIGHUP",
+  2: "SIGINT",
+  3: "SIGQUIT",
+  4: "SIGILL",
+  6: "SIGABRT",
+  7: "SIGBUS",
+  8: "SIGFPE",
+  9: "SIGKILL",
+  11: "SIGSEGV",
+  13: "SIGPIPE",
+  15: "SIGTERM",
+};
 
 /**
  * Exit non-zero to decline a command, but not every non-zero exit is a decline: a crash (a
@@ -246,7 +264,12 @@ async function buildAction(c: Caller, ref: CommandRef, claimed: readonly string[
     throw fail(c, `--build-action for ${shown}`, `crashed (exit ${r.exitCode}: something it ran was killed by ${sig})`, r.stderr);
   }
   if (r.exitCode !== 0) {
-    const why = excerpt(redactText(r.stderr).split("\n").find((l) => l.trim()) ?? "", 200);
+    const why = excerpt(
+      redactText(r.stderr)
+        .split("\n")
+        .find((l) => l.trim()) ?? "",
+      200,
+    );
     if (claimed.includes(shown)) {
       throw fail(
         c,
@@ -286,15 +309,26 @@ export async function loadExternalExtension(
   }
   const c: Caller = { name, path: real, root: ctx.root, timeoutMs: Math.round((config.timeout ?? DEFAULT_TIMEOUT_S) * 1000), env: ctx.env };
   // Both at once: an extension without --describe costs no extra round trip.
-  const [described, discovered] = await Promise.all([describe(c), discover(c).then((caps) => ({ caps }), (error: unknown) => ({ error }))]);
+  const [described, discovered] = await Promise.all([
+    describe(c),
+    discover(c).then(
+      (caps) => ({ caps }),
+      (error: unknown) => ({ error }),
+    ),
+  ]);
   let capabilities: string[];
   if (described?.capabilities) capabilities = described.capabilities;
   else if ("caps" in discovered) capabilities = discovered.caps;
   else throw discovered.error;
   const d = described;
   // A wrong answer here would make every run install (or never): say so now, naming the extension.
-  const dependencies = d?.dependencies === undefined || d.dependencies === null ? undefined : validateDependencySpec(d.dependencies, name, `(${real}) --describe: invalid 'dependencies'`);
-  const mounts: CacheMount[] = (d?.cache_mounts ?? []).map((m) => (m.env != null ? { path: m.path, container: m.container, env: m.env } : { path: m.path, container: m.container }));
+  const dependencies =
+    d?.dependencies === undefined || d.dependencies === null
+      ? undefined
+      : validateDependencySpec(d.dependencies, name, `(${real}) --describe: invalid 'dependencies'`);
+  const mounts: CacheMount[] = (d?.cache_mounts ?? []).map((m) =>
+    m.env != null ? { path: m.path, container: m.container, env: m.env } : { path: m.path, container: m.container },
+  );
   return {
     name,
     description: `external extension ${located}${d ? ` (api_version ${d.api_version})` : ""}`,
@@ -304,7 +338,8 @@ export async function loadExternalExtension(
     cacheMounts: () => mounts,
     dependencies: () => (dependencies ? { inputs: [...dependencies.inputs], paths: [...dependencies.paths] } : undefined),
     env: () => ({ ...(d?.env ?? {}) }),
-    fingerprintInputs: () => [...(d?.fingerprint_inputs ?? []), relative(ctx.root, real).startsWith("..") ? [] : [relative(ctx.root, real)]].flat(),
+    fingerprintInputs: () =>
+      [...(d?.fingerprint_inputs ?? []), relative(ctx.root, real).startsWith("..") ? [] : [relative(ctx.root, real)]].flat(),
     // Same rule as the builtin stacks: commands that change files or the world are never reused.
     cacheable: (ref) => !isMutating(ref) && ref.primary !== "setup",
   };

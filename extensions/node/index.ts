@@ -131,7 +131,12 @@ function cacheMounts(ctx: ExtensionContext): CacheMount[] {
 }
 
 /** The lockfile each manager writes when there is none yet. */
-const DEFAULT_LOCKFILE: Record<PackageManager, string> = { npm: "package-lock.json", pnpm: "pnpm-lock.yaml", yarn: "yarn.lock", bun: "bun.lock" };
+const DEFAULT_LOCKFILE: Record<PackageManager, string> = {
+  npm: "package-lock.json",
+  pnpm: "pnpm-lock.yaml",
+  yarn: "yarn.lock",
+  bun: "bun.lock",
+};
 
 /** Yarn 2+ without `nodeLinker: node-modules` (or pnpm) installs Plug'n'Play: a loader file, no node_modules. */
 function usesPnp(root: string): boolean {
@@ -184,7 +189,11 @@ const PM_HINT: Record<PackageManager, string> = {
 };
 
 function tools(ctx: ExtensionContext): ToolRequirement[] {
-  const node: ToolRequirement = { name: "node", version: ["node", "--version"], install: "install Node.js 20+ (e.g. with fnm, nvm or your OS packages)" };
+  const node: ToolRequirement = {
+    name: "node",
+    version: ["node", "--version"],
+    install: "install Node.js 20+ (e.g. with fnm, nvm or your OS packages)",
+  };
   const { pm } = detectPackageManager(ctx.root);
   const biome = biomeTool(ctx.root, biomeArgv(ctx.root));
   return [node, { name: pm, version: [pm, "--version"], install: PM_HINT[pm] }, ...(biome ? [biome] : [])];

@@ -1,9 +1,30 @@
 // Python stack: ruff (or black) and pytest, run through uv when the project is locked with it,
 // else through the project's .venv. Missing tools still get an action: the container may have them.
-import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolPin, ToolRequirement } from "../../src/sdk/types.ts";
+import type {
+  ActionResult,
+  CommandRef,
+  DependencySpec,
+  Extension,
+  ExtensionContext,
+  ToolPin,
+  ToolRequirement,
+} from "../../src/sdk/types.ts";
 import { formatRef } from "../../src/sdk/command-ref.ts";
 import { VENV, VENV_PYTHON, devExtras, venvHasModule, venvSetupArgs, venvState } from "./venv.ts";
-import { DEBIAN_BASE, defaultCacheable, existingFiles, firstFile, firstLine, isDir, isFile, pinnedVersion, readText, run, skip, unsupported } from "../shared.ts";
+import {
+  DEBIAN_BASE,
+  defaultCacheable,
+  existingFiles,
+  firstFile,
+  firstLine,
+  isDir,
+  isFile,
+  pinnedVersion,
+  readText,
+  run,
+  skip,
+  unsupported,
+} from "../shared.ts";
 import { IMAGE_HOME } from "../../src/sdk/image.ts";
 
 const UV_VERSION = "0.5.11";
@@ -12,7 +33,17 @@ const RUFF_VERSION = "0.8.4";
 const MANIFESTS = ["pyproject.toml", "setup.py", "requirements.txt"];
 const REQUIREMENTS = ["requirements.txt", "requirements-dev.txt", "requirements-test.txt"];
 
-const CAPABILITIES = ["setup:deps", "fmt:check", "fmt:fix", "lint:static", "lint:fix", "test:unit", "test:integration", "test:all", "package:artifact"];
+const CAPABILITIES = [
+  "setup:deps",
+  "fmt:check",
+  "fmt:fix",
+  "lint:static",
+  "lint:fix",
+  "test:unit",
+  "test:integration",
+  "test:all",
+  "package:artifact",
+];
 
 /** uv runs tools from the locked environment; without both uv and uv.lock we call tools directly. */
 function usesUv(ctx: ExtensionContext): boolean {
@@ -172,7 +203,12 @@ function tools(ctx: ExtensionContext): ToolRequirement[] {
   const fmt = formatter(ctx);
   return [
     // The formatter and linter are tools of their own; the interpreter runs setup, tests and packaging.
-    { name: python, version: [python, "--version"], install: "install Python 3 (e.g. apt-get install python3, or uv python install)", usedBy: ["setup", "test", "package"] },
+    {
+      name: python,
+      version: [python, "--version"],
+      install: "install Python 3 (e.g. apt-get install python3, or uv python install)",
+      usedBy: ["setup", "test", "package"],
+    },
     { name: "uv", version: ["uv", "--version"], install: "curl -LsSf https://astral.sh/uv/install.sh | sh", optional: !uvLocked },
     {
       name: "ruff",

@@ -73,11 +73,11 @@ export function devExtras(root: string): string[] {
  */
 export const SETUP_SCRIPT = [
   "set -e",
-  'base=$1; venv=$2; shift 2',
+  "base=$1; venv=$2; shift 2",
   'if ! "$venv/bin/python" -c "" >/dev/null 2>&1; then',
   '  if [ -e "$venv" ] || [ -L "$venv" ]; then',
   '    echo "dwf: $venv/bin/python does not run here (venv made by another interpreter); recreating $venv" >&2',
-  '    clear=--clear',
+  "    clear=--clear",
   "  else",
   "    clear=",
   "  fi",

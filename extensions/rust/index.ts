@@ -1,9 +1,30 @@
 // Rust stack: cargo fmt, clippy, build and tests, with cargo-nextest when it is installed.
 // Unit and integration selectors split the test targets so no test runs twice.
-import type { ActionResult, CommandRef, DependencySpec, Extension, ExtensionContext, ToolPin, ToolRequirement } from "../../src/sdk/types.ts";
+import type {
+  ActionResult,
+  CommandRef,
+  DependencySpec,
+  Extension,
+  ExtensionContext,
+  ToolPin,
+  ToolRequirement,
+} from "../../src/sdk/types.ts";
 import { parse } from "smol-toml";
 import { formatRef } from "../../src/sdk/command-ref.ts";
-import { DEBIAN_BASE, defaultCacheable, existingFiles, firstLine, isDir, isFile, listRoot, pinnedVersion, readText, run, skip, unsupported } from "../shared.ts";
+import {
+  DEBIAN_BASE,
+  defaultCacheable,
+  existingFiles,
+  firstLine,
+  isDir,
+  isFile,
+  listRoot,
+  pinnedVersion,
+  readText,
+  run,
+  skip,
+  unsupported,
+} from "../shared.ts";
 import { IMAGE_HOME } from "../../src/sdk/image.ts";
 
 const RUST_VERSION = "1.95.0";
@@ -136,7 +157,9 @@ function fetchesDependencies(root: string): boolean {
   }
   if (isTable(doc.workspace)) return true;
   const tables = [doc, ...Object.values(isTable(doc.target) ? doc.target : {}).filter(isTable)];
-  return tables.some((t) => DEPENDENCY_TABLES.some((name) => isTable(t[name]) && Object.values(t[name] as Record<string, unknown>).some(fetched)));
+  return tables.some((t) =>
+    DEPENDENCY_TABLES.some((name) => isTable(t[name]) && Object.values(t[name] as Record<string, unknown>).some(fetched)),
+  );
 }
 
 /** cargo fetch fills CARGO_HOME (a cache mount in the container), not the workspace: no paths, inputs alone decide. */
@@ -159,7 +182,10 @@ const TOOLCHAIN_PINS = ["rust-toolchain.toml", "rust-toolchain"];
  */
 function buildOutputs(ctx: ExtensionContext) {
   const lock = existingFiles(ctx.root, ["Cargo.lock"]);
-  return { paths: ["target"], inputs: [...(lock.length ? lock : ["Cargo.toml"]), ...existingFiles(ctx.root, [...TOOLCHAIN_PINS, ".cargo/config.toml"])] };
+  return {
+    paths: ["target"],
+    inputs: [...(lock.length ? lock : ["Cargo.toml"]), ...existingFiles(ctx.root, [...TOOLCHAIN_PINS, ".cargo/config.toml"])],
+  };
 }
 
 const CARGO_HOME = `${IMAGE_HOME}/.cargo`;
@@ -234,7 +260,12 @@ export const rust: Extension = {
   toolPins,
   machineEnv: ["CARGO_HOME", "RUSTUP_HOME"],
   // What `cargo build` leaves for the tests to reuse: the profile's folder (not the other profile's).
-  taskOutputs: (ref) => (ref.selector === "debug" && ref.primary === "build" ? ["target/debug"] : ref.primary === "build" && ref.selector === "release" ? ["target/release"] : []),
+  taskOutputs: (ref) =>
+    ref.selector === "debug" && ref.primary === "build"
+      ? ["target/debug"]
+      : ref.primary === "build" && ref.selector === "release"
+        ? ["target/release"]
+        : [],
   cacheable: defaultCacheable,
   tools,
   dockerfile: () => ({

@@ -108,7 +108,11 @@ export function listingEnvKey(env: Record<string, string | undefined>, skip: str
   // The excluded directories decide which directories are watched. Only a hash is kept: the
   // stat cache is a file on disk (uploaded by CI's cache step), and GIT_* variables can hold
   // credentials (GIT_CONFIG_VALUE_0=Authorization: …, tokens for askpass helpers).
-  return Bun.CryptoHasher.hash("sha256", JSON.stringify(["dwf-git-listing-env-v1", env.HOME ?? "", env.XDG_CONFIG_HOME ?? "", git, skip]), "hex");
+  return Bun.CryptoHasher.hash(
+    "sha256",
+    JSON.stringify(["dwf-git-listing-env-v1", env.HOME ?? "", env.XDG_CONFIG_HOME ?? "", git, skip]),
+    "hex",
+  );
 }
 
 interface GitLayout {
@@ -142,7 +146,13 @@ function gitLayout(root: string): GitLayout | undefined {
 function fixedStampPaths(layout: GitLayout, root: string, env: Record<string, string | undefined>): string[] {
   const home = env.HOME ?? "";
   const xdg = env.XDG_CONFIG_HOME || (home && join(home, ".config"));
-  const out = [join(layout.gitDir, "index"), join(layout.commonDir, "info", "exclude"), join(layout.commonDir, "config"), join(layout.gitDir, "config.worktree"), "/etc/gitconfig"];
+  const out = [
+    join(layout.gitDir, "index"),
+    join(layout.commonDir, "info", "exclude"),
+    join(layout.commonDir, "config"),
+    join(layout.gitDir, "config.worktree"),
+    "/etc/gitconfig",
+  ];
   if (layout.gitFile) out.push(layout.gitFile);
   if (home) out.push(join(home, ".gitconfig"));
   if (xdg) out.push(join(xdg, "git", "config"), join(xdg, "git", "ignore"));
@@ -157,7 +167,12 @@ function fixedStampPaths(layout: GitLayout, root: string, env: Record<string, st
 }
 
 /** The remembered paths when nothing they depend on changed since; undefined otherwise. */
-export function reuseListing(listing: Listing | undefined, envKey: string | undefined, root: string, env: Record<string, string | undefined> = process.env): string[] | undefined {
+export function reuseListing(
+  listing: Listing | undefined,
+  envKey: string | undefined,
+  root: string,
+  env: Record<string, string | undefined> = process.env,
+): string[] | undefined {
   if (!listing || envKey === undefined || listing.env !== envKey) return undefined;
   let layout: GitLayout | undefined;
   try {
@@ -242,7 +257,12 @@ async function listingDirs(root: string, paths: string[], skip: string[]): Promi
 }
 
 /** Ask git for the listing and, when its inputs have settled, what it depends on. */
-export async function listAndRemember(root: string, skip: string[], envKey: string | undefined, racyMs: number): Promise<{ paths: string[] | null; listing?: Listing }> {
+export async function listAndRemember(
+  root: string,
+  skip: string[],
+  envKey: string | undefined,
+  racyMs: number,
+): Promise<{ paths: string[] | null; listing?: Listing }> {
   const started = Date.now();
   const paths = await gitVisibleFiles(root);
   if (!paths || envKey === undefined) return { paths };
@@ -274,10 +294,11 @@ export function parseListing(v: unknown): Listing | undefined {
   if (typeof v !== "object" || v === null) return undefined;
   const l = v as Record<string, unknown>;
   if (typeof l.env !== "string" || !Array.isArray(l.fixed) || !Array.isArray(l.stamps) || !Array.isArray(l.paths)) return undefined;
-  if (!l.fixed.every((f) => Array.isArray(f) && (f.length === 0 || (f.length === 4 && f.every((n) => typeof n === "number"))))) return undefined;
+  if (!l.fixed.every((f) => Array.isArray(f) && (f.length === 0 || (f.length === 4 && f.every((n) => typeof n === "number")))))
+    return undefined;
   if (!l.paths.every((p) => typeof p === "string")) return undefined;
-  const okStamp = (s: unknown) => Array.isArray(s) && typeof s[0] === "string" && (s.length === 1 || (s.length === 5 && s.slice(1).every((n) => typeof n === "number")));
+  const okStamp = (s: unknown) =>
+    Array.isArray(s) && typeof s[0] === "string" && (s.length === 1 || (s.length === 5 && s.slice(1).every((n) => typeof n === "number")));
   if (!l.stamps.every(okStamp)) return undefined;
   return l as unknown as Listing;
 }
-

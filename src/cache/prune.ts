@@ -90,9 +90,11 @@ export function checkPrunableRoot(cacheRoot: string, opts: { home?: string; proj
   const hint = "Point DWF_CACHE_ROOT or [cache] root in devflow.toml at a directory used only for dwf's cache (default .cache/devflow).";
   if (real === "/" || real === resolve("/")) throw new UserError(`refusing to prune ${where}: it is the filesystem root.`, hint);
   const home = opts.home ? safeReal(opts.home) : undefined;
-  if (home && isInside(real, home)) throw new UserError(`refusing to prune ${where}: it is your home directory${real === home ? "" : " or holds it"}.`, hint);
+  if (home && isInside(real, home))
+    throw new UserError(`refusing to prune ${where}: it is your home directory${real === home ? "" : " or holds it"}.`, hint);
   const project = opts.projectRoot ? safeReal(opts.projectRoot) : undefined;
-  if (project && isInside(real, project)) throw new UserError(`refusing to prune ${where}: it holds the project itself (${project}).`, hint);
+  if (project && isInside(real, project))
+    throw new UserError(`refusing to prune ${where}: it holds the project itself (${project}).`, hint);
   // Not dwf's own (no tag, another tool's, or holding what dwf never makes): refused with the
   // reason. An empty folder has nothing to prune.
   const { state } = inspectCacheRoot(cacheRoot, opts.groups);
@@ -188,7 +190,8 @@ export function scanCacheRoot(root: string, opts: ScanOptions): CacheItem[] {
     const st = lstatOrNull(abs);
     if (!st) continue;
     if (DWF_TEMP.test(name)) {
-      if (!st.isDirectory() && !fresh(st.mtimeMs)) items.push({ rel: name, kind: "file", group: name, bytes: st.size, lastUsedMs: st.mtimeMs, current: false });
+      if (!st.isDirectory() && !fresh(st.mtimeMs))
+        items.push({ rel: name, kind: "file", group: name, bytes: st.size, lastUsedMs: st.mtimeMs, current: false });
       continue;
     }
     if (!st.isDirectory() || !CACHE_GROUP.test(name)) continue;
@@ -322,7 +325,11 @@ export function parseImagesJson(text: string): ProjectImage[] {
   if (!trimmed) return [];
   let rows: Record<string, unknown>[];
   if (trimmed.startsWith("[")) rows = JSON.parse(trimmed) as Record<string, unknown>[];
-  else rows = trimmed.split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l) as Record<string, unknown>);
+  else
+    rows = trimmed
+      .split("\n")
+      .filter((l) => l.trim())
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
   const byId = new Map<string, ProjectImage>();
   for (const r of rows) {
     const id = String(r.Id ?? r.ID ?? "");
@@ -332,7 +339,8 @@ export function parseImagesJson(text: string): ProjectImage[] {
     const tag = typeof r.Tag === "string" ? r.Tag : (names[0]?.split(":").pop() ?? "");
     const fingerprint = labels["dev.devflow.fingerprint"] ?? (HEX64.test(tag) ? tag : null);
     const bytes = typeof r.Size === "number" ? r.Size : parseSize(String(r.Size ?? "0"));
-    const created = typeof r.CreatedAt === "string" ? r.CreatedAt : typeof r.Created === "number" ? new Date(r.Created * 1000).toISOString() : "";
+    const created =
+      typeof r.CreatedAt === "string" ? r.CreatedAt : typeof r.Created === "number" ? new Date(r.Created * 1000).toISOString() : "";
     const prev = byId.get(id);
     if (prev) prev.refs.push(...names.filter((n) => !prev.refs.includes(n)));
     else byId.set(id, { id, refs: names.filter((n) => !n.includes("<none>")), fingerprint, bytes, created });
@@ -348,7 +356,11 @@ function parseSize(s: string): number {
 }
 
 /** Images whose fingerprint is not the current one go; the current one only with --all. */
-export function planImagePrune(images: ProjectImage[], current: string | null, all: boolean): { remove: ProjectImage[]; keep: ProjectImage[] } {
+export function planImagePrune(
+  images: ProjectImage[],
+  current: string | null,
+  all: boolean,
+): { remove: ProjectImage[]; keep: ProjectImage[] } {
   const remove: ProjectImage[] = [];
   const keep: ProjectImage[] = [];
   for (const img of images) (all || img.fingerprint !== current ? remove : keep).push(img);

@@ -71,7 +71,12 @@ function firstEnv(env: Record<string, string | undefined>, names: string[]): { n
  * and signature key only from the environment, the mode from --remote-cache, DWF_REMOTE_CACHE
  * or read_only. Without a URL, token or signature key the remote cache is off (with a reason).
  */
-export function resolveRemoteSettings(config: Config, file: string | null, env: Record<string, string | undefined>, flag?: string): RemoteResolution {
+export function resolveRemoteSettings(
+  config: Config,
+  file: string | null,
+  env: Record<string, string | undefined>,
+  flag?: string,
+): RemoteResolution {
   const where = file ?? "the environment";
   const file_ = config.cache?.remote ?? {};
   const modeVar = env.DWF_REMOTE_CACHE?.trim();
@@ -84,18 +89,34 @@ export function resolveRemoteSettings(config: Config, file: string | null, env: 
   if (asked === "off") return { off: flag ? "--remote-cache=off" : "DWF_REMOTE_CACHE=off", configured };
   const rawUrl = url?.value ?? file_.url;
   if (!rawUrl) {
-    return { off: "not configured", configured: false, warn: flag ? `--remote-cache=${flag} has no effect: no remote cache is configured ([cache.remote] url in devflow.toml, or DWF_REMOTE_CACHE_URL).` : undefined };
+    return {
+      off: "not configured",
+      configured: false,
+      warn: flag
+        ? `--remote-cache=${flag} has no effect: no remote cache is configured ([cache.remote] url in devflow.toml, or DWF_REMOTE_CACHE_URL).`
+        : undefined,
+    };
   }
-  if (url && !/^https?:\/\/[^\s/?#]+[^\s?#]*$/.test(url.value)) throw new UserError(`${url.name} is '${url.value}': expected an http:// or https:// URL.`);
+  if (url && !/^https?:\/\/[^\s/?#]+[^\s?#]*$/.test(url.value))
+    throw new UserError(`${url.name} is '${url.value}': expected an http:// or https:// URL.`);
   const team = firstEnv(env, ["DWF_REMOTE_CACHE_TEAM", "TURBO_TEAM"])?.value ?? file_.team;
   if (!team) {
-    throw new UserError(`${where}: cache.remote.team is not set: the remote cache needs the team (or slug) its entries belong to.`, "Add team = \"<your-team>\" under [cache.remote], or set DWF_REMOTE_CACHE_TEAM.");
+    throw new UserError(
+      `${where}: cache.remote.team is not set: the remote cache needs the team (or slug) its entries belong to.`,
+      'Add team = "<your-team>" under [cache.remote], or set DWF_REMOTE_CACHE_TEAM.',
+    );
   }
   const token = firstEnv(env, ["DWF_REMOTE_CACHE_TOKEN", "TURBO_TOKEN"]);
   if (!token) {
     // Pull requests from forks get no secrets: quietly local, unless the user asked for it.
     // DWF_REMOTE_CACHE=read in a workflow is no request to warn about a fork's missing secret.
-    return { off: "no token (set DWF_REMOTE_CACHE_TOKEN)", configured: true, warn: flag ? `--remote-cache=${flag}: no token in DWF_REMOTE_CACHE_TOKEN (or TURBO_TOKEN); running with the local cache only.` : undefined };
+    return {
+      off: "no token (set DWF_REMOTE_CACHE_TOKEN)",
+      configured: true,
+      warn: flag
+        ? `--remote-cache=${flag}: no token in DWF_REMOTE_CACHE_TOKEN (or TURBO_TOKEN); running with the local cache only.`
+        : undefined,
+    };
   }
   const signature = firstEnv(env, ["DWF_REMOTE_CACHE_SIGNATURE_KEY", "TURBO_REMOTE_CACHE_SIGNATURE_KEY"]);
   if (!signature) {
@@ -191,7 +212,10 @@ export function packArtifact(root: string, entry: RemoteEntry, opts: { level?: n
   };
   for (const o of entry.outputs) walk(o);
   const body = Bun.gzipSync(writeTar(files) as Uint8Array<ArrayBuffer>, opts.level === undefined ? undefined : { level: opts.level as 1 });
-  if (body.length > MAX_ARTIFACT_BYTES) throw new ArtifactError(`artifact is ${Math.round(body.length / 1024 / 1024)} MiB, over the ${MAX_ARTIFACT_BYTES / 1024 / 1024} MiB cap`);
+  if (body.length > MAX_ARTIFACT_BYTES)
+    throw new ArtifactError(
+      `artifact is ${Math.round(body.length / 1024 / 1024)} MiB, over the ${MAX_ARTIFACT_BYTES / 1024 / 1024} MiB cap`,
+    );
   return body;
 }
 
@@ -206,14 +230,22 @@ interface Unpacked {
  * ArtifactError for anything short of a whole archive holding this key's entry and only
  * paths under the outputs this machine declares for the task.
  */
-export function unpackArtifact(body: Uint8Array, expect: { key: string; task: string; outputs: string[] }, maxUnpacked = MAX_UNPACKED_BYTES): Unpacked {
+export function unpackArtifact(
+  body: Uint8Array,
+  expect: { key: string; task: string; outputs: string[] },
+  maxUnpacked = MAX_UNPACKED_BYTES,
+): Unpacked {
   if (body.length > MAX_ARTIFACT_BYTES) throw new ArtifactError(`artifact is over the ${MAX_ARTIFACT_BYTES / 1024 / 1024} MiB cap`);
   let tar: Uint8Array;
   try {
     tar = gunzipSync(body, { maxOutputLength: maxUnpacked });
   } catch (e) {
     const msg = (e as Error).message;
-    throw new ArtifactError(/maxOutputLength|larger than|buffer/i.test(msg) ? `unpacks to more than ${Math.round(maxUnpacked / 1024 / 1024)} MiB` : `not a whole gzip stream (truncated or damaged): ${msg}`);
+    throw new ArtifactError(
+      /maxOutputLength|larger than|buffer/i.test(msg)
+        ? `unpacks to more than ${Math.round(maxUnpacked / 1024 / 1024)} MiB`
+        : `not a whole gzip stream (truncated or damaged): ${msg}`,
+    );
   }
   let entries: TarEntry[];
   try {
@@ -230,8 +262,14 @@ export function unpackArtifact(body: Uint8Array, expect: { key: string; task: st
   } catch {
     throw new ArtifactError("the result entry is not JSON");
   }
-  if (entry?.version !== REMOTE_ENTRY_VERSION || entry.key !== expect.key || entry.task !== expect.task) throw new ArtifactError("the entry names another key or task");
-  if (typeof entry.output !== "string" || typeof entry.durationMs !== "number" || !Number.isFinite(entry.durationMs) || entry.durationMs < 0) {
+  if (entry?.version !== REMOTE_ENTRY_VERSION || entry.key !== expect.key || entry.task !== expect.task)
+    throw new ArtifactError("the entry names another key or task");
+  if (
+    typeof entry.output !== "string" ||
+    typeof entry.durationMs !== "number" ||
+    !Number.isFinite(entry.durationMs) ||
+    entry.durationMs < 0
+  ) {
     throw new ArtifactError("the result entry is malformed");
   }
   const outputs = normaliseOutputs(expect.outputs);
@@ -244,7 +282,8 @@ export function unpackArtifact(body: Uint8Array, expect: { key: string; task: st
     if (p.includes("\0") || p.includes("\\") || p.startsWith("/") || p.split("/").some((s) => s === "" || s === "." || s === "..")) {
       throw new ArtifactError(`entry ${JSON.stringify(p)} is not a plain relative path (it could escape the project)`);
     }
-    if (!underOutputs(p, outputs)) throw new ArtifactError(`entry ${JSON.stringify(p)} is not under the task's declared outputs (${outputs.join(", ") || "none"})`);
+    if (!underOutputs(p, outputs))
+      throw new ArtifactError(`entry ${JSON.stringify(p)} is not under the task's declared outputs (${outputs.join(", ") || "none"})`);
     if (seen.has(p)) throw new ArtifactError(`entry ${JSON.stringify(p)} appears twice`);
     seen.add(p);
     if (e.type === "symlink") {
@@ -286,13 +325,20 @@ export function restoreOutputs(root: string, files: TarEntry[]): void {
   const realRoot = realpathSync(root);
   for (const e of files) {
     const abs = resolve(root, e.path);
-    if (!isInside(root, abs) || !parentInside(realRoot, abs)) throw new ArtifactError(`${e.path} would be written outside the project (a folder on the way is a symlink leading out)`);
+    if (!isInside(root, abs) || !parentInside(realRoot, abs))
+      throw new ArtifactError(`${e.path} would be written outside the project (a folder on the way is a symlink leading out)`);
     const st = lstatOrNull(abs);
-    if (st?.isSymbolicLink() && e.type !== "symlink") throw new ArtifactError(`${e.path} is a symlink in the project; not writing through it`);
-    if (st?.isDirectory() && e.type !== "dir") throw new ArtifactError(`${e.path} is a folder in the project; the artifact has a file there`);
+    if (st?.isSymbolicLink() && e.type !== "symlink")
+      throw new ArtifactError(`${e.path} is a symlink in the project; not writing through it`);
+    if (st?.isDirectory() && e.type !== "dir")
+      throw new ArtifactError(`${e.path} is a folder in the project; the artifact has a file there`);
   }
   const suffix = `.dwf-restore-${process.pid}-${Date.now().toString(36)}`;
-  const ordered = [...files.filter((e) => e.type === "dir"), ...files.filter((e) => e.type === "file"), ...files.filter((e) => e.type === "symlink")];
+  const ordered = [
+    ...files.filter((e) => e.type === "dir"),
+    ...files.filter((e) => e.type === "file"),
+    ...files.filter((e) => e.type === "symlink"),
+  ];
   for (const e of ordered) {
     const abs = resolve(root, e.path);
     if (e.type === "dir") {
@@ -315,7 +361,11 @@ export function restoreOutputs(root: string, files: TarEntry[]): void {
   }
 }
 
-type GetResult = { kind: "hit"; body: Uint8Array; tag: string | null } | { kind: "miss" } | { kind: "auth"; status: number } | { kind: "error"; message: string; timeout?: boolean };
+type GetResult =
+  | { kind: "hit"; body: Uint8Array; tag: string | null }
+  | { kind: "miss" }
+  | { kind: "auth"; status: number }
+  | { kind: "error"; message: string; timeout?: boolean };
 
 /** The HTTP side: ofetch against the Turborepo API, no retries (the budget is the retry policy). */
 export function createRemoteClient(s: RemoteSettings, limits: { maxBytes?: number } = {}) {
@@ -329,7 +379,10 @@ export function createRemoteClient(s: RemoteSettings, limits: { maxBytes?: numbe
     const code = err.cause?.code ?? err.code;
     return { message: code ? `${code}` : (err.cause?.message ?? err.message), timeout: false };
   };
-  const raw = async (path: string, opts: { method: string; body?: Uint8Array | string; headers?: Record<string, string>; signal: AbortSignal; stream?: boolean }) => {
+  const raw = async (
+    path: string,
+    opts: { method: string; body?: Uint8Array | string; headers?: Record<string, string>; signal: AbortSignal; stream?: boolean },
+  ) => {
     const { ofetch } = await ofetchP;
     return ofetch.raw(`${s.url}${path}`, {
       method: opts.method as "GET",
@@ -370,7 +423,8 @@ export function createRemoteClient(s: RemoteSettings, limits: { maxBytes?: numbe
     async status(signal: AbortSignal): Promise<{ ok: boolean; detail: string; auth?: boolean }> {
       try {
         const r = await raw(`/v8/artifacts/status?${teamParam}`, { method: "GET", signal });
-        if (r.status === 401 || r.status === 403) return { ok: false, auth: true, detail: `rejects the token in ${s.tokenVar} (${r.status})` };
+        if (r.status === 401 || r.status === 403)
+          return { ok: false, auth: true, detail: `rejects the token in ${s.tokenVar} (${r.status})` };
         if (!r.ok) return { ok: false, detail: `answers ${r.status} to /v8/artifacts/status` };
         let state = "enabled";
         try {
@@ -404,13 +458,19 @@ export function createRemoteClient(s: RemoteSettings, limits: { maxBytes?: numbe
           return { kind: "error", message: `the body ended early (truncated: ${describe(e).message})` };
         }
         if (!body) return { kind: "error", message: tooBig };
-        if (Number.isFinite(length) && length !== body.length) return { kind: "error", message: `body is ${body.length} bytes, ${length} announced (truncated)` };
+        if (Number.isFinite(length) && length !== body.length)
+          return { kind: "error", message: `body is ${body.length} bytes, ${length} announced (truncated)` };
         return { kind: "hit", body, tag: r.headers.get("x-artifact-tag") };
       } catch (e) {
         return { kind: "error", ...describe(e, signal) };
       }
     },
-    async put(hash: string, body: Uint8Array, tag: string, signal: AbortSignal): Promise<{ ok: boolean; status?: number; message?: string }> {
+    async put(
+      hash: string,
+      body: Uint8Array,
+      tag: string,
+      signal: AbortSignal,
+    ): Promise<{ ok: boolean; status?: number; message?: string }> {
       try {
         const r = await raw(`/v8/artifacts/${hash}?${teamParam}`, {
           method: "PUT",
@@ -425,7 +485,12 @@ export function createRemoteClient(s: RemoteSettings, limits: { maxBytes?: numbe
     },
     async events(list: unknown[], signal: AbortSignal): Promise<void> {
       try {
-        await raw(`/v8/artifacts/events?${teamParam}`, { method: "POST", body: JSON.stringify(list), headers: { "Content-Type": "application/json" }, signal });
+        await raw(`/v8/artifacts/events?${teamParam}`, {
+          method: "POST",
+          body: JSON.stringify(list),
+          headers: { "Content-Type": "application/json" },
+          signal,
+        });
       } catch {}
     },
   };
@@ -472,11 +537,19 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
   const authFailed = (status: number, writing: boolean) => {
     disabled = "token rejected";
     const what = status === 401 ? "does not accept" : writing ? "does not let write with" : "refuses";
-    warnOnce("auth", `remote cache ${s.url} ${what} the token in ${s.tokenVar} (${status}${writing && status === 403 ? "; the token may be read-only" : ""}): check ${s.tokenVar} for team '${s.team}'. Continuing with the local cache only.`);
+    warnOnce(
+      "auth",
+      `remote cache ${s.url} ${what} the token in ${s.tokenVar} (${status}${writing && status === 403 ? "; the token may be read-only" : ""}): check ${s.tokenVar} for team '${s.team}'. Continuing with the local cache only.`,
+    );
   };
   const serverDown = (message: string, timeout: boolean) => {
     disabled = "server unavailable";
-    warnOnce("down", timeout ? `remote cache ${s.url} did not answer within ${s.timeoutMs / 1000}s: continuing without it for this run.` : `remote cache ${s.url} is unreachable (${message}): continuing without it for this run.`);
+    warnOnce(
+      "down",
+      timeout
+        ? `remote cache ${s.url} did not answer within ${s.timeoutMs / 1000}s: continuing without it for this run.`
+        : `remote cache ${s.url} is unreachable (${message}): continuing without it for this run.`,
+    );
   };
   const label = (t: PreparedTask) => `${formatRef(t.task.ref)} [${t.stack.name}]`;
   const events: { sessionId: string; source: "REMOTE"; event: "HIT" | "MISS"; hash: string; duration: number }[] = [];
@@ -520,7 +593,8 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
         }
         if (r.kind === "auth") return authFailed(r.status, false);
         if (r.kind === "error") {
-          if (r.timeout || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|EAI_AGAIN|ETIMEDOUT/.test(r.message)) return serverDown(r.message, Boolean(r.timeout));
+          if (r.timeout || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|EAI_AGAIN|ETIMEDOUT/.test(r.message))
+            return serverDown(r.message, Boolean(r.timeout));
           warnOnce(`get:${t.task.id}`, `remote cache: no result for ${label(t)}: ${r.message}; the task runs.`);
           return;
         }
@@ -530,14 +604,17 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
           found++;
           events.push({ sessionId, source: "REMOTE", event: "HIT", hash, duration: hit.durationMs });
           // A remote hit is kept locally: the next run needs no round trip.
-          await inner.store(t, runner, { exitCode: 0, output: hit.output, durationMs: hit.durationMs }, true).catch((e) => log.debug(`remote cache: could not keep ${t.task.id} locally: ${(e as Error).message}`));
+          await inner
+            .store(t, runner, { exitCode: 0, output: hit.output, durationMs: hit.durationMs }, true)
+            .catch((e) => log.debug(`remote cache: could not keep ${t.task.id} locally: ${(e as Error).message}`));
         }
       });
     } finally {
       clearTimeout(timer);
     }
     log.debug(`remote cache: ${found} of ${wanted.length} found on ${s.url} in ${Math.round(performance.now() - started)}ms`);
-    if (opts.verbose) log.info(`remote cache: ${found} of ${wanted.length} shareable task${wanted.length === 1 ? "" : "s"} found on ${s.url}`);
+    if (opts.verbose)
+      log.info(`remote cache: ${found} of ${wanted.length} shareable task${wanted.length === 1 ? "" : "s"} found on ${s.url}`);
     if (events.length && !disabled) {
       const batch = events.splice(0);
       track(client.events(batch, AbortSignal.any([uploads.signal, AbortSignal.timeout(s.timeoutMs)])));
@@ -552,7 +629,8 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
       return null;
     };
     if (!tag) return miss("it is not signed (no x-artifact-tag; the server must keep tags: set TURBO_REMOTE_CACHE_SIGNATURE_KEY on it)");
-    if (!tagMatches(artifactTag(s.signatureKey, hash, s.team, body), tag)) return miss("its signature does not match (altered, or signed with another DWF_REMOTE_CACHE_SIGNATURE_KEY)");
+    if (!tagMatches(artifactTag(s.signatureKey, hash, s.team, body), tag))
+      return miss("its signature does not match (altered, or signed with another DWF_REMOTE_CACHE_SIGNATURE_KEY)");
     try {
       const { entry, files } = unpackArtifact(body, { key, task: t.task.id, outputs: taskOutputs(t, opts.config, opts.registry) });
       restoreOutputs(opts.root, files);
@@ -567,7 +645,11 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
     const key = await inner.keyFor(t, runner);
     const hash = remoteHash(key);
     // Masked once more on the way out (storedResult): nothing secret leaves the machine.
-    const entry: RemoteEntry = { version: REMOTE_ENTRY_VERSION, ...storedResult(t, key, outcome), outputs: taskOutputs(t, opts.config, opts.registry) };
+    const entry: RemoteEntry = {
+      version: REMOTE_ENTRY_VERSION,
+      ...storedResult(t, key, outcome),
+      outputs: taskOutputs(t, opts.config, opts.registry),
+    };
     let body: Uint8Array;
     try {
       body = packArtifact(opts.root, entry);
@@ -607,7 +689,10 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
       if (timedOut) {
         const n = pending.size;
         uploads.abort();
-        warnOnce("flush", `remote cache: ${n} upload${n === 1 ? "" : "s"} to ${s.url} did not finish within ${waitMs / 1000}s; abandoned (the results are cached locally).`);
+        warnOnce(
+          "flush",
+          `remote cache: ${n} upload${n === 1 ? "" : "s"} to ${s.url} did not finish within ${waitMs / 1000}s; abandoned (the results are cached locally).`,
+        );
       }
     },
   };

@@ -111,7 +111,8 @@ function parsePax(data: Uint8Array): Record<string, string> {
   while (at < data.length) {
     const space = data.indexOf(0x20, at);
     const len = space < 0 ? NaN : Number(new TextDecoder().decode(data.subarray(at, space)));
-    if (!Number.isInteger(len) || len <= space - at || at + len > data.length || data[at + len - 1] !== 0x0a) throw new TarError("malformed pax record");
+    if (!Number.isInteger(len) || len <= space - at || at + len > data.length || data[at + len - 1] !== 0x0a)
+      throw new TarError("malformed pax record");
     let record: string;
     try {
       record = dec.decode(data.subarray(space + 1, at + len - 1));

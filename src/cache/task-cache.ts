@@ -144,7 +144,8 @@ function validRecord(v: unknown): v is OutputRecord {
     strings(r.paths) &&
     strings(r.present) &&
     typeof r.packed === "boolean" &&
-    (r.files === null || (Array.isArray(r.files) && r.files.every((f) => Array.isArray(f) && typeof f[0] === "string" && typeof f[1] === "number")))
+    (r.files === null ||
+      (Array.isArray(r.files) && r.files.every((f) => Array.isArray(f) && typeof f[0] === "string" && typeof f[1] === "number")))
   );
 }
 
@@ -214,21 +215,85 @@ function toolIdentity(program: string, cwd: string, pathVar: string): string {
  */
 const KEY_EXCLUDED_ENV: readonly string[] = [
   // shell bookkeeping
-  "_", "PWD", "OLDPWD", "SHLVL", "PS1", "PS2", "PS3", "PS4", "PROMPT_COMMAND", "MAIL", "MAILCHECK",
-  "HISTFILE", "HISTSIZE", "HISTFILESIZE", "HISTCONTROL", "HISTIGNORE", "HISTTIMEFORMAT", "COLUMNS", "LINES",
+  "_",
+  "PWD",
+  "OLDPWD",
+  "SHLVL",
+  "PS1",
+  "PS2",
+  "PS3",
+  "PS4",
+  "PROMPT_COMMAND",
+  "MAIL",
+  "MAILCHECK",
+  "HISTFILE",
+  "HISTSIZE",
+  "HISTFILESIZE",
+  "HISTCONTROL",
+  "HISTIGNORE",
+  "HISTTIMEFORMAT",
+  "COLUMNS",
+  "LINES",
   // terminal and login session
-  "TERM_SESSION_ID", "WINDOWID", "STY", "WINDOW", "TMUX", "TMUX_PANE", "KITTY_WINDOW_ID", "ITERM_SESSION_ID", "WT_SESSION",
-  "SECURITYSESSIONID", "XDG_SESSION_ID", "XDG_VTNR", "INVOCATION_ID", "JOURNAL_STREAM", "SYSTEMD_EXEC_PID", "MANAGERPID",
-  "SSH_CONNECTION", "SSH_CLIENT", "SSH_TTY", "SSH_AUTH_SOCK", "SSH_AGENT_PID", "GPG_TTY",
+  "TERM_SESSION_ID",
+  "WINDOWID",
+  "STY",
+  "WINDOW",
+  "TMUX",
+  "TMUX_PANE",
+  "KITTY_WINDOW_ID",
+  "ITERM_SESSION_ID",
+  "WT_SESSION",
+  "SECURITYSESSIONID",
+  "XDG_SESSION_ID",
+  "XDG_VTNR",
+  "INVOCATION_ID",
+  "JOURNAL_STREAM",
+  "SYSTEMD_EXEC_PID",
+  "MANAGERPID",
+  "SSH_CONNECTION",
+  "SSH_CLIENT",
+  "SSH_TTY",
+  "SSH_AUTH_SOCK",
+  "SSH_AGENT_PID",
+  "GPG_TTY",
   // CI: ids and files that change with every run or step, and the run's credentials
-  "GITHUB_RUN_ID", "GITHUB_RUN_NUMBER", "GITHUB_RUN_ATTEMPT", "GITHUB_JOB", "GITHUB_ACTION", "GITHUB_ENV", "GITHUB_OUTPUT",
-  "GITHUB_PATH", "GITHUB_STATE", "GITHUB_STEP_SUMMARY", "GITHUB_TOKEN", "RUNNER_TRACKING_ID", "ACTIONS_RUNTIME_TOKEN",
-  "ACTIONS_RUNTIME_URL", "ACTIONS_CACHE_URL", "ACTIONS_RESULTS_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "ACTIONS_ID_TOKEN_REQUEST_URL",
+  "GITHUB_RUN_ID",
+  "GITHUB_RUN_NUMBER",
+  "GITHUB_RUN_ATTEMPT",
+  "GITHUB_JOB",
+  "GITHUB_ACTION",
+  "GITHUB_ENV",
+  "GITHUB_OUTPUT",
+  "GITHUB_PATH",
+  "GITHUB_STATE",
+  "GITHUB_STEP_SUMMARY",
+  "GITHUB_TOKEN",
+  "RUNNER_TRACKING_ID",
+  "ACTIONS_RUNTIME_TOKEN",
+  "ACTIONS_RUNTIME_URL",
+  "ACTIONS_CACHE_URL",
+  "ACTIONS_RESULTS_URL",
+  "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+  "ACTIONS_ID_TOKEN_REQUEST_URL",
   // dwf's own switches
-  "DWF_LOG", "DWF_PROFILE", "DWF_ENGINE", "DWF_CACHE_ROOT", "DWF_DOWNLOAD_BASE", "DWF_INSTALL_DIR", "DWF_RUN",
+  "DWF_LOG",
+  "DWF_PROFILE",
+  "DWF_ENGINE",
+  "DWF_CACHE_ROOT",
+  "DWF_DOWNLOAD_BASE",
+  "DWF_INSTALL_DIR",
+  "DWF_RUN",
   // the remote cache's settings and credentials (dwf's own names and the turbo ones it accepts)
-  "DWF_REMOTE_CACHE", "DWF_REMOTE_CACHE_URL", "DWF_REMOTE_CACHE_TOKEN", "DWF_REMOTE_CACHE_TEAM", "DWF_REMOTE_CACHE_SIGNATURE_KEY",
-  "TURBO_API", "TURBO_TOKEN", "TURBO_TEAM", "TURBO_REMOTE_CACHE_SIGNATURE_KEY",
+  "DWF_REMOTE_CACHE",
+  "DWF_REMOTE_CACHE_URL",
+  "DWF_REMOTE_CACHE_TOKEN",
+  "DWF_REMOTE_CACHE_TEAM",
+  "DWF_REMOTE_CACHE_SIGNATURE_KEY",
+  "TURBO_API",
+  "TURBO_TOKEN",
+  "TURBO_TEAM",
+  "TURBO_REMOTE_CACHE_SIGNATURE_KEY",
 ];
 const EXCLUDED = new Set(KEY_EXCLUDED_ENV);
 
@@ -250,11 +315,48 @@ export function inheritedKeyEnv(env: Record<string, string | undefined>, runner:
  * pin stands for the toolchain PATH would find; every other variable (FOO, RUSTFLAGS, …) is kept.
  */
 const MACHINE_ENV: readonly string[] = [
-  "HOME", "USER", "LOGNAME", "USERNAME", "PATH", "SHELL", "HOSTNAME", "HOST", "TMPDIR", "TMP", "TEMP", "MAIL",
-  "LANG", "LANGUAGE", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "LC_COLLATE", "LC_NUMERIC", "LC_TIME", "LC_MONETARY",
-  "XDG_RUNTIME_DIR", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CONFIG_DIRS", "XDG_DATA_DIRS",
-  "XDG_SESSION_TYPE", "XDG_SESSION_CLASS", "XDG_CURRENT_DESKTOP", "DESKTOP_SESSION", "DISPLAY", "WAYLAND_DISPLAY",
-  "DBUS_SESSION_BUS_ADDRESS", "LS_COLORS", "EDITOR", "VISUAL", "PAGER", "MANPATH", "INFOPATH", "MOTD_SHOWN",
+  "HOME",
+  "USER",
+  "LOGNAME",
+  "USERNAME",
+  "PATH",
+  "SHELL",
+  "HOSTNAME",
+  "HOST",
+  "TMPDIR",
+  "TMP",
+  "TEMP",
+  "MAIL",
+  "LANG",
+  "LANGUAGE",
+  "LC_ALL",
+  "LC_CTYPE",
+  "LC_MESSAGES",
+  "LC_COLLATE",
+  "LC_NUMERIC",
+  "LC_TIME",
+  "LC_MONETARY",
+  "XDG_RUNTIME_DIR",
+  "XDG_CONFIG_HOME",
+  "XDG_CACHE_HOME",
+  "XDG_DATA_HOME",
+  "XDG_STATE_HOME",
+  "XDG_CONFIG_DIRS",
+  "XDG_DATA_DIRS",
+  "XDG_SESSION_TYPE",
+  "XDG_SESSION_CLASS",
+  "XDG_CURRENT_DESKTOP",
+  "DESKTOP_SESSION",
+  "DISPLAY",
+  "WAYLAND_DISPLAY",
+  "DBUS_SESSION_BUS_ADDRESS",
+  "LS_COLORS",
+  "EDITOR",
+  "VISUAL",
+  "PAGER",
+  "MANPATH",
+  "INFOPATH",
+  "MOTD_SHOWN",
 ];
 
 /** The inherited part of a pinned host task's portable key: without MACHINE_ENV and the stacks' own (Extension.machineEnv). */
@@ -311,7 +413,9 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
     // fingerprint inputs (its lockfile), and hashing a modules folder would cost more than the run.
     const installed = (prepared.dependencies ?? []).flatMap((d) => d.paths.map((p) => join(root, p)));
     const { files, stats } = await hashTree(root, { cacheRoot, exclude: [cacheRoot, ...installed] });
-    log.debug(`task cache: hashed ${stats.listed} files (${stats.read} read, ${stats.reused} unchanged${stats.readOnWorker ? `, ${stats.readOnWorker} on a second thread` : ""}${stats.listReused ? ", git listing reused" : ""}) in ${Math.round(performance.now() - started)}ms`);
+    log.debug(
+      `task cache: hashed ${stats.listed} files (${stats.read} read, ${stats.reused} unchanged${stats.readOnWorker ? `, ${stats.readOnWorker} on a second thread` : ""}${stats.listReused ? ", git listing reused" : ""}) in ${Math.round(performance.now() - started)}ms`,
+    );
     return files;
   });
   // The tree again, after a task: a hash started after the task ended shows what the task left,
@@ -384,7 +488,8 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
   /** Host path → in-container path of every cache mount, for keys made as a container's. */
   const mountPaths = memo(async () => {
     const out = new Map<string, string>();
-    for (const s of registry.stacks) for (const m of (await s.ext.cacheMounts?.(registry.ctx)) ?? []) out.set(cacheMountHostPath(cacheRoot, s.name, m), m.container);
+    for (const s of registry.stacks)
+      for (const m of (await s.ext.cacheMounts?.(registry.ctx)) ?? []) out.set(cacheMountHostPath(cacheRoot, s.name, m), m.container);
     return out;
   });
   const containerEnv = (env: Record<string, string>, mounts: Map<string, string>) => {
@@ -450,7 +555,10 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
         try {
           const r = await callBounded(pin.probe, { cwd: root, timeoutMs: 15_000, maxBytes: 64 * 1024, env: { ...process.env, ...t.env } });
           if (r.exitCode !== 0) return undefined;
-          const lines = `${r.stdout}\n${r.stderr}`.split("\n").map((l) => l.trim()).filter(Boolean);
+          const lines = `${r.stdout}\n${r.stderr}`
+            .split("\n")
+            .map((l) => l.trim())
+            .filter(Boolean);
           return (lines.find((l) => reportsVersion(l, pin.version)) ?? lines[0])?.slice(0, 200);
         } catch {
           return undefined;
@@ -459,7 +567,8 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
     );
     for (const [i, pin] of pins.entries()) {
       const got = reports[i];
-      if (got === undefined) return { why: `host tool ${shown}: '${pin.probe.join(" ")}' did not report a version (${pin.file} pins ${pin.version})` };
+      if (got === undefined)
+        return { why: `host tool ${shown}: '${pin.probe.join(" ")}' did not report a version (${pin.file} pins ${pin.version})` };
       if (!reportsVersion(got, pin.version)) return { why: `host tool ${shown} reports '${got}', ${pin.file} pins ${pin.version}` };
     }
     return {
@@ -480,7 +589,10 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
     return out;
   });
   let portableMounts: Map<string, string> | undefined;
-  const portableInherited = portableInheritedEnv(inherited.host, registry.stacks.flatMap((st) => st.ext.machineEnv ?? []));
+  const portableInherited = portableInheritedEnv(
+    inherited.host,
+    registry.stacks.flatMap((st) => st.ext.machineEnv ?? []),
+  );
   /** Before keyOf for host keys: each task's tool identity (pins are probed once per tool). */
   const identifyHost = async (tasks: PreparedTask[], s: Shared) => {
     if (s.kind !== "host" || tasks.every((t) => identities.has(t.task.id))) return;
@@ -497,18 +609,34 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
     const inputs = t.stack.ext.taskInputs?.(t.task.ref, registry.ctx);
     const host = s.kind === "host" ? identities.get(t.task.id) : undefined;
     const portable = host?.portable;
-    const environment = s.image !== undefined ? `image:${s.image}` : portable !== undefined ? `pin:${portable}` : `tool:${tool(action.program, t.cwd, t.env.PATH ?? process.env.PATH ?? "")}`;
-    const env = s.mounts ? containerEnv(t.env, s.mounts) : portable !== undefined && portableMounts ? containerEnv(t.env, portableMounts) : t.env;
+    const environment =
+      s.image !== undefined
+        ? `image:${s.image}`
+        : portable !== undefined
+          ? `pin:${portable}`
+          : `tool:${tool(action.program, t.cwd, t.env.PATH ?? process.env.PATH ?? "")}`;
+    const env = s.mounts
+      ? containerEnv(t.env, s.mounts)
+      : portable !== undefined && portableMounts
+        ? containerEnv(t.env, portableMounts)
+        : t.env;
     const inheritedPart = portable !== undefined ? portableInherited : inherited[s.kind];
     const tree = digestOf(s.files, inputs);
     const id = `${runner.kind}\0${t.task.id}`;
     treeSeen.set(id, { inputs, digest: tree });
     let share: Sharing =
       s.kind === "container"
-        ? { shared: true, why: runner.kind === "container" ? `container image ${s.image!.slice(0, 12)}` : `dwf image ${s.image!.slice(0, 12)} (dwf runs inside it)` }
+        ? {
+            shared: true,
+            why:
+              runner.kind === "container"
+                ? `container image ${s.image!.slice(0, 12)}`
+                : `dwf image ${s.image!.slice(0, 12)} (dwf runs inside it)`,
+          }
         : { shared: portable !== undefined, why: host?.why ?? "host task" };
     // A key naming this checkout's path would never match on another machine (or would lie there).
-    if (share.shared && JSON.stringify([action.program, action.args, env, inheritedPart]).includes(root)) share = { shared: false, why: `its command or environment names this checkout's path (${root})` };
+    if (share.shared && JSON.stringify([action.program, action.args, env, inheritedPart]).includes(root))
+      share = { shared: false, why: `its command or environment names this checkout's path (${root})` };
     sharings.set(id, share);
     return taskKey({
       task: t.task.id,
@@ -606,10 +734,17 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
    */
   const keepOutputs = async (key: string, result: ReturnType<typeof storedResult>, declared: string[]): Promise<OutputRecord> => {
     const listing = listOutputs(root, declared);
-    const rec: OutputRecord = { paths: declared, present: listing.present, files: listing.files.length <= MANIFEST_MAX ? listing.files : null, packed: false };
+    const rec: OutputRecord = {
+      paths: declared,
+      present: listing.present,
+      files: listing.files.length <= MANIFEST_MAX ? listing.files : null,
+      packed: false,
+    };
     if (listing.files.length === 0) return rec;
     if (listing.bytes > LOCAL_OUTPUTS_MAX) {
-      log.debug(`task cache: ${result.task}: outputs are ${Math.round(listing.bytes / 1024 / 1024)} MiB, over the ${LOCAL_OUTPUTS_MAX / 1024 / 1024} MiB kept locally: listed, not kept`);
+      log.debug(
+        `task cache: ${result.task}: outputs are ${Math.round(listing.bytes / 1024 / 1024)} MiB, over the ${LOCAL_OUTPUTS_MAX / 1024 / 1024} MiB kept locally: listed, not kept`,
+      );
       return rec;
     }
     try {
@@ -628,7 +763,10 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
     if (tasks.length === 0) return hits;
     let s: Shared;
     try {
-      s = await shared(tasks.map((t) => t.stack.name), runner);
+      s = await shared(
+        tasks.map((t) => t.stack.name),
+        runner,
+      );
     } catch (e) {
       log.debug(`task cache: cannot compute keys: ${(e as Error).message}`);
       return hits;
@@ -695,8 +833,17 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
 }
 
 /** What a stored result holds, locally or on a remote: its output masked like the terminal's. */
-export function storedResult(t: PreparedTask, key: string, outcome: RunOutcome): { key: string; task: string; durationMs: number; output: string } {
-  return { key, task: t.task.id, durationMs: Math.round(outcome.durationMs), output: redactText(outcome.output, secretValues(process.env, t.env)) };
+export function storedResult(
+  t: PreparedTask,
+  key: string,
+  outcome: RunOutcome,
+): { key: string; task: string; durationMs: number; output: string } {
+  return {
+    key,
+    task: t.task.id,
+    durationMs: Math.round(outcome.durationMs),
+    output: redactText(outcome.output, secretValues(process.env, t.env)),
+  };
 }
 
 /** The task cache the verify/run flow opens; none when caching is off for this run. */
@@ -714,6 +861,12 @@ export function taskCacheFactory(): TaskCacheFactory {
       else if (ctx.verbose && remote.configured) log.info(`remote cache: off (${remote.off})`);
       return local;
     }
-    return withRemoteCache(local, { settings: remote.settings, root: loaded.root, config: loaded.config, registry, verbose: Boolean(ctx.verbose) });
+    return withRemoteCache(local, {
+      settings: remote.settings,
+      root: loaded.root,
+      config: loaded.config,
+      registry,
+      verbose: Boolean(ctx.verbose),
+    });
   };
 }

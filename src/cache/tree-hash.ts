@@ -100,14 +100,19 @@ function excludedPrefixes(root: string, exclude: string[]): string[] {
   return out;
 }
 
-
-
 function loadStatCache(path: string, root: string): StatCache {
   const text = readOwnText(path, READ_CAPS.statCache);
   if (text === undefined) return EMPTY;
   try {
     const data = JSON.parse(text) as { version?: unknown; root?: unknown; files?: unknown; count?: unknown; listing?: unknown };
-    if (data.version !== STAT_VERSION || data.root !== root || typeof data.files !== "object" || data.files === null || Array.isArray(data.files)) return EMPTY;
+    if (
+      data.version !== STAT_VERSION ||
+      data.root !== root ||
+      typeof data.files !== "object" ||
+      data.files === null ||
+      Array.isArray(data.files)
+    )
+      return EMPTY;
     const rows = data.files as Record<string, unknown>;
     const count = typeof data.count === "number" ? data.count : Object.keys(rows).length;
     return { rows, count, listing: parseListing(data.listing) };
@@ -127,7 +132,11 @@ function saveStatCache(cacheRoot: string, path: string, root: string, rows: Map<
   try {
     // A run killed while writing leaves its temp file: the next write clears it.
     removeStaleTemps(dirname(path));
-    writeCacheFile(cacheRoot, path, JSON.stringify({ version: STAT_VERSION, root, count: rows.size, files: Object.fromEntries(rows), ...(listing ? { listing } : {}) }));
+    writeCacheFile(
+      cacheRoot,
+      path,
+      JSON.stringify({ version: STAT_VERSION, root, count: rows.size, files: Object.fromEntries(rows), ...(listing ? { listing } : {}) }),
+    );
   } catch {
     // A stat cache is only an accelerator: failing to write it must not fail the run.
   }
@@ -203,7 +212,6 @@ self.onmessage = (e) => {
   postMessage(out);
 };`;
 let workerUrl: string | undefined;
-
 
 /** Hash these files on a worker thread; undefined when no worker can be started (the caller reads them itself). */
 function hashOnWorker(paths: string[]): Promise<WorkerRow[]> | undefined {
@@ -409,7 +417,12 @@ export async function hashTree(root: string, opts: HashTreeOptions = {}): Promis
 /** Normalise extension-given input prefixes: relative, `/`-separated, no `./` or trailing slash. */
 function normalisePrefixes(prefixes: string[]): string[] {
   return prefixes
-    .map((p) => p.split(/[\\/]+/).filter((s) => s !== "" && s !== ".").join("/"))
+    .map((p) =>
+      p
+        .split(/[\\/]+/)
+        .filter((s) => s !== "" && s !== ".")
+        .join("/"),
+    )
     .filter((p) => p !== "" && !p.split("/").includes(".."));
 }
 

@@ -72,19 +72,39 @@ function jobId(command: string): string {
 export const IMAGE_JOBS = ["image", "image-pr"] as const;
 
 /** Jobs for one profile's commands, in the order they run. */
-export function planJobs(s: Pick<CiSettings, "mode" | "runtime" | "warmFirst" | "warmable" | "profile">, commands: string[], profile = s.profile): CiJob[] {
+export function planJobs(
+  s: Pick<CiSettings, "mode" | "runtime" | "warmFirst" | "warmable" | "profile">,
+  commands: string[],
+  profile = s.profile,
+): CiJob[] {
   const jobs: CiJob[] = [];
   const container = s.runtime === "container";
   if (container) {
     jobs.push(
       { id: "image", name: "image: build, scan, push", kind: "image", needs: [], sequential: [], warm: [], cache: "none" },
-      { id: "image-pr", name: "image: build and scan (pull request, no push)", kind: "image-pr", needs: [], sequential: [], warm: [], cache: "none" },
+      {
+        id: "image-pr",
+        name: "image: build and scan (pull request, no push)",
+        kind: "image-pr",
+        needs: [],
+        sequential: [],
+        warm: [],
+        cache: "none",
+      },
       { id: "rescan", name: "image: weekly rescan", kind: "rescan", needs: [], sequential: [], warm: [], cache: "none" },
     );
   }
   const imageNeeds = container ? [...IMAGE_JOBS] : [];
   if (s.mode === "single") {
-    jobs.push({ id: "verify", name: `dwf verify ${profile}`, kind: "single", needs: imageNeeds, sequential: [`verify ${profile}`], warm: [], cache: "save" });
+    jobs.push({
+      id: "verify",
+      name: `dwf verify ${profile}`,
+      kind: "single",
+      needs: imageNeeds,
+      sequential: [`verify ${profile}`],
+      warm: [],
+      cache: "save",
+    });
     return jobs;
   }
   const build = [...s.warmFirst.filter((c) => !commands.includes(c)), ...commands.filter(isBuildPhase)];

@@ -22,7 +22,8 @@ interface Stamp {
 /** Tracked regular files and their blob ids, from the index (what the checkout wrote). */
 function trackedBlobs(root: string): Map<string, string> {
   const r = Bun.spawnSync(["git", "ls-files", "-s", "-z"], { cwd: root, stdout: "pipe", stderr: "pipe" });
-  if (r.exitCode !== 0) throw new UserError(`cannot list the files git tracks in ${root}: ${r.stderr.toString().trim()}`, "Run this in a git checkout.");
+  if (r.exitCode !== 0)
+    throw new UserError(`cannot list the files git tracks in ${root}: ${r.stderr.toString().trim()}`, "Run this in a git checkout.");
   const out = new Map<string, string>();
   for (const entry of r.stdout.toString().split("\0")) {
     const m = /^(\d+) ([0-9a-f]+) \d\t(.+)$/s.exec(entry);

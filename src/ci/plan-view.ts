@@ -109,10 +109,16 @@ export async function renderCiPlan(s: CiSettings, workflow: string, resolve?: Ta
       const stage = stages.get(j.id)!;
       const num = stage !== last ? `${stage}.` : "  ";
       last = stage;
-      const cache = j.cache === "save" ? "  [restores, saves the cache when its key is new]" : j.cache === "restore" ? "  [restores the warm cache]" : "";
+      const cache =
+        j.cache === "save"
+          ? "  [restores, saves the cache when its key is new]"
+          : j.cache === "restore"
+            ? "  [restores the warm cache]"
+            : "";
       out += `  ${num} ${j.id.padEnd(width)}  ${describe(j)}${cache}\n`;
       if (resolve && name === s.profile && (j.kind === "warm" || j.kind === "verify" || j.kind === "single")) {
-        for (const t of await jobTasks(s, j, name, resolve)) out += `       ${" ".repeat(width)}    ${t.warm ? "warm: " : ""}${t.argv ? t.argv.join(" ") : `(skipped: ${t.skip})`}\n`;
+        for (const t of await jobTasks(s, j, name, resolve))
+          out += `       ${" ".repeat(width)}    ${t.warm ? "warm: " : ""}${t.argv ? t.argv.join(" ") : `(skipped: ${t.skip})`}\n`;
       }
     }
   }

@@ -55,7 +55,9 @@ export async function loadCiProject(opts: CiLoadOptions): Promise<CiProject> {
   const cfg = loaded.config;
   if (registry.stacks.length === 0) {
     throw new UserError(
-      loaded.path ? `${loaded.path}: no stack is enabled, so CI would run nothing.` : `no devflow.toml found from ${opts.cwd} upwards, and no known stack detected in ${loaded.root}.`,
+      loaded.path
+        ? `${loaded.path}: no stack is enabled, so CI would run nothing.`
+        : `no devflow.toml found from ${opts.cwd} upwards, and no known stack detected in ${loaded.root}.`,
       "Run 'dwf init' to create a devflow.toml, or set [project] stack = [...].",
     );
   }
@@ -65,7 +67,9 @@ export async function loadCiProject(opts: CiLoadOptions): Promise<CiProject> {
     const names = Object.keys(targets);
     throw new UserError(
       `${where}: no profile '${profile}' under [targets]; CI runs that profile.`,
-      names.length ? `Set [ci] profile to one of: ${names.join(", ")}.` : `Add [targets] ${profile} = ["fmt:check", "lint:static", "test:unit"].`,
+      names.length
+        ? `Set [ci] profile to one of: ${names.join(", ")}.`
+        : `Add [targets] ${profile} = ["fmt:check", "lint:static", "test:unit"].`,
     );
   }
   const profiles: Record<string, string[]> = {};
@@ -100,7 +104,16 @@ export async function loadCiProject(opts: CiLoadOptions): Promise<CiProject> {
   const hasSetup = (profiles[profile] ?? []).some((c) => c.startsWith("setup:"));
   const dwfVersion = (cfg.ci?.dwf_version ?? VERSION).replace(/^v/, "");
   const workflowPath = opts.existingWorkflow ?? resolve(loaded.root, opts.output ?? DEFAULT_WORKFLOW);
-  const sha = opts.needSha256 ? await resolveSha256({ flag: opts.sha256, config: cfg.ci?.dwf_sha256, configFile: loaded.path, workflowPath, version: dwfVersion, env: opts.env ?? process.env }) : { sha256: "", from: "not needed" };
+  const sha = opts.needSha256
+    ? await resolveSha256({
+        flag: opts.sha256,
+        config: cfg.ci?.dwf_sha256,
+        configFile: loaded.path,
+        workflowPath,
+        version: dwfVersion,
+        env: opts.env ?? process.env,
+      })
+    : { sha256: "", from: "not needed" };
   const settings: CiSettings = {
     profile,
     profiles,
@@ -139,10 +152,21 @@ const SHA256 = /^[0-9a-f]{64}$/;
  * the workflow on disk when it pins the same version (so regenerating needs no network), and
  * last the pinned release's SHA256SUMS, read now, at generate time — never in CI.
  */
-async function resolveSha256(o: { flag?: string; config?: string; configFile: string | null; workflowPath: string; version: string; env: Record<string, string | undefined> }): Promise<{ sha256: string; from: string }> {
+async function resolveSha256(o: {
+  flag?: string;
+  config?: string;
+  configFile: string | null;
+  workflowPath: string;
+  version: string;
+  env: Record<string, string | undefined>;
+}): Promise<{ sha256: string; from: string }> {
   if (o.flag !== undefined) {
     const v = o.flag.trim().toLowerCase();
-    if (!SHA256.test(v)) throw new UserError(`--dwf-sha256: '${o.flag}' is not a SHA-256 (64 hex digits).`, `Pass the checksum of ${RELEASE_ASSET} from the release's SHA256SUMS.`);
+    if (!SHA256.test(v))
+      throw new UserError(
+        `--dwf-sha256: '${o.flag}' is not a SHA-256 (64 hex digits).`,
+        `Pass the checksum of ${RELEASE_ASSET} from the release's SHA256SUMS.`,
+      );
     return { sha256: v, from: "--dwf-sha256" };
   }
   if (o.config) return { sha256: o.config, from: `${o.configFile}: ci.dwf_sha256` };
@@ -179,7 +203,12 @@ export function ciFiles(project: CiProject, output?: string): GeneratedFile[] {
   if (project.settings.runtime === "container") {
     files.push(
       { path: join(project.root, BAKE_FILE), text: renderBakeFile(project.settings), marker: MARKER, optional: true },
-      { path: join(project.root, DOCKERIGNORE), text: renderDockerignore(project.settings, project.copies), marker: MARKER, optional: true },
+      {
+        path: join(project.root, DOCKERIGNORE),
+        text: renderDockerignore(project.settings, project.copies),
+        marker: MARKER,
+        optional: true,
+      },
     );
   }
   return files;
@@ -209,7 +238,10 @@ export function writeGenerated(root: string, f: GeneratedFile, force: boolean, d
   if (current === f.text) return "unchanged";
   if (current !== null && !isGenerated(current, f.marker) && !force) {
     if (f.optional) return "kept";
-    throw new UserError(`${display} exists and was not written by dwf; not overwriting it.`, "Move it aside, or pass --force to replace it.");
+    throw new UserError(
+      `${display} exists and was not written by dwf; not overwriting it.`,
+      "Move it aside, or pass --force to replace it.",
+    );
   }
   writeFileAtomic(f.path, f.text);
   return current === null ? "created" : "updated";
@@ -234,7 +266,13 @@ export function checkDrift(files: GeneratedFile[], root: string): Drift[] {
       continue;
     }
     if (f.optional && !isGenerated(current, f.marker)) continue;
-    if (current !== f.text) out.push({ display, missing: false, handWritten: !isGenerated(current, f.marker), diff: unifiedDiff(current, f.text, { from: `${display} (on disk)`, to: `${display} (generated)` }) });
+    if (current !== f.text)
+      out.push({
+        display,
+        missing: false,
+        handWritten: !isGenerated(current, f.marker),
+        diff: unifiedDiff(current, f.text, { from: `${display} (on disk)`, to: `${display} (generated)` }),
+      });
   }
   return out;
 }

@@ -39,13 +39,20 @@ export async function route(word: string, rest: string[]): Promise<number> {
     const target = resolveWord(word, rest);
     const cmd = await commands[target.command]!();
     const wantsHelp = target.args.includes("--help") || target.args.includes("-h");
-    const resolved = await resolveSub(cmd, target.args.filter((a) => a !== "--help" && a !== "-h"), target.display, wantsHelp);
+    const resolved = await resolveSub(
+      cmd,
+      target.args.filter((a) => a !== "--help" && a !== "-h"),
+      target.display,
+      wantsHelp,
+    );
     if (wantsHelp) {
       writeStdout((await usageOf(resolved)) + "\n");
       return EXIT.ok;
     }
     const args = parseFlags(resolved.args, (await resolveValue(resolved.cmd.args)) ?? {}, resolved.path);
-    const result = await resolved.cmd.run?.({ rawArgs: resolved.args, args, cmd: resolved.cmd } as Parameters<NonNullable<CommandDef["run"]>>[0]);
+    const result = await resolved.cmd.run?.({ rawArgs: resolved.args, args, cmd: resolved.cmd } as Parameters<
+      NonNullable<CommandDef["run"]>
+    >[0]);
     return typeof result === "number" ? result : EXIT.ok;
   } catch (e) {
     return reportError(e);
@@ -74,12 +81,18 @@ async function resolveSub(cmd: CommandDef<any>, args: string[], path: string, fo
     const def = await resolveValue(cmd.default);
     const defCmd = def ? await resolveValue(subs[def]) : undefined;
     if (defCmd) return resolveSub(defCmd, args, `${path} ${def}`);
-    throw new UserError(`'dwf ${path}' needs a sub-command: ${Object.keys(subs).join(", ")}.`, `Example: dwf ${path} ${Object.keys(subs)[0]}`);
+    throw new UserError(
+      `'dwf ${path}' needs a sub-command: ${Object.keys(subs).join(", ")}.`,
+      `Example: dwf ${path} ${Object.keys(subs)[0]}`,
+    );
   }
   const sub = subs[name];
   if (!sub) {
     if (forHelp) return { cmd, args, path };
-    throw new UserError(`unknown sub-command '${name}' for 'dwf ${path}'.${didYouMean(name, Object.keys(subs))}`, `Available: ${Object.keys(subs).join(", ")}.`);
+    throw new UserError(
+      `unknown sub-command '${name}' for 'dwf ${path}'.${didYouMean(name, Object.keys(subs))}`,
+      `Available: ${Object.keys(subs).join(", ")}.`,
+    );
   }
   return resolveSub((await resolveValue(sub))!, [...args.slice(0, i), ...args.slice(i + 1)], `${path} ${name}`, forHelp);
 }
@@ -115,7 +128,8 @@ const MAX_MESSAGE = 900;
  * (any word over 120 characters and the whole text over MAX_MESSAGE are cut in the middle). */
 export function clipMessage(text: string): string {
   let out = text.replace(/\S{121,}/g, (t) => `${t.slice(0, 60)}…(${t.length - 80} more characters)…${t.slice(-20)}`);
-  if (out.length > MAX_MESSAGE) out = `${out.slice(0, MAX_MESSAGE - 200)} …(${out.length - MAX_MESSAGE + 100} characters omitted)… ${out.slice(-100)}`;
+  if (out.length > MAX_MESSAGE)
+    out = `${out.slice(0, MAX_MESSAGE - 200)} …(${out.length - MAX_MESSAGE + 100} characters omitted)… ${out.slice(-100)}`;
   return out;
 }
 

@@ -95,7 +95,14 @@ async function run(opts: RunTasksOptions, services: RunServices, state: RunState
   // The project is loaded once, from the file the user chose, and handed to everything below.
   const loaded = loadConfig({ cwd: opts.cwd, explicit: opts.config });
   const profile = requestedProfile(opts.profile, loaded.config);
-  const choice = await selectRuntime({ profile, loaded, cwd: opts.cwd, dryRun: opts.dryRun, extensions: services.extensions, reaper: state.reaper });
+  const choice = await selectRuntime({
+    profile,
+    loaded,
+    cwd: opts.cwd,
+    dryRun: opts.dryRun,
+    extensions: services.extensions,
+    reaper: state.reaper,
+  });
   const project = choice.project ?? (await loadProject({ cwd: opts.cwd, loaded, runtime: choice.kind, extensions: services.extensions }));
   const autoInstall = !opts.noInstall && loaded.config.deps?.install !== false;
   const runner = choice.runner;
@@ -120,26 +127,58 @@ async function run(opts: RunTasksOptions, services: RunServices, state: RunState
   if (choice.note) log.info(choice.note);
   if (prepared.implicit && !opts.json) {
     const what = opts.title.startsWith("check:") ? `the default '${opts.title.slice(6)}' profile` : "builtin defaults";
-    log.info(`No devflow.toml found: detected ${prepared.registry.stacks.map((s) => s.name).join(", ")}, using ${what}. Run 'dwf init' to write one.`);
+    log.info(
+      `No devflow.toml found: detected ${prepared.registry.stacks.map((s) => s.name).join(", ")}, using ${what}. Run 'dwf init' to write one.`,
+    );
   }
 
   // Where extensions' tool lookups were answered: the host, the image, or (a dry run before the image exists) nowhere yet.
   const toolsFrom = !tools ? "host" : tools.settled() ? "image" : "unknown";
-  const meta = { version: 1, command: opts.title, runtime: choice.kind, tools: toolsFrom, root: prepared.loaded.root, config: prepared.loaded.path, dependencies: prepared.dependencies ?? [] };
+  const meta = {
+    version: 1,
+    command: opts.title,
+    runtime: choice.kind,
+    tools: toolsFrom,
+    root: prepared.loaded.root,
+    config: prepared.loaded.path,
+    dependencies: prepared.dependencies ?? [],
+  };
   if (opts.dryRun) {
-    if (opts.json) writeStdout(JSON.stringify(planJson(prepared.tasks, meta, (t) => (t.action ? commandLine(t) : undefined)), null, 2) + "\n");
-    else out(renderPlan(prepared, `Plan for ${opts.title} (runtime: ${choice.kind}, ${prepared.tasks.length} task${prepared.tasks.length === 1 ? "" : "s"}, jobs ${opts.jobs})`, commandLine));
+    if (opts.json)
+      writeStdout(
+        JSON.stringify(
+          planJson(prepared.tasks, meta, (t) => (t.action ? commandLine(t) : undefined)),
+          null,
+          2,
+        ) + "\n",
+      );
+    else
+      out(
+        renderPlan(
+          prepared,
+          `Plan for ${opts.title} (runtime: ${choice.kind}, ${prepared.tasks.length} task${prepared.tasks.length === 1 ? "" : "s"}, jobs ${opts.jobs})`,
+          commandLine,
+        ),
+      );
     return EXIT.ok;
   }
 
   if (abort.signal.aborted) return interruptedExit();
-  const cacheEnabled = !opts.noCache && prepared.loaded.config.cache?.tasks !== false && cacheRootUsable(prepared.cacheRoot, prepared.registry.cacheGroups);
+  const cacheEnabled =
+    !opts.noCache && prepared.loaded.config.cache?.tasks !== false && cacheRootUsable(prepared.cacheRoot, prepared.registry.cacheGroups);
   // Processes of an earlier run killed with -9 are stopped before this one starts its own;
   // this run is recorded (in a cache root dwf made) once it starts a task.
   const recordRoot = cacheEnabled || quietlyUsable(prepared.cacheRoot, prepared.registry.cacheGroups) ? prepared.cacheRoot : undefined;
   if (recordRoot) reapAbandonedRuns(recordRoot);
   state.reaper.recordIn(recordRoot);
-  const cache = await services.openCache?.({ cacheRoot: prepared.cacheRoot, enabled: cacheEnabled, prepared, remote: opts.remoteCache, verbose: opts.verbose, explain: opts.explain });
+  const cache = await services.openCache?.({
+    cacheRoot: prepared.cacheRoot,
+    enabled: cacheEnabled,
+    prepared,
+    remote: opts.remoteCache,
+    verbose: opts.verbose,
+    explain: opts.explain,
+  });
 
   // One task at a time can stream live; parallel tasks print as blocks when they finish.
   const live = !opts.json && (opts.jobs === 1 || prepared.tasks.filter((t) => t.action).length <= 1);
@@ -179,7 +218,8 @@ async function run(opts: RunTasksOptions, services: RunServices, state: RunState
     // An install that failed is still a failure; a warm action is best effort.
     const installs = results.filter((r) => r.status === "failed" && r.task.ref.primary === "setup");
     const warmed = results.filter((r) => r.status === "failed" && r.task.ref.primary !== "setup");
-    for (const r of warmed) log.warn(`warming ${r.task.id} failed; 'dwf ${r.task.ref.primary}:${r.task.ref.selector}' reports it where it runs.`);
+    for (const r of warmed)
+      log.warn(`warming ${r.task.id} failed; 'dwf ${r.task.ref.primary}:${r.task.ref.selector}' reports it where it runs.`);
     failed = installs.length > 0;
   }
   const idle = state.interruptedBy || failed ? undefined : nothingRan(opts.commands, prepared, results);
@@ -188,7 +228,9 @@ async function run(opts: RunTasksOptions, services: RunServices, state: RunState
   for (const r of services.reporters ?? []) await r.finished?.({ title: opts.title, report: opts.report, results, exitCode });
   if (opts.json) {
     const doc = resultJson(results, meta);
-    writeStdout(JSON.stringify({ ...doc, ...(idle ? { ok: false, reason: idle } : {}), exitCode, durationMs: Math.round(elapsed) }, null, 2) + "\n");
+    writeStdout(
+      JSON.stringify({ ...doc, ...(idle ? { ok: false, reason: idle } : {}), exitCode, durationMs: Math.round(elapsed) }, null, 2) + "\n",
+    );
   }
   return exitCode;
 }
@@ -243,7 +285,16 @@ interface PlanTasksOptions {
  * is shown to run is what a local run in the image runs.
  */
 export async function planTasks(o: PlanTasksOptions): Promise<Prepared> {
-  const again = () => prepare({ cwd: o.cwd, project: o.project, commands: o.commands, runtime: o.runtime, which: o.tools?.which, deps: o.deps, warm: o.warm });
+  const again = () =>
+    prepare({
+      cwd: o.cwd,
+      project: o.project,
+      commands: o.commands,
+      runtime: o.runtime,
+      which: o.tools?.which,
+      deps: o.deps,
+      warm: o.warm,
+    });
   let prepared = await again();
   if (o.signal?.aborted) return prepared;
   await o.ready?.(prepared);
@@ -268,13 +319,21 @@ export function unknownTools(): ToolProbe {
  * per fingerprint) and the actions built again, until every answer came from the image. A dry
  * run builds no image: without one, tool-dependent commands are shown as if the tools were absent.
  */
-async function settleTools(tools: ToolProbe, prepared: Prepared, again: () => Promise<Prepared>, dryRun: boolean, quiet = false): Promise<Prepared> {
+async function settleTools(
+  tools: ToolProbe,
+  prepared: Prepared,
+  again: () => Promise<Prepared>,
+  dryRun: boolean,
+  quiet = false,
+): Promise<Prepared> {
   // A new answer can lead an extension down a branch that asks another name: a few rounds at most.
   for (let round = 0; round < 3 && !tools.settled(); round++) {
     if (!prepared.tasks.some((t) => t.action)) return prepared;
     const asked = tools.pending();
     if (!(await tools.probe({ ifPresent: dryRun }))) {
-      (quiet ? log.debug : log.warn)(`the image is not built yet, so where it has ${asked.join(", ")} is unknown: commands that depend on them are shown as if it lacked them. Run 'dwf image build' for the exact plan.`);
+      (quiet ? log.debug : log.warn)(
+        `the image is not built yet, so where it has ${asked.join(", ")} is unknown: commands that depend on them are shown as if it lacked them. Run 'dwf image build' for the exact plan.`,
+      );
       return prepared;
     }
     prepared = await again();
@@ -291,7 +350,9 @@ function cacheRootUsable(cacheRoot: string, groups: string[]): boolean {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (!code || !["EACCES", "EPERM", "EROFS", "ENOTDIR", "EEXIST", "ENOSPC"].includes(code)) throw e;
-    log.warn(`cache folder ${cacheRoot} is not writable (${code}): running without the task cache. Set DWF_CACHE_ROOT or [cache] root to a writable folder.`);
+    log.warn(
+      `cache folder ${cacheRoot} is not writable (${code}): running without the task cache. Set DWF_CACHE_ROOT or [cache] root to a writable folder.`,
+    );
     return false;
   }
 }

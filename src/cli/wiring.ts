@@ -16,6 +16,9 @@ export const extensionSource: ExtensionSource = {
 
 /** What `dwf verify` and `dwf <primary>:<selector>` run with: the task cache and GitHub reporting. */
 export async function runServices(): Promise<RunServices> {
-  const [{ taskCacheFactory }, { githubReporter }] = await Promise.all([import("../cache/task-cache.ts"), import("../ci/github/status.ts")]);
+  const [{ taskCacheFactory }, { githubReporter }] = await Promise.all([
+    import("../cache/task-cache.ts"),
+    import("../ci/github/status.ts"),
+  ]);
   return { extensions: extensionSource, openCache: taskCacheFactory(), reporters: [githubReporter()] };
 }

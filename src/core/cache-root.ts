@@ -8,7 +8,18 @@
 // the project, and — for [cache] root and the default — anything whose real path (symlinks
 // followed) is outside the project. Only DWF_CACHE_ROOT may point outside, e.g. at a cache
 // shared by several projects.
-import { mkdirSync, readdirSync, readlinkSync, realpathSync, renameSync, rmSync, statSync, linkSync, writeFileSync, type Stats } from "node:fs";
+import {
+  mkdirSync,
+  readdirSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  linkSync,
+  writeFileSync,
+  type Stats,
+} from "node:fs";
 import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
 import type { CacheMount } from "../sdk/types.ts";
 import { IMAGE_HOME, WORKSPACE } from "../sdk/image.ts";
@@ -63,7 +74,8 @@ function describeOrigin(o: CacheRootOrigin | undefined, path?: string): string {
 }
 
 function fixFor(o: CacheRootOrigin): string {
-  if (o.source === "env") return "Point DWF_CACHE_ROOT at a folder used only for dwf's cache, e.g. DWF_CACHE_ROOT=~/.cache/devflow (dwf creates it).";
+  if (o.source === "env")
+    return "Point DWF_CACHE_ROOT at a folder used only for dwf's cache, e.g. DWF_CACHE_ROOT=~/.cache/devflow (dwf creates it).";
   if (o.source === "config") {
     return `Set [cache] root in ${o.file ?? "devflow.toml"} to a folder inside the project used only for dwf (the default is "${DEFAULT_CACHE_ROOT}"); for a cache outside the project set DWF_CACHE_ROOT instead.`;
   }
@@ -75,7 +87,12 @@ function fixFor(o: CacheRootOrigin): string {
  * [cache] root when it would be `/`, `$HOME`, the project (or hold it), or — unless it comes
  * from DWF_CACHE_ROOT — lead outside the project. Cheap: a few realpath calls, once per process.
  */
-export function resolveCacheRoot(root: string, config: Config, env: Record<string, string | undefined> = process.env, file?: string): string {
+export function resolveCacheRoot(
+  root: string,
+  config: Config,
+  env: Record<string, string | undefined> = process.env,
+  file?: string,
+): string {
   const origin: CacheRootOrigin = env.DWF_CACHE_ROOT
     ? { source: "env", raw: env.DWF_CACHE_ROOT }
     : config.cache?.root !== undefined
@@ -103,12 +120,18 @@ function checkCacheRoot(root: string, origin: CacheRootOrigin, home: string | un
   const shown = real === path ? path : `${path} (really ${real})`;
   if (real === resolve("/")) refuse(`${shown} is the filesystem root; dwf would tag it as a cache and prune it.`);
   const realHome = home ? realPathOf(home) : undefined;
-  if (realHome && isInside(real, realHome)) refuse(`${shown} is your home directory${real === realHome ? "" : " or holds it"}; dwf would tag it as a cache (backup tools skip it) and prune it.`);
+  if (realHome && isInside(real, realHome))
+    refuse(
+      `${shown} is your home directory${real === realHome ? "" : " or holds it"}; dwf would tag it as a cache (backup tools skip it) and prune it.`,
+    );
   const project = realPathOf(root);
   if (real === project) refuse(`${shown} is the project root itself; dwf would hide the project from git and backups and prune its files.`);
-  if (isInside(real, project)) refuse(`${shown} holds the project (${project}); dwf would hide the project from backups and prune its files.`);
+  if (isInside(real, project))
+    refuse(`${shown} holds the project (${project}); dwf would hide the project from backups and prune its files.`);
   if (origin.source !== "env" && !isInside(project, real)) {
-    const how = isInside(project, path) ? `leads outside the project through a symlink (to ${real})` : `resolves to ${real}, outside the project ${project}`;
+    const how = isInside(project, path)
+      ? `leads outside the project through a symlink (to ${real})`
+      : `resolves to ${real}, outside the project ${project}`;
     refuse(`${how}. Only DWF_CACHE_ROOT may name a cache outside the project.`);
   }
   return path;
@@ -161,7 +184,9 @@ function foreignEntries(dir: string, limit = 5, known?: ReadonlySet<string>): st
     if (DWF_TEMP.test(name)) continue;
     const st = lstatOrNull(join(dir, name));
     if (!st) continue;
-    const ours = CACHE_ROOT_MARKERS.includes(name) ? st.isFile() : CACHE_GROUP.test(name) && st.isDirectory() && (!known || known.has(name));
+    const ours = CACHE_ROOT_MARKERS.includes(name)
+      ? st.isFile()
+      : CACHE_GROUP.test(name) && st.isDirectory() && (!known || known.has(name));
     if (!ours && out.push(st.isDirectory() ? `${name}/` : name) >= limit) break;
   }
   return out;
@@ -190,7 +215,14 @@ function symlinkedGroup(dir: string): { name: string; target: string } | undefin
 export function trackedFiles(dir: string, limit = 5): string[] {
   try {
     // Bounded: a git that hangs (a network filesystem, a wedged hook) must not hang dwf.
-    const r = Bun.spawnSync(["git", "ls-files", "-z", "--cached", "--", "."], { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "ignore", env: { ...process.env, GIT_OPTIONAL_LOCKS: "0" }, timeout: 10_000 });
+    const r = Bun.spawnSync(["git", "ls-files", "-z", "--cached", "--", "."], {
+      cwd: dir,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "ignore",
+      env: { ...process.env, GIT_OPTIONAL_LOCKS: "0" },
+      timeout: 10_000,
+    });
     if (r.exitCode !== 0) return [];
     return r.stdout.toString().split("\0").filter(Boolean).slice(0, limit);
   } catch {
@@ -345,7 +377,26 @@ function writeMarker(dir: string, name: string, body: string): void {
 }
 
 /** Container paths a cache mount may never cover: the system's own folders and the project. */
-const RESERVED_CONTAINER_PATHS = ["/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/proc", "/run", "/sbin", "/sys", "/usr", "/var", "/tmp", "/home", "/root", IMAGE_HOME];
+const RESERVED_CONTAINER_PATHS = [
+  "/bin",
+  "/boot",
+  "/dev",
+  "/etc",
+  "/lib",
+  "/lib32",
+  "/lib64",
+  "/libx32",
+  "/proc",
+  "/run",
+  "/sbin",
+  "/sys",
+  "/usr",
+  "/var",
+  "/tmp",
+  "/home",
+  "/root",
+  IMAGE_HOME,
+];
 const UNDER_FORBIDDEN = ["/dev", "/proc", "/sys"];
 
 /**
@@ -394,7 +445,10 @@ export function cacheMountHostPath(cacheRoot: string, extension: string, mount: 
     );
   }
   if (mount.env !== undefined && mount.env !== null && !ENV_NAME.test(mount.env)) {
-    throw new UserError(`extension '${extension}' gave cache mount '${mount.path}' the env name ${JSON.stringify(mount.env)}, which is not a variable name.`, "Env names are letters, digits and '_', not starting with a digit.");
+    throw new UserError(
+      `extension '${extension}' gave cache mount '${mount.path}' the env name ${JSON.stringify(mount.env)}, which is not a variable name.`,
+      "Env names are letters, digits and '_', not starting with a digit.",
+    );
   }
   const full = resolve(base, mount.path);
   const rel = relative(base, full);

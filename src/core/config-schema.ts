@@ -26,7 +26,9 @@ const ContainerSchema = v.strictObject({
   platforms: v.optional(v.array(v.string())),
 });
 const RemoteCacheSchema = v.strictObject({
-  url: v.optional(v.pipe(v.string(), v.regex(/^https?:\/\/[^\s/?#]+[^\s?#]*$/, "an http:// or https:// URL such as 'https://cache.example.com'"))),
+  url: v.optional(
+    v.pipe(v.string(), v.regex(/^https?:\/\/[^\s/?#]+[^\s?#]*$/, "an http:// or https:// URL such as 'https://cache.example.com'")),
+  ),
   team: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "a team id or slug (letters, digits, '.', '_' and '-')"))),
   read_only: v.optional(v.boolean()),
   /** Seconds: the budget for all of a run's lookups together. */
@@ -61,7 +63,9 @@ const CiSchema = v.strictObject({
   dwf_version: v.optional(v.string()),
   branch: v.optional(v.string()),
   registry_image: v.optional(v.string()),
-  dwf_sha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "the 64 lower-case hex digits of the SHA-256 of the release's dwf-linux-x64.tar.gz"))),
+  dwf_sha256: v.optional(
+    v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/, "the 64 lower-case hex digits of the SHA-256 of the release's dwf-linux-x64.tar.gz")),
+  ),
 });
 
 const ConfigSchema = v.strictObject({
@@ -164,7 +168,11 @@ const TYPE_WORDS: Record<string, string> = {
 };
 
 function describeExpected(issue: v.BaseIssue<unknown>): string {
-  if (issue.type === "picklist") return `one of ${(issue.expected ?? "").replace(/^\(|\)$/g, "").replaceAll('"', "'").replaceAll(" | ", ", ")}`;
+  if (issue.type === "picklist")
+    return `one of ${(issue.expected ?? "")
+      .replace(/^\(|\)$/g, "")
+      .replaceAll('"', "'")
+      .replaceAll(" | ", ", ")}`;
   if (issue.type === "regex") return issue.message.startsWith("Invalid") ? `a value matching ${String(issue.requirement)}` : issue.message;
   if (issue.kind === "schema") return TYPE_WORDS[issue.type] ?? issue.expected ?? issue.type;
   const bound = issue.requirement as number;

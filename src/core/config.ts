@@ -102,12 +102,18 @@ function validatedConfig(text: string, path: string, root: string, env: Record<s
   const secret = memoSecret(env);
   if (secret === undefined) return parseConfigText(text, path);
   const memo = configMemoPath(cacheRoot, root);
-  const mac = (configJson: string) => new Bun.CryptoHasher("sha256", secret).update(`dwf-config\0${VERSION}\0${BUILD_ID}\0${path}\0${text}\0${configJson}`).digest("hex");
+  const mac = (configJson: string) =>
+    new Bun.CryptoHasher("sha256", secret).update(`dwf-config\0${VERSION}\0${BUILD_ID}\0${path}\0${text}\0${configJson}`).digest("hex");
   try {
     const raw = readOwnText(memo, READ_CAPS.configMemo);
     if (raw !== undefined) {
       const data = JSON.parse(raw) as { version?: unknown; mac?: unknown; config?: unknown };
-      if (data.version === MEMO_VERSION && typeof data.config === "string" && typeof data.mac === "string" && data.mac === mac(data.config)) {
+      if (
+        data.version === MEMO_VERSION &&
+        typeof data.config === "string" &&
+        typeof data.mac === "string" &&
+        data.mac === mac(data.config)
+      ) {
         const config = JSON.parse(data.config) as unknown;
         if (typeof config === "object" && config !== null) return config as Config;
       }
@@ -132,7 +138,12 @@ function validatedConfig(text: string, path: string, root: string, env: Record<s
  * (validate every time) when there is no such home or it cannot be written.
  */
 function memoSecret(env: Record<string, string | undefined>): string | undefined {
-  const base = env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME) ? env.XDG_STATE_HOME : env.HOME && isAbsolute(env.HOME) ? join(env.HOME, ".local", "state") : undefined;
+  const base =
+    env.XDG_STATE_HOME && isAbsolute(env.XDG_STATE_HOME)
+      ? env.XDG_STATE_HOME
+      : env.HOME && isAbsolute(env.HOME)
+        ? join(env.HOME, ".local", "state")
+        : undefined;
   if (!base) return undefined;
   const dir = join(base, "dwf");
   const file = join(dir, "memo-key");

@@ -96,7 +96,11 @@ export async function dependencySpec(ext: Extension, ctx: ExtensionContext): Pro
  * task cache keys them), and otherwise for "some container", which is neither the host nor an
  * image dwf knows, so nothing is reused across that line.
  */
-export async function runtimeEnvironment(runtime: RuntimeKind, imageFingerprint: () => Promise<string>, env: Record<string, string | undefined> = process.env): Promise<string> {
+export async function runtimeEnvironment(
+  runtime: RuntimeKind,
+  imageFingerprint: () => Promise<string>,
+  env: Record<string, string | undefined> = process.env,
+): Promise<string> {
   const inside = insideContainer(env);
   if (runtime === "host" && !inside) return `host:${process.platform}-${process.arch}`;
   const fingerprint = await imageFingerprint();
@@ -138,7 +142,12 @@ function listNames(names: string[]): string {
  * Why an install is due, or undefined when the record says what is installed is current:
  * a path missing, no record, another runtime or image, or an input that changed.
  */
-export function staleReason(root: string, spec: DependencySpec, record: InstallRecord | undefined, environment: string): string | undefined {
+export function staleReason(
+  root: string,
+  spec: DependencySpec,
+  record: InstallRecord | undefined,
+  environment: string,
+): string | undefined {
   const missing = spec.paths.filter((p) => !existsSync(join(root, p)));
   if (missing.length) return `${listNames(missing)} missing`;
   if (!record) return spec.paths.length ? `${listNames(spec.paths)} not installed by dwf yet` : "not installed by dwf yet";
@@ -155,7 +164,11 @@ export function staleReason(root: string, spec: DependencySpec, record: InstallR
     } else if (record.inputs[path] !== hash) changed.push(path);
   }
   if (changed.length === 0) return undefined;
-  const verb = changed.every((p) => now[p] === null) ? "removed" : changed.every((p) => record.inputs[p] === undefined || record.inputs[p] === null) ? "added" : "changed";
+  const verb = changed.every((p) => now[p] === null)
+    ? "removed"
+    : changed.every((p) => record.inputs[p] === undefined || record.inputs[p] === null)
+      ? "added"
+      : "changed";
   return `${listNames(changed)} ${verb}`;
 }
 
@@ -170,7 +183,9 @@ export async function writeRecord(guard: InstallGuard, durationMs: number): Prom
   }
   const missing = spec.paths.filter((p) => !existsSync(join(root, p)));
   if (missing.length) {
-    log.warn(`setup:deps for ${guard.stack} passed but ${listNames(missing)} still ${missing.length === 1 ? "does" : "do"} not exist; dwf will install again next run.`);
+    log.warn(
+      `setup:deps for ${guard.stack} passed but ${listNames(missing)} still ${missing.length === 1 ? "does" : "do"} not exist; dwf will install again next run.`,
+    );
   }
   const record: InstallRecord = {
     version: RECORD_VERSION,

@@ -36,6 +36,8 @@ export function missingCommand(output: string): string | undefined {
 export function notFoundMessage(output: string, where: RuntimeKind): string {
   const name = missingCommand(output);
   const place = where === "container" ? "inside the image" : "on PATH";
-  const what = name ? `a command inside the task was not found: '${name}' (exit code 127)` : "a command inside the task was not found (exit code 127; see the output above)";
+  const what = name
+    ? `a command inside the task was not found: '${name}' (exit code 127)`
+    : "a command inside the task was not found (exit code 127; see the output above)";
   return `${what}. It is not ${place} when the task runs: install the project's dependencies ('dwf setup:deps'), or add the tool ${where === "container" ? "to the image" : "to this machine"}.`;
 }

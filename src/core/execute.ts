@@ -36,7 +36,14 @@ export interface TaskCache {
 }
 
 /** Opens the task cache of one run (local, maybe wrapped by a remote); undefined runs uncached. */
-export type TaskCacheFactory = (ctx: { cacheRoot: string; enabled: boolean; prepared?: Prepared; remote?: string; verbose?: boolean; explain?: boolean }) => Promise<TaskCache | undefined>;
+export type TaskCacheFactory = (ctx: {
+  cacheRoot: string;
+  enabled: boolean;
+  prepared?: Prepared;
+  remote?: string;
+  verbose?: boolean;
+  explain?: boolean;
+}) => Promise<TaskCache | undefined>;
 
 /** Told when a run starts and ends (the GitHub status, annotations and step summary). */
 export interface RunReporter {
@@ -66,8 +73,12 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
   const known = new Map<string, RunOutcome & { status: TaskStatus; origin?: "local" | "remote" }>();
   const cache = opts.cache;
   if (cache) {
-    const hits = await cache.lookupMany(prepared.tasks.filter((t) => t.action && t.cacheable), runner);
-    for (const [id, hit] of hits) known.set(id, { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached", origin: hit.origin });
+    const hits = await cache.lookupMany(
+      prepared.tasks.filter((t) => t.action && t.cacheable),
+      runner,
+    );
+    for (const [id, hit] of hits)
+      known.set(id, { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached", origin: hit.origin });
   }
   return schedule(
     prepared.tasks.map((t) => t.task),
@@ -98,9 +109,12 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
         if (opts.onOutput) emit(live.flush());
         const outcome = { ...ran, output: redactText(ran.output, secrets) };
         // The program started (the runner says so otherwise) and something it ran was missing.
-        if (outcome.exitCode === NOT_FOUND_EXIT && !outcome.error && !signal.aborted) outcome.error = notFoundMessage(outcome.output, runner.kind);
+        if (outcome.exitCode === NOT_FOUND_EXIT && !outcome.error && !signal.aborted)
+          outcome.error = notFoundMessage(outcome.output, runner.kind);
         if (outcome.exitCode === 0 && !signal.aborted && opts.cache && t.cacheable) {
-          await opts.cache.store(t, runner, outcome).catch((e) => log.debug(`task cache: could not store ${task.id}: ${(e as Error).message}`));
+          await opts.cache
+            .store(t, runner, outcome)
+            .catch((e) => log.debug(`task cache: could not store ${task.id}: ${(e as Error).message}`));
         }
         return outcome;
       };
@@ -129,7 +143,10 @@ type Outcome = RunOutcome & { status?: TaskStatus; reason?: string };
 async function install(t: PreparedTask, guard: InstallGuard, signal: AbortSignal, run: () => Promise<RunOutcome>): Promise<Outcome> {
   try {
     return await withInstallLock(guard.lockPath, guard.stack, signal, async (): Promise<Outcome> => {
-      if (guard.automatic && staleReason(guard.root, guard.spec, readRecord(guard.recordPath, guard.stack), guard.environment) === undefined) {
+      if (
+        guard.automatic &&
+        staleReason(guard.root, guard.spec, readRecord(guard.recordPath, guard.stack), guard.environment) === undefined
+      ) {
         return { exitCode: 0, output: "", durationMs: 0, status: "skipped", reason: "installed meanwhile by another dwf run" };
       }
       dropRecord(guard);
@@ -140,7 +157,10 @@ async function install(t: PreparedTask, guard: InstallGuard, signal: AbortSignal
         return { ...outcome, reason: t.task.reason };
       }
       const why = outcome.error ?? `exit code ${outcome.exitCode}`;
-      return { ...outcome, reason: `installing ${guard.stack} dependencies failed (${why.replace(/\.$/, "")}); tasks that need them do not run` };
+      return {
+        ...outcome,
+        reason: `installing ${guard.stack} dependencies failed (${why.replace(/\.$/, "")}); tasks that need them do not run`,
+      };
     });
   } catch (e) {
     if (e instanceof InstallInterrupted) return { exitCode: 130, output: "", durationMs: 0, status: "cancelled", reason: "interrupted" };

@@ -101,7 +101,9 @@ function checkProjectPath(p: string, root: string, key: string, owner: string | 
   const refuse = (why: string): never => {
     throw new UserError(
       `${where}: ${JSON.stringify(p)} ${why}.`,
-      owner === "config" ? "List paths relative to the project root, inside it (globs such as 'tools/*.txt' are fine)." : "The extension must list paths relative to the project root, inside it.",
+      owner === "config"
+        ? "List paths relative to the project root, inside it (globs such as 'tools/*.txt' are fine)."
+        : "The extension must list paths relative to the project root, inside it.",
     );
   };
   if (typeof p !== "string" || p.trim() === "") refuse("is empty");
@@ -126,7 +128,10 @@ async function expand(pattern: string, root: string, add: (p: string) => void): 
     matches = [...new Bun.Glob(pattern).scanSync({ cwd: root, onlyFiles: true, dot: true, followSymlinks: false })];
   } catch (e) {
     const err = e as NodeJS.ErrnoException;
-    throw new UserError(`cannot expand fingerprint input '${pattern}': ${err.code ?? ""}${err.code ? " " : ""}${err.message}`, "Fix the permissions of the folder it names, or narrow the pattern.");
+    throw new UserError(
+      `cannot expand fingerprint input '${pattern}': ${err.code ?? ""}${err.code ? " " : ""}${err.message}`,
+      "Fix the permissions of the folder it names, or narrow the pattern.",
+    );
   }
   if (matches.length > LONG_LOOP) expectLongWork();
   for (const m of matches.sort()) add(m);
@@ -167,7 +172,10 @@ export function dockerfileCopySources(text: string): string[] {
     } else args = rest.split(/\s+/).filter((a) => a !== "");
     for (const src of args.slice(0, -1)) {
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(src) || src.startsWith("git@") || src.startsWith("<<")) continue;
-      const clean = src.split("/").filter((p) => p !== "" && p !== ".").join("/");
+      const clean = src
+        .split("/")
+        .filter((p) => p !== "" && p !== ".")
+        .join("/");
       if (clean === "" || clean.startsWith("..")) continue;
       sources.push(clean);
     }
@@ -196,7 +204,10 @@ function normaliseInput(path: string, root: string): string | null {
     return file === null ? null : `${file}#${part[2]}=${part[3]}`;
   }
   const rel = isAbsolute(path) ? relative(root, path) : path;
-  const clean = rel.split(sep).filter((p) => p !== "" && p !== ".").join("/");
+  const clean = rel
+    .split(sep)
+    .filter((p) => p !== "" && p !== ".")
+    .join("/");
   if (clean === "" || clean.startsWith("..")) return null;
   return clean;
 }
@@ -219,7 +230,8 @@ export function hashFileSync(path: string): string | null {
     // Stat first: opening a FIFO named as an input would block forever.
     st = statSync(path);
     if (st.isDirectory()) return null;
-    if (!st.isFile()) throw new UserError(`fingerprint input ${path} is not a regular file.`, "List only regular files as fingerprint inputs.");
+    if (!st.isFile())
+      throw new UserError(`fingerprint input ${path} is not a regular file.`, "List only regular files as fingerprint inputs.");
     // Non-blocking, and checked again once open: a FIFO swapped in after the stat cannot block.
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0));
     if (!fstatSync(fd).isFile()) {
@@ -230,7 +242,10 @@ export function hashFileSync(path: string): string | null {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return null;
     if (e instanceof UserError) throw e;
-    throw new UserError(`cannot read fingerprint input ${path}: ${(e as Error).message}`, "Fix its permissions, or remove it from the fingerprint inputs.");
+    throw new UserError(
+      `cannot read fingerprint input ${path}: ${(e as Error).message}`,
+      "Fix its permissions, or remove it from the fingerprint inputs.",
+    );
   }
   try {
     const buf = st.size <= SMALL_CHUNK ? (smallBuffer ??= Buffer.allocUnsafe(SMALL_CHUNK)) : (buffer ??= Buffer.allocUnsafe(CHUNK));
@@ -266,7 +281,10 @@ function hashInput(root: string, input: string): string | null {
       selected = JSON.stringify(value);
     } else {
       const re = new RegExp(selector);
-      selected = text.split(/\r?\n/).filter((l) => re.test(l)).join("\n");
+      selected = text
+        .split(/\r?\n/)
+        .filter((l) => re.test(l))
+        .join("\n");
       if (selected === "") return null;
     }
     return new Bun.CryptoHasher("sha256").update(selected).digest("hex");

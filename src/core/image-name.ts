@@ -21,13 +21,19 @@ export function checkImageName(image: string, where: string): string {
   const [host, path] = splitHost(image);
   const fixed = host + path.replace(/[:@].*$/, "").toLowerCase();
   if (/[:@]/.test(path)) {
-    throw new UserError(`${where} = '${image}' includes a tag or digest; dwf tags the image with the fingerprint itself.`, `Use '${fixed}'.`);
+    throw new UserError(
+      `${where} = '${image}' includes a tag or digest; dwf tags the image with the fingerprint itself.`,
+      `Use '${fixed}'.`,
+    );
   }
   if (path !== path.toLowerCase()) {
     throw new UserError(`${where} = '${image}' has upper-case letters; registries only accept lower-case image names.`, `Use '${fixed}'.`);
   }
   if (!PATH.test(path)) {
-    throw new UserError(`${where} = '${image}' is not a valid image name.`, "Use lower-case letters, digits, '.', '_', '-' and '/', e.g. 'ghcr.io/org/repo-ci'.");
+    throw new UserError(
+      `${where} = '${image}' is not a valid image name.`,
+      "Use lower-case letters, digits, '.', '_', '-' and '/', e.g. 'ghcr.io/org/repo-ci'.",
+    );
   }
   return image;
 }

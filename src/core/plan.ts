@@ -78,7 +78,10 @@ export function profileExpander(targets: Record<string, string[]>, file: string)
     if (known) return known;
     if (onChain.has(name)) {
       const from = chain.indexOf(name);
-      throw new UserError(`${file}: targets.${name}: profiles include each other in a cycle (${shown([...chain.slice(from), name])}).`, "Remove one of the check:<profile> entries that close the cycle.");
+      throw new UserError(
+        `${file}: targets.${name}: profiles include each other in a cycle (${shown([...chain.slice(from), name])}).`,
+        "Remove one of the check:<profile> entries that close the cycle.",
+      );
     }
     if (chain.length >= MAX_PROFILE_DEPTH) {
       throw new UserError(
@@ -89,7 +92,9 @@ export function profileExpander(targets: Record<string, string[]>, file: string)
     const list = targets[name];
     if (!list) {
       const names = Object.keys(targets);
-      const what = chain.length ? `${file}: targets.${chain.at(-1)} includes check:${name}, but there is no profile '${name}' under [targets].` : `no profile '${name}' under [targets] in ${file}.`;
+      const what = chain.length
+        ? `${file}: targets.${chain.at(-1)} includes check:${name}, but there is no profile '${name}' under [targets].`
+        : `no profile '${name}' under [targets] in ${file}.`;
       throw new UserError(
         `${what}${didYouMean(name, names)}`,
         names.length ? `Defined profiles: ${names.join(", ")}.` : `Add one, e.g. ${name} = ["fmt:check", "lint:static", "test:unit"].`,
@@ -144,7 +149,13 @@ export function buildPlan(commands: CommandRef[], stacks: PlannedStack[], where:
     const able = stacks.filter((s) => supports(s.capabilities, ref));
     if (able.length === 0) throw notRunnable(where(ref), formatRef(ref), stacks);
     for (const s of able) {
-      tasks.push({ id: `${formatRef(ref)}@${s.name}`, ref, stack: s.name, deps: [], exclusive: isMutating(ref) && ref.primary !== "package" });
+      tasks.push({
+        id: `${formatRef(ref)}@${s.name}`,
+        ref,
+        stack: s.name,
+        deps: [],
+        exclusive: isMutating(ref) && ref.primary !== "package",
+      });
     }
   }
   for (let ti = 0; ti < tasks.length; ti++) {

@@ -9,7 +9,16 @@ import { KNOWN_SELECTORS, formatRef, parseCommandRef } from "../sdk/command-ref.
 import { didYouMean } from "../lib/suggest.ts";
 import { UserError } from "../lib/errors.ts";
 import { cacheMountHostPath, ENV_NAME, resolveCacheRoot } from "./cache-root.ts";
-import { dependencySpec, lockPath, readRecord, recordPath, runtimeEnvironment, staleReason, type DependencyStatus, type InstallGuard } from "./deps.ts";
+import {
+  dependencySpec,
+  lockPath,
+  readRecord,
+  recordPath,
+  runtimeEnvironment,
+  staleReason,
+  type DependencyStatus,
+  type InstallGuard,
+} from "./deps.ts";
 import { imageFingerprint, type Fingerprint } from "./fingerprint.ts";
 import { log } from "../lib/log.ts";
 import type { RuntimeKind } from "./runner.ts";
@@ -24,7 +33,6 @@ export const DEFAULT_TARGETS: Record<string, string[]> = {
   main: ["fmt:check", "lint:static", "build:debug", "test:unit", "test:integration"],
   release: ["fmt:check", "lint:static", "build:release", "test:all", "package:artifact"],
 };
-
 
 export interface PreparedTask {
   task: Task;
@@ -94,13 +102,19 @@ interface ProjectOptions {
 export async function loadProject(opts: ProjectOptions) {
   let loaded = opts.loaded ?? loadConfig({ cwd: opts.cwd, explicit: opts.config });
   // The runtime decides whether untrusted external extensions may run on the host.
-  let registry = await resolveRegistry(loaded, createContext(loaded.root, opts.env ?? process.env), { profile: opts.runtime, source: opts.extensions });
+  let registry = await resolveRegistry(loaded, createContext(loaded.root, opts.env ?? process.env), {
+    profile: opts.runtime,
+    source: opts.extensions,
+  });
   // Without devflow.toml the root is the git top level; in a monorepo the manifests live in a
   // subfolder, so fall back to the nearest folder from cwd upwards that has a stack.
   if (loaded.path === null && registry.stacks.length === 0) {
     for (let dir = resolve(opts.cwd); dir !== loaded.root && dir !== dirname(dir); dir = dirname(dir)) {
       const here = { ...loaded, root: dir };
-      const found = await resolveRegistry(here, createContext(dir, opts.env ?? process.env), { profile: opts.runtime, source: opts.extensions });
+      const found = await resolveRegistry(here, createContext(dir, opts.env ?? process.env), {
+        profile: opts.runtime,
+        source: opts.extensions,
+      });
       if (found.stacks.length > 0) {
         loaded = here;
         registry = found;
@@ -159,7 +173,8 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
       const ref = parseCommandRef(raw, `${file}: targets.${profile}[${i}]`);
       if (ref.primary === "check") return;
       checkSelector(ref, registry.stacks, () => `${file}: targets.${profile}[${i}]`);
-      if (!registry.stacks.some((s) => supports(s.capabilities, ref))) throw notRunnable(`${file}: targets.${profile}[${i}]`, raw, registry.stacks);
+      if (!registry.stacks.some((s) => supports(s.capabilities, ref)))
+        throw notRunnable(`${file}: targets.${profile}[${i}]`, raw, registry.stacks);
       checked.add(formatRef(ref));
     });
   }
@@ -179,7 +194,19 @@ export async function prepare(opts: PrepareOptions): Promise<Prepared> {
     const stack = byName.get(task.stack)!;
     tasks.push(await prepareTask(task, stack, registry, () => envOf(stack), opts.warm));
   }
-  const dependencies = opts.deps ? await planInstalls({ plan, tasks, registry, cacheRoot, runtime: opts.runtime, auto: opts.deps.auto, envOf, fingerprint, warm: opts.warm }) : [];
+  const dependencies = opts.deps
+    ? await planInstalls({
+        plan,
+        tasks,
+        registry,
+        cacheRoot,
+        runtime: opts.runtime,
+        auto: opts.deps.auto,
+        envOf,
+        fingerprint,
+        warm: opts.warm,
+      })
+    : [];
   return { loaded, registry, targets, implicit, plan, cacheRoot, tasks, dependencies, fingerprint };
 }
 
@@ -272,15 +299,25 @@ async function planInstalls(p: {
 }
 
 /** Env an extension contributes: its own variables plus its cache directories. */
-export async function extensionEnv(ext: Extension, registry: Registry, cacheRoot: string, runtime: RuntimeKind): Promise<Record<string, string>> {
+export async function extensionEnv(
+  ext: Extension,
+  registry: Registry,
+  cacheRoot: string,
+  runtime: RuntimeKind,
+): Promise<Record<string, string>> {
   // A container task's env never depends on the host's: the extension sees the container's
   // fixed environment (CONTAINER_ENV), so a laptop and a CI job give it the same env and key.
   const ctx = runtime === "container" ? { ...registry.ctx, env: { ...CONTAINER_ENV } } : registry.ctx;
   const env: Record<string, string> = { ...((await ext.env?.(ctx)) ?? {}) };
   // External extensions name these in --describe: the same rules as an action's env.
   for (const [k, v] of Object.entries(env)) {
-    if (!ENV_NAME.test(k)) throw new UserError(`extension '${ext.name}' set env name ${JSON.stringify(k)}, which is not a variable name.`, "Env names are letters, digits and '_', not starting with a digit.");
-    if (typeof v !== "string" || v.includes("\0")) throw new UserError(`extension '${ext.name}' set env ${k} to something other than a string without NUL bytes.`);
+    if (!ENV_NAME.test(k))
+      throw new UserError(
+        `extension '${ext.name}' set env name ${JSON.stringify(k)}, which is not a variable name.`,
+        "Env names are letters, digits and '_', not starting with a digit.",
+      );
+    if (typeof v !== "string" || v.includes("\0"))
+      throw new UserError(`extension '${ext.name}' set env ${k} to something other than a string without NUL bytes.`);
   }
   for (const m of (await ext.cacheMounts?.(registry.ctx)) ?? []) {
     const host = cacheMountHostPath(cacheRoot, ext.name, m);
@@ -292,12 +329,20 @@ export async function extensionEnv(ext: Extension, registry: Registry, cacheRoot
 /** Why a warm task does nothing: the stack has no warm action for the command. */
 const NOTHING_TO_WARM = "nothing to warm (its build outputs cover it)";
 
-async function prepareTask(task: Task, stack: ActiveStack, registry: Registry, stackEnv: () => Promise<Record<string, string>>, warm = false): Promise<PreparedTask> {
+async function prepareTask(
+  task: Task,
+  stack: ActiveStack,
+  registry: Registry,
+  stackEnv: () => Promise<Record<string, string>>,
+  warm = false,
+): Promise<PreparedTask> {
   const ext = stack.ext;
   // A warm action exists for its side effects on build outputs: never cached. An install
   // (setup:deps, added before the tasks that need it) is itself, not a warm action.
   const warming = warm && task.ref.primary !== "setup";
-  const result = warming ? ((await ext.warmAction?.(task.ref, registry.ctx)) ?? { skip: NOTHING_TO_WARM }) : await ext.buildAction(task.ref, registry.ctx);
+  const result = warming
+    ? ((await ext.warmAction?.(task.ref, registry.ctx)) ?? { skip: NOTHING_TO_WARM })
+    : await ext.buildAction(task.ref, registry.ctx);
   const cacheable = warming ? false : ext.cacheable ? ext.cacheable(task.ref) : true;
   const base = { task, stack, cacheable, cwd: registry.ctx.root };
   if ("skip" in result) return { ...base, skip: result.skip, env: {} };

@@ -37,7 +37,11 @@ export interface Registry {
   cacheGroups: string[];
 }
 
-export async function resolveRegistry(loaded: LoadedConfig, ctx: ExtensionContext, opts: { profile?: string; source: ExtensionSource }): Promise<Registry> {
+export async function resolveRegistry(
+  loaded: LoadedConfig,
+  ctx: ExtensionContext,
+  opts: { profile?: string; source: ExtensionSource },
+): Promise<Registry> {
   const builtinExtensions = opts.source.builtins;
   const file = loaded.path ?? "devflow.toml";
   const cfgExt = loaded.config.extensions ?? {};

@@ -65,7 +65,9 @@ export async function schedule(tasks: Task[], execute: Execute, opts: ScheduleOp
   };
 
   const blockedBy = (t: Task): TaskResult | undefined =>
-    t.deps.map((d) => results.get(d)).find((r) => r && (r.status === "failed" || r.status === "cancelled" || (r.status === "skipped" && r.reason?.startsWith("blocked"))));
+    t.deps
+      .map((d) => results.get(d))
+      .find((r) => r && (r.status === "failed" || r.status === "cancelled" || (r.status === "skipped" && r.reason?.startsWith("blocked"))));
 
   const canStart = (t: Task) => {
     if (!t.deps.every((d) => results.has(d))) return false;
@@ -117,7 +119,14 @@ export async function schedule(tasks: Task[], execute: Execute, opts: ScheduleOp
         }
         const known = opts.known?.get(id);
         if (known && t.deps.every((d) => results.has(d))) {
-          finish({ task: t, status: known.status ?? "passed", durationMs: known.durationMs, exitCode: known.exitCode, output: known.output, ...(known.origin ? { origin: known.origin } : {}) });
+          finish({
+            task: t,
+            status: known.status ?? "passed",
+            durationMs: known.durationMs,
+            exitCode: known.exitCode,
+            output: known.output,
+            ...(known.origin ? { origin: known.origin } : {}),
+          });
           continue;
         }
         if (running.size >= opts.jobs) continue;

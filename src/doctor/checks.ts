@@ -44,7 +44,12 @@ function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
 }
 
-async function toolVersion(argv: string[], root: string, env: Record<string, string | undefined>, timeoutMs = TOOL_TIMEOUT_MS): Promise<{ ok: boolean; text: string }> {
+async function toolVersion(
+  argv: string[],
+  root: string,
+  env: Record<string, string | undefined>,
+  timeoutMs = TOOL_TIMEOUT_MS,
+): Promise<{ ok: boolean; text: string }> {
   try {
     const r = await callBounded(argv, { cwd: root, timeoutMs, env, maxBytes: 64 * 1024 });
     const text = firstLine(r.stdout) || firstLine(r.stderr);
@@ -54,7 +59,11 @@ async function toolVersion(argv: string[], root: string, env: Record<string, str
   }
 }
 
-async function engineChecks(config: Config, env: Record<string, string | undefined>, needEngine: boolean): Promise<{ checks: Check[]; picked: Engine | null }> {
+async function engineChecks(
+  config: Config,
+  env: Record<string, string | undefined>,
+  needEngine: boolean,
+): Promise<{ checks: Check[]; picked: Engine | null }> {
   const checks: Check[] = [];
   const { setting, source } = requestedEngine(config, env);
   const names = ENGINE_ORDER;
@@ -73,7 +82,14 @@ async function engineChecks(config: Config, env: Record<string, string | undefin
     const p = probes[i]!;
     const chosen = picked?.name === name;
     const wanted = setting === name || (setting === "auto" && chosen);
-    if (p.ok) checks.push({ group: "container engine", name, status: "ok", detail: `${p.engine.path}, answers${p.engine.rootless ? ", rootless" : ""}${chosen ? ` (${setting === "auto" ? "auto picks this one" : `chosen by ${source}`})` : ""}`, needed: needEngine && wanted });
+    if (p.ok)
+      checks.push({
+        group: "container engine",
+        name,
+        status: "ok",
+        detail: `${p.engine.path}, answers${p.engine.rootless ? ", rootless" : ""}${chosen ? ` (${setting === "auto" ? "auto picks this one" : `chosen by ${source}`})` : ""}`,
+        needed: needEngine && wanted,
+      });
     else {
       const notInstalled = p.reason.includes("not found on PATH");
       checks.push({
@@ -87,9 +103,22 @@ async function engineChecks(config: Config, env: Record<string, string | undefin
     }
   });
   if (!picked && needEngine) {
-    checks.push({ group: "container engine", name: setting === "auto" ? "auto" : setting, status: "failed", detail: "no usable container engine for the container profile", fix: "install podman or Docker, or use --profile host", needed: true });
+    checks.push({
+      group: "container engine",
+      name: setting === "auto" ? "auto" : setting,
+      status: "failed",
+      detail: "no usable container engine for the container profile",
+      fix: "install podman or Docker, or use --profile host",
+      needed: true,
+    });
   } else if (setting === "auto") {
-    checks.push({ group: "container engine", name: "auto picks", status: picked ? "ok" : "info", detail: picked ? picked.name : "none (tasks run on the host)", needed: false });
+    checks.push({
+      group: "container engine",
+      name: "auto picks",
+      status: picked ? "ok" : "info",
+      detail: picked ? picked.name : "none (tasks run on the host)",
+      needed: false,
+    });
   }
   return { checks, picked };
 }
@@ -114,15 +143,36 @@ function writableDir(path: string): boolean {
   }
 }
 
-export async function runDoctor(opts: { cwd: string; config?: string; profile?: string; target?: string; env?: Record<string, string | undefined>; extensions: ExtensionSource }): Promise<DoctorReport> {
+export async function runDoctor(opts: {
+  cwd: string;
+  config?: string;
+  profile?: string;
+  target?: string;
+  env?: Record<string, string | undefined>;
+  extensions: ExtensionSource;
+}): Promise<DoctorReport> {
   const env = opts.env ?? process.env;
   const checks: Check[] = [];
   let loaded: LoadedConfig;
   try {
     loaded = loadConfig({ cwd: opts.cwd, explicit: opts.config });
-    checks.push({ group: "project", name: "config", status: loaded.path ? "ok" : "info", detail: loaded.path ? `${loaded.path} is valid` : "no devflow.toml (defaults apply)", fix: loaded.path ? undefined : "run 'dwf init'", needed: false });
+    checks.push({
+      group: "project",
+      name: "config",
+      status: loaded.path ? "ok" : "info",
+      detail: loaded.path ? `${loaded.path} is valid` : "no devflow.toml (defaults apply)",
+      fix: loaded.path ? undefined : "run 'dwf init'",
+      needed: false,
+    });
   } catch (e) {
-    checks.push({ group: "project", name: "config", status: "failed", detail: message(e), fix: e instanceof UserError ? e.hint : undefined, needed: true });
+    checks.push({
+      group: "project",
+      name: "config",
+      status: "failed",
+      detail: message(e),
+      fix: e instanceof UserError ? e.hint : undefined,
+      needed: true,
+    });
     return { ok: false, profile: null, runtime: null, root: opts.cwd, checks };
   }
   let profile: ProfileSetting;
@@ -143,10 +193,23 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
       runtime = choice.kind;
       if (choice.note) why = ` (${choice.note.replace(/^auto: /, "").replace(/; running on the host$/, "")})`;
     } catch (e) {
-      checks.push({ group: "project", name: "runtime", status: "failed", detail: message(e), fix: e instanceof UserError ? e.hint : undefined, needed: true });
+      checks.push({
+        group: "project",
+        name: "runtime",
+        status: "failed",
+        detail: message(e),
+        fix: e instanceof UserError ? e.hint : undefined,
+        needed: true,
+      });
     }
   }
-  checks.push({ group: "project", name: "runtime", status: "info", detail: `profile ${profile} → tasks run ${runtime === "host" ? "on the host" : "in a container"}${why}`, needed: false });
+  checks.push({
+    group: "project",
+    name: "runtime",
+    status: "info",
+    detail: `profile ${profile} → tasks run ${runtime === "host" ? "on the host" : "in a container"}${why}`,
+    needed: false,
+  });
 
   let registry: Registry | null = null;
   let project: Project | null = null;
@@ -154,31 +217,79 @@ export async function runDoctor(opts: { cwd: string; config?: string; profile?: 
     project = await loadProject({ cwd: opts.cwd, loaded, env, runtime, extensions: opts.extensions });
     registry = project.registry;
   } catch (e) {
-    checks.push({ group: "extensions", name: "stacks", status: "failed", detail: message(e), fix: e instanceof UserError ? e.hint : undefined, needed: true });
+    checks.push({
+      group: "extensions",
+      name: "stacks",
+      status: "failed",
+      detail: message(e),
+      fix: e instanceof UserError ? e.hint : undefined,
+      needed: true,
+    });
   }
   // What the profile runs, so a tool is "needed" exactly when one of its tasks runs it.
   const target = opts.target ?? "pr";
   let planned: Map<string, CommandRef[]> | null = null;
   if (project && registry && registry.stacks.length > 0 && opts.target === undefined && !Object.hasOwn(project.targets, target)) {
     // Nothing to plan unless asked: tools are then judged by what the extensions call optional.
-    checks.push({ group: "project", name: "targets", status: "info", detail: `no '${target}' profile under [targets]; name one to check its tools ('dwf doctor <profile>')`, needed: false });
+    checks.push({
+      group: "project",
+      name: "targets",
+      status: "info",
+      detail: `no '${target}' profile under [targets]; name one to check its tools ('dwf doctor <profile>')`,
+      needed: false,
+    });
   } else if (project && registry && registry.stacks.length > 0) {
     try {
       const prepared = await prepare({ cwd: opts.cwd, project, env, commands: [{ primary: "check", selector: target }], runtime });
       planned = new Map();
       for (const t of prepared.tasks) if (t.action) planned.set(t.task.stack, [...(planned.get(t.task.stack) ?? []), t.task.ref]);
       const runs = prepared.tasks.filter((t) => t.action).map((t) => t.task.id);
-      checks.push({ group: "project", name: "targets", status: "info", detail: `'dwf verify${target === "pr" ? "" : ` ${target}`}' runs ${runs.length ? runs.join(", ") : "nothing (every task is skipped)"}`, needed: false });
+      checks.push({
+        group: "project",
+        name: "targets",
+        status: "info",
+        detail: `'dwf verify${target === "pr" ? "" : ` ${target}`}' runs ${runs.length ? runs.join(", ") : "nothing (every task is skipped)"}`,
+        needed: false,
+      });
     } catch (e) {
-      checks.push({ group: "project", name: "targets", status: "failed", detail: message(e), fix: e instanceof UserError ? e.hint : undefined, needed: true });
+      checks.push({
+        group: "project",
+        name: "targets",
+        status: "failed",
+        detail: message(e),
+        fix: e instanceof UserError ? e.hint : undefined,
+        needed: true,
+      });
     }
   }
   if (registry) {
-    if (registry.stacks.length === 0) checks.push({ group: "extensions", name: "stacks", status: "failed", detail: `no stack detected in ${loaded.root}`, fix: "run 'dwf init' or set [project] stack", needed: true });
+    if (registry.stacks.length === 0)
+      checks.push({
+        group: "extensions",
+        name: "stacks",
+        status: "failed",
+        detail: `no stack detected in ${loaded.root}`,
+        fix: "run 'dwf init' or set [project] stack",
+        needed: true,
+      });
     for (const s of registry.stacks) {
-      checks.push({ group: "extensions", name: s.name, status: "ok", detail: `${s.external ? "external, discoverable" : "builtin"} (${s.reason}): ${s.capabilities.join(", ")}`, needed: false });
+      checks.push({
+        group: "extensions",
+        name: s.name,
+        status: "ok",
+        detail: `${s.external ? "external, discoverable" : "builtin"} (${s.reason}): ${s.capabilities.join(", ")}`,
+        needed: false,
+      });
     }
-    for (const w of registry.warnings) checks.push({ group: "extensions", name: "skipped", status: "failed", detail: w, fix: "see the message; set required = true to make it fatal", needed: false });
+    for (const w of registry.warnings)
+      checks.push({
+        group: "extensions",
+        name: "skipped",
+        status: "failed",
+        detail: w,
+        fix: "see the message; set required = true to make it fatal",
+        needed: false,
+      });
     checks.push(...(await toolChecks(registry, runtime, env, planned)));
   }
   checks.push(...engines.checks);
@@ -205,12 +316,26 @@ function cacheRootCheck(loaded: LoadedConfig, env: Record<string, string | undef
   try {
     cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env, loaded.path ?? undefined);
   } catch (e) {
-    return { group: "project", name: "cache root", status: "failed", detail: message(e), fix: e instanceof UserError ? e.hint : undefined, needed: true };
+    return {
+      group: "project",
+      name: "cache root",
+      status: "failed",
+      detail: message(e),
+      fix: e instanceof UserError ? e.hint : undefined,
+      needed: true,
+    };
   }
   const refused = existsSync(cacheRoot) ? cacheRootRefusal(cacheRoot, groups) : undefined;
   if (refused) return { group: "project", name: "cache root", status: "failed", detail: message(refused), fix: refused.hint, needed: true };
   const writable = writableDir(cacheRoot);
-  return { group: "project", name: "cache root", status: writable ? "ok" : "failed", detail: `${cacheRoot} ${writable ? "is writable" : "is not writable"}`, fix: writable ? undefined : "fix its permissions, or set DWF_CACHE_ROOT / [cache] root", needed: true };
+  return {
+    group: "project",
+    name: "cache root",
+    status: writable ? "ok" : "failed",
+    detail: `${cacheRoot} ${writable ? "is writable" : "is not writable"}`,
+    fix: writable ? undefined : "fix its permissions, or set DWF_CACHE_ROOT / [cache] root",
+    needed: true,
+  };
 }
 
 /**
@@ -233,7 +358,12 @@ function whyNotNeeded(needed: boolean, tool: ToolRequirement, planned: Map<strin
   return tool.optional ? " (optional)" : "";
 }
 
-async function toolChecks(registry: Registry, runtime: RuntimeKind, env: Record<string, string | undefined>, planned: Map<string, CommandRef[]> | null): Promise<Check[]> {
+async function toolChecks(
+  registry: Registry,
+  runtime: RuntimeKind,
+  env: Record<string, string | undefined>,
+  planned: Map<string, CommandRef[]> | null,
+): Promise<Check[]> {
   const jobs: Promise<Check>[] = [];
   for (const s of registry.stacks) {
     for (const tool of (await s.ext.tools?.(registry.ctx)) ?? []) {
@@ -248,7 +378,15 @@ async function toolChecks(registry: Registry, runtime: RuntimeKind, env: Record<
             return { group, name: tool.name, status: needed ? "missing" : "info", detail: `not found${unused}`, fix: tool.install, needed };
           }
           const v = await toolVersion(tool.version, registry.ctx.root, env);
-          if (!v.ok) return { group, name: tool.name, status: needed ? "missing" : "info", detail: `'${tool.version.join(" ")}' failed: ${v.text}${unused}`, fix: tool.install, needed };
+          if (!v.ok)
+            return {
+              group,
+              name: tool.name,
+              status: needed ? "missing" : "info",
+              detail: `'${tool.version.join(" ")}' failed: ${v.text}${unused}`,
+              fix: tool.install,
+              needed,
+            };
           return { group, name: tool.name, status: "ok", detail: v.text, needed };
         })(),
       );
@@ -261,7 +399,12 @@ async function imageCheck(project: Project, engine: Engine): Promise<{ check: Ch
   try {
     const { imageSpecFor, imageExists } = await import("../runtime/image.ts");
     const spec = await imageSpecFor(project);
-    if (await imageExists(engine, spec.ref)) return { spec, present: true, check: { group: "container engine", name: "image", status: "ok", detail: `${spec.ref} is present`, needed: false } };
+    if (await imageExists(engine, spec.ref))
+      return {
+        spec,
+        present: true,
+        check: { group: "container engine", name: "image", status: "ok", detail: `${spec.ref} is present`, needed: false },
+      };
     const buildable = existsSync(spec.dockerfile);
     return {
       spec,
@@ -271,7 +414,9 @@ async function imageCheck(project: Project, engine: Engine): Promise<{ check: Ch
         name: "image",
         status: buildable ? "info" : "warning",
         detail: `${spec.ref} is not present locally${buildable ? `; the first run builds it from ${spec.dockerfile}` : `, and there is no ${spec.dockerfile} to build it`}`,
-        fix: buildable ? "dwf image build (or just run dwf verify), then 'dwf doctor' checks the tools inside it" : "run 'dwf init' to write a Dockerfile.devflow, or push the image where the engine can pull it",
+        fix: buildable
+          ? "dwf image build (or just run dwf verify), then 'dwf doctor' checks the tools inside it"
+          : "run 'dwf init' to write a Dockerfile.devflow, or push the image where the engine can pull it",
         needed: false,
       },
     };
@@ -310,8 +455,18 @@ function parseVersions(text: string): Map<number, { code: number; text: string }
  * extension names them with the image's answers to which(), run (their version argv) inside
  * the image the way a task is run, in parallel.
  */
-async function imageToolChecks(registry: Registry, loaded: LoadedConfig, engine: Engine, spec: ImageSpec, planned: Map<string, CommandRef[]> | null, env: Record<string, string | undefined>): Promise<Check[]> {
-  const [{ createToolProbe }, { bindArgs, containerLabels, labelArgs, randomToken, userArgs }] = await Promise.all([import("../runtime/tool-probe.ts"), import("../runtime/container.ts")]);
+async function imageToolChecks(
+  registry: Registry,
+  loaded: LoadedConfig,
+  engine: Engine,
+  spec: ImageSpec,
+  planned: Map<string, CommandRef[]> | null,
+  env: Record<string, string | undefined>,
+): Promise<Check[]> {
+  const [{ createToolProbe }, { bindArgs, containerLabels, labelArgs, randomToken, userArgs }] = await Promise.all([
+    import("../runtime/tool-probe.ts"),
+    import("../runtime/container.ts"),
+  ]);
   let cacheRoot: string;
   try {
     cacheRoot = resolveCacheRoot(loaded.root, loaded.config, env, loaded.path ?? undefined);
@@ -322,7 +477,15 @@ async function imageToolChecks(registry: Registry, loaded: LoadedConfig, engine:
   const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: loaded.config.container?.user });
   // Like a task's containers: a killed doctor's are found and removed by the next run.
   const labels = labelArgs(containerLabels(spec.project, randomToken()));
-  const probe = createToolProbe({ engine, ref: spec.ref, fingerprint: spec.fingerprint, cacheRoot, root: loaded.root, runArgs: [...labels, ...user.args, ...inContainerArgs()], env });
+  const probe = createToolProbe({
+    engine,
+    ref: spec.ref,
+    fingerprint: spec.fingerprint,
+    cacheRoot,
+    root: loaded.root,
+    runArgs: [...labels, ...user.args, ...inContainerArgs()],
+    env,
+  });
   const toolsOf = async () => {
     const ctx = createContext(loaded.root, env, probe.which);
     const out: { stack: string; tool: ToolRequirement }[] = [];
@@ -336,15 +499,40 @@ async function imageToolChecks(registry: Registry, loaded: LoadedConfig, engine:
   }
   const envArgs = Object.entries(user.env).flatMap(([k, v]) => ["-e", `${k}=${v}`]);
   // One container runs every version command (argv words joined by US, split back by the script).
-  const argv = [engine.path, "run", "--rm", ...labels, ...user.args, ...envArgs, ...inContainerArgs(), ...bindArgs(loaded.root, WORKSPACE), "-w", WORKSPACE, spec.ref];
+  const argv = [
+    engine.path,
+    "run",
+    "--rm",
+    ...labels,
+    ...user.args,
+    ...envArgs,
+    ...inContainerArgs(),
+    ...bindArgs(loaded.root, WORKSPACE),
+    "-w",
+    WORKSPACE,
+    spec.ref,
+  ];
   const specs = tools.map(({ tool }) => tool.version.join(UNIT_SEPARATOR));
   let results: Map<number, { code: number; text: string }>;
   try {
-    const r = await callBounded([...argv, "sh", "-c", VERSIONS_SCRIPT, "dwf-doctor", ...specs], { cwd: loaded.root, timeoutMs: 60_000, env, maxBytes: 256 * 1024 });
+    const r = await callBounded([...argv, "sh", "-c", VERSIONS_SCRIPT, "dwf-doctor", ...specs], {
+      cwd: loaded.root,
+      timeoutMs: 60_000,
+      env,
+      maxBytes: 256 * 1024,
+    });
     results = parseVersions(r.stdout);
     if (results.size === 0) throw new Error(firstLine(r.stderr) || `exit code ${r.exitCode}`);
   } catch (e) {
-    return [{ group: "container engine", name: "image tools", status: "warning", detail: `could not run the tools' version checks in ${spec.ref}: ${message(e)}`, needed: false }];
+    return [
+      {
+        group: "container engine",
+        name: "image tools",
+        status: "warning",
+        detail: `could not run the tools' version checks in ${spec.ref}: ${message(e)}`,
+        needed: false,
+      },
+    ];
   }
   return tools.map(({ stack, tool }, i): Check => {
     const needed = toolNeeded(tool, planned ? (planned.get(stack) ?? []) : null);
@@ -353,7 +541,10 @@ async function imageToolChecks(registry: Registry, loaded: LoadedConfig, engine:
     const unused = whyNotNeeded(needed, tool, planned);
     const v = results.get(i) ?? { code: 1, text: "no answer" };
     if (v.code === 0) return { group, name: tool.name, status: "ok", detail: v.text || "present", needed };
-    const detail = v.code === 127 && /not found/.test(v.text) ? "not in the image" : `'${tool.version.join(" ")}' failed in the image: ${v.text || `exit code ${v.code}`}`;
+    const detail =
+      v.code === 127 && /not found/.test(v.text)
+        ? "not in the image"
+        : `'${tool.version.join(" ")}' failed in the image: ${v.text || `exit code ${v.code}`}`;
     return { group, name: tool.name, status: needed ? "missing" : "info", detail: `${detail}${unused}`, fix, needed };
   });
 }

@@ -52,7 +52,13 @@ async function ciFilesFor(config: string, root: string, force: boolean, extensio
   const scratch = mkdtempSync(join(tmpdir(), "dwf-init-"));
   try {
     writeFileSync(join(scratch, CONFIG_FILE), config);
-    const project = await loadCiProject({ cwd: scratch, config: join(scratch, CONFIG_FILE), needSha256: true, existingWorkflow: join(root, DEFAULT_WORKFLOW), extensions });
+    const project = await loadCiProject({
+      cwd: scratch,
+      config: join(scratch, CONFIG_FILE),
+      needSha256: true,
+      existingWorkflow: join(root, DEFAULT_WORKFLOW),
+      extensions,
+    });
     return ciFiles(project).flatMap((f) => {
       const path = relative(scratch, f.path);
       // A CI file the user wrote is theirs: keep it (without --force) instead of refusing the rest.
@@ -97,7 +103,9 @@ export async function runInit(opts: InitOptions): Promise<InitResult> {
   const top = gitTopLevel(opts.root);
   if (top && files.some((f) => f.path.startsWith(".github/"))) {
     // GitHub only reads workflows at the repository root; one in a subfolder silently never runs.
-    log.warn(`${relative(top, realpathSync(opts.root))} is a subfolder of the git repository ${top}: GitHub Actions only runs workflows from ${join(top, ".github/workflows")}, so the .github/workflows/ci.yml written here will not run. Run 'dwf init' at the repository root for CI.`);
+    log.warn(
+      `${relative(top, realpathSync(opts.root))} is a subfolder of the git repository ${top}: GitHub Actions only runs workflows from ${join(top, ".github/workflows")}, so the .github/workflows/ci.yml written here will not run. Run 'dwf init' at the repository root for CI.`,
+    );
   }
   if (opts.dryRun) return result;
   checkWritable(opts.root, files, opts.force);

@@ -35,14 +35,17 @@ export function renderConfig(c: ConfigInput): string {
         `# set profile = "container" so every machine runs the same toolchain.`,
         `profile = "auto"`,
       ];
-  const emptyNote = (list: string[]) => (list.length ? [] : ["# None of the usual commands had anything to run here yet: add some, e.g. \"test:unit\"."]);
+  const emptyNote = (list: string[]) =>
+    list.length ? [] : ['# None of the usual commands had anything to run here yet: add some, e.g. "test:unit".'];
   const lines = [
     `# devflow.toml: how dwf checks this repository (written by 'dwf init'; edit freely).`,
     `# Commands are <primary>:<selector>, e.g. 'dwf test:unit'; 'dwf verify' runs the pr profile.`,
     ``,
     `[project]`,
     `name = ${tomlString(c.project)}`,
-    c.how === "detected" ? `# Detected from the repository's files; remove a stack to stop running it.` : `# Named on the command line of 'dwf init'.`,
+    c.how === "detected"
+      ? `# Detected from the repository's files; remove a stack to stop running it.`
+      : `# Named on the command line of 'dwf init'.`,
     `stack = ${tomlList(c.stacks)}`,
     ``,
     `[runtime]`,

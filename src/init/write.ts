@@ -83,7 +83,10 @@ export function writeAllOrNothing(root: string, files: PlannedFile[]): string[] 
     }
   } catch (e) {
     undo();
-    throw new UserError(`cannot write ${current}: ${(e as Error).message}; dwf init wrote nothing.`, "Fix the problem (a file where a folder should be, permissions, a full disk) and run it again.");
+    throw new UserError(
+      `cannot write ${current}: ${(e as Error).message}; dwf init wrote nothing.`,
+      "Fix the problem (a file where a folder should be, permissions, a full disk) and run it again.",
+    );
   }
   for (const s of staged) if (s.backup) rmSync(s.backup, { force: true });
   return staged.map((s) => s.target);

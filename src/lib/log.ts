@@ -25,14 +25,19 @@ const reporter: ConsolaReporter = {
   log(obj: LogObject) {
     const text = obj.args.map((a) => (a instanceof Error ? (debugEnabled() ? (a.stack ?? a.message) : a.message) : String(a))).join(" ");
     const label = obj.type === "warn" ? "warning" : obj.type === "fatal" ? "error" : obj.type;
-    const prefix = ["info", "log", "success", "ready", "start", "box"].includes(obj.type) ? "" : `${(LABEL[obj.type] ?? ((s: string) => s))(`${label}:`)} `;
+    const prefix = ["info", "log", "success", "ready", "start", "box"].includes(obj.type)
+      ? ""
+      : `${(LABEL[obj.type] ?? ((s: string) => s))(`${label}:`)} `;
     writeStderr(`${prefix}${redactText(text)}\n`);
   },
 };
 
 let instance: ConsolaInstance | undefined;
 const consola = (): ConsolaInstance =>
-  (instance ??= (require("consola/core") as typeof import("consola/core")).createConsola({ reporters: [reporter], level: debugEnabled() ? 4 : 3 }));
+  (instance ??= (require("consola/core") as typeof import("consola/core")).createConsola({
+    reporters: [reporter],
+    level: debugEnabled() ? 4 : 3,
+  }));
 const debugOn = debugEnabled();
 
 type Log = (message: unknown, ...rest: unknown[]) => void;

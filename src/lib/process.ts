@@ -65,7 +65,10 @@ export class CallError extends Error {}
  * Run `argv` with `input` on stdin in its own process group. Kills the group and throws
  * CallError on timeout or when stdout exceeds the cap; never waits on escaped grandchildren.
  */
-export async function callBounded(argv: string[], opts: { cwd: string; input?: string; timeoutMs: number; maxBytes?: number; env?: Record<string, string | undefined> }): Promise<CallResult> {
+export async function callBounded(
+  argv: string[],
+  opts: { cwd: string; input?: string; timeoutMs: number; maxBytes?: number; env?: Record<string, string | undefined> },
+): Promise<CallResult> {
   const maxBytes = opts.maxBytes ?? MAX_OUTPUT_BYTES;
   let proc: ReturnType<typeof Bun.spawn>;
   try {
@@ -113,7 +116,11 @@ export async function callBounded(argv: string[], opts: { cwd: string; input?: s
     killGroup();
     return code;
   });
-  const work = Promise.all([read(proc.stdout as ReadableStream<Uint8Array>, maxBytes, true), read(proc.stderr as ReadableStream<Uint8Array>, MAX_STDERR_BYTES, false), exited]);
+  const work = Promise.all([
+    read(proc.stdout as ReadableStream<Uint8Array>, maxBytes, true),
+    read(proc.stderr as ReadableStream<Uint8Array>, MAX_STDERR_BYTES, false),
+    exited,
+  ]);
   const outcome = await Promise.race([work, stopped.then(() => null)]);
   clearTimeout(timer);
   if (failure || outcome === null) {
@@ -123,4 +130,3 @@ export async function callBounded(argv: string[], opts: { cwd: string; input?: s
   const [stdout, stderr, exitCode] = outcome;
   return { exitCode, signal: proc.signalCode ? String(proc.signalCode) : undefined, stdout, stderr };
 }
-

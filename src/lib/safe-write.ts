@@ -6,7 +6,6 @@ import { isInside, lstatOrNull, realPathOf } from "./fs.ts";
 import { dirname, join, resolve, basename } from "node:path";
 import { UserError } from "./errors.ts";
 
-
 /**
  * Throws unless `target` (absolute, or relative to root) may be written: inside the project,
  * its existing parent folders resolving inside too, and not a symlink leading out or a folder.
@@ -15,10 +14,15 @@ import { UserError } from "./errors.ts";
 export function checkInsideProject(root: string, target: string, display = target): boolean {
   const abs = resolve(root, target);
   const realRoot = realpathSync(root);
-  if (!isInside(root, abs)) throw new UserError(`refusing to write ${display}: it is outside the project ${root}.`, "Write inside the project, or use --stdout and redirect.");
+  if (!isInside(root, abs))
+    throw new UserError(
+      `refusing to write ${display}: it is outside the project ${root}.`,
+      "Write inside the project, or use --stdout and redirect.",
+    );
   let parent = dirname(abs);
   while (!lstatOrNull(parent)) parent = dirname(parent);
-  if (!isInside(realRoot, realpathSync(parent))) throw new UserError(`refusing to write ${display}: its folder leads outside the project through a symlink.`);
+  if (!isInside(realRoot, realpathSync(parent)))
+    throw new UserError(`refusing to write ${display}: its folder leads outside the project through a symlink.`);
   const st = lstatOrNull(abs);
   if (!st) return false;
   if (st.isSymbolicLink()) {
@@ -29,7 +33,10 @@ export function checkInsideProject(root: string, target: string, display = targe
       /* dangling */
     }
     if (real === null || !isInside(realRoot, real)) {
-      throw new UserError(`refusing to write ${display}: it is a symlink pointing outside the project (${real ?? "dangling"}).`, "Remove the link and try again.");
+      throw new UserError(
+        `refusing to write ${display}: it is a symlink pointing outside the project (${real ?? "dangling"}).`,
+        "Remove the link and try again.",
+      );
     }
   } else if (st.isDirectory()) {
     throw new UserError(`refusing to write ${display}: a directory of that name exists.`);
@@ -91,7 +98,10 @@ export function writeCacheFile(cacheRoot: string, path: string, text: string | U
   const check = () => {
     const realDir = realPathOf(dirname(path));
     if (!isInside(realRoot, realDir)) {
-      throw new UserError(`refusing to write ${path}: its folder leads outside the cache root ${cacheRoot} (to ${realDir}) through a symlink.`, `Remove the symlink (a task may have made it) and run again.`);
+      throw new UserError(
+        `refusing to write ${path}: its folder leads outside the cache root ${cacheRoot} (to ${realDir}) through a symlink.`,
+        `Remove the symlink (a task may have made it) and run again.`,
+      );
     }
   };
   // Before creating missing folders (none is made outside) and after (nothing swapped meanwhile).

@@ -41,9 +41,15 @@ type ChecksumVerdict = { ok: true } | { ok: false; reason: string };
 
 /** Compare an asset's digest with its SHA256SUMS entry; a missing or ambiguous entry is a failure. */
 export function checkDigest(sums: string | Map<string, string>, name: string, actualHex: string): ChecksumVerdict {
-  const entry: SumsEntry = typeof sums === "string" ? sumsEntry(sums, name) : sums.has(name) ? { ok: true, hex: sums.get(name)! } : { ok: false, reason: `SHA256SUMS has no entry for ${name}` };
+  const entry: SumsEntry =
+    typeof sums === "string"
+      ? sumsEntry(sums, name)
+      : sums.has(name)
+        ? { ok: true, hex: sums.get(name)! }
+        : { ok: false, reason: `SHA256SUMS has no entry for ${name}` };
   if (!entry.ok) return entry;
-  if (entry.hex !== actualHex.toLowerCase()) return { ok: false, reason: `checksum mismatch for ${name}: expected ${entry.hex}, got ${actualHex.toLowerCase()}` };
+  if (entry.hex !== actualHex.toLowerCase())
+    return { ok: false, reason: `checksum mismatch for ${name}: expected ${entry.hex}, got ${actualHex.toLowerCase()}` };
   return { ok: true };
 }
 

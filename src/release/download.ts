@@ -17,6 +17,9 @@ export async function fetchBytes(url: string, what: string, hint: string): Promi
     if (e instanceof FetchError && e.statusCode === 404) throw new UserError(`${what} not found: ${url} answered 404.`, hint);
     if (e instanceof FetchError && e.statusCode) throw new UserError(`could not download ${what}: ${url} answered ${e.statusCode}.`, hint);
     const cause = e instanceof Error ? ((e as Error & { cause?: Error }).cause?.message ?? e.message) : String(e);
-    throw new UserError(`could not download ${what} from ${url}: ${cause}`, "Check the network connection, or set DWF_DOWNLOAD_BASE to a reachable mirror.");
+    throw new UserError(
+      `could not download ${what} from ${url}: ${cause}`,
+      "Check the network connection, or set DWF_DOWNLOAD_BASE to a reachable mirror.",
+    );
   }
 }

@@ -24,7 +24,9 @@ export const RELEASE_TARGETS: readonly ReleasePlatform[] = [
 ];
 
 /** "linux-x64, linux-arm64, …": the baseline build is a variant, not a platform of its own. */
-const SUPPORTED_TEXT = RELEASE_TARGETS.filter((t) => !t.baseline).map(targetName).join(", ");
+const SUPPORTED_TEXT = RELEASE_TARGETS.filter((t) => !t.baseline)
+  .map(targetName)
+  .join(", ");
 
 /** Normalise node-style (`process.platform`/`arch`) or uname-style names. */
 export function detectPlatform(input: { platform: string; arch: string; cpuFlags?: string }): ReleasePlatform {

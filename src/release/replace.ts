@@ -1,7 +1,19 @@
 // Local edge of `dwf upgrade`: unpack the archive next to the binary it replaces, prove
 // the new binary runs, then rename it over the old one. Until that rename nothing the
 // user has is touched; any failure removes the staging directory and leaves the old binary.
-import { accessSync, constants, lstatSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, renameSync, rmSync, chmodSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  chmodSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { FailedError, UserError } from "../lib/errors.ts";
 import { CallError, callBounded } from "../lib/process.ts";
@@ -25,7 +37,10 @@ export function installedBinary(): string {
   try {
     accessSync(dirname(path), constants.W_OK);
   } catch {
-    throw new UserError(`cannot replace ${path}: its directory is not writable.`, `Re-run with the permissions that installed it (e.g. sudo), or reinstall into a directory you own with DWF_INSTALL_DIR.`);
+    throw new UserError(
+      `cannot replace ${path}: its directory is not writable.`,
+      `Re-run with the permissions that installed it (e.g. sudo), or reinstall into a directory you own with DWF_INSTALL_DIR.`,
+    );
   }
   return path;
 }
@@ -124,14 +139,23 @@ export async function stageBinary(archive: Uint8Array, target: string): Promise<
 export async function probeVersion(binary: string, timeoutMs = PROBE_TIMEOUT_MS): Promise<string> {
   let r;
   try {
-    r = await callBounded([binary, "--version"], { cwd: dirname(binary), timeoutMs, maxBytes: 64 * 1024, env: { ...process.env, NO_COLOR: "1" } });
+    r = await callBounded([binary, "--version"], {
+      cwd: dirname(binary),
+      timeoutMs,
+      maxBytes: 64 * 1024,
+      env: { ...process.env, NO_COLOR: "1" },
+    });
   } catch (e) {
-    if (e instanceof CallError) throw new FailedError(`the downloaded dwf ${e.message.replace(/^did not answer/, "did not answer --version")}; nothing was changed.`);
+    if (e instanceof CallError)
+      throw new FailedError(`the downloaded dwf ${e.message.replace(/^did not answer/, "did not answer --version")}; nothing was changed.`);
     throw e;
   }
   const out = r.stdout.trim();
   const m = /^dwf (\S+)$/.exec(out);
-  if (r.exitCode !== 0 || r.signal || !m) throw new FailedError(`the downloaded dwf does not run here: ${(r.stderr || out || (r.signal ? `killed by ${r.signal}` : `exit ${r.exitCode}`)).trim().slice(0, 300)}`);
+  if (r.exitCode !== 0 || r.signal || !m)
+    throw new FailedError(
+      `the downloaded dwf does not run here: ${(r.stderr || out || (r.signal ? `killed by ${r.signal}` : `exit ${r.exitCode}`)).trim().slice(0, 300)}`,
+    );
   return m[1]!;
 }
 

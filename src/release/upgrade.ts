@@ -24,7 +24,9 @@ export async function upgrade(o: UpgradeOptions): Promise<number> {
   const asset = assetName(platform);
   const tag = releaseTag(o.version);
   const url = (name: string) => assetUrl({ base: o.base, repository: o.repository, tag, asset: name });
-  const hint = o.base ? `DWF_DOWNLOAD_BASE is ${o.base}; check that it holds ${tag}/SHA256SUMS.` : `Releases are listed at ${releasesPage(o.repository)}.`;
+  const hint = o.base
+    ? `DWF_DOWNLOAD_BASE is ${o.base}; check that it holds ${tag}/SHA256SUMS.`
+    : `Releases are listed at ${releasesPage(o.repository)}.`;
   const target = o.dryRun ? process.execPath : installedBinary();
   // An upgrade killed earlier (kill -9, power loss) may have left its staging folder here.
   if (!o.dryRun) for (const p of removeStaleStaging(target)) log.info(`removed ${p}, left by an interrupted upgrade`);
@@ -41,11 +43,19 @@ export async function upgrade(o: UpgradeOptions): Promise<number> {
     o.out(`current: dwf ${o.current}\n`);
     o.out(`available: ${available ? `dwf ${available}` : "latest (the download base does not say which version)"}\n`);
     o.out(`asset: ${url(asset)}\n`);
-    o.out(available === o.current ? "dwf is up to date.\n" : older ? `The latest release is older than this dwf; 'dwf upgrade' keeps ${o.current} (downgrade with --version ${available}).\n` : "Run 'dwf upgrade' without --dry-run to install it.\n");
+    o.out(
+      available === o.current
+        ? "dwf is up to date.\n"
+        : older
+          ? `The latest release is older than this dwf; 'dwf upgrade' keeps ${o.current} (downgrade with --version ${available}).\n`
+          : "Run 'dwf upgrade' without --dry-run to install it.\n",
+    );
     return 0;
   }
   if (older) {
-    o.out(`dwf ${o.current} is newer than the latest release (${available}); nothing was changed. To downgrade, run: dwf upgrade --version ${available}\n`);
+    o.out(
+      `dwf ${o.current} is newer than the latest release (${available}); nothing was changed. To downgrade, run: dwf upgrade --version ${available}\n`,
+    );
     return 0;
   }
 
@@ -69,10 +79,13 @@ export async function upgrade(o: UpgradeOptions): Promise<number> {
   for (const sig of signals) process.once(sig, interrupted);
   try {
     const got = await probeVersion(staged.binary);
-    if (available && got !== available) throw new FailedError(`release v${available} holds a dwf that reports version ${got}; nothing was changed.`);
+    if (available && got !== available)
+      throw new FailedError(`release v${available} holds a dwf that reports version ${got}; nothing was changed.`);
     // A download base that does not say which version "latest" is: judge by the binary itself.
     if (!available && o.version === undefined && compareVersions(got, o.current) < 0) {
-      o.out(`dwf ${o.current} is newer than the latest release (${got}); nothing was changed. To downgrade, run: dwf upgrade --version ${got}\n`);
+      o.out(
+        `dwf ${o.current} is newer than the latest release (${got}); nothing was changed. To downgrade, run: dwf upgrade --version ${got}\n`,
+      );
       return 0;
     }
     swapInto(staged.binary, target);

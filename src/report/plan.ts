@@ -28,7 +28,10 @@ export function renderPlan(prepared: Prepared, header: string, commandLine: (t: 
     if (d.install) continue;
     const where = d.paths.length ? d.paths.join(", ") : d.inputs.join(", ");
     if (d.skipped) out += style.dim(`\ndependencies: ${d.stack}: ${d.reason}, but its setup:deps is skipped: ${d.skipped}\n`);
-    else if (d.disabled && d.reason) out += style.dim(`\ndependencies: ${d.stack}: not installed automatically (--no-install or [deps] install = false), although ${d.reason}\n`);
+    else if (d.disabled && d.reason)
+      out += style.dim(
+        `\ndependencies: ${d.stack}: not installed automatically (--no-install or [deps] install = false), although ${d.reason}\n`,
+      );
     else if (d.disabled) out += style.dim(`\ndependencies: ${d.stack}: up to date (${where}); automatic installs are off\n`);
     else if (!d.reason) out += style.dim(`\ndependencies: ${d.stack}: up to date (${where})\n`);
   }

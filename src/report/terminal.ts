@@ -80,7 +80,8 @@ export function createTerminalReporter(opts: TerminalOptions) {
       // In GitHub Actions each task's output folds into a ::group:: (closed in finish).
       if (opts.live && github) print(`::group::${formatRef(task.ref)} [${task.stack}]\n`);
       else if (opts.live) print(`${style.bold("▶")} ${taskLabel(task)}${task.reason ? style.dim(` (${task.reason})`) : ""}\n`);
-      else if (!opts.tty) print(`${style.dim("started")} ${formatRef(task.ref)} [${task.stack}]${task.reason ? ` (${task.reason})` : ""}\n`);
+      else if (!opts.tty)
+        print(`${style.dim("started")} ${formatRef(task.ref)} [${task.stack}]${task.reason ? ` (${task.reason})` : ""}\n`);
       if (opts.tty && !timer && !opts.live) timer = setInterval(drawLine, 100);
       drawLine();
     },
@@ -94,7 +95,8 @@ export function createTerminalReporter(opts: TerminalOptions) {
       // Live mode streamed the output of what ran; a cached task's stored output shows as a block.
       const streamed = opts.live && r.status !== "cached";
       const showOutput = !streamed && r.output.trim() !== "" && (r.status === "failed" || opts.verbose || github);
-      if (showOutput && github) block += `::group::output of ${formatRef(r.task.ref)} [${r.task.stack}]\n${redactText(r.output).replace(/\n*$/, "\n")}::endgroup::\n`;
+      if (showOutput && github)
+        block += `::group::output of ${formatRef(r.task.ref)} [${r.task.stack}]\n${redactText(r.output).replace(/\n*$/, "\n")}::endgroup::\n`;
       else if (showOutput) block += indentBlock(redactText(r.output)) + "\n";
       print(block);
       if (running.size === 0 && timer) {
@@ -135,7 +137,11 @@ function renderSummary(results: TaskResult[], elapsedMs: number): string {
   const rows = results.map((r) => [formatRef(r.task.ref), r.task.stack, r.status, shownDuration(r.durationMs)]);
   const head = ["TASK", "STACK", "STATUS", "TIME"];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
-  const pad = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i]!)).join("  ").trimEnd();
+  const pad = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join("  ")
+      .trimEnd();
   let out = `\n${style.bold(pad(head))}\n`;
   for (const [i, r] of rows.entries()) {
     const status = results[i]!.status;

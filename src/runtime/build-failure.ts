@@ -14,9 +14,18 @@ interface BuildFailure {
 
 /** Network failures, each worded with the host involved when the engine names it. */
 const NETWORK: [RegExp, (host?: string) => string][] = [
-  [/no such host|Temporary failure in name resolution|Could not resolve( host)?|server misbehaving|Name or service not known|EAI_AGAIN/i, (h) => `${h ? `the name ${h}` : "a host name"} did not resolve (no network, or no DNS)`],
-  [/x509:|certificate signed by unknown authority|SELF_SIGNED_CERT|certificate verify failed/i, (h) => `${h ?? "a server"}'s TLS certificate was not trusted (a proxy that intercepts TLS?)`],
-  [/i\/o timeout|TLS handshake timeout|Connection timed out|context deadline exceeded/i, (h) => `the connection${h ? ` to ${h}` : ""} timed out`],
+  [
+    /no such host|Temporary failure in name resolution|Could not resolve( host)?|server misbehaving|Name or service not known|EAI_AGAIN/i,
+    (h) => `${h ? `the name ${h}` : "a host name"} did not resolve (no network, or no DNS)`,
+  ],
+  [
+    /x509:|certificate signed by unknown authority|SELF_SIGNED_CERT|certificate verify failed/i,
+    (h) => `${h ?? "a server"}'s TLS certificate was not trusted (a proxy that intercepts TLS?)`,
+  ],
+  [
+    /i\/o timeout|TLS handshake timeout|Connection timed out|context deadline exceeded/i,
+    (h) => `the connection${h ? ` to ${h}` : ""} timed out`,
+  ],
   [/network is unreachable|no route to host/i, (h) => `the network is unreachable${h ? ` (${h})` : ""}`],
   [/connection refused/i, (h) => `${h ?? "a server"} refused the connection`],
 ];
@@ -28,7 +37,8 @@ function hostIn(line: string | undefined): string | undefined {
   return m ? (m[1] ?? m[2] ?? m[3]) : undefined;
 }
 
-const MISSING_BASE = /manifest unknown|not found: manifest|repository does not exist|pull access denied|requested access to the resource is denied|name unknown|short-name .* did not resolve|image not known|: not found$/im;
+const MISSING_BASE =
+  /manifest unknown|not found: manifest|repository does not exist|pull access denied|requested access to the resource is denied|name unknown|short-name .* did not resolve|image not known|: not found$/im;
 
 const STEP: RegExp[] = [
   /building at STEP "(.+?)": (?:while running runtime: )?exit status (\d+)/, // podman / buildah (the second form under chroot isolation)
@@ -49,7 +59,10 @@ function lineWith(text: string, re: RegExp): string | undefined {
 
 /** The base image an engine failed to fetch (`initializing source docker://debian:bookworm-slim`, `pull access denied for x`). */
 function failedBase(text: string): string | undefined {
-  return /initializing source (?:docker:\/\/)?([^\s:]+(?::[^\s:@]+)?(?:@sha256:[0-9a-f]+)?):/.exec(text)?.[1] ?? /pull access denied for ([^\s,]+)/.exec(text)?.[1];
+  return (
+    /initializing source (?:docker:\/\/)?([^\s:]+(?::[^\s:@]+)?(?:@sha256:[0-9a-f]+)?):/.exec(text)?.[1] ??
+    /pull access denied for ([^\s,]+)/.exec(text)?.[1]
+  );
 }
 
 export function summariseBuildFailure(output: string, exitCode: number): BuildFailure {
@@ -59,7 +72,9 @@ export function summariseBuildFailure(output: string, exitCode: number): BuildFa
     if (!m) continue;
     const at = all.findIndex((l) => re.test(l));
     // What the step printed: the lines before the engine's error, without the builder's own chatter.
-    const before = all.slice(0, at < 0 ? all.length : at).filter((l) => l.trim() !== "" && !/^(STEP \d+\/\d+:|#\d+ |-->|Step \d+\/\d+ :| ---> |subprocess exited with status \d+$)/.test(l));
+    const before = all
+      .slice(0, at < 0 ? all.length : at)
+      .filter((l) => l.trim() !== "" && !/^(STEP \d+\/\d+:|#\d+ |-->|Step \d+\/\d+ :| ---> |subprocess exited with status \d+$)/.test(l));
     const recent = before.slice(-40).join("\n");
     const network = NETWORK.find(([re]) => re.test(recent));
     const step = m[1]!.replace(/^\/bin\/sh -c /, "RUN ");
@@ -69,22 +84,43 @@ export function summariseBuildFailure(output: string, exitCode: number): BuildFa
   // podman: a step that failed before running anything (COPY of a missing file, a bad ADD URL).
   const early = /building at STEP "(.+?)": (.+)$/m.exec(output);
   if (early && !/^creating build container/.test(early[2]!)) {
-    const why = early[2]!.split(": ").slice(-3).join(": ").replace(/[.\s]+$/, "");
+    const why = early[2]!
+      .split(": ")
+      .slice(-3)
+      .join(": ")
+      .replace(/[.\s]+$/, "");
     return { kind: "step", summary: `step '${clip(early[1]!)}' failed: ${clip(why, 200)}`, tail: [] };
   }
   const base = failedBase(output);
   // No registry serves localhost/: the engine's "connection refused" only means the image is not here.
   if (base?.startsWith("localhost/")) {
-    return { kind: "base-image", summary: `the base image ${base} is not on this machine (a localhost/ image is never pulled: build or import it first)`, tail: [] };
+    return {
+      kind: "base-image",
+      summary: `the base image ${base} is not on this machine (a localhost/ image is never pulled: build or import it first)`,
+      tail: [],
+    };
   }
   const network = NETWORK.find(([re]) => re.test(output));
   if (network) {
     const host = hostIn(lineWith(output, network[0]));
-    return { kind: "network", summary: `${base ? `the base image ${base} could not be pulled` : "the engine could not reach the network"}: ${network[1](host)}`, tail: [] };
+    return {
+      kind: "network",
+      summary: `${base ? `the base image ${base} could not be pulled` : "the engine could not reach the network"}: ${network[1](host)}`,
+      tail: [],
+    };
   }
-  if (MISSING_BASE.test(output)) return { kind: "base-image", summary: `the base image ${base ?? "named in FROM"} does not exist where the engine looked (or needs a login)`, tail: [] };
+  if (MISSING_BASE.test(output))
+    return {
+      kind: "base-image",
+      summary: `the base image ${base ?? "named in FROM"} does not exist where the engine looked (or needs a login)`,
+      tail: [],
+    };
   const last = [...all].reverse().find((l) => /^(Error|ERROR)\b/.test(l.trim())) ?? [...all].reverse().find((l) => l.trim() !== "");
-  return { kind: "other", summary: last ? clip(last.trim().replace(/[.\s]+$/, ""), 300) : `the engine exited with code ${exitCode}`, tail: [] };
+  return {
+    kind: "other",
+    summary: last ? clip(last.trim().replace(/[.\s]+$/, ""), 300) : `the engine exited with code ${exitCode}`,
+    tail: [],
+  };
 }
 
 function clip(text: string, max = 160): string {

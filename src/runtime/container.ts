@@ -15,7 +15,15 @@ import { isSecretName } from "../lib/redact.ts";
 import { UserError } from "../lib/errors.ts";
 import { spawnTracked, type SpawnedProcess } from "./host.ts";
 import { childEnv } from "../lib/process.ts";
-import { containerExit, removeContainers, resolveEngine, trustsAutoRemove, type ContainerEnd, type Engine, type EngineName } from "./engine.ts";
+import {
+  containerExit,
+  removeContainers,
+  resolveEngine,
+  trustsAutoRemove,
+  type ContainerEnd,
+  type Engine,
+  type EngineName,
+} from "./engine.ts";
 import { ownerLabels, sweepOrphans } from "./owner.ts";
 import { log } from "../lib/log.ts";
 import { ensureImage, imageSpecFor, projectName, slug, type ImageSpec } from "./image.ts";
@@ -83,19 +91,57 @@ export function buildProxyCall(spec: ProxySpec): { argv: string[]; env: Record<s
 
 /** Variables podman and docker (and the Go runtime they are built with) read themselves. */
 const ENGINE_OWN = new Set([
-  "HOME", "PATH", "USER", "LOGNAME", "SHELL", "TMPDIR", "TMP", "TEMP", "TERM",
-  "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "no_proxy", "all_proxy",
-  "SSL_CERT_FILE", "SSL_CERT_DIR", "GODEBUG", "GOGC", "GOMAXPROCS", "GOMEMLIMIT", "GOTRACEBACK",
-  "DBUS_SESSION_BUS_ADDRESS", "NOTIFY_SOCKET",
+  "HOME",
+  "PATH",
+  "USER",
+  "LOGNAME",
+  "SHELL",
+  "TMPDIR",
+  "TMP",
+  "TEMP",
+  "TERM",
+  "HTTP_PROXY",
+  "HTTPS_PROXY",
+  "NO_PROXY",
+  "ALL_PROXY",
+  "http_proxy",
+  "https_proxy",
+  "no_proxy",
+  "all_proxy",
+  "SSL_CERT_FILE",
+  "SSL_CERT_DIR",
+  "GODEBUG",
+  "GOGC",
+  "GOMAXPROCS",
+  "GOMEMLIMIT",
+  "GOTRACEBACK",
+  "DBUS_SESSION_BUS_ADDRESS",
+  "NOTIFY_SOCKET",
 ]);
-const ENGINE_OWN_PREFIXES = ["DOCKER_", "CONTAINERS_", "_CONTAINERS_", "CONTAINER_", "PODMAN_", "BUILDAH_", "BUILDKIT_", "REGISTRY_", "REGISTRIES_", "STORAGE_", "XDG_", "LD_"];
+const ENGINE_OWN_PREFIXES = [
+  "DOCKER_",
+  "CONTAINERS_",
+  "_CONTAINERS_",
+  "CONTAINER_",
+  "PODMAN_",
+  "BUILDAH_",
+  "BUILDKIT_",
+  "REGISTRY_",
+  "REGISTRIES_",
+  "STORAGE_",
+  "XDG_",
+  "LD_",
+];
 
 function engineReads(name: string): boolean {
   return ENGINE_OWN.has(name) || ENGINE_OWN_PREFIXES.some((p) => name.startsWith(p));
 }
 
 /** `-e` flags for the container's env, and the values to hand over through the engine's environment. */
-function envArgs(env: Record<string, string>, engineEnv: Record<string, string | undefined>): { args: string[]; viaEnv: Record<string, string> } {
+function envArgs(
+  env: Record<string, string>,
+  engineEnv: Record<string, string | undefined>,
+): { args: string[]; viaEnv: Record<string, string> } {
   const args: string[] = [];
   const viaEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) {
@@ -133,7 +179,10 @@ export function bindArgs(host: string, container: string): string[] {
  * for non-root, so tools have somewhere writable); rootless Docker runs as the container's root,
  * which is that user; `[container] user` overrides them all.
  */
-export function userArgs(opts: { engine: EngineName; rootless: boolean; configured?: string; uid?: number; gid?: number }): { args: string[]; env: Record<string, string> } {
+export function userArgs(opts: { engine: EngineName; rootless: boolean; configured?: string; uid?: number; gid?: number }): {
+  args: string[];
+  env: Record<string, string>;
+} {
   if (opts.configured) return { args: ["--user", opts.configured], env: {} };
   // Default: the invoking user (0 where the platform has no uids).
   const uid = opts.uid ?? process.getuid?.() ?? 0;
@@ -206,17 +255,26 @@ export function containerLabels(project: string, run: string): Record<string, st
 /** Remove what earlier dwf runs left behind when they were killed; says what it removed. */
 export async function removeOrphans(engine: Engine, env: Record<string, string | undefined>): Promise<void> {
   const removed = await sweepOrphans(engine, env);
-  if (removed.length) log.info(`Removed ${removed.length} container${removed.length === 1 ? "" : "s"} left behind by a dwf run that was killed: ${removed.join(", ")}`);
+  if (removed.length)
+    log.info(
+      `Removed ${removed.length} container${removed.length === 1 ? "" : "s"} left behind by a dwf run that was killed: ${removed.join(", ")}`,
+    );
 }
 
 /**
  * After the engine CLI has exited, for a container that was not auto-removed: how it really
  * ended. The engine's record of the exit code wins over the CLI's own code.
  */
-export async function settleContainer(engine: Engine, name: string, cliCode: number, env: Record<string, string | undefined>): Promise<ContainerEnd | undefined> {
+export async function settleContainer(
+  engine: Engine,
+  name: string,
+  cliCode: number,
+  env: Record<string, string | undefined>,
+): Promise<ContainerEnd | undefined> {
   if (trustsAutoRemove(engine)) return undefined;
   const end = await containerExit(engine, name, env);
-  if (end?.ran && end.exitCode !== cliCode) log.debug(`[container] ${engine.name} exited ${cliCode}, but container ${name} exited ${end.exitCode}; using ${end.exitCode}`);
+  if (end?.ran && end.exitCode !== cliCode)
+    log.debug(`[container] ${engine.name} exited ${cliCode}, but container ${name} exited ${end.exitCode}; using ${end.exitCode}`);
   return end;
 }
 
@@ -226,14 +284,21 @@ export async function settleContainer(engine: Engine, name: string, cliCode: num
  * (a script calling a missing command) says none of this.
  */
 export function programDidNotStart(output: string): boolean {
-  return /executable file (`[^`]*` )?not found|unable to start container process|OCI runtime (create|exec) failed|OCI runtime attempted to invoke a command|: permission denied: OCI|no such file or directory: OCI/i.test(output);
+  return /executable file (`[^`]*` )?not found|unable to start container process|OCI runtime (create|exec) failed|OCI runtime attempted to invoke a command|: permission denied: OCI|no such file or directory: OCI/i.test(
+    output,
+  );
 }
 
 export function randomToken(): string {
   return Math.random().toString(36).slice(2, 8).padEnd(6, "0");
 }
 
-export function createContainerRunner(opts: { config: Config; root: string; env?: Record<string, string | undefined>; engine?: Engine }): Runner {
+export function createContainerRunner(opts: {
+  config: Config;
+  root: string;
+  env?: Record<string, string | undefined>;
+  engine?: Engine;
+}): Runner {
   const env = opts.env ?? process.env;
   const token = randomToken();
   const project = projectName(opts.config, opts.root);
@@ -250,7 +315,11 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
   let setup: ContainerSetup = { mounts: [], env: {} };
 
   const callFor = (req: Omit<RunRequest, "signal">) => {
-    const user = userArgs({ engine: engine?.name ?? "podman", rootless: engine?.rootless ?? false, configured: opts.config.container?.user });
+    const user = userArgs({
+      engine: engine?.name ?? "podman",
+      rootless: engine?.rootless ?? false,
+      configured: opts.config.container?.user,
+    });
     return buildProxyCall({
       engine: engine?.path ?? "podman",
       name: containerName(project, req.id, token),
@@ -307,7 +376,15 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       const { engine, image } = await resolve(p);
       const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: opts.config.container?.user });
       const name = containerName(project, "probe", token);
-      return createToolProbe({ engine, ref: image.ref, fingerprint: image.fingerprint, cacheRoot, root: opts.root, runArgs: ["--name", name, ...labelArgs(containerLabels(project, token)), ...user.args, ...inContainerArgs()], env });
+      return createToolProbe({
+        engine,
+        ref: image.ref,
+        fingerprint: image.fingerprint,
+        cacheRoot,
+        root: opts.root,
+        runArgs: ["--name", name, ...labelArgs(containerLabels(project, token)), ...user.args, ...inContainerArgs()],
+        env,
+      });
     },
     async prepare(prepared: Prepared, { dryRun }) {
       const { engine, image } = await resolve(prepared);
@@ -334,7 +411,13 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
       let settled = false;
       let end: ContainerEnd | undefined;
       try {
-        const outcome = await spawnTracked(argv, { cwd: opts.root, env: childEnv(viaEnv, env), signal: req.signal, onOutput: req.onOutput, live });
+        const outcome = await spawnTracked(argv, {
+          cwd: opts.root,
+          env: childEnv(viaEnv, env),
+          signal: req.signal,
+          onOutput: req.onOutput,
+          live,
+        });
         if (engine && !req.signal.aborted && trustsAutoRemove(engine)) {
           // --rm: the engine removes the container when it ends. An engine CLI killed by a
           // signal may have left it running, so that one is removed below.
@@ -349,7 +432,8 @@ export function createContainerRunner(opts: { config: Config; root: string; env?
           background(remove([name]));
           settled = true;
         }
-        if (!outcome.error && outcome.exitCode === 125) outcome.error = `${engine?.name ?? "the engine"} could not start the container (exit code 125; see the output above).`;
+        if (!outcome.error && outcome.exitCode === 125)
+          outcome.error = `${engine?.name ?? "the engine"} could not start the container (exit code 125; see the output above).`;
         else if (!outcome.error && (outcome.exitCode === 126 || outcome.exitCode === 127) && programDidNotStart(outcome.output)) {
           outcome.error = `'${req.action.program}' could not be run inside image ${image?.ref ?? ""} (exit code ${outcome.exitCode}). Add it to ${opts.config.container?.dockerfile ?? DOCKERFILE} and rebuild.`;
         } else if (!outcome.error && end && !end.ran) {

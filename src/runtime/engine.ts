@@ -29,7 +29,10 @@ export interface Engine {
 
 const PROBE_TIMEOUT_MS = 5000;
 
-export function requestedEngine(config: Config, env: Record<string, string | undefined> = process.env): { setting: EngineSetting; source: string } {
+export function requestedEngine(
+  config: Config,
+  env: Record<string, string | undefined> = process.env,
+): { setting: EngineSetting; source: string } {
   const fromEnv = env.DWF_ENGINE;
   const raw = fromEnv || config.container?.engine || "auto";
   const source = fromEnv ? "DWF_ENGINE" : config.container?.engine ? "[container] engine" : "default";
@@ -41,7 +44,9 @@ export function requestedEngine(config: Config, env: Record<string, string | und
 
 /** The argv that asks an engine whether it answers (docker: the daemon; podman: its storage/service). */
 function healthArgv(engine: Pick<Engine, "name" | "path">): string[] {
-  return engine.name === "docker" ? [engine.path, "version", "--format", "{{.Server.Version}}"] : [engine.path, "version", "--format", "{{.Client.Version}}"];
+  return engine.name === "docker"
+    ? [engine.path, "version", "--format", "{{.Server.Version}}"]
+    : [engine.path, "version", "--format", "{{.Client.Version}}"];
 }
 
 interface CommandResult {
@@ -52,7 +57,10 @@ interface CommandResult {
 }
 
 /** Run an engine command with a deadline, capturing output (never a shell). */
-export async function engineCommand(argv: string[], opts: { timeoutMs?: number; env?: Record<string, string | undefined> } = {}): Promise<CommandResult> {
+export async function engineCommand(
+  argv: string[],
+  opts: { timeoutMs?: number; env?: Record<string, string | undefined> } = {},
+): Promise<CommandResult> {
   let proc: ReturnType<typeof Bun.spawn>;
   try {
     proc = Bun.spawn(argv, { env: childEnv({}, opts.env ?? process.env), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
@@ -66,7 +74,11 @@ export async function engineCommand(argv: string[], opts: { timeoutMs?: number; 
         proc.kill("SIGKILL");
       }, opts.timeoutMs)
     : undefined;
-  const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout as ReadableStream).text(), new Response(proc.stderr as ReadableStream).text(), proc.exited]);
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout as ReadableStream).text(),
+    new Response(proc.stderr as ReadableStream).text(),
+    proc.exited,
+  ]);
   if (timer) clearTimeout(timer);
   return { code, stdout, stderr, timedOut };
 }
@@ -77,7 +89,11 @@ type Probe = { ok: true; engine: Engine; imagePresent?: boolean } | { ok: false;
  * Is this engine installed, and does it answer within the deadline? With an image reference,
  * a successful `image inspect` answers both questions in one engine call (the common case).
  */
-export async function probeEngine(name: EngineName, env: Record<string, string | undefined> = process.env, opts: { timeoutMs?: number; imageRef?: string } = {}): Promise<Probe> {
+export async function probeEngine(
+  name: EngineName,
+  env: Record<string, string | undefined> = process.env,
+  opts: { timeoutMs?: number; imageRef?: string } = {},
+): Promise<Probe> {
   const timeoutMs = opts.timeoutMs ?? PROBE_TIMEOUT_MS;
   const path = findOnPath(name, env.PATH ?? "");
   if (!path) return { ok: false, reason: `'${name}' was not found on PATH` };
@@ -105,7 +121,10 @@ export async function probeEngine(name: EngineName, env: Record<string, string |
 async function dockerRootless(path: string, env: Record<string, string | undefined> = process.env): Promise<boolean> {
   const uid = process.getuid?.();
   if (uid === undefined || uid === 0 || process.platform !== "linux") return false;
-  const r = await engineCommand([path, "info", "--format", "{{json .SecurityOptions}}\t{{.DockerRootDir}}"], { timeoutMs: PROBE_TIMEOUT_MS, env });
+  const r = await engineCommand([path, "info", "--format", "{{json .SecurityOptions}}\t{{.DockerRootDir}}"], {
+    timeoutMs: PROBE_TIMEOUT_MS,
+    env,
+  });
   if (r.code !== 0) return false;
   const [options = "", root = ""] = r.stdout.trim().split("\t");
   if (options.includes("name=rootless")) return true;
@@ -126,7 +145,11 @@ function removeArgv(engine: Pick<Engine, "name" | "path">, names: string[]): str
 }
 
 /** Remove containers by name with a deadline: on cancel, on stop, and when a shell exits by signal. */
-export function removeContainers(engine: Pick<Engine, "name" | "path">, names: string[], env?: Record<string, string | undefined>): Promise<CommandResult> {
+export function removeContainers(
+  engine: Pick<Engine, "name" | "path">,
+  names: string[],
+  env?: Record<string, string | undefined>,
+): Promise<CommandResult> {
   return engineCommand(removeArgv(engine, names), { timeoutMs: 30_000, env });
 }
 
@@ -154,7 +177,11 @@ export type ContainerEnd = { ran: true; exitCode: number } | { ran: false };
  * cannot say. This, not the engine CLI's own exit code, is the task's result under the docker
  * engine (see trustsAutoRemove).
  */
-export async function containerExit(engine: Pick<Engine, "path">, name: string, env?: Record<string, string | undefined>): Promise<ContainerEnd | undefined> {
+export async function containerExit(
+  engine: Pick<Engine, "path">,
+  name: string,
+  env?: Record<string, string | undefined>,
+): Promise<ContainerEnd | undefined> {
   const r = await engineCommand(exitArgv(engine, name), { timeoutMs: 30_000, env });
   if (r.code !== 0) return undefined;
   const text = r.stdout.trim();
@@ -178,23 +205,35 @@ export function firstLine(text: string): string {
 }
 
 const INSTALL_HINT: Record<EngineName, string> = {
-  docker: "Install Docker and start its daemon (or point DOCKER_HOST at a running one), or choose another engine with DWF_ENGINE / [container] engine.",
+  docker:
+    "Install Docker and start its daemon (or point DOCKER_HOST at a running one), or choose another engine with DWF_ENGINE / [container] engine.",
   podman: "Install podman (check that 'podman info' works), or choose another engine with DWF_ENGINE / [container] engine.",
 };
 
 /** The engine to use: explicit engines must be healthy (UserError otherwise); auto prefers podman, then docker. */
-export async function resolveEngine(config: Config, env: Record<string, string | undefined> = process.env, opts: { imageRef?: string } = {}): Promise<Engine & { imagePresent?: boolean }> {
+export async function resolveEngine(
+  config: Config,
+  env: Record<string, string | undefined> = process.env,
+  opts: { imageRef?: string } = {},
+): Promise<Engine & { imagePresent?: boolean }> {
   const { setting, source } = requestedEngine(config, env);
   const result = await findEngine(setting, env, opts);
   if ("engine" in result) return { ...result.engine, imagePresent: result.imagePresent };
   if (setting === "auto") {
-    throw new UserError(sentence(`no container engine is available: ${result.reasons.join("; ")}`), "Install podman or Docker, or run on the host with --profile host.");
+    throw new UserError(
+      sentence(`no container engine is available: ${result.reasons.join("; ")}`),
+      "Install podman or Docker, or run on the host with --profile host.",
+    );
   }
   throw new UserError(sentence(`${source} = ${setting}, but ${result.reasons[0]}`), INSTALL_HINT[setting]);
 }
 
 /** Like resolveEngine, but reports instead of throwing (for profile = auto and doctor). */
-export async function findEngine(setting: EngineSetting, env: Record<string, string | undefined> = process.env, opts: { imageRef?: string } = {}): Promise<{ engine: Engine; imagePresent?: boolean } | { reasons: string[] }> {
+export async function findEngine(
+  setting: EngineSetting,
+  env: Record<string, string | undefined> = process.env,
+  opts: { imageRef?: string } = {},
+): Promise<{ engine: Engine; imagePresent?: boolean } | { reasons: string[] }> {
   const reasons: string[] = [];
   for (const name of enginesFor(setting)) {
     const p = await probeEngine(name, env, opts);

@@ -13,7 +13,13 @@ async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> 
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), ms)));
   try {
-    return await Promise.race([p.then(() => true, () => true), timeout]);
+    return await Promise.race([
+      p.then(
+        () => true,
+        () => true,
+      ),
+      timeout,
+    ]);
   } finally {
     clearTimeout(timer);
   }
@@ -39,7 +45,14 @@ export interface SpawnedProcess {
  */
 export async function spawnTracked(
   argv: string[],
-  opts: { cwd: string; env: Record<string, string>; signal: AbortSignal; onOutput?: (t: string) => void; live: Set<SpawnedProcess>; reaper?: RunReaper },
+  opts: {
+    cwd: string;
+    env: Record<string, string>;
+    signal: AbortSignal;
+    onOutput?: (t: string) => void;
+    live: Set<SpawnedProcess>;
+    reaper?: RunReaper;
+  },
 ): Promise<RunOutcome> {
   const started = performance.now();
   // Everything the task starts carries its marker, so what leaves the group is found too (reaper.ts).
@@ -58,7 +71,12 @@ export async function spawnTracked(
   try {
     proc = Bun.spawn(argv, { cwd: opts.cwd, env: opts.env, stdin: "ignore", stdout: "pipe", stderr: "pipe", detached: true });
   } catch (e) {
-    return { exitCode: 127, output: "", durationMs: performance.now() - started, error: `could not start '${argv[0]}': ${(e as Error).message}` };
+    return {
+      exitCode: 127,
+      output: "",
+      durationMs: performance.now() - started,
+      error: `could not start '${argv[0]}': ${(e as Error).message}`,
+    };
   }
   const handle: SpawnedProcess = { pid: proc.pid, exited: proc.exited, kill: (s = "SIGTERM") => signalGroup(proc.pid, s) };
   opts.live.add(handle);
@@ -74,7 +92,10 @@ export async function spawnTracked(
   if (opts.signal.aborted) onAbort();
   else opts.signal.addEventListener("abort", onAbort, { once: true });
   try {
-    const pumps = Promise.all([pump(proc.stdout as ReadableStream<Uint8Array>, sink), pump(proc.stderr as ReadableStream<Uint8Array>, sink)]);
+    const pumps = Promise.all([
+      pump(proc.stdout as ReadableStream<Uint8Array>, sink),
+      pump(proc.stderr as ReadableStream<Uint8Array>, sink),
+    ]);
     await proc.exited;
     // A background process the task left behind may hold the pipes open for ever: once the
     // direct child has exited, drain briefly, stop its group, and stop waiting soon after.
@@ -119,9 +140,21 @@ export function createHostRunner(opts: { reaper?: RunReaper } = {}): Runner {
       const program = resolveProgram(req.action.program, req.cwd, env.PATH);
       if (!program) {
         const where = req.action.program.includes("/") ? `at ${resolve(req.cwd, req.action.program)}` : "on PATH";
-        return { exitCode: 127, output: "", durationMs: 0, error: `'${req.action.program}' was not found ${where} (or is not executable). Install it, or run 'dwf doctor' to see what is missing.` };
+        return {
+          exitCode: 127,
+          output: "",
+          durationMs: 0,
+          error: `'${req.action.program}' was not found ${where} (or is not executable). Install it, or run 'dwf doctor' to see what is missing.`,
+        };
       }
-      return spawnTracked([program, ...req.action.args], { cwd: req.cwd, env, signal: req.signal, onOutput: req.onOutput, live, reaper: opts.reaper });
+      return spawnTracked([program, ...req.action.args], {
+        cwd: req.cwd,
+        env,
+        signal: req.signal,
+        onOutput: req.onOutput,
+        live,
+        reaper: opts.reaper,
+      });
     },
     async stopAll() {
       for (const p of live) p.kill("SIGTERM");

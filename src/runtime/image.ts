@@ -48,7 +48,10 @@ export function imageLabels(project: string, fingerprint: string): Record<string
 }
 
 /** argv for building the image: tag, labels, Dockerfile, context = project root. */
-function buildArgv(engine: Pick<Engine, "path">, opts: { ref: string; dockerfile: string; context: string; labels: Record<string, string>; noCache?: boolean }): string[] {
+function buildArgv(
+  engine: Pick<Engine, "path">,
+  opts: { ref: string; dockerfile: string; context: string; labels: Record<string, string>; noCache?: boolean },
+): string[] {
   const labels = Object.entries(opts.labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
   return [engine.path, "build", "-t", opts.ref, ...labels, ...(opts.noCache ? ["--no-cache"] : []), "-f", opts.dockerfile, opts.context];
 }
@@ -96,21 +99,30 @@ async function pullImage(engine: Engine, ref: string, opts: { quiet?: boolean } 
   return { ok: r.code === 0, detail: lastLine(r.output) };
 }
 
-export async function buildImage(engine: Engine, opts: { ref: string; dockerfile: string; context: string; labels: Record<string, string>; noCache?: boolean }): Promise<void> {
+export async function buildImage(
+  engine: Engine,
+  opts: { ref: string; dockerfile: string; context: string; labels: Record<string, string>; noCache?: boolean },
+): Promise<void> {
   // A localhost/ base that is not here cannot be pulled either: say so before the engine spends
   // seconds retrying a registry that does not exist.
   for (const base of localBases(readTextOrEmpty(opts.dockerfile))) {
     if (!(await imageExists(engine, base))) {
       const summary = `the base image ${base} is not on this machine (a localhost/ image is never pulled: build or import it first)`;
       const file = basename(opts.dockerfile);
-      throw new ImageBuildError(`building ${opts.ref} from ${file} failed: ${summary}.`, `Check the FROM line of ${file}: a localhost/ base must be built or imported first. Then run 'dwf image build'.`, summary);
+      throw new ImageBuildError(
+        `building ${opts.ref} from ${file} failed: ${summary}.`,
+        `Check the FROM line of ${file}: a localhost/ base must be built or imported first. Then run 'dwf image build'.`,
+        summary,
+      );
     }
   }
   log.info(`Building ${opts.ref} from ${basename(opts.dockerfile)} with ${engine.name}…`);
   // Build from inside the context with relative paths: podman mangles a -f path containing ','.
   const rel = relative(opts.context, opts.dockerfile);
   const inside = rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
-  const r = await streamEngine(buildArgv(engine, { ...opts, context: ".", dockerfile: inside ? rel : opts.dockerfile }), { cwd: opts.context });
+  const r = await streamEngine(buildArgv(engine, { ...opts, context: ".", dockerfile: inside ? rel : opts.dockerfile }), {
+    cwd: opts.context,
+  });
   if (r.code !== 0) throw buildError(opts.ref, opts.dockerfile, engine.name, r.code, r.output);
 }
 
@@ -125,7 +137,11 @@ function buildError(ref: string, dockerfile: string, engineName: string, code: n
     step: `The step's full output is above. Fix the step in ${file} (or what it fetches), then run 'dwf image build'.`,
     other: `The engine's output is above. Once fixed, run 'dwf image build'.`,
   };
-  return new ImageBuildError(`building ${ref} from ${file} failed (${engineName} exit code ${code}): ${f.summary}.${tail}`, hint[f.kind], f.summary);
+  return new ImageBuildError(
+    `building ${ref} from ${file} failed (${engineName} exit code ${code}): ${f.summary}.${tail}`,
+    hint[f.kind],
+    f.summary,
+  );
 }
 
 /** A failed build, with its cause in one phrase (for profile = auto's one-line note). */
@@ -178,7 +194,11 @@ export interface ImageSpec {
 }
 
 /** Make sure the image exists: present locally, else pulled, else built from Dockerfile.devflow. */
-export async function ensureImage(engine: Engine, spec: ImageSpec, opts: { quiet?: boolean; knownPresent?: boolean } = {}): Promise<"present" | "pulled" | "built"> {
+export async function ensureImage(
+  engine: Engine,
+  spec: ImageSpec,
+  opts: { quiet?: boolean; knownPresent?: boolean } = {},
+): Promise<"present" | "pulled" | "built"> {
   if (opts.knownPresent || (await imageExists(engine, spec.ref))) return "present";
   if (isLocalOnly(spec.ref)) {
     if (!existsSync(spec.dockerfile)) {
@@ -187,7 +207,12 @@ export async function ensureImage(engine: Engine, spec: ImageSpec, opts: { quiet
         `Add ${basename(spec.dockerfile)} (see 'dwf init') and run 'dwf image build', set [container] image to a registry name CI pushes, or use --profile host.`,
       );
     }
-    await buildImage(engine, { ref: spec.ref, dockerfile: spec.dockerfile, context: spec.context, labels: imageLabels(spec.project, spec.fingerprint) });
+    await buildImage(engine, {
+      ref: spec.ref,
+      dockerfile: spec.dockerfile,
+      context: spec.context,
+      labels: imageLabels(spec.project, spec.fingerprint),
+    });
     return "built";
   }
   if (!opts.quiet) log.info(`Image ${spec.ref} is not present locally; pulling it…`);
@@ -200,7 +225,12 @@ export async function ensureImage(engine: Engine, spec: ImageSpec, opts: { quiet
     );
   }
   if (!opts.quiet) log.info(`Pull failed (${pulled.detail || "no detail"}); building it from ${basename(spec.dockerfile)} instead.`);
-  await buildImage(engine, { ref: spec.ref, dockerfile: spec.dockerfile, context: spec.context, labels: imageLabels(spec.project, spec.fingerprint) });
+  await buildImage(engine, {
+    ref: spec.ref,
+    dockerfile: spec.dockerfile,
+    context: spec.context,
+    labels: imageLabels(spec.project, spec.fingerprint),
+  });
   return "built";
 }
 
@@ -219,7 +249,12 @@ export async function imageSpecFor(project: Pick<Project, "loaded" | "fingerprin
 }
 
 /** Load the project at cwd and compute its image spec (for fingerprint, image and shell). */
-export async function loadImageSpec(opts: { cwd: string; config?: string; env?: Record<string, string | undefined>; extensions: ExtensionSource }) {
+export async function loadImageSpec(opts: {
+  cwd: string;
+  config?: string;
+  env?: Record<string, string | undefined>;
+  extensions: ExtensionSource;
+}) {
   const project = await loadProject(opts);
   const spec = await imageSpecFor(project);
   return { project, spec };

@@ -85,7 +85,13 @@ export function currentOwner(): Owner {
 
 /** Labels for a container this process starts in run `run`. */
 export function ownerLabels(run: string, owner: Owner = currentOwner()): Record<string, string> {
-  return { [LABEL.run]: run, [LABEL.pid]: String(owner.pid), [LABEL.started]: owner.started, [LABEL.hostname]: owner.hostname, [LABEL.kernel]: owner.kernel };
+  return {
+    [LABEL.run]: run,
+    [LABEL.pid]: String(owner.pid),
+    [LABEL.started]: owner.started,
+    [LABEL.hostname]: owner.hostname,
+    [LABEL.kernel]: owner.kernel,
+  };
 }
 
 export interface LabelledContainer {
@@ -101,7 +107,11 @@ export interface LabelledContainer {
  * container that no longer runs, when it came from this host name before a reboot. Anything
  * else (another machine on a shared daemon, another container's namespace, old labels) is kept.
  */
-export function ownerGone(c: LabelledContainer, me: Owner = currentOwner(), stateOf: (pid: number) => ProcessState = processState): boolean {
+export function ownerGone(
+  c: LabelledContainer,
+  me: Owner = currentOwner(),
+  stateOf: (pid: number) => ProcessState = processState,
+): boolean {
   const pid = Number(c.labels.pid);
   if (!Number.isInteger(pid) || pid <= 0 || !c.labels.started || !c.labels.kernel) return false;
   if (!me.kernel) return false;
@@ -145,7 +155,11 @@ export async function sweepOrphans(engine: Pick<Engine, "name" | "path">, env?: 
   if (r.code !== 0) return [];
   const orphans = parseList(r.stdout).filter((c) => ownerGone(c));
   if (orphans.length === 0) return [];
-  const rm = await removeContainers(engine, orphans.map((c) => c.id), env);
+  const rm = await removeContainers(
+    engine,
+    orphans.map((c) => c.id),
+    env,
+  );
   if (rm.code === 0) return orphans.map((c) => c.name);
   // Some were already gone (another dwf swept them at the same time): report what we removed.
   const after = await engineCommand(listArgv(engine), { timeoutMs: 30_000, env });

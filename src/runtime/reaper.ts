@@ -182,7 +182,9 @@ async function becomeSubreaper(): Promise<void> {
     const { dlopen, FFIType } = await import("bun:ffi");
     for (const name of ["libc.so.6", "libc.so", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"]) {
       try {
-        const lib = dlopen(name, { prctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64], returns: FFIType.i32 } });
+        const lib = dlopen(name, {
+          prctl: { args: [FFIType.i32, FFIType.u64, FFIType.u64, FFIType.u64, FFIType.u64], returns: FFIType.i32 },
+        });
         const PR_SET_CHILD_SUBREAPER = 36;
         if (lib.symbols.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) !== 0) log.debug("reaper: prctl(PR_SET_CHILD_SUBREAPER) failed");
         return;
@@ -317,4 +319,3 @@ export function reapAbandonedRuns(cacheRoot: string): void {
   if (n) log.info(`stopped ${n} process${n === 1 ? "" : "es"} left running by an earlier dwf run that was killed`);
   for (const s of stale) rmSync(s.path, { force: true });
 }
-

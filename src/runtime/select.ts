@@ -22,7 +22,11 @@ interface RuntimeChoice {
   project?: Project;
 }
 
-export function requestedProfile(flag: string | undefined, config: Config, env: Record<string, string | undefined> = process.env): ProfileSetting {
+export function requestedProfile(
+  flag: string | undefined,
+  config: Config,
+  env: Record<string, string | undefined> = process.env,
+): ProfileSetting {
   const raw = flag ?? env.DWF_PROFILE ?? config.runtime?.profile ?? "host";
   if (raw !== "host" && raw !== "container" && raw !== "auto") {
     const source = flag ? "--profile" : env.DWF_PROFILE ? "DWF_PROFILE" : "[runtime] profile";
@@ -48,7 +52,12 @@ export async function selectRuntime(opts: SelectOptions): Promise<RuntimeChoice>
   const env = opts.env ?? process.env;
   const { config, root } = opts.loaded;
   if (opts.profile === "host") return { kind: "host", runner: createHostRunner({ reaper: opts.reaper }) };
-  if (insideContainer(env)) return { kind: "host", runner: createHostRunner({ reaper: opts.reaper }), note: "already inside a container; running actions directly" };
+  if (insideContainer(env))
+    return {
+      kind: "host",
+      runner: createHostRunner({ reaper: opts.reaper }),
+      note: "already inside a container; running actions directly",
+    };
   const { createContainerRunner } = await import("./container.ts");
   if (opts.profile === "container") return { kind: "container", runner: createContainerRunner({ config, root, env }) };
   return autoRuntime(opts, env);
@@ -61,16 +70,22 @@ export async function selectRuntime(opts: SelectOptions): Promise<RuntimeChoice>
  */
 async function autoRuntime(opts: SelectOptions, env: Record<string, string | undefined>): Promise<RuntimeChoice> {
   const { config } = opts.loaded;
-  const [{ findEngine, requestedEngine }, { createContainerRunner }, image, { loadProject }, state, { resolveCacheRoot }] = await Promise.all([
-    import("./engine.ts"),
-    import("./container.ts"),
-    import("./image.ts"),
-    import("../core/prepare.ts"),
-    import("./image-state.ts"),
-    import("../core/cache-root.ts"),
-  ]);
+  const [{ findEngine, requestedEngine }, { createContainerRunner }, image, { loadProject }, state, { resolveCacheRoot }] =
+    await Promise.all([
+      import("./engine.ts"),
+      import("./container.ts"),
+      import("./image.ts"),
+      import("../core/prepare.ts"),
+      import("./image-state.ts"),
+      import("../core/cache-root.ts"),
+    ]);
   let project: Project | undefined;
-  const host = (why: string): RuntimeChoice => ({ kind: "host", runner: createHostRunner({ reaper: opts.reaper }), note: `auto: ${why}; running on the host`, project });
+  const host = (why: string): RuntimeChoice => ({
+    kind: "host",
+    runner: createHostRunner({ reaper: opts.reaper }),
+    note: `auto: ${why}; running on the host`,
+    project,
+  });
   const found = await findEngine(requestedEngine(config, env).setting, env);
   if (!("engine" in found)) return host(`no container engine answers (${found.reasons.join("; ")})`);
   const engine = found.engine;
@@ -82,12 +97,19 @@ async function autoRuntime(opts: SelectOptions, env: Record<string, string | und
   const { root } = project.loaded;
   const spec = await image.imageSpecFor(project);
   const runner = createContainerRunner({ config: project.loaded.config, root, env, engine });
-  const chose = (how: string): RuntimeChoice => ({ kind: "container", runner, project, note: `auto: running in a container (${engine.name}, image ${spec.ref} ${how})` });
+  const chose = (how: string): RuntimeChoice => ({
+    kind: "container",
+    runner,
+    project,
+    note: `auto: running in a container (${engine.name}, image ${spec.ref} ${how})`,
+  });
   if (await image.imageExists(engine, spec.ref)) return chose("present");
   const cacheRoot = resolveCacheRoot(root, project.loaded.config, env);
   const remembered = state.rememberedUnavailable(cacheRoot, spec.ref, spec.fingerprint);
   if (remembered) {
-    return host(`image ${spec.ref} could not be had at ${clock(remembered.at)} (${remembered.reason}); not trying again before ${clock(remembered.until)}. Run 'dwf image build' to try now`);
+    return host(
+      `image ${spec.ref} could not be had at ${clock(remembered.at)} (${remembered.reason}); not trying again before ${clock(remembered.until)}. Run 'dwf image build' to try now`,
+    );
   }
   if (opts.dryRun) {
     if (existsSync(spec.dockerfile)) return chose(`to be built from ${basename(spec.dockerfile)}`);
@@ -102,7 +124,9 @@ async function autoRuntime(opts: SelectOptions, env: Record<string, string | und
     if (!(e instanceof UserError || e instanceof FailedError)) throw e;
     const reason = e instanceof image.ImageBuildError ? `its build failed: ${e.summary}` : firstSentence(e.message);
     state.rememberUnavailable(cacheRoot, spec.ref, spec.fingerprint, reason);
-    return host(`image ${spec.ref} cannot be had (${reason}); dwf will not try again for ${Math.round(state.UNAVAILABLE_TTL_MS / 60_000)} minutes ('dwf image build' tries now)`);
+    return host(
+      `image ${spec.ref} cannot be had (${reason}); dwf will not try again for ${Math.round(state.UNAVAILABLE_TTL_MS / 60_000)} minutes ('dwf image build' tries now)`,
+    );
   }
 }
 

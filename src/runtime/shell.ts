@@ -6,7 +6,19 @@ import { childEnv } from "../lib/process.ts";
 import { removeContainers, resolveEngine, trustsAutoRemove } from "./engine.ts";
 import type { ExtensionSource } from "../core/registry.ts";
 import { ensureImage, loadImageSpec } from "./image.ts";
-import { baseEnv, buildProxyCall, collectSetup, containerLabels, containerName, containerWorkdir, createMounts, randomToken, removeOrphans, settleContainer, userArgs } from "./container.ts";
+import {
+  baseEnv,
+  buildProxyCall,
+  collectSetup,
+  containerLabels,
+  containerName,
+  containerWorkdir,
+  createMounts,
+  randomToken,
+  removeOrphans,
+  settleContainer,
+  userArgs,
+} from "./container.ts";
 import { UserError } from "../lib/errors.ts";
 import { insideContainer } from "../sdk/image.ts";
 import { quoteCommand } from "../lib/shell-quote.ts";
@@ -17,9 +29,16 @@ import { isTerminal } from "../lib/out.ts";
 /** bash when the image has it, else sh: a fixed program string, never user input. */
 const DEFAULT_SHELL = ["/bin/sh", "-c", "command -v bash >/dev/null 2>&1 && exec bash || exec sh"];
 
-export async function runShell(opts: { cwd: string; config?: string; command: string[]; env?: Record<string, string | undefined>; extensions: ExtensionSource }): Promise<number> {
+export async function runShell(opts: {
+  cwd: string;
+  config?: string;
+  command: string[];
+  env?: Record<string, string | undefined>;
+  extensions: ExtensionSource;
+}): Promise<number> {
   const env = opts.env ?? process.env;
-  if (insideContainer(env)) throw new UserError("already inside a container; 'dwf shell' would nest one.", "Run the command directly here.");
+  if (insideContainer(env))
+    throw new UserError("already inside a container; 'dwf shell' would nest one.", "Run the command directly here.");
   const { project, spec } = await loadImageSpec({ cwd: opts.cwd, config: opts.config, env, extensions: opts.extensions });
   const { config, root } = project.loaded;
   const engine = await resolveEngine(config, env);

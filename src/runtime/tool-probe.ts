@@ -15,10 +15,10 @@ import { log } from "../lib/log.ts";
  * Prints `name<TAB>path` for each argument found, `name<TAB>` for each missing. Fixed text:
  * names arrive only as positional parameters.
  */
-export const PROBE_SCRIPT = 'for p do if c=$(command -v "$p" 2>/dev/null); then printf "%s\\t%s\\n" "$p" "$c"; else printf "%s\\t\\n" "$p"; fi; done';
+export const PROBE_SCRIPT =
+  'for p do if c=$(command -v "$p" 2>/dev/null); then printf "%s\\t%s\\n" "$p" "$c"; else printf "%s\\t\\n" "$p"; fi; done';
 
 const PROBE_TIMEOUT_MS = 60_000;
-
 
 interface ProbeTarget {
   engine: Engine;
@@ -78,7 +78,9 @@ export function createToolProbe(target: ProbeTarget): ToolProbe {
       if (r.code !== 0) {
         // Not remembered: a transient engine failure must not fix wrong answers for good.
         const detail = (r.stderr.trim().split("\n").pop() ?? "").trim() || `exit code ${r.code}`;
-        log.warn(`could not look up ${names.join(", ")} inside ${target.ref} (${detail}); commands that depend on them assume the image lacks them.`);
+        log.warn(
+          `could not look up ${names.join(", ")} inside ${target.ref} (${detail}); commands that depend on them assume the image lacks them.`,
+        );
         for (const n of names) known.set(n, null);
         waiting.clear();
         return true;

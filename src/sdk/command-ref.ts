@@ -57,9 +57,7 @@ function parseFresh(raw: string, where: string): CommandRef {
   const text = raw.trim();
   const parts = text.split(":");
   if (parts.length > 2 || parts.some((p) => p === "" && parts.length === 2) || text === "") {
-    throw new UserError(
-      `${where}: '${raw}' is not a command; expected '<primary>:<selector>' such as 'test:unit'.`,
-    );
+    throw new UserError(`${where}: '${raw}' is not a command; expected '<primary>:<selector>' such as 'test:unit'.`);
   }
   const primary = parts[0]!;
   const selector = parts[1] ?? DEFAULT_SELECTOR[primary];
@@ -70,9 +68,7 @@ function parseFresh(raw: string, where: string): CommandRef {
     );
   }
   if (!selector || !NAME.test(selector)) {
-    throw new UserError(
-      `${where}: malformed selector in '${raw}'; selectors are lower-case words like 'unit' or 'check'.`,
-    );
+    throw new UserError(`${where}: malformed selector in '${raw}'; selectors are lower-case words like 'unit' or 'check'.`);
   }
   return { primary, selector };
 }

@@ -14,7 +14,10 @@ function relativeInside(path: unknown): path is string {
 /** A spec comes from an extension, possibly an external one: check it before acting on it. */
 export function validateDependencySpec(spec: unknown, ext: string, where = "returned invalid dependencies"): DependencySpec {
   const bad = (what: string) =>
-    new UserError(`extension '${ext}' ${where}: ${what}.`, "Each of 'inputs' and 'paths' must be a list of paths relative to the project root, without '..'.");
+    new UserError(
+      `extension '${ext}' ${where}: ${what}.`,
+      "Each of 'inputs' and 'paths' must be a list of paths relative to the project root, without '..'.",
+    );
   if (typeof spec !== "object" || spec === null || Array.isArray(spec)) throw bad("expected an object with 'inputs' and 'paths'");
   const s = spec as Record<string, unknown>;
   for (const key of ["inputs", "paths"] as const) {

@@ -173,7 +173,18 @@ describe("dwf cache with podman images", () => {
     for (const f of [fp, old]) {
       writeFileSync(join(ctx, "Dockerfile"), `FROM ${BASE_IMAGE}\nLABEL variant=${f}\n`);
       const ref = `localhost/${name}:${f}`;
-      const b = Bun.spawnSync([podman!, "build", "-q", "-t", ref, "--label", `dev.devflow.project=${name}`, "--label", `dev.devflow.fingerprint=${f}`, ctx]);
+      const b = Bun.spawnSync([
+        podman!,
+        "build",
+        "-q",
+        "-t",
+        ref,
+        "--label",
+        `dev.devflow.project=${name}`,
+        "--label",
+        `dev.devflow.fingerprint=${f}`,
+        ctx,
+      ]);
       expect(b.exitCode).toBe(0);
       built.push(ref);
     }

@@ -3,11 +3,30 @@
 // writes and on the engine's command line (2), FIFOs and devices in place of dwf's own files
 // (3), and a container or an extension steering mounts, working directories and paths (4).
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
-import { BASE_IMAGE, containersNamed, dockerApiUnusable, ensureBaseImage, removeContainers, removeImages, startDockerSocket } from "../support/podman.ts";
+import {
+  BASE_IMAGE,
+  containersNamed,
+  dockerApiUnusable,
+  ensureBaseImage,
+  removeContainers,
+  removeImages,
+  startDockerSocket,
+} from "../support/podman.ts";
 import { startDockerd } from "../support/dockerd.ts";
 import { messageProblem } from "../stress/fuzz-gen.ts";
 
@@ -48,23 +67,55 @@ function age(paths: string[], days = 30): void {
 }
 
 function git(cwd: string, ...args: string[]): string {
-  const r = Bun.spawnSync(["git", ...args], { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" } });
+  const r = Bun.spawnSync(["git", ...args], {
+    cwd,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" },
+  });
   return r.stdout.toString();
 }
 
 /** A git project whose test:unit passes, with a tracked, old src/a.c. */
 function project(toml = ""): string {
-  const dir = fixture({ Makefile: "test-unit:\n\t@true\n", "src/a.c": "int main(void) { return 0; }\n", "devflow.toml": `[project]\nstack = ["custom"]\n${toml}` }, { git: true });
+  const dir = fixture(
+    {
+      Makefile: "test-unit:\n\t@true\n",
+      "src/a.c": "int main(void) { return 0; }\n",
+      "devflow.toml": `[project]\nstack = ["custom"]\n${toml}`,
+    },
+    { git: true },
+  );
   age([join(dir, "src/a.c")]);
   return dir;
 }
 
 describe("a cache root pointed at user files (item 1)", () => {
-  const cases: { name: string; setup: (dir: string, victim: string) => { toml?: string; env?: Record<string, string>; victimDir: string }; says: RegExp }[] = [
-    { name: '[cache] root = "../victim"', setup: (_d, v) => ({ toml: `[cache]\nroot = "../${v.split("/").pop()}"\n`, victimDir: v }), says: /cache\.root = "\.\.\/.*": resolves to .*, outside the project/ },
-    { name: '[cache] root = "src"', setup: (d) => ({ toml: '[cache]\nroot = "src"\n', victimDir: join(d, "src") }), says: /cache\.root = "src": .* already holds files dwf did not create \('a\.c'\), some tracked by git/ },
-    { name: '[cache] root = "."', setup: (d) => ({ toml: '[cache]\nroot = "."\n', victimDir: join(d, "src") }), says: /cache\.root = "\.": .* is the project root itself/ },
-    { name: '[cache] root = "../../../etc"', setup: () => ({ toml: '[cache]\nroot = "../../../../../../../etc"\n', victimDir: "/etc" }), says: /resolves to \/etc, outside the project/ },
+  const cases: {
+    name: string;
+    setup: (dir: string, victim: string) => { toml?: string; env?: Record<string, string>; victimDir: string };
+    says: RegExp;
+  }[] = [
+    {
+      name: '[cache] root = "../victim"',
+      setup: (_d, v) => ({ toml: `[cache]\nroot = "../${v.split("/").pop()}"\n`, victimDir: v }),
+      says: /cache\.root = "\.\.\/.*": resolves to .*, outside the project/,
+    },
+    {
+      name: '[cache] root = "src"',
+      setup: (d) => ({ toml: '[cache]\nroot = "src"\n', victimDir: join(d, "src") }),
+      says: /cache\.root = "src": .* already holds files dwf did not create \('a\.c'\), some tracked by git/,
+    },
+    {
+      name: '[cache] root = "."',
+      setup: (d) => ({ toml: '[cache]\nroot = "."\n', victimDir: join(d, "src") }),
+      says: /cache\.root = "\.": .* is the project root itself/,
+    },
+    {
+      name: '[cache] root = "../../../etc"',
+      setup: () => ({ toml: '[cache]\nroot = "../../../../../../../etc"\n', victimDir: "/etc" }),
+      says: /resolves to \/etc, outside the project/,
+    },
     {
       name: "a symlinked .cache/devflow",
       setup: (d, v) => {
@@ -74,9 +125,21 @@ describe("a cache root pointed at user files (item 1)", () => {
       },
       says: /the cache root \.cache\/devflow: leads outside the project through a symlink/,
     },
-    { name: "DWF_CACHE_ROOT=$HOME", setup: (_d, v) => ({ env: { DWF_CACHE_ROOT: v, HOME: v }, victimDir: v }), says: /DWF_CACHE_ROOT=.*: .* is your home directory/ },
-    { name: "DWF_CACHE_ROOT=~/Documents (a full folder)", setup: (_d, v) => ({ env: { DWF_CACHE_ROOT: v }, victimDir: v }), says: /DWF_CACHE_ROOT=.*: .* already holds files dwf did not create/ },
-    { name: "DWF_CACHE_ROOT at the project", setup: (d) => ({ env: { DWF_CACHE_ROOT: d }, victimDir: join(d, "src") }), says: /DWF_CACHE_ROOT=.*: .* is the project root itself/ },
+    {
+      name: "DWF_CACHE_ROOT=$HOME",
+      setup: (_d, v) => ({ env: { DWF_CACHE_ROOT: v, HOME: v }, victimDir: v }),
+      says: /DWF_CACHE_ROOT=.*: .* is your home directory/,
+    },
+    {
+      name: "DWF_CACHE_ROOT=~/Documents (a full folder)",
+      setup: (_d, v) => ({ env: { DWF_CACHE_ROOT: v }, victimDir: v }),
+      says: /DWF_CACHE_ROOT=.*: .* already holds files dwf did not create/,
+    },
+    {
+      name: "DWF_CACHE_ROOT at the project",
+      setup: (d) => ({ env: { DWF_CACHE_ROOT: d }, victimDir: join(d, "src") }),
+      says: /DWF_CACHE_ROOT=.*: .* is the project root itself/,
+    },
   ];
 
   for (const c of cases) {
@@ -112,7 +175,10 @@ describe("a cache root pointed at user files (item 1)", () => {
   test("a folder an earlier dwf tagged by mistake is not trusted: its files survive run and prune", async () => {
     const dir = project();
     const victim = tempDir("dwf-legacy-");
-    writeFileSync(join(victim, "CACHEDIR.TAG"), "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by dwf (Devflow).\n");
+    writeFileSync(
+      join(victim, "CACHEDIR.TAG"),
+      "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by dwf (Devflow).\n",
+    );
     writeFileSync(join(victim, ".gitignore"), "*\n");
     mkdirSync(join(victim, "photos"));
     writeFileSync(join(victim, "photos/a.jpg"), "jpeg\n");
@@ -148,7 +214,12 @@ describe("a cache root pointed at user files (item 1)", () => {
     expect((await runDwf(["test:unit"], { cwd: dir })).code).toBe(0);
     const root = join(dir, ".cache/devflow");
     const shard = readdirSync(join(root, "tasks")).find((n) => /^[0-9a-f]{2}$/.test(n))!;
-    const strangers = [join(root, "tasks/notes.txt"), join(root, `tasks/${shard}/readme.md`), join(root, "tasks/stat/keep.txt"), join(root, "tasks/Mixed")];
+    const strangers = [
+      join(root, "tasks/notes.txt"),
+      join(root, `tasks/${shard}/readme.md`),
+      join(root, "tasks/stat/keep.txt"),
+      join(root, "tasks/Mixed"),
+    ];
     for (const s of strangers.slice(0, 3)) writeFileSync(s, "not dwf's\n");
     mkdirSync(strangers[3]!);
     const entry = join(root, "tasks", shard, readdirSync(join(root, "tasks", shard)).find((n) => n.endsWith(".json"))!);
@@ -189,7 +260,16 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
       const text = readFileSync(join(f.parentPath, f.name), "utf8");
       // Not even the paths derived from HOME and XDG_CONFIG_HOME (~/.gitconfig, <xdg>/git/ignore):
       // their stat data is kept by position and the paths are worked out again on reuse.
-      for (const v of ["ghp_gitTOKENvalue9x8", "askpass-PW-7q6w5e", "c2VjcmV0LXZhbHVl", "AUTHORIZATION", "http.extraHeader", "XDGMARKER", "HOMEMARKER"]) expect({ file: f.name, has: text.includes(v) ? v : null }).toEqual({ file: f.name, has: null });
+      for (const v of [
+        "ghp_gitTOKENvalue9x8",
+        "askpass-PW-7q6w5e",
+        "c2VjcmV0LXZhbHVl",
+        "AUTHORIZATION",
+        "http.extraHeader",
+        "XDGMARKER",
+        "HOMEMARKER",
+      ])
+        expect({ file: f.name, has: text.includes(v) ? v : null }).toEqual({ file: f.name, has: null });
     }
   });
 
@@ -214,7 +294,12 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
    * where it can start containers here, else a dockerd of this test's own (rootless for an
    * ordinary user), whose images dwf builds through docker itself.
    */
-  async function dockerDaemon(): Promise<{ dockerHost: string; ownStore: boolean; names(prefix: string): string[]; stop(): Promise<void> }> {
+  async function dockerDaemon(): Promise<{
+    dockerHost: string;
+    ownStore: boolean;
+    names(prefix: string): string[];
+    stop(): Promise<void>;
+  }> {
     if (!dockerApiUnusable()) {
       const sock = await startDockerSocket();
       return { dockerHost: sock.dockerHost, ownStore: false, names: containersNamed, stop: sock.stop };
@@ -242,84 +327,81 @@ describe("secrets on disk and on the engine's command line (item 2)", () => {
     });
 
     for (const engine of ["podman", "docker"] as const) {
-      test(
-        `${engine}: a secret reaches the container through the engine's environment, never its argv (ps shows no value)`,
-        async () => {
-          const daemon = engine === "docker" ? await dockerDaemon() : undefined;
-          const engineEnv = daemon ? { DWF_ENGINE: "docker", DOCKER_HOST: daemon.dockerHost } : {};
-          try {
-            const secret = `s3cr3t-${TOKEN}-VALUE`;
-            const ext = `#!/bin/sh\ncase "$1" in\n--discover) echo '["test:unit"]' ;;\n--build-action) cat >/dev/null; echo '{"program":"sh","args":["-c","sleep 3; [ \\"$API_TOKEN\\" = \\"${secret.slice(0, 8)}\\"\\"${secret.slice(8)}\\" ] && echo secret-arrived; [ \\"$PLAIN_VALUE\\" = \\"a b\\" ] && echo plain-arrived"],"env":{"API_TOKEN":"${secret}","PLAIN_VALUE":"a b"}}' ;;\n*) exit 1 ;;\nesac\n`;
-            const dir = fixture({
-              "devflow.toml": `[project]\nname = "secret-${TOKEN}"\n[runtime]\nprofile = "container"\n[container]\nimage = "${IMAGE}"\nengine = "podman"\n[targets]\npr = ["test:unit"]\n[cache]\ntasks = false\n[extensions.sec]\nsource = "path"\npath = "devflow-ext-sec"\ntrusted = true\nrequired = true\n`,
-              "devflow-ext-sec": ext,
-              "Dockerfile.devflow": `FROM ${BASE_IMAGE}\n`,
-            });
-            // Build the image first (with podman where it is one store with the daemon, else with
-            // the daemon's own docker build), so the watched run is only the task.
-            const built = await runDwf(["image", "build"], { cwd: dir, env: daemon?.ownStore ? engineEnv : {}, timeoutMs: 120_000 });
-            expect({ code: built.code, output: built.code === 0 ? "" : built.all }).toEqual({ code: 0, output: "" });
-            const proc = Bun.spawn([dwfBinary(), "verify", "--verbose"], { cwd: dir, env: cleanEnv(engineEnv), stdout: "pipe", stderr: "pipe" });
-            const seen: string[] = [];
-            const watch = (async () => {
-              for (let i = 0; i < 60 && proc.exitCode === null; i++) {
-                for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
-                  try {
-                    const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
-                    if (cmd.includes(`secret-${TOKEN}`) || cmd.includes(secret)) seen.push(cmd);
-                  } catch {}
-                }
-                await Bun.sleep(100);
+      test(`${engine}: a secret reaches the container through the engine's environment, never its argv (ps shows no value)`, async () => {
+        const daemon = engine === "docker" ? await dockerDaemon() : undefined;
+        const engineEnv = daemon ? { DWF_ENGINE: "docker", DOCKER_HOST: daemon.dockerHost } : {};
+        try {
+          const secret = `s3cr3t-${TOKEN}-VALUE`;
+          const ext = `#!/bin/sh\ncase "$1" in\n--discover) echo '["test:unit"]' ;;\n--build-action) cat >/dev/null; echo '{"program":"sh","args":["-c","sleep 3; [ \\"$API_TOKEN\\" = \\"${secret.slice(0, 8)}\\"\\"${secret.slice(8)}\\" ] && echo secret-arrived; [ \\"$PLAIN_VALUE\\" = \\"a b\\" ] && echo plain-arrived"],"env":{"API_TOKEN":"${secret}","PLAIN_VALUE":"a b"}}' ;;\n*) exit 1 ;;\nesac\n`;
+          const dir = fixture({
+            "devflow.toml": `[project]\nname = "secret-${TOKEN}"\n[runtime]\nprofile = "container"\n[container]\nimage = "${IMAGE}"\nengine = "podman"\n[targets]\npr = ["test:unit"]\n[cache]\ntasks = false\n[extensions.sec]\nsource = "path"\npath = "devflow-ext-sec"\ntrusted = true\nrequired = true\n`,
+            "devflow-ext-sec": ext,
+            "Dockerfile.devflow": `FROM ${BASE_IMAGE}\n`,
+          });
+          // Build the image first (with podman where it is one store with the daemon, else with
+          // the daemon's own docker build), so the watched run is only the task.
+          const built = await runDwf(["image", "build"], { cwd: dir, env: daemon?.ownStore ? engineEnv : {}, timeoutMs: 120_000 });
+          expect({ code: built.code, output: built.code === 0 ? "" : built.all }).toEqual({ code: 0, output: "" });
+          const proc = Bun.spawn([dwfBinary(), "verify", "--verbose"], {
+            cwd: dir,
+            env: cleanEnv(engineEnv),
+            stdout: "pipe",
+            stderr: "pipe",
+          });
+          const seen: string[] = [];
+          const watch = (async () => {
+            for (let i = 0; i < 60 && proc.exitCode === null; i++) {
+              for (const pid of readdirSync("/proc").filter((n) => /^\d+$/.test(n))) {
+                try {
+                  const cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").join(" ");
+                  if (cmd.includes(`secret-${TOKEN}`) || cmd.includes(secret)) seen.push(cmd);
+                } catch {}
               }
-            })();
-            const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
-            await proc.exited;
-            await watch;
-            expect({ code: proc.exitCode, output: proc.exitCode === 0 ? "" : out + err }).toEqual({ code: 0, output: "" });
-            expect(out + err).toContain("secret-arrived");
-            expect(out + err).toContain("plain-arrived");
-            // The engine's argv was seen (it names the container), and never held the value (the
-            // task's own script compares against the value split in two, so it never holds it either).
-            expect(seen.some((c) => c.includes("-e API_TOKEN"))).toBe(true);
-            expect(seen.filter((c) => c.includes(secret))).toEqual([]);
-            expect((daemon?.names ?? containersNamed)(`dwf-secret-${TOKEN}`)).toEqual([]);
-          } finally {
-            await daemon?.stop();
-            removeContainers(`dwf-secret-${TOKEN}`);
-          }
-        },
-        180_000,
-      );
+              await Bun.sleep(100);
+            }
+          })();
+          const [out, err] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text()]);
+          await proc.exited;
+          await watch;
+          expect({ code: proc.exitCode, output: proc.exitCode === 0 ? "" : out + err }).toEqual({ code: 0, output: "" });
+          expect(out + err).toContain("secret-arrived");
+          expect(out + err).toContain("plain-arrived");
+          // The engine's argv was seen (it names the container), and never held the value (the
+          // task's own script compares against the value split in two, so it never holds it either).
+          expect(seen.some((c) => c.includes("-e API_TOKEN"))).toBe(true);
+          expect(seen.filter((c) => c.includes(secret))).toEqual([]);
+          expect((daemon?.names ?? containersNamed)(`dwf-secret-${TOKEN}`)).toEqual([]);
+        } finally {
+          await daemon?.stop();
+          removeContainers(`dwf-secret-${TOKEN}`);
+        }
+      }, 180_000);
     }
 
-    test(
-      "a container task that swaps its cache folder for a symlink to a host folder: the next run refuses to mount it",
-      async () => {
-        const host = tempDir("dwf-hostdir-");
-        writeFileSync(join(host, "private.txt"), "host only\n");
-        const before = snapshot(host);
-        // First run: the task, inside the container, replaces .cache/devflow/evil (holding the
-        // mounted pip folder) with a symlink to a host path, through /workspace.
-        const swap = `rm -rf /workspace/.cache/devflow/evil; ln -s ${host} /workspace/.cache/devflow/evil; echo swapped`;
-        const ext = `#!/bin/sh\ncase "$1" in\n--discover) echo '["test:unit"]' ;;\n--describe) echo '{"api_version":1,"cache_mounts":[{"path":"pip","container":"/home/dwf/.cache/pip","env":"PIP_CACHE_DIR"}]}' ;;\n--build-action) cat >/dev/null; echo '{"program":"sh","args":["-c","${swap}"]}' ;;\n*) exit 1 ;;\nesac\n`;
-        const dir = fixture({
-          "devflow.toml": `[project]\nname = "swap-${TOKEN}"\n[runtime]\nprofile = "container"\n[container]\nimage = "${IMAGE}"\nengine = "podman"\n[targets]\npr = ["test:unit"]\n[cache]\ntasks = false\n[extensions.evil]\nsource = "path"\npath = "devflow-ext-evil"\ntrusted = true\nrequired = true\n`,
-          "devflow-ext-evil": ext,
-          "Dockerfile.devflow": `FROM ${BASE_IMAGE}\n`,
-        });
-        const first = await runDwf(["verify", "--verbose"], { cwd: dir, timeoutMs: 120_000 });
-        expect(first.all).toContain("swapped");
-        expect(lstatSync(join(dir, ".cache/devflow/evil")).isSymbolicLink()).toBe(true);
-        const second = await runDwf(["verify"], { cwd: dir, timeoutMs: 60_000 });
-        expect(second.code).toBe(2);
-        expect(second.stderr).toContain("is a symlink");
-        expect(second.stderr).toContain(host);
-        expect(messageProblem(second.stderr)).toBeNull();
-        expect(snapshot(host)).toEqual(before);
-        expect(containersNamed(`dwf-swap-${TOKEN}`)).toEqual([]);
-      },
-      180_000,
-    );
+    test("a container task that swaps its cache folder for a symlink to a host folder: the next run refuses to mount it", async () => {
+      const host = tempDir("dwf-hostdir-");
+      writeFileSync(join(host, "private.txt"), "host only\n");
+      const before = snapshot(host);
+      // First run: the task, inside the container, replaces .cache/devflow/evil (holding the
+      // mounted pip folder) with a symlink to a host path, through /workspace.
+      const swap = `rm -rf /workspace/.cache/devflow/evil; ln -s ${host} /workspace/.cache/devflow/evil; echo swapped`;
+      const ext = `#!/bin/sh\ncase "$1" in\n--discover) echo '["test:unit"]' ;;\n--describe) echo '{"api_version":1,"cache_mounts":[{"path":"pip","container":"/home/dwf/.cache/pip","env":"PIP_CACHE_DIR"}]}' ;;\n--build-action) cat >/dev/null; echo '{"program":"sh","args":["-c","${swap}"]}' ;;\n*) exit 1 ;;\nesac\n`;
+      const dir = fixture({
+        "devflow.toml": `[project]\nname = "swap-${TOKEN}"\n[runtime]\nprofile = "container"\n[container]\nimage = "${IMAGE}"\nengine = "podman"\n[targets]\npr = ["test:unit"]\n[cache]\ntasks = false\n[extensions.evil]\nsource = "path"\npath = "devflow-ext-evil"\ntrusted = true\nrequired = true\n`,
+        "devflow-ext-evil": ext,
+        "Dockerfile.devflow": `FROM ${BASE_IMAGE}\n`,
+      });
+      const first = await runDwf(["verify", "--verbose"], { cwd: dir, timeoutMs: 120_000 });
+      expect(first.all).toContain("swapped");
+      expect(lstatSync(join(dir, ".cache/devflow/evil")).isSymbolicLink()).toBe(true);
+      const second = await runDwf(["verify"], { cwd: dir, timeoutMs: 60_000 });
+      expect(second.code).toBe(2);
+      expect(second.stderr).toContain("is a symlink");
+      expect(second.stderr).toContain(host);
+      expect(messageProblem(second.stderr)).toBeNull();
+      expect(snapshot(host)).toEqual(before);
+      expect(containersNamed(`dwf-swap-${TOKEN}`)).toEqual([]);
+    }, 180_000);
   });
 });
 
@@ -365,12 +447,24 @@ describe("FIFOs, devices and symlinks in place of dwf's own files (item 3)", () 
       else symlinkSync("/dev/zero", planted);
       const p = await runDwf(["cache", "prune", "--all"], { cwd: dir, timeoutMs: 20_000 });
       expect(p.code).toBe(0);
-      expect(existsSync(planted) || (() => { try { return lstatSync(planted).isSymbolicLink(); } catch { return false; } })()).toBe(false);
+      expect(
+        existsSync(planted) ||
+          (() => {
+            try {
+              return lstatSync(planted).isSymbolicLink();
+            } catch {
+              return false;
+            }
+          })(),
+      ).toBe(false);
     });
   }
 
   test("with a FIFO in place of the stat cache, SIGTERM still ends a run at once (exit 143)", async () => {
-    const dir = fixture({ Makefile: "test-unit:\n\t@test -e FAST || sleep 30\n", FAST: "", "devflow.toml": '[project]\nstack = ["custom"]\n' }, { git: true });
+    const dir = fixture(
+      { Makefile: "test-unit:\n\t@test -e FAST || sleep 30\n", FAST: "", "devflow.toml": '[project]\nstack = ["custom"]\n' },
+      { git: true },
+    );
     for (let i = 0; i < 2; i++) expect((await runDwf(["test:unit"], { cwd: dir })).code).toBe(0);
     const stat = ownFiles(dir)["stat cache"]!;
     rmSync(stat);
@@ -438,7 +532,10 @@ describe("extensions and config steering paths (item 4)", () => {
   ];
   for (const [container, says] of mounts) {
     test(`cache mount container path ${JSON.stringify(container)} is refused with exit 2 naming the extension and the value`, async () => {
-      const dir = extProject({ program: "touch", args: ["ran"] }, { api_version: 1, cache_mounts: [{ path: "pip", container, env: "PIP_CACHE_DIR" }] });
+      const dir = extProject(
+        { program: "touch", args: ["ran"] },
+        { api_version: 1, cache_mounts: [{ path: "pip", container, env: "PIP_CACHE_DIR" }] },
+      );
       const r = await runDwf(["verify"], { cwd: dir });
       expect(r.code).toBe(2);
       expect(r.stderr).toContain("extension 'evil'");
@@ -492,4 +589,3 @@ describe("extensions and config steering paths (item 4)", () => {
     expect(r.stderr).toContain("leads outside the project through a symlink");
   });
 });
-

@@ -32,7 +32,6 @@ function expectGreen(r: RunResult, skipped: string[]) {
   if (JSON.stringify(results) !== JSON.stringify(want)) throw new Error(`jobs are not all green:\n${describeRun(r)}`);
 }
 
-
 interface Scenario {
   name: string;
   files: Record<string, string>;
@@ -86,14 +85,24 @@ async function scenario(sc: Scenario) {
     expect(builds(again)).toEqual([]);
     runs.again = again;
   }
-  if (process.env.DWF_EMU_LOGS) for (const [n, run] of Object.entries(runs)) for (const j of Object.values(run.jobs)) await Bun.write(`${process.env.DWF_EMU_LOGS}/${sc.name}-${n}-${j.id}.log`, j.log);
+  if (process.env.DWF_EMU_LOGS)
+    for (const [n, run] of Object.entries(runs))
+      for (const j of Object.values(run.jobs)) await Bun.write(`${process.env.DWF_EMU_LOGS}/${sc.name}-${n}-${j.id}.log`, j.log);
   for (const run of Object.values(runs)) {
-    expect(verifyJobs(run).map((j) => j.id).sort()).toEqual([...sc.verify].sort());
+    expect(
+      verifyJobs(run)
+        .map((j) => j.id)
+        .sort(),
+    ).toEqual([...sc.verify].sort());
     for (const job of verifyJobs(run)) for (const re of sc.cold) expect([job.id, job.log]).not.toEqual([job.id, expect.stringMatching(re)]);
   }
   // The first run's warm job, on a cold cache, did the work (so the patterns above can match).
   for (const re of sc.warmedBy ?? []) expect((early ?? push).jobs.warm!.log).toMatch(re);
-  console.log(`${sc.name}: ${Object.entries(runs).map(([n, r]) => `${n} ${r.ms} ms`).join(", ")}`);
+  console.log(
+    `${sc.name}: ${Object.entries(runs)
+      .map(([n, r]) => `${n} ${r.ms} ms`)
+      .join(", ")}`,
+  );
   return runs;
 }
 
@@ -123,7 +132,12 @@ describe("emulated CI", () => {
     const name = "nodeapp";
     await scenario({
       name,
-      files: { ...NODE_FILES, "Dockerfile.devflow": `FROM ${image}\n`, "devflow.toml": devflow(name, ["setup:deps", "fmt:check", "build:debug", "test:unit"]), ".gitignore": "node_modules/\n.cache/\ndist/\n" },
+      files: {
+        ...NODE_FILES,
+        "Dockerfile.devflow": `FROM ${image}\n`,
+        "devflow.toml": devflow(name, ["setup:deps", "fmt:check", "build:debug", "test:unit"]),
+        ".gitignore": "node_modules/\n.cache/\ndist/\n",
+      },
       prepare: packTool,
       verify: ["fmt-check", "test-unit"],
       cold: [/added \d+ package/, /npm (ci|install)/, /tidy-check: not found/],
@@ -139,7 +153,8 @@ describe("emulated CI", () => {
       files: {
         "pyproject.toml": '[tool.pytest.ini_options]\naddopts = "-q"\n',
         "tests/unit/test_math.py": "import pytest\n\n\ndef test_division():\n    with pytest.raises(ZeroDivisionError):\n        1 / 0\n",
-        "tests/integration/test_io.py": "import pytest\n\n\n@pytest.mark.parametrize('n', [1, 2])\ndef test_roundtrip(tmp_path, n):\n    (tmp_path / 'x').write_text(str(n))\n    assert (tmp_path / 'x').read_text() == str(n)\n",
+        "tests/integration/test_io.py":
+          "import pytest\n\n\n@pytest.mark.parametrize('n', [1, 2])\ndef test_roundtrip(tmp_path, n):\n    (tmp_path / 'x').write_text(str(n))\n    assert (tmp_path / 'x').read_text() == str(n)\n",
         "Dockerfile.devflow": `FROM ${image}\n`,
         "devflow.toml": devflow(name, ["test:unit", "test:integration"]),
         ".gitignore": ".cache/\n__pycache__/\n",
@@ -178,8 +193,10 @@ describe("emulated CI", () => {
       files: {
         ...NODE_FILES,
         "Cargo.toml": '[package]\nname = "mixed"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nhelper = { path = "helper" }\n',
-        "Cargo.lock": "version = 3\n\n[[package]]\nname = \"helper\"\nversion = \"0.1.0\"\n\n[[package]]\nname = \"mixed\"\nversion = \"0.1.0\"\ndependencies = [\n \"helper\",\n]\n",
-        "src/main.rs": "fn main() {\n    println!(\"{}\", helper::answer());\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn answers() {\n        assert_eq!(helper::answer(), 42);\n    }\n}\n",
+        "Cargo.lock":
+          'version = 3\n\n[[package]]\nname = "helper"\nversion = "0.1.0"\n\n[[package]]\nname = "mixed"\nversion = "0.1.0"\ndependencies = [\n "helper",\n]\n',
+        "src/main.rs":
+          'fn main() {\n    println!("{}", helper::answer());\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn answers() {\n        assert_eq!(helper::answer(), 42);\n    }\n}\n',
         "helper/Cargo.toml": '[package]\nname = "helper"\nversion = "0.1.0"\nedition = "2021"\n',
         "helper/src/lib.rs": "pub fn answer() -> u32 {\n    42\n}\n",
         "Dockerfile.devflow": `FROM ${rust}\nCOPY --from=${node} / /\n`,
@@ -199,19 +216,28 @@ describe("emulated CI", () => {
 // A formatter-like dev tool, packed with `npm pack` and installed offline from the tarball.
 const TOOL = {
   "package.json": JSON.stringify({ name: "tidy-check", version: "1.0.0", bin: { "tidy-check": "bin.js" }, main: "index.js" }),
-  "index.js": "const fs = require('fs');\nconst path = require('path');\nexports.untidy = (dir) => fs.readdirSync(dir).map((f) => path.join(dir, f)).filter((f) => { const t = fs.readFileSync(f, 'utf8'); return !t.endsWith('\\n') || t.includes('\\t'); });\n",
-  "bin.js": "#!/usr/bin/env node\nconst bad = require('./index.js').untidy(process.argv[2]);\nfor (const f of bad) console.error(`untidy: ${f}`);\nprocess.exit(bad.length ? 1 : 0);\n",
+  "index.js":
+    "const fs = require('fs');\nconst path = require('path');\nexports.untidy = (dir) => fs.readdirSync(dir).map((f) => path.join(dir, f)).filter((f) => { const t = fs.readFileSync(f, 'utf8'); return !t.endsWith('\\n') || t.includes('\\t'); });\n",
+  "bin.js":
+    "#!/usr/bin/env node\nconst bad = require('./index.js').untidy(process.argv[2]);\nfor (const f of bad) console.error(`untidy: ${f}`);\nprocess.exit(bad.length ? 1 : 0);\n",
 };
 
 const NODE_FILES: Record<string, string> = {
   "package.json": JSON.stringify(
-    { name: "nodeapp", version: "1.0.0", private: true, scripts: { "fmt:check": "tidy-check src", build: "node build.js", test: "node test.js" }, devDependencies: { "tidy-check": "file:vendor/tidy-check-1.0.0.tgz" } },
+    {
+      name: "nodeapp",
+      version: "1.0.0",
+      private: true,
+      scripts: { "fmt:check": "tidy-check src", build: "node build.js", test: "node test.js" },
+      devDependencies: { "tidy-check": "file:vendor/tidy-check-1.0.0.tgz" },
+    },
     null,
     2,
   ),
   "src/index.js": "exports.sum = (a, b) => a + b;\n",
   "build.js": "const fs = require('fs');\nfs.mkdirSync('dist', { recursive: true });\nfs.copyFileSync('src/index.js', 'dist/index.js');\n",
-  "test.js": "const assert = require('assert');\nassert.strictEqual(require('./src/index.js').sum(2, 3), 5);\n// The devDependency is installed: its library loads.\nassert.deepStrictEqual(require('tidy-check').untidy('src'), []);\nconsole.log('tests passed');\n",
+  "test.js":
+    "const assert = require('assert');\nassert.strictEqual(require('./src/index.js').sum(2, 3), 5);\n// The devDependency is installed: its library loads.\nassert.deepStrictEqual(require('tidy-check').untidy('src'), []);\nconsole.log('tests passed');\n",
 };
 
 /** npm pack the tool into vendor/ and write the lockfile, offline, on the host. */
@@ -224,6 +250,10 @@ function packTool(dir: string) {
   mkdirSync(join(dir, "vendor"), { recursive: true });
   renameSync(join(src, "tidy-check-1.0.0.tgz"), join(dir, "vendor/tidy-check-1.0.0.tgz"));
   rmSync(src, { recursive: true, force: true });
-  const lock = Bun.spawnSync(["npm", "install", "--package-lock-only", "--offline", "--ignore-scripts", "--no-audit", "--no-fund"], { cwd: dir, stdout: "pipe", stderr: "pipe" });
+  const lock = Bun.spawnSync(["npm", "install", "--package-lock-only", "--offline", "--ignore-scripts", "--no-audit", "--no-fund"], {
+    cwd: dir,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (lock.exitCode !== 0) throw new Error(`npm install --package-lock-only failed: ${lock.stderr.toString()}`);
 }

@@ -47,7 +47,8 @@ function withoutName(argv: string[]): string[] {
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     // The name and the labels naming the run and its dwf process differ from one run to the next.
-    if (argv[i] === "--name" || (argv[i] === "--label" && /^dev\.devflow\.(run|pid|pid-start|hostname|kernel)=/.test(argv[i + 1] ?? ""))) i++;
+    if (argv[i] === "--name" || (argv[i] === "--label" && /^dev\.devflow\.(run|pid|pid-start|hostname|kernel)=/.test(argv[i + 1] ?? "")))
+      i++;
     else out.push(argv[i]!);
   }
   return out;
@@ -60,7 +61,10 @@ function ranArgv(stderr: string): Record<string, string[]> {
     // The line may lead with `env NAME=value …`: the values the engine gets through its environment.
     const m = /\[((?:fmt|lint):\w+)@python\] ((?:env .*)?\S*podman run .*)$/.exec(line);
     if (!m) continue;
-    const words = Bun.spawnSync(["sh", "-c", `for w in ${m[2]}; do printf '%s\\0' "$w"; done`]).stdout.toString().split("\0").slice(0, -1);
+    const words = Bun.spawnSync(["sh", "-c", `for w in ${m[2]}; do printf '%s\\0' "$w"; done`])
+      .stdout.toString()
+      .split("\0")
+      .slice(0, -1);
     out[m[1]!] = withoutName(words);
   }
   return out;
@@ -183,7 +187,7 @@ describe("--config is honoured when profile = auto picks the runtime", () => {
       "other.toml": config(IMAGE_OTHER, "Dockerfile.other"),
       "Dockerfile.other": `FROM ${BASE_IMAGE}\nCOPY make-shim /bin/make\n`,
       "make-shim": `#!/bin/sh\necho "inside=\${DWF_IN_CONTAINER:-no}"\n`,
-      Makefile: "test-unit:\n\t@echo \"inside=$${DWF_IN_CONTAINER:-no}\"\n",
+      Makefile: 'test-unit:\n\t@echo "inside=$${DWF_IN_CONTAINER:-no}"\n',
     });
     const r = await runDwf(["verify", "--config", "other.toml"], { cwd: dir });
     expect(r.all).toContain(`auto: running in a container (podman, image ${IMAGE_OTHER}:`);

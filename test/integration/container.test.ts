@@ -4,7 +4,18 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
-import { BASE_IMAGE, containerProject, containersNamed, dockerApiUnusable, ensureBaseImage, removeContainers, removeImages, startDockerSocket, TEST_DOCKERFILE, MAKE_SHIM } from "../support/podman.ts";
+import {
+  BASE_IMAGE,
+  containerProject,
+  containersNamed,
+  dockerApiUnusable,
+  ensureBaseImage,
+  removeContainers,
+  removeImages,
+  startDockerSocket,
+  TEST_DOCKERFILE,
+  MAKE_SHIM,
+} from "../support/podman.ts";
 import { createContainerRunner } from "../../src/runtime/container.ts";
 import type { Prepared, PreparedTask } from "../../src/core/prepare.ts";
 import type { Extension } from "../../src/sdk/types.ts";
@@ -101,7 +112,9 @@ run("container profile (podman)", () => {
     "a project path with ':' and ',' is mounted (the engines' -v cannot carry ':')",
     async () => {
       const sub = "proj:a,b";
-      const dir = fixture(Object.fromEntries(Object.entries({ ...files(), "input.txt": "colon path\n" }).map(([k, v]) => [`${sub}/${k}`, v])));
+      const dir = fixture(
+        Object.fromEntries(Object.entries({ ...files(), "input.txt": "colon path\n" }).map(([k, v]) => [`${sub}/${k}`, v])),
+      );
       const r = await runDwf(["verify", "--profile", "container"], { cwd: join(dir, sub) });
       expect(r.all).toContain("colon path");
       expect(r.code).toBe(0);
@@ -131,7 +144,14 @@ run("container profile (podman)", () => {
       expect(again.all).toContain("already exists");
       const shown = JSON.parse((await runDwf(["image", "--json"], { cwd: dir })).stdout);
       expect(shown).toMatchObject({ image: `${IMAGE}:${fp}`, fingerprint: fp, exists: true, engine: "podman" });
-      const labels = Bun.spawnSync(["podman", "image", "inspect", "--format", '{{index .Labels "dev.devflow.fingerprint"}} {{index .Labels "dev.devflow.project"}}', `${IMAGE}:${fp}`]);
+      const labels = Bun.spawnSync([
+        "podman",
+        "image",
+        "inspect",
+        "--format",
+        '{{index .Labels "dev.devflow.fingerprint"}} {{index .Labels "dev.devflow.project"}}',
+        `${IMAGE}:${fp}`,
+      ]);
       expect(labels.stdout.toString().trim()).toBe(`${fp} ${PROJECT}`);
     },
     SLOW,
@@ -180,7 +200,10 @@ run("container profile (podman)", () => {
       const sock = await startDockerSocket();
       try {
         const dir = fixture(files());
-        const r = await runDwf(["test:integration", "--no-cache"], { cwd: dir, env: { DWF_ENGINE: "docker", DOCKER_HOST: sock.dockerHost, DWF_LOG: "debug" } });
+        const r = await runDwf(["test:integration", "--no-cache"], {
+          cwd: dir,
+          env: { DWF_ENGINE: "docker", DOCKER_HOST: sock.dockerHost, DWF_LOG: "debug" },
+        });
         // No --rm under docker: the daemon may be podman's Docker API, which loses the exit code with it.
         expect(r.all).toMatch(/docker run --name dwf-\S+ --label dev\.devflow\.project=/);
         expect(r.all).toContain("marker=1");
@@ -207,12 +230,24 @@ run("container profile (podman)", () => {
     "after kill -9 of dwf its container keeps running; the next run removes it and says so",
     async () => {
       const dir = fixture(files());
-      const proc = Bun.spawn([dwfBinary(), "verify", "slow"], { cwd: dir, env: cleanEnv(), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+      const proc = Bun.spawn([dwfBinary(), "verify", "slow"], {
+        cwd: dir,
+        env: cleanEnv(),
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
       try {
         for (let i = 0; i < 300 && containersNamed(PREFIX).length === 0; i++) await Bun.sleep(100);
         const [orphan] = containersNamed(PREFIX);
         expect(orphan).toBeDefined();
-        const labels = Bun.spawnSync(["podman", "inspect", "--format", '{{index .Config.Labels "dev.devflow.pid"}} {{index .Config.Labels "dev.devflow.project"}}', orphan!]);
+        const labels = Bun.spawnSync([
+          "podman",
+          "inspect",
+          "--format",
+          '{{index .Config.Labels "dev.devflow.pid"}} {{index .Config.Labels "dev.devflow.project"}}',
+          orphan!,
+        ]);
         expect(labels.stdout.toString().trim()).toBe(`${proc.pid} ${PROJECT}`);
         proc.kill("SIGKILL");
         await proc.exited;
@@ -237,7 +272,11 @@ run("container profile (podman)", () => {
       const mine = ownerLabels("live");
       const start = (name: string, labels: Record<string, string>) => {
         const flags = Object.entries(labels).flatMap(([k, v]) => ["--label", `${k}=${v}`]);
-        const r = Bun.spawnSync(["podman", "run", "-d", "--name", `${PREFIX}${name}`, ...flags, BASE_IMAGE, "sleep", "60"], { env: process.env, stdout: "pipe", stderr: "pipe" });
+        const r = Bun.spawnSync(["podman", "run", "-d", "--name", `${PREFIX}${name}`, ...flags, BASE_IMAGE, "sleep", "60"], {
+          env: process.env,
+          stdout: "pipe",
+          stderr: "pipe",
+        });
         expect({ code: r.exitCode, stderr: r.exitCode ? r.stderr.toString() : "" }).toEqual({ code: 0, stderr: "" });
       };
       try {
@@ -268,7 +307,10 @@ run("container profile (podman)", () => {
 
   test("an explicit engine whose daemon does not answer fails fast with exit 2", async () => {
     if (!Bun.which("docker")) return;
-    const r = await runDwf(["verify"], { cwd: fixture(files()), env: { DWF_ENGINE: "docker", DOCKER_HOST: "unix:///nonexistent/dwf-test.sock" } });
+    const r = await runDwf(["verify"], {
+      cwd: fixture(files()),
+      env: { DWF_ENGINE: "docker", DOCKER_HOST: "unix:///nonexistent/dwf-test.sock" },
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("'docker' does not answer");
   });
@@ -287,10 +329,21 @@ function fakeExt(name: string, mount: { path: string; container: string; env?: s
   };
 }
 
-function preparedFor(root: string, cacheRoot: string, exts: Extension[], task: { program: string; args: string[]; env: Record<string, string> }): Prepared {
+function preparedFor(
+  root: string,
+  cacheRoot: string,
+  exts: Extension[],
+  task: { program: string; args: string[]; env: Record<string, string> },
+): Prepared {
   const stacks = exts.map((ext) => ({ name: ext.name, ext, capabilities: ["test"], reason: "declared" as const, external: false }));
   const t: PreparedTask = {
-    task: { id: `test:unit@${exts[0]!.name}`, ref: { primary: "test", selector: "unit" }, stack: exts[0]!.name, deps: [], exclusive: false },
+    task: {
+      id: `test:unit@${exts[0]!.name}`,
+      ref: { primary: "test", selector: "unit" },
+      stack: exts[0]!.name,
+      deps: [],
+      exclusive: false,
+    },
     stack: stacks[0]!,
     action: { program: task.program, args: task.args },
     env: task.env,
@@ -323,10 +376,16 @@ run("container runner (podman, driven directly)", () => {
     async () => {
       const root = fixture({ "Dockerfile.devflow": TEST_DOCKERFILE, "make-shim": MAKE_SHIM });
       const cacheRoot = join(root, ".cache/devflow");
-      const exts = [fakeExt("alpha", { path: "store", container: "/cache/alpha", env: "ALPHA_CACHE" }, { ALPHA_MODE: "on" }), fakeExt("beta", { path: "deep/dir", container: "/cache/beta", env: "BETA_CACHE" })];
+      const exts = [
+        fakeExt("alpha", { path: "store", container: "/cache/alpha", env: "ALPHA_CACHE" }, { ALPHA_MODE: "on" }),
+        fakeExt("beta", { path: "deep/dir", container: "/cache/beta", env: "BETA_CACHE" }),
+      ];
       const prepared = preparedFor(root, cacheRoot, exts, {
         program: "sh",
-        args: ["-c", 'echo "$ALPHA_MODE $ALPHA_CACHE $BETA_CACHE $TASK_VAR"; echo a > "$ALPHA_CACHE/a.txt"; echo b > "$BETA_CACHE/b.txt"; exit 5'],
+        args: [
+          "-c",
+          'echo "$ALPHA_MODE $ALPHA_CACHE $BETA_CACHE $TASK_VAR"; echo a > "$ALPHA_CACHE/a.txt"; echo b > "$BETA_CACHE/b.txt"; exit 5',
+        ],
         env: { TASK_VAR: "task value", ALPHA_CACHE: "/cache/alpha" },
       });
       const runner = createContainerRunner({ config: prepared.loaded.config, root });
@@ -347,7 +406,11 @@ run("container runner (podman, driven directly)", () => {
 
   test("a cache mount that escapes the cache root is rejected before anything runs", async () => {
     const root = fixture({ "Dockerfile.devflow": TEST_DOCKERFILE });
-    const prepared = preparedFor(root, join(root, ".cache/devflow"), [fakeExt("evil", { path: "../../etc", container: "/x" })], { program: "true", args: [], env: {} });
+    const prepared = preparedFor(root, join(root, ".cache/devflow"), [fakeExt("evil", { path: "../../etc", container: "/x" })], {
+      program: "true",
+      args: [],
+      env: {},
+    });
     const runner = createContainerRunner({ config: prepared.loaded.config, root });
     const err = await runner.prepare!(prepared, { dryRun: true }).catch((e) => e);
     expect(err).toBeInstanceOf(UserError);

@@ -13,7 +13,13 @@ const IMAGE = (what: string) => `localhost/dwf-itest-diag-${what}-${TOKEN}`;
 const PROJECT = `diag-${TOKEN}`;
 const IMAGES = ["missing-cmd", "npm", "base", "dns", "step", "local", "nofile", "auto"].map(IMAGE);
 
-function customProject(opts: { image: string; profile?: string; dockerfile?: string; makefile?: string; extra?: Record<string, string> }): string {
+function customProject(opts: {
+  image: string;
+  profile?: string;
+  dockerfile?: string;
+  makefile?: string;
+  extra?: Record<string, string>;
+}): string {
   return fixture({
     "devflow.toml": `[project]\nname = "${PROJECT}"\nstack = ["custom"]\n\n[runtime]\nprofile = "${opts.profile ?? "container"}"\n\n[container]\nimage = "${opts.image}"\n\n[targets]\npr = ["test:unit"]\n`,
     Makefile: opts.makefile ?? "test-unit:\n\techo unit tests ran\n",
@@ -36,7 +42,11 @@ describe("diagnoses", () => {
   });
 
   test("in a container: a command missing inside the task is named; the task's program did run", async () => {
-    const dir = customProject({ image: IMAGE("missing-cmd"), dockerfile: SHIMMED, makefile: "test-unit:\n\techo running the suite\n\tmocha --reporter dot\n" });
+    const dir = customProject({
+      image: IMAGE("missing-cmd"),
+      dockerfile: SHIMMED,
+      makefile: "test-unit:\n\techo running the suite\n\tmocha --reporter dot\n",
+    });
     const r = await runDwf(["verify"], { cwd: dir });
     expect(r.code).toBe(1);
     expect(r.all).toContain("running the suite");
@@ -83,12 +93,17 @@ describe("diagnoses", () => {
     const dir = customProject({ image: IMAGE("dns"), dockerfile: "FROM registry.dwf-test.invalid/base:1\n" });
     const r = await runDwf(["verify"], { cwd: dir, timeoutMs: 120_000 });
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain("the base image registry.dwf-test.invalid/base:1 could not be pulled: the name registry.dwf-test.invalid did not resolve");
+    expect(r.stderr).toContain(
+      "the base image registry.dwf-test.invalid/base:1 could not be pulled: the name registry.dwf-test.invalid did not resolve",
+    );
     expect(r.stderr).toContain("check the connection, DNS and proxy settings");
   });
 
   test("a failing build step: exit 1, the step and its last lines", async () => {
-    const dir = customProject({ image: IMAGE("step"), dockerfile: `FROM ${BASE_IMAGE}\nRUN echo "fetching toolchain" && echo "toolchain 9.9 not found" >&2 && false\n` });
+    const dir = customProject({
+      image: IMAGE("step"),
+      dockerfile: `FROM ${BASE_IMAGE}\nRUN echo "fetching toolchain" && echo "toolchain 9.9 not found" >&2 && false\n`,
+    });
     const r = await runDwf(["verify"], { cwd: dir, timeoutMs: 120_000 });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/failed \(podman exit code \d+\): step 'RUN echo "fetching toolchain" .*' failed \(exit status 1\)/);
@@ -112,10 +127,14 @@ describe("diagnoses", () => {
     const first = await runDwf(["verify"], { cwd: dir, timeoutMs: 120_000 });
     expect(first.code).toBe(0);
     expect(first.all).toContain("Building");
-    expect(first.all).toMatch(/auto: image \S+ cannot be had \(its build failed: step 'COPY flag \/flag' failed: .*\); dwf will not try again for 60 minutes \('dwf image build' tries now\); running on the host/);
+    expect(first.all).toMatch(
+      /auto: image \S+ cannot be had \(its build failed: step 'COPY flag \/flag' failed: .*\); dwf will not try again for 60 minutes \('dwf image build' tries now\); running on the host/,
+    );
     const state = readdirSync(join(dir, ".cache/devflow/images"));
     expect(state).toHaveLength(1);
-    expect(JSON.parse(readFileSync(join(dir, ".cache/devflow/images", state[0]!), "utf8")).unavailable.reason).toContain("its build failed");
+    expect(JSON.parse(readFileSync(join(dir, ".cache/devflow/images", state[0]!), "utf8")).unavailable.reason).toContain(
+      "its build failed",
+    );
 
     // doctor tells the same story: with the image out of reach, auto runs on the host, so host tools count.
     const doctor = JSON.parse((await runDwf(["doctor", "--json"], { cwd: dir })).stdout);
@@ -125,7 +144,9 @@ describe("diagnoses", () => {
     const second = await runDwf(["verify", "--no-cache"], { cwd: dir, timeoutMs: 120_000 });
     expect(second.code).toBe(0);
     expect(second.all).not.toContain("Building");
-    expect(second.all).toMatch(/auto: image \S+ could not be had at \d\d:\d\d \(its build failed: .*\); not trying again before \d\d:\d\d\. Run 'dwf image build' to try now; running on the host/);
+    expect(second.all).toMatch(
+      /auto: image \S+ could not be had at \d\d:\d\d \(its build failed: .*\); not trying again before \d\d:\d\d\. Run 'dwf image build' to try now; running on the host/,
+    );
     expect(second.all).toContain("unit tests ran");
     // One line, not the build log again: the whole run is quick.
     expect(second.ms).toBeLessThan(first.ms);

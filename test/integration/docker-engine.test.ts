@@ -6,7 +6,14 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, chownSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
-import { containerProject, dockerApiUnusable, ensureBaseImage, podmanAvailable, removeImages, startDockerSocket } from "../support/podman.ts";
+import {
+  containerProject,
+  dockerApiUnusable,
+  ensureBaseImage,
+  podmanAvailable,
+  removeImages,
+  startDockerSocket,
+} from "../support/podman.ts";
 import { dockerdMissing, startDockerd } from "../support/dockerd.ts";
 
 const TOKEN = Math.random().toString(36).slice(2, 8);
@@ -19,11 +26,18 @@ interface Daemon {
 
 const ROOT = process.getuid!() === 0;
 
-const daemons: { name: string; missing: () => string | undefined; impossible?: () => string | undefined; start: () => Promise<Daemon>; cleanup?: (image: string) => void }[] = [
+const daemons: {
+  name: string;
+  missing: () => string | undefined;
+  impossible?: () => string | undefined;
+  start: () => Promise<Daemon>;
+  cleanup?: (image: string) => void;
+}[] = [
   { name: "dockerd 20.10", missing: dockerdMissing, start: startDockerd },
   {
     name: "podman's Docker API",
-    missing: () => (podmanAvailable() && Bun.which("docker") !== null ? undefined : "podman and the docker CLI are needed (apt: podman, docker.io)"),
+    missing: () =>
+      podmanAvailable() && Bun.which("docker") !== null ? undefined : "podman and the docker CLI are needed (apt: podman, docker.io)",
     impossible: dockerApiUnusable,
     start: async () => {
       ensureBaseImage();
@@ -50,7 +64,12 @@ for (const daemon of daemons) {
         image,
         targets: { pr: ["test:unit"], fail: ["lint:static"], slow: ["build:debug"] },
         makefile: {
-          "test-unit": ['echo "in $(pwd) as $(id -u):$(id -g)"', "cat input.txt", "touch written.txt", "mkdir -p out && echo made > out/made.txt"],
+          "test-unit": [
+            'echo "in $(pwd) as $(id -u):$(id -g)"',
+            "cat input.txt",
+            "touch written.txt",
+            "mkdir -p out && echo made > out/made.txt",
+          ],
           "lint-static": ["echo failing on purpose", "exit 3"],
           "build-debug": ["echo started", "sleep 60"],
           "test-integration": ['echo "marker=$DWF_IN_CONTAINER"'],
@@ -142,7 +161,9 @@ for (const daemon of daemons) {
         // dockerd names the problem; podman's Docker API only says "unable to upgrade to tcp, received 409".
         if (slug === "dockerd") expect(r.all).toMatch(/unable to find user no-such-user/);
         // dockerd: 125; podman's Docker API: 1, with the container created but never started.
-        expect(r.all).toMatch(/✖ failed test:integration.* — docker (could not start the container|created the container but could not start it) \(exit code \d+; see the output above\)/);
+        expect(r.all).toMatch(
+          /✖ failed test:integration.* — docker (could not start the container|created the container but could not start it) \(exit code \d+; see the output above\)/,
+        );
         expect(containers()).toEqual([]);
       },
       SLOW,
@@ -155,7 +176,13 @@ for (const daemon of daemons) {
       test(
         `${signal} while a container task runs: dwf exits ${code} and removes the container`,
         async () => {
-          const proc = Bun.spawn([dwfBinary(), "verify", "slow"], { cwd: fixture(files()), env: cleanEnv(env()), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+          const proc = Bun.spawn([dwfBinary(), "verify", "slow"], {
+            cwd: fixture(files()),
+            env: cleanEnv(env()),
+            stdin: "ignore",
+            stdout: "pipe",
+            stderr: "pipe",
+          });
           try {
             await waitFor(() => running().length === 1, "the task's container to run");
             proc.kill(signal);
@@ -173,7 +200,13 @@ for (const daemon of daemons) {
       "after kill -9 of dwf its container keeps running, labelled with dwf's pid; the next run removes it",
       async () => {
         const dir = fixture(files());
-        const proc = Bun.spawn([dwfBinary(), "verify", "slow"], { cwd: dir, env: cleanEnv(env()), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+        const proc = Bun.spawn([dwfBinary(), "verify", "slow"], {
+          cwd: dir,
+          env: cleanEnv(env()),
+          stdin: "ignore",
+          stdout: "pipe",
+          stderr: "pipe",
+        });
         let orphan = "";
         try {
           await waitFor(() => running().length === 1, "the task's container to run");

@@ -15,9 +15,11 @@ interface Check {
 }
 
 /** What a task's output or reason says when a tool was not there. */
-const MISSING_TOOL = /was not found on PATH|a command inside the task was not found|No module named|could not be run inside image|: command not found|: not found$/m;
+const MISSING_TOOL =
+  /was not found on PATH|a command inside the task was not found|No module named|could not be run inside image|: command not found|: not found$/m;
 
-const host = (stack: string, pr: string[]) => `[project]\nname = "dv-${stack}"\nstack = ["${stack}"]\n\n[runtime]\nprofile = "host"\n\n[targets]\npr = ${JSON.stringify(pr)}\n`;
+const host = (stack: string, pr: string[]) =>
+  `[project]\nname = "dv-${stack}"\nstack = ["${stack}"]\n\n[runtime]\nprofile = "host"\n\n[targets]\npr = ${JSON.stringify(pr)}\n`;
 
 /** PATH without the directories that hold any of these programs. */
 function pathWithout(...programs: string[]): string {
@@ -68,7 +70,11 @@ describe("doctor and verify agree for every builtin stack", () => {
   test("node", async () => {
     const dir = fixture({
       "devflow.toml": host("node", ["lint:static", "build:debug", "test:unit"]),
-      "package.json": JSON.stringify({ name: "dv", private: true, scripts: { lint: "node -e 0", build: "node -e 0", test: "node test.js" } }),
+      "package.json": JSON.stringify({
+        name: "dv",
+        private: true,
+        scripts: { lint: "node -e 0", build: "node -e 0", test: "node test.js" },
+      }),
       "test.js": "if (1 + 1 !== 2) process.exit(1);\nconsole.log('node test ok');\n",
     });
     const r = await doctorThenVerify(dir);
@@ -102,7 +108,7 @@ describe("doctor and verify agree for every builtin stack", () => {
   });
 
   test("python, ruff and black present (stand-ins on PATH): doctor exits 0 and verify passes", async () => {
-    const bin = fixture({ "ruff": "#!/bin/sh\necho \"ruff $*\"\n", "black": "#!/bin/sh\necho \"black $*\"\n" });
+    const bin = fixture({ ruff: '#!/bin/sh\necho "ruff $*"\n', black: '#!/bin/sh\necho "black $*"\n' });
     const dir = fixture({ "devflow.toml": host("python", ["fmt:check", "lint:static", "test:unit"]), ...PY_FILES });
     const r = await doctorThenVerify(dir, { PATH: `${bin}${delimiter}${pathWithout("ruff", "black")}` });
     const pytest = r.report.checks.find((c) => c.group === "stack python" && c.name === "pytest")!;
@@ -164,4 +170,3 @@ describe("doctor and verify agree for every builtin stack", () => {
     expect(r.missing).toContain("stack custom/make");
   });
 });
-

@@ -9,7 +9,8 @@ import { fixture, runDwf } from "../support/dwf.ts";
 function pathWithout(...programs: string[]): string {
   const dir = fixture({});
   const links: Record<string, string> = {};
-  for (const p of ["sh", "make", "python3", "env", "cat", "true"]) if (!programs.includes(p) && existsSync(`/usr/bin/${p}`)) links[p] = `/usr/bin/${p}`;
+  for (const p of ["sh", "make", "python3", "env", "cat", "true"])
+    if (!programs.includes(p) && existsSync(`/usr/bin/${p}`)) links[p] = `/usr/bin/${p}`;
   for (const [name, target] of Object.entries(links)) Bun.spawnSync(["ln", "-s", target, join(dir, name)]);
   return dir;
 }
@@ -82,7 +83,8 @@ describe("dwf doctor", () => {
   test("external extensions: discoverable ones are listed, broken ones flagged", async () => {
     const dir = fixture({
       ...MAKE_PROJECT,
-      "devflow.toml": '[runtime]\nprofile = "host"\n[targets]\npr = ["test:unit"]\n[extensions.good]\nsource = "path"\npath = "ext-good"\n[extensions.bad]\nsource = "path"\npath = "ext-bad"\n',
+      "devflow.toml":
+        '[runtime]\nprofile = "host"\n[targets]\npr = ["test:unit"]\n[extensions.good]\nsource = "path"\npath = "ext-good"\n[extensions.bad]\nsource = "path"\npath = "ext-bad"\n',
       "ext-good": "#!/bin/sh\necho '[\"lint\"]'\n",
       "ext-bad": "#!/bin/sh\necho nope\n",
     });

@@ -150,7 +150,10 @@ describe("external extensions", () => {
   });
 
   test("a declared stack is found as devflow-ext-<name> on PATH", async () => {
-    const dir = fixture({ "devflow.toml": `[project]\nstack = ["acme"]\n[targets]\npr = ["test:unit"]\n`, "bin/devflow-ext-acme": ORIGINAL });
+    const dir = fixture({
+      "devflow.toml": `[project]\nstack = ["acme"]\n[targets]\npr = ["test:unit"]\n`,
+      "bin/devflow-ext-acme": ORIGINAL,
+    });
     const r = await runDwf(["verify", "--verbose"], { cwd: dir, env: { PATH: `${join(dir, "bin")}:${process.env.PATH}` } });
     expect(r.code).toBe(0);
     expect(r.all).toContain("unit tests ran");

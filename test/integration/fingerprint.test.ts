@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { fixture, runDwf } from "../support/dwf.ts";
 
 const files = {
-  "devflow.toml": '[project]\nname = "fp"\nstack = ["custom"]\n\n[container]\nimage = "localhost/dwf-fp"\nfingerprint_inputs = ["tools/*.txt"]\n',
+  "devflow.toml":
+    '[project]\nname = "fp"\nstack = ["custom"]\n\n[container]\nimage = "localhost/dwf-fp"\nfingerprint_inputs = ["tools/*.txt"]\n',
   Makefile: "test-unit:\n\ttrue\n",
   "Dockerfile.devflow": "FROM localhost/dwf-test-base:1\n",
   "tools/b.txt": "b\n",
@@ -33,7 +34,12 @@ describe("dwf fingerprint", () => {
 
   test("changes when Dockerfile.devflow, a stack's input or a configured input changes", async () => {
     const base = await fp(fixture(files));
-    for (const [path, content] of [["Dockerfile.devflow", "FROM other\n"], ["Makefile", "test-unit:\n\tfalse\n"], ["tools/a.txt", "A\n"], ["tools/c.txt", "new\n"]]) {
+    for (const [path, content] of [
+      ["Dockerfile.devflow", "FROM other\n"],
+      ["Makefile", "test-unit:\n\tfalse\n"],
+      ["tools/a.txt", "A\n"],
+      ["tools/c.txt", "new\n"],
+    ]) {
       expect([path, await fp(fixture({ ...files, [path!]: content! }))]).not.toEqual([path, base]);
     }
   });
@@ -49,18 +55,36 @@ describe("dwf fingerprint", () => {
     const json = JSON.parse((await runDwf(["fingerprint", "--json"], { cwd: dir })).stdout);
     expect(json.fingerprint).toBe(await fp(dir));
     expect(json.image).toBe(`localhost/dwf-fp:${json.fingerprint}`);
-    expect(json.inputs.map((i: { path: string }) => i.path)).toEqual(["Dockerfile.devflow", "Makefile", "docker-bake.hcl", "platforms=linux/amd64", "tools/a.txt", "tools/b.txt"]);
+    expect(json.inputs.map((i: { path: string }) => i.path)).toEqual([
+      "Dockerfile.devflow",
+      "Makefile",
+      "docker-bake.hcl",
+      "platforms=linux/amd64",
+      "tools/a.txt",
+      "tools/b.txt",
+    ]);
     expect(json.inputs[0].hash).toBeNull();
   });
 
   test("a file Dockerfile.devflow COPYs (file or directory) is an input: editing it means a new image", async () => {
-    const copying = { ...files, "Dockerfile.devflow": "FROM localhost/dwf-test-base:1\nCOPY shim /bin/make\nCOPY --chown=1:1 conf /etc/conf\n", shim: "#!/bin/sh\n", "conf/x.ini": "x\n" };
+    const copying = {
+      ...files,
+      "Dockerfile.devflow": "FROM localhost/dwf-test-base:1\nCOPY shim /bin/make\nCOPY --chown=1:1 conf /etc/conf\n",
+      shim: "#!/bin/sh\n",
+      "conf/x.ini": "x\n",
+    };
     const base = await fp(fixture(copying));
     expect(await fp(fixture({ ...copying, shim: "#!/bin/sh\necho edited\n" }))).not.toBe(base);
     expect(await fp(fixture({ ...copying, "conf/x.ini": "y\n" }))).not.toBe(base);
     expect(await fp(fixture({ ...copying, "src/main.txt": "still not an input\n" }))).toBe(base);
     const json = JSON.parse((await runDwf(["fingerprint", "--json"], { cwd: fixture(copying) })).stdout);
-    expect(json.inputs.filter((i: { from: string[] }) => i.from.includes("container")).map((i: { path: string }) => i.path)).toEqual(["Dockerfile.devflow", "conf/x.ini", "docker-bake.hcl", "platforms=linux/amd64", "shim"]);
+    expect(json.inputs.filter((i: { from: string[] }) => i.from.includes("container")).map((i: { path: string }) => i.path)).toEqual([
+      "Dockerfile.devflow",
+      "conf/x.ini",
+      "docker-bake.hcl",
+      "platforms=linux/amd64",
+      "shim",
+    ]);
   });
 
   // The image is what goes into it; lockfiles key the dependency caches instead, so a
@@ -79,7 +103,11 @@ describe("dwf fingerprint", () => {
 
   test("a lockfile or manifest version change keys the caches, not the image", async () => {
     const base = await both(rust);
-    const bumped = await both({ ...rust, "Cargo.lock": "version = 3\n# bumped\n", "Cargo.toml": rust["Cargo.toml"].replace("0.1.0", "0.2.0") });
+    const bumped = await both({
+      ...rust,
+      "Cargo.lock": "version = 3\n# bumped\n",
+      "Cargo.toml": rust["Cargo.toml"].replace("0.1.0", "0.2.0"),
+    });
     expect(bumped.image).toBe(base.image);
     expect(bumped.deps).not.toBe(base.deps);
     expect(base.json.dependencies.paths).toEqual([{ path: "target", from: ["rust"], kind: "build-outputs" }]);
@@ -98,10 +126,17 @@ describe("dwf fingerprint", () => {
   });
 
   test("package.json: only packageManager is in the image; go.mod: only its go and toolchain lines", async () => {
-    const node = { "package.json": JSON.stringify({ name: "a", version: "1.0.0", packageManager: "pnpm@9.1.0" }), "Dockerfile.devflow": "FROM x\n" };
+    const node = {
+      "package.json": JSON.stringify({ name: "a", version: "1.0.0", packageManager: "pnpm@9.1.0" }),
+      "Dockerfile.devflow": "FROM x\n",
+    };
     const base = (await both(node)).image;
-    expect((await both({ ...node, "package.json": JSON.stringify({ name: "a", version: "2.0.0", packageManager: "pnpm@9.1.0" }) })).image).toBe(base);
-    expect((await both({ ...node, "package.json": JSON.stringify({ name: "a", version: "1.0.0", packageManager: "pnpm@9.2.0" }) })).image).not.toBe(base);
+    expect(
+      (await both({ ...node, "package.json": JSON.stringify({ name: "a", version: "2.0.0", packageManager: "pnpm@9.1.0" }) })).image,
+    ).toBe(base);
+    expect(
+      (await both({ ...node, "package.json": JSON.stringify({ name: "a", version: "1.0.0", packageManager: "pnpm@9.2.0" }) })).image,
+    ).not.toBe(base);
     const go = { "go.mod": "module example.com/a\n\ngo 1.22\n\nrequire example.com/b v1.0.0\n", "Dockerfile.devflow": "FROM x\n" };
     const goBase = (await both(go)).image;
     expect((await both({ ...go, "go.mod": go["go.mod"].replace("v1.0.0", "v1.1.0") })).image).toBe(goBase);
@@ -112,7 +147,9 @@ describe("dwf fingerprint", () => {
     const r = await runDwf(["fingerprint", "--explain"], { cwd: fixture(rust) });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("Image part (the tag");
-    expect(r.stdout).toMatch(/Dependency part [0-9a-f]{16} \(keys CI's workspace cache, not the image\):\n  [0-9a-f]{64}  Cargo\.lock  \(rust\)/);
+    expect(r.stdout).toMatch(
+      /Dependency part [0-9a-f]{16} \(keys CI's workspace cache, not the image\):\n  [0-9a-f]{64}  Cargo\.lock  \(rust\)/,
+    );
     expect(r.stdout).toContain("cached: target");
     expect(r.stdout).toMatch(/cache key: dwf-[0-9a-f]{16}-[0-9a-f]{16}/);
   });

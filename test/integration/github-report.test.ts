@@ -24,7 +24,12 @@ beforeAll(() => {
     hostname: "127.0.0.1",
     port: 0,
     async fetch(req) {
-      seen.push({ method: req.method, path: new URL(req.url).pathname, auth: req.headers.get("authorization"), body: (await req.json()) as Seen["body"] });
+      seen.push({
+        method: req.method,
+        path: new URL(req.url).pathname,
+        auth: req.headers.get("authorization"),
+        body: (await req.json()) as Seen["body"],
+      });
       return failWith ? new Response(JSON.stringify({ message: "boom" }), { status: failWith }) : Response.json({ id: 1 }, { status: 201 });
     },
   });
@@ -83,7 +88,10 @@ describe("--report <context>: commit status", () => {
 
   test("no token: nothing is posted, the run is unchanged, a debug note says why", async () => {
     const dir = project();
-    const r = await runDwf(["test:unit", "--no-cache", "--report", "dwf/unit"], { cwd: dir, env: githubEnv({ GITHUB_TOKEN: undefined, DWF_LOG: "debug" }) });
+    const r = await runDwf(["test:unit", "--no-cache", "--report", "dwf/unit"], {
+      cwd: dir,
+      env: githubEnv({ GITHUB_TOKEN: undefined, DWF_LOG: "debug" }),
+    });
     expect(r.code).toBe(0);
     expect(seen).toEqual([]);
     expect(r.stderr).toContain("GITHUB_TOKEN is not set");

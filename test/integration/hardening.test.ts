@@ -28,7 +28,11 @@ describe("fuzzed devflow.toml through the binary", () => {
       const c = makeCase(777, id);
       writeFileSync(join(dir, "devflow.toml"), c.bytes);
       const r = await runDwf(["verify", "--dry-run"], { cwd: dir, env: { DWF_PROFILE: "host" }, timeoutMs: 15_000 });
-      expect({ id, mutation: c.mutation, code: r.code === 0 || r.code === 2 ? "0|2" : r.code }).toEqual({ id, mutation: c.mutation, code: "0|2" });
+      expect({ id, mutation: c.mutation, code: r.code === 0 || r.code === 2 ? "0|2" : r.code }).toEqual({
+        id,
+        mutation: c.mutation,
+        code: "0|2",
+      });
       if (r.code === 2) expect({ id, problem: messageProblem(r.stderr) }).toEqual({ id, problem: null });
     }
   });
@@ -43,7 +47,10 @@ describe("fuzzed devflow.toml through the binary", () => {
 });
 
 describe("interrupts", () => {
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
     test(`${signal} mid-run stops every task process and grandchild, exits ${code}, caches nothing`, async () => {
       const marker = `DWFHARD${process.pid}${signal}`;
       const hold = (name: string) => `${name}:\n\t@bash -c '(exec -a ${marker}-gc sleep 30) & exec -a ${marker}-${name} sleep 30'\n`;
@@ -51,7 +58,12 @@ describe("interrupts", () => {
         Makefile: ["fmt-check", "lint-static", "build-debug"].map(hold).join(""),
         "devflow.toml": `[project]\nstack = ["custom"]\n[targets]\npr = ["fmt:check", "lint:static", "build:debug"]\n`,
       });
-      const proc = Bun.spawn([dwfBinary(), "verify", "--jobs", "3"], { cwd: dir, env: cleanEnv({ DWF_PROFILE: "host" }), stdout: "ignore", stderr: "ignore" });
+      const proc = Bun.spawn([dwfBinary(), "verify", "--jobs", "3"], {
+        cwd: dir,
+        env: cleanEnv({ DWF_PROFILE: "host" }),
+        stdout: "ignore",
+        stderr: "ignore",
+      });
       try {
         // Wait until the task processes exist, so the signal lands mid-run.
         for (let i = 0; i < 100 && pids(marker).length < 6; i++) await Bun.sleep(50);
@@ -95,7 +107,19 @@ else:
 
 describe("hostile extension actions", () => {
   test("spaces, quotes, newlines, $(…) and backticks reach the program as exact argv, never a shell", async () => {
-    const hostile = ["a b", `"dq"`, "'sq'", "line1\nline2", "$(touch pwned-subst)", "`touch pwned-tick`", "; touch pwned-semi", "*", "$HOME", "\\n", "--flag=x y"];
+    const hostile = [
+      "a b",
+      `"dq"`,
+      "'sq'",
+      "line1\nline2",
+      "$(touch pwned-subst)",
+      "`touch pwned-tick`",
+      "; touch pwned-semi",
+      "*",
+      "$HOME",
+      "\\n",
+      "--flag=x y",
+    ];
     const dir = extProject({ program: "python3", args: ["-c", "import json,sys; print('ARGV=' + json.dumps(sys.argv[1:]))", ...hostile] });
     const r = await runDwf(["verify", "--verbose", "--jobs", "1"], { cwd: dir });
     expect(r.code).toBe(0);
@@ -117,7 +141,10 @@ describe("hostile extension actions", () => {
   });
 
   test("a cache mount escaping the cache root is refused before anything runs", async () => {
-    const dir = extProject({ program: "touch", args: ["ran"] }, { api_version: 1, cache_mounts: [{ path: "../../../etc", container: "/c", env: "X_CACHE" }] });
+    const dir = extProject(
+      { program: "touch", args: ["ran"] },
+      { api_version: 1, cache_mounts: [{ path: "../../../etc", container: "/c", env: "X_CACHE" }] },
+    );
     const r = await runDwf(["verify"], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("escapes the cache root");
@@ -126,19 +153,37 @@ describe("hostile extension actions", () => {
 });
 
 describe("secrets", () => {
-  const SECRETS = { API_TOKEN: "proc-token-Q1W2E3", MY_SECRET: "proc-secret-R4T5Y6", DB_PASSWORD: "proc-pw-U7I8O9", SSH_KEY: "proc-key-P0A1S2", GITHUB_TOKEN: "ghp_procGITHUBtok3n" };
+  const SECRETS = {
+    API_TOKEN: "proc-token-Q1W2E3",
+    MY_SECRET: "proc-secret-R4T5Y6",
+    DB_PASSWORD: "proc-pw-U7I8O9",
+    SSH_KEY: "proc-key-P0A1S2",
+    GITHUB_TOKEN: "ghp_procGITHUBtok3n",
+  };
   const ACTION_SECRET = "action-token-Z9X8C7";
 
   test("never appear in debug logs, --json, --dry-run, task output or error messages", async () => {
     // The action gets a secret in its own env and a process secret in its argv, and echoes all.
     const dir = extProject({
       program: "sh",
-      args: ["-c", 'echo "out $DEPLOY_TOKEN $API_TOKEN $MY_SECRET $DB_PASSWORD $SSH_KEY $GITHUB_TOKEN"; exit 1', `--token=${SECRETS.API_TOKEN}`],
+      args: [
+        "-c",
+        'echo "out $DEPLOY_TOKEN $API_TOKEN $MY_SECRET $DB_PASSWORD $SSH_KEY $GITHUB_TOKEN"; exit 1',
+        `--token=${SECRETS.API_TOKEN}`,
+      ],
       env: { DEPLOY_TOKEN: ACTION_SECRET, PLAIN: "visible" },
     });
     const env = { ...SECRETS, DWF_LOG: "debug" };
     const runs = await Promise.all(
-      [["verify", "--dry-run"], ["verify", "--dry-run", "--json"], ["verify", "--json"], ["verify", "--verbose", "--jobs", "1"], ["verify"], ["verify", "--profile", "nonsense"], ["test:nosuch"]].map((args) => runDwf(args, { cwd: dir, env })),
+      [
+        ["verify", "--dry-run"],
+        ["verify", "--dry-run", "--json"],
+        ["verify", "--json"],
+        ["verify", "--verbose", "--jobs", "1"],
+        ["verify"],
+        ["verify", "--profile", "nonsense"],
+        ["test:nosuch"],
+      ].map((args) => runDwf(args, { cwd: dir, env })),
     );
     const all = runs.map((r) => r.all).join("\n");
     // The scan can only fail if the secrets were actually in play: the task ran and echoed.
@@ -162,7 +207,10 @@ describe("filesystem safety", () => {
     return { dir, snapshot };
   }
   const project = () =>
-    fixture({ Makefile: "test-unit:\n\t@true\n", "devflow.toml": `[project]\nstack = ["custom"]\n[targets]\npr = ["test:unit"]\n[container]\nimage = "localhost/dwf-fs"\n` });
+    fixture({
+      Makefile: "test-unit:\n\t@true\n",
+      "devflow.toml": `[project]\nstack = ["custom"]\n[targets]\npr = ["test:unit"]\n[container]\nimage = "localhost/dwf-fs"\n`,
+    });
 
   test("ci generate does not write through a .github symlink that leads out of the project", async () => {
     const out = outside();

@@ -47,18 +47,23 @@ describe("help text", () => {
 
 describe("messages", () => {
   test("a docker daemon that does not answer keeps the CLI's question mark", async () => {
-    const r = await runDwf(["verify", "--profile", "container"], { cwd: cwd(), env: { DWF_ENGINE: "docker", DOCKER_HOST: "unix:///nonexistent/dwf-test-docker.sock" } });
+    const r = await runDwf(["verify", "--profile", "container"], {
+      cwd: cwd(),
+      env: { DWF_ENGINE: "docker", DOCKER_HOST: "unix:///nonexistent/dwf-test-docker.sock" },
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("Is the docker daemon running?");
     expect(r.stderr).not.toContain("running?.");
   });
 
   test("dwf init --dry-run says the real run would refuse files that exist", async () => {
-    const dir = fixture({ Makefile: "test-unit:\n\t@echo ok\n", "devflow.toml": "[targets]\npr = [\"test:unit\"]\n" });
+    const dir = fixture({ Makefile: "test-unit:\n\t@echo ok\n", "devflow.toml": '[targets]\npr = ["test:unit"]\n' });
     const r = await runDwf(["init", "--dry-run"], { cwd: dir });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("==> devflow.toml (exists: 'dwf init' would refuse to replace it)");
-    expect(r.stderr).toContain("devflow.toml already exists: 'dwf init' would refuse to write anything (it never overwrites files); 'dwf init --force' replaces it.");
+    expect(r.stderr).toContain(
+      "devflow.toml already exists: 'dwf init' would refuse to write anything (it never overwrites files); 'dwf init --force' replaces it.",
+    );
     const forced = await runDwf(["init", "--dry-run", "--force"], { cwd: dir });
     expect(forced.stdout).toContain("==> devflow.toml (exists: --force would replace it)");
     const real = await runDwf(["init"], { cwd: dir });

@@ -11,10 +11,17 @@ import { currentVersion, startReleaseServer } from "../support/release-server.ts
 // The workflow init writes carries the pinned release's checksum: read from this loopback release.
 const release = startReleaseServer({ [`v${currentVersion()}`]: { SHA256SUMS: `${"c".repeat(64)}  dwf-linux-x64.tar.gz\n` } });
 afterAll(() => release.stop());
-const runDwf = (args: string[], opts: { cwd: string; env?: Record<string, string | undefined> }) => runDwfRaw(args, { ...opts, env: { DWF_DOWNLOAD_BASE: release.base, ...opts.env } });
+const runDwf = (args: string[], opts: { cwd: string; env?: Record<string, string | undefined> }) =>
+  runDwfRaw(args, { ...opts, env: { DWF_DOWNLOAD_BASE: release.base, ...opts.env } });
 
 // No container engine on PATH: the config says "auto" and verify plans on the host.
-const NO_ENGINE = { PATH: "/usr/local/bin:/usr/bin:/bin".split(":").filter((d) => !existsSync(join(d, "podman")) && !existsSync(join(d, "docker"))).join(":") || "/nonexistent" };
+const NO_ENGINE = {
+  PATH:
+    "/usr/local/bin:/usr/bin:/bin"
+      .split(":")
+      .filter((d) => !existsSync(join(d, "podman")) && !existsSync(join(d, "docker")))
+      .join(":") || "/nonexistent",
+};
 const BUN_DIR = join(process.execPath, "..");
 
 const STACKS: Record<string, Record<string, string>> = {

@@ -1,11 +1,31 @@
 // install.sh end to end: a release host on 127.0.0.1 serves a freshly built dwf, and the
 // script (piped or as a file, via curl or wget) installs it — or refuses and changes nothing.
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { ROOT, dwfBinary, which } from "../support/dwf.ts";
-import { currentVersion, dwfBuiltAs, nativeAsset, packArchive, sha256, sumsFile, startReleaseServer, type ReleaseServer } from "../support/release-server.ts";
+import {
+  currentVersion,
+  dwfBuiltAs,
+  nativeAsset,
+  packArchive,
+  sha256,
+  sumsFile,
+  startReleaseServer,
+  type ReleaseServer,
+} from "../support/release-server.ts";
 
 const INSTALL_SH = join(ROOT, "install.sh");
 const dirs: string[] = [];
@@ -50,7 +70,33 @@ afterAll(() => {
 /** A PATH holding only the tools install.sh may use, minus `without`, plus fakes. */
 function toolPath(opts: { without?: string[]; fakes?: Record<string, string> } = {}): string {
   const bin = tempDir();
-  const tools = ["sh", "uname", "mktemp", "curl", "wget", "awk", "sha256sum", "shasum", "cut", "tar", "gzip", "mkdir", "cp", "chmod", "mv", "rm", "sed", "head", "tail", "grep", "cat", "dirname", "pwd", "timeout", "sleep"];
+  const tools = [
+    "sh",
+    "uname",
+    "mktemp",
+    "curl",
+    "wget",
+    "awk",
+    "sha256sum",
+    "shasum",
+    "cut",
+    "tar",
+    "gzip",
+    "mkdir",
+    "cp",
+    "chmod",
+    "mv",
+    "rm",
+    "sed",
+    "head",
+    "tail",
+    "grep",
+    "cat",
+    "dirname",
+    "pwd",
+    "timeout",
+    "sleep",
+  ];
   for (const t of tools) {
     if (opts.without?.includes(t)) continue;
     const real = which(t);
@@ -109,7 +155,12 @@ describe("install.sh", () => {
 
   test("downloads with wget when curl is missing", async () => {
     const dir = tempDir();
-    const r = await install({ DWF_DOWNLOAD_BASE: server.base, DWF_INSTALL_DIR: dir, DWF_VERSION: `v${version}`, PATH: toolPath({ without: ["curl"] }) });
+    const r = await install({
+      DWF_DOWNLOAD_BASE: server.base,
+      DWF_INSTALL_DIR: dir,
+      DWF_VERSION: `v${version}`,
+      PATH: toolPath({ without: ["curl"] }),
+    });
     expect(r.all).toContain(`installed dwf ${version}`);
     expect(r.code).toBe(0);
     expect(runInstalled(join(dir, "dwf"))).toBe(`dwf ${version}`);
@@ -120,7 +171,12 @@ describe("install.sh", () => {
       const dir = tempDir();
       const old = "#!/bin/sh\necho 'dwf 0.0.1'\n";
       writeFileSync(join(dir, "dwf"), old, { mode: 0o755 });
-      const r = await install({ DWF_DOWNLOAD_BASE: server.base, DWF_INSTALL_DIR: dir, DWF_VERSION: "7.7.7", PATH: toolPath({ without: [tool === "curl" ? "wget" : "curl"] }) });
+      const r = await install({
+        DWF_DOWNLOAD_BASE: server.base,
+        DWF_INSTALL_DIR: dir,
+        DWF_VERSION: "7.7.7",
+        PATH: toolPath({ without: [tool === "curl" ? "wget" : "curl"] }),
+      });
       expect(r.code).not.toBe(0);
       expect(r.all).toContain(`checksum mismatch for ${asset}`);
       expect(r.all).toContain("Nothing was installed");
@@ -140,7 +196,12 @@ describe("install.sh", () => {
   for (const tool of ["curl", "wget"]) {
     test(`SHA256SUMS listing the asset twice with different checksums installs nothing (via ${tool})`, async () => {
       const dir = join(tempDir(), "bin");
-      const r = await install({ DWF_DOWNLOAD_BASE: server.base, DWF_INSTALL_DIR: dir, DWF_VERSION: "6.6.6", PATH: toolPath({ without: [tool === "curl" ? "wget" : "curl"] }) });
+      const r = await install({
+        DWF_DOWNLOAD_BASE: server.base,
+        DWF_INSTALL_DIR: dir,
+        DWF_VERSION: "6.6.6",
+        PATH: toolPath({ without: [tool === "curl" ? "wget" : "curl"] }),
+      });
       expect(r.code).not.toBe(0);
       expect(r.all).toContain(`SHA256SUMS of v6.6.6 lists ${asset} more than once with different checksums`);
       expect(existsSync(dir)).toBe(false);
@@ -150,7 +211,12 @@ describe("install.sh", () => {
       const dir = tempDir();
       const old = "#!/bin/sh\necho 'dwf 0.0.1'\n";
       writeFileSync(join(dir, "dwf"), old, { mode: 0o755 });
-      const r = await install({ DWF_DOWNLOAD_BASE: server.base, DWF_INSTALL_DIR: dir, DWF_VERSION: "0.5.0", PATH: toolPath({ without: [tool === "curl" ? "wget" : "curl"] }) });
+      const r = await install({
+        DWF_DOWNLOAD_BASE: server.base,
+        DWF_INSTALL_DIR: dir,
+        DWF_VERSION: "0.5.0",
+        PATH: toolPath({ without: [tool === "curl" ? "wget" : "curl"] }),
+      });
       expect(r.code).not.toBe(0);
       expect(r.all).toContain("release v0.5.0 holds a dwf that reports 'dwf 9.9.9'");
       expect(readFileSync(join(dir, "dwf"), "utf8")).toBe(old);
@@ -169,7 +235,12 @@ describe("install.sh", () => {
   for (const tool of ["curl", "wget"]) {
     test(`an unknown version (via ${tool}) is a clear error`, async () => {
       const dir = join(tempDir(), "bin");
-      const r = await install({ DWF_DOWNLOAD_BASE: server.base, DWF_INSTALL_DIR: dir, DWF_VERSION: "9.9.9", PATH: toolPath({ without: [tool === "curl" ? "wget" : "curl"] }) });
+      const r = await install({
+        DWF_DOWNLOAD_BASE: server.base,
+        DWF_INSTALL_DIR: dir,
+        DWF_VERSION: "9.9.9",
+        PATH: toolPath({ without: [tool === "curl" ? "wget" : "curl"] }),
+      });
       expect(r.code).not.toBe(0);
       expect(r.all).toContain(`not found: ${server.base}/v9.9.9/SHA256SUMS (HTTP 404)`);
       expect(r.all).toContain("DWF_DOWNLOAD_BASE");
@@ -189,7 +260,12 @@ describe("install.sh", () => {
   test("an aarch64 Linux machine gets the linux-arm64 archive", async () => {
     const uname = `#!/bin/sh\ncase "$1" in -s) echo Linux ;; -m) echo aarch64 ;; esac\n`;
     const dir = tempDir();
-    const r = await install({ DWF_DOWNLOAD_BASE: server.base, DWF_INSTALL_DIR: dir, DWF_VERSION: "7.7.9", PATH: toolPath({ fakes: { uname } }) });
+    const r = await install({
+      DWF_DOWNLOAD_BASE: server.base,
+      DWF_INSTALL_DIR: dir,
+      DWF_VERSION: "7.7.9",
+      PATH: toolPath({ fakes: { uname } }),
+    });
     // The archive holds this machine's binary, so it runs: what matters is which file was fetched.
     expect(r.all).toContain("installed dwf 7.7.9");
     expect(r.code).toBe(0);
@@ -220,7 +296,10 @@ describe("install.sh --from-source", () => {
     const src = checkoutCopy();
     const dir = tempDir();
     const bunDir = join(which("bun")!, "..");
-    const r = await install({ DWF_INSTALL_DIR: dir, PATH: `${toolPath()}:${bunDir}`, BUN_INSTALL_CACHE_DIR: cache }, { args: ["--from-source"], cwd: tempDir(), script: join(src, "install.sh") });
+    const r = await install(
+      { DWF_INSTALL_DIR: dir, PATH: `${toolPath()}:${bunDir}`, BUN_INSTALL_CACHE_DIR: cache },
+      { args: ["--from-source"], cwd: tempDir(), script: join(src, "install.sh") },
+    );
     expect(r.all).toContain(`installed dwf ${version} to ${dir}/dwf`);
     expect(r.code).toBe(0);
     expect(runInstalled(join(dir, "dwf"))).toBe(`dwf ${version}`);
@@ -231,7 +310,10 @@ describe("install.sh --from-source", () => {
     const dir = tempDir();
     // Stands in for `npm install` in the checkout: links this machine's bun where npm would put it.
     const npm = `#!/bin/sh\n[ "$*" = install ] || exit 1\nmkdir -p node_modules/.bin && ${which("ln")} -s "${which("bun")}" node_modules/.bin/bun\n`;
-    const r = await install({ DWF_INSTALL_DIR: dir, PATH: toolPath({ fakes: { npm } }), BUN_INSTALL_CACHE_DIR: cache }, { args: ["--from-source"], cwd: src, piped: true });
+    const r = await install(
+      { DWF_INSTALL_DIR: dir, PATH: toolPath({ fakes: { npm } }), BUN_INSTALL_CACHE_DIR: cache },
+      { args: ["--from-source"], cwd: src, piped: true },
+    );
     expect(r.all).toContain("installing the checkout's dependencies (bun among them) with: npm install");
     expect(r.all).toContain(`using bun from ${src}/node_modules/.bin`);
     expect(r.all).toContain(`installed dwf ${version} to ${dir}/dwf`);

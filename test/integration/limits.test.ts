@@ -11,13 +11,20 @@ import { currentVersion, startReleaseServer } from "../support/release-server.ts
 
 setDefaultTimeout(60_000);
 
-const custom = (targets: string) => fixture({ "devflow.toml": `[project]\nstack = ["custom"]\n\n[targets]\n${targets}`, Makefile: "test-unit:\n\t@sleep 30\nlint-static:\n\t@true\n" });
+const custom = (targets: string) =>
+  fixture({
+    "devflow.toml": `[project]\nstack = ["custom"]\n\n[targets]\n${targets}`,
+    Makefile: "test-unit:\n\t@sleep 30\nlint-static:\n\t@true\n",
+  });
 
 describe("profile expansion is linear and bounded", () => {
   test("30 profiles each including the next twice plan at once (2^30 paths, 31 profiles)", async () => {
     const lines = Array.from({ length: 30 }, (_, i) => `p${i} = ["check:p${i + 1}", "check:p${i + 1}"]`);
     const dir = custom(`${lines.join("\n")}\np30 = ["lint:static"]\npr = ["check:p0"]\n`);
-    for (const args of [["verify", "--dry-run"], ["ci", "plan"]]) {
+    for (const args of [
+      ["verify", "--dry-run"],
+      ["ci", "plan"],
+    ]) {
       const r = await runDwf(args, { cwd: dir, timeoutMs: 20_000 });
       expect(r.code).toBe(0);
       expect(r.ms).toBeLessThan(10_000);
@@ -66,7 +73,11 @@ describe("config messages say what was found", () => {
 
 describe("signals", () => {
   test("SIGHUP ends a run with 129, SIGTERM with 143, SIGINT with 130", async () => {
-    for (const [sig, code] of [["SIGHUP", 129], ["SIGTERM", 143], ["SIGINT", 130]] as const) {
+    for (const [sig, code] of [
+      ["SIGHUP", 129],
+      ["SIGTERM", 143],
+      ["SIGINT", 130],
+    ] as const) {
       const dir = custom(`pr = ["test:unit"]\n`);
       const proc = Bun.spawn([dwfBinary(), "verify", "--no-cache"], { cwd: dir, env: cleanEnv(), stdout: "pipe", stderr: "pipe" });
       const reader = (proc.stdout as ReadableStream<Uint8Array>).getReader();
@@ -77,36 +88,42 @@ describe("signals", () => {
     }
   });
 
-  test.skipIf(!podmanAvailable())("SIGTERM to dwf during an image build stops the build and exits 143", async () => {
-    ensureBaseImage();
-    const image = "localhost/dwf-test-sigterm-build";
-    const dir = fixture({
-      "devflow.toml": `[project]\nstack = ["custom"]\n\n[container]\nimage = "${image}"\nengine = "podman"\n\n[targets]\npr = ["test:unit"]\n`,
-      Makefile: "test-unit:\n\t@true\n",
-      "Dockerfile.devflow": `FROM ${BASE_IMAGE}\nRUN sleep 120\n`,
-    });
-    try {
-      const proc = Bun.spawn([dwfBinary(), "image", "build"], { cwd: dir, env: cleanEnv(), stdout: "pipe", stderr: "pipe" });
-      const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
-      let seen = "";
-      while (!seen.includes("RUN sleep 120")) {
-        const chunk = await reader.read();
-        if (chunk.done) break;
-        seen += new TextDecoder().decode(chunk.value);
+  test.skipIf(!podmanAvailable())(
+    "SIGTERM to dwf during an image build stops the build and exits 143",
+    async () => {
+      ensureBaseImage();
+      const image = "localhost/dwf-test-sigterm-build";
+      const dir = fixture({
+        "devflow.toml": `[project]\nstack = ["custom"]\n\n[container]\nimage = "${image}"\nengine = "podman"\n\n[targets]\npr = ["test:unit"]\n`,
+        Makefile: "test-unit:\n\t@true\n",
+        "Dockerfile.devflow": `FROM ${BASE_IMAGE}\nRUN sleep 120\n`,
+      });
+      try {
+        const proc = Bun.spawn([dwfBinary(), "image", "build"], { cwd: dir, env: cleanEnv(), stdout: "pipe", stderr: "pipe" });
+        const reader = (proc.stderr as ReadableStream<Uint8Array>).getReader();
+        let seen = "";
+        while (!seen.includes("RUN sleep 120")) {
+          const chunk = await reader.read();
+          if (chunk.done) break;
+          seen += new TextDecoder().decode(chunk.value);
+        }
+        expect(seen).toContain("RUN sleep 120");
+        const sent = performance.now();
+        proc.kill("SIGTERM");
+        const code = await proc.exited;
+        expect(code).toBe(143);
+        // Well before the build's 120 s: the engine was told to stop, not waited for.
+        expect(performance.now() - sent).toBeLessThan(30_000);
+        const builds = Bun.spawnSync(["pgrep", "-f", "podman build -t " + image])
+          .stdout.toString()
+          .trim();
+        expect(builds).toBe("");
+      } finally {
+        removeImages(image);
       }
-      expect(seen).toContain("RUN sleep 120");
-      const sent = performance.now();
-      proc.kill("SIGTERM");
-      const code = await proc.exited;
-      expect(code).toBe(143);
-      // Well before the build's 120 s: the engine was told to stop, not waited for.
-      expect(performance.now() - sent).toBeLessThan(30_000);
-      const builds = Bun.spawnSync(["pgrep", "-f", "podman build -t " + image]).stdout.toString().trim();
-      expect(builds).toBe("");
-    } finally {
-      removeImages(image);
-    }
-  }, 120_000);
+    },
+    120_000,
+  );
 });
 
 describe("all or nothing", () => {
@@ -134,9 +151,15 @@ describe("all or nothing", () => {
     for (let i = 0; i < 3000; i++) {
       const key = Bun.CryptoHasher.hash("sha256", String(i), "hex");
       mkdirSync(join(tasks, key.slice(0, 2)), { recursive: true });
-      writeFileSync(join(tasks, key.slice(0, 2), `${key}.json`), JSON.stringify({ version: 1, key, task: "t@custom", durationMs: 1, output: "", created: "2026-01-01T00:00:00Z" }));
+      writeFileSync(
+        join(tasks, key.slice(0, 2), `${key}.json`),
+        JSON.stringify({ version: 1, key, task: "t@custom", durationMs: 1, output: "", created: "2026-01-01T00:00:00Z" }),
+      );
     }
-    const [a, b] = await Promise.all([runDwf(["cache", "prune", "--all"], { cwd: dir }), runDwf(["cache", "prune", "--all"], { cwd: dir })]);
+    const [a, b] = await Promise.all([
+      runDwf(["cache", "prune", "--all"], { cwd: dir }),
+      runDwf(["cache", "prune", "--all"], { cwd: dir }),
+    ]);
     expect(a.code).toBe(0);
     expect(b.code).toBe(0);
     expect(a.all + b.all).not.toContain("ENOENT");

@@ -2,7 +2,18 @@
 // edits during a task, submodules, inherited variables, forged memos and planted symlinks, broken
 // extensions and empty profiles — each through the compiled binary on a real fixture.
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
@@ -23,13 +34,23 @@ function entries(dir: string): string[] {
   if (!existsSync(tasks)) return [];
   return readdirSync(tasks)
     .filter((d) => /^[0-9a-f]{2}$/.test(d))
-    .flatMap((d) => readdirSync(join(tasks, d)).filter((f) => f.endsWith(".json")).map((f) => join(tasks, d, f)));
+    .flatMap((d) =>
+      readdirSync(join(tasks, d))
+        .filter((f) => f.endsWith(".json"))
+        .map((f) => join(tasks, d, f)),
+    );
 }
 
 const git = (cwd: string, ...args: string[]) => {
   const r = Bun.spawnSync(["git", "-c", "protocol.file.allow=always", ...args], {
     cwd,
-    env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" },
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@example.com",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@example.com",
+    },
     stdout: "pipe",
     stderr: "pipe",
   });
@@ -97,14 +118,27 @@ describe("a result is stored only for the tree it ran on", () => {
   test("inherited variables are hashed unless excluded by exact name, and excluded ones are not passed", async () => {
     const dir = fixture({
       "devflow.toml": CUSTOM,
-      Makefile: 'test-unit:\n\t@echo "ref=$$GITHUB_REF hist=$$HISTOGRAM_MODE lesson=$$LESSON wt=$$WT_PROFILE shlvl=[$${SHLVL-unset}] sock=[$${SSH_AUTH_SOCK-unset}]"\n',
+      Makefile:
+        'test-unit:\n\t@echo "ref=$$GITHUB_REF hist=$$HISTOGRAM_MODE lesson=$$LESSON wt=$$WT_PROFILE shlvl=[$${SHLVL-unset}] sock=[$${SSH_AUTH_SOCK-unset}]"\n',
     });
-    const base = { GITHUB_REF: "refs/heads/a", HISTOGRAM_MODE: "x", LESSON: "1", WT_PROFILE: "p", SHLVL: "3", SSH_AUTH_SOCK: "/tmp/agent.1" };
+    const base = {
+      GITHUB_REF: "refs/heads/a",
+      HISTOGRAM_MODE: "x",
+      LESSON: "1",
+      WT_PROFILE: "p",
+      SHLVL: "3",
+      SSH_AUTH_SOCK: "/tmp/agent.1",
+    };
     const run = (env: Record<string, string>) => runDwf(["verify", "--verbose"], { cwd: dir, env: { ...base, ...env } });
     const first = await run({});
     expect(first.code).toBe(0);
     expect(first.all).toContain("ref=refs/heads/a hist=x lesson=1 wt=p shlvl=[unset] sock=[unset]");
-    for (const [name, value] of [["GITHUB_REF", "refs/heads/b"], ["HISTOGRAM_MODE", "y"], ["LESSON", "2"], ["WT_PROFILE", "q"]] as const) {
+    for (const [name, value] of [
+      ["GITHUB_REF", "refs/heads/b"],
+      ["HISTOGRAM_MODE", "y"],
+      ["LESSON", "2"],
+      ["WT_PROFILE", "q"],
+    ] as const) {
       const r = await run({ [name]: value });
       expect(r.stdout).toMatch(/test:unit\s+custom\s+passed/);
       expect(r.all).toContain(`=${value} `);
@@ -131,7 +165,10 @@ describe("a result is stored only for the tree it ran on", () => {
 
     // What a task that can write the cache folder might write: another profile, an old-format memo.
     const forged = JSON.stringify({ targets: { pr: ["lint:static"] }, project: { stack: ["custom"] } });
-    for (const text of [JSON.stringify({ ...memo, config: forged }), JSON.stringify({ version: 1, key: "0".repeat(64), config: JSON.parse(forged) })]) {
+    for (const text of [
+      JSON.stringify({ ...memo, config: forged }),
+      JSON.stringify({ version: 1, key: "0".repeat(64), config: JSON.parse(forged) }),
+    ]) {
       writeFileSync(memoPath, text);
       const r = await runDwf(["verify"], { cwd: dir, env });
       expect(r.code).toBe(1);
@@ -177,7 +214,10 @@ describe("a result is stored only for the tree it ran on", () => {
 
 describe("nothing checked is not a pass", () => {
   test("a configured profile in which every task was skipped exits 1 with the reason", async () => {
-    const dir = fixture({ "devflow.toml": `[project]\nstack = ["custom"]\n\n[targets]\npr = ["lint:static"]\n`, Makefile: "test-unit:\n\t@true\n" });
+    const dir = fixture({
+      "devflow.toml": `[project]\nstack = ["custom"]\n\n[targets]\npr = ["lint:static"]\n`,
+      Makefile: "test-unit:\n\t@true\n",
+    });
     const r = await runDwf(["verify"], { cwd: dir });
     expect(r.code).toBe(1);
     expect(r.all).toContain("profile 'pr' in");

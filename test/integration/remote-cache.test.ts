@@ -28,7 +28,12 @@ function files(url: string, marker: string, extra = ""): Record<string, string> 
       image: IMAGE,
       targets: { pr: ["build:debug", "test:unit"] },
       makefile: {
-        "build-debug": ["mkdir -p out/bin", 'echo "built from $(cat src.txt)" > out/app.txt', "ln -sf ../app.txt out/bin/latest", "echo building"],
+        "build-debug": [
+          "mkdir -p out/bin",
+          'echo "built from $(cat src.txt)" > out/app.txt',
+          "ln -sf ../app.txt out/bin/latest",
+          "echo building",
+        ],
         "test-unit": ["cat out/bin/latest", 'echo "ci is $CI"', "echo unit-ok"],
       },
       extra: `[cache.remote]\nurl = "${url}"\nteam = "${TEAM}"\n\n[cache.outputs]\n"build:debug" = ["out"]\n${extra}`,
@@ -138,9 +143,15 @@ describe("remote task cache (turborepo-remote-cache)", () => {
       const up = await verify(other.origin, ["--verbose"], { CI: undefined });
       expect(up.code).toBe(0);
       expect(up.stdout).toContain("ci is true");
-      expect((await statuses(other.clone(), [], { CI: "true" })).tasks).toEqual({ "build:debug": "cached (remote)", "test:unit": "cached (remote)" });
+      expect((await statuses(other.clone(), [], { CI: "true" })).tasks).toEqual({
+        "build:debug": "cached (remote)",
+        "test:unit": "cached (remote)",
+      });
       // Whatever the host's CI says (CI=false, CI=1), the container's is CI=true: the same key.
-      expect((await statuses(other.clone(), [], { CI: "false" })).tasks).toEqual({ "build:debug": "cached (remote)", "test:unit": "cached (remote)" });
+      expect((await statuses(other.clone(), [], { CI: "false" })).tasks).toEqual({
+        "build:debug": "cached (remote)",
+        "test:unit": "cached (remote)",
+      });
     },
     SLOW,
   );
@@ -231,7 +242,11 @@ describe("remote task cache (turborepo-remote-cache)", () => {
       expect((await verify(project.origin, ["--remote-cache=read"])).code).toBe(0);
       const tasksDir = join(project.origin, ".cache/devflow/tasks");
       const entries = readdirSync(tasksDir)
-        .flatMap((d) => readdirSync(join(tasksDir, d)).filter((f) => f.endsWith(".json")).map((f) => JSON.parse(readFileSync(join(tasksDir, d, f), "utf8")) as { key?: string; task?: string }))
+        .flatMap((d) =>
+          readdirSync(join(tasksDir, d))
+            .filter((f) => f.endsWith(".json"))
+            .map((f) => JSON.parse(readFileSync(join(tasksDir, d, f), "utf8")) as { key?: string; task?: string }),
+        )
         .filter((e): e is { key: string; task: string } => typeof e.key === "string" && typeof e.task === "string");
       expect(entries.map((e) => e.task).sort()).toEqual(["build:debug@custom", "test:unit@custom"]);
       const victim = fixture({ "keep.txt": "untouched\n" });
@@ -253,7 +268,11 @@ describe("remote task cache (turborepo-remote-cache)", () => {
         const put = await fetch(`${server.url}/v8/artifacts/${hash}?slug=${TEAM}`, {
           method: "PUT",
           body,
-          headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/octet-stream", "x-artifact-tag": artifactTag(SIGNING, hash, TEAM, body) },
+          headers: {
+            Authorization: `Bearer ${TOKEN}`,
+            "Content-Type": "application/octet-stream",
+            "x-artifact-tag": artifactTag(SIGNING, hash, TEAM, body),
+          },
         });
         expect(put.status).toBe(200);
       }
@@ -279,7 +298,9 @@ describe("remote task cache (turborepo-remote-cache)", () => {
       expect(w[0]).toMatch(/remote cache http:\/\/127\.0\.0\.1:\d+ is unreachable \(ECONNREFUSED\): continuing without it/);
       const info = await runDwf(["cache", "info"], { cwd: project.origin, env: ENV });
       expect(info.code).toBe(0);
-      expect(info.stdout).toMatch(/Remote cache: http:\/\/127\.0\.0\.1:\d+ {2}team 'acme', read-write, token from DWF_REMOTE_CACHE_TOKEN: does not answer: ECONNREFUSED/);
+      expect(info.stdout).toMatch(
+        /Remote cache: http:\/\/127\.0\.0\.1:\d+ {2}team 'acme', read-write, token from DWF_REMOTE_CACHE_TOKEN: does not answer: ECONNREFUSED/,
+      );
     },
     SLOW,
   );
@@ -315,7 +336,9 @@ describe("remote task cache (turborepo-remote-cache)", () => {
       const bad = await statuses(project.origin, [], { DWF_REMOTE_CACHE_TOKEN: "wrong-token" });
       expect(bad.r.code).toBe(0);
       expect(bad.tasks).toEqual({ "build:debug": "passed", "test:unit": "passed" });
-      expect(warnings(bad.r)).toEqual([`warning: remote cache ${server.url} does not accept the token in DWF_REMOTE_CACHE_TOKEN (401): check DWF_REMOTE_CACHE_TOKEN for team 'acme'. Continuing with the local cache only.`]);
+      expect(warnings(bad.r)).toEqual([
+        `warning: remote cache ${server.url} does not accept the token in DWF_REMOTE_CACHE_TOKEN (401): check DWF_REMOTE_CACHE_TOKEN for team 'acme'. Continuing with the local cache only.`,
+      ]);
       expect(bad.r.all).not.toContain("wrong-token");
       const turbo = await verify(project.clone(), [], { DWF_REMOTE_CACHE_TOKEN: undefined, TURBO_TOKEN: "also-wrong" });
       expect(turbo.code).toBe(0);
@@ -391,7 +414,10 @@ describe("remote task cache (turborepo-remote-cache)", () => {
   /** A host-profile git repository with these files and the remote cache configured, and a way to clone it elsewhere. */
   function hostRepo(files: Record<string, string>, targets: string[]) {
     const origin = fixture(
-      { ...files, "devflow.toml": `[runtime]\nprofile = "host"\n\n[targets]\npr = ${JSON.stringify(targets)}\n\n[cache.remote]\nurl = "${server.url}"\nteam = "${TEAM}"\n` },
+      {
+        ...files,
+        "devflow.toml": `[runtime]\nprofile = "host"\n\n[targets]\npr = ${JSON.stringify(targets)}\n\n[cache.remote]\nurl = "${server.url}"\nteam = "${TEAM}"\n`,
+      },
       { git: true },
     );
     return {
@@ -412,9 +438,16 @@ describe("remote task cache (turborepo-remote-cache)", () => {
       name: "pinned",
       version: "1.0.0",
       ...(pins.npm ? { packageManager: `npm@${pins.npm}` } : {}),
-      scripts: { build: `node -e "require('fs').mkdirSync('dist',{recursive:true});require('fs').writeFileSync('dist/app.txt','${marker}')"`, test: "node -e \"console.log(require('fs').readFileSync('dist/app.txt','utf8'))\"" },
+      scripts: {
+        build: `node -e "require('fs').mkdirSync('dist',{recursive:true});require('fs').writeFileSync('dist/app.txt','${marker}')"`,
+        test: "node -e \"console.log(require('fs').readFileSync('dist/app.txt','utf8'))\"",
+      },
     };
-    return { "package.json": JSON.stringify(pkg, null, 2), ".gitignore": "dist/\n", ...(pins.nvmrc ? { ".nvmrc": `${pins.nvmrc}\n` } : {}) };
+    return {
+      "package.json": JSON.stringify(pkg, null, 2),
+      ".gitignore": "dist/\n",
+      ...(pins.nvmrc ? { ".nvmrc": `${pins.nvmrc}\n` } : {}),
+    };
   }
 
   test(
@@ -444,7 +477,11 @@ describe("remote task cache (turborepo-remote-cache)", () => {
       const mismatch = hostRepo(nodeFiles(`node-mismatch-${ID}`, { nvmrc: "18.0.0", npm: NPM }), ["build:debug"]);
       const a = await verify(mismatch.origin, ["--explain"]);
       expect(a.code).toBe(0);
-      expect(a.stderr).toMatch(new RegExp(`build:debug \\[node\\] key [0-9a-f]{12}: local only: host tool \\S+/npm reports 'v${NODE.replaceAll(".", "\\.")}', \\.nvmrc pins 18\\.0\\.0`));
+      expect(a.stderr).toMatch(
+        new RegExp(
+          `build:debug \\[node\\] key [0-9a-f]{12}: local only: host tool \\S+/npm reports 'v${NODE.replaceAll(".", "\\.")}', \\.nvmrc pins 18\\.0\\.0`,
+        ),
+      );
       const loose = hostRepo(nodeFiles(`node-loose-${ID}`, { nvmrc: "20", npm: NPM }), ["build:debug"]);
       const b = await verify(loose.origin, ["--explain"]);
       expect(b.stderr).toContain("is pinned by .nvmrc to '20', not an exact version");

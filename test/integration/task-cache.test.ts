@@ -136,7 +136,8 @@ describe("task result cache", () => {
     const tasksDir = join(cwd, ".cache/devflow/tasks");
     const files = readdirSync(tasksDir, { recursive: true }).map(String);
     expect(files.filter((f) => f.endsWith(".tmp"))).toEqual([]);
-    for (const f of files.filter((f) => f.endsWith(".json"))) expect(() => JSON.parse(readFileSync(join(tasksDir, f), "utf8"))).not.toThrow();
+    for (const f of files.filter((f) => f.endsWith(".json")))
+      expect(() => JSON.parse(readFileSync(join(tasksDir, f), "utf8"))).not.toThrow();
     const before = counts(counter);
     const third = await runDwf(["verify", "--json"], { cwd });
     expect(Object.values(statuses(third.stdout))).toEqual(["cached", "cached"]);
@@ -153,7 +154,8 @@ describe("task result cache", () => {
         Makefile: `test-unit:\n\t@echo unit >> ${counter}\n`,
         "README.md": "v1\n",
         ".gitignore": "target/\n",
-        "devflow.toml": '[project]\nstack = ["rust", "custom"]\n[extensions.rust]\ncapabilities = ["fmt:check"]\n[extensions.custom]\ncapabilities = ["test:unit"]\n[targets]\npr = ["fmt:check", "test:unit"]\n',
+        "devflow.toml":
+          '[project]\nstack = ["rust", "custom"]\n[extensions.rust]\ncapabilities = ["fmt:check"]\n[extensions.custom]\ncapabilities = ["test:unit"]\n[targets]\npr = ["fmt:check", "test:unit"]\n',
       },
       { git: true },
     );
@@ -174,7 +176,8 @@ describe("task result cache", () => {
 function containerValue(argv: string[], name: string, host: Record<string, string | undefined>): string | undefined {
   for (let i = 0; i < argv.length - 1; i++) {
     if (argv[i] !== "-e") continue;
-    if (argv[i + 1] === name) return argv.find((a, j) => j < argv.indexOf("run") && a.startsWith(`${name}=`))?.slice(name.length + 1) ?? host[name];
+    if (argv[i + 1] === name)
+      return argv.find((a, j) => j < argv.indexOf("run") && a.startsWith(`${name}=`))?.slice(name.length + 1) ?? host[name];
     if (argv[i + 1]!.startsWith(`${name}=`)) return argv[i + 1]!.slice(name.length + 1);
   }
   return undefined;
@@ -182,7 +185,10 @@ function containerValue(argv: string[], name: string, host: Record<string, strin
 
 describe("container env does not depend on the host's", () => {
   test("a stack's env and the container's CI are the same with and without CI on the host; host runs still follow the host", async () => {
-    const cwd = fixture({ "Cargo.toml": '[package]\nname = "x"\nversion = "0.1.0"\nedition = "2021"\n', "src/main.rs": "fn main() {}\n" }, { git: true });
+    const cwd = fixture(
+      { "Cargo.toml": '[package]\nname = "x"\nversion = "0.1.0"\nedition = "2021"\n', "src/main.rs": "fn main() {}\n" },
+      { git: true },
+    );
     const plan = async (profile: string, env: Record<string, string | undefined>) => {
       const r = await runDwf(["build:debug", "--dry-run", "--json", "--profile", profile], { cwd, env });
       expect(r.code).toBe(0);
@@ -226,7 +232,9 @@ describe("declared outputs in the local cache", () => {
     const cwd = buildProject(counter);
     expect((await runDwf(["verify"], { cwd })).code).toBe(0);
     expect(counts(counter)).toEqual({ build: 1 });
-    const kept = readdirSync(join(cwd, ".cache/devflow/tasks"), { recursive: true }).map(String).filter((f) => f.endsWith(".outputs.tgz"));
+    const kept = readdirSync(join(cwd, ".cache/devflow/tasks"), { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith(".outputs.tgz"));
     expect(kept).toHaveLength(1);
 
     rm(join(cwd, "out"));
@@ -250,7 +258,9 @@ describe("declared outputs in the local cache", () => {
     const cwd = buildProject(counter);
     expect((await runDwf(["verify"], { cwd })).code).toBe(0);
     const tasks = join(cwd, ".cache/devflow/tasks");
-    const kept = readdirSync(tasks, { recursive: true }).map(String).filter((f) => f.endsWith(".outputs.tgz"));
+    const kept = readdirSync(tasks, { recursive: true })
+      .map(String)
+      .filter((f) => f.endsWith(".outputs.tgz"));
     expect(kept).toHaveLength(1);
     // Outputs in place: a plain hit.
     expect(statuses((await runDwf(["verify", "--json"], { cwd })).stdout)["build:debug"]).toBe("cached");
@@ -270,6 +280,10 @@ describe("declared outputs in the local cache", () => {
     expect(counts(counter)).toEqual({ build: 3 });
     // `dwf cache prune --all` removes kept outputs with their entries.
     expect((await runDwf(["cache", "prune", "--all"], { cwd })).code).toBe(0);
-    expect(readdirSync(tasks, { recursive: true }).map(String).filter((f) => f.endsWith(".outputs.tgz") || /[0-9a-f]{64}\.json$/.test(f))).toEqual([]);
+    expect(
+      readdirSync(tasks, { recursive: true })
+        .map(String)
+        .filter((f) => f.endsWith(".outputs.tgz") || /[0-9a-f]{64}\.json$/.test(f)),
+    ).toEqual([]);
   });
 });

@@ -5,7 +5,16 @@ import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFile
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { cleanEnv, dwfBinary } from "../support/dwf.ts";
-import { currentVersion, dwfBuiltAs, nativeAsset, packArchive, sha256, startReleaseServer, sumsFile, type ReleaseServer } from "../support/release-server.ts";
+import {
+  currentVersion,
+  dwfBuiltAs,
+  nativeAsset,
+  packArchive,
+  sha256,
+  startReleaseServer,
+  sumsFile,
+  type ReleaseServer,
+} from "../support/release-server.ts";
 
 const NEXT = "9.9.9";
 const dirs: string[] = [];
@@ -186,7 +195,11 @@ describe("dwf upgrade: never downgrades, never guesses, never hangs", () => {
     expect(readdirSync(join(bin, ".."))).toEqual(["dwf"]);
 
     // kill -9 while the probe runs: the staging folder stays behind...
-    const proc = Bun.spawn([bin, "upgrade", "--version", HANG], { env: cleanEnv({ DWF_DOWNLOAD_BASE: older.base }), stdout: "ignore", stderr: "ignore" });
+    const proc = Bun.spawn([bin, "upgrade", "--version", HANG], {
+      env: cleanEnv({ DWF_DOWNLOAD_BASE: older.base }),
+      stdout: "ignore",
+      stderr: "ignore",
+    });
     const dir = join(bin, "..");
     const deadline = Date.now() + 20_000;
     while (!readdirSync(dir).some((n) => n.startsWith(".dwf-upgrade-")) && Date.now() < deadline) await Bun.sleep(20);

@@ -5,11 +5,15 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fixture, runDwf, dwfBinary, cleanEnv } from "../support/dwf.ts";
 
-const MAKEFILE = (extra = "") => `fmt-check:\n\t@echo fmt ok\nlint-static:\n\t@echo lint ok\nbuild-debug:\n\t@echo built > build.out\ntest-unit:\n\t@test -f build.out && echo unit ok\n${extra}`;
+const MAKEFILE = (extra = "") =>
+  `fmt-check:\n\t@echo fmt ok\nlint-static:\n\t@echo lint ok\nbuild-debug:\n\t@echo built > build.out\ntest-unit:\n\t@test -f build.out && echo unit ok\n${extra}`;
 
 describe("a Make project", () => {
   test("dwf verify runs the pr profile, prints a summary and exits 0", async () => {
-    const dir = fixture({ Makefile: MAKEFILE(), "devflow.toml": `[project]\nname = "mk"\nstack = ["custom"]\n[targets]\npr = ["fmt:check", "lint:static", "build:debug", "test:unit"]\n` });
+    const dir = fixture({
+      Makefile: MAKEFILE(),
+      "devflow.toml": `[project]\nname = "mk"\nstack = ["custom"]\n[targets]\npr = ["fmt:check", "lint:static", "build:debug", "test:unit"]\n`,
+    });
     const r = await runDwf(["verify"], { cwd: dir });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/fmt:check\s+custom\s+passed/);
@@ -20,7 +24,10 @@ describe("a Make project", () => {
   });
 
   test("a failing task exits 1, shows its output block, and the others still run", async () => {
-    const dir = fixture({ Makefile: MAKEFILE().replace("@echo lint ok", "@echo 'lint: bad thing at x.c:3' && exit 3"), "devflow.toml": `[targets]\npr = ["fmt:check", "lint:static", "test:unit", "build:debug"]\n` });
+    const dir = fixture({
+      Makefile: MAKEFILE().replace("@echo lint ok", "@echo 'lint: bad thing at x.c:3' && exit 3"),
+      "devflow.toml": `[targets]\npr = ["fmt:check", "lint:static", "test:unit", "build:debug"]\n`,
+    });
     const r = await runDwf(["verify"], { cwd: dir });
     expect(r.code).toBe(1);
     expect(r.stdout).toContain("lint: bad thing at x.c:3");
@@ -29,7 +36,10 @@ describe("a Make project", () => {
   });
 
   test("--fail-fast cancels what has not finished", async () => {
-    const dir = fixture({ Makefile: `lint-static:\n\t@exit 1\ntest-unit:\n\t@sleep 20\n`, "devflow.toml": `[targets]\npr = ["lint:static", "test:unit"]\n` });
+    const dir = fixture({
+      Makefile: `lint-static:\n\t@exit 1\ntest-unit:\n\t@sleep 20\n`,
+      "devflow.toml": `[targets]\npr = ["lint:static", "test:unit"]\n`,
+    });
     const r = await runDwf(["verify", "--fail-fast", "--jobs", "2"], { cwd: dir });
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/test:unit\s+custom\s+cancelled/);
@@ -40,7 +50,9 @@ describe("a Make project", () => {
     const dir = fixture({ Makefile: MAKEFILE(), "devflow.toml": `[targets]\npr = ["test:unit", "build:debug"]\n` });
     const r = await runDwf(["verify", "--dry-run"], { cwd: dir });
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/1\. build:debug \[custom\]\n\s+\$ make -f Makefile build-debug|1\. build:debug \[custom\]\n\s+\$ make build-debug/);
+    expect(r.stdout).toMatch(
+      /1\. build:debug \[custom\]\n\s+\$ make -f Makefile build-debug|1\. build:debug \[custom\]\n\s+\$ make build-debug/,
+    );
     expect(r.stdout).toMatch(/2\. test:unit \[custom\][\s\S]*after: build:debug@custom/);
     expect(existsSync(join(dir, "build.out"))).toBe(false);
   });
@@ -52,7 +64,10 @@ describe("a Make project", () => {
     const doc = JSON.parse(r.stdout);
     expect(doc.ok).toBe(true);
     expect(doc.command).toBe("check:pr");
-    expect(doc.tasks.map((t: { id: string; status: string }) => `${t.id}=${t.status}`)).toEqual(["fmt:check@custom=passed", "lint:static@custom=passed"]);
+    expect(doc.tasks.map((t: { id: string; status: string }) => `${t.id}=${t.status}`)).toEqual([
+      "fmt:check@custom=passed",
+      "lint:static@custom=passed",
+    ]);
   });
 
   test("`dwf test unit` and `dwf test:unit` are the same command; a missing target is skipped", async () => {
@@ -111,12 +126,20 @@ describe("broken configs exit 2 with one clear message and no stack trace", () =
     ["wrong type", `[targets]\npr = "fmt"`, /targets\.pr: expected an array, found string "fmt"/],
     ["unknown stack", `[project]\nstack = ["rsut"]`, /project\.stack\[0\]: unknown stack 'rsut'\. Did you mean 'rust'\?/],
     ["malformed selector", `[targets]\npr = ["test:Unit"]`, /targets\.pr\[0\]: malformed selector/],
-    ["unknown selector", `[targets]\npr = ["test:unti"]`, /targets\.pr\[0\]: unknown selector 'unti' for 'test'\. Did you mean 'test:unit'\?/],
-    ["nobody can run it", `[project]\nstack = ["python"]\n[targets]\npr = ["build:debug"]`, /targets\.pr\[0\]: no enabled extension can run 'build:debug' \(stacks: python\)/],
+    [
+      "unknown selector",
+      `[targets]\npr = ["test:unti"]`,
+      /targets\.pr\[0\]: unknown selector 'unti' for 'test'\. Did you mean 'test:unit'\?/,
+    ],
+    [
+      "nobody can run it",
+      `[project]\nstack = ["python"]\n[targets]\npr = ["build:debug"]`,
+      /targets\.pr\[0\]: no enabled extension can run 'build:debug' \(stacks: python\)/,
+    ],
   ];
   for (const [name, toml, message] of cases) {
     test(name, async () => {
-      const dir = fixture({ "devflow.toml": toml, Makefile: MAKEFILE(), "pyproject.toml": "[project]\nname = \"x\"\n" });
+      const dir = fixture({ "devflow.toml": toml, Makefile: MAKEFILE(), "pyproject.toml": '[project]\nname = "x"\n' });
       const r = await runDwf(["verify"], { cwd: dir });
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(message);
@@ -137,9 +160,25 @@ describe("broken configs exit 2 with one clear message and no stack trace", () =
 });
 
 describe("node projects", () => {
-  const pkg = JSON.stringify({ name: "fx", version: "1.0.0", scripts: { lint: "node -e \"console.log('lint ok')\"", build: "node -e \"require('fs').writeFileSync('built','1')\"", test: "node -e \"process.exit(require('fs').existsSync('built')?0:7)\"" } });
+  const pkg = JSON.stringify({
+    name: "fx",
+    version: "1.0.0",
+    scripts: {
+      lint: "node -e \"console.log('lint ok')\"",
+      build: "node -e \"require('fs').writeFileSync('built','1')\"",
+      test: "node -e \"process.exit(require('fs').existsSync('built')?0:7)\"",
+    },
+  });
   test("npm: scripts run through npm, a missing fmt script is skipped", async () => {
-    const dir = fixture({ "package.json": pkg, "package-lock.json": JSON.stringify({ name: "fx", lockfileVersion: 3, requires: true, packages: { "": { name: "fx", version: "1.0.0" } } }) });
+    const dir = fixture({
+      "package.json": pkg,
+      "package-lock.json": JSON.stringify({
+        name: "fx",
+        lockfileVersion: 3,
+        requires: true,
+        packages: { "": { name: "fx", version: "1.0.0" } },
+      }),
+    });
     const r = await runDwf(["verify"], { cwd: dir, env: { npm_config_update_notifier: "false" } });
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/fmt:check\s+node\s+skipped/);
@@ -175,10 +214,16 @@ describe("multi-stack", () => {
 });
 
 describe("interrupts", () => {
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+  for (const [signal, code] of [
+    ["SIGINT", 130],
+    ["SIGTERM", 143],
+  ] as const) {
     test(`${signal} stops every child process tree and exits ${code}`, async () => {
       const marker = `dwf-int-${Math.random().toString(36).slice(2)}`;
-      const dir = fixture({ Makefile: `test-unit:\n\t@sh -c 'sleep 300; echo ${marker}' & sleep 300 # ${marker}\nlint-static:\n\t@sleep 300 # ${marker}\n`, "devflow.toml": `[targets]\npr = ["test:unit", "lint:static"]\n` });
+      const dir = fixture({
+        Makefile: `test-unit:\n\t@sh -c 'sleep 300; echo ${marker}' & sleep 300 # ${marker}\nlint-static:\n\t@sleep 300 # ${marker}\n`,
+        "devflow.toml": `[targets]\npr = ["test:unit", "lint:static"]\n`,
+      });
       const proc = Bun.spawn([dwfBinary(), "verify"], { cwd: dir, env: cleanEnv(), stdout: "pipe", stderr: "pipe" });
       // Wait until both tasks' processes exist.
       for (let i = 0; i < 100 && countProcs(marker) < 2; i++) await Bun.sleep(50);
@@ -238,7 +283,10 @@ describe("awkward tasks and project layouts", () => {
   });
 
   test("without devflow.toml, a project in a subfolder of a git repository is found from that folder", async () => {
-    const dir = fixture({ "README.txt": "monorepo\n", "services/api/Makefile": `test-unit:\n\t@echo "unit in $$(basename $$(pwd))"\n` }, { git: true });
+    const dir = fixture(
+      { "README.txt": "monorepo\n", "services/api/Makefile": `test-unit:\n\t@echo "unit in $$(basename $$(pwd))"\n` },
+      { git: true },
+    );
     const r = await runDwf(["test:unit"], { cwd: join(dir, "services/api") });
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("unit in api");
@@ -247,7 +295,10 @@ describe("awkward tasks and project layouts", () => {
 
 test("an option missing its value names the option, not the next flag as a bad value", async () => {
   const dir = fixture({ Makefile: MAKEFILE() });
-  for (const [flag, next] of [["-j", "--dry-run"], ["--config", "--json"]]) {
+  for (const [flag, next] of [
+    ["-j", "--dry-run"],
+    ["--config", "--json"],
+  ]) {
     const r = await runDwf(["verify", flag!, next!], { cwd: dir });
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(new RegExp(`option '--(jobs|config)' needs a value, but '${next}' follows it`));

@@ -7,7 +7,8 @@ import { fixture, runDwf } from "../support/dwf.ts";
 
 /** A PATH whose cargo has clippy and works with the test's HOME. */
 function clippyPath(): string {
-  const works = (path: string) => Bun.spawnSync(["cargo", "clippy", "--version"], { env: { ...process.env, PATH: path }, stdout: "pipe", stderr: "pipe" }).exitCode === 0;
+  const works = (path: string) =>
+    Bun.spawnSync(["cargo", "clippy", "--version"], { env: { ...process.env, PATH: path }, stdout: "pipe", stderr: "pipe" }).exitCode === 0;
   const path = process.env.PATH ?? "";
   if (works(`/usr/bin:${path}`)) return `/usr/bin:${path}`;
   if (works(path)) return path;
@@ -44,7 +45,10 @@ describe("dwf warm", () => {
   }, 600_000);
 
   test("a failing warm action is a warning (exit 0); the command itself fails", async () => {
-    const dir = fixture({ ...FILES, "src/main.rs": 'fn main() {\n    let unused = 1;\n    println!("{}", helper::answer());\n}\n' }, { git: true });
+    const dir = fixture(
+      { ...FILES, "src/main.rs": 'fn main() {\n    let unused = 1;\n    println!("{}", helper::answer());\n}\n' },
+      { git: true },
+    );
     const env = { PATH: clippyPath(), CARGO_HOME: join(dir, ".cargo-home") };
     const warm = await runDwf(["warm", "lint:static", "--profile", "host"], { cwd: dir, env, timeoutMs: 300_000 });
     expect(warm.code).toBe(0);

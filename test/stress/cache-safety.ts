@@ -12,7 +12,19 @@
 //    name ("A=B", newline, empty…), cache path, symlinked cwd or "/**" fingerprint input: exit 2
 //    naming the extension, and its action never runs.
 // Usage: bun test/stress/cache-safety.ts [--rounds 200] [--seed N]
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, truncateSync, utimesSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  truncateSync,
+  utimesSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rng } from "./fuzz-gen.ts";
@@ -30,11 +42,20 @@ let slowest = 0;
 let runs = 0;
 
 function sh(argv: string[], cwd: string): string {
-  const r = Bun.spawnSync(argv, { cwd, stdout: "pipe", stderr: "pipe", env: { ...process.env, GIT_AUTHOR_NAME: "s", GIT_AUTHOR_EMAIL: "s@e", GIT_COMMITTER_NAME: "s", GIT_COMMITTER_EMAIL: "s@e" } });
+  const r = Bun.spawnSync(argv, {
+    cwd,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, GIT_AUTHOR_NAME: "s", GIT_AUTHOR_EMAIL: "s@e", GIT_COMMITTER_NAME: "s", GIT_COMMITTER_EMAIL: "s@e" },
+  });
   return r.stdout.toString();
 }
 
-async function dwf(args: string[], cwd: string, env: Record<string, string> = {}): Promise<{ code: number | "timeout"; stderr: string; ms: number }> {
+async function dwf(
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ code: number | "timeout"; stderr: string; ms: number }> {
   const started = performance.now();
   runs++;
   const proc = Bun.spawn([bin, ...args], { cwd, env: cleanChildEnv(env), stdout: "ignore", stderr: "pipe" });
@@ -81,7 +102,8 @@ function setup(): Round {
   writeFileSync(join(project, "src/a.c"), "int main(void) { return 0; }\n");
   writeFileSync(join(victim, "notes.txt"), "mine\n");
   writeFileSync(join(victim, "photos/a.jpg"), "jpeg\n");
-  for (const p of [join(project, "src/a.c"), join(victim, "notes.txt"), join(victim, "photos/a.jpg"), join(victim, "photos")]) utimesSync(p, OLD, OLD);
+  for (const p of [join(project, "src/a.c"), join(victim, "notes.txt"), join(victim, "photos/a.jpg"), join(victim, "photos")])
+    utimesSync(p, OLD, OLD);
   sh(["git", "init", "-q"], project);
   sh(["git", "add", "-A"], project);
   sh(["git", "commit", "-qm", "init"], project);
@@ -150,7 +172,12 @@ function ownFile(name: string, which: "entry" | "stat" | "memo", how: "fifo" | "
 }
 
 /** An external extension (sh) answering --describe and --build-action with the given JSON. */
-function hostileExtension(name: string, describe: object, action: object = { program: "touch", args: ["ran"] }, arrange?: (r: Round) => void): [string, Attack] {
+function hostileExtension(
+  name: string,
+  describe: object,
+  action: object = { program: "touch", args: ["ran"] },
+  arrange?: (r: Round) => void,
+): [string, Attack] {
   return [
     name,
     async (r) => {
@@ -160,7 +187,10 @@ function hostileExtension(name: string, describe: object, action: object = { pro
         `#!/bin/sh\ncase "$1" in\n--discover) echo '["test:unit"]' ;;\n--describe) printf '%s\\n' '${q(describe)}' ;;\n--build-action) cat >/dev/null; printf '%s\\n' '${q(action)}' ;;\n*) exit 1 ;;\nesac\n`,
         { mode: 0o755 },
       );
-      writeFileSync(join(r.project, "devflow.toml"), `[runtime]\nprofile = "host"\n[targets]\npr = ["test:unit"]\n[extensions.evil]\nsource = "path"\npath = "devflow-ext-evil"\nrequired = true\n`);
+      writeFileSync(
+        join(r.project, "devflow.toml"),
+        `[runtime]\nprofile = "host"\n[targets]\npr = ["test:unit"]\n[extensions.evil]\nsource = "path"\npath = "devflow-ext-evil"\nrequired = true\n`,
+      );
       arrange?.(r);
       const res = await dwf(["verify"], r.project);
       if (res.code !== 2) return `exited ${res.code}`;
@@ -171,17 +201,43 @@ function hostileExtension(name: string, describe: object, action: object = { pro
   ];
 }
 
-const CONTAINER_PATHS = ["/c:ro,z", "/", "/workspace", "/workspace/src", "/home/dwf/.cache/x\n/etc", "rel/x", "/a/../etc", "/etc", "/proc/self/root", "/dev/shm"];
+const CONTAINER_PATHS = [
+  "/c:ro,z",
+  "/",
+  "/workspace",
+  "/workspace/src",
+  "/home/dwf/.cache/x\n/etc",
+  "rel/x",
+  "/a/../etc",
+  "/etc",
+  "/proc/self/root",
+  "/dev/shm",
+];
 const ENV_NAMES = ["A=B", "A\nB", "", "1X", "A B", "A-B"];
 
 const attacks: [string, Attack][] = [
-  ...CONTAINER_PATHS.map((c) => hostileExtension(`container path ${JSON.stringify(c)}`, { api_version: 1, cache_mounts: [{ path: "pip", container: c, env: "PIP_CACHE_DIR" }] })),
+  ...CONTAINER_PATHS.map((c) =>
+    hostileExtension(`container path ${JSON.stringify(c)}`, {
+      api_version: 1,
+      cache_mounts: [{ path: "pip", container: c, env: "PIP_CACHE_DIR" }],
+    }),
+  ),
   ...ENV_NAMES.map((n) => hostileExtension(`--describe env name ${JSON.stringify(n)}`, { api_version: 1, env: { [n]: "x" } })),
-  ...ENV_NAMES.map((n) => hostileExtension(`cache-mount env name ${JSON.stringify(n)}`, { api_version: 1, cache_mounts: [{ path: "pip", container: "/home/dwf/.cache/pip", env: n }] })),
+  ...ENV_NAMES.map((n) =>
+    hostileExtension(`cache-mount env name ${JSON.stringify(n)}`, {
+      api_version: 1,
+      cache_mounts: [{ path: "pip", container: "/home/dwf/.cache/pip", env: n }],
+    }),
+  ),
   hostileExtension("cache path ../../..", { api_version: 1, cache_mounts: [{ path: "../../../victim", container: "/c", env: "X" }] }),
-  hostileExtension("action cwd through a symlink", { api_version: 1 }, { program: "touch", args: ["ran"], cwd: "sub" }, (r) => symlinkSync(r.victim, join(r.project, "sub"))),
+  hostileExtension("action cwd through a symlink", { api_version: 1 }, { program: "touch", args: ["ran"], cwd: "sub" }, (r) =>
+    symlinkSync(r.victim, join(r.project, "sub")),
+  ),
   hostileExtension('fingerprint input "/**"', { api_version: 1, fingerprint_inputs: ["/**"] }, { program: "touch", args: ["ran"] }, (r) => {
-    writeFileSync(join(r.project, "devflow.toml"), readFileSync(join(r.project, "devflow.toml"), "utf8").replace('profile = "host"', 'profile = "container"') + "trusted = true\n");
+    writeFileSync(
+      join(r.project, "devflow.toml"),
+      readFileSync(join(r.project, "devflow.toml"), "utf8").replace('profile = "host"', 'profile = "container"') + "trusted = true\n",
+    );
   }),
   hostileRoot('root = "../victim"', (r) => toml(r, "../victim")),
   hostileRoot('root = "src"', (r) => toml(r, "src")),
@@ -205,7 +261,9 @@ const attacks: [string, Attack][] = [
     rmSync(join(r.victim, "notes.txt"));
     return { DWF_CACHE_ROOT: r.victim };
   }),
-  ...(["entry", "stat", "memo"] as const).flatMap((w) => (["fifo", "zero", "sparse"] as const).map((h) => ownFile(`${h} in place of the ${w}`, w, h))),
+  ...(["entry", "stat", "memo"] as const).flatMap((w) =>
+    (["fifo", "zero", "sparse"] as const).map((h) => ownFile(`${h} in place of the ${w}`, w, h)),
+  ),
   [
     "foreign files inside tasks/",
     async (r) => {
@@ -247,7 +305,10 @@ for (let i = 0; i < rounds; i++) {
   tally.set(name, t);
 }
 const secs = (performance.now() - started) / 1000;
-for (const [name, t] of [...tally].sort()) console.log(`${String(t.runs).padStart(4)} × ${name}${t.failures ? `  FAILED ${t.failures}` : ""}`);
-console.log(`cache safety: ${rounds} attacks (${tally.size} kinds, seed ${seed}), ${runs} dwf runs in ${secs.toFixed(0)} s, slowest run ${Math.round(slowest)} ms: ${failures.length} failures`);
+for (const [name, t] of [...tally].sort())
+  console.log(`${String(t.runs).padStart(4)} × ${name}${t.failures ? `  FAILED ${t.failures}` : ""}`);
+console.log(
+  `cache safety: ${rounds} attacks (${tally.size} kinds, seed ${seed}), ${runs} dwf runs in ${secs.toFixed(0)} s, slowest run ${Math.round(slowest)} ms: ${failures.length} failures`,
+);
 for (const f of failures.slice(0, 20)) console.log(`  ${f}`);
 process.exit(failures.length ? 1 : 0);

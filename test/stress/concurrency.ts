@@ -31,7 +31,13 @@ function unreadable(cacheRoot: string): string[] {
 }
 
 async function verify(dir: string, cacheRoot: string): Promise<{ code: number; doc: any; stderr: string }> {
-  const p = Bun.spawn([bin, "verify", "--json", "--jobs", "2"], { cwd: dir, env: cleanChildEnv({ DWF_CACHE_ROOT: cacheRoot, DWF_PROFILE: "host" }), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const p = Bun.spawn([bin, "verify", "--json", "--jobs", "2"], {
+    cwd: dir,
+    env: cleanChildEnv({ DWF_CACHE_ROOT: cacheRoot, DWF_PROFILE: "host" }),
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   const [out, stderr] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text()]);
   const code = await p.exited;
   let doc: any = null;
@@ -45,7 +51,10 @@ async function series(k: number): Promise<{ runs: number; wrong: number; unreada
   const dir = mkdtempSync(join(tmpdir(), `dwf-conc${k}-`));
   const cacheRoot = join(dir, ".cache/devflow");
   writeFileSync(join(dir, "Makefile"), MAKEFILE);
-  writeFileSync(join(dir, "devflow.toml"), `[project]\nstack = ["custom"]\n\n[targets]\npr = ["fmt:check", "lint:static", "build:debug", "test:unit"]\n`);
+  writeFileSync(
+    join(dir, "devflow.toml"),
+    `[project]\nstack = ["custom"]\n\n[targets]\npr = ["fmt:check", "lint:static", "build:debug", "test:unit"]\n`,
+  );
   let runs = 0;
   let wrong = 0;
   let broken = 0;
@@ -59,7 +68,9 @@ async function series(k: number): Promise<{ runs: number; wrong: number; unreada
     const results = await Promise.all(Array.from({ length: k }, () => verify(dir, cacheRoot)));
     for (const res of results) {
       runs++;
-      const statuses = Object.fromEntries(((res.doc?.tasks ?? []) as { id: string; status: string }[]).map((t) => [t.id.split("@")[0], t.status]));
+      const statuses = Object.fromEntries(
+        ((res.doc?.tasks ?? []) as { id: string; status: string }[]).map((t) => [t.id.split("@")[0], t.status]),
+      );
       const passedLike = (s: string | undefined) => s === "passed" || s === "cached";
       const right = good
         ? res.code === 0 && ["fmt:check", "lint:static", "build:debug", "test:unit"].every((t) => passedLike(statuses[t]))
@@ -82,6 +93,8 @@ let failed = false;
 for (const k of [2, 4]) {
   const s = await series(k);
   failed ||= s.wrong > 0 || s.unreadable > 0;
-  console.log(`${k} at once x ${rounds} rounds: ${s.runs} runs, ${s.wrong} wrong results, ${s.unreadable} unreadable cache files, ${s.cached} task results replayed from cache, ${s.secs.toFixed(1)} s`);
+  console.log(
+    `${k} at once x ${rounds} rounds: ${s.runs} runs, ${s.wrong} wrong results, ${s.unreadable} unreadable cache files, ${s.cached} task results replayed from cache, ${s.secs.toFixed(1)} s`,
+  );
 }
 process.exit(failed ? 1 : 0);

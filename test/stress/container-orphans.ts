@@ -65,7 +65,13 @@ async function one(i: number): Promise<Round> {
   const dir = project(name);
   try {
     const delayMs = Math.floor(rand() * 5000);
-    const proc = Bun.spawn([bin, "verify", "--jobs", "2", "--no-cache"], { cwd: dir, env: cleanChildEnv(engineEnv), stdin: "ignore", stdout: "ignore", stderr: "ignore" });
+    const proc = Bun.spawn([bin, "verify", "--jobs", "2", "--no-cache"], {
+      cwd: dir,
+      env: cleanChildEnv(engineEnv),
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "ignore",
+    });
     await Bun.sleep(delayMs);
     proc.kill("SIGKILL");
     await proc.exited;
@@ -73,7 +79,13 @@ async function one(i: number): Promise<Round> {
     await Bun.sleep(500);
     const orphaned = containersOf(name).length;
     const started = performance.now();
-    const next = Bun.spawnSync([bin, "verify", "quick", "--no-cache"], { cwd: dir, env: cleanChildEnv(engineEnv), stdout: "pipe", stderr: "pipe", timeout: 120_000 });
+    const next = Bun.spawnSync([bin, "verify", "quick", "--no-cache"], {
+      cwd: dir,
+      env: cleanChildEnv(engineEnv),
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 120_000,
+    });
     const sweepMs = performance.now() - started;
     const left = containersOf(name);
     // The engine CLIs of the killed run were attached to those containers.
@@ -100,14 +112,19 @@ try {
   for (let i = 0; i < rounds; i++) {
     const r = await one(i);
     results.push(r);
-    if (r.left || r.clis || r.nextCode !== 0) console.log(`FAIL kill -9 after ${r.delayMs} ms: ${r.orphaned} orphaned, ${r.left} left after the next run, ${r.clis} engine CLIs left, next run exit ${r.nextCode}`);
+    if (r.left || r.clis || r.nextCode !== 0)
+      console.log(
+        `FAIL kill -9 after ${r.delayMs} ms: ${r.orphaned} orphaned, ${r.left} left after the next run, ${r.clis} engine CLIs left, next run exit ${r.nextCode}`,
+      );
   }
 } finally {
   if (dockerd) await dockerd.stop();
   else removeImages(image);
 }
 const bad = results.filter((r) => r.left || r.clis || r.nextCode !== 0);
-console.log(`rounds: ${results.length}  failures: ${bad.length}  containers orphaned by kill -9: ${results.reduce((a, r) => a + r.orphaned, 0)} (in ${results.filter((r) => r.orphaned).length} rounds)  left after the next run: ${results.reduce((a, r) => a + r.left, 0)}`);
+console.log(
+  `rounds: ${results.length}  failures: ${bad.length}  containers orphaned by kill -9: ${results.reduce((a, r) => a + r.orphaned, 0)} (in ${results.filter((r) => r.orphaned).length} rounds)  left after the next run: ${results.reduce((a, r) => a + r.left, 0)}`,
+);
 console.log(`next run (sweep + one quick task): slowest ${Math.max(...results.map((r) => r.sweepMs)).toFixed(0)} ms`);
 console.log(`replay: bun test/stress/container-orphans.ts --rounds ${rounds} --seed ${seed} --engine ${engine}`);
 process.exit(bad.length === 0 ? 0 : 1);

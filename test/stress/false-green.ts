@@ -27,7 +27,11 @@ function run(): Promise<{ code: number; out: string }> {
 
 const entries = () => {
   const tasks = join(dir, ".cache/devflow/tasks");
-  return existsSync(tasks) ? readdirSync(tasks).filter((d) => /^[0-9a-f]{2}$/.test(d)).flatMap((d) => readdirSync(join(tasks, d))).length : 0;
+  return existsSync(tasks)
+    ? readdirSync(tasks)
+        .filter((d) => /^[0-9a-f]{2}$/.test(d))
+        .flatMap((d) => readdirSync(join(tasks, d))).length
+    : 0;
 };
 
 let falseGreen = 0;
@@ -59,5 +63,7 @@ for (let r = 0; r < rounds; r++) {
     console.log(`round ${r}: an unchanged passing tree was not replayed`);
   }
 }
-console.log(`seed ${seed}: ${rounds} rounds with an edit during the task: ${falseGreen} false greens (cached pass for a failing tree); the edited run stored its result in ${stored} rounds (the edit landed before the tree was hashed); ${notReplayed} unchanged passing trees not replayed; ${((performance.now() - started) / 1000).toFixed(1)} s`);
+console.log(
+  `seed ${seed}: ${rounds} rounds with an edit during the task: ${falseGreen} false greens (cached pass for a failing tree); the edited run stored its result in ${stored} rounds (the edit landed before the tree was hashed); ${notReplayed} unchanged passing trees not replayed; ${((performance.now() - started) / 1000).toFixed(1)} s`,
+);
 process.exit(falseGreen || notReplayed ? 1 : 0);

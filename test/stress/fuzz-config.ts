@@ -38,8 +38,19 @@ async function runCase(dir: string, seed: number, c: FuzzCase): Promise<Outcome>
   materialise(dir, c);
   // Alternate the ways a config reaches dwf: discovered, --config, and --json output.
   const variant = c.id % 3;
-  const args = variant === 0 ? ["verify", "--dry-run"] : variant === 1 ? ["verify", "--dry-run", "--config", "devflow.toml"] : ["verify", "--dry-run", "--json"];
-  const proc = Bun.spawn([bin, ...args], { cwd: dir, env: cleanChildEnv({ DWF_PROFILE: "host" }), stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const args =
+    variant === 0
+      ? ["verify", "--dry-run"]
+      : variant === 1
+        ? ["verify", "--dry-run", "--config", "devflow.toml"]
+        : ["verify", "--dry-run", "--json"];
+  const proc = Bun.spawn([bin, ...args], {
+    cwd: dir,
+    env: cleanChildEnv({ DWF_PROFILE: "host" }),
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   let hung = false;
   const timer = setTimeout(() => {
     hung = true;
@@ -59,7 +70,10 @@ async function runCase(dir: string, seed: number, c: FuzzCase): Promise<Outcome>
 async function main(): Promise<void> {
   const work = [0, 1].map(() => {
     const d = mkdtempSync(join(tmpdir(), "dwf-fuzz-"));
-    writeFileSync(join(d, "Makefile"), "fmt-check:\n\t@true\nlint-static:\n\t@true\nbuild-debug:\n\t@true\ntest-unit:\n\t@true\ntest-integration:\n\t@true\n");
+    writeFileSync(
+      join(d, "Makefile"),
+      "fmt-check:\n\t@true\nlint-static:\n\t@true\nbuild-debug:\n\t@true\ntest-unit:\n\t@true\ntest-integration:\n\t@true\n",
+    );
     return d;
   });
   const queue: [number, FuzzCase][] = [];
@@ -82,7 +96,9 @@ async function main(): Promise<void> {
         byMutation.set(m, (byMutation.get(m) ?? 0) + 1);
         if (o.problem) {
           failures.push(o);
-          console.log(`FAIL seed=${o.seed} id=${o.c.id} mutation=${o.c.mutation} kind=${o.c.kind}: ${o.problem}\n  ${o.stderr.trim().slice(0, 400).replaceAll("\n", "\n  ")}`);
+          console.log(
+            `FAIL seed=${o.seed} id=${o.c.id} mutation=${o.c.mutation} kind=${o.c.kind}: ${o.problem}\n  ${o.stderr.trim().slice(0, 400).replaceAll("\n", "\n  ")}`,
+          );
         }
         if (++done % 250 === 0) console.log(`  ${done} done`);
       }
@@ -91,9 +107,16 @@ async function main(): Promise<void> {
   const secs = (performance.now() - started) / 1000;
   for (const d of work) rmSync(d, { recursive: true, force: true });
   console.log(`\nexit codes: ${[...codes].map(([k, v]) => `${k}=${v}`).join(" ")}`);
-  console.log(`mutations: ${[...byMutation].sort().map(([k, v]) => `${k}=${v}`).join(" ")}`);
+  console.log(
+    `mutations: ${[...byMutation]
+      .sort()
+      .map(([k, v]) => `${k}=${v}`)
+      .join(" ")}`,
+  );
   const count = (p: RegExp) => failures.filter((f) => p.test(f.problem ?? "")).length;
-  console.log(`cases: ${done}  failures: ${failures.length}  (internal errors ${count(/internal/)}, stack traces ${count(/stack/)}, hangs ${count(/hang/)}, bad exit ${count(/^exit \d/)}, long/multi-paragraph ${count(/paragraph|lines|characters/)})`);
+  console.log(
+    `cases: ${done}  failures: ${failures.length}  (internal errors ${count(/internal/)}, stack traces ${count(/stack/)}, hangs ${count(/hang/)}, bad exit ${count(/^exit \d/)}, long/multi-paragraph ${count(/paragraph|lines|characters/)})`,
+  );
   console.log(`time: ${secs.toFixed(1)} s, ${(done / secs).toFixed(1)} cases/s`);
   console.log(`replay one: bun test/stress/fuzz-config.ts --seed <seed> --replay <id>`);
   process.exit(failures.length === 0 ? 0 : 1);

@@ -33,14 +33,104 @@ export const BASES: string[] = [
   ``,
 ];
 
-const KEYS = ["project", "runtime", "container", "cache", "targets", "extensions", "ci", "name", "stack", "profile", "image", "engine", "root", "tasks", "pr", "main", "source", "path", "timeout", "mode", "api_version", "required", "platforms"];
-const SECTIONS = ["project", "runtime", "container", "cache", "targets", "extensions.custom", "extensions.x", "ci", "targets.pr", "project.stack"];
-const VALUES = [
-  `42`, `-1`, `0.0`, `3.14e300`, `inf`, `-inf`, `nan`, `true`, `false`, `""`, `"x"`, `"host"`, `"container"`, `"auto"`, `"UPPER case"`,
-  `1979-05-27T07:32:00Z`, `1979-05-27`, `07:32:00`, `[]`, `[1, "a", true]`, `[[1], [2]]`, `{}`, `{ a = 1 }`, `"test:unit"`, `"check:pr"`,
-  `"../../etc"`, `"/abs/path"`, `'literal\\n'`, `"""multi\nline"""`, `0x10`, `0o7`, `0b1`, `1_000`, `"nul\\u0000byte"`, `"\\uD800"`,
+const KEYS = [
+  "project",
+  "runtime",
+  "container",
+  "cache",
+  "targets",
+  "extensions",
+  "ci",
+  "name",
+  "stack",
+  "profile",
+  "image",
+  "engine",
+  "root",
+  "tasks",
+  "pr",
+  "main",
+  "source",
+  "path",
+  "timeout",
+  "mode",
+  "api_version",
+  "required",
+  "platforms",
 ];
-const TOKENS = ["[", "]", "[[", "]]", "{", "}", "=", ",", ".", "\"", "'", "\n", "#", "\\", "\r\n", "\t", "\u0000", "\ufeff", "\u2028", "=\"", "[]", "key"];
+const SECTIONS = [
+  "project",
+  "runtime",
+  "container",
+  "cache",
+  "targets",
+  "extensions.custom",
+  "extensions.x",
+  "ci",
+  "targets.pr",
+  "project.stack",
+];
+const VALUES = [
+  `42`,
+  `-1`,
+  `0.0`,
+  `3.14e300`,
+  `inf`,
+  `-inf`,
+  `nan`,
+  `true`,
+  `false`,
+  `""`,
+  `"x"`,
+  `"host"`,
+  `"container"`,
+  `"auto"`,
+  `"UPPER case"`,
+  `1979-05-27T07:32:00Z`,
+  `1979-05-27`,
+  `07:32:00`,
+  `[]`,
+  `[1, "a", true]`,
+  `[[1], [2]]`,
+  `{}`,
+  `{ a = 1 }`,
+  `"test:unit"`,
+  `"check:pr"`,
+  `"../../etc"`,
+  `"/abs/path"`,
+  `'literal\\n'`,
+  `"""multi\nline"""`,
+  `0x10`,
+  `0o7`,
+  `0b1`,
+  `1_000`,
+  `"nul\\u0000byte"`,
+  `"\\uD800"`,
+];
+const TOKENS = [
+  "[",
+  "]",
+  "[[",
+  "]]",
+  "{",
+  "}",
+  "=",
+  ",",
+  ".",
+  '"',
+  "'",
+  "\n",
+  "#",
+  "\\",
+  "\r\n",
+  "\t",
+  "\u0000",
+  "\ufeff",
+  "\u2028",
+  '="',
+  "[]",
+  "key",
+];
 
 const enc = new TextEncoder();
 
@@ -68,7 +158,9 @@ export const MUTATORS: Record<string, Mutator> = {
     const key = suffix === "Ü" ? `"${pick(r, KEYS)}${suffix}"` : `${pick(r, KEYS)}${suffix}`;
     return { text: `${b}\n[${pick(r, SECTIONS)}]\n${key} = ${pick(r, VALUES)}\n` };
   },
-  "section-as-value": (r, b) => ({ text: `${pick(r, ["project", "runtime", "container", "cache", "targets", "extensions", "ci"])} = ${pick(r, VALUES)}\n${r() < 0.5 ? "" : b}` }),
+  "section-as-value": (r, b) => ({
+    text: `${pick(r, ["project", "runtime", "container", "cache", "targets", "extensions", "ci"])} = ${pick(r, VALUES)}\n${r() < 0.5 ? "" : b}`,
+  }),
   "deep-array": (r) => {
     const depth = pick(r, [10, 100, 1000, 5000, 20000]);
     return { text: `[targets]\npr = ${"[".repeat(depth)}"test:unit"${"]".repeat(r() < 0.8 ? depth : depth - 1)}\n` };
@@ -81,21 +173,40 @@ export const MUTATORS: Record<string, Mutator> = {
   "huge-array": (r) => {
     const n = pick(r, [1000, 10000, 100000]);
     const item = pick(r, [`"test:unit"`, `"fmt"`, `1`, `"x"`]);
-    return { text: `[project]\nstack = [${Array(n).fill(item).join(",")}]\n[targets]\npr = [${Array(Math.min(n, 20000)).fill(`"test:unit"`).join(",")}]\n` };
+    return {
+      text: `[project]\nstack = [${Array(n).fill(item).join(",")}]\n[targets]\npr = [${Array(Math.min(n, 20000)).fill(`"test:unit"`).join(",")}]\n`,
+    };
   },
-  "huge-string": (r) => ({ text: `[project]\nname = "${"x".repeat(pick(r, [10_000, 1_000_000]))}"\n[targets]\npr = ["${"t".repeat(pick(r, [100, 100_000]))}"]\n` }),
-  "many-profiles": (r) => ({ text: `[targets]\n${Array.from({ length: pick(r, [100, 3000]) }, (_, i) => `p${i} = ["check:p${(i + 1) % 7}"]`).join("\n")}\n` }),
+  "huge-string": (r) => ({
+    text: `[project]\nname = "${"x".repeat(pick(r, [10_000, 1_000_000]))}"\n[targets]\npr = ["${"t".repeat(pick(r, [100, 100_000]))}"]\n`,
+  }),
+  "many-profiles": (r) => ({
+    text: `[targets]\n${Array.from({ length: pick(r, [100, 3000]) }, (_, i) => `p${i} = ["check:p${(i + 1) % 7}"]`).join("\n")}\n`,
+  }),
   "self-cycle": (r) => {
     const n = int(r, 1, 4);
-    return { text: `[targets]\n${Array.from({ length: n }, (_, i) => `p${i} = ["check:p${(i + 1) % n}", "test:unit"]`).join("\n")}\npr = ["check:p0"]\n` };
+    return {
+      text: `[targets]\n${Array.from({ length: n }, (_, i) => `p${i} = ["check:p${(i + 1) % n}", "test:unit"]`).join("\n")}\npr = ["check:p0"]\n`,
+    };
   },
-  "bad-command-ref": (r) => ({ text: `[targets]\npr = [${pick(r, [`""`, `":"`, `"test:"`, `":unit"`, `"a:b:c"`, `"TEST:UNIT"`, `"test:unit "`, `"rm -rf /"`, `"$(id)"`, `"test:\`id\`"`, `"test:unit;id"`, `"check:pr"`])}]\n` }),
+  "bad-command-ref": (r) => ({
+    text: `[targets]\npr = [${pick(r, [`""`, `":"`, `"test:"`, `":unit"`, `"a:b:c"`, `"TEST:UNIT"`, `"test:unit "`, `"rm -rf /"`, `"$(id)"`, `"test:\`id\`"`, `"test:unit;id"`, `"check:pr"`])}]\n`,
+  }),
   "bad-utf8": (r, b) => {
-    const bytes = enc.encode(b || "[project]\nname = \"x\"\n");
+    const bytes = enc.encode(b || '[project]\nname = "x"\n');
     const out = new Uint8Array(bytes.length + 2);
     const at = int(r, 0, bytes.length);
     out.set(bytes.subarray(0, at), 0);
-    out.set(pick(r, [[0xff, 0xfe], [0xc3, 0x28], [0xed, 0xa0], [0xf8, 0x88], [0xe2, 0x28]]), at);
+    out.set(
+      pick(r, [
+        [0xff, 0xfe],
+        [0xc3, 0x28],
+        [0xed, 0xa0],
+        [0xf8, 0x88],
+        [0xe2, 0x28],
+      ]),
+      at,
+    );
     out.set(bytes.subarray(at), at + 2);
     return { bytes: out };
   },
@@ -116,10 +227,16 @@ export const MUTATORS: Record<string, Mutator> = {
     }
     return { text: t };
   },
-  "duplicate-key": (r, b) => ({ text: `${b}\n${pick(r, [`[project]\nname = "again"`, `[targets]\npr = []`, `[[targets]]\npr = 1`, `[project.stack]\na = 1`])}\n` }),
+  "duplicate-key": (r, b) => ({
+    text: `${b}\n${pick(r, [`[project]\nname = "again"`, `[targets]\npr = []`, `[[targets]]\npr = 1`, `[project.stack]\na = 1`])}\n`,
+  }),
   "bom-crlf": (r, b) => ({ text: (r() < 0.5 ? "\ufeff" : "") + b.replaceAll("\n", "\r\n") }),
-  "bad-names": (r) => ({ text: `[targets]\n${pick(r, [`PR`, `"1pr"`, `"p r"`, `"ü"`, `""`, `"a.b"`])} = ["test:unit"]\n[extensions.${pick(r, [`"X"`, `"../x"`, `"with space"`, `"é"`])}]\nrequired = true\n` }),
-  "bad-extension": (r) => ({ text: `[extensions.${pick(r, ["custom", "nosuch", "rust"])}]\n${pick(r, [`source = "path"`, `source = "git"`, `timeout = 0`, `timeout = 1e9`, `api_version = 0`, `api_version = 1.5`, `path = ""`, `required = "yes"`, `capabilities = [1]`])}\n` }),
+  "bad-names": (r) => ({
+    text: `[targets]\n${pick(r, [`PR`, `"1pr"`, `"p r"`, `"ü"`, `""`, `"a.b"`])} = ["test:unit"]\n[extensions.${pick(r, [`"X"`, `"../x"`, `"with space"`, `"é"`])}]\nrequired = true\n`,
+  }),
+  "bad-extension": (r) => ({
+    text: `[extensions.${pick(r, ["custom", "nosuch", "rust"])}]\n${pick(r, [`source = "path"`, `source = "git"`, `timeout = 0`, `timeout = 1e9`, `api_version = 0`, `api_version = 1.5`, `path = ""`, `required = "yes"`, `capabilities = [1]`])}\n`,
+  }),
   empty: () => ({ kind: "empty", bytes: new Uint8Array() }),
   whitespace: (r) => ({ text: pick(r, [" ", "\n\n\n", "\t", "# only a comment", "\r\n", "\u0000"]) }),
   directory: () => ({ kind: "dir" }),
@@ -141,7 +258,11 @@ export function makeCase(seed: number, id: number): FuzzCase {
   const names = Object.keys(MUTATORS);
   let mutation = pick(r, names);
   // File-kind cases are cheap and repetitive: keep them at ~1 in 20 so content mutations dominate.
-  if (RARE.has(mutation) && r() > 0.25) mutation = pick(r, names.filter((n) => !RARE.has(n)));
+  if (RARE.has(mutation) && r() > 0.25)
+    mutation = pick(
+      r,
+      names.filter((n) => !RARE.has(n)),
+    );
   let base = pick(r, BASES);
   let out = MUTATORS[mutation]!(r, base);
   // Stack a second mutation now and then: most real breakage is two mistakes at once.

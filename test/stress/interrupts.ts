@@ -31,7 +31,10 @@ export function holdingProject(marker: string, container: boolean): string {
   const ext = `#!/bin/sh\ncase "$1" in\n--discover) echo '["fmt:check","lint:static","build:debug","test:integration"]' ;;\n--build-action) cat >/dev/null; echo '{"program":"sh","args":["-c","sleep 40 & sleep 40"]}' ;;\n*) exit 1 ;;\nesac\n`;
   writeFileSync(join(dir, "devflow-ext-hold"), ext, { mode: 0o755 });
   writeFileSync(join(dir, "Dockerfile.devflow"), `FROM ${BASE_IMAGE}\n`);
-  writeFileSync(join(dir, "devflow.toml"), `${targets}\n[container]\nimage = "localhost/dwf-stress-int"\nengine = "podman"\n\n[extensions.hold]\nsource = "path"\npath = "devflow-ext-hold"\ntrusted = true\nrequired = true\n`);
+  writeFileSync(
+    join(dir, "devflow.toml"),
+    `${targets}\n[container]\nimage = "localhost/dwf-stress-int"\nengine = "podman"\n\n[extensions.hold]\nsource = "path"\npath = "devflow-ext-hold"\ntrusted = true\nrequired = true\n`,
+  );
   return dir;
 }
 
@@ -67,7 +70,13 @@ async function one(signal: "SIGINT" | "SIGTERM", i: number): Promise<Round> {
   const dir = holdingProject(marker, profile === "container");
   const cacheRoot = join(dir, ".cache/devflow");
   const delayMs = Math.floor(rand() * (profile === "container" ? 4000 : 1500));
-  const proc = Bun.spawn([bin, "verify", "--jobs", "4", "--profile", profile], { cwd: dir, env: cleanChildEnv({ DWF_CACHE_ROOT: cacheRoot }), stdin: "ignore", stdout: "ignore", stderr: "pipe" });
+  const proc = Bun.spawn([bin, "verify", "--jobs", "4", "--profile", profile], {
+    cwd: dir,
+    env: cleanChildEnv({ DWF_CACHE_ROOT: cacheRoot }),
+    stdin: "ignore",
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   await Bun.sleep(delayMs);
   const alive = profile === "container" ? containers().length : pidsWith(marker).length;
   const sentAt = performance.now();
@@ -83,7 +92,17 @@ async function one(signal: "SIGINT" | "SIGTERM", i: number): Promise<Round> {
       process.kill(pid, "SIGKILL");
     } catch {}
   }
-  const r: Round = { signal, delayMs, code: proc.exitCode, signalCode: proc.signalCode === null ? null : String(proc.signalCode), leftovers: left.length, entries: cacheEntries(cacheRoot).length, containers: profile === "container" ? containers().length : 0, exitMs, alive };
+  const r: Round = {
+    signal,
+    delayMs,
+    code: proc.exitCode,
+    signalCode: proc.signalCode === null ? null : String(proc.signalCode),
+    leftovers: left.length,
+    entries: cacheEntries(cacheRoot).length,
+    containers: profile === "container" ? containers().length : 0,
+    exitMs,
+    alive,
+  };
   rmSync(dir, { recursive: true, force: true });
   return r;
 }
@@ -96,14 +115,23 @@ for (let i = 0; i < rounds; i++) {
     results.push(r);
     const expected = sig === "SIGINT" ? 130 : 143;
     const ok = (r.code === expected || r.signalCode === sig) && r.leftovers === 0 && r.entries === 0 && r.containers === 0;
-    if (!ok) console.log(`FAIL ${sig} after ${r.delayMs} ms: exit ${r.code ?? r.signalCode}, ${r.leftovers} processes left, ${r.entries} cache entries, ${r.containers} containers`);
+    if (!ok)
+      console.log(
+        `FAIL ${sig} after ${r.delayMs} ms: exit ${r.code ?? r.signalCode}, ${r.leftovers} processes left, ${r.entries} cache entries, ${r.containers} containers`,
+      );
   }
 }
-const bad = results.filter((r) => !(r.code === (r.signal === "SIGINT" ? 130 : 143) || r.signalCode === r.signal) || r.leftovers || r.entries || r.containers);
+const bad = results.filter(
+  (r) => !(r.code === (r.signal === "SIGINT" ? 130 : 143) || r.signalCode === r.signal) || r.leftovers || r.entries || r.containers,
+);
 const bySignal = results.filter((r) => r.signalCode !== null).length;
 const maxExit = Math.max(...results.map((r) => r.exitMs));
-console.log(`rounds: ${results.length}  failures: ${bad.length}  leftover processes: ${results.reduce((a, r) => a + r.leftovers, 0)}  cache entries: ${results.reduce((a, r) => a + r.entries, 0)}  containers left: ${results.reduce((a, r) => a + r.containers, 0)}`);
+console.log(
+  `rounds: ${results.length}  failures: ${bad.length}  leftover processes: ${results.reduce((a, r) => a + r.leftovers, 0)}  cache entries: ${results.reduce((a, r) => a + r.entries, 0)}  containers left: ${results.reduce((a, r) => a + r.containers, 0)}`,
+);
 console.log(`rounds with task processes (or containers) alive when the signal was sent: ${results.filter((r) => r.alive > 0).length}`);
-console.log(`exit 130/143: ${results.filter((r) => r.code === 130 || r.code === 143).length}, died by the signal before dwf's handler was installed: ${bySignal}; slowest exit after the signal: ${maxExit.toFixed(0)} ms`);
+console.log(
+  `exit 130/143: ${results.filter((r) => r.code === 130 || r.code === 143).length}, died by the signal before dwf's handler was installed: ${bySignal}; slowest exit after the signal: ${maxExit.toFixed(0)} ms`,
+);
 console.log(`replay: bun test/stress/interrupts.ts --rounds ${rounds} --seed ${seed} --profile ${profile}`);
 process.exit(bad.length === 0 ? 0 : 1);

@@ -21,7 +21,10 @@ process.on("exit", () => {
 });
 const daemon = `setsid sh -c 'echo $$$$ >> "$$PIDS"; exec sleep 300' >/dev/null 2>&1 </dev/null &`;
 const tasks = ["fmt-check", "lint-static", "build-debug", "test-unit"];
-writeFileSync(join(dir, "devflow.toml"), `[project]\nstack = ["custom"]\n\n[targets]\npr = ["fmt:check", "lint:static", "build:debug", "test:unit"]\n`);
+writeFileSync(
+  join(dir, "devflow.toml"),
+  `[project]\nstack = ["custom"]\n\n[targets]\npr = ["fmt:check", "lint:static", "build:debug", "test:unit"]\n`,
+);
 // Each task starts two daemons (one double-forked) and then either ends or holds for a while.
 writeFileSync(
   join(dir, "Makefile"),
@@ -65,7 +68,12 @@ for (let r = 0; r < rounds; r++) {
   await proc.exited;
   if (mode === "kill9") {
     // The next run cleans up what the killed one left.
-    const next = Bun.spawn([bin, "lint:static", "--no-cache"], { cwd: dir, env: cleanChildEnv({ PIDS: join(dir, "ignored") }), stdout: "ignore", stderr: "ignore" });
+    const next = Bun.spawn([bin, "lint:static", "--no-cache"], {
+      cwd: dir,
+      env: cleanChildEnv({ PIDS: join(dir, "ignored") }),
+      stdout: "ignore",
+      stderr: "ignore",
+    });
     await next.exited;
   }
   const pids = recorded();

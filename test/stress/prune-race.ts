@@ -29,7 +29,10 @@ for (let r = 0; r < rounds; r++) {
   for (let i = 0; i < 1000; i++) {
     const key = Bun.CryptoHasher.hash("sha256", `${r}/${i}`, "hex");
     mkdirSync(join(tasks, key.slice(0, 2)), { recursive: true });
-    writeFileSync(join(tasks, key.slice(0, 2), `${key}.json`), JSON.stringify({ version: 1, key, task: "t@custom", durationMs: 1, output: "", created: "2026-01-01T00:00:00Z" }));
+    writeFileSync(
+      join(tasks, key.slice(0, 2), `${key}.json`),
+      JSON.stringify({ version: 1, key, task: "t@custom", durationMs: 1, output: "", created: "2026-01-01T00:00:00Z" }),
+    );
   }
   const k = 2 + (r % 3);
   const results = await Promise.all(Array.from({ length: k }, () => run(["cache", "prune", "--all"])));
@@ -43,5 +46,7 @@ for (let r = 0; r < rounds; r++) {
   const left = existsSync(tasks) ? readdirSync(tasks).filter((d) => /^[0-9a-f]{2}$/.test(d)).length : 0;
   leftovers += left;
 }
-console.log(`${rounds} rounds, ${prunes} prunes of 1,000 entries, 2-4 at once: ${failures} failed, ${leftovers} entry folders left; ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+console.log(
+  `${rounds} rounds, ${prunes} prunes of 1,000 entries, 2-4 at once: ${failures} failed, ${leftovers} entry folders left; ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+);
 process.exit(failures || leftovers ? 1 : 0);

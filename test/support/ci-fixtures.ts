@@ -10,10 +10,12 @@ export const RUST_VERIFY_JOBS = ["fmt-check", "lint-static", "test-unit", "test-
 /** A Rust workspace: `app` (a member) depends on `helper` through a path, outside the members. */
 export function rustWorkspace(image: string, devflowToml: string): Record<string, string> {
   return {
-    "Cargo.toml": '[workspace]\nmembers = ["app"]\n# helper is a path dependency of app, not a member: it is built, never tested, here.\nexclude = ["helper"]\nresolver = "2"\n',
+    "Cargo.toml":
+      '[workspace]\nmembers = ["app"]\n# helper is a path dependency of app, not a member: it is built, never tested, here.\nexclude = ["helper"]\nresolver = "2"\n',
     "app/Cargo.toml": '[package]\nname = "app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nhelper = { path = "../helper" }\n',
     "app/src/main.rs": 'fn main() {\n    println!("{}", app::doubled());\n}\n',
-    "app/src/lib.rs": "pub fn doubled() -> u32 {\n    helper::answer() * 2\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn doubles() {\n        assert_eq!(super::doubled(), 84);\n    }\n}\n",
+    "app/src/lib.rs":
+      "pub fn doubled() -> u32 {\n    helper::answer() * 2\n}\n\n#[cfg(test)]\nmod tests {\n    #[test]\n    fn doubles() {\n        assert_eq!(super::doubled(), 84);\n    }\n}\n",
     "app/tests/it.rs": "#[test]\nfn helper_answers() {\n    assert_eq!(helper::answer(), 42);\n}\n",
     "app/build.rs": "fn main() {}\n",
     "helper/Cargo.toml": '[package]\nname = "helper"\nversion = "0.1.0"\nedition = "2021"\n',
@@ -27,7 +29,13 @@ export function rustWorkspace(image: string, devflowToml: string): Record<string
 }
 
 /** devflow.toml for an emulated CI fixture: container runtime, the lab's registry, one `pr` profile. */
-export function ciDevflow(opts: { name: string; registry: string; targets: string[]; stacks?: string[]; mode?: "jobs" | "single" }): string {
+export function ciDevflow(opts: {
+  name: string;
+  registry: string;
+  targets: string[];
+  stacks?: string[];
+  mode?: "jobs" | "single";
+}): string {
   const stack = opts.stacks ? `stack = ${JSON.stringify(opts.stacks)}\n` : "";
   const mode = opts.mode ? `mode = "${opts.mode}"\n` : "";
   return `[project]\nname = "${opts.name}"\n${stack}\n[runtime]\nprofile = "container"\n\n[ci]\nregistry_image = "${opts.registry}/${opts.name}-ci"\n${mode}\n[targets]\npr = ${JSON.stringify(opts.targets)}\n`;

@@ -38,7 +38,9 @@ export async function startCiLab(): Promise<CiLab> {
   const registry = await startRegistry();
   const version = currentVersion();
   const archive = packArchive(dwfBinary());
-  const release = startReleaseServer({ [`v${version}`]: { "dwf-linux-x64.tar.gz": archive, SHA256SUMS: sumsFile({ "dwf-linux-x64.tar.gz": archive }) } });
+  const release = startReleaseServer({
+    [`v${version}`]: { "dwf-linux-x64.tar.gz": archive, SHA256SUMS: sumsFile({ "dwf-linux-x64.tar.gz": archive }) },
+  });
   const env: Record<string, string> = { CONTAINERS_REGISTRIES_CONF: registry.registriesConf };
   for (const k of ["CONTAINERS_STORAGE_CONF", "CONTAINERS_CONF"]) if (process.env[k]) env[k] = process.env[k]!;
   const labDir = mkdtempSync(join(tmpdir(), "dwf-lab-"));
@@ -64,23 +66,45 @@ export async function startCiLab(): Promise<CiLab> {
     up = true;
   } else {
     const sock = join(labDir, "podman.sock");
-    service = Bun.spawn(["podman", "system", "service", "--time=0", `unix://${sock}`], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "ignore" });
+    service = Bun.spawn(["podman", "system", "service", "--time=0", `unix://${sock}`], {
+      env: { ...process.env, ...env },
+      stdout: "ignore",
+      stderr: "ignore",
+    });
     dockerHost = `unix://${sock}`;
     for (let i = 0; i < 150 && !up; i++) {
-      up = Bun.spawnSync(["docker", "version", "--format", "{{.Server.Version}}"], { env: { ...process.env, DOCKER_HOST: dockerHost }, stdout: "pipe", stderr: "pipe" }).exitCode === 0;
+      up =
+        Bun.spawnSync(["docker", "version", "--format", "{{.Server.Version}}"], {
+          env: { ...process.env, DOCKER_HOST: dockerHost },
+          stdout: "pipe",
+          stderr: "pipe",
+        }).exitCode === 0;
       if (!up) await Bun.sleep(100);
     }
   }
   const caches: string[] = [];
   const repositories = new Set<string>([registry.host + "/"]);
   const removeImages = () => {
-    const list = Bun.spawnSync(["podman", "images", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"], { env: { ...process.env, ...env }, stdout: "pipe" }).stdout.toString().split("\n");
+    const list = Bun.spawnSync(["podman", "images", "--format", "{{.ID}} {{.Repository}}:{{.Tag}}"], {
+      env: { ...process.env, ...env },
+      stdout: "pipe",
+    })
+      .stdout.toString()
+      .split("\n");
     const mine = (r: string) => [...repositories].some((p) => r.startsWith(p.endsWith("/") ? p : `${p}:`));
     // Tagged refs go by name. A ref pulled by digest has no tag: its image goes by id, but only
     // when no other name (such as a toolchain stand-in with the same content) points at it.
     const rows = list.map((l) => l.split(" ")).filter((r): r is [string, string] => r.length === 2 && r[1] !== "");
-    const refs = rows.filter(([, r]) => mine(r)).map(([id, r]) => (r.endsWith(":<none>") ? (rows.every(([i, x]) => i !== id || mine(x)) ? id : "") : r)).filter(Boolean);
-    if (refs.length) Bun.spawnSync(["podman", "rmi", "--force", ...new Set(refs)], { env: { ...process.env, ...env }, stdout: "ignore", stderr: "ignore" });
+    const refs = rows
+      .filter(([, r]) => mine(r))
+      .map(([id, r]) => (r.endsWith(":<none>") ? (rows.every(([i, x]) => i !== id || mine(x)) ? id : "") : r))
+      .filter(Boolean);
+    if (refs.length)
+      Bun.spawnSync(["podman", "rmi", "--force", ...new Set(refs)], {
+        env: { ...process.env, ...env },
+        stdout: "ignore",
+        stderr: "ignore",
+      });
   };
   const stop = async () => {
     removeImages();
@@ -110,7 +134,16 @@ export async function startCiLab(): Promise<CiLab> {
       const cacheDir = mkdtempSync(join(tmpdir(), "dwf-lab-cache-"));
       caches.push(cacheDir);
       const workspace = join(cacheDir, "work", "repo");
-      return { cacheDir: join(cacheDir, "cache"), workspace, registry: registry.host, dockerHost, daemon, releaseBase: release.base, env, secrets: { DWF_REGISTRY_USERNAME: "ci", DWF_REGISTRY_PASSWORD: "emulated" } };
+      return {
+        cacheDir: join(cacheDir, "cache"),
+        workspace,
+        registry: registry.host,
+        dockerHost,
+        daemon,
+        releaseBase: release.base,
+        env,
+        secrets: { DWF_REGISTRY_USERNAME: "ci", DWF_REGISTRY_PASSWORD: "emulated" },
+      };
     },
     stop,
   };
@@ -118,20 +151,40 @@ export async function startCiLab(): Promise<CiLab> {
 
 /** A storage.conf naming the driver, graph root and run root podman uses here, whatever HOME says later. */
 function pinStorage(dir: string, env: Record<string, string>): string {
-  const r = Bun.spawnSync(["podman", "info", "--format", "{{.Store.GraphDriverName}}\t{{.Store.GraphRoot}}\t{{.Store.RunRoot}}\t{{json .Store.GraphOptions}}"], { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync(
+    ["podman", "info", "--format", "{{.Store.GraphDriverName}}\t{{.Store.GraphRoot}}\t{{.Store.RunRoot}}\t{{json .Store.GraphOptions}}"],
+    { env: { ...process.env, ...env }, stdout: "pipe", stderr: "pipe" },
+  );
   if (r.exitCode !== 0) throw new Error(`podman info failed: ${r.stderr.toString()}`);
   const [driver, graphroot, runroot, optionsJson] = r.stdout.toString().trim().split("\t");
   const options = JSON.parse(optionsJson || "{}") as Record<string, unknown>;
   const mountProgram = options["overlay.mount_program"] as { Executable?: string } | undefined;
   const conf = join(dir, "storage.conf");
-  const lines = ["[storage]", `driver = ${JSON.stringify(driver)}`, `graphroot = ${JSON.stringify(graphroot)}`, `rootless_storage_path = ${JSON.stringify(graphroot)}`, `runroot = ${JSON.stringify(runroot)}`];
+  const lines = [
+    "[storage]",
+    `driver = ${JSON.stringify(driver)}`,
+    `graphroot = ${JSON.stringify(graphroot)}`,
+    `rootless_storage_path = ${JSON.stringify(graphroot)}`,
+    `runroot = ${JSON.stringify(runroot)}`,
+  ];
   if (mountProgram?.Executable) lines.push("[storage.options.overlay]", `mount_program = ${JSON.stringify(mountProgram.Executable)}`);
   writeFileSync(conf, lines.join("\n") + "\n");
   return conf;
 }
 
 function git(dir: string, ...args: string[]): string {
-  const r = Bun.spawnSync(["git", ...args], { cwd: dir, stdout: "pipe", stderr: "pipe", env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" } });
+  const r = Bun.spawnSync(["git", ...args], {
+    cwd: dir,
+    stdout: "pipe",
+    stderr: "pipe",
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: "t",
+      GIT_AUTHOR_EMAIL: "t@example.com",
+      GIT_COMMITTER_NAME: "t",
+      GIT_COMMITTER_EMAIL: "t@example.com",
+    },
+  });
   if (r.exitCode !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr.toString()}`);
   return r.stdout.toString();
 }

@@ -36,7 +36,12 @@ export async function startDockerd(): Promise<Dockerd> {
   const logPath = join(dir, "dockerd.log");
   const dockerHost = `unix://${sock}`;
   const docker = (args: string[]) => {
-    const r = Bun.spawnSync(["docker", ...args], { env: { ...process.env, DOCKER_HOST: dockerHost }, stdout: "pipe", stderr: "pipe", timeout: 60_000 });
+    const r = Bun.spawnSync(["docker", ...args], {
+      env: { ...process.env, DOCKER_HOST: dockerHost },
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 60_000,
+    });
     return { code: r.exitCode ?? 1, out: r.stdout.toString() + r.stderr.toString() };
   };
   const dockerd = [
@@ -57,8 +62,18 @@ export async function startDockerd(): Promise<Dockerd> {
   // and gives dockerd private copies of /etc and /run, from which the host's docker and
   // containerd state must go (as dockerd-rootless.sh does).
   const rootlessState = join(dir, "rootlesskit");
-  const inUserNs = (argv: string[]) => ["rootlesskit", "--net=host", "--copy-up=/etc", "--copy-up=/run", "--propagation=rslave", `--state-dir=${rootlessState}`, ...argv];
-  const argv = ROOTLESS ? inUserNs(["sh", "-c", 'rm -f /run/docker /run/containerd /run/xtables.lock; exec "$@"', "sh", ...dockerd]) : dockerd;
+  const inUserNs = (argv: string[]) => [
+    "rootlesskit",
+    "--net=host",
+    "--copy-up=/etc",
+    "--copy-up=/run",
+    "--propagation=rslave",
+    `--state-dir=${rootlessState}`,
+    ...argv,
+  ];
+  const argv = ROOTLESS
+    ? inUserNs(["sh", "-c", 'rm -f /run/docker /run/containerd /run/xtables.lock; exec "$@"', "sh", ...dockerd])
+    : dockerd;
   const xdg = join(dir, "xdg");
   mkdirSync(xdg, { mode: 0o700 });
   const env = { ...process.env, XDG_RUNTIME_DIR: xdg };
@@ -80,7 +95,9 @@ export async function startDockerd(): Promise<Dockerd> {
     if (stopped) return;
     stopped = true;
     if (proc.exitCode === null) {
-      const ids = docker(["ps", "-aq"]).out.split("\n").filter((l) => /^[0-9a-f]+$/.test(l));
+      const ids = docker(["ps", "-aq"])
+        .out.split("\n")
+        .filter((l) => /^[0-9a-f]+$/.test(l));
       if (ids.length) docker(["rm", "-f", ...ids]);
       killGroup("SIGTERM");
       const done = await Promise.race([proc.exited.then(() => true), Bun.sleep(STOP_TIMEOUT_MS).then(() => false)]);
@@ -95,7 +112,12 @@ export async function startDockerd(): Promise<Dockerd> {
     // Rootless image layers belong to the user's subordinate ids: delete them from inside a user namespace.
     if (ROOTLESS) {
       rmSync(rootlessState, { recursive: true, force: true });
-      Bun.spawnSync(inUserNs(["rm", "-rf", join(dir, "data"), join(dir, "exec")]), { env, stdout: "ignore", stderr: "ignore", timeout: 60_000 });
+      Bun.spawnSync(inUserNs(["rm", "-rf", join(dir, "data"), join(dir, "exec")]), {
+        env,
+        stdout: "ignore",
+        stderr: "ignore",
+        timeout: 60_000,
+      });
     }
     rmSync(dir, { recursive: true, force: true });
     process.off("exit", onExit);
@@ -106,7 +128,8 @@ export async function startDockerd(): Promise<Dockerd> {
     for (;;) {
       if (docker(["version", "--format", "{{.Server.Version}}"]).code === 0) break;
       if (proc.exitCode !== null) throw new Error(`dockerd exited with code ${proc.exitCode} before it answered:\n${tail(logPath)}`);
-      if (performance.now() - started > START_TIMEOUT_MS) throw new Error(`dockerd did not answer on ${sock} within ${START_TIMEOUT_MS / 1000} s:\n${tail(logPath)}`);
+      if (performance.now() - started > START_TIMEOUT_MS)
+        throw new Error(`dockerd did not answer on ${sock} within ${START_TIMEOUT_MS / 1000} s:\n${tail(logPath)}`);
       await Bun.sleep(100);
     }
     const tar = join(dir, "rootfs.tar");

@@ -48,7 +48,10 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): Record
   return env;
 }
 
-export async function runDwf(args: string[], opts: { cwd: string; env?: Record<string, string | undefined>; timeoutMs?: number; stdin?: string } = { cwd: ROOT }): Promise<DwfResult> {
+export async function runDwf(
+  args: string[],
+  opts: { cwd: string; env?: Record<string, string | undefined>; timeoutMs?: number; stdin?: string } = { cwd: ROOT },
+): Promise<DwfResult> {
   const started = performance.now();
   const proc = Bun.spawn([dwfBinary(), ...args], {
     cwd: opts.cwd,
@@ -84,7 +87,17 @@ export function fixture(files: Record<string, string>, opts: { git?: boolean; fr
     if (content.startsWith("#!")) chmodSync(path, 0o755);
   }
   if (opts.git) {
-    const git = (...a: string[]) => Bun.spawnSync(["git", ...a], { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" } });
+    const git = (...a: string[]) =>
+      Bun.spawnSync(["git", ...a], {
+        cwd: dir,
+        env: {
+          ...process.env,
+          GIT_AUTHOR_NAME: "t",
+          GIT_AUTHOR_EMAIL: "t@example.com",
+          GIT_COMMITTER_NAME: "t",
+          GIT_COMMITTER_EMAIL: "t@example.com",
+        },
+      });
     git("init", "-q", "-b", "main");
     git("add", "-A");
     git("commit", "-q", "-m", "fixture");

@@ -38,7 +38,10 @@ interface Target {
 }
 
 /** The HCL subset docker-bake.hcl files from `dwf ci generate` use: variables with defaults, groups, targets of strings and one-line lists. */
-export function parseBake(text: string, env: Record<string, string | undefined>): { targets: Record<string, Target>; groups: Record<string, string[]> } {
+export function parseBake(
+  text: string,
+  env: Record<string, string | undefined>,
+): { targets: Record<string, Target>; groups: Record<string, string[]> } {
   const vars: Record<string, string> = {};
   const blocks: { kind: string; name: string; body: Record<string, string> }[] = [];
   const re = /^(variable|group|target)\s+"([^"]+)"\s*\{([\s\S]*?)^\}/gm;
@@ -64,7 +67,8 @@ export function parseBake(text: string, env: Record<string, string | undefined>)
     if (raw.startsWith("[")) {
       const inner = raw.replace(/^\[|\]$/g, "").trim();
       const items = inner.match(/"(?:[^"\\]|\\.)*"/g) ?? [];
-      if (inner.replace(/"(?:[^"\\]|\\.)*"/g, "").replace(/[\s,]/g, "") !== "") fail(`emulated bake: only lists of strings are supported, got ${raw}`);
+      if (inner.replace(/"(?:[^"\\]|\\.)*"/g, "").replace(/[\s,]/g, "") !== "")
+        fail(`emulated bake: only lists of strings are supported, got ${raw}`);
       return items.map(str);
     }
     return str(raw);
@@ -89,10 +93,12 @@ export function parseBake(text: string, env: Record<string, string | undefined>)
 }
 
 function parseOutput(spec: string): Record<string, string> {
-  return Object.fromEntries(spec.split(",").map((kv) => {
-    const i = kv.indexOf("=");
-    return [kv.slice(0, i), kv.slice(i + 1)];
-  }));
+  return Object.fromEntries(
+    spec.split(",").map((kv) => {
+      const i = kv.indexOf("=");
+      return [kv.slice(0, i), kv.slice(i + 1)];
+    }),
+  );
 }
 
 interface Ref {
@@ -139,7 +145,11 @@ async function pushByDigest(local: string, name: string): Promise<string> {
     const manifestBytes = blob(desc.digest);
     const manifest = JSON.parse(new TextDecoder().decode(manifestBytes)) as { config: { digest: string }; layers: { digest: string }[] };
     for (const d of [manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) await uploadBlob(r, d, blob(d));
-    const put = await fetch(`http://${r.host}/v2/${r.repository}/manifests/${desc.digest}`, { method: "PUT", body: manifestBytes, headers: { "content-type": desc.mediaType ?? "application/vnd.oci.image.manifest.v1+json" } });
+    const put = await fetch(`http://${r.host}/v2/${r.repository}/manifests/${desc.digest}`, {
+      method: "PUT",
+      body: manifestBytes,
+      headers: { "content-type": desc.mediaType ?? "application/vnd.oci.image.manifest.v1+json" },
+    });
     if (put.status !== 201) fail(`manifest upload answered ${put.status}: ${await put.text()}`);
     return desc.digest;
   } finally {
@@ -172,14 +182,20 @@ async function bake(args: string[]): Promise<void> {
     const t = targets[name];
     if (!t) fail(`emulated bake: no target "${name}"`);
     const platforms = (t.platforms as string[] | undefined) ?? ["linux/amd64"];
-    if (platforms.some((p) => p !== "linux/amd64")) fail(`emulated bake builds linux/amd64 only; target ${name} asks for ${platforms.join(", ")}`);
+    if (platforms.some((p) => p !== "linux/amd64"))
+      fail(`emulated bake builds linux/amd64 only; target ${name} asks for ${platforms.join(", ")}`);
     const local = `localhost/dwf-emu-build:${Math.random().toString(36).slice(2, 10)}`;
     const context = resolve((t.context as string) ?? ".");
     const dockerfile = resolve(context, (t.dockerfile as string) ?? "Dockerfile");
     const started = performance.now();
     run(["podman", "build", "--quiet", "--platform", "linux/amd64", "-f", dockerfile, "-t", local, context]);
     const outputs = ((t.output as string[] | undefined) ?? ["type=docker"]).map(parseOutput);
-    const record: Record<string, unknown> = { kind: "build", target: name, ms: Math.round(performance.now() - started), cacheTo: t["cache-to"] ?? null };
+    const record: Record<string, unknown> = {
+      kind: "build",
+      target: name,
+      ms: Math.round(performance.now() - started),
+      cacheTo: t["cache-to"] ?? null,
+    };
     for (const o of outputs) {
       if (o.type === "docker") {
         const tags = (t.tags as string[] | undefined) ?? [];
@@ -207,7 +223,12 @@ async function bake(args: string[]): Promise<void> {
 async function getManifest(ref: string): Promise<{ status: number; body: Uint8Array; type: string; digest: string }> {
   const r = parseRef(ref);
   const res = await fetch(`http://${r.host}/v2/${r.repository}/manifests/${r.reference}`, { headers: { accept: MANIFEST_TYPES } });
-  return { status: res.status, body: new Uint8Array(await res.arrayBuffer()), type: res.headers.get("content-type") ?? "", digest: res.headers.get("docker-content-digest") ?? "" };
+  return {
+    status: res.status,
+    body: new Uint8Array(await res.arrayBuffer()),
+    type: res.headers.get("content-type") ?? "",
+    digest: res.headers.get("docker-content-digest") ?? "",
+  };
 }
 
 async function imagetools(args: string[]): Promise<void> {
@@ -229,7 +250,11 @@ async function imagetools(args: string[]): Promise<void> {
     const m = await getManifest(source);
     if (m.status !== 200) fail(`${source}: ${m.status === 404 ? "not found" : `status ${m.status}`}`);
     const t = parseRef(tag);
-    const put = await fetch(`http://${t.host}/v2/${t.repository}/manifests/${t.reference}`, { method: "PUT", body: m.body, headers: { "content-type": m.type } });
+    const put = await fetch(`http://${t.host}/v2/${t.repository}/manifests/${t.reference}`, {
+      method: "PUT",
+      body: m.body,
+      headers: { "content-type": m.type },
+    });
     if (put.status !== 201) fail(`tagging ${tag} answered ${put.status}`);
     event({ kind: "tag", tag, source });
     process.stderr.write(`tagged ${tag} -> ${source}\n`);

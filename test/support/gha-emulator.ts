@@ -15,7 +15,18 @@
 // Jobs run dwf with the engine the workflow names (docker), so its tasks go through the real
 // docker CLI and that daemon (podman's Docker API, whose `docker run --rm` loses the exit code:
 // dwf's docker engine path does not rely on it).
-import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ACTION_PINS } from "../../src/ci/github/actions.ts";
@@ -97,7 +108,8 @@ export function evaluate(src: string, ctx: ExprContext): Val {
     if (t.t === "op" && t.v === "!") return !truthy(primary());
     if (t.t === "id") {
       if (peek()?.v === "(") {
-        if (!["success", "failure", "cancelled", "always"].includes(t.v)) throw new Error(`emulator: function ${t.v}() is not emulated: ${src}`);
+        if (!["success", "failure", "cancelled", "always"].includes(t.v))
+          throw new Error(`emulator: function ${t.v}() is not emulated: ${src}`);
         eat("(");
         eat(")");
         switch (t.v) {
@@ -337,13 +349,25 @@ export async function runWorkflow(runner: Runner, opts: RunOptions): Promise<Run
         pending.delete(id);
         running.set(
           id,
-          runJob(runner, { id, def: doc.jobs[id], doc, github, needs: Object.fromEntries(needs.map((n) => [n, jobs[n]!])), repo: opts.repo, sha, runDir, artifacts, eventsFile }).then((r) => {
+          runJob(runner, {
+            id,
+            def: doc.jobs[id],
+            doc,
+            github,
+            needs: Object.fromEntries(needs.map((n) => [n, jobs[n]!])),
+            repo: opts.repo,
+            sha,
+            runDir,
+            artifacts,
+            eventsFile,
+          }).then((r) => {
             jobs[id] = r;
             running.delete(id);
           }),
         );
       }
-      if (running.size === 0 && pending.size > 0) throw new Error(`emulator: jobs ${[...pending].join(", ")} wait on jobs that do not exist`);
+      if (running.size === 0 && pending.size > 0)
+        throw new Error(`emulator: jobs ${[...pending].join(", ")} wait on jobs that do not exist`);
       await Promise.race(running.values());
     }
   } finally {
@@ -484,7 +508,12 @@ async function runJob(runner: Runner, j: JobInput): Promise<JobResult> {
       }
       const stepEnv: Record<string, string> = {};
       for (const [k, v] of Object.entries<string>(step.env ?? {})) stepEnv[k] = interp(v);
-      const files = { GITHUB_OUTPUT: join(temp, `_out_${index}`), GITHUB_ENV: join(temp, `_env_${index}`), GITHUB_PATH: join(temp, `_path_${index}`), GITHUB_STEP_SUMMARY: join(temp, `_summary_${index}`) };
+      const files = {
+        GITHUB_OUTPUT: join(temp, `_out_${index}`),
+        GITHUB_ENV: join(temp, `_env_${index}`),
+        GITHUB_PATH: join(temp, `_path_${index}`),
+        GITHUB_STEP_SUMMARY: join(temp, `_summary_${index}`),
+      };
       for (const f of Object.values(files)) writeFileSync(f, "");
       const fullEnv: Record<string, string> = { ...base, ...env, ...stepEnv, ...files, PATH: [...path, base.PATH].join(":") };
       log(`##[group]${name}\n`);
@@ -495,7 +524,12 @@ async function runJob(runner: Runner, j: JobInput): Promise<JobResult> {
         writeFileSync(script, interp(step.run, stepEnv));
         const shell = step.shell ?? j.def.defaults?.run?.shell ?? j.doc.defaults?.run?.shell ?? "bash";
         if (shell !== "bash") throw new Error(`emulator: shell '${shell}' is not emulated`);
-        const proc = Bun.spawn(["bash", "--noprofile", "--norc", "-eo", "pipefail", script], { cwd: step["working-directory"] ? join(workspace, step["working-directory"]) : workspace, env: fullEnv, stdout: "pipe", stderr: "pipe" });
+        const proc = Bun.spawn(["bash", "--noprofile", "--norc", "-eo", "pipefail", script], {
+          cwd: step["working-directory"] ? join(workspace, step["working-directory"]) : workspace,
+          env: fullEnv,
+          stdout: "pipe",
+          stderr: "pipe",
+        });
         const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
         log(out + err);
         ok = code === 0;
@@ -545,7 +579,8 @@ function resolveAction(uses: string): { action: string; sha: string } {
   const [, action, ref] = m as unknown as [string, string, string];
   const known = KNOWN.get(action);
   if (!known) throw new Error(`Unable to resolve action \`${uses}\`: the emulator does not know ${action}`);
-  if (ref !== known) throw new Error(`Unable to resolve action \`${uses}\`, unable to find version \`${ref}\` (only the pinned commit ${known} is known)`);
+  if (ref !== known)
+    throw new Error(`Unable to resolve action \`${uses}\`, unable to find version \`${ref}\` (only the pinned commit ${known} is known)`);
   return { action, sha: ref };
 }
 
@@ -611,7 +646,8 @@ async function runAction(runner: Runner, a: ActionRun): Promise<{ ok: boolean; o
       return ok();
     }
     case "docker/login-action":
-      if (a.inputs.registry !== runner.registry) return bad(`emulator: registry ${a.inputs.registry} is not reachable (the emulated one is ${runner.registry})`);
+      if (a.inputs.registry !== runner.registry)
+        return bad(`emulator: registry ${a.inputs.registry} is not reachable (the emulated one is ${runner.registry})`);
       if (!a.inputs.username || !a.inputs.password) return bad("login: username and password are required");
       a.log(`logged in to ${runner.registry} (no auth on the emulated registry)\n`);
       return ok();
@@ -664,7 +700,10 @@ function saveCache(runner: Runner, a: ActionRun, key: string): void {
   const ref = String(a.j.github.ref);
   const id = keyFile(`${ref}\0${key}`);
   const meta = join(runner.cacheDir, `${id}.json`);
-  if (existsSync(meta) || listCache(runner.cacheDir).some((e) => e.key === key && (e.ref === ref || e.ref === `refs/heads/${runner.defaultBranch ?? "main"}`))) {
+  if (
+    existsSync(meta) ||
+    listCache(runner.cacheDir).some((e) => e.key === key && (e.ref === ref || e.ref === `refs/heads/${runner.defaultBranch ?? "main"}`))
+  ) {
     a.log(`Failed to save: Unable to reserve cache with key ${key}, another job may be creating this cache.\n`);
     return;
   }

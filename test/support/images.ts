@@ -81,7 +81,16 @@ async function buildToolchainImage(kind: ToolchainKind): Promise<string> {
     const tar = join(dir, "rootfs.tar");
     const packages = [...COMMON_PACKAGES, ...TOOLCHAIN_PACKAGES[kind]].join(",");
     const proc = Bun.spawn(
-      ["mmdebstrap", "--quiet", "--variant=apt", `--include=${packages}`, ...LAYOUT_HOOK.map((h) => `--customize-hook=${h}`), "bookworm", tar, SOURCES],
+      [
+        "mmdebstrap",
+        "--quiet",
+        "--variant=apt",
+        `--include=${packages}`,
+        ...LAYOUT_HOOK.map((h) => `--customize-hook=${h}`),
+        "bookworm",
+        tar,
+        SOURCES,
+      ],
       { stdout: "pipe", stderr: "pipe" },
     );
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);

@@ -1,7 +1,18 @@
 // Test support for the real container engine: the local busybox base image (no registry),
 // a fixture project whose tasks run in it, a podman Docker-API socket for the docker CLI,
 // and cleanup of every container and image a test made.
-import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -17,7 +28,9 @@ export const BASE_IMAGE = `localhost/dwf-test-base:${baseImageContentHash()}`;
 function baseImageContentHash(): string {
   const h = new Bun.CryptoHasher("sha256");
   // The layout version covers how the root is laid out (its mode, below), not only what it holds.
-  h.update(BUSYBOX ? readFileSync(BUSYBOX) : "no busybox").update(APPLETS.join(",")).update("layout 2");
+  h.update(BUSYBOX ? readFileSync(BUSYBOX) : "no busybox")
+    .update(APPLETS.join(","))
+    .update("layout 2");
   return h.digest("hex").slice(0, 16);
 }
 
@@ -82,7 +95,13 @@ USER 1001
 `;
 
 /** Files of a container fixture project: devflow.toml, Makefile (recipe lines are shell; `$` is escaped for make), shim, Dockerfile. */
-export function containerProject(opts: { name: string; image: string; makefile: Record<string, string[]>; targets?: Record<string, string[]>; extra?: string }): Record<string, string> {
+export function containerProject(opts: {
+  name: string;
+  image: string;
+  makefile: Record<string, string[]>;
+  targets?: Record<string, string[]>;
+  extra?: string;
+}): Record<string, string> {
   const targets = opts.targets ?? { pr: ["test:unit"] };
   const toml = [
     `[project]\nname = "${opts.name}"\nstack = ["custom"]`,
@@ -129,7 +148,11 @@ export async function startDockerSocket(): Promise<DockerSocket> {
   const proc = Bun.spawn(["podman", "system", "service", "--time=0", `unix://${sock}`], { stdout: "ignore", stderr: "ignore" });
   const dockerHost = `unix://${sock}`;
   for (let i = 0; i < 100; i++) {
-    const r = Bun.spawnSync(["docker", "version", "--format", "{{.Server.Version}}"], { env: { ...process.env, DOCKER_HOST: dockerHost }, stdout: "pipe", stderr: "pipe" });
+    const r = Bun.spawnSync(["docker", "version", "--format", "{{.Server.Version}}"], {
+      env: { ...process.env, DOCKER_HOST: dockerHost },
+      stdout: "pipe",
+      stderr: "pipe",
+    });
     if (r.exitCode === 0) break;
     await Bun.sleep(100);
   }

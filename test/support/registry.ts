@@ -46,13 +46,17 @@ function listFiles(dir: string, root = dir): string[] {
 }
 
 export async function startRegistry(): Promise<LocalRegistry> {
-  if (!Bun.which("docker-registry")) throw new Error("docker-registry (apt-get install docker-registry) is needed for the CI emulation tests");
+  if (!Bun.which("docker-registry"))
+    throw new Error("docker-registry (apt-get install docker-registry) is needed for the CI emulation tests");
   const dir = mkdtempSync(join(tmpdir(), "dwf-registry-"));
   const storage = join(dir, "storage");
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
   const config = join(dir, "config.yml");
-  writeFileSync(config, `version: 0.1\nlog: { level: error, accesslog: { disabled: true } }\nstorage: { filesystem: { rootdirectory: ${storage} }, delete: { enabled: true } }\nhttp: { addr: ${host} }\n`);
+  writeFileSync(
+    config,
+    `version: 0.1\nlog: { level: error, accesslog: { disabled: true } }\nstorage: { filesystem: { rootdirectory: ${storage} }, delete: { enabled: true } }\nhttp: { addr: ${host} }\n`,
+  );
   const registriesConf = join(dir, "registries.conf");
   writeFileSync(registriesConf, `[[registry]]\nlocation = "${host}"\ninsecure = true\n`);
   const proc = Bun.spawn(["docker-registry", "serve", config], { stdout: "ignore", stderr: "pipe" });

@@ -69,7 +69,11 @@ export function dwfBuiltAs(version: string): string {
   const dir = mkdtempSync(join(tmpdir(), "dwf-build-"));
   buildDirs.push(dir);
   const out = join(dir, "dwf");
-  const r = Bun.spawnSync([process.execPath, "run", join(ROOT, "scripts/build.ts"), "--version", version, "--outfile", out], { cwd: ROOT, stdout: "pipe", stderr: "pipe" });
+  const r = Bun.spawnSync([process.execPath, "run", join(ROOT, "scripts/build.ts"), "--version", version, "--outfile", out], {
+    cwd: ROOT,
+    stdout: "pipe",
+    stderr: "pipe",
+  });
   if (r.exitCode !== 0) throw new Error(`building dwf ${version} failed:\n${r.stderr.toString()}`);
   versioned.set(version, out);
   return out;

@@ -85,7 +85,8 @@ export async function startRemoteCache(opts: { token: string; readOnly?: boolean
         if (!line.startsWith("{")) continue;
         try {
           const j = JSON.parse(line) as { msg?: string; message?: string; req?: { method?: string; url?: string } };
-          if ((j.message ?? j.msg) === "incoming request" && j.req?.method && j.req.url) out.push(`${j.req.method} ${j.req.url.split("?")[0]}`);
+          if ((j.message ?? j.msg) === "incoming request" && j.req?.method && j.req.url)
+            out.push(`${j.req.method} ${j.req.url.split("?")[0]}`);
         } catch {}
       }
       return out;

@@ -65,8 +65,10 @@ export function importsOf(file: string, source: string): { imports: Import[]; co
   const lineAt = (i: number) => text.slice(0, i).split("\n").length;
   const imports: Import[] = [];
   const computed: Import[] = [];
-  for (const m of text.matchAll(/(?:\bfrom|\bimport|\brequire)\s*\(?\s*(["'])([^"'\n]+)\1/g)) imports.push({ file, line: lineAt(m.index!), spec: m[2]! });
-  for (const m of text.matchAll(/\b(?:import|require)\s*\((?!\s*["'])/g)) computed.push({ file, line: lineAt(m.index!), spec: text.slice(m.index!, m.index! + 40).split("\n")[0]! });
+  for (const m of text.matchAll(/(?:\bfrom|\bimport|\brequire)\s*\(?\s*(["'])([^"'\n]+)\1/g))
+    imports.push({ file, line: lineAt(m.index!), spec: m[2]! });
+  for (const m of text.matchAll(/\b(?:import|require)\s*\((?!\s*["'])/g))
+    computed.push({ file, line: lineAt(m.index!), spec: text.slice(m.index!, m.index! + 40).split("\n")[0]! });
   return { imports, computed };
 }
 
@@ -118,7 +120,13 @@ describe("architecture", () => {
   });
 
   test("every pending exception still exists (a fixed one leaves the list)", () => {
-    const arrows = new Set(files.flatMap((f) => importsOf(f.path, f.text).imports.filter((i) => i.spec.startsWith(".")).map((i) => `${f.path} → ${normalize(join(dirname(f.path), i.spec))}`)));
+    const arrows = new Set(
+      files.flatMap((f) =>
+        importsOf(f.path, f.text)
+          .imports.filter((i) => i.spec.startsWith("."))
+          .map((i) => `${f.path} → ${normalize(join(dirname(f.path), i.spec))}`),
+      ),
+    );
     expect(PENDING.filter((p) => !arrows.has(p))).toEqual([]);
   });
 
@@ -146,7 +154,11 @@ describe("architecture", () => {
   });
 
   test("a stack imports only the SDK, lib and extensions/shared.ts, never another stack", () => {
-    expect(violations([{ path: "extensions/go/index.ts", text: `import { x } from "../rust/index.ts";\nimport { y } from "../../src/core/config.ts";` }])).toEqual([
+    expect(
+      violations([
+        { path: "extensions/go/index.ts", text: `import { x } from "../rust/index.ts";\nimport { y } from "../../src/core/config.ts";` },
+      ]),
+    ).toEqual([
       "extensions/go/index.ts:1: one stack imports another (../rust/index.ts); shared code goes to extensions/shared.ts",
       "extensions/go/index.ts:2: extensions/stack → core is not in the table (../../src/core/config.ts)",
     ]);

@@ -45,7 +45,8 @@ export function statusRequest(env: Env, context: string, state: StatusState, des
   if (!sha) return { skip: "no commit SHA (GITHUB_SHA or the pull request head)" };
   const api = (env.GITHUB_API_URL || "https://api.github.com").replace(/\/+$/, "");
   const body: StatusRequest["body"] = { state, context, description: description.slice(0, 140) };
-  if (env.GITHUB_SERVER_URL && env.GITHUB_RUN_ID) body.target_url = `${env.GITHUB_SERVER_URL.replace(/\/+$/, "")}/${repo}/actions/runs/${env.GITHUB_RUN_ID}`;
+  if (env.GITHUB_SERVER_URL && env.GITHUB_RUN_ID)
+    body.target_url = `${env.GITHUB_SERVER_URL.replace(/\/+$/, "")}/${repo}/actions/runs/${env.GITHUB_RUN_ID}`;
   return { url: `${api}/repos/${repo}/statuses/${sha}`, body };
 }
 
@@ -75,7 +76,12 @@ async function postStatus(env: Env, context: string, state: StatusState, descrip
   } catch (e) {
     const err = e as { status?: number; statusText?: string; message?: string };
     const why = err.status ? `HTTP ${err.status}${err.statusText ? ` ${err.statusText}` : ""}` : (err.message ?? String(e));
-    log.warn(redactText(`could not post GitHub status '${context}' (${state}): ${why}. The run's result is unaffected.`, env.GITHUB_TOKEN ? [env.GITHUB_TOKEN] : []));
+    log.warn(
+      redactText(
+        `could not post GitHub status '${context}' (${state}): ${why}. The run's result is unaffected.`,
+        env.GITHUB_TOKEN ? [env.GITHUB_TOKEN] : [],
+      ),
+    );
     return false;
   }
 }

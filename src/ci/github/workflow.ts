@@ -144,7 +144,12 @@ function fingerprintStep(s: CiSettings, checkHandover: boolean): Yaml {
 
 function loginStep(s: CiSettings, condition?: string): Yaml {
   const host = registryHost(s.image);
-  return { name: `Log in to ${host}`, ...(condition ? { if: condition } : {}), uses: uses("login"), with: { registry: host, ...credentials(s) } };
+  return {
+    name: `Log in to ${host}`,
+    ...(condition ? { if: condition } : {}),
+    uses: uses("login"),
+    with: { registry: host, ...credentials(s) },
+  };
 }
 
 const lookupStep: Yaml = {
@@ -166,10 +171,19 @@ function trivyStep(s: CiSettings, ref: string, condition?: string): Yaml {
 }
 
 const bakeEnv = { IMAGE: "${{ steps.fp.outputs.name }}", TAG: "${{ steps.fp.outputs.fingerprint }}" };
-const imageOutputs = { ref: "${{ steps.result.outputs.ref }}", source: "${{ steps.result.outputs.source }}", fingerprint: "${{ steps.fp.outputs.fingerprint }}" };
+const imageOutputs = {
+  ref: "${{ steps.result.outputs.ref }}",
+  source: "${{ steps.result.outputs.source }}",
+  fingerprint: "${{ steps.fp.outputs.fingerprint }}",
+};
 
 function resultStep(source: "registry" | "artifact"): Yaml {
-  return { name: "Image for the other jobs", id: "result", env: { FOUND: "${{ steps.lookup.outputs.ref }}", BUILT: "${{ steps.build.outputs.ref }}", BUILT_SOURCE: source }, run: RESULT_SCRIPT };
+  return {
+    name: "Image for the other jobs",
+    id: "result",
+    env: { FOUND: "${{ steps.lookup.outputs.ref }}", BUILT: "${{ steps.build.outputs.ref }}", BUILT_SOURCE: source },
+    run: RESULT_SCRIPT,
+  };
 }
 
 /** Push to the default branch or a tag: build every platform, push by digest, scan that digest, then tag it. */
@@ -219,7 +233,12 @@ function imagePrJob(s: CiSettings): Yaml {
       { name: "Set up Buildx", if: MISSING, uses: uses("buildx") },
       { name: "Build for this run (linux/amd64, not pushed)", id: "build", if: MISSING, env: bakeEnv, run: prBuildScript(s) },
       trivyStep(s, "${{ steps.fp.outputs.name }}:${{ steps.fp.outputs.fingerprint }}", MISSING),
-      { name: "Hand the image to the other jobs", if: MISSING, uses: uses("uploadArtifact"), with: { name: ARTIFACT, path: "${{ runner.temp }}/dwf-image", "retention-days": 1 } },
+      {
+        name: "Hand the image to the other jobs",
+        if: MISSING,
+        uses: uses("uploadArtifact"),
+        with: { name: ARTIFACT, path: "${{ runner.temp }}/dwf-image", "retention-days": 1 },
+      },
       resultStep("artifact"),
     ],
   };
@@ -273,14 +292,24 @@ function workJob(s: CiSettings, job: CiJob): Yaml {
   if (container) {
     steps.push(
       loginStep(s, "env.IMAGE_SOURCE == 'registry'"),
-      { name: "Download the image", if: "env.IMAGE_SOURCE == 'artifact'", uses: uses("downloadArtifact"), with: { name: ARTIFACT, path: "${{ runner.temp }}/dwf-image" } },
+      {
+        name: "Download the image",
+        if: "env.IMAGE_SOURCE == 'artifact'",
+        uses: uses("downloadArtifact"),
+        with: { name: ARTIFACT, path: "${{ runner.temp }}/dwf-image" },
+      },
       { name: "Use the image by digest", env: { LOCAL: "${{ steps.fp.outputs.local }}" }, run: USE_IMAGE_SCRIPT },
     );
   }
   const key = { path: cachePaths(s), key: "${{ steps.fp.outputs.cache-key }}" };
   if (job.cache !== "none") {
     steps.push(
-      { name: job.cache === "save" ? "Restore the workspace cache" : "Restore the warm workspace", id: "cache", uses: uses("cacheRestore"), with: { ...key, "restore-keys": "${{ steps.fp.outputs.cache-prefix }}" } },
+      {
+        name: job.cache === "save" ? "Restore the workspace cache" : "Restore the warm workspace",
+        id: "cache",
+        uses: uses("cacheRestore"),
+        with: { ...key, "restore-keys": "${{ steps.fp.outputs.cache-prefix }}" },
+      },
       // A checkout makes every file new; unchanged files get back the times the cached build saw.
       { name: "File times of unchanged files", run: "dwf ci mtimes restore\n" },
     );
@@ -307,7 +336,10 @@ function workJob(s: CiSettings, job: CiJob): Yaml {
     "runs-on": RUNNER,
     "timeout-minutes": TIMEOUTS[job.kind],
     permissions: container ? { contents: "read", packages: "read" } : { contents: "read" },
-    env: { ...(container ? { IMAGE_REF: either("ref"), IMAGE_SOURCE: either("source"), IMAGE_FINGERPRINT: either("fingerprint") } : {}), ...remoteCacheEnv(s) },
+    env: {
+      ...(container ? { IMAGE_REF: either("ref"), IMAGE_SOURCE: either("source"), IMAGE_FINGERPRINT: either("fingerprint") } : {}),
+      ...remoteCacheEnv(s),
+    },
     steps,
   };
 }
@@ -327,7 +359,12 @@ export function renderWorkflow(s: CiSettings): string {
     "# Change devflow.toml and run `dwf ci generate` again; `dwf ci check` reports drift.\n";
   const on: Yaml = { pull_request: null, push: { branches: [s.branch], tags: ["v*"] } };
   if (container) on.schedule = [{ cron: RESCAN_CRON }];
-  const env: Record<string, string> = { DWF_VERSION: s.dwfVersion, DWF_SHA256: s.dwfSha256, DWF_PROFILE: s.runtime, DWF_CACHE_ROOT: s.cacheDir };
+  const env: Record<string, string> = {
+    DWF_VERSION: s.dwfVersion,
+    DWF_SHA256: s.dwfSha256,
+    DWF_PROFILE: s.runtime,
+    DWF_CACHE_ROOT: s.cacheDir,
+  };
   // The runner has docker; podman is there too, but the image is pulled into docker.
   if (container) env.DWF_ENGINE = "docker";
   const doc = {
@@ -342,7 +379,11 @@ export function renderWorkflow(s: CiSettings): string {
     env,
     jobs,
   };
-  return header + "\n" + emitYaml(doc, { spaced: (path) => path === "" || path === "jobs", comment: (k, v) => (k === "uses" ? versionComment(v) : undefined) });
+  return (
+    header +
+    "\n" +
+    emitYaml(doc, { spaced: (path) => path === "" || path === "jobs", comment: (k, v) => (k === "uses" ? versionComment(v) : undefined) })
+  );
 }
 
 /** The generated .dockerignore: the build context is what Dockerfile.devflow copies, nothing else. */

@@ -19,7 +19,12 @@ export const runArgs = {
   jobs: { type: "string", alias: ["j"], description: "Tasks to run at once (default: CPU count)", valueHint: "n" },
   "fail-fast": { type: "boolean", description: "Stop at the first failure, cancelling the rest" },
   "dry-run": { type: "boolean", alias: ["n"], description: "Print the plan (tasks, stacks, commands, order); run nothing" },
-  cache: { type: "boolean", default: true, description: "Reuse results of tasks whose inputs did not change", negativeDescription: "Run every task even when a cached result exists" },
+  cache: {
+    type: "boolean",
+    default: true,
+    description: "Reuse results of tasks whose inputs did not change",
+    negativeDescription: "Run every task even when a cached result exists",
+  },
   install: {
     type: "boolean",
     default: true,
@@ -46,24 +51,32 @@ function parseJobs(raw: string | undefined): number {
 }
 
 /** Run a task command with the parsed shared flags, the task cache and GitHub reporting. */
-export async function runWithFlags(args: Record<string, unknown>, commands: CommandRef[], title: string, extra: { warm?: boolean } = {}): Promise<number> {
+export async function runWithFlags(
+  args: Record<string, unknown>,
+  commands: CommandRef[],
+  title: string,
+  extra: { warm?: boolean } = {},
+): Promise<number> {
   const [{ runTasks }, { runServices }] = await Promise.all([import("../verify-flow.ts"), import("../wiring.ts")]);
-  return runTasks({
-    cwd: process.cwd(),
-    commands,
-    title,
-    config: args.config as string | undefined,
-    profile: args.profile as string | undefined,
-    jobs: parseJobs(args.jobs as string | undefined),
-    failFast: Boolean(args["fail-fast"]),
-    dryRun: Boolean(args["dry-run"]),
-    json: Boolean(args.json),
-    verbose: Boolean(args.verbose),
-    noCache: args.cache === false,
-    noInstall: args.install === false,
-    remoteCache: args["remote-cache"] as string | undefined,
-    explain: Boolean(args.explain),
-    report: args.report as string | undefined,
-    warm: extra.warm,
-  }, await runServices());
+  return runTasks(
+    {
+      cwd: process.cwd(),
+      commands,
+      title,
+      config: args.config as string | undefined,
+      profile: args.profile as string | undefined,
+      jobs: parseJobs(args.jobs as string | undefined),
+      failFast: Boolean(args["fail-fast"]),
+      dryRun: Boolean(args["dry-run"]),
+      json: Boolean(args.json),
+      verbose: Boolean(args.verbose),
+      noCache: args.cache === false,
+      noInstall: args.install === false,
+      remoteCache: args["remote-cache"] as string | undefined,
+      explain: Boolean(args.explain),
+      report: args.report as string | undefined,
+      warm: extra.warm,
+    },
+    await runServices(),
+  );
 }

@@ -36,7 +36,10 @@ export function parseFlags(argv: string[], def: ArgsDef, command: string): Parse
   const unknown = (flag: string): never => {
     const flags = Object.keys(def).filter((k) => def[k]!.type !== "positional");
     const bare = flag.replace(/^-+/, "");
-    throw new UserError(`unknown option '${flag}' for 'dwf ${command}'.${didYouMean(bare, flags).replace("'", "'--")}`, `See 'dwf ${command} --help'.`);
+    throw new UserError(
+      `unknown option '${flag}' for 'dwf ${command}'.${didYouMean(bare, flags).replace("'", "'--")}`,
+      `See 'dwf ${command} --help'.`,
+    );
   };
   const needsValue = (flag: string, next: string | undefined): never => {
     const why = next === undefined ? "" : `, but '${next}' follows it`;
@@ -55,7 +58,8 @@ export function parseFlags(argv: string[], def: ArgsDef, command: string): Parse
     const d = def[name]!;
     const shown = `--${name}`;
     if (d.type === "boolean") {
-      if (inline !== undefined) throw new UserError(`option '${shown}' takes no value, got '${flag}=${inline}'.`, `See 'dwf ${command} --help'.`);
+      if (inline !== undefined)
+        throw new UserError(`option '${shown}' takes no value, got '${flag}=${inline}'.`, `See 'dwf ${command} --help'.`);
       set(name, !negated);
       return 0;
     }
@@ -104,7 +108,10 @@ export function parseFlags(argv: string[], def: ArgsDef, command: string): Parse
       if (value !== undefined) set(name, value);
       else if (d.default !== undefined) set(name, d.default);
       else if (d.required !== false) {
-        throw new UserError(`'dwf ${command}' needs <${"valueHint" in d && d.valueHint ? d.valueHint : name}>.`, `See 'dwf ${command} --help'.`);
+        throw new UserError(
+          `'dwf ${command}' needs <${"valueHint" in d && d.valueHint ? d.valueHint : name}>.`,
+          `See 'dwf ${command} --help'.`,
+        );
       }
     } else if (out[name] === undefined && d.default !== undefined) set(name, d.default);
     else if (d.type === "enum" && out[name] !== undefined && d.options && !d.options.includes(out[name] as string)) {

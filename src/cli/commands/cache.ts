@@ -76,15 +76,28 @@ async function listImages(state: ProjectState): Promise<ImageList & { path?: str
   for (const name of enginesFor(setting)) {
     const path = findOnPath(name, process.env.PATH ?? "");
     if (!path) continue;
-    const r = await engineCommand([path, "images", "--filter", `label=dev.devflow.project=${state.project}`, "--format", "json"], { timeoutMs: 30_000 });
-    if (r.code !== 0) return { engine: name, available: false, reason: `'${name} images' failed: ${r.stderr.trim().split("\n")[0] || `exit code ${r.code}`}`, images: [] };
+    const r = await engineCommand([path, "images", "--filter", `label=dev.devflow.project=${state.project}`, "--format", "json"], {
+      timeoutMs: 30_000,
+    });
+    if (r.code !== 0)
+      return {
+        engine: name,
+        available: false,
+        reason: `'${name} images' failed: ${r.stderr.trim().split("\n")[0] || `exit code ${r.code}`}`,
+        images: [],
+      };
     try {
       return { engine: name, path, available: true, images: parseImagesJson(r.stdout) };
     } catch (e) {
       return { engine: name, available: false, reason: `could not read '${name} images' output: ${(e as Error).message}`, images: [] };
     }
   }
-  return { engine: null, available: false, reason: setting === "auto" ? "no container engine (podman or docker) found on PATH" : `'${setting}' was not found on PATH`, images: [] };
+  return {
+    engine: null,
+    available: false,
+    reason: setting === "auto" ? "no container engine (podman or docker) found on PATH" : `'${setting}' was not found on PATH`,
+    images: [],
+  };
 }
 
 function summarise(items: CacheItem[]) {
@@ -130,14 +143,30 @@ interface RemoteInfo {
 
 /** The remote cache's settings and whether its status endpoint answers (within its timeout). */
 async function remoteInfo(state: ProjectState): Promise<RemoteInfo> {
-  if (!state.config.cache?.remote && !process.env.DWF_REMOTE_CACHE_URL && !process.env.TURBO_API) return { configured: false, mode: "off", detail: "not configured" };
+  if (!state.config.cache?.remote && !process.env.DWF_REMOTE_CACHE_URL && !process.env.TURBO_API)
+    return { configured: false, mode: "off", detail: "not configured" };
   const { resolveRemoteSettings, createRemoteClient } = await import("../../cache/remote-cache.ts");
   const r = resolveRemoteSettings(state.config, state.configPath, process.env);
-  if ("off" in r) return { configured: r.configured, url: state.config.cache?.remote?.url ?? process.env.DWF_REMOTE_CACHE_URL ?? process.env.TURBO_API, mode: "off", detail: r.off };
+  if ("off" in r)
+    return {
+      configured: r.configured,
+      url: state.config.cache?.remote?.url ?? process.env.DWF_REMOTE_CACHE_URL ?? process.env.TURBO_API,
+      mode: "off",
+      detail: r.off,
+    };
   const s = r.settings;
   const started = performance.now();
   const status = await createRemoteClient(s).status(AbortSignal.timeout(Math.max(s.timeoutMs, 1000)));
-  return { configured: true, url: s.url, team: s.team, mode: s.mode, tokenVar: s.tokenVar, answers: status.ok, detail: status.detail, ms: Math.round(performance.now() - started) };
+  return {
+    configured: true,
+    url: s.url,
+    team: s.team,
+    mode: s.mode,
+    tokenVar: s.tokenVar,
+    answers: status.ok,
+    detail: status.detail,
+    ms: Math.round(performance.now() - started),
+  };
 }
 
 const info = defineCommand({
@@ -157,11 +186,22 @@ const info = defineCommand({
         cacheRoot: state.cacheRoot,
         exists,
         totalBytes: sum.total,
-        directories: sum.groups.map((g) => ({ name: g.name, bytes: g.bytes, lastUsed: g.lastUsed ? new Date(g.lastUsed).toISOString() : null, current: g.current, truncated: g.truncated })),
+        directories: sum.groups.map((g) => ({
+          name: g.name,
+          bytes: g.bytes,
+          lastUsed: g.lastUsed ? new Date(g.lastUsed).toISOString() : null,
+          current: g.current,
+          truncated: g.truncated,
+        })),
         tasks: sum.tasks,
         project: state.project,
         fingerprint,
-        images: { engine: images.engine, available: images.available, reason: images.reason, list: images.images.map((i) => ({ ...i, current: i.fingerprint === fingerprint })) },
+        images: {
+          engine: images.engine,
+          available: images.available,
+          reason: images.reason,
+          list: images.images.map((i) => ({ ...i, current: i.fingerprint === fingerprint })),
+        },
         remote,
       };
       writeStdout(JSON.stringify(out, null, 2) + "\n");
@@ -172,14 +212,24 @@ const info = defineCommand({
     if (sum.groups.length) {
       const width = Math.max(...sum.groups.map((g) => g.name.length));
       for (const g of sum.groups) {
-        const note = g.name === TASKS_DIR ? `${sum.tasks.entries} task result${sum.tasks.entries === 1 ? "" : "s"}` : g.current ? "in use by this project" : "";
-        w(`  ${g.name.padEnd(width)}  ${(g.truncated ? "≥" : "") + formatBytes(g.bytes).padStart(9)}  last used ${ago(g.lastUsed).padEnd(12)}  ${note}`.trimEnd());
+        const note =
+          g.name === TASKS_DIR
+            ? `${sum.tasks.entries} task result${sum.tasks.entries === 1 ? "" : "s"}`
+            : g.current
+              ? "in use by this project"
+              : "";
+        w(
+          `  ${g.name.padEnd(width)}  ${(g.truncated ? "≥" : "") + formatBytes(g.bytes).padStart(9)}  last used ${ago(g.lastUsed).padEnd(12)}  ${note}`.trimEnd(),
+        );
       }
     }
     w("");
     if (!remote.configured) w("Remote cache: not configured (see [cache.remote] in the README).");
     else if (remote.mode === "off") w(`Remote cache: ${remote.url ?? "?"}  off: ${remote.detail}.`);
-    else w(`Remote cache: ${remote.url}  team '${remote.team}', ${remote.mode === "read" ? "read-only" : "read-write"}, token from ${remote.tokenVar}: ${remote.answers ? `answers (${remote.detail}, ${remote.ms}ms)` : `does not answer: ${remote.detail}`}.`);
+    else
+      w(
+        `Remote cache: ${remote.url}  team '${remote.team}', ${remote.mode === "read" ? "read-only" : "read-write"}, token from ${remote.tokenVar}: ${remote.answers ? `answers (${remote.detail}, ${remote.ms}ms)` : `does not answer: ${remote.detail}`}.`,
+      );
     w("");
     if (!images.available) w(`Images: ${images.reason}.`);
     else if (images.images.length === 0) w(`Images: none built for project '${state.project}' (${images.engine}).`);
@@ -198,7 +248,12 @@ const prune = defineCommand({
   meta: { name: "prune", description: "Remove cache directories, task results and (with --images) images not used recently" },
   args: {
     ...configArgs,
-    "older-than": { type: "string", default: "14d", description: "Remove what was not used for this long (default 14d; with --all: everything)", valueHint: "age" },
+    "older-than": {
+      type: "string",
+      default: "14d",
+      description: "Remove what was not used for this long (default 14d; with --all: everything)",
+      valueHint: "age",
+    },
     "dry-run": { type: "boolean", alias: ["n"], description: "Show what would be removed; remove nothing" },
     images: { type: "boolean", description: "Also remove this project's images whose fingerprint is not the current one" },
     all: { type: "boolean", description: "Also remove the current stacks' caches (and with --images the current image)" },
@@ -262,7 +317,18 @@ const prune = defineCommand({
     w(nothing ? `Nothing to prune in ${state.cacheRoot}.` : `${dryRun ? "Would reclaim" : "Reclaimed"} ${formatBytes(bytes)}.`);
     if (args.json) {
       writeStdout(
-        JSON.stringify({ cacheRoot: state.cacheRoot, dryRun, removed: removed.map((i) => ({ path: i.rel, kind: i.kind, bytes: i.bytes })), images: imageReport, bytes, errors }, null, 2) + "\n",
+        JSON.stringify(
+          {
+            cacheRoot: state.cacheRoot,
+            dryRun,
+            removed: removed.map((i) => ({ path: i.rel, kind: i.kind, bytes: i.bytes })),
+            images: imageReport,
+            bytes,
+            errors,
+          },
+          null,
+          2,
+        ) + "\n",
       );
     }
     return errors.length ? EXIT.failed : EXIT.ok;

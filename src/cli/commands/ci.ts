@@ -15,12 +15,24 @@ const outputArg = {
 } as const;
 
 const shaArg = {
-  "dwf-sha256": { type: "string", description: "SHA-256 of the pinned release's dwf-linux-x64.tar.gz (default: [ci] dwf_sha256, the workflow on disk, else the release's SHA256SUMS)", valueHint: "hex" },
+  "dwf-sha256": {
+    type: "string",
+    description:
+      "SHA-256 of the pinned release's dwf-linux-x64.tar.gz (default: [ci] dwf_sha256, the workflow on disk, else the release's SHA256SUMS)",
+    valueHint: "hex",
+  },
 } as const;
 
 async function load(args: { config?: string; output?: string; "dwf-sha256"?: string }, needSha256: boolean) {
   const { loadCiProject } = await import("../../ci/project.ts");
-  return loadCiProject({ cwd: process.cwd(), config: args.config, output: args.output, sha256: args["dwf-sha256"], needSha256, extensions: extensionSource });
+  return loadCiProject({
+    cwd: process.cwd(),
+    config: args.config,
+    output: args.output,
+    sha256: args["dwf-sha256"],
+    needSha256,
+    extensions: extensionSource,
+  });
 }
 
 const generate = defineCommand({
@@ -47,7 +59,9 @@ const generate = defineCommand({
       else log.info(`${outcome} ${display}`);
     }
     if (project.dockerfileMissing) {
-      log.warn(`${project.settings.dockerfile} does not exist; the workflow's image jobs build the CI image from it. Run 'dwf init' to create it.`);
+      log.warn(
+        `${project.settings.dockerfile} does not exist; the workflow's image jobs build the CI image from it. Run 'dwf init' to create it.`,
+      );
     }
     return EXIT.ok;
   },
@@ -74,7 +88,9 @@ const check = defineCommand({
         writeStdout(d.diff);
       }
     }
-    writeStderr(`  Run '${fix}' to bring ${drift.length === 1 ? "it" : "them"} in sync${drift.some((d) => !d.missing) ? " (hand edits are replaced; put them in devflow.toml instead)" : ""}.\n`);
+    writeStderr(
+      `  Run '${fix}' to bring ${drift.length === 1 ? "it" : "them"} in sync${drift.some((d) => !d.missing) ? " (hand edits are replaced; put them in devflow.toml instead)" : ""}.\n`,
+    );
     return EXIT.failed;
   },
 });
@@ -117,7 +133,16 @@ async function taskResolver(config: string | undefined, runtime: RuntimeKind) {
     tools ??= runtime === "container" ? imageTools(p) : Promise.resolve(undefined);
     const t = await tools;
     // One probe for every profile: its answers are the image's, whichever profile asked.
-    const prepared = await planTasks({ cwd: process.cwd(), project: p, commands: refs, runtime, tools: t?.probe, dryRun: true, quiet: t?.quiet, warm: opts.warm });
+    const prepared = await planTasks({
+      cwd: process.cwd(),
+      project: p,
+      commands: refs,
+      runtime,
+      tools: t?.probe,
+      dryRun: true,
+      quiet: t?.quiet,
+      warm: opts.warm,
+    });
     return prepared.tasks.map((t) => ({
       id: t.task.id,
       command: formatRef(t.task.ref),
@@ -147,10 +172,17 @@ async function imageTools(project: Project): Promise<{ probe: ToolProbe; quiet: 
 }
 
 const mtimes = defineCommand({
-  meta: { name: "mtimes", description: "CI only: record (save) or give back (restore) the file times of unchanged tracked files beside the workspace cache" },
+  meta: {
+    name: "mtimes",
+    description: "CI only: record (save) or give back (restore) the file times of unchanged tracked files beside the workspace cache",
+  },
   args: { ...configArgs, action: { type: "positional", description: "save or restore", required: true } },
   async run({ args }) {
-    const [{ loadConfig }, { resolveCacheRoot }, { saveMtimes, restoreMtimes }] = await Promise.all([import("../../core/config.ts"), import("../../core/cache-root.ts"), import("../../ci/mtimes.ts")]);
+    const [{ loadConfig }, { resolveCacheRoot }, { saveMtimes, restoreMtimes }] = await Promise.all([
+      import("../../core/config.ts"),
+      import("../../core/cache-root.ts"),
+      import("../../ci/mtimes.ts"),
+    ]);
     const loaded = loadConfig({ cwd: process.cwd(), explicit: args.config });
     const cacheRoot = resolveCacheRoot(loaded.root, loaded.config);
     if (args.action === "save") {
@@ -162,7 +194,11 @@ const mtimes = defineCommand({
       throw new UserError(`dwf ci mtimes: '${args.action}' is not an action.`, "Use 'dwf ci mtimes save' or 'dwf ci mtimes restore'.");
     }
     const r = restoreMtimes(loaded.root, cacheRoot);
-    log.info(r.stamped ? `${r.restored} unchanged files keep the times of the cached build; ${r.changed} changed or new` : "no recorded file times in the cache (a cold cache): nothing to restore");
+    log.info(
+      r.stamped
+        ? `${r.restored} unchanged files keep the times of the cached build; ${r.changed} changed or new`
+        : "no recorded file times in the cache (a cold cache): nothing to restore",
+    );
     return EXIT.ok;
   },
 });

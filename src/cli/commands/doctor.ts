@@ -12,13 +12,28 @@ import { writeStdout } from "../../lib/out.ts";
 export default defineCommand({
   meta: { name: "doctor", description: "Check the tools, container engine, image, cache and extensions this project needs" },
   args: {
-    target: { type: "positional", required: false, description: "The [targets] profile whose tools are needed (default: pr, what 'dwf verify' runs)", valueHint: "profile" },
+    target: {
+      type: "positional",
+      required: false,
+      description: "The [targets] profile whose tools are needed (default: pr, what 'dwf verify' runs)",
+      valueHint: "profile",
+    },
     ...configArgs,
-    profile: { type: "string", description: "Check for this runtime profile: host, container or auto (env DWF_PROFILE)", valueHint: "host|container|auto" },
+    profile: {
+      type: "string",
+      description: "Check for this runtime profile: host, container or auto (env DWF_PROFILE)",
+      valueHint: "host|container|auto",
+    },
     json: { type: "boolean", description: "Machine-readable result on stdout" },
   },
   async run({ args }) {
-    const report = await runDoctor({ cwd: process.cwd(), config: args.config, profile: args.profile, target: args.target as string | undefined, extensions: extensionSource });
+    const report = await runDoctor({
+      cwd: process.cwd(),
+      config: args.config,
+      profile: args.profile,
+      target: args.target as string | undefined,
+      extensions: extensionSource,
+    });
     writeStdout(args.json ? redactText(JSON.stringify(report, null, 2)) + "\n" : renderDoctor(report));
     return report.ok ? EXIT.ok : EXIT.failed;
   },

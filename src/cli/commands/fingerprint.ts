@@ -18,7 +18,11 @@ function rows(inputs: FingerprintInput[]): string {
 }
 
 export default defineCommand({
-  meta: { name: "fingerprint", description: "Print the image fingerprint (SHA-256 over Dockerfile.devflow, what it copies, the toolchain pins, the bake file and the platforms)" },
+  meta: {
+    name: "fingerprint",
+    description:
+      "Print the image fingerprint (SHA-256 over Dockerfile.devflow, what it copies, the toolchain pins, the bake file and the platforms)",
+  },
   args: {
     ...configArgs,
     explain: { type: "boolean", description: "Show both parts: the image inputs, and the dependency inputs that key CI's caches" },
@@ -34,7 +38,9 @@ export default defineCommand({
     const cache = cacheKey(spec.fingerprint, deps.hash);
     if (args.json) {
       const dependencies = { hash: deps.hash, inputs: deps.inputs, paths: deps.paths };
-      writeStdout(JSON.stringify({ fingerprint: spec.fingerprint, image: spec.ref, inputs: spec.inputs, dependencies, cache }, null, 2) + "\n");
+      writeStdout(
+        JSON.stringify({ fingerprint: spec.fingerprint, image: spec.ref, inputs: spec.inputs, dependencies, cache }, null, 2) + "\n",
+      );
       return 0;
     }
     let out = `${style.bold(spec.fingerprint)}\n${style.dim(`image: ${spec.ref}`)}\n\n`;

@@ -23,12 +23,27 @@ const show = defineCommand({
     const exists = engine ? await imageExists(engine, spec.ref) : null;
     const dockerfile = existsSync(spec.dockerfile) ? relative(project.loaded.root, spec.dockerfile) : null;
     if (args.json) {
-      writeStdout(JSON.stringify({ image: spec.ref, fingerprint: spec.fingerprint, engine: engine?.name ?? null, exists, dockerfile }, null, 2) + "\n");
+      writeStdout(
+        JSON.stringify({ image: spec.ref, fingerprint: spec.fingerprint, engine: engine?.name ?? null, exists, dockerfile }, null, 2) +
+          "\n",
+      );
       return 0;
     }
-    const state = exists === null ? `unknown (${"reasons" in found ? found.reasons.join("; ") : "no engine"})` : exists ? `present (${engine!.name})` : `not present locally (${engine!.name})`;
-    writeStdout(`image:       ${spec.ref}\nfingerprint: ${spec.fingerprint}\nstatus:      ${state}\ndockerfile:  ${dockerfile ?? "none"}\n`);
-    if (exists === false) writeStdout(dockerfile ? "Run 'dwf image build' to build it.\n" : "Pull it from your registry, or add Dockerfile.devflow and run 'dwf image build'.\n");
+    const state =
+      exists === null
+        ? `unknown (${"reasons" in found ? found.reasons.join("; ") : "no engine"})`
+        : exists
+          ? `present (${engine!.name})`
+          : `not present locally (${engine!.name})`;
+    writeStdout(
+      `image:       ${spec.ref}\nfingerprint: ${spec.fingerprint}\nstatus:      ${state}\ndockerfile:  ${dockerfile ?? "none"}\n`,
+    );
+    if (exists === false)
+      writeStdout(
+        dockerfile
+          ? "Run 'dwf image build' to build it.\n"
+          : "Pull it from your registry, or add Dockerfile.devflow and run 'dwf image build'.\n",
+      );
     return 0;
   },
 });
@@ -43,7 +58,10 @@ const build = defineCommand({
   async run({ args }) {
     const { project, spec } = await loadImageSpec({ cwd: process.cwd(), config: args.config, extensions: extensionSource });
     if (!existsSync(spec.dockerfile)) {
-      throw new UserError(`no ${relative(project.loaded.root, spec.dockerfile)} in ${project.loaded.root} to build.`, "Write one (see 'dwf init'), or set [container] dockerfile in devflow.toml.");
+      throw new UserError(
+        `no ${relative(project.loaded.root, spec.dockerfile)} in ${project.loaded.root} to build.`,
+        "Write one (see 'dwf init'), or set [container] dockerfile in devflow.toml.",
+      );
     }
     const engine = await resolveEngine(project.loaded.config);
     // Asked for by name: whatever auto remembered about this image not being available is moot.
@@ -53,7 +71,13 @@ const build = defineCommand({
       writeStdout(spec.ref + "\n");
       return 0;
     }
-    await buildImage(engine, { ref: spec.ref, dockerfile: spec.dockerfile, context: spec.context, labels: imageLabels(spec.project, spec.fingerprint), noCache: Boolean(args["no-cache"]) });
+    await buildImage(engine, {
+      ref: spec.ref,
+      dockerfile: spec.dockerfile,
+      context: spec.context,
+      labels: imageLabels(spec.project, spec.fingerprint),
+      noCache: Boolean(args["no-cache"]),
+    });
     writeStdout(spec.ref + "\n");
     return 0;
   },

@@ -9,24 +9,42 @@ import { writeStdout, writeStderr } from "../../lib/out.ts";
 export default defineCommand({
   meta: { name: "init", description: "Set up dwf here: devflow.toml, Dockerfile.devflow and the CI workflow" },
   args: {
-    stacks: { type: "positional", required: false, description: "Stacks to set up (default: detected from the repository)", valueHint: "stack…" },
+    stacks: {
+      type: "positional",
+      required: false,
+      description: "Stacks to set up (default: detected from the repository)",
+      valueHint: "stack…",
+    },
     force: { type: "boolean", description: "Replace files that already exist" },
     "dry-run": { type: "boolean", alias: ["n"], description: "Print the files instead of writing them" },
   },
   async run({ args }) {
     const dryRun = Boolean(args["dry-run"]);
-    const r = await runInit({ root: process.cwd(), stacks: args._.map(String), force: Boolean(args.force), dryRun, env: process.env, extensions: extensionSource });
+    const r = await runInit({
+      root: process.cwd(),
+      stacks: args._.map(String),
+      force: Boolean(args.force),
+      dryRun,
+      env: process.env,
+      extensions: extensionSource,
+    });
     const out = (s: string) => writeStdout(s);
     if (dryRun) {
       const force = Boolean(args.force);
       for (const f of r.files) {
-        const note = r.existing.includes(f.path) ? (force ? "exists: --force would replace it" : "exists: 'dwf init' would refuse to replace it") : "not written: --dry-run";
+        const note = r.existing.includes(f.path)
+          ? force
+            ? "exists: --force would replace it"
+            : "exists: 'dwf init' would refuse to replace it"
+          : "not written: --dry-run";
         out(`${style.bold(`==> ${f.path}`)} ${style.dim(`(${note})`)}\n${f.content}${f.content.endsWith("\n") ? "" : "\n"}\n`);
       }
       writeStderr(`Stacks: ${r.stacks.join(", ")} (${r.how}). Nothing was written.\n`);
       if (r.existing.length && !force) {
         const are = r.existing.length === 1 ? "exists" : "exist";
-        writeStderr(`${r.existing.join(", ")} already ${are}: 'dwf init' would refuse to write anything (it never overwrites files); 'dwf init --force' replaces ${r.existing.length === 1 ? "it" : "them"}.\n`);
+        writeStderr(
+          `${r.existing.join(", ")} already ${are}: 'dwf init' would refuse to write anything (it never overwrites files); 'dwf init --force' replaces ${r.existing.length === 1 ? "it" : "them"}.\n`,
+        );
       } else writeStderr(`Run 'dwf init${force ? " --force" : ""}' without --dry-run to write these files.\n`);
       return 0;
     }

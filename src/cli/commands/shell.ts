@@ -9,7 +9,12 @@ export default defineCommand({
   meta: { name: "shell", description: "Open a shell in the container image tasks use, or run one command there" },
   args: {
     ...configArgs,
-    command: { type: "positional", required: false, description: "A command to run instead of the shell, after '--' (e.g. dwf shell -- make test)", valueHint: "-- cmd…" },
+    command: {
+      type: "positional",
+      required: false,
+      description: "A command to run instead of the shell, after '--' (e.g. dwf shell -- make test)",
+      valueHint: "-- cmd…",
+    },
   },
   async run({ args }) {
     return runShell({ cwd: process.cwd(), config: args.config, command: args._.map(String), extensions: extensionSource });

@@ -53,7 +53,9 @@ export async function renderCommandUsage(cmd: CommandDef<any>, path: string): Pr
   const subNames = Object.keys(subs);
   // A pattern name already spells its words: `dwf <primary>:<selector> [options]`.
   const words = shown === path ? positionals.map(([n, d]) => word(n, d)) : [];
-  const usage = [`dwf ${shown}`, subNames.length ? "<sub-command>" : "", options.length ? "[options]" : "", ...words].filter(Boolean).join(" ");
+  const usage = [`dwf ${shown}`, subNames.length ? "<sub-command>" : "", options.length ? "[options]" : "", ...words]
+    .filter(Boolean)
+    .join(" ");
   let out = `${meta.description ?? ""}\n\nUsage: ${usage}\n`;
   if (positionals.length) {
     out += `\nArguments\n${table(positionals.map(([n, d]) => [word(n, d).replace(/^\[(.*)\]$/, "$1"), withDefault(d.description ?? "", d)]))}\n`;

@@ -11,8 +11,13 @@ export default defineCommand({
   },
   async run({ args }) {
     const name = (args.profileName as string | undefined) ?? "pr";
-    if (!/^[a-z][a-z0-9_-]*$/.test(name)) throw new UserError(`'${name}' is not a profile name; profiles are lower-case words such as 'pr' or 'main'.`);
-    if (args._.length > 1) throw new UserError(`'dwf verify' takes one profile, got: ${args._.join(" ")}.`, "Run several profiles as 'dwf verify pr && dwf verify main'.");
+    if (!/^[a-z][a-z0-9_-]*$/.test(name))
+      throw new UserError(`'${name}' is not a profile name; profiles are lower-case words such as 'pr' or 'main'.`);
+    if (args._.length > 1)
+      throw new UserError(
+        `'dwf verify' takes one profile, got: ${args._.join(" ")}.`,
+        "Run several profiles as 'dwf verify pr && dwf verify main'.",
+      );
     return runWithFlags(args, [{ primary: "check", selector: name }], `check:${name}`);
   },
 });

@@ -8,9 +8,17 @@ import { formatRef, parseCommandRef } from "../../sdk/command-ref.ts";
 import { UserError } from "../../lib/errors.ts";
 
 export default defineCommand({
-  meta: { name: "warm", description: "Prepare build outputs for commands run later (CI's warm job); runs their warm actions, not the commands" },
+  meta: {
+    name: "warm",
+    description: "Prepare build outputs for commands run later (CI's warm job); runs their warm actions, not the commands",
+  },
   args: {
-    command: { type: "positional", required: true, description: "Commands to warm, e.g. lint:static (or check:<profile>)", valueHint: "primary[:selector]…" },
+    command: {
+      type: "positional",
+      required: true,
+      description: "Commands to warm, e.g. lint:static (or check:<profile>)",
+      valueHint: "primary[:selector]…",
+    },
     ...runArgs,
   },
   async run({ args }) {

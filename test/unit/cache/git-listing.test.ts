@@ -26,7 +26,11 @@ function repo(files: Record<string, string>, emptyDirs: string[] = []): string {
 }
 
 function git(cwd: string, ...args: string[]): void {
-  const r = Bun.spawnSync(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", ...args], { cwd, stdout: "ignore", stderr: "pipe" });
+  const r = Bun.spawnSync(["git", "-c", "user.name=t", "-c", "user.email=t@example.com", ...args], {
+    cwd,
+    stdout: "ignore",
+    stderr: "pipe",
+  });
   if (r.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${r.stderr.toString()}`);
 }
 
@@ -34,11 +38,19 @@ function git(cwd: string, ...args: string[]): void {
 const tick = () => Bun.sleep(30);
 
 /** racyMs 0: trust stat data written before the call (the tests wait a tick instead of 2 s). */
-const cached = (root: string, sub = "") => hashTree(join(root, sub), { cacheRoot: join(root, ".cache"), exclude: [join(root, ".cache")], racyMs: 0 });
+const cached = (root: string, sub = "") =>
+  hashTree(join(root, sub), { cacheRoot: join(root, ".cache"), exclude: [join(root, ".cache")], racyMs: 0 });
 /** What git says right now, with no remembered listing. */
 const fresh = async (root: string, sub = "") => [...(await hashTree(join(root, sub), { exclude: [join(root, ".cache")] })).files.keys()];
 
-const FILES = { "a.txt": "a", "src/b.txt": "b", "logs/x.log": "l", ".gitignore": "*.log\nout/\n", "out/o.txt": "o", "sub/.gitignore": "skip.txt\n" };
+const FILES = {
+  "a.txt": "a",
+  "src/b.txt": "b",
+  "logs/x.log": "l",
+  ".gitignore": "*.log\nout/\n",
+  "out/o.txt": "o",
+  "sub/.gitignore": "skip.txt\n",
+};
 
 describe("remembered git listing", () => {
   test("is reused while nothing changed, and not trusted right after a change", async () => {
@@ -59,7 +71,10 @@ describe("remembered git listing", () => {
     ["a file added in an empty directory", (r) => writeFileSync(join(r, "empty/new.txt"), "n")],
     ["a file added deep in an empty directory", (r) => writeFileSync(join(r, "empty/deeper/new.txt"), "n")],
     ["a file added where only ignored files were", (r) => writeFileSync(join(r, "logs/readme.txt"), "n")],
-    ["a new directory with a file", (r) => (mkdirSync(join(r, "fresh/x"), { recursive: true }), writeFileSync(join(r, "fresh/x/n.txt"), "n"))],
+    [
+      "a new directory with a file",
+      (r) => (mkdirSync(join(r, "fresh/x"), { recursive: true }), writeFileSync(join(r, "fresh/x/n.txt"), "n")),
+    ],
     ["an untracked file removed", (r) => unlinkSync(join(r, "src/b.txt"))],
     ["a file renamed", (r) => Bun.spawnSync(["mv", join(r, "src/b.txt"), join(r, "src/c.txt")])],
     ["the top .gitignore edited", (r) => appendFileSync(join(r, ".gitignore"), "a.txt\n")],
@@ -93,7 +108,9 @@ describe("remembered git listing", () => {
       await tick();
       await cached(root);
       expect((await cached(root)).stats.listReused).toBe(true);
-      const memo = readdirSync(join(root, ".cache/tasks/stat")).map((f) => readFileSync(join(root, ".cache/tasks/stat", f), "utf8")).join("");
+      const memo = readdirSync(join(root, ".cache/tasks/stat"))
+        .map((f) => readFileSync(join(root, ".cache/tasks/stat", f), "utf8"))
+        .join("");
       expect(memo).toContain('"listing"');
       expect(memo).not.toContain("MARKER");
       await tick();

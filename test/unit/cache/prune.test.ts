@@ -4,7 +4,17 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { applyPrune, checkPrunableRoot, parseAge, parseImagesJson, planImagePrune, planPrune, scanCacheRoot, TAG_SIGNATURE, type CacheItem } from "../../../src/cache/prune.ts";
+import {
+  applyPrune,
+  checkPrunableRoot,
+  parseAge,
+  parseImagesJson,
+  planImagePrune,
+  planPrune,
+  scanCacheRoot,
+  TAG_SIGNATURE,
+  type CacheItem,
+} from "../../../src/cache/prune.ts";
 import { UserError } from "../../../src/lib/errors.ts";
 import { ensureCacheRoot } from "../../../src/core/cache-root.ts";
 
@@ -19,7 +29,15 @@ function tmp(): string {
 }
 const DAY = 86_400_000;
 const now = Date.UTC(2026, 10, 23);
-const item = (rel: string, daysAgo: number, extra: Partial<CacheItem> = {}): CacheItem => ({ rel, kind: "dir", group: rel.split("/")[0]!, bytes: 100, lastUsedMs: now - daysAgo * DAY, current: false, ...extra });
+const item = (rel: string, daysAgo: number, extra: Partial<CacheItem> = {}): CacheItem => ({
+  rel,
+  kind: "dir",
+  group: rel.split("/")[0]!,
+  bytes: 100,
+  lastUsedMs: now - daysAgo * DAY,
+  current: false,
+  ...extra,
+});
 
 describe("parseAge", () => {
   test("units and errors", () => {
@@ -33,14 +51,24 @@ describe("parseAge", () => {
 });
 
 describe("planPrune", () => {
-  const items = [item("old", 30), item("fresh", 1), item("rust", 30, { current: true }), item("tasks/ab/x.json", 20, { kind: "task", group: "tasks" }), item("huge", 90, { truncated: true })];
+  const items = [
+    item("old", 30),
+    item("fresh", 1),
+    item("rust", 30, { current: true }),
+    item("tasks/ab/x.json", 20, { kind: "task", group: "tasks" }),
+    item("huge", 90, { truncated: true }),
+  ];
   test("removes what was not used within the boundary, keeps current and truncated", () => {
     const plan = planPrune(items, { now, olderThanMs: 14 * DAY, all: false });
     expect(plan.remove.map((i) => i.rel)).toEqual(["old", "tasks/ab/x.json"]);
     expect(plan.bytes).toBe(200);
   });
   test("--all also removes current items (and with no age, everything)", () => {
-    expect(planPrune(items, { now, olderThanMs: 14 * DAY, all: true }).remove.map((i) => i.rel)).toEqual(["old", "rust", "tasks/ab/x.json"]);
+    expect(planPrune(items, { now, olderThanMs: 14 * DAY, all: true }).remove.map((i) => i.rel)).toEqual([
+      "old",
+      "rust",
+      "tasks/ab/x.json",
+    ]);
     expect(planPrune(items, { now, olderThanMs: 0, all: true }).remove).toHaveLength(items.length);
   });
 });
@@ -48,14 +76,31 @@ describe("planPrune", () => {
 describe("images", () => {
   const fp = (c: string) => c.repeat(64);
   test("podman's JSON array and docker's JSON lines", () => {
-    const podman = JSON.stringify([{ Id: "id1", Names: [`localhost/dwf-p:${fp("a")}`], Labels: { "dev.devflow.fingerprint": fp("a") }, Size: 2000, Created: 1700000000 }]);
-    expect(parseImagesJson(podman)).toEqual([{ id: "id1", refs: [`localhost/dwf-p:${fp("a")}`], fingerprint: fp("a"), bytes: 2000, created: new Date(1700000000 * 1000).toISOString() }]);
-    const docker = [JSON.stringify({ ID: "id2", Repository: "localhost/dwf-p", Tag: fp("b"), Size: "1.5MB", CreatedAt: "x" }), ""].join("\n");
+    const podman = JSON.stringify([
+      { Id: "id1", Names: [`localhost/dwf-p:${fp("a")}`], Labels: { "dev.devflow.fingerprint": fp("a") }, Size: 2000, Created: 1700000000 },
+    ]);
+    expect(parseImagesJson(podman)).toEqual([
+      {
+        id: "id1",
+        refs: [`localhost/dwf-p:${fp("a")}`],
+        fingerprint: fp("a"),
+        bytes: 2000,
+        created: new Date(1700000000 * 1000).toISOString(),
+      },
+    ]);
+    const docker = [JSON.stringify({ ID: "id2", Repository: "localhost/dwf-p", Tag: fp("b"), Size: "1.5MB", CreatedAt: "x" }), ""].join(
+      "\n",
+    );
     expect(parseImagesJson(docker)[0]).toMatchObject({ id: "id2", fingerprint: fp("b"), bytes: 1_500_000 });
     expect(parseImagesJson("")).toEqual([]);
   });
   test("old fingerprints go, the current stays unless --all", () => {
-    const imgs = parseImagesJson(JSON.stringify([{ Id: "1", Labels: { "dev.devflow.fingerprint": fp("a") } }, { Id: "2", Labels: { "dev.devflow.fingerprint": fp("b") } }]));
+    const imgs = parseImagesJson(
+      JSON.stringify([
+        { Id: "1", Labels: { "dev.devflow.fingerprint": fp("a") } },
+        { Id: "2", Labels: { "dev.devflow.fingerprint": fp("b") } },
+      ]),
+    );
     expect(planImagePrune(imgs, fp("a"), false).remove.map((i) => i.id)).toEqual(["2"]);
     expect(planImagePrune(imgs, fp("a"), true).remove).toHaveLength(2);
   });

@@ -40,12 +40,38 @@ const ENV = { DWF_REMOTE_CACHE_TOKEN: "tok-123", DWF_REMOTE_CACHE_SIGNATURE_KEY:
 describe("resolveRemoteSettings", () => {
   test("file settings with the token and signature key from the environment", () => {
     const r = resolveRemoteSettings(config({ url: "https://cache.example.com/", team: "acme", timeout: 3 }), "/p/devflow.toml", ENV);
-    expect(r).toEqual({ settings: { url: "https://cache.example.com", team: "acme", token: "tok-123", tokenVar: "DWF_REMOTE_CACHE_TOKEN", signatureKey: "sig-key", mode: "readwrite", timeoutMs: 3000 } });
+    expect(r).toEqual({
+      settings: {
+        url: "https://cache.example.com",
+        team: "acme",
+        token: "tok-123",
+        tokenVar: "DWF_REMOTE_CACHE_TOKEN",
+        signatureKey: "sig-key",
+        mode: "readwrite",
+        timeoutMs: 3000,
+      },
+    });
   });
   test("Turborepo's variable names work too; DWF_ names win over them and over the file", () => {
-    const turbo = resolveRemoteSettings(config({}), null, { TURBO_API: "http://t:1", TURBO_TEAM: "team_x", TURBO_TOKEN: "tt", TURBO_REMOTE_CACHE_SIGNATURE_KEY: "k" });
-    expect("settings" in turbo && turbo.settings).toMatchObject({ url: "http://t:1", team: "team_x", tokenVar: "TURBO_TOKEN", timeoutMs: 2000 });
-    const both = resolveRemoteSettings(config({ url: "http://file:1", team: "f" }), null, { ...ENV, DWF_REMOTE_CACHE_URL: "http://env:2", TURBO_API: "http://t:1", DWF_REMOTE_CACHE_TEAM: "e", TURBO_TOKEN: "tt" });
+    const turbo = resolveRemoteSettings(config({}), null, {
+      TURBO_API: "http://t:1",
+      TURBO_TEAM: "team_x",
+      TURBO_TOKEN: "tt",
+      TURBO_REMOTE_CACHE_SIGNATURE_KEY: "k",
+    });
+    expect("settings" in turbo && turbo.settings).toMatchObject({
+      url: "http://t:1",
+      team: "team_x",
+      tokenVar: "TURBO_TOKEN",
+      timeoutMs: 2000,
+    });
+    const both = resolveRemoteSettings(config({ url: "http://file:1", team: "f" }), null, {
+      ...ENV,
+      DWF_REMOTE_CACHE_URL: "http://env:2",
+      TURBO_API: "http://t:1",
+      DWF_REMOTE_CACHE_TEAM: "e",
+      TURBO_TOKEN: "tt",
+    });
     expect("settings" in both && both.settings).toMatchObject({ url: "http://env:2", team: "e", token: "tok-123" });
   });
   test("mode: flag over DWF_REMOTE_CACHE over read_only", () => {
@@ -58,28 +84,41 @@ describe("resolveRemoteSettings", () => {
     expect(mode(undefined, { DWF_REMOTE_CACHE: "read" })).toBe("read");
     expect(mode("readwrite", { DWF_REMOTE_CACHE: "read" }, true)).toBe("readwrite");
     expect(mode("off", {})).toBe("off: --remote-cache=off");
-    expect(() => mode(undefined, { DWF_REMOTE_CACHE: "sometimes" })).toThrow(/DWF_REMOTE_CACHE is 'sometimes': expected one of off, read, readwrite/);
+    expect(() => mode(undefined, { DWF_REMOTE_CACHE: "sometimes" })).toThrow(
+      /DWF_REMOTE_CACHE is 'sometimes': expected one of off, read, readwrite/,
+    );
   });
   test("no token (a fork's pull request) is off quietly; no signature key is off with a warning", () => {
     const noToken = resolveRemoteSettings(config({ url: "http://x:1", team: "t" }), null, {});
     expect(noToken).toMatchObject({ off: expect.stringContaining("no token"), configured: true, warn: undefined });
     const noKey = resolveRemoteSettings(config({ url: "http://x:1", team: "t" }), null, { DWF_REMOTE_CACHE_TOKEN: "tok-123" });
-    expect(noKey).toMatchObject({ off: expect.stringContaining("signature"), warn: expect.stringContaining("DWF_REMOTE_CACHE_SIGNATURE_KEY") });
+    expect(noKey).toMatchObject({
+      off: expect.stringContaining("signature"),
+      warn: expect.stringContaining("DWF_REMOTE_CACHE_SIGNATURE_KEY"),
+    });
   });
   test("a URL without a team is a user error naming the key; a bad URL in the environment too", () => {
-    expect(() => resolveRemoteSettings(config({ url: "http://x:1" }), "/p/devflow.toml", ENV)).toThrow("/p/devflow.toml: cache.remote.team is not set");
-    expect(() => resolveRemoteSettings(config({}), null, { ...ENV, DWF_REMOTE_CACHE_URL: "ftp://x", DWF_REMOTE_CACHE_TEAM: "t" })).toThrow(UserError);
+    expect(() => resolveRemoteSettings(config({ url: "http://x:1" }), "/p/devflow.toml", ENV)).toThrow(
+      "/p/devflow.toml: cache.remote.team is not set",
+    );
+    expect(() => resolveRemoteSettings(config({}), null, { ...ENV, DWF_REMOTE_CACHE_URL: "ftp://x", DWF_REMOTE_CACHE_TEAM: "t" })).toThrow(
+      UserError,
+    );
   });
 });
 
 describe("[cache.remote] in devflow.toml", () => {
   const parse = (toml: string) => parseConfigText(toml, "devflow.toml");
   test("valid keys parse", () => {
-    const c = parse(`[cache.remote]\nurl = "https://c.example.com"\nteam = "acme"\nread_only = true\ntimeout = 1.5\n[cache.outputs]\n"build:debug" = ["out", "dist/"]\n`);
+    const c = parse(
+      `[cache.remote]\nurl = "https://c.example.com"\nteam = "acme"\nread_only = true\ntimeout = 1.5\n[cache.outputs]\n"build:debug" = ["out", "dist/"]\n`,
+    );
     expect(c.cache?.remote).toEqual({ url: "https://c.example.com", team: "acme", read_only: true, timeout: 1.5 });
   });
   test("a token in the file says where it goes instead", () => {
-    expect(() => parse(`[cache.remote]\nurl = "https://c.example.com"\ntoken = "abc"\n`)).toThrow("devflow.toml: cache.remote.token: secrets never go in devflow.toml");
+    expect(() => parse(`[cache.remote]\nurl = "https://c.example.com"\ntoken = "abc"\n`)).toThrow(
+      "devflow.toml: cache.remote.token: secrets never go in devflow.toml",
+    );
     try {
       parse(`[cache.remote]\nsignature_key = "abc"\n`);
     } catch (e) {
@@ -87,11 +126,17 @@ describe("[cache.remote] in devflow.toml", () => {
     }
   });
   test("errors name the key path", () => {
-    expect(() => parse(`[cache.remote]\nurl = "cache.example.com"\n`)).toThrow("devflow.toml: cache.remote.url: expected an http:// or https:// URL");
+    expect(() => parse(`[cache.remote]\nurl = "cache.example.com"\n`)).toThrow(
+      "devflow.toml: cache.remote.url: expected an http:// or https:// URL",
+    );
     expect(() => parse(`[cache.remote]\ntimeout = "2s"\n`)).toThrow("devflow.toml: cache.remote.timeout: expected a number, found string");
     expect(() => parse(`[cache.remote]\nread_only = "yes"\n`)).toThrow("cache.remote.read_only: expected true or false");
-    expect(() => parse(`[cache.remote]\nurll = "http://x"\n`)).toThrow(/unknown key 'cache.remote.urll'. Did you mean 'url'\?.*Allowed keys in \[cache.remote\]: url, team, read_only, timeout/);
-    expect(() => parse(`[cache.outputs]\n"build:debug" = ["../up"]\n`)).toThrow(`devflow.toml: cache.outputs."build:debug"[0]: '../up' must be a path relative to the project root`);
+    expect(() => parse(`[cache.remote]\nurll = "http://x"\n`)).toThrow(
+      /unknown key 'cache.remote.urll'. Did you mean 'url'\?.*Allowed keys in \[cache.remote\]: url, team, read_only, timeout/,
+    );
+    expect(() => parse(`[cache.outputs]\n"build:debug" = ["../up"]\n`)).toThrow(
+      `devflow.toml: cache.outputs."build:debug"[0]: '../up' must be a path relative to the project root`,
+    );
   });
 });
 
@@ -125,7 +170,10 @@ describe("tar", () => {
     expect(readTar(tar)).toEqual(entries);
     const dir = tmp();
     writeFileSync(join(dir, "x.tar"), tar);
-    const listed = Bun.spawnSync(["tar", "-tf", join(dir, "x.tar")]).stdout.toString().trim().split("\n");
+    const listed = Bun.spawnSync(["tar", "-tf", join(dir, "x.tar")])
+      .stdout.toString()
+      .trim()
+      .split("\n");
     expect(listed).toEqual(["out/", "out/a.txt", long, "out/link"]);
   });
   test("truncation, a bad checksum and devices are errors", () => {
@@ -146,7 +194,15 @@ describe("tar", () => {
 });
 
 describe("artifacts", () => {
-  const entry = (over: Partial<RemoteEntry> = {}): RemoteEntry => ({ version: 1, key: "k1", task: "build:debug@custom", durationMs: 5, output: "ok\n", outputs: ["out"], ...over });
+  const entry = (over: Partial<RemoteEntry> = {}): RemoteEntry => ({
+    version: 1,
+    key: "k1",
+    task: "build:debug@custom",
+    durationMs: 5,
+    output: "ok\n",
+    outputs: ["out"],
+    ...over,
+  });
   const artifact = (extra: TarEntry[], e = entry()) =>
     gzipSync(writeTar([{ type: "file", path: ENTRY_NAME, mode: 0o644, data: new TextEncoder().encode(JSON.stringify(e)) }, ...extra]));
   const expectOk = { key: "k1", task: "build:debug@custom", outputs: ["out"] };
@@ -220,7 +276,15 @@ describe("declared outputs of the builtin stacks", () => {
 });
 
 describe("the HTTP client against loopback servers", () => {
-  const settings = (url: string) => ({ url, team: "acme", token: "tok-123", tokenVar: "DWF_REMOTE_CACHE_TOKEN", signatureKey: "k", mode: "readwrite" as const, timeoutMs: 2000 });
+  const settings = (url: string) => ({
+    url,
+    team: "acme",
+    token: "tok-123",
+    tokenVar: "DWF_REMOTE_CACHE_TOKEN",
+    signatureKey: "k",
+    mode: "readwrite" as const,
+    timeoutMs: 2000,
+  });
   /** A raw TCP server answering every request with these bytes, then closing. */
   const rawServer = (reply: string | Uint8Array) =>
     Bun.listen({
@@ -243,7 +307,14 @@ describe("the HTTP client against loopback servers", () => {
         expect(req.headers.get("authorization")).toBe("Bearer tok-123");
         const path = new URL(req.url).pathname;
         if (path.endsWith("/announced")) return new Response(big);
-        if (path.endsWith("/chunked")) return new Response(new ReadableStream({ pull(c) { c.enqueue(new Uint8Array(256 * 1024)); } }));
+        if (path.endsWith("/chunked"))
+          return new Response(
+            new ReadableStream({
+              pull(c) {
+                c.enqueue(new Uint8Array(256 * 1024));
+              },
+            }),
+          );
         return new Response("ok", { headers: { "x-artifact-tag": "t" } });
       },
     });

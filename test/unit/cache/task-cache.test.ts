@@ -7,7 +7,16 @@ import { dirname, join } from "node:path";
 import type { CommandRef, Extension } from "../../../src/sdk/types.ts";
 import type { Prepared, PreparedTask } from "../../../src/core/prepare.ts";
 import type { Runner } from "../../../src/core/runner.ts";
-import { EXACT_VERSION, createTaskCache, entryPath, inheritedKeyEnv, parseEntry, reportsVersion, taskKey, type KeyParts } from "../../../src/cache/task-cache.ts";
+import {
+  EXACT_VERSION,
+  createTaskCache,
+  entryPath,
+  inheritedKeyEnv,
+  parseEntry,
+  reportsVersion,
+  taskKey,
+  type KeyParts,
+} from "../../../src/cache/task-cache.ts";
 import { rust } from "../../../extensions/rust/index.ts";
 import { node } from "../../../extensions/node/index.ts";
 import { go } from "../../../extensions/go/index.ts";
@@ -38,7 +47,18 @@ function age(root: string, rels: string[]): void {
   for (const r of rels) utimesSync(join(root, r), old, old);
 }
 
-const base: KeyParts = { task: "test:unit@x", program: "make", args: ["test-unit"], env: {}, inherited: {}, cwd: "", runner: "host", environment: "tool:a", extension: "e", tree: "t" };
+const base: KeyParts = {
+  task: "test:unit@x",
+  program: "make",
+  args: ["test-unit"],
+  env: {},
+  inherited: {},
+  cwd: "",
+  runner: "host",
+  environment: "tool:a",
+  extension: "e",
+  tree: "t",
+};
 
 describe("taskKey", () => {
   test("every part of the key changes it; env order does not", () => {
@@ -61,9 +81,27 @@ describe("taskKey", () => {
   });
 
   test("keys stay the same across dwf versions that share the format: entries written before are still found", () => {
-    const parts: KeyParts = { ...base, env: { B: "2", A: "x\"y" }, inherited: { PATH: "/bin", HOME: "/h" } };
+    const parts: KeyParts = { ...base, env: { B: "2", A: 'x"y' }, inherited: { PATH: "/bin", HOME: "/h" } };
     // The documented canonical form: SHA-256 of this JSON array.
-    const canonical = JSON.stringify(["dwf-task-v2", parts.task, parts.program, parts.args, [["A", 'x"y'], ["B", "2"]], [["HOME", "/h"], ["PATH", "/bin"]], parts.cwd, parts.runner, parts.environment, parts.extension, parts.tree]);
+    const canonical = JSON.stringify([
+      "dwf-task-v2",
+      parts.task,
+      parts.program,
+      parts.args,
+      [
+        ["A", 'x"y'],
+        ["B", "2"],
+      ],
+      [
+        ["HOME", "/h"],
+        ["PATH", "/bin"],
+      ],
+      parts.cwd,
+      parts.runner,
+      parts.environment,
+      parts.extension,
+      parts.tree,
+    ]);
     const expected = new Bun.CryptoHasher("sha256").update(canonical).digest("hex");
     expect(taskKey(parts)).toBe(expected);
     // The inherited part is remembered per object; a changed object gives a new key.
@@ -73,7 +111,17 @@ describe("taskKey", () => {
 
 describe("inheritedKeyEnv", () => {
   test("host tasks key on the inherited env minus session noise; containers on a fixed CI=true, whatever the host has", () => {
-    const env = { FOO: "1", PATH: "/bin", PWD: "/x", SHLVL: "2", TERM: "xterm", GITHUB_RUN_ID: "9", DWF_LOG: "debug", CI: "true", GONE: undefined };
+    const env = {
+      FOO: "1",
+      PATH: "/bin",
+      PWD: "/x",
+      SHLVL: "2",
+      TERM: "xterm",
+      GITHUB_RUN_ID: "9",
+      DWF_LOG: "debug",
+      CI: "true",
+      GONE: undefined,
+    };
     expect(inheritedKeyEnv(env, "host")).toEqual({ FOO: "1", PATH: "/bin", TERM: "xterm", CI: "true" });
     expect(inheritedKeyEnv(env, "container")).toEqual({ CI: "true" });
     expect(inheritedKeyEnv({ FOO: "1" }, "container")).toEqual({ CI: "true" });
@@ -83,7 +131,21 @@ describe("inheritedKeyEnv", () => {
 
   test("only exact names are session noise; look-alikes and build-describing CI variables are hashed", () => {
     const noise = ["PS1", "HISTFILE", "SSH_AUTH_SOCK", "TMUX_PANE", "GITHUB_RUN_ID", "GITHUB_OUTPUT", "ACTIONS_RUNTIME_TOKEN", "_"];
-    const kept = ["HISTOGRAM_MODE", "LESSON", "WT_PROFILE", "GITHUB_REF", "GITHUB_SHA", "RUNNER_TEMP", "TERM", "TERM_PROGRAM", "LS_COLORS", "SSH_KEY_PATH", "DWF_TEST_BINARY", "PS5", "LD_LIBRARY_PATH"];
+    const kept = [
+      "HISTOGRAM_MODE",
+      "LESSON",
+      "WT_PROFILE",
+      "GITHUB_REF",
+      "GITHUB_SHA",
+      "RUNNER_TEMP",
+      "TERM",
+      "TERM_PROGRAM",
+      "LS_COLORS",
+      "SSH_KEY_PATH",
+      "DWF_TEST_BINARY",
+      "PS5",
+      "LD_LIBRARY_PATH",
+    ];
     const env = Object.fromEntries([...noise, ...kept].map((k) => [k, "v"]));
     expect(Object.keys(inheritedKeyEnv(env, "host")).sort()).toEqual([...kept].sort());
   });
@@ -203,7 +265,11 @@ function fakePrepared(root: string): { prepared: Prepared; task: (ref: CommandRe
   };
   const ctx = createContext(root);
   const stack = { name: "fake", ext, capabilities: ["fmt", "test"], reason: "declared" as const, external: false };
-  const prepared = { loaded: { root, config: {}, path: null, text: "" }, registry: { stacks: [stack], ctx, warnings: [] }, cacheRoot: join(root, ".cache/devflow") } as unknown as Prepared;
+  const prepared = {
+    loaded: { root, config: {}, path: null, text: "" },
+    registry: { stacks: [stack], ctx, warnings: [] },
+    cacheRoot: join(root, ".cache/devflow"),
+  } as unknown as Prepared;
   prepared.fingerprint = () => imageFingerprint(prepared.registry, prepared.loaded.config, root);
   const task = (ref: CommandRef): PreparedTask => ({
     task: { id: `${ref.primary}:${ref.selector}@fake`, ref, stack: "fake", deps: [] } as unknown as PreparedTask["task"],
@@ -216,7 +282,12 @@ function fakePrepared(root: string): { prepared: Prepared; task: (ref: CommandRe
   return { prepared, task };
 }
 
-const runner = (kind: "host" | "container"): Runner => ({ kind, commandLine: () => [], run: async () => ({ exitCode: 0, output: "", durationMs: 0 }), stopAll: async () => {} });
+const runner = (kind: "host" | "container"): Runner => ({
+  kind,
+  commandLine: () => [],
+  run: async () => ({ exitCode: 0, output: "", durationMs: 0 }),
+  stopAll: async () => {},
+});
 
 async function keysOf(root: string, kind: "host" | "container" = "host") {
   const { prepared, task } = fakePrepared(root);

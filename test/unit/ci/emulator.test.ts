@@ -15,7 +15,10 @@ const ctx = (values: Record<string, unknown>, status = { success: true, failure:
 
 describe("expressions", () => {
   test("the generator's subset: contexts, ==, !=, &&, ||, !, status functions", () => {
-    const c = ctx({ needs: { image: { result: "skipped", outputs: { ref: "" } }, "image-pr": { result: "success", outputs: { ref: "x@sha256:1" } } }, github: { event_name: "push" } });
+    const c = ctx({
+      needs: { image: { result: "skipped", outputs: { ref: "" } }, "image-pr": { result: "success", outputs: { ref: "x@sha256:1" } } },
+      github: { event_name: "push" },
+    });
     expect(evaluate("needs.image.outputs.ref || needs.image-pr.outputs.ref", c)).toBe("x@sha256:1");
     expect(evaluate("!cancelled() && (needs.image.result == 'success' || needs.image-pr.result == 'success')", c)).toBe(true);
     expect(evaluate("github.event_name != 'pull_request'", c)).toBe(true);
@@ -34,13 +37,23 @@ describe("runWorkflow", () => {
     const dir = mkdtempSync(join(tmpdir(), "dwf-emu-unit-"));
     mkdirSync(join(dir, ".github/workflows"), { recursive: true });
     writeFileSync(join(dir, ".github/workflows/ci.yml"), workflow);
-    const git = (...a: string[]) => Bun.spawnSync(["git", ...a], { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" } });
+    const git = (...a: string[]) =>
+      Bun.spawnSync(["git", ...a], {
+        cwd: dir,
+        env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" },
+      });
     git("init", "-q", "-b", "main");
     git("add", "-A");
     git("commit", "-q", "-m", "x");
     return dir;
   }
-  const runner = (): Runner => ({ cacheDir: mkdtempSync(join(tmpdir(), "dwf-emu-cache-")), registry: "127.0.0.1:1", dockerHost: "unix:///nonexistent", releaseBase: "http://127.0.0.1:1", env: {} });
+  const runner = (): Runner => ({
+    cacheDir: mkdtempSync(join(tmpdir(), "dwf-emu-cache-")),
+    registry: "127.0.0.1:1",
+    dockerHost: "unix:///nonexistent",
+    releaseBase: "http://127.0.0.1:1",
+    env: {},
+  });
 
   test("outputs flow through needs; a failing step fails its job and skips dependants; an unknown action fails at set-up", async () => {
     const dir = repo(`on: { push: { branches: [main] } }
@@ -108,7 +121,11 @@ describe("dwf ci mtimes", () => {
   test("unchanged files get the recorded times back; a changed file keeps its new time", () => {
     const dir = mkdtempSync(join(tmpdir(), "dwf-mtimes-"));
     const cache = join(dir, ".cache");
-    const git = (...a: string[]) => Bun.spawnSync(["git", ...a], { cwd: dir, env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" } });
+    const git = (...a: string[]) =>
+      Bun.spawnSync(["git", ...a], {
+        cwd: dir,
+        env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" },
+      });
     try {
       writeFileSync(join(dir, "same.rs"), "fn a() {}\n");
       writeFileSync(join(dir, "edited.rs"), "fn b() {}\n");

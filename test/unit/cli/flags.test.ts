@@ -22,7 +22,8 @@ async function options() {
       const parsed = parseFlags([`--${name}`, value], { [name]: d }, path);
       const takesValue = parsed[name] === value && !parsed._.includes(value);
       const camel = name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
-      for (const spelling of [`--${name}`, `--${camel}`, ...aliases.map((a) => (a.length === 1 ? `-${a}` : `--${a}`))]) out.push({ command: path, spelling, takesValue });
+      for (const spelling of [`--${name}`, `--${camel}`, ...aliases.map((a) => (a.length === 1 ? `-${a}` : `--${a}`))])
+        out.push({ command: path, spelling, takesValue });
     }
   }
   return out;
@@ -36,14 +37,22 @@ describe("flags that take a value", () => {
     const wrong = all.filter((o) => known.has(o.spelling) !== o.takesValue && !all.some((p) => p.spelling === o.spelling && p.takesValue));
     expect(wrong).toEqual([]);
     for (const o of all.filter((x) => x.takesValue)) {
-      expect({ spelling: o.spelling, ...findCommandWord([o.spelling, "some-value", "verify"], known) }).toEqual({ spelling: o.spelling, index: 2, word: "verify" });
+      expect({ spelling: o.spelling, ...findCommandWord([o.spelling, "some-value", "verify"], known) }).toEqual({
+        spelling: o.spelling,
+        index: 2,
+        word: "verify",
+      });
     }
   });
 
   test("the built binary knows them: a value flag before the command word is not taken for the command", async () => {
     dwfBinary();
     // --dwf-sha256 (ci) and --remote-cache (verify, an enum) were missing from the hand-kept list.
-    for (const argv of [["--dwf-sha256", "abc", "ci", "--help"], ["--remote-cache", "off", "verify", "--help"], ["-j", "2", "verify", "--help"]]) {
+    for (const argv of [
+      ["--dwf-sha256", "abc", "ci", "--help"],
+      ["--remote-cache", "off", "verify", "--help"],
+      ["-j", "2", "verify", "--help"],
+    ]) {
       const r = await runDwf(argv, { cwd: process.cwd() });
       expect({ argv, code: r.code, err: r.stderr }).toEqual({ argv, code: 0, err: "" });
       expect(r.stdout).toContain(`dwf ${argv[2]}`);

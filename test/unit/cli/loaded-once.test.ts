@@ -40,10 +40,21 @@ const fakeStack: Extension = {
   fingerprintInputs: () => ["fake.lock"],
   dependencies: () => ({ inputs: ["fake.lock"], paths: ["deps"] }),
 };
-const extensions: ExtensionSource = { builtins: [fakeStack], loadExternal: () => Promise.reject(new Error("no external extension in this test")) };
+const extensions: ExtensionSource = {
+  builtins: [fakeStack],
+  loadExternal: () => Promise.reject(new Error("no external extension in this test")),
+};
 
 const dirs: string[] = [];
-const saved = { PATH: process.env.PATH, CI: process.env.CI, DWF_CACHE_ROOT: process.env.DWF_CACHE_ROOT, FAKE_ENGINE_LOG: process.env.FAKE_ENGINE_LOG, FAKE_IMAGE_PRESENT: process.env.FAKE_IMAGE_PRESENT, DWF_ENGINE: process.env.DWF_ENGINE, DWF_PROFILE: process.env.DWF_PROFILE };
+const saved = {
+  PATH: process.env.PATH,
+  CI: process.env.CI,
+  DWF_CACHE_ROOT: process.env.DWF_CACHE_ROOT,
+  FAKE_ENGINE_LOG: process.env.FAKE_ENGINE_LOG,
+  FAKE_IMAGE_PRESENT: process.env.FAKE_IMAGE_PRESENT,
+  DWF_ENGINE: process.env.DWF_ENGINE,
+  DWF_PROFILE: process.env.DWF_PROFILE,
+};
 
 beforeAll(() => {
   process.env.CI = "true";
@@ -97,7 +108,18 @@ async function verify(root: string, profile: string, imagePresent: boolean): Pro
   };
   try {
     const exitCode = await runTasks(
-      { cwd: root, commands: [parseCommandRef("test:unit")], title: "test:unit", profile, jobs: 1, failFast: false, dryRun: false, json: true, verbose: false, noCache: false },
+      {
+        cwd: root,
+        commands: [parseCommandRef("test:unit")],
+        title: "test:unit",
+        profile,
+        jobs: 1,
+        failFast: false,
+        dryRun: false,
+        json: true,
+        verbose: false,
+        noCache: false,
+      },
       { extensions, openCache: taskCacheFactory() },
     );
     const doc = JSON.parse(stdout.join(""));
@@ -107,7 +129,10 @@ async function verify(root: string, profile: string, imagePresent: boolean): Pro
       configReads: spies.config.mock.calls.length,
       registryResolutions: spies.registry.mock.calls.length,
       fingerprints: spies.fingerprint.mock.calls.length,
-      engineCalls: (await Bun.file(process.env.FAKE_ENGINE_LOG).text()).split("\n").filter(Boolean).map((l) => l.split(" ")[0]!),
+      engineCalls: (await Bun.file(process.env.FAKE_ENGINE_LOG).text())
+        .split("\n")
+        .filter(Boolean)
+        .map((l) => l.split(" ")[0]!),
     };
   } finally {
     for (const s of Object.values(spies)) s.mockRestore();

@@ -124,7 +124,13 @@ interface FlowResult {
   stdout: string;
   stderr: string;
   /** The --json document, when asked for. */
-  doc?: { ok: boolean; reason?: string; exitCode: number; summary: Record<string, number>; tasks: { id: string; status: string; reason: string | null; output: string; cache?: string }[] };
+  doc?: {
+    ok: boolean;
+    reason?: string;
+    exitCode: number;
+    summary: Record<string, number>;
+    tasks: { id: string; status: string; reason: string | null; output: string; cache?: string }[];
+  };
 }
 
 /** `dwf <commands>` in `root` with `runner` doing the running; flags as RunTasksOptions names them. */
@@ -138,18 +144,21 @@ async function flow(root: string, runner: Runner, commands: string[], flags: Par
   ];
   process.env.DWF_CACHE_ROOT = join(root, ".dwf-test-cache");
   try {
-    const exitCode = await runTasks({
-      cwd: root,
-      commands: commands.map((c) => parseCommandRef(c)),
-      title: commands.join(" "),
-      jobs: 1,
-      failFast: false,
-      dryRun: false,
-      json: false,
-      verbose: false,
-      noCache: false,
-      ...flags,
-    }, { extensions: extensionSource, openCache: taskCacheFactory() });
+    const exitCode = await runTasks(
+      {
+        cwd: root,
+        commands: commands.map((c) => parseCommandRef(c)),
+        title: commands.join(" "),
+        jobs: 1,
+        failFast: false,
+        dryRun: false,
+        json: false,
+        verbose: false,
+        noCache: false,
+        ...flags,
+      },
+      { extensions: extensionSource, openCache: taskCacheFactory() },
+    );
     const text = stdout.join("");
     return { exitCode, stdout: text, stderr: stderr.join(""), doc: flags.json && !flags.dryRun ? JSON.parse(text) : undefined };
   } finally {
@@ -166,7 +175,12 @@ describe("verify flow with a fake runner", () => {
     const runner = fakeRunner();
     const r = await flow(root, runner, PR, { jobs: 4, json: true });
     expect(r.exitCode).toBe(0);
-    expect(statuses(r.doc)).toEqual({ "fmt:check@custom": "passed", "lint:static@custom": "passed", "build:debug@custom": "passed", "test:unit@custom": "passed" });
+    expect(statuses(r.doc)).toEqual({
+      "fmt:check@custom": "passed",
+      "lint:static@custom": "passed",
+      "build:debug@custom": "passed",
+      "test:unit@custom": "passed",
+    });
     const at = (e: string) => runner.events.indexOf(e);
     expect(at("start test:unit@custom")).toBeGreaterThan(at("end build:debug@custom"));
     // With four jobs the independent checks start before the build has finished.
@@ -180,7 +194,9 @@ describe("verify flow with a fake runner", () => {
     const seen: RunRequest[] = [];
     const runner = fakeRunner({ "build:debug@custom": (req) => (seen.push(req), { exitCode: 0, output: "", durationMs: 1 }) });
     expect((await flow(root, runner, ["build:debug"])).exitCode).toBe(0);
-    expect(seen.map((r) => ({ action: r.action, cwd: r.cwd }))).toEqual([{ action: { program: "make", args: ["build-debug"] }, cwd: root }]);
+    expect(seen.map((r) => ({ action: r.action, cwd: r.cwd }))).toEqual([
+      { action: { program: "make", args: ["build-debug"] }, cwd: root },
+    ]);
   });
 
   test("a failing task fails the run with exit 1; what depends on it is skipped as blocked, never run", async () => {
@@ -189,7 +205,12 @@ describe("verify flow with a fake runner", () => {
     const r = await flow(root, runner, PR, { json: true });
     expect(r.exitCode).toBe(1);
     expect(r.doc!.ok).toBe(false);
-    expect(statuses(r.doc)).toEqual({ "fmt:check@custom": "passed", "lint:static@custom": "passed", "build:debug@custom": "failed", "test:unit@custom": "skipped" });
+    expect(statuses(r.doc)).toEqual({
+      "fmt:check@custom": "passed",
+      "lint:static@custom": "passed",
+      "build:debug@custom": "failed",
+      "test:unit@custom": "skipped",
+    });
     expect(r.doc!.tasks.find((t) => t.id === "test:unit@custom")!.reason).toBe("blocked: build:debug@custom failed");
     expect(runner.calls).not.toContain("test:unit@custom");
 
@@ -209,7 +230,12 @@ describe("verify flow with a fake runner", () => {
     });
     const r = await flow(root, runner, PR, { jobs: 2, failFast: true, json: true });
     expect(r.exitCode).toBe(1);
-    expect(statuses(r.doc)).toEqual({ "fmt:check@custom": "failed", "lint:static@custom": "cancelled", "build:debug@custom": "cancelled", "test:unit@custom": "cancelled" });
+    expect(statuses(r.doc)).toEqual({
+      "fmt:check@custom": "failed",
+      "lint:static@custom": "cancelled",
+      "build:debug@custom": "cancelled",
+      "test:unit@custom": "cancelled",
+    });
     expect(r.doc!.tasks.find((t) => t.id === "build:debug@custom")!.reason).toBe("cancelled by --fail-fast");
     expect(r.doc!.summary.passed).toBe(0);
     expect(runner.calls.sort()).toEqual(["fmt:check@custom", "lint:static@custom"]);
@@ -224,7 +250,12 @@ describe("verify flow with a fake runner", () => {
     const second = fakeRunner();
     const r = await flow(root, second, PR, { json: true });
     expect(r.exitCode).toBe(0);
-    expect(statuses(r.doc)).toEqual({ "fmt:check@custom": "cached", "lint:static@custom": "cached", "build:debug@custom": "cached", "test:unit@custom": "passed" });
+    expect(statuses(r.doc)).toEqual({
+      "fmt:check@custom": "cached",
+      "lint:static@custom": "cached",
+      "build:debug@custom": "cached",
+      "test:unit@custom": "passed",
+    });
     expect(r.doc!.tasks.filter((t) => t.status === "cached").map((t) => t.cache)).toEqual(["local", "local", "local"]);
     expect(second.calls).toEqual(["test:unit@custom"]);
 
@@ -323,7 +354,10 @@ esac
 
     const json = await flow(root, runner, PR, { dryRun: true, json: true });
     const plan = JSON.parse(json.stdout) as { tasks: { id: string; argv: string[]; after: string[] }[] };
-    expect(plan.tasks.find((t) => t.id === "test:unit@custom")).toMatchObject({ argv: ["make", "test-unit"], after: ["build:debug@custom"] });
+    expect(plan.tasks.find((t) => t.id === "test:unit@custom")).toMatchObject({
+      argv: ["make", "test-unit"],
+      after: ["build:debug@custom"],
+    });
     expect(runner.calls).toEqual([]);
   });
 
@@ -338,7 +372,12 @@ esac
     });
     const r = await flow(root, runner, PR, { json: true });
     expect(r.exitCode).toBe(130);
-    expect(statuses(r.doc)).toEqual({ "fmt:check@custom": "cancelled", "lint:static@custom": "cancelled", "build:debug@custom": "cancelled", "test:unit@custom": "cancelled" });
+    expect(statuses(r.doc)).toEqual({
+      "fmt:check@custom": "cancelled",
+      "lint:static@custom": "cancelled",
+      "build:debug@custom": "cancelled",
+      "test:unit@custom": "cancelled",
+    });
     expect(r.doc!.tasks.find((t) => t.id === "lint:static@custom")!.reason).toBe("interrupted");
     expect(r.stderr).toContain("Interrupted: stopping running tasks");
     expect(runner.calls).toEqual(["fmt:check@custom"]);

@@ -62,8 +62,11 @@ describe("resolveCacheRoot", () => {
     const project = tmp();
     expect(resolveCacheRoot(project, {}, { HOME: home })).toBe(join(project, ".cache/devflow"));
     expect(resolveCacheRoot(project, { cache: { root: "build/cache" } }, { HOME: home })).toBe(join(project, "build/cache"));
-    for (const root of [".", "", "..", "../x", "/etc", "/"]) expect(() => resolveCacheRoot(project, { cache: { root } }, { HOME: home }, "devflow.toml")).toThrow(UserError);
-    expect(() => resolveCacheRoot(project, { cache: { root: "../x" } }, { HOME: home }, "devflow.toml")).toThrow('devflow.toml: cache.root = "../x"');
+    for (const root of [".", "", "..", "../x", "/etc", "/"])
+      expect(() => resolveCacheRoot(project, { cache: { root } }, { HOME: home }, "devflow.toml")).toThrow(UserError);
+    expect(() => resolveCacheRoot(project, { cache: { root: "../x" } }, { HOME: home }, "devflow.toml")).toThrow(
+      'devflow.toml: cache.root = "../x"',
+    );
     // DWF_CACHE_ROOT may be outside the project, but not $HOME, /, or the project.
     const shared = join(tmp(), "shared");
     expect(resolveCacheRoot(project, {}, { HOME: home, DWF_CACHE_ROOT: shared })).toBe(shared);
@@ -87,7 +90,10 @@ describe("resolveCacheRoot", () => {
 describe("ensureCacheRoot", () => {
   test("an earlier dwf's root is adopted when it holds only folders of stacks the registry names (every builtin, active or not)", async () => {
     const root = tmp();
-    writeFileSync(join(root, "CACHEDIR.TAG"), "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by dwf (Devflow).\n");
+    writeFileSync(
+      join(root, "CACHEDIR.TAG"),
+      "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by dwf (Devflow).\n",
+    );
     mkdirSync(join(root, "tasks"));
     mkdirSync(join(root, "go"));
     // Without the stacks' names handed in, a stack folder is not known to be dwf's.
@@ -132,8 +138,28 @@ describe("ensureCacheRoot", () => {
 
 describe("badContainerPath", () => {
   test("accepts tool cache folders; refuses options, /, the workspace, system folders, control characters and unnormalised paths", () => {
-    for (const ok of ["/home/dwf/.cache/pip", "/home/dwf/.cargo/registry", "/usr/local/share/x", "/opt/cache"]) expect(badContainerPath(ok)).toBeUndefined();
-    for (const bad of ["", "rel", "/", "/c:ro,z", "/a,b", "/workspace", "/workspace/src", "/etc", "/usr", "/home", "/home/dwf", "/proc/1", "/dev/shm", "/a/../b", "/a//b", "/a/", "/a\nb", "/a\tb"]) {
+    for (const ok of ["/home/dwf/.cache/pip", "/home/dwf/.cargo/registry", "/usr/local/share/x", "/opt/cache"])
+      expect(badContainerPath(ok)).toBeUndefined();
+    for (const bad of [
+      "",
+      "rel",
+      "/",
+      "/c:ro,z",
+      "/a,b",
+      "/workspace",
+      "/workspace/src",
+      "/etc",
+      "/usr",
+      "/home",
+      "/home/dwf",
+      "/proc/1",
+      "/dev/shm",
+      "/a/../b",
+      "/a//b",
+      "/a/",
+      "/a\nb",
+      "/a\tb",
+    ]) {
       expect({ bad, why: typeof badContainerPath(bad) }).toEqual({ bad, why: "string" });
     }
   });

@@ -29,13 +29,17 @@ describe("devflow.toml validation (one test per error class)", () => {
   });
 
   test("unknown keys name the key path and suggest", () => {
-    expect(err(`[project]\nnmae = "x"`)).toBe("devflow.toml: unknown key 'project.nmae'. Did you mean 'name'? Allowed keys in [project]: name, stack.");
+    expect(err(`[project]\nnmae = "x"`)).toBe(
+      "devflow.toml: unknown key 'project.nmae'. Did you mean 'name'? Allowed keys in [project]: name, stack.",
+    );
     expect(err(`[extensions.x]\nsourc = "path"`)).toMatch(/unknown key 'extensions\.x\.sourc'\. Did you mean 'source'\?/);
   });
 
   test("wrong types say what was found and what is allowed", () => {
     expect(err(`[targets]\npr = ["fmt:check", 42]`)).toBe("devflow.toml: targets.pr[1]: expected a string, found number 42.");
-    expect(err(`[runtime]\nprofile = "vm"`)).toBe(`devflow.toml: runtime.profile: expected one of 'host', 'container', 'auto', found string "vm".`);
+    expect(err(`[runtime]\nprofile = "vm"`)).toBe(
+      `devflow.toml: runtime.profile: expected one of 'host', 'container', 'auto', found string "vm".`,
+    );
     expect(err(`[extensions.x]\nrequired = "yes"`)).toMatch(/extensions\.x\.required: expected true or false/);
   });
 
@@ -92,8 +96,12 @@ describe("image names", () => {
         return err as Error & { hint?: string };
       }
     })();
-    expect(e?.message).toBe("devflow.toml: container.image = 'ghcr.io/Org/x:1' includes a tag or digest; dwf tags the image with the fingerprint itself.");
+    expect(e?.message).toBe(
+      "devflow.toml: container.image = 'ghcr.io/Org/x:1' includes a tag or digest; dwf tags the image with the fingerprint itself.",
+    );
     expect(e?.hint).toBe("Use 'ghcr.io/org/x'.");
-    expect(parseConfigText(`[container]\nimage = "localhost:5000/team/app-ci"\n`, "devflow.toml").container?.image).toBe("localhost:5000/team/app-ci");
+    expect(parseConfigText(`[container]\nimage = "localhost:5000/team/app-ci"\n`, "devflow.toml").container?.image).toBe(
+      "localhost:5000/team/app-ci",
+    );
   });
 });

@@ -36,7 +36,11 @@ async function plan(root: string, opts: { auto?: boolean; command?: string; runt
 
 describe("planning installs", () => {
   test("a stack with missing dependencies gets setup:deps first, every other task of the stack after it", async () => {
-    const root = project({ "package.json": MANIFEST, "package-lock.json": "{}", "devflow.toml": '[targets]\npr = ["lint:static", "test:unit"]\n' });
+    const root = project({
+      "package.json": MANIFEST,
+      "package-lock.json": "{}",
+      "devflow.toml": '[targets]\npr = ["lint:static", "test:unit"]\n',
+    });
     const p = await plan(root);
     expect(p.tasks.map((t) => t.task.id)).toEqual(["setup:deps@node", "lint:static@node", "test:unit@node"]);
     expect(p.tasks[0]!.task.reason).toBe("node_modules missing");
@@ -44,23 +48,46 @@ describe("planning installs", () => {
     expect(p.tasks[0]!.install).toMatchObject({ stack: "node", automatic: true, environment: `host:${process.platform}-${process.arch}` });
     for (const t of p.tasks.slice(1)) expect(t.task.deps[0]).toBe("setup:deps@node");
     expect(p.plan.tasks[0]!.id).toBe("setup:deps@node");
-    expect(p.dependencies).toEqual([{ stack: "node", inputs: ["package.json", "package-lock.json"], paths: ["node_modules"], install: true, reason: "node_modules missing" }]);
+    expect(p.dependencies).toEqual([
+      {
+        stack: "node",
+        inputs: ["package.json", "package-lock.json"],
+        paths: ["node_modules"],
+        install: true,
+        reason: "node_modules missing",
+      },
+    ]);
   });
 
   test("an install recorded for this runtime and these inputs adds nothing; another runtime does", async () => {
-    const root = project({ "package.json": MANIFEST, "package-lock.json": "{}", "node_modules/.keep": "", "devflow.toml": '[targets]\npr = ["test:unit"]\n' });
+    const root = project({
+      "package.json": MANIFEST,
+      "package-lock.json": "{}",
+      "node_modules/.keep": "",
+      "devflow.toml": '[targets]\npr = ["test:unit"]\n',
+    });
     const record = recordPath(join(root, ".cache"), root, "node");
     mkdirSync(join(record, ".."), { recursive: true });
     const write = (environment: string) =>
       writeFileSync(
         record,
-        JSON.stringify({ version: RECORD_VERSION, stack: "node", environment, inputs: hashInputs(root, ["package.json", "package-lock.json"]), paths: ["node_modules"], installedAt: "", durationMs: 1 }),
+        JSON.stringify({
+          version: RECORD_VERSION,
+          stack: "node",
+          environment,
+          inputs: hashInputs(root, ["package.json", "package-lock.json"]),
+          paths: ["node_modules"],
+          installedAt: "",
+          durationMs: 1,
+        }),
       );
     write(`host:${process.platform}-${process.arch}`);
     const fresh = await plan(root);
     expect(fresh.tasks.map((t) => t.task.id)).toEqual(["test:unit@node"]);
     expect(fresh.tasks[0]!.task.deps).toEqual([]);
-    expect(fresh.dependencies).toEqual([{ stack: "node", inputs: ["package.json", "package-lock.json"], paths: ["node_modules"], install: false, reason: undefined }]);
+    expect(fresh.dependencies).toEqual([
+      { stack: "node", inputs: ["package.json", "package-lock.json"], paths: ["node_modules"], install: false, reason: undefined },
+    ]);
     write("container:0123");
     expect((await plan(root)).tasks[0]!.task.reason).toBe("installed in a container, this run is on the host");
   });
@@ -70,13 +97,24 @@ describe("planning installs", () => {
     const inside = async (extra: Record<string, string>) => {
       const e = { ...env(root), DWF_IN_CONTAINER: "1", ...extra };
       const project = await loadProject({ cwd: root, runtime: "host", env: e, extensions: extensionSource });
-      return prepare({ cwd: root, project, commands: [{ primary: "check", selector: "pr" }], runtime: "host", env: e, deps: { auto: true } });
+      return prepare({
+        cwd: root,
+        project,
+        commands: [{ primary: "check", selector: "pr" }],
+        runtime: "host",
+        env: e,
+        deps: { auto: true },
+      });
     };
     const outside = (await plan(root, { runtime: "container" })).tasks[0]!.install!.environment;
     expect(outside).toMatch(/^container:[0-9a-f]{64}$/);
-    expect((await inside({ DWF_IMAGE: `ghcr.io/acme/x-ci:${outside.slice("container:".length)}` })).tasks[0]!.install!.environment).toBe(outside);
+    expect((await inside({ DWF_IMAGE: `ghcr.io/acme/x-ci:${outside.slice("container:".length)}` })).tasks[0]!.install!.environment).toBe(
+      outside,
+    );
     expect((await inside({})).tasks[0]!.install!.environment).toBe(`in-container:${process.platform}-${process.arch}`);
-    expect((await inside({ DWF_IMAGE: "ghcr.io/acme/x-ci:0000" })).tasks[0]!.install!.environment).toBe(`in-container:${process.platform}-${process.arch}`);
+    expect((await inside({ DWF_IMAGE: "ghcr.io/acme/x-ci:0000" })).tasks[0]!.install!.environment).toBe(
+      `in-container:${process.platform}-${process.arch}`,
+    );
   });
 
   test("with automatic installs off the plan only notes why it would install", async () => {
@@ -101,14 +139,22 @@ describe("planning installs", () => {
     const idle = project({ "package.json": JSON.stringify({ devDependencies: { a: "1" } }) });
     const p = await plan(idle);
     expect(p.tasks.every((t) => t.task.id !== "setup:deps@node" && t.skip)).toBe(true);
-    const overridden = project({ "package.json": MANIFEST, "devflow.toml": '[extensions.node]\ncapabilities = ["test"]\n[targets]\npr = ["test:unit"]\n' });
+    const overridden = project({
+      "package.json": MANIFEST,
+      "devflow.toml": '[extensions.node]\ncapabilities = ["test"]\n[targets]\npr = ["test:unit"]\n',
+    });
     expect((await plan(overridden)).tasks.map((t) => t.task.id)).toEqual(["test:unit@node"]);
   });
 
   test("two stacks install independently", async () => {
     const root = project({ "package.json": MANIFEST, "requirements.txt": "pytest\n", "devflow.toml": '[targets]\npr = ["test:unit"]\n' });
     const p = await plan(root);
-    expect(p.tasks.filter((t) => t.install).map((t) => t.task.id).sort()).toEqual(["setup:deps@node", "setup:deps@python"]);
+    expect(
+      p.tasks
+        .filter((t) => t.install)
+        .map((t) => t.task.id)
+        .sort(),
+    ).toEqual(["setup:deps@node", "setup:deps@python"]);
     expect(p.tasks.find((t) => t.task.id === "test:unit@python")!.task.deps).toEqual(["setup:deps@python"]);
   });
 });

@@ -50,7 +50,9 @@ describe("staleReason", () => {
     const r = record(root);
     expect(staleReason(root, spec, r, HOST)).toBeUndefined();
     expect(staleReason(root, spec, r, "container:abc")).toBe("installed on the host, this run is in a container");
-    expect(staleReason(root, spec, record(root, "container:abc"), "container:def")).toBe("the container image changed since the last install");
+    expect(staleReason(root, spec, record(root, "container:abc"), "container:def")).toBe(
+      "the container image changed since the last install",
+    );
     writeFileSync(join(root, "manifest.lock"), "2");
     expect(staleReason(root, spec, r, HOST)).toBe("manifest.lock changed");
     writeFileSync(join(root, "manifest.json"), "{ }");
@@ -123,7 +125,10 @@ describe("the record", () => {
 
 describe("validateDependencySpec", () => {
   test("keeps paths inside the project and names what is wrong", () => {
-    expect(validateDependencySpec({ inputs: ["a.lock", "./a.lock"], paths: ["mods/"] }, "x")).toEqual({ inputs: ["a.lock"], paths: ["mods/"] });
+    expect(validateDependencySpec({ inputs: ["a.lock", "./a.lock"], paths: ["mods/"] }, "x")).toEqual({
+      inputs: ["a.lock"],
+      paths: ["mods/"],
+    });
     const bad = (v: unknown) => {
       try {
         validateDependencySpec(v, "x");
@@ -168,10 +173,16 @@ describe("withInstallLock", () => {
     const root = tree({ "deps/": "" });
     const path = join(root, "deps", "s.lock");
     const dead = Bun.spawnSync(["true"]).pid;
-    writeFileSync(path, JSON.stringify({ pid: dead, host: (await import("node:os")).hostname(), token: "t", started: new Date().toISOString() }));
+    writeFileSync(
+      path,
+      JSON.stringify({ pid: dead, host: (await import("node:os")).hostname(), token: "t", started: new Date().toISOString() }),
+    );
     expect(await withInstallLock(path, "s", new AbortController().signal, async () => "ran")).toBe("ran");
 
-    writeFileSync(path, JSON.stringify({ pid: process.pid, host: (await import("node:os")).hostname(), token: "mine", started: new Date().toISOString() }));
+    writeFileSync(
+      path,
+      JSON.stringify({ pid: process.pid, host: (await import("node:os")).hostname(), token: "mine", started: new Date().toISOString() }),
+    );
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 100);
     await expect(withInstallLock(path, "s", abort.signal, async () => "ran")).rejects.toThrow("interrupted");

@@ -7,7 +7,14 @@ import { join } from "node:path";
 import { missingCommand } from "../../../src/core/diagnose.ts";
 import { summariseBuildFailure } from "../../../src/runtime/build-failure.ts";
 import { parseProbeOutput, probeArgv, PROBE_SCRIPT } from "../../../src/runtime/tool-probe.ts";
-import { imageStatePath, readImageState, rememberedUnavailable, rememberUnavailable, forgetUnavailable, UNAVAILABLE_TTL_MS } from "../../../src/runtime/image-state.ts";
+import {
+  imageStatePath,
+  readImageState,
+  rememberedUnavailable,
+  rememberUnavailable,
+  forgetUnavailable,
+  UNAVAILABLE_TTL_MS,
+} from "../../../src/runtime/image-state.ts";
 
 describe("missingCommand", () => {
   test.each([
@@ -40,33 +47,58 @@ describe("summariseBuildFailure", () => {
       125,
     );
     expect(f.kind).toBe("network");
-    expect(f.summary).toBe("the base image debian:bookworm-slim could not be pulled: the name registry-1.docker.io did not resolve (no network, or no DNS)");
+    expect(f.summary).toBe(
+      "the base image debian:bookworm-slim could not be pulled: the name registry-1.docker.io did not resolve (no network, or no DNS)",
+    );
   });
 
   test("a localhost/ base that is not here: missing base image, not 'connection refused'", () => {
-    const f = summariseBuildFailure('Error: creating build container: initializing source docker://localhost/base:1: pinging container registry localhost: Get "https://localhost/v2/": dial tcp 127.0.0.1:443: connect: connection refused\n', 125);
+    const f = summariseBuildFailure(
+      'Error: creating build container: initializing source docker://localhost/base:1: pinging container registry localhost: Get "https://localhost/v2/": dial tcp 127.0.0.1:443: connect: connection refused\n',
+      125,
+    );
     expect(f.kind).toBe("base-image");
     expect(f.summary).toContain("localhost/base:1 is not on this machine");
   });
 
   test("a registry that does not have the base image", () => {
-    const f = summariseBuildFailure("Error: creating build container: initializing source docker://ghcr.io/x/y:1: reading manifest 1 in ghcr.io/x/y: manifest unknown\n", 125);
+    const f = summariseBuildFailure(
+      "Error: creating build container: initializing source docker://ghcr.io/x/y:1: reading manifest 1 in ghcr.io/x/y: manifest unknown\n",
+      125,
+    );
     expect(f.kind).toBe("base-image");
     expect(f.summary).toContain("ghcr.io/x/y:1 does not exist");
   });
 
   test("a failing RUN step, podman, docker classic and BuildKit: the step and its last lines", () => {
-    const podman = summariseBuildFailure('STEP 1/2: FROM base\nSTEP 2/2: RUN make all\nbuilding…\nerror: cc not found\nError: building at STEP "RUN make all": while running runtime: exit status 2\n', 2);
-    expect(podman).toEqual({ kind: "step", summary: "step 'RUN make all' failed (exit status 2)", tail: ["building…", "error: cc not found"] });
+    const podman = summariseBuildFailure(
+      'STEP 1/2: FROM base\nSTEP 2/2: RUN make all\nbuilding…\nerror: cc not found\nError: building at STEP "RUN make all": while running runtime: exit status 2\n',
+      2,
+    );
+    expect(podman).toEqual({
+      kind: "step",
+      summary: "step 'RUN make all' failed (exit status 2)",
+      tail: ["building…", "error: cc not found"],
+    });
     // buildah under chroot isolation (rootless without a usable /dev/net/tun) words it without "while running runtime"
-    const chroot = summariseBuildFailure('STEP 2/2: RUN make all\nerror: cc not found\nsubprocess exited with status 2\nsubprocess exited with status 2\nError: building at STEP "RUN make all": exit status 2\n', 2);
+    const chroot = summariseBuildFailure(
+      'STEP 2/2: RUN make all\nerror: cc not found\nsubprocess exited with status 2\nsubprocess exited with status 2\nError: building at STEP "RUN make all": exit status 2\n',
+      2,
+    );
     expect(chroot).toEqual({ kind: "step", summary: "step 'RUN make all' failed (exit status 2)", tail: ["error: cc not found"] });
-    expect(summariseBuildFailure("Step 2/2 : RUN false\nThe command '/bin/sh -c false' returned a non-zero code: 1\n", 1).summary).toBe("step 'RUN false' failed (exit status 1)");
-    expect(summariseBuildFailure('ERROR: failed to solve: process "/bin/sh -c false" did not complete successfully: exit code: 1\n', 1).summary).toBe("step 'RUN false' failed (exit status 1)");
+    expect(summariseBuildFailure("Step 2/2 : RUN false\nThe command '/bin/sh -c false' returned a non-zero code: 1\n", 1).summary).toBe(
+      "step 'RUN false' failed (exit status 1)",
+    );
+    expect(
+      summariseBuildFailure('ERROR: failed to solve: process "/bin/sh -c false" did not complete successfully: exit code: 1\n', 1).summary,
+    ).toBe("step 'RUN false' failed (exit status 1)");
   });
 
   test("a step that could not download: the step, and that it was the network", () => {
-    const f = summariseBuildFailure('curl: (6) Could not resolve host: example.org\nError: building at STEP "RUN curl -fsSL https://example.org | sh": while running runtime: exit status 6\n', 6);
+    const f = summariseBuildFailure(
+      'curl: (6) Could not resolve host: example.org\nError: building at STEP "RUN curl -fsSL https://example.org | sh": while running runtime: exit status 6\n',
+      6,
+    );
     expect(f.kind).toBe("network");
     expect(f.summary).toContain("could not reach the network: the name example.org did not resolve");
   });
@@ -74,8 +106,24 @@ describe("summariseBuildFailure", () => {
 
 describe("the in-image tool lookup", () => {
   test("argv: one engine run of a fixed script, the names as positional parameters", () => {
-    const argv = probeArgv({ engine: { name: "podman", path: "/usr/bin/podman", rootless: false }, ref: "img:fp", runArgs: ["--user", "0:0"] }, ["ruff", "$(x)"]);
-    expect(argv).toEqual(["/usr/bin/podman", "run", "--rm", "--user", "0:0", "img:fp", "sh", "-c", PROBE_SCRIPT, "dwf-probe", "ruff", "$(x)"]);
+    const argv = probeArgv(
+      { engine: { name: "podman", path: "/usr/bin/podman", rootless: false }, ref: "img:fp", runArgs: ["--user", "0:0"] },
+      ["ruff", "$(x)"],
+    );
+    expect(argv).toEqual([
+      "/usr/bin/podman",
+      "run",
+      "--rm",
+      "--user",
+      "0:0",
+      "img:fp",
+      "sh",
+      "-c",
+      PROBE_SCRIPT,
+      "dwf-probe",
+      "ruff",
+      "$(x)",
+    ]);
   });
 
   test("the script's output: found, missing, and names it did not mention", () => {
@@ -123,9 +171,21 @@ describe("image state", () => {
 describe("programDidNotStart", () => {
   test("the engines' words for a program the image lacks, and a script's own 127", async () => {
     const { programDidNotStart } = await import("../../../src/runtime/container.ts");
-    expect(programDidNotStart('Error: runc: runc create failed: unable to start container process: exec: "npm": executable file not found in $PATH: OCI runtime attempted to invoke a command that was not found')).toBe(true);
-    expect(programDidNotStart("Error: crun: executable file `npm` not found in $PATH: No such file or directory: OCI runtime attempted to invoke a command that was not found")).toBe(true);
-    expect(programDidNotStart('docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "npm": executable file not found in $PATH: unknown.')).toBe(true);
+    expect(
+      programDidNotStart(
+        'Error: runc: runc create failed: unable to start container process: exec: "npm": executable file not found in $PATH: OCI runtime attempted to invoke a command that was not found',
+      ),
+    ).toBe(true);
+    expect(
+      programDidNotStart(
+        "Error: crun: executable file `npm` not found in $PATH: No such file or directory: OCI runtime attempted to invoke a command that was not found",
+      ),
+    ).toBe(true);
+    expect(
+      programDidNotStart(
+        'docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "npm": executable file not found in $PATH: unknown.',
+      ),
+    ).toBe(true);
     expect(programDidNotStart("> x@1.0.0 test\n> mocha\n\nsh: 1: mocha: not found\n")).toBe(false);
   });
 });
@@ -133,7 +193,8 @@ describe("programDidNotStart", () => {
 describe("localBases", () => {
   test("the localhost/ images a Dockerfile builds FROM, not its stages or registry images", async () => {
     const { localBases } = await import("../../../src/runtime/image.ts");
-    const text = "FROM localhost/base:1 AS tools\nRUN true\nFROM --platform=linux/amd64 debian:bookworm-slim\nFROM tools\nfrom localhost/other:2\n";
+    const text =
+      "FROM localhost/base:1 AS tools\nRUN true\nFROM --platform=linux/amd64 debian:bookworm-slim\nFROM tools\nfrom localhost/other:2\n";
     expect(localBases(text)).toEqual(["localhost/base:1", "localhost/other:2"]);
   });
 });

@@ -54,7 +54,11 @@ describe("hashFile", () => {
   test("matches SHA-256 for empty, small and multi-chunk files; null when missing or a directory", async () => {
     const big = new Uint8Array(9 * 1024 * 1024 + 7).map((_, i) => (i * 31) & 0xff);
     const dir = tree({ empty: "", small: "hello\n", big });
-    for (const [name, content] of [["empty", ""], ["small", "hello\n"], ["big", big]] as const) {
+    for (const [name, content] of [
+      ["empty", ""],
+      ["small", "hello\n"],
+      ["big", big],
+    ] as const) {
       expect(hashFileSync(join(dir, name))).toBe(createHash("sha256").update(content).digest("hex"));
     }
     expect(hashFileSync(join(dir, "nope"))).toBeNull();

@@ -82,7 +82,12 @@ describe("config fuzzing (fixed seed, in-process)", () => {
   });
 
   test("a 200,000-character value is cut to a readable message", () => {
-    const o = outcome({ id: -1, mutation: "huge-string", kind: "file", bytes: new TextEncoder().encode(`[targets]\npr = ["${"t".repeat(200_000)}"]\n`) });
+    const o = outcome({
+      id: -1,
+      mutation: "huge-string",
+      kind: "file",
+      bytes: new TextEncoder().encode(`[targets]\npr = ["${"t".repeat(200_000)}"]\n`),
+    });
     expect(o.ok).toBe(false);
     if (!o.ok) {
       expect(o.printed.length).toBeLessThan(1200);

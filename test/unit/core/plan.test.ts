@@ -43,14 +43,24 @@ describe("planning", () => {
 
   test("check:<profile> expands recursively and detects cycles", () => {
     const targets = { pr: ["fmt:check", "test:unit"], main: ["check:pr", "test:integration"], a: ["check:b"], b: ["check:a"] };
-    expect(expandCommands(refs("check:main"), targets, "f").map((r) => `${r.primary}:${r.selector}`)).toEqual(["fmt:check", "test:unit", "test:integration"]);
+    expect(expandCommands(refs("check:main"), targets, "f").map((r) => `${r.primary}:${r.selector}`)).toEqual([
+      "fmt:check",
+      "test:unit",
+      "test:integration",
+    ]);
     expect(() => expandCommands(refs("check:a"), targets, "f")).toThrow(/cycle \(a -> b -> a\)/);
     expect(() => expandCommands(refs("check:mian"), targets, "f")).toThrow(/Did you mean 'main'/);
   });
 });
 
 describe("scheduler", () => {
-  const task = (id: string, deps: string[] = [], stack = "s", exclusive = false): Task => ({ id, ref: parseCommandRef("test:unit"), stack, deps, exclusive });
+  const task = (id: string, deps: string[] = [], stack = "s", exclusive = false): Task => ({
+    id,
+    ref: parseCommandRef("test:unit"),
+    stack,
+    deps,
+    exclusive,
+  });
   const ok = (ms: number, code = 0) => ({ exitCode: code, output: "", durationMs: ms });
 
   test("never runs more than --jobs at once and runs everything", async () => {
@@ -77,7 +87,11 @@ describe("scheduler", () => {
       async (t) => ok(1, t.id === "build" ? 1 : 0),
       { jobs: 2, failFast: false, signal: new AbortController().signal },
     );
-    expect(results.map((r) => [r.task.id, r.status])).toEqual([["build", "failed"], ["test", "skipped"], ["lint", "passed"]]);
+    expect(results.map((r) => [r.task.id, r.status])).toEqual([
+      ["build", "failed"],
+      ["test", "skipped"],
+      ["lint", "passed"],
+    ]);
     expect(results[1]!.reason).toMatch(/blocked: build failed/);
   });
 
@@ -109,11 +123,21 @@ describe("scheduler", () => {
         jobs: 1,
         failFast: false,
         signal: new AbortController().signal,
-        known: new Map([["test", hit], ["lint", hit], ["e2e", hit]]),
+        known: new Map([
+          ["test", hit],
+          ["lint", hit],
+          ["e2e", hit],
+        ]),
         events: { start: (t) => void started.push(t.id), finish: (r) => void finished.push(r.task.id) },
       },
     );
-    expect(results.map((r) => [r.task.id, r.status])).toEqual([["build", "passed"], ["test", "cached"], ["lint", "cached"], ["e2e", "skipped"], ["bad", "failed"]]);
+    expect(results.map((r) => [r.task.id, r.status])).toEqual([
+      ["build", "passed"],
+      ["test", "cached"],
+      ["lint", "cached"],
+      ["e2e", "skipped"],
+      ["bad", "failed"],
+    ]);
     expect(started).toEqual(["build", "bad"]);
     // lint needs nothing: it is done before build finishes; test waits for build.
     expect(finished.indexOf("lint")).toBeLessThan(finished.indexOf("build"));

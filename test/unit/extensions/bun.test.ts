@@ -16,7 +16,9 @@ describe("bun", () => {
   });
 
   test("runs scripts with bun run and installs frozen", async () => {
-    const c = ctx(project({ "package.json": pkg({ lint: "eslint .", "test:unit": "bun test test/unit", build: "bun build" }), "bun.lock": "" }));
+    const c = ctx(
+      project({ "package.json": pkg({ lint: "eslint .", "test:unit": "bun test test/unit", build: "bun build" }), "bun.lock": "" }),
+    );
     expect(await argv(bun, "lint:static", c)).toEqual(["bun", "run", "lint"]);
     expect(await argv(bun, "test:unit", c)).toEqual(["bun", "run", "test:unit"]);
     expect(await argv(bun, "build:release", c)).toEqual(["bun", "run", "build"]);
@@ -31,7 +33,9 @@ describe("bun", () => {
 
   test("cache, fingerprint and tools", async () => {
     const c = ctx(project({ "package.json": "{}", "bun.lock": "" }));
-    expect(await bun.cacheMounts!(c)).toEqual([{ path: "install", container: "/home/dwf/.bun/install/cache", env: "BUN_INSTALL_CACHE_DIR" }]);
+    expect(await bun.cacheMounts!(c)).toEqual([
+      { path: "install", container: "/home/dwf/.bun/install/cache", env: "BUN_INSTALL_CACHE_DIR" },
+    ]);
     expect(await bun.fingerprintInputs!(c)).toEqual(["package.json#json=packageManager"]);
     expect((await bun.tools!(c)).map((t) => t.name)).toEqual(["bun"]);
   });
@@ -40,9 +44,11 @@ describe("bun", () => {
 describe("bun: what setup:deps installs and what makes it stale", () => {
   test("bun: nothing to install without dependencies or workspaces", async () => {
     expect(await deps("bun", { "package.json": "{}", "bun.lock": "" })).toBeUndefined();
-    expect(await deps("bun", { "package.json": JSON.stringify({ dependencies: { a: "1" } }), "bun.lockb": "", "bunfig.toml": "" })).toEqual({
-      inputs: ["package.json", "bun.lockb", "bunfig.toml"],
-      paths: ["node_modules"],
-    });
+    expect(await deps("bun", { "package.json": JSON.stringify({ dependencies: { a: "1" } }), "bun.lockb": "", "bunfig.toml": "" })).toEqual(
+      {
+        inputs: ["package.json", "bun.lockb", "bunfig.toml"],
+        paths: ["node_modules"],
+      },
+    );
   });
 });

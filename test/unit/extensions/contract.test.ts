@@ -24,8 +24,17 @@ const every = {
   "test:all": "x",
   package: "x",
 };
-const manifest = (extra: Record<string, unknown> = {}) => JSON.stringify({ name: "x", scripts: every, devDependencies: { mocha: "^10" }, ...extra });
-const makeTargets = Object.entries({ setup: ["deps"], fmt: ["check", "fix"], lint: ["static", "fix"], build: ["debug", "release"], test: ["unit", "integration", "smoke", "all"], package: ["artifact"], release: ["candidate"] })
+const manifest = (extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ name: "x", scripts: every, devDependencies: { mocha: "^10" }, ...extra });
+const makeTargets = Object.entries({
+  setup: ["deps"],
+  fmt: ["check", "fix"],
+  lint: ["static", "fix"],
+  build: ["debug", "release"],
+  test: ["unit", "integration", "smoke", "all"],
+  package: ["artifact"],
+  release: ["candidate"],
+})
   .flatMap(([p, sels]) => sels.map((s) => `${p}-${s}:\n\ttrue\n`))
   .join("");
 
@@ -123,7 +132,10 @@ const BREAKAGES: Record<string, Partial<Extension>> = {
   capabilities: { capabilities: () => ["test:unit", "Test Unit"] },
   resolves: { buildAction: (ref, ctx) => (ref.selector === "unit" ? skip("not today") : go.buildAction(ref, ctx)) },
   actions: { buildAction: (ref, ctx) => (ref.selector === "static" ? run("", ["vet"]) : go.buildAction(ref, ctx)) },
-  secrets: { buildAction: (ref, ctx) => (ref.selector === "unit" ? run("go", ["test"], { GO_AUTH: ctx.env.DWF_CONTRACT_TOKEN! }) : go.buildAction(ref, ctx)) },
+  secrets: {
+    buildAction: (ref, ctx) =>
+      ref.selector === "unit" ? run("go", ["test"], { GO_AUTH: ctx.env.DWF_CONTRACT_TOKEN! }) : go.buildAction(ref, ctx),
+  },
   "unknown-command": {
     buildAction: (ref, ctx) => {
       if (ref.selector === "nonesuchcontract") throw new TypeError("Cannot read properties of undefined (reading 'args')");
@@ -154,6 +166,8 @@ describe("each contract case rejects an extension broken its way", () => {
     const breaking = contractCases(brokenSubject).find((c) => c.id === id)!;
     await expect(breaking.check()).rejects.toBeInstanceOf(ContractViolation);
     // The same case passes for the extension as shipped: the failure is the breakage's.
-    await contractCases(healthy).find((c) => c.id === id)!.check();
+    await contractCases(healthy)
+      .find((c) => c.id === id)!
+      .check();
   });
 });

@@ -72,7 +72,8 @@ function checkPaths(what: string, paths: unknown): void {
 }
 
 function checkEnv(what: string, env: unknown): void {
-  if (typeof env !== "object" || env === null || Array.isArray(env)) violated(`${what} is not an object of variables: ${JSON.stringify(env)}`);
+  if (typeof env !== "object" || env === null || Array.isArray(env))
+    violated(`${what} is not an object of variables: ${JSON.stringify(env)}`);
   for (const [k, v] of Object.entries(env)) {
     if (!ENV_NAME.test(k)) violated(`${what} sets ${JSON.stringify(k)}, which is not a variable name`);
     if (typeof v !== "string" || v.includes("\0")) violated(`${what} sets ${k} to ${JSON.stringify(v)}, not a string without NUL bytes`);
@@ -145,9 +146,11 @@ export function contractCases(subject: ContractSubject): ContractCase[] {
         const caps = await ext.capabilities(ctx);
         if (!Array.isArray(caps) || caps.length === 0) violated(`capabilities are ${JSON.stringify(caps)}, expected a non-empty list`);
         for (const c of caps) {
-          if (typeof c !== "string" || !CAPABILITY.test(c)) violated(`capability ${JSON.stringify(c)} is not 'primary' or 'primary:selector'`);
+          if (typeof c !== "string" || !CAPABILITY.test(c))
+            violated(`capability ${JSON.stringify(c)} is not 'primary' or 'primary:selector'`);
           const primary = c.split(":")[0]!;
-          if (!(TASK_PRIMARIES as readonly string[]).includes(primary) || primary === "check") violated(`capability ${c}: '${primary}' is not a task primary`);
+          if (!(TASK_PRIMARIES as readonly string[]).includes(primary) || primary === "check")
+            violated(`capability ${c}: '${primary}' is not a task primary`);
         }
         if (new Set(caps).size !== caps.length) violated(`capabilities list a command twice: ${caps.join(", ")}`);
       }),
@@ -169,8 +172,10 @@ export function contractCases(subject: ContractSubject): ContractCase[] {
           if (!("action" in result)) continue;
           const a = result.action;
           const shown = formatRef(ref);
-          if (typeof a.program !== "string" || a.program.trim() === "" || a.program.includes("\0")) violated(`${shown}: argv[0] ${JSON.stringify(a.program)} is empty`);
-          if (!Array.isArray(a.args) || a.args.some((x) => typeof x !== "string" || x.includes("\0"))) violated(`${shown}: args ${JSON.stringify(a.args)} are not strings`);
+          if (typeof a.program !== "string" || a.program.trim() === "" || a.program.includes("\0"))
+            violated(`${shown}: argv[0] ${JSON.stringify(a.program)} is empty`);
+          if (!Array.isArray(a.args) || a.args.some((x) => typeof x !== "string" || x.includes("\0")))
+            violated(`${shown}: args ${JSON.stringify(a.args)} are not strings`);
           if (a.env !== undefined) checkEnv(`${shown}: the action's env`, a.env);
           if (a.cwd !== undefined && !insideProject(a.cwd)) violated(`${shown}: cwd ${JSON.stringify(a.cwd)} is not inside the project`);
           if (a.cwd !== undefined && !existsSync(join(root, a.cwd))) violated(`${shown}: cwd ${a.cwd} does not exist in the project`);
@@ -191,7 +196,8 @@ export function contractCases(subject: ContractSubject): ContractCase[] {
           deps: await ext.dependencies?.(ctx),
         };
         const text = JSON.stringify(answers);
-        for (const [name, value] of Object.entries(CONTRACT_SECRETS)) if (text.includes(value)) violated(`the value of ${name} appears in what it returned`);
+        for (const [name, value] of Object.entries(CONTRACT_SECRETS))
+          if (text.includes(value)) violated(`the value of ${name} appears in what it returned`);
       }),
     },
     {
@@ -210,20 +216,26 @@ export function contractCases(subject: ContractSubject): ContractCase[] {
           try {
             result = await ext.buildAction(ref, ctx);
           } catch (e) {
-            if (!(e instanceof UserError) || e.message.trim() === "") violated(`${shown} crashed instead of declining: ${(e as Error)?.stack ?? String(e)}`);
-            if (ref === nonsense && !e.message.includes(NONSENSE_SELECTOR)) violated(`the error for ${shown} does not name it: ${e.message}`);
+            if (!(e instanceof UserError) || e.message.trim() === "")
+              violated(`${shown} crashed instead of declining: ${(e as Error)?.stack ?? String(e)}`);
+            if (ref === nonsense && !e.message.includes(NONSENSE_SELECTOR))
+              violated(`the error for ${shown} does not name it: ${e.message}`);
             continue;
           }
           if (covers(caps, ref) && result && "action" in result) continue;
           if (!result || !("skip" in result)) violated(`${shown} is not offered but gave ${JSON.stringify(result)}`);
           if (typeof result.skip !== "string" || result.skip.trim() === "") violated(`${shown} is skipped without a reason`);
-          if (ref === nonsense && !result.skip.includes(NONSENSE_SELECTOR)) violated(`the reason for skipping ${shown} does not name it: ${result.skip}`);
+          if (ref === nonsense && !result.skip.includes(NONSENSE_SELECTOR))
+            violated(`the reason for skipping ${shown} does not name it: ${result.skip}`);
         }
       }),
     },
     {
       id: "detect",
-      title: subject.detection === "marker" ? "detect() is true on its marker files and false on an empty folder" : "applies wherever it is configured",
+      title:
+        subject.detection === "marker"
+          ? "detect() is true on its marker files and false on an empty folder"
+          : "applies wherever it is configured",
       check: async () => {
         try {
           const marker = await setUp(subject.marker ?? subject.fixture);
@@ -247,10 +259,15 @@ export function contractCases(subject: ContractSubject): ContractCase[] {
         if (!Array.isArray(mounts)) violated(`cacheMounts() is not a list: ${JSON.stringify(mounts)}`);
         for (const m of mounts) {
           if (!insideProject(m.path)) violated(`cache mount path ${JSON.stringify(m.path)} is not a relative folder inside the cache root`);
-          if (typeof m.container !== "string" || !m.container.startsWith(IMAGE_HOME) || normalize(m.container) !== m.container.replace(/\/$/, "")) {
+          if (
+            typeof m.container !== "string" ||
+            !m.container.startsWith(IMAGE_HOME) ||
+            normalize(m.container) !== m.container.replace(/\/$/, "")
+          ) {
             violated(`cache mount ${m.path}: container path ${JSON.stringify(m.container)} is not a clean path under ${IMAGE_HOME}`);
           }
-          if (m.env !== undefined && !ENV_NAME.test(m.env)) violated(`cache mount ${m.path}: env ${JSON.stringify(m.env)} is not a variable name`);
+          if (m.env !== undefined && !ENV_NAME.test(m.env))
+            violated(`cache mount ${m.path}: env ${JSON.stringify(m.env)} is not a variable name`);
         }
         if (new Set(mounts.map((m) => m.path)).size !== mounts.length) violated("two cache mounts share a folder");
       }),
@@ -261,7 +278,10 @@ export function contractCases(subject: ContractSubject): ContractCase[] {
       check: withProject(async ({ ext, ctx }) => {
         const inputs = (await ext.fingerprintInputs?.(ctx)) ?? [];
         // `file#lines=…` / `file#json=…` select part of a file: the path is before the '#'.
-        checkPaths("fingerprintInputs()", Array.isArray(inputs) ? inputs.map((i) => (typeof i === "string" ? i.split("#")[0] : i)) : inputs);
+        checkPaths(
+          "fingerprintInputs()",
+          Array.isArray(inputs) ? inputs.map((i) => (typeof i === "string" ? i.split("#")[0] : i)) : inputs,
+        );
       }),
     },
     {
@@ -276,7 +296,8 @@ export function contractCases(subject: ContractSubject): ContractCase[] {
         checkPaths("dependencies().inputs", spec.inputs);
         checkPaths("dependencies().paths", spec.paths);
         if (spec.inputs.length === 0) violated("dependencies().inputs is empty: nothing could tell an install is out of date");
-        for (const i of spec.inputs) if (!existsSync(join(root, i))) violated(`dependencies().inputs names ${i}, which the project does not have`);
+        for (const i of spec.inputs)
+          if (!existsSync(join(root, i))) violated(`dependencies().inputs names ${i}, which the project does not have`);
       }),
     },
     {
@@ -305,7 +326,8 @@ export function contractCases(subject: ContractSubject): ContractCase[] {
         for (const ref of [...knownCommands(), ...promisedCommands(await ext.capabilities(ctx))]) {
           const answer = cacheable(ref);
           if (typeof answer !== "boolean") violated(`cacheable(${formatRef(ref)}) is ${JSON.stringify(answer)}, not true or false`);
-          if ((isMutating(ref) || ref.primary === "setup") && answer) violated(`${formatRef(ref)} changes files or the world but may be served from the cache`);
+          if ((isMutating(ref) || ref.primary === "setup") && answer)
+            violated(`${formatRef(ref)} changes files or the world but may be served from the cache`);
         }
       }),
     },
@@ -316,25 +338,33 @@ export function contractCases(subject: ContractSubject): ContractCase[] {
         if (ext.env) checkEnv("env()", await ext.env(ctx));
         for (const t of (await ext.tools?.(ctx)) ?? []) {
           if (typeof t.name !== "string" || t.name.trim() === "") violated(`a tool has no name: ${JSON.stringify(t)}`);
-          if (!Array.isArray(t.version) || t.version.length === 0 || t.version.some((a) => typeof a !== "string" || a === "")) violated(`tool ${t.name}: version argv ${JSON.stringify(t.version)} is empty`);
+          if (!Array.isArray(t.version) || t.version.length === 0 || t.version.some((a) => typeof a !== "string" || a === ""))
+            violated(`tool ${t.name}: version argv ${JSON.stringify(t.version)} is empty`);
           if (typeof t.install !== "string" || t.install.trim() === "") violated(`tool ${t.name} has no install hint`);
-          for (const u of t.usedBy ?? []) if (!CAPABILITY.test(u) || !(TASK_PRIMARIES as readonly string[]).includes(u.split(":")[0]!)) violated(`tool ${t.name}: usedBy ${JSON.stringify(u)} is not a command`);
+          for (const u of t.usedBy ?? [])
+            if (!CAPABILITY.test(u) || !(TASK_PRIMARIES as readonly string[]).includes(u.split(":")[0]!))
+              violated(`tool ${t.name}: usedBy ${JSON.stringify(u)} is not a command`);
         }
       }),
     },
     {
       id: "image",
-      title: subject.image ? "its Dockerfile fragment names a base, packages and install steps" : "a Dockerfile fragment, when it has one, names a base, packages and install steps",
+      title: subject.image
+        ? "its Dockerfile fragment names a base, packages and install steps"
+        : "a Dockerfile fragment, when it has one, names a base, packages and install steps",
       check: withProject(async ({ ext }) => {
         if (!ext.dockerfile) {
           if (subject.image) violated("a builtin stack without a dockerfile() fragment: the image would lack its toolchain");
           return;
         }
         const d = ext.dockerfile();
-        if (d.base !== undefined && (typeof d.base !== "string" || d.base.trim() === "")) violated(`dockerfile().base ${JSON.stringify(d.base)} is empty`);
-        if (!Array.isArray(d.install) || d.install.some((s) => typeof s !== "string" || s.trim() === "")) violated(`dockerfile().install ${JSON.stringify(d.install)} holds an empty step`);
+        if (d.base !== undefined && (typeof d.base !== "string" || d.base.trim() === ""))
+          violated(`dockerfile().base ${JSON.stringify(d.base)} is empty`);
+        if (!Array.isArray(d.install) || d.install.some((s) => typeof s !== "string" || s.trim() === ""))
+          violated(`dockerfile().install ${JSON.stringify(d.install)} holds an empty step`);
         if (subject.image && d.install.length === 0) violated("dockerfile().install installs nothing");
-        for (const p of d.packages ?? []) if (!/^[a-z0-9][a-z0-9+.-]+$/.test(p)) violated(`dockerfile().packages holds ${JSON.stringify(p)}, not a Debian package name`);
+        for (const p of d.packages ?? [])
+          if (!/^[a-z0-9][a-z0-9+.-]+$/.test(p)) violated(`dockerfile().packages holds ${JSON.stringify(p)}, not a Debian package name`);
       }),
     },
   ];

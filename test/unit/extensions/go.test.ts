@@ -43,7 +43,10 @@ describe("go", () => {
 
 describe("go: what setup:deps installs and what makes it stale", () => {
   test("go: go.mod and go.sum decide; a module without requirements or with vendor/ downloads nothing", async () => {
-    expect(await deps("go", { "go.mod": "module x\n\ngo 1.22\n\nrequire example.com/a v1.0.0\n" })).toEqual({ inputs: ["go.mod", "go.sum"], paths: [] });
+    expect(await deps("go", { "go.mod": "module x\n\ngo 1.22\n\nrequire example.com/a v1.0.0\n" })).toEqual({
+      inputs: ["go.mod", "go.sum"],
+      paths: [],
+    });
     expect(await deps("go", { "go.mod": "module x\n\ngo 1.22\n" })).toBeUndefined();
     expect(await deps("go", { "go.mod": "module x\nrequire example.com/a v1.0.0\n", "vendor/modules.txt": "" })).toBeUndefined();
   });

@@ -60,8 +60,14 @@ export async function skipOf(e: Extension, raw: string, c: ExtensionContext): Pr
 }
 
 /** What a builtin's setup:deps installs for a project made of `files`. */
-export async function deps(name: string, files: Record<string, string>, onPath: string[] = [], env: Record<string, string> = {}): Promise<DependencySpec | undefined> {
+export async function deps(
+  name: string,
+  files: Record<string, string>,
+  onPath: string[] = [],
+  env: Record<string, string> = {},
+): Promise<DependencySpec | undefined> {
   return ext(name).dependencies!(ctx(project(files), onPath, env));
 }
 
-export const pkg = (scripts: Record<string, string>, extra: Record<string, unknown> = {}) => JSON.stringify({ name: "x", scripts, ...extra });
+export const pkg = (scripts: Record<string, string>, extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ name: "x", scripts, ...extra });

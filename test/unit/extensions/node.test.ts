@@ -67,13 +67,22 @@ describe("node", () => {
   });
 
   test("package manager follows the lockfile", async () => {
-    const run = (files: Record<string, string>) => argv(node, "setup:deps", ctx(project({ "package.json": pkg({ build: "tsc" }), ...files })));
+    const run = (files: Record<string, string>) =>
+      argv(node, "setup:deps", ctx(project({ "package.json": pkg({ build: "tsc" }), ...files })));
     expect(await run({ "pnpm-lock.yaml": "" })).toEqual(["pnpm", "install", "--frozen-lockfile"]);
     expect(await run({ "yarn.lock": "" })).toEqual(["yarn", "install", "--frozen-lockfile"]);
     expect(await run({ "yarn.lock": "", ".yarnrc.yml": "" })).toEqual(["yarn", "install", "--immutable"]);
     expect(await run({})).toEqual(["npm", "install"]);
-    expect(await argv(node, "build:debug", ctx(project({ "package.json": pkg({ build: "tsc" }), "pnpm-lock.yaml": "" })))).toEqual(["pnpm", "run", "build"]);
-    expect(await argv(node, "build:debug", ctx(project({ "package.json": pkg({ build: "tsc" }), "yarn.lock": "" })))).toEqual(["yarn", "run", "build"]);
+    expect(await argv(node, "build:debug", ctx(project({ "package.json": pkg({ build: "tsc" }), "pnpm-lock.yaml": "" })))).toEqual([
+      "pnpm",
+      "run",
+      "build",
+    ]);
+    expect(await argv(node, "build:debug", ctx(project({ "package.json": pkg({ build: "tsc" }), "yarn.lock": "" })))).toEqual([
+      "yarn",
+      "run",
+      "build",
+    ]);
   });
 
   test("packageManager field decides when there is no lockfile", async () => {
@@ -87,7 +96,9 @@ describe("node", () => {
   });
 
   test("cache mount follows the package manager", async () => {
-    expect(await node.cacheMounts!(ctx(project({ "package.json": "{}" })))).toEqual([{ path: "npm", container: "/home/dwf/.npm", env: "npm_config_cache" }]);
+    expect(await node.cacheMounts!(ctx(project({ "package.json": "{}" })))).toEqual([
+      { path: "npm", container: "/home/dwf/.npm", env: "npm_config_cache" },
+    ]);
     const pnpm = await node.cacheMounts!(ctx(project({ "package.json": "{}", "pnpm-lock.yaml": "" })));
     expect(pnpm[0]?.env).toBe("npm_config_store_dir");
     const yarn = await node.cacheMounts!(ctx(project({ "package.json": "{}", "yarn.lock": "" })));
@@ -108,29 +119,53 @@ describe("node", () => {
 describe("node: what setup:deps installs and what makes it stale", () => {
   test("node: package.json and the lockfile define node_modules; the lockfile npm will write when there is none", async () => {
     const manifest = JSON.stringify({ devDependencies: { mocha: "^10" } });
-    expect(await deps("node", { "package.json": manifest, "package-lock.json": "{}" })).toEqual({ inputs: ["package.json", "package-lock.json"], paths: ["node_modules"] });
-    expect(await deps("node", { "package.json": manifest })).toEqual({ inputs: ["package.json", "package-lock.json"], paths: ["node_modules"] });
+    expect(await deps("node", { "package.json": manifest, "package-lock.json": "{}" })).toEqual({
+      inputs: ["package.json", "package-lock.json"],
+      paths: ["node_modules"],
+    });
+    expect(await deps("node", { "package.json": manifest })).toEqual({
+      inputs: ["package.json", "package-lock.json"],
+      paths: ["node_modules"],
+    });
     expect(await deps("node", { "package.json": manifest, "pnpm-lock.yaml": "", "pnpm-workspace.yaml": "" })).toEqual({
       inputs: ["package.json", "pnpm-lock.yaml", "pnpm-workspace.yaml"],
       paths: ["node_modules"],
     });
-    expect(await deps("node", { "package.json": manifest, "yarn.lock": "" })).toEqual({ inputs: ["package.json", "yarn.lock"], paths: ["node_modules"] });
+    expect(await deps("node", { "package.json": manifest, "yarn.lock": "" })).toEqual({
+      inputs: ["package.json", "yarn.lock"],
+      paths: ["node_modules"],
+    });
   });
 
   test("node: yarn 2+ with Plug'n'Play installs a loader, not node_modules", async () => {
     const manifest = JSON.stringify({ dependencies: { a: "1" } });
-    expect((await deps("node", { "package.json": manifest, "yarn.lock": "", ".yarnrc.yml": "yarnPath: x\n" }))?.paths).toEqual([".pnp.cjs"]);
-    expect((await deps("node", { "package.json": manifest, "yarn.lock": "", ".yarnrc.yml": "nodeLinker: node-modules\n" }))?.paths).toEqual(["node_modules"]);
+    expect((await deps("node", { "package.json": manifest, "yarn.lock": "", ".yarnrc.yml": "yarnPath: x\n" }))?.paths).toEqual([
+      ".pnp.cjs",
+    ]);
+    expect((await deps("node", { "package.json": manifest, "yarn.lock": "", ".yarnrc.yml": "nodeLinker: node-modules\n" }))?.paths).toEqual(
+      ["node_modules"],
+    );
   });
 
   test("node: nothing to install without dependencies or workspaces", async () => {
     expect(await deps("node", { "package.json": JSON.stringify({ scripts: { test: "node t.js" }, dependencies: {} }) })).toBeUndefined();
-    expect(await deps("node", { "package.json": JSON.stringify({ workspaces: ["packages/*"] }) })).toEqual({ inputs: ["package.json", "package-lock.json"], paths: ["node_modules"] });
+    expect(await deps("node", { "package.json": JSON.stringify({ workspaces: ["packages/*"] }) })).toEqual({
+      inputs: ["package.json", "package-lock.json"],
+      paths: ["node_modules"],
+    });
   });
 
   test("node: without a lockfile pnpm and yarn 2+ may write one even under CI", async () => {
     const manifest = JSON.stringify({ packageManager: "yarn@4.5.0", dependencies: { a: "1" } });
-    expect(await argv(ext("node"), "setup:deps", ctx(project({ "package.json": manifest, ".yarnrc.yml": "" })))).toEqual(["yarn", "install", "--no-immutable"]);
-    expect(await argv(ext("node"), "setup:deps", ctx(project({ "package.json": manifest, ".yarnrc.yml": "", "yarn.lock": "" })))).toEqual(["yarn", "install", "--immutable"]);
+    expect(await argv(ext("node"), "setup:deps", ctx(project({ "package.json": manifest, ".yarnrc.yml": "" })))).toEqual([
+      "yarn",
+      "install",
+      "--no-immutable",
+    ]);
+    expect(await argv(ext("node"), "setup:deps", ctx(project({ "package.json": manifest, ".yarnrc.yml": "", "yarn.lock": "" })))).toEqual([
+      "yarn",
+      "install",
+      "--immutable",
+    ]);
   });
 });

@@ -19,7 +19,10 @@ describe("python", () => {
   });
 
   test("plain tools without uv", async () => {
-    const c = ctx(project({ "pyproject.toml": "[project]\nname = 'x'\n", "tests/unit/": "", "tests/integration/": "" }), ["ruff", "python"]);
+    const c = ctx(project({ "pyproject.toml": "[project]\nname = 'x'\n", "tests/unit/": "", "tests/integration/": "" }), [
+      "ruff",
+      "python",
+    ]);
     expect(await argv(python, "fmt:check", c)).toEqual(["ruff", "format", "--check", "."]);
     expect(await argv(python, "fmt:fix", c)).toEqual(["ruff", "format", "."]);
     expect(await argv(python, "lint:static", c)).toEqual(["ruff", "check", "."]);
@@ -68,7 +71,18 @@ describe("python", () => {
 
   test("requirements install into .venv, made with python3 when that is what the host has", async () => {
     const c = ctx(project({ "requirements.txt": "", "requirements-dev.txt": "" }), ["python3"]);
-    expect(await argv(python, "setup:deps", c)).toEqual(["sh", "-c", SETUP_SCRIPT, "dwf-venv", "python3", ".venv", "-r", "requirements.txt", "-r", "requirements-dev.txt"]);
+    expect(await argv(python, "setup:deps", c)).toEqual([
+      "sh",
+      "-c",
+      SETUP_SCRIPT,
+      "dwf-venv",
+      "python3",
+      ".venv",
+      "-r",
+      "requirements.txt",
+      "-r",
+      "requirements-dev.txt",
+    ]);
   });
 
   test("setup script takes paths only as positional parameters", () => {
@@ -138,10 +152,21 @@ describe("python", () => {
 
 describe("python: what setup:deps installs and what makes it stale", () => {
   test("python: pip fills .venv from requirements and the package metadata; uv syncs it from uv.lock", async () => {
-    expect(await deps("python", { "requirements-dev.txt": "pytest\n", "tests/test_x.py": "" })).toEqual({ inputs: ["requirements-dev.txt"], paths: [".venv"] });
-    expect(await deps("python", { "pyproject.toml": '[project]\nname = "x"\n', "requirements.txt": "" })).toEqual({ inputs: ["requirements.txt", "pyproject.toml"], paths: [".venv"] });
-    expect(await deps("python", { "pyproject.toml": '[project]\nname = "x"\n', "uv.lock": "" }, ["uv"])).toEqual({ inputs: ["pyproject.toml", "uv.lock"], paths: [".venv"] });
-    expect((await deps("python", { "pyproject.toml": "", "uv.lock": "" }, ["uv"], { UV_PROJECT_ENVIRONMENT: "/opt/venv" }))?.paths).toEqual([]);
+    expect(await deps("python", { "requirements-dev.txt": "pytest\n", "tests/test_x.py": "" })).toEqual({
+      inputs: ["requirements-dev.txt"],
+      paths: [".venv"],
+    });
+    expect(await deps("python", { "pyproject.toml": '[project]\nname = "x"\n', "requirements.txt": "" })).toEqual({
+      inputs: ["requirements.txt", "pyproject.toml"],
+      paths: [".venv"],
+    });
+    expect(await deps("python", { "pyproject.toml": '[project]\nname = "x"\n', "uv.lock": "" }, ["uv"])).toEqual({
+      inputs: ["pyproject.toml", "uv.lock"],
+      paths: [".venv"],
+    });
+    expect((await deps("python", { "pyproject.toml": "", "uv.lock": "" }, ["uv"], { UV_PROJECT_ENVIRONMENT: "/opt/venv" }))?.paths).toEqual(
+      [],
+    );
     // A folder of scripts with only a tool config: nothing for pip to install.
     expect(await deps("python", { "pyproject.toml": "[tool.ruff]\n" })).toBeUndefined();
   });

@@ -52,7 +52,9 @@ describe("rust", () => {
   });
 
   test("workspaces cover every member and find member integration tests", async () => {
-    const c = ctx(project({ "Cargo.toml": '[workspace]\nmembers = ["crates/a"]\n', "crates/a/Cargo.toml": "[package]\n", "crates/a/tests/it.rs": "" }));
+    const c = ctx(
+      project({ "Cargo.toml": '[workspace]\nmembers = ["crates/a"]\n', "crates/a/Cargo.toml": "[package]\n", "crates/a/tests/it.rs": "" }),
+    );
     expect(await argv(rust, "build:debug", c)).toEqual(["cargo", "build", "--workspace"]);
     expect(await argv(rust, "test:unit", c)).toEqual(["cargo", "test", "--workspace", "--lib", "--bins"]);
     expect(await argv(rust, "test:integration", c)).toEqual(["cargo", "test", "--workspace", "--test", "*"]);
@@ -76,7 +78,9 @@ describe("rust", () => {
 
   test("fmt inputs are the crate's sources; workspaces and other commands mean every file", () => {
     const c = ctx(project(crate));
-    expect(rust.taskInputs!(ref("fmt:check"), c)).toEqual(expect.arrayContaining(["src", "tests", "benches", "examples", "Cargo.toml", "rustfmt.toml", ".rustfmt.toml"]));
+    expect(rust.taskInputs!(ref("fmt:check"), c)).toEqual(
+      expect.arrayContaining(["src", "tests", "benches", "examples", "Cargo.toml", "rustfmt.toml", ".rustfmt.toml"]),
+    );
     expect(rust.taskInputs!(ref("test:unit"), c)).toBeUndefined();
     const ws = ctx(project({ "Cargo.toml": "[workspace]\n" }));
     expect(rust.taskInputs!(ref("fmt:check"), ws)).toBeUndefined();
@@ -101,7 +105,10 @@ describe("rust", () => {
 describe("rust: what setup:deps installs and what makes it stale", () => {
   test("rust: Cargo.lock and Cargo.toml decide, nothing in the workspace; no registry dependency, nothing to fetch", async () => {
     const crate = '[package]\nname = "x"\nversion = "0.1.0"\n';
-    expect(await deps("rust", { "Cargo.toml": `${crate}[dependencies]\nserde = "1"\n` })).toEqual({ inputs: ["Cargo.toml", "Cargo.lock"], paths: [] });
+    expect(await deps("rust", { "Cargo.toml": `${crate}[dependencies]\nserde = "1"\n` })).toEqual({
+      inputs: ["Cargo.toml", "Cargo.lock"],
+      paths: [],
+    });
     expect(await deps("rust", { "Cargo.toml": `${crate}[dependencies]\n` })).toBeUndefined();
     expect(await deps("rust", { "Cargo.toml": `${crate}[dependencies]\nlocal = { path = "../local" }\n` })).toBeUndefined();
     expect(await deps("rust", { "Cargo.toml": `${crate}[target.'cfg(unix)'.dev-dependencies]\nlibc = "0.2"\n` })).toBeDefined();

@@ -63,7 +63,8 @@ describe("Dockerfile.devflow stages", () => {
     for (const pkg of ["tini", "make", "gcc", "python3-venv"]) expect(finalApt).toContain(pkg);
     for (const pkg of ["curl", "unzip"]) expect(finalApt).not.toMatch(new RegExp(`\\b${pkg}\\b`));
     expect(stage2).not.toMatch(/^RUN .*curl/m);
-    for (const dir of ["/usr/local", "/opt", "/home/dwf"]) expect(stage2).toContain(`COPY --from=toolchains ${dir === "/home/dwf" ? "--chown=1001:1001 " : ""}${dir} ${dir}`);
+    for (const dir of ["/usr/local", "/opt", "/home/dwf"])
+      expect(stage2).toContain(`COPY --from=toolchains ${dir === "/home/dwf" ? "--chown=1001:1001 " : ""}${dir} ${dir}`);
     expect(stage2).toContain("USER dwf");
     expect(stage2).toContain('ENTRYPOINT ["/usr/bin/tini", "--"]');
     expect(text).not.toContain("chown -R");

@@ -5,7 +5,15 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll } from "bun:test";
-import { ActionSchema, DiscoverSchema, DescribeSchema, clearCallCache, loadExternalExtension, parseAnswer, resolveRelativeProgram } from "../../../extensions/external/protocol.ts";
+import {
+  ActionSchema,
+  DiscoverSchema,
+  DescribeSchema,
+  clearCallCache,
+  loadExternalExtension,
+  parseAnswer,
+  resolveRelativeProgram,
+} from "../../../extensions/external/protocol.ts";
 import { callBounded } from "../../../src/lib/process.ts";
 import { createContext } from "../../../src/core/context.ts";
 import { UserError } from "../../../src/lib/errors.ts";
@@ -93,7 +101,11 @@ describe("loadExternalExtension", () => {
     clearCallCache();
     const dir = tmp();
     const counter = join(dir, "calls");
-    script(dir, "ext", `echo "$1" >> ${counter}\ncase "$1" in --discover) echo '["test"]';; --build-action) cat >/dev/null; echo '{"program":"true","args":[]}';; *) exit 1;; esac`);
+    script(
+      dir,
+      "ext",
+      `echo "$1" >> ${counter}\ncase "$1" in --discover) echo '["test"]';; --build-action) cat >/dev/null; echo '{"program":"true","args":[]}';; *) exit 1;; esac`,
+    );
     const ctx = createContext(dir, process.env);
     const cfg = { source: "path" as const, path: "./ext" };
     for (let i = 0; i < 3; i++) {
@@ -106,7 +118,11 @@ describe("loadExternalExtension", () => {
 
   test("--describe supplies capabilities, env, cache mounts and fingerprint inputs", async () => {
     const dir = tmp();
-    script(dir, "ext", `case "$1" in --describe) echo '{"api_version":1,"capabilities":["lint"],"cache_mounts":[{"path":"c","container":"/c","env":"C_DIR"}],"env":{"A":"1"},"fingerprint_inputs":["deps.txt"]}';; --discover) echo '["test"]';; *) exit 1;; esac`);
+    script(
+      dir,
+      "ext",
+      `case "$1" in --describe) echo '{"api_version":1,"capabilities":["lint"],"cache_mounts":[{"path":"c","container":"/c","env":"C_DIR"}],"env":{"A":"1"},"fingerprint_inputs":["deps.txt"]}';; --discover) echo '["test"]';; *) exit 1;; esac`,
+    );
     const ctx = createContext(dir, process.env);
     const ext = await loadExternalExtension("acme", { path: "./ext" }, ctx, { file: "devflow.toml" });
     expect(await ext.capabilities(ctx)).toEqual(["lint"]);
@@ -117,12 +133,20 @@ describe("loadExternalExtension", () => {
 
   test("--describe may name the dependencies setup:deps installs; a path outside the project is refused by name", async () => {
     const dir = tmp();
-    script(dir, "ext", `case "$1" in --describe) echo '{"api_version":1,"dependencies":{"inputs":["deps.lock"],"paths":["vendor/deps"]}}';; --discover) echo '["test"]';; *) exit 1;; esac`);
+    script(
+      dir,
+      "ext",
+      `case "$1" in --describe) echo '{"api_version":1,"dependencies":{"inputs":["deps.lock"],"paths":["vendor/deps"]}}';; --discover) echo '["test"]';; *) exit 1;; esac`,
+    );
     const ctx = createContext(dir, process.env);
     const ext = await loadExternalExtension("acme", { path: "./ext" }, ctx, { file: "devflow.toml" });
     expect(await ext.dependencies!(ctx)).toEqual({ inputs: ["deps.lock"], paths: ["vendor/deps"] });
 
-    script(dir, "bad", `case "$1" in --describe) echo '{"api_version":1,"dependencies":{"inputs":["deps.lock"],"paths":["../elsewhere"]}}';; --discover) echo '["test"]';; *) exit 1;; esac`);
+    script(
+      dir,
+      "bad",
+      `case "$1" in --describe) echo '{"api_version":1,"dependencies":{"inputs":["deps.lock"],"paths":["../elsewhere"]}}';; --discover) echo '["test"]';; *) exit 1;; esac`,
+    );
     const err = await loadExternalExtension("bad", { path: "./bad" }, ctx, { file: "devflow.toml" }).catch((e: Error) => e);
     expect(err).toBeInstanceOf(UserError);
     expect((err as Error).message).toContain(`--describe: invalid 'dependencies': 'paths' holds "../elsewhere"`);

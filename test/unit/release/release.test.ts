@@ -25,12 +25,20 @@ describe("platform", () => {
   });
 
   test("an unsupported platform names what was found and what exists", () => {
-    expect(() => detectPlatform({ platform: "win32", arch: "x64" })).toThrow("no dwf release for this platform (win32 x64); releases exist for linux-x64, linux-arm64, darwin-x64, darwin-arm64.");
+    expect(() => detectPlatform({ platform: "win32", arch: "x64" })).toThrow(
+      "no dwf release for this platform (win32 x64); releases exist for linux-x64, linux-arm64, darwin-x64, darwin-arm64.",
+    );
     expect(() => detectPlatform({ platform: "linux", arch: "riscv64" })).toThrow("(linux riscv64)");
   });
 
   test("the release matrix maps to bun targets", () => {
-    expect(RELEASE_TARGETS.map(bunTarget)).toEqual(["bun-linux-x64", "bun-linux-x64-baseline", "bun-linux-arm64", "bun-darwin-x64", "bun-darwin-arm64"]);
+    expect(RELEASE_TARGETS.map(bunTarget)).toEqual([
+      "bun-linux-x64",
+      "bun-linux-x64-baseline",
+      "bun-linux-arm64",
+      "bun-darwin-x64",
+      "bun-darwin-arm64",
+    ]);
   });
 });
 
@@ -55,8 +63,12 @@ describe("SHA256SUMS", () => {
 
 describe("download layout", () => {
   test("a mirror holds <base>/v<version>/<asset> and <base>/latest/<asset>", () => {
-    expect(assetUrl({ base: "http://m/dwf/", repository: "o/r", tag: releaseTag("1.2.3"), asset: "SHA256SUMS" })).toBe("http://m/dwf/v1.2.3/SHA256SUMS");
-    expect(assetUrl({ base: "http://m", repository: "o/r", tag: releaseTag(undefined), asset: "a.tar.gz" })).toBe("http://m/latest/a.tar.gz");
+    expect(assetUrl({ base: "http://m/dwf/", repository: "o/r", tag: releaseTag("1.2.3"), asset: "SHA256SUMS" })).toBe(
+      "http://m/dwf/v1.2.3/SHA256SUMS",
+    );
+    expect(assetUrl({ base: "http://m", repository: "o/r", tag: releaseTag(undefined), asset: "a.tar.gz" })).toBe(
+      "http://m/latest/a.tar.gz",
+    );
   });
 
   test("without a mirror, GitHub releases of the repository", () => {
@@ -87,7 +99,10 @@ describe("SHA256SUMS entries and version order", () => {
   const a = "a".repeat(64);
   test("one digest per asset, or a reason", () => {
     expect(sumsEntry(`${a}  x.tar.gz\n${a.toUpperCase()} *x.tar.gz\r\n`, "x.tar.gz")).toEqual({ ok: true, hex: a });
-    expect(sumsEntry(`${a}  x.tar.gz\n${"b".repeat(64)}  x.tar.gz\n`, "x.tar.gz")).toEqual({ ok: false, reason: "SHA256SUMS lists x.tar.gz 2 times with different checksums" });
+    expect(sumsEntry(`${a}  x.tar.gz\n${"b".repeat(64)}  x.tar.gz\n`, "x.tar.gz")).toEqual({
+      ok: false,
+      reason: "SHA256SUMS lists x.tar.gz 2 times with different checksums",
+    });
     expect(sumsEntry(`xyz  x.tar.gz\n`, "x.tar.gz").ok).toBe(false);
     expect(sumsEntry(`${a}  y.tar.gz\n`, "x.tar.gz")).toEqual({ ok: false, reason: "SHA256SUMS has no entry for x.tar.gz" });
   });

@@ -1,6 +1,14 @@
 // The proxy argv, user mapping and container naming: pure functions, no engine needed.
 import { describe, expect, test } from "bun:test";
-import { bindArgs, buildProxyArgs, buildProxyCall, containerName, containerWorkdir, createContainerRunner, userArgs } from "../../../src/runtime/container.ts";
+import {
+  bindArgs,
+  buildProxyArgs,
+  buildProxyCall,
+  containerName,
+  containerWorkdir,
+  createContainerRunner,
+  userArgs,
+} from "../../../src/runtime/container.ts";
 import { debugCommandLine } from "../../../src/core/execute.ts";
 import { trustsAutoRemove } from "../../../src/runtime/engine.ts";
 import type { PreparedTask } from "../../../src/core/prepare.ts";
@@ -25,18 +33,43 @@ const spec = {
 describe("buildProxyArgs", () => {
   test("engine run --name, labels, workspace, workdir, mounts, env, user, image, program and args in order; no --rm", () => {
     expect(buildProxyArgs(spec)).toEqual([
-      "podman", "run", "--name", "dwf-demo-test-unit-custom-abc123",
-      "--label", "dev.devflow.run=abc123", "--label", "dev.devflow.pid=42",
-      "--mount", "type=bind,source=/home/me/my project,target=/workspace", "-w", "/workspace/sub",
-      "--mount", "type=bind,source=/home/me/my project/.cache/devflow/alpha/store,target=/cache/alpha", "--mount", "type=bind,source=/c/beta,target=/cache/beta",
-      "-e", "ALPHA_CACHE", "-e", "MODE",
-      "--user", "1000:1000",
-      "ghcr.io/org/repo-ci:abc", "make", "test-unit", "--flag=x y",
+      "podman",
+      "run",
+      "--name",
+      "dwf-demo-test-unit-custom-abc123",
+      "--label",
+      "dev.devflow.run=abc123",
+      "--label",
+      "dev.devflow.pid=42",
+      "--mount",
+      "type=bind,source=/home/me/my project,target=/workspace",
+      "-w",
+      "/workspace/sub",
+      "--mount",
+      "type=bind,source=/home/me/my project/.cache/devflow/alpha/store,target=/cache/alpha",
+      "--mount",
+      "type=bind,source=/c/beta,target=/cache/beta",
+      "-e",
+      "ALPHA_CACHE",
+      "-e",
+      "MODE",
+      "--user",
+      "1000:1000",
+      "ghcr.io/org/repo-ci:abc",
+      "make",
+      "test-unit",
+      "--flag=x y",
     ]);
   });
 
   test("autoRemove adds --rm right after run (podman, whose CLI reports the exit code itself)", () => {
-    expect(buildProxyArgs({ ...spec, autoRemove: true }).slice(0, 5)).toEqual(["podman", "run", "--rm", "--name", "dwf-demo-test-unit-custom-abc123"]);
+    expect(buildProxyArgs({ ...spec, autoRemove: true }).slice(0, 5)).toEqual([
+      "podman",
+      "run",
+      "--rm",
+      "--name",
+      "dwf-demo-test-unit-custom-abc123",
+    ]);
   });
 
   test("env values travel through the engine's environment, never its argv", () => {
@@ -47,7 +80,11 @@ describe("buildProxyArgs", () => {
   });
 
   test("a variable the engine reads itself, or one dwf's environment holds with another value, stays on the argv; a secret there is refused", () => {
-    const call = buildProxyCall({ ...spec, env: { HOME: "/tmp", CI: "true", LANG: "C" }, engineEnv: { HOME: "/root", CI: "true", LANG: "en_US.UTF-8" } });
+    const call = buildProxyCall({
+      ...spec,
+      env: { HOME: "/tmp", CI: "true", LANG: "C" },
+      engineEnv: { HOME: "/root", CI: "true", LANG: "en_US.UTF-8" },
+    });
     expect(call.argv).toContain("HOME=/tmp");
     expect(call.argv).toContain("LANG=C");
     expect(call.argv.slice(call.argv.indexOf("CI") - 1, call.argv.indexOf("CI") + 1)).toEqual(["-e", "CI"]);
@@ -68,19 +105,31 @@ describe("bindArgs", () => {
     expect(bindArgs("/home/me/my project", "/workspace")).toEqual(["--mount", "type=bind,source=/home/me/my project,target=/workspace"]);
     expect(bindArgs("/tmp/a:b", "/workspace")).toEqual(["--mount", "type=bind,source=/tmp/a:b,target=/workspace"]);
     expect(bindArgs('/tmp/a:b,c"d', "/cache/x")).toEqual(["--mount", 'type=bind,"source=/tmp/a:b,c""d",target=/cache/x']);
-    expect(buildProxyArgs({ ...spec, workspace: "/w/x:y", mounts: [] }).slice(8, 10)).toEqual(["--mount", "type=bind,source=/w/x:y,target=/workspace"]);
+    expect(buildProxyArgs({ ...spec, workspace: "/w/x:y", mounts: [] }).slice(8, 10)).toEqual([
+      "--mount",
+      "type=bind,source=/w/x:y,target=/workspace",
+    ]);
     expect(bindArgs("/tmp/x", "/c:ro,z")).toEqual(["--mount", 'type=bind,source=/tmp/x,"target=/c:ro,z"']);
   });
 });
 
 describe("userArgs", () => {
   test("docker and rootful podman run as the invoking uid:gid, with a writable HOME for non-root", () => {
-    expect(userArgs({ engine: "docker", rootless: false, uid: 1000, gid: 1001 })).toEqual({ args: ["--user", "1000:1001"], env: { HOME: "/tmp" } });
+    expect(userArgs({ engine: "docker", rootless: false, uid: 1000, gid: 1001 })).toEqual({
+      args: ["--user", "1000:1001"],
+      env: { HOME: "/tmp" },
+    });
     expect(userArgs({ engine: "podman", rootless: false, uid: 0, gid: 0 })).toEqual({ args: ["--user", "0:0"], env: {} });
   });
   test("rootless podman keeps the user's id; [container] user overrides everything", () => {
-    expect(userArgs({ engine: "podman", rootless: true, uid: 1000, gid: 1000 })).toEqual({ args: ["--userns=keep-id", "--user", "1000:1000"], env: { HOME: "/tmp" } });
-    expect(userArgs({ engine: "podman", rootless: true, configured: "1001:1001", uid: 1000, gid: 1000 }).args).toEqual(["--user", "1001:1001"]);
+    expect(userArgs({ engine: "podman", rootless: true, uid: 1000, gid: 1000 })).toEqual({
+      args: ["--userns=keep-id", "--user", "1000:1000"],
+      env: { HOME: "/tmp" },
+    });
+    expect(userArgs({ engine: "podman", rootless: true, configured: "1001:1001", uid: 1000, gid: 1000 }).args).toEqual([
+      "--user",
+      "1001:1001",
+    ]);
   });
 });
 
@@ -127,7 +176,11 @@ describe("trustsAutoRemove", () => {
   test("podman's CLI keeps --rm; docker never gets it (podman's Docker API exits 0 with --rm)", () => {
     expect(trustsAutoRemove({ name: "podman" })).toBe(true);
     expect(trustsAutoRemove({ name: "docker" })).toBe(false);
-    const runner = createContainerRunner({ config: { project: { name: "demo" } }, root: "/srv/demo", engine: { name: "docker", path: "/usr/bin/docker", rootless: false } });
+    const runner = createContainerRunner({
+      config: { project: { name: "demo" } },
+      root: "/srv/demo",
+      engine: { name: "docker", path: "/usr/bin/docker", rootless: false },
+    });
     const argv = runner.commandLine({ id: "test:unit@custom", action: { program: "make", args: [] }, cwd: "/srv/demo", env: {} });
     // The shown command line starts with `env NAME=value …` (values travel through the engine's environment).
     const engineAt = argv.indexOf("/usr/bin/docker");

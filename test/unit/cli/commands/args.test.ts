@@ -52,13 +52,17 @@ describe("parseFlags", () => {
   });
 
   test("unknown options name the command and suggest the closest flag", () => {
-    expect(message(() => parseFlags(["--dryrun"], def, "verify"))).toBe("unknown option '--dryrun' for 'dwf verify'. Did you mean '--dry-run'?");
+    expect(message(() => parseFlags(["--dryrun"], def, "verify"))).toBe(
+      "unknown option '--dryrun' for 'dwf verify'. Did you mean '--dry-run'?",
+    );
     expect(message(() => parseFlags(["-x"], def, "verify"))).toContain("unknown option '-x' for 'dwf verify'");
   });
 
   test("an option without its value is an error, also when another option follows it", () => {
     expect(message(() => parseFlags(["--jobs"], def, "verify"))).toBe("option '--jobs' needs a value.");
-    expect(message(() => parseFlags(["-j", "--dry-run"], def, "verify"))).toBe("option '--jobs' needs a value, but '--dry-run' follows it.");
+    expect(message(() => parseFlags(["-j", "--dry-run"], def, "verify"))).toBe(
+      "option '--jobs' needs a value, but '--dry-run' follows it.",
+    );
     expect(message(() => parseFlags(["--jobs="], def, "verify"))).toBe("option '--jobs' needs a value.");
     expect(message(() => parseFlags(["--verbose=yes"], def, "verify"))).toContain("option '--verbose' takes no value");
   });
