@@ -17,7 +17,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
+import { cleanEnv, dwfBinary, fixture, GIT_IDENTITY, runDwf } from "../support/dwf.ts";
 import {
   BASE_IMAGE,
   containersNamed,
@@ -71,7 +71,7 @@ function git(cwd: string, ...args: string[]): string {
     cwd,
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" },
+    env: { ...process.env, ...GIT_IDENTITY },
   });
   return r.stdout.toString();
 }

@@ -5,7 +5,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dwfBinary, fixture, runDwf, type DwfResult } from "../support/dwf.ts";
+import { dwfBinary, fixture, GIT_IDENTITY, runDwf, type DwfResult } from "../support/dwf.ts";
 import { containersNamed, podmanAvailable, removeContainers, removeImages } from "../support/podman.ts";
 import { toolchainImage } from "../support/images.ts";
 
@@ -20,12 +20,10 @@ function sh(argv: string[], cwd: string, env: Record<string, string> = {}): stri
   return r.stdout.toString();
 }
 
-const GIT_ID = { GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@example.com", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@example.com" };
-
 function commit(dir: string, message: string): void {
   if (!existsSync(join(dir, ".git"))) sh(["git", "init", "-q", "-b", "main"], dir);
   sh(["git", "add", "-A"], dir);
-  sh(["git", "commit", "-q", "-m", message], dir, GIT_ID);
+  sh(["git", "commit", "-q", "-m", message], dir, GIT_IDENTITY);
 }
 
 /** A real package with a bin, packed by npm into `vendor/` of the project: a devDependency that installs offline. */

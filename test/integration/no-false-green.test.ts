@@ -16,7 +16,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanEnv, dwfBinary, fixture, runDwf } from "../support/dwf.ts";
+import { cleanEnv, dwfBinary, fixture, GIT_IDENTITY, runDwf } from "../support/dwf.ts";
 
 setDefaultTimeout(60_000);
 
@@ -44,13 +44,7 @@ function entries(dir: string): string[] {
 const git = (cwd: string, ...args: string[]) => {
   const r = Bun.spawnSync(["git", "-c", "protocol.file.allow=always", ...args], {
     cwd,
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@example.com",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@example.com",
-    },
+    env: { ...process.env, ...GIT_IDENTITY },
     stdout: "pipe",
     stderr: "pipe",
   });

@@ -28,6 +28,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { rng } from "./fuzz-gen.ts";
+import { GIT_IDENTITY } from "../support/git.ts";
 import { binary, cleanChildEnv, flag } from "./_util.ts";
 
 const rounds = Number(flag("--rounds") ?? 200);
@@ -46,7 +47,7 @@ function sh(argv: string[], cwd: string): string {
     cwd,
     stdout: "pipe",
     stderr: "pipe",
-    env: { ...process.env, GIT_AUTHOR_NAME: "s", GIT_AUTHOR_EMAIL: "s@e", GIT_COMMITTER_NAME: "s", GIT_COMMITTER_EMAIL: "s@e" },
+    env: { ...process.env, ...GIT_IDENTITY },
   });
   return r.stdout.toString();
 }

@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { dwfBinary, fixture, runDwf } from "./dwf.ts";
+import { dwfBinary, fixture, GIT_IDENTITY, runDwf } from "./dwf.ts";
 import { startDockerd, type Dockerd } from "./dockerd.ts";
 import { dockerApiUnusable } from "./podman.ts";
 import { currentVersion, packArchive, sumsFile, startReleaseServer, type ReleaseServer } from "./release-server.ts";
@@ -177,13 +177,7 @@ function git(dir: string, ...args: string[]): string {
     cwd: dir,
     stdout: "pipe",
     stderr: "pipe",
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: "t",
-      GIT_AUTHOR_EMAIL: "t@example.com",
-      GIT_COMMITTER_NAME: "t",
-      GIT_COMMITTER_EMAIL: "t@example.com",
-    },
+    env: { ...process.env, ...GIT_IDENTITY },
   });
   if (r.exitCode !== 0) throw new Error(`git ${args.join(" ")} failed: ${r.stderr.toString()}`);
   return r.stdout.toString();

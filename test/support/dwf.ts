@@ -4,6 +4,9 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync, chmodSync, cpSync } from
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { afterAll } from "bun:test";
+import { GIT_IDENTITY } from "./git.ts";
+
+export { GIT_IDENTITY };
 
 export const ROOT = resolve(import.meta.dir, "../..");
 const BIN = join(ROOT, "dist", "dwf");
@@ -90,13 +93,7 @@ export function fixture(files: Record<string, string>, opts: { git?: boolean; fr
     const git = (...a: string[]) =>
       Bun.spawnSync(["git", ...a], {
         cwd: dir,
-        env: {
-          ...process.env,
-          GIT_AUTHOR_NAME: "t",
-          GIT_AUTHOR_EMAIL: "t@example.com",
-          GIT_COMMITTER_NAME: "t",
-          GIT_COMMITTER_EMAIL: "t@example.com",
-        },
+        env: { ...process.env, ...GIT_IDENTITY },
       });
     git("init", "-q", "-b", "main");
     git("add", "-A");

@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync, statSync, re
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { evaluate, interpolate, runWorkflow, type Runner } from "../../support/gha-emulator.ts";
+import { GIT_IDENTITY } from "../../support/git.ts";
 import { uses } from "../../../src/ci/github/actions.ts";
 import { restoreMtimes, saveMtimes } from "../../../src/ci/mtimes.ts";
 
@@ -40,7 +41,7 @@ describe("runWorkflow", () => {
     const git = (...a: string[]) =>
       Bun.spawnSync(["git", ...a], {
         cwd: dir,
-        env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" },
+        env: { ...process.env, ...GIT_IDENTITY },
       });
     git("init", "-q", "-b", "main");
     git("add", "-A");
@@ -124,7 +125,7 @@ describe("dwf ci mtimes", () => {
     const git = (...a: string[]) =>
       Bun.spawnSync(["git", ...a], {
         cwd: dir,
-        env: { ...process.env, GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" },
+        env: { ...process.env, ...GIT_IDENTITY },
       });
     try {
       writeFileSync(join(dir, "same.rs"), "fn a() {}\n");
