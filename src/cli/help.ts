@@ -42,6 +42,8 @@ Options for commands that run tasks
   --no-cache                 Ignore cached task results
   --no-install               Do not install missing or stale dependencies first
   --report <context>         Post a GitHub commit status under this context
+  --remote-cache <mode>      Remote task cache: off, read or readwrite
+  --explain                  Say for each task whether its result is shared, and why
   --json                     Machine-readable result on stdout
   -V, --verbose              Show every task's output
 

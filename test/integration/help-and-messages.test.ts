@@ -20,6 +20,15 @@ describe("help text", () => {
     expect(r.stdout).toContain("--report <context>");
   });
 
+  test("dwf --help lists every option of the task commands (as 'dwf verify --help' has them)", async () => {
+    const verify = await runDwf(["verify", "--help"], { cwd: cwd() });
+    const top = await runDwf(["--help"], { cwd: cwd() });
+    const options = [...verify.stdout.matchAll(/^\s+(?:-\w, )?(--[a-z-]+)/gm)].map((m) => m[1]!).filter((o) => o !== "--help");
+    expect(options.length).toBeGreaterThan(5);
+    const missing = options.filter((o) => !new RegExp(`^\\s+(?:-\\w, )?${o}\\b`, "m").test(top.stdout));
+    expect(missing).toEqual([]);
+  });
+
   test("dwf doctor --help: no '(doctor)'; names the profile it checks", async () => {
     const r = await runDwf(["doctor", "--help"], { cwd: cwd() });
     expect(r.stdout).not.toContain("(doctor)");
