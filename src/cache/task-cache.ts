@@ -689,7 +689,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
       return false;
     }
     try {
-      const { restoreOutputs, unpackArtifact } = await import("./remote-cache.ts");
+      const { restoreOutputs, unpackArtifact } = await import("./artifact.ts");
       restoreOutputs(root, unpackArtifact(read.bytes, { key, task: t.task.id, outputs: declared }).files);
     } catch (e) {
       log.debug(`task cache: ${t.task.id}: could not restore its outputs from ${path}: ${(e as Error).message}; it runs`);
@@ -748,7 +748,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
       return rec;
     }
     try {
-      const { packArtifact, REMOTE_ENTRY_VERSION } = await import("./remote-cache.ts");
+      const { packArtifact, REMOTE_ENTRY_VERSION } = await import("./artifact.ts");
       const body = packArtifact(root, { version: REMOTE_ENTRY_VERSION, ...result, outputs: declared }, { level: 1 });
       writeCacheFile(cacheRoot, outputsPath(cacheRoot, key), body);
       rec.packed = true;
@@ -854,7 +854,10 @@ export function taskCacheFactory(): TaskCacheFactory {
     // The remote layer (remote-cache.ts) wraps the local cache when one is configured.
     const { loaded, registry } = ctx.prepared;
     if (!loaded.config.cache?.remote && !process.env.DWF_REMOTE_CACHE_URL && !process.env.TURBO_API && !ctx.remote) return local;
-    const { resolveRemoteSettings, withRemoteCache } = await import("./remote-cache.ts");
+    const [{ resolveRemoteSettings }, { withRemoteCache }] = await Promise.all([
+      import("./remote-settings.ts"),
+      import("./remote-cache.ts"),
+    ]);
     const remote = resolveRemoteSettings(loaded.config, loaded.path, process.env, ctx.remote);
     if ("off" in remote) {
       if (remote.warn) log.warn(remote.warn);

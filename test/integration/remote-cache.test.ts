@@ -8,7 +8,7 @@ import { gunzipSync, gzipSync } from "node:zlib";
 import { dwfBinary, fixture, runDwf, type DwfResult } from "../support/dwf.ts";
 import { containerProject, ensureBaseImage, removeContainers, removeImages } from "../support/podman.ts";
 import { closedPortUrl, startHangingServer, startRemoteCache, type RemoteCacheServer } from "../support/remote-cache.ts";
-import { ENTRY_NAME, artifactTag, remoteHash } from "../../src/cache/remote-cache.ts";
+import { ENTRY_NAME, artifactTag, remoteHash } from "../../src/cache/artifact.ts";
 import { writeTar } from "../../src/cache/tar.ts";
 
 const ID = Math.random().toString(36).slice(2, 8);

@@ -145,7 +145,10 @@ interface RemoteInfo {
 async function remoteInfo(state: ProjectState): Promise<RemoteInfo> {
   if (!state.config.cache?.remote && !process.env.DWF_REMOTE_CACHE_URL && !process.env.TURBO_API)
     return { configured: false, mode: "off", detail: "not configured" };
-  const { resolveRemoteSettings, createRemoteClient } = await import("../../cache/remote-cache.ts");
+  const [{ resolveRemoteSettings }, { createRemoteClient }] = await Promise.all([
+    import("../../cache/remote-settings.ts"),
+    import("../../cache/remote-client.ts"),
+  ]);
   const r = resolveRemoteSettings(state.config, state.configPath, process.env);
   if ("off" in r)
     return {

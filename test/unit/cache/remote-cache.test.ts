@@ -10,15 +10,15 @@ import {
   ENTRY_NAME,
   MAX_UNPACKED_BYTES,
   artifactTag,
-  createRemoteClient,
   packArtifact,
   remoteHash,
-  resolveRemoteSettings,
   restoreOutputs,
   tagMatches,
   unpackArtifact,
   type RemoteEntry,
-} from "../../../src/cache/remote-cache.ts";
+} from "../../../src/cache/artifact.ts";
+import { createRemoteClient } from "../../../src/cache/remote-client.ts";
+import { resolveRemoteSettings } from "../../../src/cache/remote-settings.ts";
 import { readTar, writeTar, TarError, type TarEntry } from "../../../src/cache/tar.ts";
 import { parseConfigText } from "../../../src/core/config-schema.ts";
 import { UserError } from "../../../src/lib/errors.ts";
