@@ -8,7 +8,7 @@ import { gunzipSync } from "node:zlib";
 import { isInside, lstatOrNull } from "../lib/fs.ts";
 import { readTar, writeTar, TarError, type TarEntry } from "./tar.ts";
 import { log } from "../lib/log.ts";
-import { normaliseOutputs } from "./task-cache.ts";
+import { normaliseOutputs } from "./outputs.ts";
 
 /** Compressed artifact size cap: a bigger download is refused (a miss), a bigger upload skipped. */
 export const MAX_ARTIFACT_BYTES = 256 * 1024 * 1024;
@@ -97,7 +97,7 @@ export function packArtifact(root: string, entry: RemoteEntry, opts: { level?: n
   return body;
 }
 
-export interface Unpacked {
+interface Unpacked {
   entry: RemoteEntry;
   /** Validated output entries, ready for restoreOutputs. */
   files: TarEntry[];

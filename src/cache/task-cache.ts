@@ -1,7 +1,6 @@
 // The task result cache: a passing task's output stored under a key that covers everything
 // its result depends on, so an unchanged task is replayed instead of re-run.
-import { readdirSync, readlinkSync, realpathSync, statSync } from "node:fs";
-import { dirname, join, posix, relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import type { Prepared, PreparedTask } from "../core/prepare.ts";
 import type { TaskCache, TaskCacheFactory, TaskCacheHit } from "../core/execute.ts";
 import type { Runner, RunOutcome, RuntimeKind } from "../core/runner.ts";
@@ -11,35 +10,25 @@ import { hashTree, treeDigest, type FileDigests } from "./tree-hash.ts";
 import { redactText, secretValues } from "../lib/redact.ts";
 import { log } from "../lib/log.ts";
 import { removeStaleTemps, writeCacheFile } from "../lib/safe-write.ts";
-import { READ_CAPS, isInside, lstatOrNull, readOwnFile, touchNow } from "../lib/fs.ts";
+import { READ_CAPS, readOwnFile, touchNow } from "../lib/fs.ts";
 import { formatRef } from "../sdk/command-ref.ts";
-import type { Config } from "../core/config.ts";
-import type { Registry } from "../core/registry.ts";
 import type { ToolPin } from "../sdk/types.ts";
 import { cacheMountHostPath } from "../core/cache-root.ts";
 import { CONTAINER_ENV, insideContainer } from "../sdk/image.ts";
+import { LOCAL_OUTPUTS_MAX, MANIFEST_MAX, type OutputRecord, listOutputs, outputsIntact, taskOutputs, validRecord } from "./outputs.ts";
+import {
+  EXACT_VERSION,
+  KEY_EXCLUDED_ENV,
+  type Sharing,
+  inheritedKeyEnv,
+  portableInheritedEnv,
+  reportsVersion,
+  taskKey,
+  toolIdentity,
+} from "./task-key.ts";
 
 const ENTRY_VERSION = 1;
 export const TASKS_DIR = "tasks";
-
-/** Everything a task's result depends on, as plain data; `taskKey` hashes it. */
-export interface KeyParts {
-  task: string;
-  program: string;
-  args: string[];
-  env: Record<string, string>;
-  /** What the task inherits from dwf's own environment (see inheritedKeyEnv). */
-  inherited: Record<string, string>;
-  /** Working directory relative to the project root. */
-  cwd: string;
-  runner: RuntimeKind;
-  /** Container: the image fingerprint. Host: the resolved program's identity. */
-  environment: string;
-  /** The stack's fingerprint inputs (manifests, lockfiles, toolchain pins). */
-  extension: string;
-  /** Digest of the files the task can see. */
-  tree: string;
-}
 
 interface CacheEntry {
   version: number;
@@ -52,123 +41,8 @@ interface CacheEntry {
   outputs?: OutputRecord;
 }
 
-/** A task's declared outputs as they were when its result was stored. */
-interface OutputRecord {
-  /** The declared output paths then. */
-  paths: string[];
-  /** Those of them that existed. */
-  present: string[];
-  /** Every file (its size) and kept symlink (-1) under them; null when there were more than MANIFEST_MAX. */
-  files: [string, number][] | null;
-  /** Whether `<key>.outputs.tgz` beside the entry holds them. */
-  packed: boolean;
-}
-
-/** Outputs bigger than this (unpacked) are listed with the result but not kept: deleting them means a re-run. */
-const LOCAL_OUTPUTS_MAX = 128 * 1024 * 1024;
-/** Outputs of more files than this are checked by their top-level paths only. */
-const MANIFEST_MAX = 50_000;
-
 function outputsPath(cacheRoot: string, key: string): string {
   return join(cacheRoot, TASKS_DIR, key.slice(0, 2), `${key}.outputs.tgz`);
-}
-
-/** Normalised relative output paths, as prefixes: `dist`, `target/debug`. */
-export function normaliseOutputs(paths: string[]): string[] {
-  const out = new Set<string>();
-  for (const p of paths) {
-    const n = posix.normalize(p.replace(/\/+$/, ""));
-    if (!n || n === "." || n.startsWith("../") || n === ".." || n.startsWith("/")) continue;
-    out.add(n);
-  }
-  return [...out].sort();
-}
-
-/** Declared outputs of a task: the extension's, plus [cache.outputs] for its command. */
-export function taskOutputs(t: PreparedTask, config: Config, registry: Registry): string[] {
-  const fromExt = t.stack.ext.taskOutputs?.(t.task.ref, registry.ctx) ?? [];
-  const fromConfig = config.cache?.outputs?.[formatRef(t.task.ref)] ?? [];
-  return normaliseOutputs([...fromExt, ...fromConfig]);
-}
-
-/**
- * What is under the declared outputs now, by the rules the artifact is packed with (packArtifact):
- * files with their sizes, symlinks that stay inside the project; folders are walked.
- */
-function listOutputs(root: string, outputs: string[]): { present: string[]; files: [string, number][]; bytes: number } {
-  const files: [string, number][] = [];
-  const present: string[] = [];
-  let bytes = 0;
-  let realRoot: string | undefined;
-  const walk = (rel: string) => {
-    const abs = join(root, rel);
-    const st = lstatOrNull(abs);
-    if (!st) return;
-    if (st.isSymbolicLink()) {
-      let real: string | null = null;
-      try {
-        real = realpathSync(abs);
-      } catch {}
-      realRoot ??= realpathSync(root);
-      if (!readlinkSync(abs).startsWith("/") && real && isInside(realRoot, real)) files.push([rel, -1]);
-    } else if (st.isDirectory()) {
-      for (const name of readdirSync(abs).sort()) walk(`${rel}/${name}`);
-    } else if (st.isFile()) {
-      bytes += st.size;
-      files.push([rel, st.size]);
-    }
-  };
-  for (const o of outputs) {
-    if (!lstatOrNull(join(root, o))) continue;
-    present.push(o);
-    walk(o);
-  }
-  return { present, files, bytes };
-}
-
-/** Whether what a stored result left is still in the workspace (every listed file, same size). */
-function outputsIntact(root: string, rec: OutputRecord): boolean {
-  for (const p of rec.present) if (!lstatOrNull(join(root, p))) return false;
-  for (const [rel, size] of rec.files ?? []) {
-    const st = lstatOrNull(join(root, rel));
-    if (!st || (size === -1 ? !st.isSymbolicLink() : !st.isFile() || st.size !== size)) return false;
-  }
-  return true;
-}
-
-function validRecord(v: unknown): v is OutputRecord {
-  if (typeof v !== "object" || v === null) return false;
-  const r = v as Record<string, unknown>;
-  const strings = (a: unknown) => Array.isArray(a) && a.every((x) => typeof x === "string");
-  return (
-    strings(r.paths) &&
-    strings(r.present) &&
-    typeof r.packed === "boolean" &&
-    (r.files === null ||
-      (Array.isArray(r.files) && r.files.every((f) => Array.isArray(f) && typeof f[0] === "string" && typeof f[1] === "number")))
-  );
-}
-
-function sortedPairs(env: Record<string, string>): [string, string | undefined][] {
-  return Object.keys(env)
-    .sort()
-    .map((k) => [k, env[k]]);
-}
-
-/** The inherited environment is the same object for every task of a run: serialise it once. */
-const pairsJson = new WeakMap<Record<string, string>, string>();
-
-function sortedPairsJson(env: Record<string, string>): string {
-  let json = pairsJson.get(env);
-  if (json === undefined) pairsJson.set(env, (json = JSON.stringify(sortedPairs(env))));
-  return json;
-}
-
-export function taskKey(p: KeyParts): string {
-  // Spelled out, this is JSON.stringify of the array of parts, with the inherited part reused.
-  const j = JSON.stringify;
-  const canonical = `[${j("dwf-task-v2")},${j(p.task)},${j(p.program)},${j(p.args)},${j(sortedPairs(p.env))},${sortedPairsJson(p.inherited)},${j(p.cwd)},${j(p.runner)},${j(p.environment)},${j(p.extension)},${j(p.tree)}]`;
-  return Bun.CryptoHasher.hash("sha256", canonical, "hex");
 }
 
 export function entryPath(cacheRoot: string, key: string): string {
@@ -190,196 +64,6 @@ export function parseEntry(text: string, key: string, task: string): CacheEntry 
   if (typeof e.output !== "string" || typeof e.created !== "string") return null;
   if (e.outputs !== undefined && !validRecord(e.outputs)) return null;
   return e as unknown as CacheEntry;
-}
-
-/** Host runs: which binary the program resolves to, and whether it changed (path, size, mtime). */
-function toolIdentity(program: string, cwd: string, pathVar: string): string {
-  // The same resolution the host runner uses, so the key names the binary that will run.
-  const found = resolveProgram(program, cwd, pathVar);
-  if (!found) return `missing:${program}`;
-  try {
-    const real = realpathSync(found);
-    const st = statSync(real);
-    return `${found}\0${real}\0${st.size}\0${st.mtimeMs}`;
-  } catch {
-    return `unreadable:${found}`;
-  }
-}
-
-/**
- * Inherited variables that describe the session, not the build: shell bookkeeping, the
- * terminal or login session, CI run ids and per-step files, dwf's own switches. Exact names
- * only (README: "What the key leaves out"). They are left out of the key so they do not defeat
- * the cache, and for the same reason a cacheable host task does not get them: what a task
- * can see is what its key covers. Everything else it inherits (TERM, GITHUB_REF, …) is hashed.
- */
-const KEY_EXCLUDED_ENV: readonly string[] = [
-  // shell bookkeeping
-  "_",
-  "PWD",
-  "OLDPWD",
-  "SHLVL",
-  "PS1",
-  "PS2",
-  "PS3",
-  "PS4",
-  "PROMPT_COMMAND",
-  "MAIL",
-  "MAILCHECK",
-  "HISTFILE",
-  "HISTSIZE",
-  "HISTFILESIZE",
-  "HISTCONTROL",
-  "HISTIGNORE",
-  "HISTTIMEFORMAT",
-  "COLUMNS",
-  "LINES",
-  // terminal and login session
-  "TERM_SESSION_ID",
-  "WINDOWID",
-  "STY",
-  "WINDOW",
-  "TMUX",
-  "TMUX_PANE",
-  "KITTY_WINDOW_ID",
-  "ITERM_SESSION_ID",
-  "WT_SESSION",
-  "SECURITYSESSIONID",
-  "XDG_SESSION_ID",
-  "XDG_VTNR",
-  "INVOCATION_ID",
-  "JOURNAL_STREAM",
-  "SYSTEMD_EXEC_PID",
-  "MANAGERPID",
-  "SSH_CONNECTION",
-  "SSH_CLIENT",
-  "SSH_TTY",
-  "SSH_AUTH_SOCK",
-  "SSH_AGENT_PID",
-  "GPG_TTY",
-  // CI: ids and files that change with every run or step, and the run's credentials
-  "GITHUB_RUN_ID",
-  "GITHUB_RUN_NUMBER",
-  "GITHUB_RUN_ATTEMPT",
-  "GITHUB_JOB",
-  "GITHUB_ACTION",
-  "GITHUB_ENV",
-  "GITHUB_OUTPUT",
-  "GITHUB_PATH",
-  "GITHUB_STATE",
-  "GITHUB_STEP_SUMMARY",
-  "GITHUB_TOKEN",
-  "RUNNER_TRACKING_ID",
-  "ACTIONS_RUNTIME_TOKEN",
-  "ACTIONS_RUNTIME_URL",
-  "ACTIONS_CACHE_URL",
-  "ACTIONS_RESULTS_URL",
-  "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-  "ACTIONS_ID_TOKEN_REQUEST_URL",
-  // dwf's own switches
-  "DWF_LOG",
-  "DWF_PROFILE",
-  "DWF_ENGINE",
-  "DWF_CACHE_ROOT",
-  "DWF_DOWNLOAD_BASE",
-  "DWF_INSTALL_DIR",
-  "DWF_RUN",
-  // the remote cache's settings and credentials (dwf's own names and the turbo ones it accepts)
-  "DWF_REMOTE_CACHE",
-  "DWF_REMOTE_CACHE_URL",
-  "DWF_REMOTE_CACHE_TOKEN",
-  "DWF_REMOTE_CACHE_TEAM",
-  "DWF_REMOTE_CACHE_SIGNATURE_KEY",
-  "TURBO_API",
-  "TURBO_TOKEN",
-  "TURBO_TEAM",
-  "TURBO_REMOTE_CACHE_SIGNATURE_KEY",
-];
-const EXCLUDED = new Set(KEY_EXCLUDED_ENV);
-
-/**
- * The part of the inherited environment a task's result can depend on. Host tasks inherit the
- * whole environment but KEY_EXCLUDED_ENV (a changed `FOO=…` must re-run them); containers get a fixed CI=true, whatever the host has.
- */
-export function inheritedKeyEnv(env: Record<string, string | undefined>, runner: RuntimeKind): Record<string, string> {
-  const out: Record<string, string> = {};
-  // A container inherits nothing from the host: it always gets CI=true (CONTAINER_ENV).
-  if (runner === "container") return { CI: CONTAINER_ENV.CI! };
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && !EXCLUDED.has(k)) out[k] = v;
-  return out;
-}
-
-/**
- * Inherited variables that name this machine or user rather than the build: left out of the key
- * of a host task whose tool is pinned (its portable key), so another machine can compute it. The
- * pin stands for the toolchain PATH would find; every other variable (FOO, RUSTFLAGS, …) is kept.
- */
-const MACHINE_ENV: readonly string[] = [
-  "HOME",
-  "USER",
-  "LOGNAME",
-  "USERNAME",
-  "PATH",
-  "SHELL",
-  "HOSTNAME",
-  "HOST",
-  "TMPDIR",
-  "TMP",
-  "TEMP",
-  "MAIL",
-  "LANG",
-  "LANGUAGE",
-  "LC_ALL",
-  "LC_CTYPE",
-  "LC_MESSAGES",
-  "LC_COLLATE",
-  "LC_NUMERIC",
-  "LC_TIME",
-  "LC_MONETARY",
-  "XDG_RUNTIME_DIR",
-  "XDG_CONFIG_HOME",
-  "XDG_CACHE_HOME",
-  "XDG_DATA_HOME",
-  "XDG_STATE_HOME",
-  "XDG_CONFIG_DIRS",
-  "XDG_DATA_DIRS",
-  "XDG_SESSION_TYPE",
-  "XDG_SESSION_CLASS",
-  "XDG_CURRENT_DESKTOP",
-  "DESKTOP_SESSION",
-  "DISPLAY",
-  "WAYLAND_DISPLAY",
-  "DBUS_SESSION_BUS_ADDRESS",
-  "LS_COLORS",
-  "EDITOR",
-  "VISUAL",
-  "PAGER",
-  "MANPATH",
-  "INFOPATH",
-  "MOTD_SHOWN",
-];
-
-/** The inherited part of a pinned host task's portable key: without MACHINE_ENV and the stacks' own (Extension.machineEnv). */
-function portableInheritedEnv(inherited: Record<string, string>, stackNames: Iterable<string> = []): Record<string, string> {
-  const machine = new Set([...MACHINE_ENV, ...stackNames]);
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(inherited)) if (!machine.has(k)) out[k] = v;
-  return out;
-}
-
-/** An exact version: x.y.z with an optional pre-release or build suffix. A channel (`stable`, `22`, `lts/*`) is not. */
-export const EXACT_VERSION = /^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/;
-
-/** Whether a tool's version output names exactly this version (`tool 1.95.0 (…)`, `v20.1.0`, `go1.23.4`). */
-export function reportsVersion(output: string, version: string): boolean {
-  const v = version.replace(/[.+*?^$()[\]{}|\\]/g, "\\$&");
-  return new RegExp(`(^|[^0-9.])${v}($|[^0-9.+-])`, "m").test(output);
-}
-
-/** Whether a task's result may be shared with other machines, and why (shown by --explain and --verbose). */
-export interface Sharing {
-  shared: boolean;
-  why: string;
 }
 
 function memo<T>(fn: () => Promise<T>): () => Promise<T> {

@@ -7,16 +7,8 @@ import { dirname, join } from "node:path";
 import type { CommandRef, Extension } from "../../../src/sdk/types.ts";
 import type { Prepared, PreparedTask } from "../../../src/core/prepare.ts";
 import type { Runner } from "../../../src/core/runner.ts";
-import {
-  EXACT_VERSION,
-  createTaskCache,
-  entryPath,
-  inheritedKeyEnv,
-  parseEntry,
-  reportsVersion,
-  taskKey,
-  type KeyParts,
-} from "../../../src/cache/task-cache.ts";
+import { createTaskCache, entryPath, parseEntry } from "../../../src/cache/task-cache.ts";
+import { EXACT_VERSION, inheritedKeyEnv, reportsVersion, taskKey, type KeyParts } from "../../../src/cache/task-key.ts";
 import { rust } from "../../../extensions/rust/index.ts";
 import { node } from "../../../extensions/node/index.ts";
 import { go } from "../../../extensions/go/index.ts";
