@@ -1,11 +1,11 @@
 // The CI emulator is strict where GitHub is: expressions outside the subset, unknown actions and
 // unpinned refs fail loudly; status functions and `needs` work as on the hosted runner.
 import { describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, utimesSync, writeFileSync, statSync, readFileSync } from "node:fs";
+import { mkdtempSync, rmSync, utimesSync, writeFileSync, statSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { evaluate, interpolate, runWorkflow, type Runner } from "../../support/gha-emulator.ts";
-import { GIT_IDENTITY } from "../../support/git.ts";
+import { fixture, GIT_IDENTITY } from "../../support/dwf.ts";
 import { uses } from "../../../src/ci/github/actions.ts";
 import { restoreMtimes, saveMtimes } from "../../../src/ci/mtimes.ts";
 
@@ -34,20 +34,8 @@ describe("expressions", () => {
 });
 
 describe("runWorkflow", () => {
-  function repo(workflow: string): string {
-    const dir = mkdtempSync(join(tmpdir(), "dwf-emu-unit-"));
-    mkdirSync(join(dir, ".github/workflows"), { recursive: true });
-    writeFileSync(join(dir, ".github/workflows/ci.yml"), workflow);
-    const git = (...a: string[]) =>
-      Bun.spawnSync(["git", ...a], {
-        cwd: dir,
-        env: { ...process.env, ...GIT_IDENTITY },
-      });
-    git("init", "-q", "-b", "main");
-    git("add", "-A");
-    git("commit", "-q", "-m", "x");
-    return dir;
-  }
+  /** A git repository holding just this workflow, as a checkout would give it. */
+  const repo = (workflow: string): string => fixture({ ".github/workflows/ci.yml": workflow }, { git: true });
   const runner = (): Runner => ({
     cacheDir: mkdtempSync(join(tmpdir(), "dwf-emu-cache-")),
     registry: "127.0.0.1:1",
