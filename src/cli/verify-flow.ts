@@ -271,7 +271,7 @@ interface PlanTasksOptions {
   deps?: { auto: boolean };
   dryRun: boolean;
   signal?: AbortSignal;
-  /** Called once with the first plan, before tools are looked up (the container runner makes sure of its image here). */
+  /** Called once with the first plan, before tools are looked up (the container runner collects its cache mounts here). */
   ready?: (prepared: Prepared) => Promise<void> | void;
   /** Say at debug level only that the tools are unknown (the caller says so its own way). */
   quiet?: boolean;

@@ -80,6 +80,8 @@ export async function executePrepared(prepared: Prepared, runner: Runner, opts: 
     for (const [id, hit] of hits)
       known.set(id, { exitCode: 0, output: hit.output, durationMs: hit.durationMs, status: "cached", origin: hit.origin });
   }
+  // What a task needs before it can run (the engine, the image) is only got when one will.
+  if (prepared.tasks.some((t) => t.action && !known.has(t.task.id))) await runner.start?.();
   return schedule(
     prepared.tasks.map((t) => t.task),
     async (task, signal): Promise<RunOutcome & { status?: TaskStatus; reason?: string }> => {

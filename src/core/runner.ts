@@ -35,9 +35,14 @@ export interface Runner {
   commandLine(req: Omit<RunRequest, "signal">): string[];
   /**
    * Called once the plan is known, before anything runs or is printed: a container runner
-   * collects every stack's cache mounts here and makes sure its image exists (not on dry-run).
+   * collects every stack's cache mounts here (on a dry run it also finds its engine).
    */
   prepare?(prepared: Prepared, opts: { dryRun: boolean }): Promise<void>;
+  /**
+   * Called once before the first task really runs, and not at all when every task is a cache
+   * hit: a container runner finds its engine and makes sure its image exists here.
+   */
+  start?(): Promise<void>;
   /**
    * Where extensions' `which()` finds tools, when not on the host: the container runner
    * answers from its image. Called once the project is loaded, before any action is built.

@@ -478,13 +478,12 @@ async function imageToolChecks(
   // Like a task's containers: a killed doctor's are found and removed by the next run.
   const labels = labelArgs(containerLabels(spec.project, randomToken()));
   const probe = createToolProbe({
-    engine,
     ref: spec.ref,
     fingerprint: spec.fingerprint,
     cacheRoot,
     root: loaded.root,
-    runArgs: [...labels, ...user.args, ...inContainerArgs()],
     env,
+    engine: async () => ({ engine, runArgs: [...labels, ...user.args, ...inContainerArgs()] }),
   });
   const toolsOf = async () => {
     const ctx = createContext(loaded.root, env, probe.which);

@@ -353,15 +353,32 @@ export function createContainerRunner(opts: {
   };
 
   let present: boolean | undefined;
-  const resolve = async (p: Pick<Project, "loaded" | "fingerprint">): Promise<{ engine: Engine; image: ImageSpec }> => {
-    image ??= await imageSpecFor(p);
+  /** The engine (found once); the image spec comes from the project's fingerprint, which asks no engine. */
+  const resolve = async (): Promise<Engine> => {
     if (!engine) {
-      const resolved = await resolveEngine(opts.config, env, { imageRef: image.ref });
+      const resolved = await resolveEngine(opts.config, env, { imageRef: image?.ref });
       present = resolved.imagePresent;
       engine = { name: resolved.name, path: resolved.path, rootless: resolved.rootless };
     }
-    return { engine, image };
+    return engine;
   };
+  let checkEnv: () => void = () => {};
+  /**
+   * What a task needs before its container can start, done once and only when one will: the
+   * engine, the image, and the sweep of killed runs' leftovers. A run whose every task is a cache
+   * hit asks the engine nothing.
+   */
+  let starting: Promise<void> | undefined;
+  const start = (): Promise<void> =>
+    (starting ??= (async () => {
+      const found = await resolve();
+      // The env checks again, now with the engine's own user mapping.
+      checkEnv();
+      // Leftovers of killed runs go while this run works; they never delay its first task.
+      background(removeOrphans(found, env));
+      await ensureImage(found, image!, { knownPresent: present });
+      present = true;
+    })());
 
   return {
     kind: "container",
@@ -373,33 +390,38 @@ export function createContainerRunner(opts: {
       return pairs.length ? ["env", ...pairs, ...argv] : argv;
     },
     async toolProbe(p: Project, cacheRoot: string) {
-      const { engine, image } = await resolve(p);
-      const user = userArgs({ engine: engine.name, rootless: engine.rootless, configured: opts.config.container?.user });
+      image ??= await imageSpecFor(p);
       const name = containerName(project, "probe", token);
       return createToolProbe({
-        engine,
         ref: image.ref,
         fingerprint: image.fingerprint,
         cacheRoot,
         root: opts.root,
-        runArgs: ["--name", name, ...labelArgs(containerLabels(project, token)), ...user.args, ...inContainerArgs()],
         env,
+        // Asked only when a name is not remembered for this image: a dry run needs the engine, a run the image too.
+        async engine({ ifPresent }) {
+          const found = ifPresent ? await resolve() : (await start(), engine!);
+          const user = userArgs({ engine: found.name, rootless: found.rootless, configured: opts.config.container?.user });
+          return {
+            engine: found,
+            runArgs: ["--name", name, ...labelArgs(containerLabels(project, token)), ...user.args, ...inContainerArgs()],
+          };
+        },
       });
     },
     async prepare(prepared: Prepared, { dryRun }) {
-      const { engine, image } = await resolve(prepared);
+      image ??= await imageSpecFor(prepared);
       setup = await collectSetup(prepared.registry, prepared.cacheRoot);
       // Every task's env can be passed (a secret the engine would read itself is refused): known before anything runs.
-      for (const t of prepared.tasks) if (t.action) callFor({ id: t.task.id, action: t.action, cwd: t.cwd, env: t.env });
-      if (dryRun) return;
+      checkEnv = () => {
+        for (const t of prepared.tasks) if (t.action) callFor({ id: t.task.id, action: t.action, cwd: t.cwd, env: t.env });
+      };
+      checkEnv();
+      // A dry run shows the engine a run would use.
+      if (dryRun) return void (await resolve());
       createMounts(setup, prepared.cacheRoot);
-      // Leftovers of killed runs go while this run works; they never delay its first task.
-      background(removeOrphans(engine, env));
-      if (prepared.tasks.some((t) => t.action)) {
-        await ensureImage(engine, image, { knownPresent: present });
-        present = true;
-      }
     },
+    start,
     async run(req: RunRequest): Promise<RunOutcome> {
       const { argv, env: viaEnv } = callFor(req);
       const name = containerName(project, req.id, token);

@@ -21,20 +21,23 @@ export const PROBE_SCRIPT =
 const PROBE_TIMEOUT_MS = 60_000;
 
 interface ProbeTarget {
-  engine: Engine;
   /** `<name>:<fingerprint>` */
   ref: string;
   fingerprint: string;
   cacheRoot: string;
   /** Host project root: names with a '/' but relative are workspace files, the same on both sides. */
   root: string;
-  /** Flags placing the probe where a task runs: user mapping and the container's name. */
-  runArgs: string[];
   env?: Record<string, string | undefined>;
+  /**
+   * The engine, and the flags placing the probe where a task runs (user mapping, the container's
+   * name). Asked only when a name is not remembered: `ifPresent` (a dry run) wants the engine
+   * only; otherwise the image must exist once this resolves.
+   */
+  engine(opts: { ifPresent: boolean }): Promise<{ engine: Engine; runArgs: string[] }>;
 }
 
 /** The engine argv for one probe run. Pure. */
-export function probeArgv(target: Pick<ProbeTarget, "engine" | "ref" | "runArgs">, names: string[]): string[] {
+export function probeArgv(target: { engine: Engine; ref: string; runArgs: string[] }, names: string[]): string[] {
   return [target.engine.path, "run", "--rm", ...target.runArgs, target.ref, "sh", "-c", PROBE_SCRIPT, "dwf-probe", ...names];
 }
 
@@ -72,9 +75,14 @@ export function createToolProbe(target: ProbeTarget): ToolProbe {
     async probe(opts = {}) {
       const names = [...waiting];
       if (names.length === 0) return true;
-      if (opts.ifPresent && !(await imageExists(target.engine, target.ref))) return false;
+      const ifPresent = opts.ifPresent === true;
+      const { engine, runArgs } = await target.engine({ ifPresent });
+      if (ifPresent && !(await imageExists(engine, target.ref))) return false;
       log.debug(`tools: looking up ${names.join(", ")} in ${target.ref}`);
-      const r = await engineCommand(probeArgv(target, names), { timeoutMs: PROBE_TIMEOUT_MS, env: target.env });
+      const r = await engineCommand(probeArgv({ engine, ref: target.ref, runArgs }, names), {
+        timeoutMs: PROBE_TIMEOUT_MS,
+        env: target.env,
+      });
       if (r.code !== 0) {
         // Not remembered: a transient engine failure must not fix wrong answers for good.
         const detail = (r.stderr.trim().split("\n").pop() ?? "").trim() || `exit code ${r.code}`;

@@ -157,6 +157,29 @@ describe("remote task cache (turborepo-remote-cache)", () => {
   );
 
   test(
+    "a laptop whose every task is on the server asks the container engine nothing: no image lookup, no build",
+    async () => {
+      const project = repo(`no-engine-${ID}`);
+      expect((await statuses(project.origin)).tasks).toEqual({ "build:debug": "passed", "test:unit": "passed" });
+      // An engine that records every call and answers none, first on PATH.
+      const bin = fixture({ podman: '#!/bin/sh\necho "$*" >> "$(dirname "$0")/calls"\nexit 125\n' });
+      const path = `${bin}:${process.env.PATH}`;
+      const laptop = await statuses(project.clone(), [], { PATH: path, DWF_ENGINE: "podman" });
+      expect(laptop.tasks).toEqual({ "build:debug": "cached (remote)", "test:unit": "cached (remote)" });
+      expect(laptop.r.code).toBe(0);
+      expect(existsSync(join(bin, "calls"))).toBe(false);
+      // One task that must run needs the engine, and says so.
+      const changed = project.clone();
+      writeFileSync(join(changed, "src.txt"), "changed\n");
+      const miss = await verify(changed, [], { PATH: path, DWF_ENGINE: "podman" });
+      expect(miss.code).toBe(2);
+      expect(miss.stderr).toContain("DWF_ENGINE = podman");
+      expect(readFileSync(join(bin, "calls"), "utf8")).toContain("image inspect");
+    },
+    SLOW,
+  );
+
+  test(
     "a secret a task prints is masked in what is uploaded",
     async () => {
       const project = repo(`secret-${ID}`);

@@ -154,15 +154,17 @@ async function taskResolver(config: string | undefined, runtime: RuntimeKind) {
 
 /** The image's tool probe, as a container dry run gets it; without an engine nothing is known (said at debug level). */
 async function imageTools(project: Project): Promise<{ probe: ToolProbe; quiet: boolean }> {
-  const [{ createContainerRunner }, { resolveCacheRoot }, { UserError }, { unknownTools }] = await Promise.all([
+  const [{ createContainerRunner }, { resolveEngine }, { resolveCacheRoot }, { UserError }, { unknownTools }] = await Promise.all([
     import("../../runtime/container.ts"),
+    import("../../runtime/engine.ts"),
     import("../../core/cache-root.ts"),
     import("../../lib/errors.ts"),
     import("../verify-flow.ts"),
   ]);
   const { config, root } = project.loaded;
   try {
-    const runner = createContainerRunner({ config, root });
+    // Found here, so that no engine means "tools unknown", said once at debug level.
+    const runner = createContainerRunner({ config, root, engine: await resolveEngine(config) });
     return { probe: await runner.toolProbe!(project, resolveCacheRoot(root, config)), quiet: false };
   } catch (e) {
     if (!(e instanceof UserError)) throw e;

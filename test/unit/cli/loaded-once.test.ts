@@ -76,6 +76,8 @@ function project(): string {
   dirs.push(root);
   writeFileSync(join(root, "devflow.toml"), `[project]\nname = "once"\nstack = ["fake"]\n\n[container]\nimage = "localhost/once"\n`);
   writeFileSync(join(root, "fake.lock"), "v1\n");
+  // What the test itself writes there is not the project's: it must not change the task keys.
+  writeFileSync(join(root, ".gitignore"), "engine.log\n.cache-of-test/\n");
   mkdirSync(join(root, "bin"));
   writeFileSync(join(root, "bin/podman"), FAKE_PODMAN);
   chmodSync(join(root, "bin/podman"), 0o755);
@@ -152,6 +154,16 @@ describe("one dwf verify loads the project once", () => {
     expect(r).toMatchObject({ exitCode: 0, runtime: "container", configReads: 1, registryResolutions: 1, fingerprints: 1 });
     // The task itself went through the engine.
     expect(r.engineCalls).toContain("run");
+  });
+
+  test("container: a run whose every task is a cache hit asks the engine nothing", async () => {
+    const root = project();
+    const first = await verify(root, "container", true);
+    expect(first.engineCalls).toContain("run");
+    const second = await verify(root, "container", true);
+    expect(second).toMatchObject({ exitCode: 0, runtime: "container", fingerprints: 1 });
+    // No health check, no image lookup, no sweep of old containers: the results were all known.
+    expect(second.engineCalls).toEqual([]);
   });
 
   test("auto with the image present: runs in the container, everything computed once", async () => {
