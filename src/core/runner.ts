@@ -40,7 +40,8 @@ export interface Runner {
   prepare?(prepared: Prepared, opts: { dryRun: boolean }): Promise<void>;
   /**
    * Called once before the first task really runs, and not at all when every task is a cache
-   * hit: a container runner finds its engine and makes sure its image exists here.
+   * hit: a container runner finds its engine and makes sure its image exists here (its run()
+   * does so too when this was not called).
    */
   start?(): Promise<void>;
   /**

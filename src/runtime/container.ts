@@ -423,6 +423,8 @@ export function createContainerRunner(opts: {
     },
     start,
     async run(req: RunRequest): Promise<RunOutcome> {
+      // Done once (the executor asks for it before scheduling); here for a caller that did not.
+      await start();
       const { argv, env: viaEnv } = callFor(req);
       const name = containerName(project, req.id, token);
       names.add(name);
