@@ -1,16 +1,17 @@
 // External extensions: `devflow-ext-<name>` executables speaking JSON on stdio (the original
-// devflow protocol: --discover, --build-action; plus the optional --describe). Each call is
-// bounded in time and output so a broken extension costs one clear error, never a hang.
+// devflow protocol: --discover, --build-action; plus the optional --describe, and --warm-action
+// for the commands --describe says it warms). Each call is bounded in time and output so a
+// broken extension costs one clear error, never a hang.
 import { realpathSync, statSync, accessSync, constants } from "node:fs";
 import { isAbsolute, join, normalize, relative, resolve, sep } from "node:path";
 import * as v from "valibot";
-import type { ActionResult, CacheMount, CommandRef, ExecutionAction, Extension, ExtensionContext } from "../../src/sdk/types.ts";
+import type { ActionResult, CacheMount, CommandRef, ExecutionAction, Extension, ExtensionContext, ToolPin } from "../../src/sdk/types.ts";
 import { UserError } from "../../src/lib/errors.ts";
 import { formatRef, isMutating } from "../../src/sdk/command-ref.ts";
 import { log } from "../../src/lib/log.ts";
 import { redactText } from "../../src/lib/redact.ts";
 import { callBounded, CallError, type CallResult } from "../../src/lib/process.ts";
-import { validateDependencySpec } from "../../src/sdk/dependencies.ts";
+import { relativeInside, validateDependencySpec } from "../../src/sdk/dependencies.ts";
 
 /** What [extensions.<name>] in devflow.toml says about an external extension (the fields read here). */
 interface ExtensionConfig {
@@ -26,7 +27,8 @@ const DEFAULT_TIMEOUT_S = 10;
 
 // --- shapes (valibot) ---
 
-const Capability = v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_-]*(:[a-z][a-z0-9_-]*)?$/, "a command such as 'test' or 'test:unit'"));
+const COMMAND = "a command such as 'test' or 'test:unit'";
+const Capability = v.pipe(v.string(COMMAND), v.regex(/^[a-z][a-z0-9_-]*(:[a-z][a-z0-9_-]*)?$/, COMMAND));
 export const DiscoverSchema = v.array(Capability);
 export const ActionSchema = v.object({
   program: v.pipe(v.string(), v.minLength(1, "a non-empty string")),
@@ -43,11 +45,93 @@ export const DescribeSchema = v.object({
   fingerprint_inputs: v.optional(v.array(v.string()), []),
   /** `{"inputs": [...], "paths": [...]}`; checked by validateDependencySpec for a message that names the problem. */
   dependencies: v.optional(v.unknown()),
+  // The hooks below are checked one by one (DESCRIBED_FIELDS), so a bad value is an error that
+  // names it instead of an answer ignored whole.
+  task_outputs: v.optional(v.unknown()),
+  tool_pins: v.optional(v.unknown()),
+  machine_env: v.optional(v.unknown()),
+  warm: v.optional(v.unknown()),
 });
 type Describe = v.InferOutput<typeof DescribeSchema>;
 
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/** A program as an action names it and PATH finds it: no '/', so never a file of the project. */
+const PROGRAM_NAME = /^[A-Za-z0-9_][A-Za-z0-9._+-]*$/;
+const PATH_INSIDE = "a path relative to the project root, without '..'";
+const ARGV = 'an argv such as ["tool", "--version"]';
+
+const isPlainObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !Array.isArray(x);
+const objectOf = <K extends v.GenericSchema<string, string>, V extends v.GenericSchema>(what: string, key: K, value: V) =>
+  v.pipe(v.custom<Record<string, unknown>>(isPlainObject, what), v.record(key, value));
+const RelativePath = v.pipe(
+  v.string(PATH_INSIDE),
+  v.check((p: string) => relativeInside(p), PATH_INSIDE),
+);
+
+/** `task_outputs`: command (`build:debug`, or a bare `build` for every selector) → paths a passing run leaves. */
+export const TaskOutputsSchema = objectOf(
+  "an object from command to a list of paths",
+  Capability,
+  v.array(RelativePath, `a list of paths (${PATH_INSIDE})`),
+);
+const PinSchema = v.object(
+  {
+    file: RelativePath,
+    // As the builtin stacks read a pin: trimmed, a leading `v` dropped. Whether it is exact is the task cache's to judge.
+    version: v.pipe(
+      v.string('a version such as "1.4.2"'),
+      v.trim(),
+      v.nonEmpty('a version such as "1.4.2"'),
+      v.transform((s) => s.replace(/^v(?=\d)/, "")),
+    ),
+    probe: v.pipe(
+      v.array(
+        v.pipe(
+          v.string(ARGV),
+          v.nonEmpty(ARGV),
+          v.check((a) => !a.includes("\0"), ARGV),
+        ),
+        ARGV,
+      ),
+      v.minLength(1, ARGV),
+    ),
+  },
+  'a pin such as {"file": ".tool-version", "version": "1.4.2", "probe": ["tool", "--version"]}',
+);
+/** `tool_pins`: program name → the pins naming the exact version of what it runs (every one must match). */
+export const ToolPinsSchema = objectOf(
+  "an object from program name to a list of pins",
+  v.pipe(v.string(), v.regex(PROGRAM_NAME, "a program name as an action's 'program' gives it (without '/')")),
+  v.array(PinSchema, "a list of pins"),
+);
+/** `machine_env`: variables naming where the tool lives on this machine, left out of a pinned task's key. */
+export const MachineEnvSchema = v.array(
+  v.pipe(v.string("a variable name"), v.regex(ENV_NAME, "a variable name (letters, digits and '_', not starting with a digit)")),
+  "a list of variable names",
+);
+/** `warm`: the commands --warm-action is asked about (a bare primary: every selector). */
+export const WarmSchema = v.array(Capability, 'a list of commands such as ["lint:static"]');
+
+/** Each optional hook --describe may declare, with what a correct value looks like. */
+const DESCRIBED_FIELDS = {
+  task_outputs: { schema: TaskOutputsSchema, example: '{"build": ["dist"], "test:unit": ["coverage"]}' },
+  tool_pins: {
+    schema: ToolPinsSchema,
+    example: '{"tool": [{"file": ".tool-version", "version": "1.4.2", "probe": ["tool", "--version"]}]}',
+  },
+  machine_env: { schema: MachineEnvSchema, example: '["TOOL_HOME"]' },
+  warm: { schema: WarmSchema, example: '["lint:static"]' },
+} as const;
+type DescribedField = keyof typeof DESCRIBED_FIELDS;
+
+type IssuePath = NonNullable<v.BaseIssue<unknown>["path"]>;
+
 function issuePath(issue: v.BaseIssue<unknown>): string {
-  return (issue.path ?? []).map((p) => (typeof p.key === "number" ? `[${p.key}]` : `.${String(p.key)}`)).join("");
+  return pathText(issue.path ?? []);
+}
+
+function pathText(path: IssuePath | IssuePath[number][]): string {
+  return path.map((p) => (typeof p.key === "number" ? `[${p.key}]` : `.${String(p.key)}`)).join("");
 }
 
 /** Parse stdout as JSON and check it against a schema; the error says what was printed. */
@@ -66,6 +150,42 @@ export function parseAnswer<T extends v.GenericSchema>(schema: T, stdout: string
     throw new Error(`printed JSON of the wrong shape${where ? ` at ${where}` : ""}: ${issue?.message ?? "invalid"}; ${what}`);
   }
   return r.output;
+}
+
+/** A described field's value (undefined when absent or null); a bad one stops the run, naming the extension, the field and the value. */
+function describedField<F extends DescribedField>(
+  c: Caller,
+  d: Describe | undefined,
+  field: F,
+): v.InferOutput<(typeof DESCRIBED_FIELDS)[F]["schema"]> | undefined {
+  const raw = d?.[field];
+  if (raw === undefined || raw === null) return undefined;
+  const { schema, example } = DESCRIBED_FIELDS[field];
+  const r = v.safeParse(schema, raw);
+  if (r.success) return r.output as v.InferOutput<(typeof DESCRIBED_FIELDS)[F]["schema"]>;
+  const issue = r.issues[0];
+  const path = issue.path ?? [];
+  const last = path[path.length - 1];
+  // A missing key and a bad key are said of the object that holds them; anything else of the value itself.
+  const holder = `${field}${pathText(path.slice(0, -1))}`;
+  const said =
+    last?.origin === "key" && issue.input === undefined
+      ? `'${holder}' has no ${JSON.stringify(String(last.key))}; expected ${issue.message}`
+      : last?.origin === "key"
+        ? `'${holder}' has the key ${JSON.stringify(excerpt(String(issue.input)))}, not ${issue.message}`
+        : `'${field}${issuePath(issue)}' is ${shownValue(issue.input)}, not ${issue.message}`;
+  throw fail(
+    c,
+    "--describe",
+    `invalid '${field}': ${said}`,
+    "",
+    `Expected for '${field}' e.g. ${example}. Fix the extension, or set enabled = false under [extensions.${c.name}].`,
+  );
+}
+
+function shownValue(value: unknown): string {
+  const json = JSON.stringify(value);
+  return json === undefined ? String(value) : excerpt(json);
 }
 
 function excerpt(text: string, max = 80): string {
@@ -249,6 +369,16 @@ const SIGNAL_NAMES: Record<number, string> = {
   15: "SIGTERM",
 };
 
+/** How a call crashed (a signal, or a shell reporting 128 + n for a program it ran); undefined when it exited. */
+function crashed(r: CallResult): string | undefined {
+  if (r.signal) return exitText(r);
+  if (r.exitCode > 128 && r.exitCode < 160) {
+    const sig = SIGNAL_NAMES[r.exitCode - 128] ?? `signal ${r.exitCode - 128}`;
+    return `crashed (exit ${r.exitCode}: something it ran was killed by ${sig})`;
+  }
+  return undefined;
+}
+
 /**
  * Exit non-zero to decline a command, but not every non-zero exit is a decline: a crash (a
  * signal, or a shell reporting 128 + n for a program it ran) and a refusal of a command the
@@ -258,11 +388,8 @@ async function buildAction(c: Caller, ref: CommandRef, claimed: readonly string[
   const input = JSON.stringify({ primary: ref.primary, selector: ref.selector });
   const shown = formatRef(ref);
   const r = await checked(c, "--build-action", input);
-  if (r.signal) throw fail(c, `--build-action for ${shown}`, exitText(r), r.stderr);
-  if (r.exitCode > 128 && r.exitCode < 160) {
-    const sig = SIGNAL_NAMES[r.exitCode - 128] ?? `signal ${r.exitCode - 128}`;
-    throw fail(c, `--build-action for ${shown}`, `crashed (exit ${r.exitCode}: something it ran was killed by ${sig})`, r.stderr);
-  }
+  const crash = crashed(r);
+  if (crash) throw fail(c, `--build-action for ${shown}`, crash, r.stderr);
   if (r.exitCode !== 0) {
     const why = excerpt(
       redactText(r.stderr)
@@ -286,6 +413,49 @@ async function buildAction(c: Caller, ref: CommandRef, claimed: readonly string[
   } catch (e) {
     throw fail(c, `--build-action for ${formatRef(ref)}`, (e as Error).message, r.stderr);
   }
+}
+
+/**
+ * The optional --warm-action, asked only about the commands --describe lists under `warm` (so an
+ * extension that never heard of it is never called with it). Same stdin as --build-action; an
+ * action on stdout is what to run ahead of the command. Nothing to warm: exit 0 printing nothing
+ * or `null`, or any other exit. Warming is best effort (Extension.warmAction): a crash, a time-out
+ * or an answer that is not an action is a warning, and the command is skipped, never a broken run.
+ */
+async function warmAction(c: Caller, ref: CommandRef): Promise<ActionResult | undefined> {
+  const input = JSON.stringify({ primary: ref.primary, selector: ref.selector });
+  const shown = formatRef(ref);
+  const broken = (what: string, stderr = ""): ActionResult => {
+    const err = stderr.trim() ? ` stderr: ${excerpt(redactText(stderr), 300)}` : "";
+    log.warn(
+      `extension '${c.name}' (${c.path}) --warm-action for ${shown}: ${what}; nothing is warmed for it.${err} Try it by hand: echo '${input}' | ${c.path} --warm-action`,
+    );
+    return { skip: `${c.name} --warm-action for ${shown} failed: ${excerpt(what, 200)}` };
+  };
+  let r: CallResult;
+  try {
+    r = await call(c, "--warm-action", input);
+  } catch (e) {
+    return broken((e as Error).message);
+  }
+  const crash = crashed(r);
+  if (crash) return broken(crash, r.stderr);
+  if (r.exitCode !== 0) {
+    log.debug(`extension '${c.name}': --warm-action for ${shown} exited with code ${r.exitCode}: nothing to warm`);
+    return undefined;
+  }
+  const out = r.stdout.trim();
+  if (out === "" || out === "null") return undefined;
+  try {
+    return { action: toAction(c, r.stdout) };
+  } catch (e) {
+    return broken((e as Error).message, r.stderr);
+  }
+}
+
+/** Whether a list of commands covers `ref`: by name, or through its bare primary. */
+function covers(commands: readonly string[], ref: CommandRef): boolean {
+  return commands.includes(ref.primary) || commands.includes(formatRef(ref));
 }
 
 export async function loadExternalExtension(
@@ -329,6 +499,11 @@ export async function loadExternalExtension(
   const mounts: CacheMount[] = (d?.cache_mounts ?? []).map((m) =>
     m.env != null ? { path: m.path, container: m.container, env: m.env } : { path: m.path, container: m.container },
   );
+  // Maps, not the parsed objects: a program or command called "constructor" finds nothing it did not declare.
+  const outputs = new Map(Object.entries(describedField(c, d, "task_outputs") ?? {}));
+  const pins = new Map(Object.entries(describedField(c, d, "tool_pins") ?? {}));
+  const machineEnv = describedField(c, d, "machine_env") ?? [];
+  const warm = describedField(c, d, "warm") ?? [];
   return {
     name,
     description: `external extension ${located}${d ? ` (api_version ${d.api_version})` : ""}`,
@@ -340,6 +515,12 @@ export async function loadExternalExtension(
     env: () => ({ ...(d?.env ?? {}) }),
     fingerprintInputs: () =>
       [...(d?.fingerprint_inputs ?? []), relative(ctx.root, real).startsWith("..") ? [] : [relative(ctx.root, real)]].flat(),
+    taskOutputs: (ref) => [...new Set([...(outputs.get(ref.primary) ?? []), ...(outputs.get(formatRef(ref)) ?? [])])],
+    toolPins: (program): ToolPin[] | undefined =>
+      pins.get(program)?.map((p) => ({ file: p.file, version: p.version, probe: [...p.probe] })),
+    machineEnv: [...machineEnv],
+    // Only an extension that says it warms is asked, and only about what it said.
+    ...(warm.length > 0 ? { warmAction: (ref: CommandRef) => (covers(warm, ref) ? warmAction(c, ref) : undefined) } : {}),
     // Same rule as the builtin stacks: commands that change files or the world are never reused.
     cacheable: (ref) => !isMutating(ref) && ref.primary !== "setup",
   };

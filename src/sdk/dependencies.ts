@@ -4,7 +4,8 @@ import { isAbsolute, normalize } from "node:path";
 import type { DependencySpec } from "./types.ts";
 import { UserError } from "../lib/errors.ts";
 
-function relativeInside(path: unknown): path is string {
+/** A path relative to the project root that stays inside it: not empty, not absolute, no `..`. */
+export function relativeInside(path: unknown): path is string {
   if (typeof path !== "string" || path.trim() === "" || path.includes("\0")) return false;
   if (isAbsolute(path)) return false;
   const n = normalize(path);

@@ -112,13 +112,33 @@ describe("the external extension is what the subprocess loader made of the demo'
     const c = ctx(root);
     const ext = await demoSubject.load(c);
     expect(ext.description).toBe(`external extension ${DEMO} (api_version 1)`);
-    expect(await ext.capabilities(c)).toEqual(["setup:deps", "lint:static", "test"]);
+    expect(await ext.capabilities(c)).toEqual(["setup:deps", "lint:static", "build", "test"]);
     expect(await ext.buildAction(ref("setup:deps"), c)).toEqual({ action: { program: "./tools/demo", args: ["install", "--locked"] } });
     expect(await ext.buildAction(ref("test:unit"), c)).toEqual({ action: { program: "demo", args: ["test", "--unit"], cwd: "tests" } });
     expect(await ext.cacheMounts!(c)).toEqual([{ path: "downloads", container: "/home/dwf/.cache/demo", env: "DEMO_CACHE" }]);
     expect(await ext.dependencies!(c)).toEqual({ inputs: ["demo.lock"], paths: ["vendor/demo"] });
     const declined = await ext.buildAction(ref("test:nonesuch"), c);
     expect("skip" in declined && declined.skip).toMatch(/^demo declined test:nonesuch \(exit 1\): demo: no command for/);
+  });
+
+  test("task outputs, tool pins, machine variables and warm actions from --describe and --warm-action", async () => {
+    const root = project(demoSubject.fixture);
+    const c = ctx(root);
+    const ext = await demoSubject.load(c);
+    // A bare primary's outputs hold for every selector, added to the selector's own.
+    expect(ext.taskOutputs!(ref("build:debug"), c)).toEqual(["dist"]);
+    expect(ext.taskOutputs!(ref("build:release"), c)).toEqual(["dist", "dist/release.txt"]);
+    expect(ext.taskOutputs!(ref("test:unit"), c)).toEqual(["reports/unit"]);
+    expect(ext.taskOutputs!(ref("test:smoke"), c)).toEqual([]);
+    // The pinned version as the builtins give it: without a leading 'v'.
+    expect(ext.toolPins!("demo", c)).toEqual([{ file: "demo.toml", version: "1.4.2", probe: ["demo", "--version"] }]);
+    expect(ext.toolPins!("make", c)).toBeUndefined();
+    expect(ext.toolPins!("constructor", c)).toBeUndefined();
+    expect(ext.machineEnv).toEqual(["DEMO_HOME"]);
+    expect(await ext.warmAction!(ref("lint:static"), c)).toEqual({ action: { program: "demo", args: ["lint", "--deps-only", "."] } });
+    // Listed, but the extension answers null: nothing to warm. Not listed: not asked.
+    expect(await ext.warmAction!(ref("build:release"), c)).toBeUndefined();
+    expect(await ext.warmAction!(ref("test:unit"), c)).toBeUndefined();
   });
 });
 
@@ -147,6 +167,8 @@ const BREAKAGES: Record<string, Partial<Extension>> = {
   fingerprint: { fingerprintInputs: () => ["../go.mod"] },
   dependencies: { dependencies: () => ({ inputs: ["go.mod", "go.work.sum"], paths: [] }) },
   outputs: { taskOutputs: () => ["/tmp/go-out"] },
+  "tool-pins": { toolPins: () => [{ file: "/etc/go-version", version: "1.22.0", probe: ["go", "version"] }] },
+  warm: { warmAction: (ref) => (ref.selector === "static" ? run("", ["vet"]) : undefined) },
   cacheable: { cacheable: () => true },
   "env-and-tools": { env: () => ({ "GO-FLAGS": "-v" }) },
   image: { dockerfile: undefined },

@@ -7,7 +7,7 @@ import { describe, test } from "bun:test";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { isAbsolute, join, normalize } from "node:path";
-import type { ActionResult, CommandRef, Extension, ExtensionContext } from "../../../src/sdk/types.ts";
+import type { ActionResult, CommandRef, ExecutionAction, Extension, ExtensionContext } from "../../../src/sdk/types.ts";
 import { formatRef, isMutating, KNOWN_SELECTORS, TASK_PRIMARIES } from "../../../src/sdk/command-ref.ts";
 import { UserError } from "../../../src/lib/errors.ts";
 import { writeFiles } from "./helpers.ts";
@@ -78,6 +78,17 @@ function checkEnv(what: string, env: unknown): void {
     if (!ENV_NAME.test(k)) violated(`${what} sets ${JSON.stringify(k)}, which is not a variable name`);
     if (typeof v !== "string" || v.includes("\0")) violated(`${what} sets ${k} to ${JSON.stringify(v)}, not a string without NUL bytes`);
   }
+}
+
+/** An action's promises: an argv with a program, variable names, and a cwd that exists inside the project. */
+function checkAction(shown: string, a: ExecutionAction, root: string): void {
+  if (typeof a.program !== "string" || a.program.trim() === "" || a.program.includes("\0"))
+    violated(`${shown}: argv[0] ${JSON.stringify(a.program)} is empty`);
+  if (!Array.isArray(a.args) || a.args.some((x) => typeof x !== "string" || x.includes("\0")))
+    violated(`${shown}: args ${JSON.stringify(a.args)} are not strings`);
+  if (a.env !== undefined) checkEnv(`${shown}: the action's env`, a.env);
+  if (a.cwd !== undefined && !insideProject(a.cwd)) violated(`${shown}: cwd ${JSON.stringify(a.cwd)} is not inside the project`);
+  if (a.cwd !== undefined && !existsSync(join(root, a.cwd))) violated(`${shown}: cwd ${a.cwd} does not exist in the project`);
 }
 
 /** Whether a capability list covers a command: exactly, or through its bare primary. */
@@ -168,18 +179,7 @@ export function contractCases(subject: ContractSubject): ContractCase[] {
       id: "actions",
       title: "actions are an argv with a program, variable names, and a cwd inside the project",
       check: withProject(async ({ ext, ctx, root }) => {
-        for (const { ref, result } of await actions(ext, ctx)) {
-          if (!("action" in result)) continue;
-          const a = result.action;
-          const shown = formatRef(ref);
-          if (typeof a.program !== "string" || a.program.trim() === "" || a.program.includes("\0"))
-            violated(`${shown}: argv[0] ${JSON.stringify(a.program)} is empty`);
-          if (!Array.isArray(a.args) || a.args.some((x) => typeof x !== "string" || x.includes("\0")))
-            violated(`${shown}: args ${JSON.stringify(a.args)} are not strings`);
-          if (a.env !== undefined) checkEnv(`${shown}: the action's env`, a.env);
-          if (a.cwd !== undefined && !insideProject(a.cwd)) violated(`${shown}: cwd ${JSON.stringify(a.cwd)} is not inside the project`);
-          if (a.cwd !== undefined && !existsSync(join(root, a.cwd))) violated(`${shown}: cwd ${a.cwd} does not exist in the project`);
-        }
+        for (const { ref, result } of await actions(ext, ctx)) if ("action" in result) checkAction(formatRef(ref), result.action, root);
       }),
     },
     {
@@ -314,6 +314,45 @@ export function contractCases(subject: ContractSubject): ContractCase[] {
         if (built !== undefined) {
           checkPaths("buildOutputs().paths", built.paths);
           checkPaths("buildOutputs().inputs", built.inputs);
+        }
+      }),
+    },
+    {
+      id: "tool-pins",
+      title: "tool pins name a file in the project, a version and a probe argv; machine variables are variable names",
+      check: withProject(async ({ ext, ctx }) => {
+        const programs = new Set<string>();
+        for (const { result } of await actions(ext, ctx)) if ("action" in result) programs.add(result.action.program);
+        for (const program of programs) {
+          const pins = ext.toolPins?.(program, ctx);
+          if (pins === undefined) continue;
+          if (!Array.isArray(pins)) violated(`toolPins(${program}) is not a list: ${JSON.stringify(pins)}`);
+          for (const pin of pins) {
+            if (!insideProject(pin.file))
+              violated(`toolPins(${program}): file ${JSON.stringify(pin.file)} is not a relative path inside the project`);
+            if (typeof pin.version !== "string" || pin.version.trim() === "" || /^v\d/.test(pin.version))
+              violated(`toolPins(${program}): version ${JSON.stringify(pin.version)} is not a version without a leading 'v'`);
+            if (!Array.isArray(pin.probe) || pin.probe.length === 0 || pin.probe.some((a) => typeof a !== "string" || a === ""))
+              violated(`toolPins(${program}): probe ${JSON.stringify(pin.probe)} is not an argv`);
+          }
+        }
+        const machine = ext.machineEnv ?? [];
+        if (!Array.isArray(machine)) violated(`machineEnv is not a list: ${JSON.stringify(machine)}`);
+        for (const name of machine)
+          if (typeof name !== "string" || !ENV_NAME.test(name)) violated(`machineEnv holds ${JSON.stringify(name)}, not a variable name`);
+      }),
+    },
+    {
+      id: "warm",
+      title: "a warm action is nothing, a skip with a reason, or an action kept to the same rules as any other",
+      check: withProject(async ({ ext, ctx, root }) => {
+        if (!ext.warmAction) return;
+        for (const ref of promisedCommands(await ext.capabilities(ctx))) {
+          const shown = `warmAction(${formatRef(ref)})`;
+          const result = await ext.warmAction(ref, ctx);
+          if (result === undefined) continue;
+          if ("action" in result) checkAction(shown, result.action, root);
+          else if (typeof result.skip !== "string" || result.skip.trim() === "") violated(`${shown} is skipped without a reason`);
         }
       }),
     },
