@@ -93,7 +93,8 @@ export function createRemoteClient(s: RemoteSettings, limits: { maxBytes?: numbe
         }
         let body: Uint8Array | null;
         try {
-          body = await readCapped(stream, maxBytes);
+          // A length announced (and under the cap) bounds what fetch reads: one read, no stream reader.
+          body = Number.isFinite(length) ? new Uint8Array(await r.arrayBuffer()) : await readCapped(stream, maxBytes);
         } catch (e) {
           // The server answered, then the body stopped short: this entry is bad, the server may be fine.
           if (signal.aborted) throw e;
