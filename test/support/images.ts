@@ -95,10 +95,72 @@ async function buildToolchainImage(kind: ToolchainKind): Promise<string> {
     );
     const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited]);
     if (code !== 0) throw new Error(`mmdebstrap for the ${kind} test image failed (exit ${code}):\n${(out + err).slice(-4000)}`);
-    const imp = sh(["podman", "import", ...IMPORT_CHANGES.flatMap((c) => ["--change", c]), tar, ref], { timeoutMs: 300_000 });
-    if (imp.code !== 0) throw new Error(`podman import of the ${kind} test image failed:\n${imp.out}`);
+    // Asynchronous like the build: importing a large root file system takes seconds, and other tests go on meanwhile.
+    const imp = Bun.spawn(["podman", "import", ...IMPORT_CHANGES.flatMap((c) => ["--change", c]), tar, ref], {
+      stdout: "pipe",
+      stderr: "pipe",
+      timeout: 300_000,
+    });
+    const [iOut, iErr, iCode] = await Promise.all([new Response(imp.stdout).text(), new Response(imp.stderr).text(), imp.exited]);
+    if (iCode !== 0) throw new Error(`podman import of the ${kind} test image failed:\n${iOut}${iErr}`);
     return ref;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Start building every toolchain image now, in the background, when this run includes the
+ * tests that need them: the builds (mostly downloads and unpacking) overlap the tests that run
+ * first. A test awaits the same build through toolchainImage, and a failed build fails it there.
+ */
+export function prefetchToolchainImages(argv: string[] = commandLine()): void {
+  for (const kind of toolchainImagesFor(argv)) toolchainImage(kind).catch(() => {});
+}
+
+/** This process's own command line (`bun test --timeout … [files]`): bun test gives each file a process.argv of its own. */
+function commandLine(): string[] {
+  try {
+    return readFileSync("/proc/self/cmdline", "utf8").split("\0").filter(Boolean);
+  } catch {
+    return process.argv;
+  }
+}
+
+/** bun test flags that take a value, so the value is not taken for a file filter. */
+const VALUE_FLAGS = new Set([
+  "--timeout",
+  "--seed",
+  "-t",
+  "--test-name-pattern",
+  "--preload",
+  "--rerun-each",
+  "--reporter",
+  "--reporter-outfile",
+  "--coverage-dir",
+  "--bail",
+]);
+/** The files whose tests build toolchain images, and which. */
+const IMAGE_TESTS: Record<string, ToolchainKind[]> = {
+  "test/integration/deps.test.ts": ["node", "python"],
+  "test/integration/ci-emulated.test.ts": ["rust", "node", "python"],
+};
+
+/** The toolchain images the files this `bun test` runs will need: all with no file filter, else those of the files a filter matches. */
+export function toolchainImagesFor(argv: string[]): Set<ToolchainKind> {
+  const at = argv.findIndex((a) => a === "test");
+  const args = at < 0 ? [] : argv.slice(at + 1);
+  const filters: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.startsWith("-")) {
+      if (VALUE_FLAGS.has(a)) i++;
+      continue;
+    }
+    filters.push(a.replace(/^\.\//, ""));
+  }
+  const kinds = new Set<ToolchainKind>();
+  for (const [file, needs] of Object.entries(IMAGE_TESTS))
+    if (filters.length === 0 || filters.some((f) => file.includes(f))) for (const k of needs) kinds.add(k);
+  return kinds;
 }

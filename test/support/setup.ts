@@ -6,6 +6,7 @@ import { setDefaultTimeout } from "bun:test";
 import { closeSync, mkdtempSync, openSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { prefetchToolchainImages } from "./images.ts";
 
 setDefaultTimeout(120_000);
 
@@ -32,3 +33,6 @@ if (rootlessWithoutTun()) {
   process.env.CONTAINERS_CONF = conf;
   process.env.BUILDAH_ISOLATION = "chroot";
 }
+
+// After the container config above: the toolchain images build while the first tests run.
+prefetchToolchainImages();
