@@ -312,6 +312,17 @@ async function describe(c: Caller): Promise<Describe | undefined> {
     return undefined;
   }
   if (r.exitCode !== 0 || r.signal) return undefined;
+  // An extension that does not know --describe may print anything (its usage, say): only an
+  // object naming an api_version is an answer. A wrong field in one is a broken extension.
+  let claimed = false;
+  try {
+    const raw = JSON.parse(r.stdout) as unknown;
+    claimed = typeof raw === "object" && raw !== null && !Array.isArray(raw) && "api_version" in raw;
+  } catch {}
+  if (!claimed) {
+    log.debug(`extension '${c.name}': --describe printed no api_version object; using --discover`);
+    return undefined;
+  }
   try {
     const d = parseAnswer(DescribeSchema, r.stdout, "expected the --describe object");
     if (d.api_version > API_VERSION) {
@@ -322,8 +333,7 @@ async function describe(c: Caller): Promise<Describe | undefined> {
     }
     return d;
   } catch (e) {
-    log.debug(`extension '${c.name}': --describe ${(e as Error).message}; using --discover`);
-    return undefined;
+    throw fail(c, "--describe", (e as Error).message, r.stderr);
   }
 }
 

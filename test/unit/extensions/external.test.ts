@@ -113,6 +113,29 @@ describe("a bad value in a new --describe field stops the run, naming the extens
   });
 });
 
+describe("a --describe answer of the wrong shape in the original fields is a broken extension, not one without --describe", () => {
+  const cases: [string, Record<string, unknown>, string][] = [
+    ["cache mounts that are a string", { cache_mounts: "pip" }, "at .cache_mounts"],
+    ["a mount without its container path", { cache_mounts: [{ path: "pip" }] }, "at .cache_mounts[0].container"],
+    ["env values that are numbers", { env: { PIP_NO_INPUT: 1 } }, "at .env.PIP_NO_INPUT"],
+    ["fingerprint inputs that are not a list", { fingerprint_inputs: "requirements.txt" }, "at .fingerprint_inputs"],
+    ["capabilities that are no commands", { capabilities: ["Test Unit"] }, "at .capabilities[0]"],
+    ["an api_version that is a string", { api_version: "1" }, "at .api_version"],
+  ];
+  test.each(cases)("%s", async (_what, fields, said) => {
+    const e = await refusal(fields);
+    expect(e.exitCode).toBe(2);
+    expect(e.message).toContain("extension 'x'");
+    expect(e.message).toContain("--describe: printed JSON of the wrong shape");
+    expect(e.message).toContain(said);
+  });
+
+  test("an extension that does not know --describe and prints its usage with exit 0 still loads through --discover", async () => {
+    const { ext, c } = await load({ describe: "usage: devflow-ext-x --discover | --build-action" });
+    expect(await ext.capabilities(c)).toContain("test:unit");
+  });
+});
+
 describe("--warm-action", () => {
   const warmable = described({ warm: ["lint"] });
 
