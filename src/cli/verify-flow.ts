@@ -222,7 +222,8 @@ async function run(opts: RunTasksOptions, services: RunServices, state: RunState
       log.warn(`warming ${r.task.id} failed; 'dwf ${r.task.ref.primary}:${r.task.ref.selector}' reports it where it runs.`);
     failed = installs.length > 0;
   }
-  const idle = state.interruptedBy || failed ? undefined : nothingRan(opts.commands, prepared, results);
+  // Nothing to warm is no failure: the checks themselves run (and are judged) later.
+  const idle = state.interruptedBy || failed || opts.warm ? undefined : nothingRan(opts.commands, prepared, results);
   if (idle) log.error(idle);
   const exitCode = state.interruptedBy ? interruptedExit() : failed || idle ? EXIT.failed : EXIT.ok;
   for (const r of services.reporters ?? []) await r.finished?.({ title: opts.title, report: opts.report, results, exitCode });

@@ -57,6 +57,17 @@ describe("dwf warm", () => {
     expect(lint.code).toBe(1);
   }, 600_000);
 
+  test("a profile with nothing to warm passes (exit 0): the checks are judged where they run", async () => {
+    const dir = fixture({
+      Makefile: "test-unit:\n\t@true\n",
+      "devflow.toml": '[project]\nstack = ["custom"]\n[targets]\npr = ["test:unit"]\n',
+    });
+    const r = await runDwf(["warm", "check:pr", "--profile", "host"], { cwd: dir });
+    expect(r.stdout).toContain("nothing to warm");
+    expect(r.stderr).not.toContain("ran nothing");
+    expect(r.code).toBe(0);
+  });
+
   test("without commands it is a usage error", async () => {
     const dir = fixture(FILES);
     const r = await runDwf(["warm"], { cwd: dir });
