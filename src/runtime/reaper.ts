@@ -197,7 +197,11 @@ async function becomeSubreaper(): Promise<void> {
 
 /** The reaper of one run: markers for its tasks, and the sweep when each task and the run ends. */
 export class RunReaper {
-  readonly runId = randomId();
+  private id: string | undefined;
+  /** Made when a task first needs it: a run whose every task is cached never does. */
+  get runId(): string {
+    return (this.id ??= randomId());
+  }
   private tasks = 0;
   private firstPid: number | undefined;
   private record: string | undefined;
