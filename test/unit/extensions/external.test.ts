@@ -55,6 +55,15 @@ async function refusal(fields: Record<string, unknown>): Promise<UserError> {
   throw new Error(`loaded with ${JSON.stringify(fields)}`);
 }
 
+/** Loading with these fields is a user error (exit 2) naming the extension and saying each text. */
+async function refusedSaying(fields: Record<string, unknown>, ...texts: string[]): Promise<UserError> {
+  const e = await refusal(fields);
+  expect(e.exitCode).toBe(2);
+  expect(e.message).toContain("extension 'x'");
+  for (const t of texts) expect(e.message).toContain(t);
+  return e;
+}
+
 describe("an extension written for the original protocol", () => {
   test("gets no outputs, pins or warm action, and is never called with --warm-action", async () => {
     const { ext, c, calls } = await load();
@@ -104,11 +113,7 @@ describe("a bad value in a new --describe field stops the run, naming the extens
     ["warm as a flag", { warm: true }, `'warm' is true`],
   ];
   test.each(cases)("%s", async (_what, fields, said) => {
-    const e = await refusal(fields);
-    expect(e.exitCode).toBe(2);
-    expect(e.message).toContain("extension 'x'");
-    expect(e.message).toContain("--describe: invalid '");
-    expect(e.message).toContain(said);
+    const e = await refusedSaying(fields, "--describe: invalid '", said);
     expect(e.hint).toContain("e.g.");
   });
 });
@@ -123,11 +128,7 @@ describe("a --describe answer of the wrong shape in the original fields is a bro
     ["an api_version that is a string", { api_version: "1" }, "at .api_version"],
   ];
   test.each(cases)("%s", async (_what, fields, said) => {
-    const e = await refusal(fields);
-    expect(e.exitCode).toBe(2);
-    expect(e.message).toContain("extension 'x'");
-    expect(e.message).toContain("--describe: printed JSON of the wrong shape");
-    expect(e.message).toContain(said);
+    await refusedSaying(fields, "--describe: printed JSON of the wrong shape", said);
   });
 
   test("an extension that does not know --describe and prints its usage with exit 0 still loads through --discover", async () => {
