@@ -69,7 +69,7 @@ const RelativePath = v.pipe(
 );
 
 /** `task_outputs`: command (`build:debug`, or a bare `build` for every selector) → paths a passing run leaves. */
-export const TaskOutputsSchema = objectOf(
+const TaskOutputsSchema = objectOf(
   "an object from command to a list of paths",
   Capability,
   v.array(RelativePath, `a list of paths (${PATH_INSIDE})`),
@@ -99,18 +99,18 @@ const PinSchema = v.object(
   'a pin such as {"file": ".tool-version", "version": "1.4.2", "probe": ["tool", "--version"]}',
 );
 /** `tool_pins`: program name → the pins naming the exact version of what it runs (every one must match). */
-export const ToolPinsSchema = objectOf(
+const ToolPinsSchema = objectOf(
   "an object from program name to a list of pins",
   v.pipe(v.string(), v.regex(PROGRAM_NAME, "a program name as an action's 'program' gives it (without '/')")),
   v.array(PinSchema, "a list of pins"),
 );
 /** `machine_env`: variables naming where the tool lives on this machine, left out of a pinned task's key. */
-export const MachineEnvSchema = v.array(
+const MachineEnvSchema = v.array(
   v.pipe(v.string("a variable name"), v.regex(ENV_NAME, "a variable name (letters, digits and '_', not starting with a digit)")),
   "a list of variable names",
 );
 /** `warm`: the commands --warm-action is asked about (a bare primary: every selector). */
-export const WarmSchema = v.array(Capability, 'a list of commands such as ["lint:static"]');
+const WarmSchema = v.array(Capability, 'a list of commands such as ["lint:static"]');
 
 /** Each optional hook --describe may declare, with what a correct value looks like. */
 const DESCRIBED_FIELDS = {

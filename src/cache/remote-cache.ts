@@ -34,7 +34,7 @@ import {
   tagMatches,
   unpackArtifact,
 } from "./artifact.ts";
-import { createRemoteClient } from "./remote-client.ts";
+import { createRemoteClient, serverUnusable, unavailableWarning } from "./remote-client.ts";
 
 const MAX_PARALLEL = 32;
 
@@ -78,20 +78,11 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
   };
   const authFailed = (status: number, writing: boolean) => {
     disabled = "token rejected";
-    const what = status === 401 ? "does not accept" : writing ? "does not let write with" : "refuses";
-    warnOnce(
-      "auth",
-      `remote cache ${s.url} ${what} the token in ${s.tokenVar} (${status}${writing && status === 403 ? "; the token may be read-only" : ""}): check ${s.tokenVar} for team '${s.team}'. Continuing with the local cache only.`,
-    );
+    warnOnce("auth", unavailableWarning(s, { kind: "auth", status }, writing));
   };
   const serverDown = (message: string, timeout: boolean) => {
     disabled = "server unavailable";
-    warnOnce(
-      "down",
-      timeout
-        ? `remote cache ${s.url} did not answer within ${s.timeoutMs / 1000}s: continuing without it for this run.`
-        : `remote cache ${s.url} is unreachable (${message}): continuing without it for this run.`,
-    );
+    warnOnce("down", unavailableWarning(s, { kind: "error", message, timeout }));
   };
   const label = (t: PreparedTask) => `${formatRef(t.task.ref)} [${t.stack.name}]`;
   const events: { sessionId: string; source: "REMOTE"; event: "HIT" | "MISS"; hash: string; duration: number }[] = [];
@@ -135,8 +126,7 @@ export function withRemoteCache(inner: LocalTaskCache, opts: RemoteLayerOptions)
         }
         if (r.kind === "auth") return authFailed(r.status, false);
         if (r.kind === "error") {
-          if (r.timeout || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|EAI_AGAIN|ETIMEDOUT/.test(r.message))
-            return serverDown(r.message, Boolean(r.timeout));
+          if (serverUnusable(r)) return serverDown(r.message, Boolean(r.timeout));
           warnOnce(`get:${t.task.id}`, `remote cache: no result for ${label(t)}: ${r.message}; the task runs.`);
           return;
         }

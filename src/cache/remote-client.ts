@@ -9,6 +9,27 @@ type GetResult =
   | { kind: "auth"; status: number }
   | { kind: "error"; message: string; timeout?: boolean };
 
+/** Whether a failed request means the server cannot be used this run (down, hanging, refusing the token), not just this entry. */
+export function serverUnusable(r: GetResult): boolean {
+  if (r.kind === "auth") return true;
+  return r.kind === "error" && (Boolean(r.timeout) || /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|EAI_AGAIN|ETIMEDOUT/.test(r.message));
+}
+
+/** The one warning for a server the run goes on without: the token it refused (naming its variable), or that it did not answer. */
+export function unavailableWarning(
+  s: RemoteSettings,
+  r: { kind: "auth"; status: number } | { kind: "error"; message: string; timeout?: boolean },
+  writing = false,
+): string {
+  if (r.kind === "auth") {
+    const what = r.status === 401 ? "does not accept" : writing ? "does not let write with" : "refuses";
+    return `remote cache ${s.url} ${what} the token in ${s.tokenVar} (${r.status}${writing && r.status === 403 ? "; the token may be read-only" : ""}): check ${s.tokenVar} for team '${s.team}'. Continuing with the local cache only.`;
+  }
+  return r.timeout
+    ? `remote cache ${s.url} did not answer within ${s.timeoutMs / 1000}s: continuing without it for this run.`
+    : `remote cache ${s.url} is unreachable (${r.message}): continuing without it for this run.`;
+}
+
 /** The HTTP side: ofetch against the Turborepo API, no retries (the budget is the retry policy). */
 export function createRemoteClient(s: RemoteSettings, limits: { maxBytes?: number } = {}) {
   const maxBytes = limits.maxBytes ?? MAX_ARTIFACT_BYTES;

@@ -3,10 +3,10 @@
 import type { CommandRef } from "../sdk/types.ts";
 import type { Runner } from "../core/runner.ts";
 import { loadProject, prepare, type Prepared, type PreparedTask, type Project } from "../core/prepare.ts";
-import type { RuntimeKind, ToolProbe } from "../core/runner.ts";
+import type { RuntimeKind, SharedToolAnswers, ToolProbe } from "../core/runner.ts";
 import { executePrepared, type RunReporter, type TaskCacheFactory } from "../core/execute.ts";
 import type { ExtensionSource } from "../core/registry.ts";
-import { loadConfig } from "../core/config.ts";
+import { loadConfig, type LoadedConfig } from "../core/config.ts";
 import { EXIT, signalExit } from "../lib/errors.ts";
 import { requestedProfile, selectRuntime } from "../runtime/select.ts";
 import { createTerminalReporter } from "../report/terminal.ts";
@@ -50,6 +50,8 @@ export interface RunTasksOptions {
 export interface RunServices {
   extensions: ExtensionSource;
   openCache?: TaskCacheFactory;
+  /** The image's tool answers on the remote cache, when one is on for this run. */
+  sharedTools?: (loaded: LoadedConfig, remote?: string) => Promise<SharedToolAnswers | undefined>;
   reporters?: RunReporter[];
 }
 
@@ -108,7 +110,9 @@ async function run(opts: RunTasksOptions, services: RunServices, state: RunState
   const runner = choice.runner;
   state.runner = runner;
   const cacheRoot = resolveCacheRoot(project.loaded.root, project.loaded.config);
-  const tools = await runner.toolProbe?.(project, cacheRoot);
+  // Under --no-cache nothing is asked of the remote cache either.
+  const shared = runner.toolProbe && !opts.noCache ? await services.sharedTools?.(project.loaded, opts.remoteCache) : undefined;
+  const tools = await runner.toolProbe?.(project, cacheRoot, shared);
   const prepared = await planTasks({
     cwd: opts.cwd,
     project,
@@ -175,7 +179,8 @@ async function run(opts: RunTasksOptions, services: RunServices, state: RunState
     cacheRoot: prepared.cacheRoot,
     enabled: cacheEnabled,
     prepared,
-    remote: opts.remoteCache,
+    // A server the tool lookup found unusable was reported then: the run goes on without it.
+    remote: shared?.unavailable ? "off" : opts.remoteCache,
     verbose: opts.verbose,
     explain: opts.explain,
   });

@@ -20,5 +20,15 @@ export async function runServices(): Promise<RunServices> {
     import("../cache/task-cache.ts"),
     import("../ci/github/status.ts"),
   ]);
-  return { extensions: extensionSource, openCache: taskCacheFactory(), reporters: [githubReporter()] };
+  return {
+    extensions: extensionSource,
+    openCache: taskCacheFactory(),
+    // Loaded only for a project with a remote cache configured.
+    async sharedTools(loaded, remote) {
+      if (!loaded.config.cache?.remote && !process.env.DWF_REMOTE_CACHE_URL && !process.env.TURBO_API) return undefined;
+      const { remoteToolAnswers } = await import("../cache/remote-tools.ts");
+      return remoteToolAnswers(loaded, remote);
+    },
+    reporters: [githubReporter()],
+  };
 }

@@ -48,7 +48,7 @@ export interface Runner {
    * Where extensions' `which()` finds tools, when not on the host: the container runner
    * answers from its image. Called once the project is loaded, before any action is built.
    */
-  toolProbe?(project: Project, cacheRoot: string): Promise<ToolProbe>;
+  toolProbe?(project: Project, cacheRoot: string, shared?: SharedToolAnswers): Promise<ToolProbe>;
   run(req: RunRequest): Promise<RunOutcome>;
   /** Stop every process (and container) this runner started that is still alive. */
   stopAll(): Promise<void>;
@@ -69,6 +69,19 @@ export interface ToolProbe {
    * run, which builds nothing) an absent image is no error: false, nothing learnt.
    */
   probe(opts?: { ifPresent?: boolean }): Promise<boolean>;
+}
+
+/**
+ * The image's tool answers as other machines found them (the remote cache): facts about an
+ * image reference, which carries its fingerprint. A probe asks here before it asks the image,
+ * and leaves what the image answered.
+ */
+export interface SharedToolAnswers {
+  /** name → path in the image (null: absent), or undefined when nothing usable is shared. */
+  get(ref: string): Promise<Record<string, string | null> | undefined>;
+  put(ref: string, tools: Record<string, string | null>): Promise<void>;
+  /** Set once the server turned out unusable this run (the warning given): the task cache goes without it. */
+  readonly unavailable?: string;
 }
 
 /** Keep the head and tail of very large output so memory stays bounded. */

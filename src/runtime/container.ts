@@ -7,7 +7,7 @@ import { relative, sep } from "node:path";
 import type { Config } from "../core/config.ts";
 import type { Prepared, Project } from "../core/prepare.ts";
 import type { Registry } from "../core/registry.ts";
-import type { Runner, RunOutcome, RunRequest } from "../core/runner.ts";
+import type { Runner, RunOutcome, RunRequest, SharedToolAnswers } from "../core/runner.ts";
 import { extensionEnv } from "../core/prepare.ts";
 import { DOCKERFILE } from "../core/fingerprint.ts";
 import { cacheMountHostPath, ensureCacheRoot, ensureMountSource } from "../core/cache-root.ts";
@@ -389,7 +389,7 @@ export function createContainerRunner(opts: {
       const pairs = Object.entries(viaEnv).map(([k, v]) => `${k}=${v}`);
       return pairs.length ? ["env", ...pairs, ...argv] : argv;
     },
-    async toolProbe(p: Project, cacheRoot: string) {
+    async toolProbe(p: Project, cacheRoot: string, shared?: SharedToolAnswers) {
       image ??= await imageSpecFor(p);
       const name = containerName(project, "probe", token);
       return createToolProbe({
@@ -398,6 +398,7 @@ export function createContainerRunner(opts: {
         cacheRoot,
         root: opts.root,
         env,
+        shared,
         // Asked only when a name is not remembered for this image: a dry run needs the engine, a run the image too.
         async engine({ ifPresent }) {
           const found = ifPresent ? await resolve() : (await start(), engine!);

@@ -6,7 +6,7 @@
 // image can run, whatever the host's PATH holds.
 import { isAbsolute, join } from "node:path";
 import { isExecutable } from "../lib/process.ts";
-import type { ToolProbe } from "../core/runner.ts";
+import type { SharedToolAnswers, ToolProbe } from "../core/runner.ts";
 import { engineCommand, inspectArgv, type Engine } from "./engine.ts";
 import { readImageState, updateImageState } from "./image-state.ts";
 import { log } from "../lib/log.ts";
@@ -28,6 +28,8 @@ interface ProbeTarget {
   /** Host project root: names with a '/' but relative are workspace files, the same on both sides. */
   root: string;
   env?: Record<string, string | undefined>;
+  /** Answers other machines found in this image (the remote cache): asked first, and told what the image answered. */
+  shared?: SharedToolAnswers;
   /**
    * The engine, and the flags placing the probe where a task runs (user mapping, the container's
    * name). Asked only when a name is not remembered: `ifPresent` (a dry run) wants the engine
@@ -75,6 +77,16 @@ export function createToolProbe(target: ProbeTarget): ToolProbe {
     async probe(opts = {}) {
       const names = [...waiting];
       if (names.length === 0) return true;
+      // What another machine found in this very image: no engine, no image needed.
+      const remote = await target.shared?.get(target.ref).catch(() => undefined);
+      if (remote && names.every((n) => Object.hasOwn(remote, n))) {
+        const found = Object.fromEntries(names.map((n) => [n, remote[n]!]));
+        log.debug(`tools: ${names.join(", ")} in ${target.ref}: as the remote cache has them`);
+        for (const [n, p] of Object.entries(found)) known.set(n, p);
+        waiting.clear();
+        updateImageState(target.cacheRoot, target.ref, target.fingerprint, (s) => Object.assign(s.tools, found));
+        return true;
+      }
       const ifPresent = opts.ifPresent === true;
       const { engine, runArgs } = await target.engine({ ifPresent });
       if (ifPresent && !(await imageExists(engine, target.ref))) return false;
@@ -97,6 +109,8 @@ export function createToolProbe(target: ProbeTarget): ToolProbe {
       for (const [n, p] of Object.entries(found)) known.set(n, p);
       waiting.clear();
       updateImageState(target.cacheRoot, target.ref, target.fingerprint, (s) => Object.assign(s.tools, found));
+      // Every answer known for this image, for the next machine (kept by a read-write remote cache only).
+      await target.shared?.put(target.ref, { ...remote, ...Object.fromEntries(known) }).catch(() => {});
       return true;
     },
   };

@@ -45,8 +45,8 @@ function files(url: string, marker: string, extra = ""): Record<string, string> 
 }
 
 /** A git repository with these files, and a way to clone it to a fresh path. */
-function repo(marker: string, opts: { url?: string; extra?: string } = {}) {
-  const origin = fixture(files(opts.url ?? server.url, marker, opts.extra), { git: true });
+function repo(marker: string, opts: { url?: string; extra?: string; files?: Record<string, string> } = {}) {
+  const origin = fixture({ ...files(opts.url ?? server.url, marker, opts.extra), ...opts.files }, { git: true });
   return {
     origin,
     clone(): string {
@@ -174,6 +174,37 @@ describe("remote task cache (turborepo-remote-cache)", () => {
       const miss = await verify(changed, [], { PATH: path, DWF_ENGINE: "podman" });
       expect(miss.code).toBe(2);
       expect(miss.stderr).toContain("DWF_ENGINE = podman");
+      expect(readFileSync(join(bin, "calls"), "utf8")).toContain("image inspect");
+    },
+    SLOW,
+  );
+
+  test(
+    "where the image has the tools a stack asks about is shared too: a fresh clone plans without the engine",
+    async () => {
+      // A justfile beside the Makefile: the stack asks the image whether it has `just` (it has not).
+      const project = repo(`tools-${ID}`, { files: { justfile: "test-unit:\n\techo from-just\n" } });
+      const puts = count(server.requests(), "PUT /v8/artifacts/");
+      const first = await verify(project.origin, ["--json"], { DWF_LOG: "debug" });
+      expect(first.code).toBe(0);
+      expect(first.stderr).toContain("tools: looking up just in");
+      // Two task results and the image's answers.
+      expect(count(server.requests(), "PUT /v8/artifacts/") - puts).toBe(3);
+
+      const bin = fixture({ podman: '#!/bin/sh\necho "$*" >> "$(dirname "$0")/calls"\nexit 125\n' });
+      const laptop = await statuses(project.clone(), [], { PATH: `${bin}:${process.env.PATH}`, DWF_ENGINE: "podman" });
+      expect(laptop.tasks).toEqual({ "build:debug": "cached (remote)", "test:unit": "cached (remote)" });
+      expect(existsSync(join(bin, "calls"))).toBe(false);
+
+      // Answers altered on the server no longer match their signature: not taken, the image is
+      // asked (here: an engine that fails), though every task result is still there.
+      const fp = (await runDwf(["fingerprint"], { cwd: project.origin })).stdout.trim();
+      const stored = join(server.storage, TEAM, remoteHash(`dwf-image-tools-v1\0${IMAGE}:${fp}`));
+      const answers = JSON.parse(readFileSync(stored, "utf8"));
+      expect(answers.tools).toEqual({ just: null });
+      writeFileSync(stored, JSON.stringify({ ...answers, tools: { just: "/usr/bin/just" } }));
+      const tampered = await verify(project.clone(), [], { PATH: `${bin}:${process.env.PATH}`, DWF_ENGINE: "podman" });
+      expect(tampered.code).toBe(2);
       expect(readFileSync(join(bin, "calls"), "utf8")).toContain("image inspect");
     },
     SLOW,
