@@ -1,33 +1,20 @@
 // The task result cache: a passing task's output stored under a key that covers everything
 // its result depends on, so an unchanged task is replayed instead of re-run.
-import { join, relative } from "node:path";
+import { relative } from "node:path";
 import type { Prepared, PreparedTask } from "../core/prepare.ts";
 import type { TaskCache, TaskCacheFactory, TaskCacheHit } from "../core/execute.ts";
 import type { Runner, RunOutcome, RuntimeKind } from "../core/runner.ts";
-import { computeFingerprint, stackFingerprintInputs } from "../core/fingerprint.ts";
 import { resolveProgram } from "../lib/process.ts";
-import { hashTree, treeDigest, type FileDigests } from "./tree-hash.ts";
+import { treeDigest, type FileDigests } from "./tree-hash.ts";
 import { log } from "../lib/log.ts";
 import { formatRef } from "../sdk/command-ref.ts";
 import type { ToolPin } from "../sdk/types.ts";
 import { cacheMountHostPath } from "../core/cache-root.ts";
 import { CONTAINER_ENV, insideContainer } from "../sdk/image.ts";
 import { createEntries } from "./entries.ts";
-import {
-  EXACT_VERSION,
-  KEY_EXCLUDED_ENV,
-  type Sharing,
-  inheritedKeyEnv,
-  portableInheritedEnv,
-  reportsVersion,
-  taskKey,
-  toolIdentity,
-} from "./task-key.ts";
-
-function memo<T>(fn: () => Promise<T>): () => Promise<T> {
-  let p: Promise<T> | undefined;
-  return () => (p ??= fn());
-}
+import { createRunInputs } from "./run-inputs.ts";
+import { memo } from "../lib/memo.ts";
+import { EXACT_VERSION, KEY_EXCLUDED_ENV, type Sharing, portableInheritedEnv, reportsVersion, taskKey } from "./task-key.ts";
 
 interface TaskCacheOptions {
   cacheRoot: string;
@@ -46,69 +33,8 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
   const config = prepared.loaded.config;
   const registry = prepared.registry;
   const keys = new Map<string, Promise<string>>();
-  const inherited = { host: inheritedKeyEnv(process.env, "host"), container: inheritedKeyEnv(process.env, "container") };
 
-  // Hashed once per run, on the first lookup: every task sees the tree as it was when the run began.
-  const tree = memo(async (): Promise<FileDigests> => {
-    const started = performance.now();
-    // Installed dependencies are not sources: what is installed is known from the stack's
-    // fingerprint inputs (its lockfile), and hashing a modules folder would cost more than the run.
-    const installed = (prepared.dependencies ?? []).flatMap((d) => d.paths.map((p) => join(root, p)));
-    const { files, stats } = await hashTree(root, { cacheRoot, exclude: [cacheRoot, ...installed] });
-    log.debug(
-      `task cache: hashed ${stats.listed} files (${stats.read} read, ${stats.reused} unchanged${stats.readOnWorker ? `, ${stats.readOnWorker} on a second thread` : ""}${stats.listReused ? ", git listing reused" : ""}) in ${Math.round(performance.now() - started)}ms`,
-    );
-    return files;
-  });
-  // The tree again, after a task: a hash started after the task ended shows what the task left,
-  // so tasks that end while one is under way wait for the next; one hash serves all that ended before it.
-  let rehash: { started: number; files: Promise<FileDigests> } | undefined;
-  const treeAfter = (endedAt: number): Promise<FileDigests> => {
-    if (rehash && rehash.started >= endedAt) return rehash.files;
-    const started = performance.now();
-    const files = hashTree(root, { cacheRoot, exclude: [cacheRoot] }).then((r) => r.files);
-    rehash = { started, files };
-    return files;
-  };
-  // Most tasks see the whole tree: one digest per distinct set of input prefixes.
-  const digests = new Map<string, string>();
-  const digestOf = (files: FileDigests, inputs: string[] | undefined) => {
-    const id = inputs ? JSON.stringify(inputs) : "";
-    let d = digests.get(id);
-    if (d === undefined) digests.set(id, (d = treeDigest(files, inputs)));
-    return d;
-  };
-  const imageFingerprint = memo(async () => (await prepared.fingerprint()).hash);
-  // A stack's fingerprint never needs the Dockerfile: host runs do not read it at all.
-  const stackInputs = memo(() => stackFingerprintInputs(registry, config, root));
-  const stackFingerprints = new Map<string, Promise<string>>();
-  const stackFingerprint = (stack: string) => {
-    let p = stackFingerprints.get(stack);
-    if (!p) {
-      p = stackInputs().then((all) => {
-        const mine = new Map([...all].filter(([, from]) => from.includes(stack) || from.includes("config")));
-        return computeFingerprint(root, mine).then((f) => f.hash);
-      });
-      stackFingerprints.set(stack, p);
-    }
-    return p;
-  };
-
-  // Many tasks run the same program: resolve and stat it once per run.
-  const tools = new Map<string, string>();
-  const tool = (program: string, cwd: string, pathVar: string): string => {
-    const id = `${program}\0${cwd}\0${pathVar}`;
-    let v = tools.get(id);
-    if (v === undefined) tools.set(id, (v = toolIdentity(program, cwd, pathVar)));
-    return v;
-  };
-
-  const cwds = new Map<string, string>();
-  const relativeCwd = (cwd: string) => {
-    let rel = cwds.get(cwd);
-    if (rel === undefined) cwds.set(cwd, (rel = relative(root, cwd)));
-    return rel;
-  };
+  const { inherited, tree, treeAfter, digestOf, imageFingerprint, stackFingerprint, tool, relativeCwd } = createRunInputs(opts);
 
   // --- Inside the dwf image (CI's container jobs run dwf there with IS_CONTAINER=true) ---
   // Actions run directly, but the environment is the image: when DWF_IMAGE names the image of
