@@ -10,9 +10,9 @@ import { log } from "../lib/log.ts";
 import { formatRef } from "../sdk/command-ref.ts";
 import type { ToolPin } from "../sdk/types.ts";
 import { cacheMountHostPath } from "../core/cache-root.ts";
-import { CONTAINER_ENV, insideContainer } from "../sdk/image.ts";
 import { createEntries } from "./entries.ts";
 import { createRunInputs } from "./run-inputs.ts";
+import { containerEnv, createInImageKeying } from "./in-image.ts";
 import { memo } from "../lib/memo.ts";
 import { EXACT_VERSION, KEY_EXCLUDED_ENV, type Sharing, portableInheritedEnv, reportsVersion, taskKey } from "./task-key.ts";
 
@@ -36,36 +36,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
 
   const { inherited, tree, treeAfter, digestOf, imageFingerprint, stackFingerprint, tool, relativeCwd } = createRunInputs(opts);
 
-  // --- Inside the dwf image (CI's container jobs run dwf there with IS_CONTAINER=true) ---
-  // Actions run directly, but the environment is the image: when DWF_IMAGE names the image of
-  // this tree's fingerprint and CI=true is set (as the container runner sets it for every task),
-  // keys are made as a container run's would be (image identity, CI=true the only inherited
-  // variable, cache env by its in-container path), so a laptop's container run and CI share
-  // results. Without that claim, when it names another fingerprint, or without CI=true (the
-  // tasks would not see what a container's see), host keys as usual.
-  const claimedImage = insideContainer(process.env) && process.env.CI === CONTAINER_ENV.CI ? process.env.DWF_IMAGE?.trim() : undefined;
-  const keyedAs = memo(async (): Promise<RuntimeKind> => {
-    if (!claimedImage) return "host";
-    try {
-      return claimedImage.endsWith(`:${await imageFingerprint()}`) ? "container" : "host";
-    } catch {
-      return "host";
-    }
-  });
-  const kindOf = async (runner: Runner) => (runner.kind === "container" ? "container" : await keyedAs());
-  /** Host path → in-container path of every cache mount, for keys made as a container's. */
-  const mountPaths = memo(async () => {
-    const out = new Map<string, string>();
-    for (const s of registry.stacks)
-      for (const m of (await s.ext.cacheMounts?.(registry.ctx)) ?? []) out.set(cacheMountHostPath(cacheRoot, s.name, m), m.container);
-    return out;
-  });
-  const containerEnv = (env: Record<string, string>, mounts: Map<string, string>) => {
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(env)) out[k] = mounts.get(v) ?? v;
-    return out;
-  };
-  // --- end of the in-image keying ---
+  const { kindOf, mountPaths } = createInImageKeying({ cacheRoot, registry, imageFingerprint });
 
   /** What every key of a run shares: the tree, and the stacks' (or the image's) fingerprints. */
   interface Shared {
