@@ -1,20 +1,16 @@
 // The task result cache: a passing task's output stored under a key that covers everything
 // its result depends on, so an unchanged task is replayed instead of re-run.
-import { relative } from "node:path";
 import type { Prepared, PreparedTask } from "../core/prepare.ts";
 import type { TaskCache, TaskCacheFactory, TaskCacheHit } from "../core/execute.ts";
 import type { Runner, RunOutcome, RuntimeKind } from "../core/runner.ts";
-import { resolveProgram } from "../lib/process.ts";
 import { treeDigest, type FileDigests } from "./tree-hash.ts";
 import { log } from "../lib/log.ts";
 import { formatRef } from "../sdk/command-ref.ts";
-import type { ToolPin } from "../sdk/types.ts";
-import { cacheMountHostPath } from "../core/cache-root.ts";
 import { createEntries } from "./entries.ts";
 import { createRunInputs } from "./run-inputs.ts";
 import { containerEnv, createInImageKeying } from "./in-image.ts";
-import { memo } from "../lib/memo.ts";
-import { EXACT_VERSION, KEY_EXCLUDED_ENV, type Sharing, portableInheritedEnv, reportsVersion, taskKey } from "./task-key.ts";
+import { createHostIdentities } from "./host-identity.ts";
+import { KEY_EXCLUDED_ENV, type Sharing, taskKey } from "./task-key.ts";
 
 interface TaskCacheOptions {
   cacheRoot: string;
@@ -60,85 +56,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
     const mounts = kind === "container" && runner.kind === "host" ? await mountPaths() : undefined;
     return { files, extension: new Map(names.map((n, i) => [n, hashes[i]!])), image: image && (await image), kind, mounts };
   };
-  // --- Host tasks with a pinned tool: a portable identity instead of this machine's binary ---
-  interface HostIdentity {
-    /** The pins with what the tool reports, when every pin is exact and matches. */
-    portable?: string;
-    why: string;
-  }
-  const pinned = new Map<string, Promise<HostIdentity>>();
-  const hostIdentity = (t: PreparedTask): Promise<HostIdentity> => {
-    const program = t.action!.program;
-    const pathVar = t.env.PATH ?? process.env.PATH ?? "";
-    const id = `${t.stack.name}\0${program}\0${t.cwd}\0${pathVar}`;
-    let p = pinned.get(id);
-    if (!p) pinned.set(id, (p = identify(t, program, pathVar)));
-    return p;
-  };
-  const identify = async (t: PreparedTask, program: string, pathVar: string): Promise<HostIdentity> => {
-    const found = resolveProgram(program, t.cwd, pathVar);
-    const shown = found ?? program;
-    let pins: ToolPin[] = [];
-    try {
-      pins = t.stack.ext.toolPins?.(program, registry.ctx) ?? [];
-    } catch (e) {
-      log.debug(`task cache: ${t.stack.name}: toolPins failed: ${(e as Error).message}`);
-    }
-    if (pins.length === 0) return { why: `host tool ${shown} is not pinned` };
-    if (!found) return { why: `host tool ${program} is not on PATH` };
-    const inexact = pins.find((p) => !EXACT_VERSION.test(p.version));
-    if (inexact) return { why: `host tool ${shown} is pinned by ${inexact.file} to '${inexact.version}', not an exact version` };
-    const { callBounded } = await import("../lib/process.ts");
-    const reports = await Promise.all(
-      pins.map(async (pin) => {
-        try {
-          const r = await callBounded(pin.probe, { cwd: root, timeoutMs: 15_000, maxBytes: 64 * 1024, env: { ...process.env, ...t.env } });
-          if (r.exitCode !== 0) return undefined;
-          const lines = `${r.stdout}\n${r.stderr}`
-            .split("\n")
-            .map((l) => l.trim())
-            .filter(Boolean);
-          return (lines.find((l) => reportsVersion(l, pin.version)) ?? lines[0])?.slice(0, 200);
-        } catch {
-          return undefined;
-        }
-      }),
-    );
-    for (const [i, pin] of pins.entries()) {
-      const got = reports[i];
-      if (got === undefined)
-        return { why: `host tool ${shown}: '${pin.probe.join(" ")}' did not report a version (${pin.file} pins ${pin.version})` };
-      if (!reportsVersion(got, pin.version)) return { why: `host tool ${shown} reports '${got}', ${pin.file} pins ${pin.version}` };
-    }
-    return {
-      portable: JSON.stringify(pins.map((pin, i) => [pin.file, pin.version, reports[i]])),
-      why: `host tool pinned by ${pins.map((pin) => `${pin.file} (${pin.version})`).join(" and ")}`,
-    };
-  };
-  const identities = new Map<string, HostIdentity>();
-  /** Host cache folders by a name that is the same on every machine (`$DWF_CACHE_ROOT/<stack>/<path>`). */
-  const hostMounts = memo(async () => {
-    const out = new Map<string, string>();
-    for (const st of registry.stacks) {
-      for (const m of (await st.ext.cacheMounts?.(registry.ctx)) ?? []) {
-        const host = cacheMountHostPath(cacheRoot, st.name, m);
-        out.set(host, `$DWF_CACHE_ROOT/${relative(cacheRoot, host)}`);
-      }
-    }
-    return out;
-  });
-  let portableMounts: Map<string, string> | undefined;
-  const portableInherited = portableInheritedEnv(
-    inherited.host,
-    registry.stacks.flatMap((st) => st.ext.machineEnv ?? []),
-  );
-  /** Before keyOf for host keys: each task's tool identity (pins are probed once per tool). */
-  const identifyHost = async (tasks: PreparedTask[], s: Shared) => {
-    if (s.kind !== "host" || tasks.every((t) => identities.has(t.task.id))) return;
-    portableMounts ??= await hostMounts();
-    await Promise.all(tasks.map(async (t) => identities.set(t.task.id, await hostIdentity(t))));
-  };
-  // --- end of the pinned host identity ---
+  const hostIdentities = createHostIdentities({ cacheRoot, root, registry, inheritedHost: inherited.host });
 
   /** What each task's key saw of the tree (its input prefixes and their digest), checked again before storing. */
   const treeSeen = new Map<string, { inputs: string[] | undefined; digest: string }>();
@@ -146,7 +64,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
   const keyOf = (t: PreparedTask, runner: Runner, s: Shared): string => {
     const action = t.action!;
     const inputs = t.stack.ext.taskInputs?.(t.task.ref, registry.ctx);
-    const host = s.kind === "host" ? identities.get(t.task.id) : undefined;
+    const host = s.kind === "host" ? hostIdentities.identity(t.task.id) : undefined;
     const portable = host?.portable;
     const environment =
       s.image !== undefined
@@ -154,12 +72,9 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
         : portable !== undefined
           ? `pin:${portable}`
           : `tool:${tool(action.program, t.cwd, t.env.PATH ?? process.env.PATH ?? "")}`;
-    const env = s.mounts
-      ? containerEnv(t.env, s.mounts)
-      : portable !== undefined && portableMounts
-        ? containerEnv(t.env, portableMounts)
-        : t.env;
-    const inheritedPart = portable !== undefined ? portableInherited : inherited[s.kind];
+    const portableMounts = portable !== undefined ? hostIdentities.portableMounts() : undefined;
+    const env = s.mounts ? containerEnv(t.env, s.mounts) : portableMounts ? containerEnv(t.env, portableMounts) : t.env;
+    const inheritedPart = portable !== undefined ? hostIdentities.portableInherited : inherited[s.kind];
     const tree = digestOf(s.files, inputs);
     const id = `${runner.kind}\0${t.task.id}`;
     treeSeen.set(id, { inputs, digest: tree });
@@ -195,7 +110,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
     let k = keys.get(id);
     if (!k) {
       k = shared([t.stack.name], runner).then(async (s) => {
-        await identifyHost([t], s);
+        await hostIdentities.identifyHost([t], s.kind);
         return keyOf(t, runner, s);
       });
       keys.set(id, k);
@@ -222,7 +137,7 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
       log.debug(`task cache: cannot compute keys: ${(e as Error).message}`);
       return hits;
     }
-    await identifyHost(tasks, s);
+    await hostIdentities.identifyHost(tasks, s.kind);
     // Every key from the same shared inputs, in one pass: no per-task round trips.
     for (const t of tasks) {
       let key: string;
