@@ -19,7 +19,7 @@ interface HostIdentity {
   why: string;
 }
 
-interface HostIdentities {
+export interface HostIdentities {
   /** Find these tasks' tool identities (host keys only), before their keys are made. */
   identifyHost(tasks: PreparedTask[], kind: RuntimeKind): Promise<void>;
   /** A task's identity, once identifyHost has seen it. */

@@ -6,7 +6,7 @@ import { cacheMountHostPath } from "../core/cache-root.ts";
 import { memo } from "../lib/memo.ts";
 import { CONTAINER_ENV, insideContainer } from "../sdk/image.ts";
 
-interface InImageKeying {
+export interface InImageKeying {
   /** Whether a run's keys are a container's (also inside the claimed dwf image) or the host's. */
   kindOf(runner: Runner): Promise<RuntimeKind>;
   /** Host path → in-container path of every cache mount, for keys made as a container's. */

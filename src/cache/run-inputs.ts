@@ -9,7 +9,7 @@ import { memo } from "../lib/memo.ts";
 import { hashTree, treeDigest, type FileDigests } from "./tree-hash.ts";
 import { inheritedKeyEnv, toolIdentity } from "./task-key.ts";
 
-interface RunInputs {
+export interface RunInputs {
   /** The inherited part of the key for each kind of run (see inheritedKeyEnv), the same object for every task. */
   inherited: Record<RuntimeKind, Record<string, string>>;
   /** The tree as the run began: hashed once, on the first lookup. */
