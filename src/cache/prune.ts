@@ -4,7 +4,7 @@ import { lstatSync, readdirSync, realpathSync, rmdirSync, unlinkSync } from "nod
 import { isInside, lstatOrNull } from "../lib/fs.ts";
 import { dirname, join, resolve } from "node:path";
 import { CACHE_GROUP, CACHE_ROOT_MARKERS, CACHEDIR_TAG, DWF_TEMP, inspectCacheRoot, trackedFiles } from "../core/cache-root.ts";
-import { TASKS_DIR } from "./task-cache.ts";
+import { TASKS_DIR } from "./entries.ts";
 import { UserError } from "../lib/errors.ts";
 
 export { TAG_SIGNATURE } from "../core/cache-root.ts";

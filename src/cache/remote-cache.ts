@@ -19,7 +19,7 @@ import type { Registry } from "../core/registry.ts";
 import { formatRef } from "../sdk/command-ref.ts";
 import { redactText, secretValues } from "../lib/redact.ts";
 import { log } from "../lib/log.ts";
-import { storedResult } from "./task-cache.ts";
+import { storedResult } from "./entries.ts";
 import { taskOutputs } from "./outputs.ts";
 import type { Sharing } from "./task-key.ts";
 import type { RemoteSettings } from "./remote-settings.ts";

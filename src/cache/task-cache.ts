@@ -1,75 +1,20 @@
 // The task result cache: a passing task's output stored under a key that covers everything
 // its result depends on, so an unchanged task is replayed instead of re-run.
-import { dirname, join, relative } from "node:path";
+// Composed here from one part per job: the run's shared key inputs (run-inputs.ts), keying as a
+// container inside the dwf image (in-image.ts), the pinned host-tool identity (host-identity.ts),
+// the keys and whether they are shared (run-keys.ts), and the stored entries (entries.ts).
 import type { Prepared, PreparedTask } from "../core/prepare.ts";
 import type { TaskCache, TaskCacheFactory, TaskCacheHit } from "../core/execute.ts";
 import type { Runner, RunOutcome, RuntimeKind } from "../core/runner.ts";
-import { computeFingerprint, stackFingerprintInputs } from "../core/fingerprint.ts";
-import { resolveProgram } from "../lib/process.ts";
-import { hashTree, treeDigest, type FileDigests } from "./tree-hash.ts";
-import { redactText, secretValues } from "../lib/redact.ts";
+import { treeDigest } from "./tree-hash.ts";
 import { log } from "../lib/log.ts";
-import { removeStaleTemps, writeCacheFile } from "../lib/safe-write.ts";
-import { READ_CAPS, readOwnFile, touchNow } from "../lib/fs.ts";
 import { formatRef } from "../sdk/command-ref.ts";
-import type { ToolPin } from "../sdk/types.ts";
-import { cacheMountHostPath } from "../core/cache-root.ts";
-import { CONTAINER_ENV, insideContainer } from "../sdk/image.ts";
-import { LOCAL_OUTPUTS_MAX, MANIFEST_MAX, type OutputRecord, listOutputs, outputsIntact, taskOutputs, validRecord } from "./outputs.ts";
-import {
-  EXACT_VERSION,
-  KEY_EXCLUDED_ENV,
-  type Sharing,
-  inheritedKeyEnv,
-  portableInheritedEnv,
-  reportsVersion,
-  taskKey,
-  toolIdentity,
-} from "./task-key.ts";
-
-const ENTRY_VERSION = 1;
-export const TASKS_DIR = "tasks";
-
-interface CacheEntry {
-  version: number;
-  key: string;
-  task: string;
-  durationMs: number;
-  output: string;
-  created: string;
-  /** For a task with declared outputs: what it left, and whether they are kept beside the entry. */
-  outputs?: OutputRecord;
-}
-
-function outputsPath(cacheRoot: string, key: string): string {
-  return join(cacheRoot, TASKS_DIR, key.slice(0, 2), `${key}.outputs.tgz`);
-}
-
-export function entryPath(cacheRoot: string, key: string): string {
-  return join(cacheRoot, TASKS_DIR, key.slice(0, 2), `${key}.json`);
-}
-
-/** An entry is trusted only when it parses, has the right shape, and names the key and task asked for. */
-export function parseEntry(text: string, key: string, task: string): CacheEntry | null {
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof data !== "object" || data === null) return null;
-  const e = data as Record<string, unknown>;
-  if (e.version !== ENTRY_VERSION || e.key !== key || e.task !== task) return null;
-  if (typeof e.durationMs !== "number" || !Number.isFinite(e.durationMs) || e.durationMs < 0) return null;
-  if (typeof e.output !== "string" || typeof e.created !== "string") return null;
-  if (e.outputs !== undefined && !validRecord(e.outputs)) return null;
-  return e as unknown as CacheEntry;
-}
-
-function memo<T>(fn: () => Promise<T>): () => Promise<T> {
-  let p: Promise<T> | undefined;
-  return () => (p ??= fn());
-}
+import { createEntries } from "./entries.ts";
+import { createRunInputs } from "./run-inputs.ts";
+import { createInImageKeying } from "./in-image.ts";
+import { createHostIdentities } from "./host-identity.ts";
+import { type Shared, createRunKeys } from "./run-keys.ts";
+import { KEY_EXCLUDED_ENV, type Sharing } from "./task-key.ts";
 
 interface TaskCacheOptions {
   cacheRoot: string;
@@ -87,367 +32,20 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
   const root = prepared.loaded.root;
   const config = prepared.loaded.config;
   const registry = prepared.registry;
-  const keys = new Map<string, Promise<string>>();
-  const inherited = { host: inheritedKeyEnv(process.env, "host"), container: inheritedKeyEnv(process.env, "container") };
 
-  // Hashed once per run, on the first lookup: every task sees the tree as it was when the run began.
-  const tree = memo(async (): Promise<FileDigests> => {
-    const started = performance.now();
-    // Installed dependencies are not sources: what is installed is known from the stack's
-    // fingerprint inputs (its lockfile), and hashing a modules folder would cost more than the run.
-    const installed = (prepared.dependencies ?? []).flatMap((d) => d.paths.map((p) => join(root, p)));
-    const { files, stats } = await hashTree(root, { cacheRoot, exclude: [cacheRoot, ...installed] });
-    log.debug(
-      `task cache: hashed ${stats.listed} files (${stats.read} read, ${stats.reused} unchanged${stats.readOnWorker ? `, ${stats.readOnWorker} on a second thread` : ""}${stats.listReused ? ", git listing reused" : ""}) in ${Math.round(performance.now() - started)}ms`,
-    );
-    return files;
-  });
-  // The tree again, after a task: a hash started after the task ended shows what the task left,
-  // so tasks that end while one is under way wait for the next; one hash serves all that ended before it.
-  let rehash: { started: number; files: Promise<FileDigests> } | undefined;
-  const treeAfter = (endedAt: number): Promise<FileDigests> => {
-    if (rehash && rehash.started >= endedAt) return rehash.files;
-    const started = performance.now();
-    const files = hashTree(root, { cacheRoot, exclude: [cacheRoot] }).then((r) => r.files);
-    rehash = { started, files };
-    return files;
-  };
-  // Most tasks see the whole tree: one digest per distinct set of input prefixes.
-  const digests = new Map<string, string>();
-  const digestOf = (files: FileDigests, inputs: string[] | undefined) => {
-    const id = inputs ? JSON.stringify(inputs) : "";
-    let d = digests.get(id);
-    if (d === undefined) digests.set(id, (d = treeDigest(files, inputs)));
-    return d;
-  };
-  const imageFingerprint = memo(async () => (await prepared.fingerprint()).hash);
-  // A stack's fingerprint never needs the Dockerfile: host runs do not read it at all.
-  const stackInputs = memo(() => stackFingerprintInputs(registry, config, root));
-  const stackFingerprints = new Map<string, Promise<string>>();
-  const stackFingerprint = (stack: string) => {
-    let p = stackFingerprints.get(stack);
-    if (!p) {
-      p = stackInputs().then((all) => {
-        const mine = new Map([...all].filter(([, from]) => from.includes(stack) || from.includes("config")));
-        return computeFingerprint(root, mine).then((f) => f.hash);
-      });
-      stackFingerprints.set(stack, p);
-    }
-    return p;
-  };
-
-  // Many tasks run the same program: resolve and stat it once per run.
-  const tools = new Map<string, string>();
-  const tool = (program: string, cwd: string, pathVar: string): string => {
-    const id = `${program}\0${cwd}\0${pathVar}`;
-    let v = tools.get(id);
-    if (v === undefined) tools.set(id, (v = toolIdentity(program, cwd, pathVar)));
-    return v;
-  };
-
-  const cwds = new Map<string, string>();
-  const relativeCwd = (cwd: string) => {
-    let rel = cwds.get(cwd);
-    if (rel === undefined) cwds.set(cwd, (rel = relative(root, cwd)));
-    return rel;
-  };
-
-  // --- Inside the dwf image (CI's container jobs run dwf there with IS_CONTAINER=true) ---
-  // Actions run directly, but the environment is the image: when DWF_IMAGE names the image of
-  // this tree's fingerprint and CI=true is set (as the container runner sets it for every task),
-  // keys are made as a container run's would be (image identity, CI=true the only inherited
-  // variable, cache env by its in-container path), so a laptop's container run and CI share
-  // results. Without that claim, when it names another fingerprint, or without CI=true (the
-  // tasks would not see what a container's see), host keys as usual.
-  const claimedImage = insideContainer(process.env) && process.env.CI === CONTAINER_ENV.CI ? process.env.DWF_IMAGE?.trim() : undefined;
-  const keyedAs = memo(async (): Promise<RuntimeKind> => {
-    if (!claimedImage) return "host";
-    try {
-      return claimedImage.endsWith(`:${await imageFingerprint()}`) ? "container" : "host";
-    } catch {
-      return "host";
-    }
-  });
-  const kindOf = async (runner: Runner) => (runner.kind === "container" ? "container" : await keyedAs());
-  /** Host path → in-container path of every cache mount, for keys made as a container's. */
-  const mountPaths = memo(async () => {
-    const out = new Map<string, string>();
-    for (const s of registry.stacks)
-      for (const m of (await s.ext.cacheMounts?.(registry.ctx)) ?? []) out.set(cacheMountHostPath(cacheRoot, s.name, m), m.container);
-    return out;
-  });
-  const containerEnv = (env: Record<string, string>, mounts: Map<string, string>) => {
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(env)) out[k] = mounts.get(v) ?? v;
-    return out;
-  };
-  // --- end of the in-image keying ---
-
-  /** What every key of a run shares: the tree, and the stacks' (or the image's) fingerprints. */
-  interface Shared {
-    files: FileDigests;
-    extension: Map<string, string>;
-    image?: string;
-    kind: RuntimeKind;
-    mounts?: Map<string, string>;
-  }
-  const shared = async (stacks: Iterable<string>, runner: Runner): Promise<Shared> => {
-    const names = [...new Set(stacks)];
-    // Start the fingerprint reads before the tree is hashed.
-    const extension = names.map(stackFingerprint);
-    const kind = await kindOf(runner);
-    const image = kind === "container" ? imageFingerprint() : undefined;
-    // Awaited below once the tree is in; a failing tree hash must not leave them unhandled.
-    for (const p of extension) p.catch(() => {});
-    image?.catch(() => {});
-    const files = await tree();
-    const hashes = await Promise.all(extension);
-    const mounts = kind === "container" && runner.kind === "host" ? await mountPaths() : undefined;
-    return { files, extension: new Map(names.map((n, i) => [n, hashes[i]!])), image: image && (await image), kind, mounts };
-  };
-  // --- Host tasks with a pinned tool: a portable identity instead of this machine's binary ---
-  interface HostIdentity {
-    /** The pins with what the tool reports, when every pin is exact and matches. */
-    portable?: string;
-    why: string;
-  }
-  const pinned = new Map<string, Promise<HostIdentity>>();
-  const hostIdentity = (t: PreparedTask): Promise<HostIdentity> => {
-    const program = t.action!.program;
-    const pathVar = t.env.PATH ?? process.env.PATH ?? "";
-    const id = `${t.stack.name}\0${program}\0${t.cwd}\0${pathVar}`;
-    let p = pinned.get(id);
-    if (!p) pinned.set(id, (p = identify(t, program, pathVar)));
-    return p;
-  };
-  const identify = async (t: PreparedTask, program: string, pathVar: string): Promise<HostIdentity> => {
-    const found = resolveProgram(program, t.cwd, pathVar);
-    const shown = found ?? program;
-    let pins: ToolPin[] = [];
-    try {
-      pins = t.stack.ext.toolPins?.(program, registry.ctx) ?? [];
-    } catch (e) {
-      log.debug(`task cache: ${t.stack.name}: toolPins failed: ${(e as Error).message}`);
-    }
-    if (pins.length === 0) return { why: `host tool ${shown} is not pinned` };
-    if (!found) return { why: `host tool ${program} is not on PATH` };
-    const inexact = pins.find((p) => !EXACT_VERSION.test(p.version));
-    if (inexact) return { why: `host tool ${shown} is pinned by ${inexact.file} to '${inexact.version}', not an exact version` };
-    const { callBounded } = await import("../lib/process.ts");
-    const reports = await Promise.all(
-      pins.map(async (pin) => {
-        try {
-          const r = await callBounded(pin.probe, { cwd: root, timeoutMs: 15_000, maxBytes: 64 * 1024, env: { ...process.env, ...t.env } });
-          if (r.exitCode !== 0) return undefined;
-          const lines = `${r.stdout}\n${r.stderr}`
-            .split("\n")
-            .map((l) => l.trim())
-            .filter(Boolean);
-          return (lines.find((l) => reportsVersion(l, pin.version)) ?? lines[0])?.slice(0, 200);
-        } catch {
-          return undefined;
-        }
-      }),
-    );
-    for (const [i, pin] of pins.entries()) {
-      const got = reports[i];
-      if (got === undefined)
-        return { why: `host tool ${shown}: '${pin.probe.join(" ")}' did not report a version (${pin.file} pins ${pin.version})` };
-      if (!reportsVersion(got, pin.version)) return { why: `host tool ${shown} reports '${got}', ${pin.file} pins ${pin.version}` };
-    }
-    return {
-      portable: JSON.stringify(pins.map((pin, i) => [pin.file, pin.version, reports[i]])),
-      why: `host tool pinned by ${pins.map((pin) => `${pin.file} (${pin.version})`).join(" and ")}`,
-    };
-  };
-  const identities = new Map<string, HostIdentity>();
-  /** Host cache folders by a name that is the same on every machine (`$DWF_CACHE_ROOT/<stack>/<path>`). */
-  const hostMounts = memo(async () => {
-    const out = new Map<string, string>();
-    for (const st of registry.stacks) {
-      for (const m of (await st.ext.cacheMounts?.(registry.ctx)) ?? []) {
-        const host = cacheMountHostPath(cacheRoot, st.name, m);
-        out.set(host, `$DWF_CACHE_ROOT/${relative(cacheRoot, host)}`);
-      }
-    }
-    return out;
-  });
-  let portableMounts: Map<string, string> | undefined;
-  const portableInherited = portableInheritedEnv(
-    inherited.host,
-    registry.stacks.flatMap((st) => st.ext.machineEnv ?? []),
-  );
-  /** Before keyOf for host keys: each task's tool identity (pins are probed once per tool). */
-  const identifyHost = async (tasks: PreparedTask[], s: Shared) => {
-    if (s.kind !== "host" || tasks.every((t) => identities.has(t.task.id))) return;
-    portableMounts ??= await hostMounts();
-    await Promise.all(tasks.map(async (t) => identities.set(t.task.id, await hostIdentity(t))));
-  };
-  // --- end of the pinned host identity ---
-
-  /** What each task's key saw of the tree (its input prefixes and their digest), checked again before storing. */
-  const treeSeen = new Map<string, { inputs: string[] | undefined; digest: string }>();
-  const sharings = new Map<string, Sharing>();
-  const keyOf = (t: PreparedTask, runner: Runner, s: Shared): string => {
-    const action = t.action!;
-    const inputs = t.stack.ext.taskInputs?.(t.task.ref, registry.ctx);
-    const host = s.kind === "host" ? identities.get(t.task.id) : undefined;
-    const portable = host?.portable;
-    const environment =
-      s.image !== undefined
-        ? `image:${s.image}`
-        : portable !== undefined
-          ? `pin:${portable}`
-          : `tool:${tool(action.program, t.cwd, t.env.PATH ?? process.env.PATH ?? "")}`;
-    const env = s.mounts
-      ? containerEnv(t.env, s.mounts)
-      : portable !== undefined && portableMounts
-        ? containerEnv(t.env, portableMounts)
-        : t.env;
-    const inheritedPart = portable !== undefined ? portableInherited : inherited[s.kind];
-    const tree = digestOf(s.files, inputs);
-    const id = `${runner.kind}\0${t.task.id}`;
-    treeSeen.set(id, { inputs, digest: tree });
-    let share: Sharing =
-      s.kind === "container"
-        ? {
-            shared: true,
-            why:
-              runner.kind === "container"
-                ? `container image ${s.image!.slice(0, 12)}`
-                : `dwf image ${s.image!.slice(0, 12)} (dwf runs inside it)`,
-          }
-        : { shared: portable !== undefined, why: host?.why ?? "host task" };
-    // A key naming this checkout's path would never match on another machine (or would lie there).
-    if (share.shared && JSON.stringify([action.program, action.args, env, inheritedPart]).includes(root))
-      share = { shared: false, why: `its command or environment names this checkout's path (${root})` };
-    sharings.set(id, share);
-    return taskKey({
-      task: t.task.id,
-      program: action.program,
-      args: action.args,
-      env,
-      inherited: inheritedPart,
-      cwd: relativeCwd(t.cwd),
-      runner: s.kind,
-      environment,
-      extension: s.extension.get(t.stack.name)!,
-      tree,
-    });
-  };
-  const keyFor = (t: PreparedTask, runner: Runner) => {
-    const id = `${runner.kind}\0${t.task.id}`;
-    let k = keys.get(id);
-    if (!k) {
-      k = shared([t.stack.name], runner).then(async (s) => {
-        await identifyHost([t], s);
-        return keyOf(t, runner, s);
-      });
-      keys.set(id, k);
-    }
-    return k;
-  };
-  const sharing = async (t: PreparedTask, runner: Runner): Promise<Sharing> => {
-    await keyFor(t, runner);
-    return sharings.get(`${runner.kind}\0${t.task.id}`) ?? { shared: false, why: "no key" };
-  };
+  const inputs = createRunInputs(opts);
+  const inImage = createInImageKeying({ cacheRoot, registry, imageFingerprint: inputs.imageFingerprint });
+  const hostIdentities = createHostIdentities({ cacheRoot, root, registry, inheritedHost: inputs.inherited.host });
+  const keys = createRunKeys({ root, registry, inputs, inImage, hostIdentities });
+  const entries = createEntries({ cacheRoot, root, config, registry });
   const label = (t: PreparedTask) => `${formatRef(t.task.ref)} [${t.stack.name}]`;
-
-  const outputsOf = (t: PreparedTask) => taskOutputs(t, config, registry);
-
-  /**
-   * A hit for a task with declared outputs only when they are in the workspace: as listed, or
-   * put back from the copy kept beside the entry. Otherwise a miss, and the task runs.
-   */
-  const outputsReady = async (t: PreparedTask, key: string, entry: CacheEntry, declared: string[]): Promise<boolean> => {
-    const rec = entry.outputs;
-    if (!rec || rec.paths.join("\0") !== declared.join("\0")) {
-      log.debug(`task cache: ${t.task.id}: the stored result does not record its outputs (${declared.join(", ")}); it runs`);
-      return false;
-    }
-    if (outputsIntact(root, rec)) return true;
-    const path = outputsPath(cacheRoot, key);
-    const read = rec.packed ? readOwnFile(path, READ_CAPS.outputs, { binary: true }) : {};
-    if (!read.bytes) {
-      log.debug(`task cache: ${t.task.id}: its outputs (${declared.join(", ")}) are gone and no copy is kept; it runs`);
-      return false;
-    }
-    try {
-      const { restoreOutputs, unpackArtifact } = await import("./artifact.ts");
-      restoreOutputs(root, unpackArtifact(read.bytes, { key, task: t.task.id, outputs: declared }).files);
-    } catch (e) {
-      log.debug(`task cache: ${t.task.id}: could not restore its outputs from ${path}: ${(e as Error).message}; it runs`);
-      return false;
-    }
-    touchNow(path);
-    log.debug(`task cache: ${t.task.id}: restored ${declared.join(", ")} from the cache`);
-    return outputsIntact(root, rec);
-  };
-
-  /** The stored result under this key, trusted only when it is intact and names this task. */
-  /** Sync for a task without declared outputs (no promise per task on an all-cached run); a promise when its outputs must be checked. */
-  const readEntry = (t: PreparedTask, key: string): TaskCacheHit | null | Promise<TaskCacheHit | null> => {
-    const path = entryPath(cacheRoot, key);
-    // One small file: a sync read is cheaper than an async round trip per task. Whatever a
-    // container or another process put in its place (FIFO, device, symlink, huge file) is refused.
-    const read = readOwnFile(path, READ_CAPS.entry);
-    if (read.text === undefined) {
-      if (read.refused !== "missing") log.debug(`task cache: ignoring ${path} (${read.refused}); the task runs and rewrites it`);
-      return null;
-    }
-    const entry = parseEntry(read.text, key, t.task.id);
-    if (!entry) {
-      log.debug(`task cache: ignoring damaged entry ${path}; the task runs and rewrites it`);
-      return null;
-    }
-    const hit = (): TaskCacheHit => {
-      // Prune ages entries by last use, not creation.
-      touchNow(path);
-      if (entry.outputs?.packed) touchNow(outputsPath(cacheRoot, key));
-      return { durationMs: entry.durationMs, output: entry.output };
-    };
-    const declared = outputsOf(t);
-    if (declared.length === 0) return hit();
-    return outputsReady(t, key, entry, declared).then((ready) => (ready ? hit() : null));
-  };
-
-  /**
-   * List the outputs a passing task left and keep a copy beside its entry (the remote cache's
-   * artifact format, fast compression) when they fit under LOCAL_OUTPUTS_MAX. Written before the
-   * entry, so an entry never names a copy that is not there.
-   */
-  const keepOutputs = async (key: string, result: ReturnType<typeof storedResult>, declared: string[]): Promise<OutputRecord> => {
-    const listing = listOutputs(root, declared);
-    const rec: OutputRecord = {
-      paths: declared,
-      present: listing.present,
-      files: listing.files.length <= MANIFEST_MAX ? listing.files : null,
-      packed: false,
-    };
-    if (listing.files.length === 0) return rec;
-    if (listing.bytes > LOCAL_OUTPUTS_MAX) {
-      log.debug(
-        `task cache: ${result.task}: outputs are ${Math.round(listing.bytes / 1024 / 1024)} MiB, over the ${LOCAL_OUTPUTS_MAX / 1024 / 1024} MiB kept locally: listed, not kept`,
-      );
-      return rec;
-    }
-    try {
-      const { packArtifact, REMOTE_ENTRY_VERSION } = await import("./artifact.ts");
-      const body = packArtifact(root, { version: REMOTE_ENTRY_VERSION, ...result, outputs: declared }, { level: 1 });
-      writeCacheFile(cacheRoot, outputsPath(cacheRoot, key), body);
-      rec.packed = true;
-    } catch (e) {
-      log.debug(`task cache: ${result.task}: outputs not kept: ${(e as Error).message}`);
-    }
-    return rec;
-  };
 
   const lookupMany = async (tasks: PreparedTask[], runner: Runner): Promise<Map<string, TaskCacheHit>> => {
     const hits = new Map<string, TaskCacheHit>();
     if (tasks.length === 0) return hits;
     let s: Shared;
     try {
-      s = await shared(
+      s = await keys.shared(
         tasks.map((t) => t.stack.name),
         runner,
       );
@@ -455,22 +53,21 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
       log.debug(`task cache: cannot compute keys: ${(e as Error).message}`);
       return hits;
     }
-    await identifyHost(tasks, s);
+    await hostIdentities.identifyHost(tasks, s.kind);
     // Every key from the same shared inputs, in one pass: no per-task round trips.
     for (const t of tasks) {
       let key: string;
       try {
-        key = keyOf(t, runner, s);
+        key = keys.keyOf(t, runner, s);
       } catch (e) {
         log.debug(`task cache: cannot compute a key for ${t.task.id}: ${(e as Error).message}`);
         continue;
       }
-      keys.set(`${runner.kind}\0${t.task.id}`, Promise.resolve(key));
       if (opts.explain) {
-        const share = sharings.get(`${runner.kind}\0${t.task.id}`)!;
+        const share = keys.sharingOf(t, runner)!;
         log.info(`cache: ${label(t)} key ${key.slice(0, 12)}: ${share.shared ? "shared" : "local only"}: ${share.why}`);
       }
-      const read = readEntry(t, key);
+      const read = entries.read(t, key);
       const hit = read instanceof Promise ? await read : read;
       if (hit) hits.set(t.task.id, hit);
     }
@@ -478,55 +75,33 @@ export function createTaskCache(opts: TaskCacheOptions): TaskCache & {
   };
 
   return {
-    keyFor,
-    sharing,
+    keyFor: keys.keyFor,
+    sharing: keys.sharing,
     unsetEnv: KEY_EXCLUDED_ENV,
-    keyedAs: kindOf,
+    keyedAs: inImage.kindOf,
     lookupMany,
-    forget(taskIds) {
-      for (const id of taskIds) for (const kind of ["host", "container"]) keys.delete(`${kind}\0${id}`);
-    },
+    forget: keys.forget,
     async lookup(t, runner): Promise<TaskCacheHit | null> {
       return (await lookupMany([t], runner)).get(t.task.id) ?? null;
     },
     async store(t, runner, outcome: RunOutcome, replayed = false): Promise<boolean> {
       if (outcome.exitCode !== 0 || outcome.error) return false;
       const endedAt = performance.now();
-      const key = await keyFor(t, runner);
+      const key = await keys.keyFor(t, runner);
       // A file edited while the task ran: the result belongs to neither version of the tree,
       // so storing it under the key of the old one could replay a pass for a failing tree.
       // (A result fetched for this very key ran nowhere here: nothing to check.)
       if (!replayed) {
-        const seen = treeSeen.get(`${runner.kind}\0${t.task.id}`);
+        const seen = keys.seen(t, runner);
         if (!seen) return false;
-        if (treeDigest(await treeAfter(endedAt), seen.inputs) !== seen.digest) {
+        if (treeDigest(await inputs.treeAfter(endedAt), seen.inputs) !== seen.digest) {
           log.debug(`task cache: not storing ${t.task.id}: files it can see changed while it ran`);
           return false;
         }
       }
-      const path = entryPath(cacheRoot, key);
-      removeStaleTemps(dirname(path));
-      const result = storedResult(t, key, outcome);
-      const entry: CacheEntry = { version: ENTRY_VERSION, ...result, created: new Date().toISOString() };
-      const declared = outputsOf(t);
-      if (declared.length > 0) entry.outputs = await keepOutputs(key, result, declared);
-      writeCacheFile(cacheRoot, path, JSON.stringify(entry));
+      await entries.write(t, key, outcome);
       return true;
     },
-  };
-}
-
-/** What a stored result holds, locally or on a remote: its output masked like the terminal's. */
-export function storedResult(
-  t: PreparedTask,
-  key: string,
-  outcome: RunOutcome,
-): { key: string; task: string; durationMs: number; output: string } {
-  return {
-    key,
-    task: t.task.id,
-    durationMs: Math.round(outcome.durationMs),
-    output: redactText(outcome.output, secretValues(process.env, t.env)),
   };
 }
 

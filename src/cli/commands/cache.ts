@@ -6,7 +6,7 @@ import { relative } from "node:path";
 import { extensionSource } from "../wiring.ts";
 import { configArgs } from "./_shared.ts";
 import { loadProject } from "../../core/prepare.ts";
-import { TASKS_DIR } from "../../cache/task-cache.ts";
+import { TASKS_DIR } from "../../cache/entries.ts";
 import {
   applyPrune,
   checkPrunableRoot,
