@@ -143,6 +143,11 @@ export function parseAnswer<T extends v.GenericSchema>(schema: T, stdout: string
     const shown = stdout.trim() === "" ? "nothing" : `${JSON.stringify(excerpt(stdout))}`;
     throw new Error(`printed ${shown} on stdout, which is not JSON; ${what}`);
   }
+  return checkAnswer(schema, raw, what);
+}
+
+/** Check parsed JSON against a schema; the error names where it went wrong. */
+function checkAnswer<T extends v.GenericSchema>(schema: T, raw: unknown, what: string): v.InferOutput<T> {
   const r = v.safeParse(schema, raw);
   if (!r.success) {
     const issue = r.issues[0];
@@ -314,17 +319,16 @@ async function describe(c: Caller): Promise<Describe | undefined> {
   if (r.exitCode !== 0 || r.signal) return undefined;
   // An extension that does not know --describe may print anything (its usage, say): only an
   // object naming an api_version is an answer. A wrong field in one is a broken extension.
-  let claimed = false;
+  let raw: unknown;
   try {
-    const raw = JSON.parse(r.stdout) as unknown;
-    claimed = typeof raw === "object" && raw !== null && !Array.isArray(raw) && "api_version" in raw;
+    raw = JSON.parse(r.stdout);
   } catch {}
-  if (!claimed) {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw) || !("api_version" in raw)) {
     log.debug(`extension '${c.name}': --describe printed no api_version object; using --discover`);
     return undefined;
   }
   try {
-    const d = parseAnswer(DescribeSchema, r.stdout, "expected the --describe object");
+    const d = checkAnswer(DescribeSchema, raw, "expected the --describe object");
     if (d.api_version > API_VERSION) {
       log.warn(
         `extension '${c.name}' speaks --describe api_version ${d.api_version}; this dwf knows ${API_VERSION}. Using --discover only; upgrade dwf for the rest.`,

@@ -2,6 +2,7 @@
 // (/v8/artifacts/:hash, bearer token, team), no retries: the run's time budget is the retry policy.
 import type { RemoteSettings } from "./remote-settings.ts";
 import { MAX_ARTIFACT_BYTES } from "./artifact.ts";
+import { concatBytes } from "./tar.ts";
 
 type GetResult =
   | { kind: "hit"; body: Uint8Array; tag: string | null }
@@ -73,13 +74,7 @@ export function createRemoteClient(s: RemoteSettings, limits: { maxBytes?: numbe
       }
       chunks.push(value);
     }
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const c of chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+    return concatBytes(chunks);
   };
   return {
     settings: s,

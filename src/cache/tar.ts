@@ -76,8 +76,12 @@ export function writeTar(entries: TarEntry[]): Uint8Array {
     else parts.push(header(short, { mode: 0o777, size: 0, type: "2", linkname: link!.slice(0, 99) }));
   }
   parts.push(new Uint8Array(BLOCK * 2));
-  const total = parts.reduce((n, p) => n + p.length, 0);
-  const out = new Uint8Array(total);
+  return concatBytes(parts);
+}
+
+/** The parts one after another in one new array of their own. */
+export function concatBytes(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
     out.set(p, at);
