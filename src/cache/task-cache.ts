@@ -4,6 +4,7 @@
 // container inside the dwf image (in-image.ts), the pinned host-tool identity (host-identity.ts),
 // the keys and whether they are shared (run-keys.ts), and the stored entries (entries.ts).
 import type { Prepared, PreparedTask } from "../core/prepare.ts";
+import { remoteCacheConfigured } from "../core/config.ts";
 import type { TaskCache, TaskCacheFactory, TaskCacheHit } from "../core/execute.ts";
 import type { Runner, RunOutcome, RuntimeKind } from "../core/runner.ts";
 import { treeDigest } from "./tree-hash.ts";
@@ -112,7 +113,7 @@ export function taskCacheFactory(): TaskCacheFactory {
     const local = createTaskCache({ cacheRoot: ctx.cacheRoot, prepared: ctx.prepared, explain: ctx.explain });
     // The remote layer (remote-cache.ts) wraps the local cache when one is configured.
     const { loaded, registry } = ctx.prepared;
-    if (!loaded.config.cache?.remote && !process.env.DWF_REMOTE_CACHE_URL && !process.env.TURBO_API && !ctx.remote) return local;
+    if (!remoteCacheConfigured(loaded.config) && !ctx.remote) return local;
     const [{ resolveRemoteSettings }, { withRemoteCache }] = await Promise.all([
       import("./remote-settings.ts"),
       import("./remote-cache.ts"),

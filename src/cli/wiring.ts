@@ -4,6 +4,7 @@
 import { builtinExtensions } from "../../extensions/index.ts";
 import type { ExtensionSource } from "../core/registry.ts";
 import type { RunServices } from "./verify-flow.ts";
+import { remoteCacheConfigured } from "../core/config.ts";
 
 export const extensionSource: ExtensionSource = {
   builtins: builtinExtensions,
@@ -25,7 +26,7 @@ export async function runServices(): Promise<RunServices> {
     openCache: taskCacheFactory(),
     // Loaded only for a project with a remote cache configured.
     async sharedTools(loaded, remote) {
-      if (!loaded.config.cache?.remote && !process.env.DWF_REMOTE_CACHE_URL && !process.env.TURBO_API) return undefined;
+      if (!remoteCacheConfigured(loaded.config)) return undefined;
       const { remoteToolAnswers } = await import("../cache/remote-tools.ts");
       return remoteToolAnswers(loaded, remote);
     },

@@ -25,6 +25,14 @@ export interface LoadedConfig {
 }
 
 /** Search from `start` upwards for devflow.toml, stopping at the filesystem root. */
+/**
+ * Whether a remote task cache is set up at all, in devflow.toml or the environment (cheap: the
+ * settings themselves, and whether they are complete, are the remote cache's to resolve).
+ */
+export function remoteCacheConfigured(config: Config, env: Record<string, string | undefined> = process.env): boolean {
+  return Boolean(config.cache?.remote || env.DWF_REMOTE_CACHE_URL || env.TURBO_API);
+}
+
 export function findConfig(start: string): string | null {
   let dir = resolve(start);
   for (;;) {

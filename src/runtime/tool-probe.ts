@@ -63,6 +63,9 @@ async function imageExists(engine: Engine, ref: string): Promise<boolean> {
 export function createToolProbe(target: ProbeTarget): ToolProbe {
   const known = new Map(Object.entries(readImageState(target.cacheRoot, target.ref, target.fingerprint).tools));
   const waiting = new Set<string>();
+  // Asked once per run: the image's shared answers do not change between rounds.
+  let shared: Promise<Record<string, string | null> | undefined> | undefined;
+  const sharedAnswers = () => (shared ??= target.shared?.get(target.ref).catch(() => undefined) ?? Promise.resolve(undefined));
   return {
     which(program) {
       // `./tool`, `bin/tool`: a file in the workspace, which the container sees at /workspace.
@@ -78,7 +81,7 @@ export function createToolProbe(target: ProbeTarget): ToolProbe {
       const names = [...waiting];
       if (names.length === 0) return true;
       // What another machine found in this very image: no engine, no image needed.
-      const remote = await target.shared?.get(target.ref).catch(() => undefined);
+      const remote = await sharedAnswers();
       if (remote && names.every((n) => Object.hasOwn(remote, n))) {
         const found = Object.fromEntries(names.map((n) => [n, remote[n]!]));
         log.debug(`tools: ${names.join(", ")} in ${target.ref}: as the remote cache has them`);

@@ -21,7 +21,7 @@ import {
 } from "../../cache/prune.ts";
 import { findOnPath } from "../../lib/process.ts";
 import { cacheRootRefusal, configMemoPath, resolveCacheRoot, statCachePath } from "../../core/cache-root.ts";
-import type { Config } from "../../core/config.ts";
+import { remoteCacheConfigured, type Config } from "../../core/config.ts";
 import { engineCommand, enginesFor, requestedEngine } from "../../runtime/engine.ts";
 import { imageSpecFor, projectName } from "../../runtime/image.ts";
 import { EXIT } from "../../lib/errors.ts";
@@ -143,8 +143,7 @@ interface RemoteInfo {
 
 /** The remote cache's settings and whether its status endpoint answers (within its timeout). */
 async function remoteInfo(state: ProjectState): Promise<RemoteInfo> {
-  if (!state.config.cache?.remote && !process.env.DWF_REMOTE_CACHE_URL && !process.env.TURBO_API)
-    return { configured: false, mode: "off", detail: "not configured" };
+  if (!remoteCacheConfigured(state.config)) return { configured: false, mode: "off", detail: "not configured" };
   const [{ resolveRemoteSettings }, { createRemoteClient }] = await Promise.all([
     import("../../cache/remote-settings.ts"),
     import("../../cache/remote-client.ts"),
