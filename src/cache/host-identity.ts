@@ -6,7 +6,7 @@ import { relative } from "node:path";
 import type { PreparedTask } from "../core/prepare.ts";
 import type { RuntimeKind } from "../core/runner.ts";
 import type { Registry } from "../core/registry.ts";
-import { cacheMountHostPath } from "../core/cache-root.ts";
+import { stackCacheMounts } from "../core/cache-root.ts";
 import { resolveProgram } from "../lib/process.ts";
 import { log } from "../lib/log.ts";
 import { memo } from "../lib/memo.ts";
@@ -89,16 +89,10 @@ export function createHostIdentities(opts: {
   };
   const identities = new Map<string, HostIdentity>();
   /** Host cache folders by a name that is the same on every machine (`$DWF_CACHE_ROOT/<stack>/<path>`). */
-  const hostMounts = memo(async () => {
-    const out = new Map<string, string>();
-    for (const st of registry.stacks) {
-      for (const m of (await st.ext.cacheMounts?.(registry.ctx)) ?? []) {
-        const host = cacheMountHostPath(cacheRoot, st.name, m);
-        out.set(host, `$DWF_CACHE_ROOT/${relative(cacheRoot, host)}`);
-      }
-    }
-    return out;
-  });
+  const hostMounts = memo(
+    async () =>
+      new Map((await stackCacheMounts(registry, cacheRoot)).map(({ host }) => [host, `$DWF_CACHE_ROOT/${relative(cacheRoot, host)}`])),
+  );
   let portableMounts: Map<string, string> | undefined;
   const portableInherited = portableInheritedEnv(
     opts.inheritedHost,

@@ -2,7 +2,7 @@
 // (CI's container jobs), host-run tasks are keyed as a container run's would be.
 import type { Runner, RuntimeKind } from "../core/runner.ts";
 import type { Registry } from "../core/registry.ts";
-import { cacheMountHostPath } from "../core/cache-root.ts";
+import { stackCacheMounts } from "../core/cache-root.ts";
 import { memo } from "../lib/memo.ts";
 import { CONTAINER_ENV, insideContainer } from "../sdk/image.ts";
 
@@ -37,12 +37,9 @@ export function createInImageKeying(opts: {
   });
   const kindOf = async (runner: Runner) => (runner.kind === "container" ? "container" : await keyedAs());
   /** Host path → in-container path of every cache mount, for keys made as a container's. */
-  const mountPaths = memo(async () => {
-    const out = new Map<string, string>();
-    for (const s of registry.stacks)
-      for (const m of (await s.ext.cacheMounts?.(registry.ctx)) ?? []) out.set(cacheMountHostPath(cacheRoot, s.name, m), m.container);
-    return out;
-  });
+  const mountPaths = memo(
+    async () => new Map((await stackCacheMounts(registry, cacheRoot)).map(({ host, mount }) => [host, mount.container])),
+  );
   return { kindOf, mountPaths };
 }
 

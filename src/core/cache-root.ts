@@ -24,6 +24,7 @@ import { basename, dirname, isAbsolute, join, normalize, relative, resolve, sep 
 import type { CacheMount } from "../sdk/types.ts";
 import { IMAGE_HOME, WORKSPACE } from "../sdk/image.ts";
 import type { Config } from "./config.ts";
+import type { Registry } from "./registry.ts";
 import { UserError } from "../lib/errors.ts";
 import { isInside, lstatOrNull, READ_CAPS, readOwnText, realPathOf } from "../lib/fs.ts";
 
@@ -422,6 +423,15 @@ export function badContainerPath(p: unknown, workspace = WORKSPACE): string | un
 
 /** Env names dwf passes to tasks and containers: shell identifiers. */
 export const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Every active stack's cache mounts, each with its folder under the cache root. */
+export async function stackCacheMounts(registry: Registry, cacheRoot: string): Promise<{ host: string; mount: CacheMount }[]> {
+  const out: { host: string; mount: CacheMount }[] = [];
+  for (const s of registry.stacks)
+    for (const mount of (await s.ext.cacheMounts?.(registry.ctx)) ?? [])
+      out.push({ host: cacheMountHostPath(cacheRoot, s.name, mount), mount });
+  return out;
+}
 
 /**
  * Host directory for an extension's cache mount. Rejects paths that would leave
